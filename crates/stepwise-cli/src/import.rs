@@ -1,0 +1,295 @@
+//! `stepwise import`: append many events from a file, a batch (one transaction) at a time.
+//!
+//! A bad line is reported with its number and never stops or spoils the rest; a storage failure
+//! stops the import, and everything recorded before it is durable and reported. Input may be
+//! plain or gzip-compressed, from a file or standard input.
+
+use crate::output::{Out, hex};
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal as _, Read};
+use std::path::PathBuf;
+use stepwise::data_dir::DataDir;
+use stepwise::evidence::{Body, Event, FieldError, Id, MAX_EVENT_BYTES, Time};
+use stepwise::ledger::MAX_BATCH;
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The file to read (plain or gzip-compressed); `-` reads standard input.
+    file: PathBuf,
+    /// `jsonl`: one event object per line, fields as in DESIGN.md. `bitcoin-otc`:
+    /// SOURCE,TARGET,RATING,TIME lines (RATING in -10..10, TIME in Unix seconds), each
+    /// recorded as a `rating` of RATING/10.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    format: Format,
+    /// Events per transaction (1 to 10000).
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Prefix for the principal ids of a ratings CSV, for example `otc:`.
+    #[arg(long, default_value = "")]
+    id_prefix: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Jsonl,
+    BitcoinOtc,
+}
+
+/// Lines refused, with why.
+struct Rejected {
+    line: u64,
+    error: String,
+}
+
+pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
+    if !(1..=MAX_BATCH).contains(&args.batch) {
+        bail!(
+            "--batch must be between 1 and {MAX_BATCH}, not {}",
+            args.batch
+        );
+    }
+    let (reader, total) = open(&args.file)?;
+    let progress = progress_bar(total);
+    let counted = Counted {
+        inner: reader,
+        progress: progress.clone(),
+    };
+    let mut input = decompress(BufReader::with_capacity(1 << 16, counted))?;
+    let mut ledger = crate::open_for_writing(data)?;
+
+    let mut rejected: Vec<Rejected> = Vec::new();
+    let mut pending: Vec<(u64, Event)> = Vec::with_capacity(args.batch);
+    let mut recorded = 0u64;
+    let mut line_no = 0u64;
+    let mut buf = Vec::with_capacity(1024);
+    let mut flush = |pending: &mut Vec<(u64, Event)>,
+                     rejected: &mut Vec<Rejected>,
+                     recorded: &mut u64|
+     -> Result<()> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let (lines, events): (Vec<u64>, Vec<Event>) = pending.drain(..).unzip();
+        let appended = ledger.append(events).with_context(|| {
+            format!("storage failed; the {recorded} events recorded before this batch are durable")
+        })?;
+        for (line, result) in lines.into_iter().zip(appended.results) {
+            match result {
+                Ok(_) => *recorded += 1,
+                Err(e) => rejected.push(Rejected {
+                    line,
+                    error: e.to_string(),
+                }),
+            }
+        }
+        Ok(())
+    };
+    loop {
+        line_no += 1;
+        match read_line(&mut input, &mut buf).with_context(|| format!("reading line {line_no}"))? {
+            Line::End => break,
+            Line::TooLong => rejected.push(Rejected {
+                line: line_no,
+                error: format!("the line is longer than {MAX_EVENT_BYTES} bytes"),
+            }),
+            Line::Text => {
+                let parsed = std::str::from_utf8(&buf)
+                    .map_err(|_| FieldError::new("(line)", "is not valid UTF-8"))
+                    .and_then(|text| {
+                        let text = text.trim();
+                        if text.is_empty() || text.starts_with('#') {
+                            return Ok(None);
+                        }
+                        match args.format {
+                            Format::Jsonl => Event::from_json(text).map(Some),
+                            Format::BitcoinOtc => rating_from_csv(text, &args.id_prefix).map(Some),
+                        }
+                    });
+                match parsed {
+                    Ok(Some(event)) => pending.push((line_no, event)),
+                    Ok(None) => {}
+                    Err(e) => rejected.push(Rejected {
+                        line: line_no,
+                        error: e.to_string(),
+                    }),
+                }
+            }
+        }
+        if pending.len() >= args.batch {
+            flush(&mut pending, &mut rejected, &mut recorded)?;
+            progress.set_message(format!("{recorded} recorded"));
+        }
+    }
+    flush(&mut pending, &mut rejected, &mut recorded)?;
+    progress.finish_and_clear();
+
+    rejected.sort_by_key(|r| r.line);
+    let cp = ledger.checkpoint().clone();
+    out.emit(
+        &serde_json::json!({
+            "recorded": recorded,
+            "rejected": rejected.iter().map(|r| serde_json::json!({"line": r.line, "error": r.error})).collect::<Vec<_>>(),
+            "size": cp.size,
+            "root": hex(&cp.root),
+        }),
+        |w| {
+            writeln!(
+                w,
+                "recorded {recorded} events, rejected {} lines; log size {}",
+                rejected.len(),
+                cp.size
+            )?;
+            for r in rejected.iter().take(20) {
+                writeln!(w, "line {}: {}", r.line, r.error)?;
+            }
+            if rejected.len() > 20 {
+                writeln!(w, "… and {} more rejected lines (--json lists them all)", rejected.len() - 20)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(rejected.is_empty())
+}
+
+/// One `SOURCE,TARGET,RATING,TIME` line as a `rating` event.
+fn rating_from_csv(text: &str, prefix: &str) -> Result<Event, FieldError> {
+    let fields: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [source, target, rating, time] = fields[..] else {
+        return Err(FieldError::new(
+            "(line)",
+            format!(
+                "has {} comma-separated fields; expected SOURCE,TARGET,RATING,TIME",
+                fields.len()
+            ),
+        ));
+    };
+    let rater = Id::parse("SOURCE", &format!("{prefix}{source}"))?;
+    let subject = Id::parse("TARGET", &format!("{prefix}{target}"))?;
+    if rater == subject {
+        return Err(FieldError::new(
+            "TARGET",
+            "is the same as SOURCE: nobody can rate themselves",
+        ));
+    }
+    let rating: i32 = rating
+        .parse()
+        .ok()
+        .filter(|r| (-10..=10).contains(r))
+        .ok_or_else(|| {
+            FieldError::new(
+                "RATING",
+                format!("{rating:?} is not a whole number in -10..10"),
+            )
+        })?;
+    let at = time
+        .parse::<f64>()
+        .ok()
+        .and_then(Time::from_unix_seconds)
+        .ok_or_else(|| {
+            FieldError::new(
+                "TIME",
+                format!("{time:?} is not a Unix time in seconds from 1970 to 9999"),
+            )
+        })?;
+    Ok(Event {
+        at,
+        author: None,
+        body: Body::Rating {
+            rater,
+            subject,
+            value: f64::from(rating) / 10.0,
+            scope: None,
+        },
+        note: None,
+        sig: None,
+    })
+}
+
+enum Line {
+    Text,
+    TooLong,
+    End,
+}
+
+/// Reads one line (without its newline) into `buf`, never holding more than the size limit.
+fn read_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> io::Result<Line> {
+    buf.clear();
+    let limit = MAX_EVENT_BYTES as u64 + 2;
+    let n = (&mut *input).take(limit).read_until(b'\n', buf)?;
+    if n == 0 {
+        return Ok(Line::End);
+    }
+    if buf.last() == Some(&b'\n') {
+        buf.pop();
+        if buf.last() == Some(&b'\r') {
+            buf.pop();
+        }
+        return Ok(Line::Text);
+    }
+    if (n as u64) < limit {
+        return Ok(Line::Text); // the last line, without a newline
+    }
+    // Too long: skip to the end of the line.
+    let mut skipped = Vec::new();
+    loop {
+        skipped.clear();
+        let n = (&mut *input)
+            .take(1 << 16)
+            .read_until(b'\n', &mut skipped)?;
+        if n == 0 || skipped.last() == Some(&b'\n') {
+            return Ok(Line::TooLong);
+        }
+    }
+}
+
+/// The input and its size in bytes, when known.
+fn open(path: &PathBuf) -> Result<(Box<dyn Read>, Option<u64>)> {
+    if path.as_os_str() == "-" {
+        return Ok((Box::new(io::stdin()), None));
+    }
+    let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let size = file.metadata().ok().map(|m| m.len());
+    Ok((Box::new(file), size))
+}
+
+/// Wraps gzip input in a decoder, detected by its magic bytes.
+fn decompress<R: BufRead + 'static>(mut input: R) -> Result<Box<dyn BufRead>> {
+    let head = input.fill_buf().context("reading the input")?;
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::new(
+            flate2::bufread::MultiGzDecoder::new(input),
+        )))
+    } else {
+        Ok(Box::new(input))
+    }
+}
+
+fn progress_bar(total: Option<u64>) -> ProgressBar {
+    if !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    match total {
+        Some(len) => ProgressBar::new(len).with_style(
+            ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+        None => ProgressBar::new_spinner(),
+    }
+}
+
+/// Counts bytes read from the raw input, for the progress bar.
+struct Counted {
+    inner: Box<dyn Read>,
+    progress: ProgressBar,
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.inc(n as u64);
+        Ok(n)
+    }
+}

@@ -1,0 +1,202 @@
+//! `stepwise log …`: checkpoints, entries, proofs and full verification.
+//!
+//! Everything printed here can be checked without stepwise: hashes are hex, canonical bytes are
+//! base64 in JSON, and the checkpoint is the exact signed note text.
+
+use crate::output::{Out, hex};
+use anyhow::{Context as _, Result};
+use base64::Engine as _;
+use clap::Subcommand;
+use indicatif::ProgressBar;
+use std::io::IsTerminal as _;
+use stepwise::data_dir::DataDir;
+use stepwise::ledger::{self, note::LogVerifier};
+
+#[derive(Subcommand)]
+pub enum LogCommand {
+    /// Print the latest signed checkpoint (C2SP signed note), exactly as signed.
+    Checkpoint,
+    /// Print one entry: its canonical bytes, leaf hash and decoded event.
+    Get {
+        /// The entry's index, from 0.
+        index: u64,
+    },
+    /// Print a Merkle proof.
+    #[command(subcommand)]
+    Proof(ProofCommand),
+    /// Recompute every hash from the stored entries and check it against every signed
+    /// checkpoint. Exit 0 when consistent, 1 when tampering is found.
+    Verify {
+        /// The log's verifier key (text, or a file holding it); default: the data directory's log.pub.
+        #[arg(long)]
+        key: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ProofCommand {
+    /// Proof that entry INDEX is in the tree of SIZE entries.
+    Inclusion {
+        index: u64,
+        /// Tree size (default: the current size).
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// Proof that the tree of OLD entries is a prefix of the tree of NEW entries.
+    Consistency { old: u64, new: u64 },
+}
+
+pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
+    if let LogCommand::Verify { key } = cmd {
+        return verify(data, key, out);
+    }
+    let ledger = data.open_ledger()?;
+    match cmd {
+        LogCommand::Checkpoint => {
+            let cp = ledger.checkpoint();
+            out.emit(
+                &serde_json::json!({
+                    "origin": ledger.verifier().name(),
+                    "size": cp.size,
+                    "root": hex(&cp.root),
+                    "note": cp.note,
+                }),
+                |w| write!(w, "{}", cp.note),
+            )?;
+        }
+        LogCommand::Get { index } => {
+            let entry = ledger.entry(index)?;
+            let text = String::from_utf8_lossy(&entry.bytes);
+            let event: serde_json::Value =
+                serde_json::from_slice(&entry.bytes).unwrap_or(serde_json::Value::Null);
+            out.emit(
+                &serde_json::json!({
+                    "index": index,
+                    "bytes": base64::engine::general_purpose::STANDARD.encode(&entry.bytes),
+                    "leaf_hash": hex(&entry.leaf_hash),
+                    "event": event,
+                }),
+                |w| {
+                    writeln!(w, "index:     {index}")?;
+                    writeln!(w, "leaf hash: {}", hex(&entry.leaf_hash))?;
+                    writeln!(w, "bytes:     {text}")
+                },
+            )?;
+        }
+        LogCommand::Proof(ProofCommand::Inclusion { index, size }) => {
+            let size = size.unwrap_or(ledger.size());
+            let p = ledger.inclusion_proof(index, size)?;
+            let proof: Vec<String> = p.hashes.iter().map(|h| hex(h)).collect();
+            out.emit(
+                &serde_json::json!({
+                    "index": p.index,
+                    "size": p.size,
+                    "leaf_hash": hex(&p.leaf_hash),
+                    "root": hex(&p.root),
+                    "proof": proof,
+                }),
+                |w| {
+                    writeln!(w, "entry {} in a tree of {} entries", p.index, p.size)?;
+                    writeln!(w, "leaf hash: {}", hex(&p.leaf_hash))?;
+                    writeln!(w, "root:      {}", hex(&p.root))?;
+                    for (i, h) in proof.iter().enumerate() {
+                        writeln!(w, "proof[{i}]:  {h}")?;
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        LogCommand::Proof(ProofCommand::Consistency { old, new }) => {
+            let p = ledger.consistency_proof(old, new)?;
+            let proof: Vec<String> = p.hashes.iter().map(|h| hex(h)).collect();
+            out.emit(
+                &serde_json::json!({
+                    "old_size": p.old_size,
+                    "new_size": p.new_size,
+                    "old_root": hex(&p.old_root),
+                    "new_root": hex(&p.new_root),
+                    "root": hex(&p.new_root),
+                    "proof": proof,
+                }),
+                |w| {
+                    writeln!(
+                        w,
+                        "tree of {} entries is a prefix of the tree of {}",
+                        p.old_size, p.new_size
+                    )?;
+                    writeln!(w, "old root:  {}", hex(&p.old_root))?;
+                    writeln!(w, "new root:  {}", hex(&p.new_root))?;
+                    for (i, h) in proof.iter().enumerate() {
+                        writeln!(w, "proof[{i}]:  {h}")?;
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+        LogCommand::Verify { .. } => unreachable!("handled above"),
+    }
+    Ok(true)
+}
+
+fn verify(data: &DataDir, key: Option<String>, out: &mut Out) -> Result<bool> {
+    let verifier = match key {
+        None => data.verifier()?,
+        Some(text) => {
+            let text = if std::path::Path::new(&text).is_file() {
+                std::fs::read_to_string(&text).with_context(|| format!("reading {text}"))?
+            } else {
+                text
+            };
+            LogVerifier::parse(text.trim()).context("--key")?
+        }
+    };
+    let policy = data.policy()?;
+    let store = data.open_store()?;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    let report = ledger::verify(&store, &verifier, &policy.ledger, &mut |n| {
+        bar.set_message(format!("{n} entries verified"));
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    let problems: Vec<serde_json::Value> = report
+        .problems
+        .iter()
+        .map(|p| serde_json::json!({"index": p.index, "message": p.message}))
+        .collect();
+    out.emit(
+        &serde_json::json!({
+            "ok": report.is_ok(),
+            "entries": report.entries,
+            "checkpoints": report.checkpoints,
+            "problems": problems,
+            "more_problems": report.more_problems,
+        }),
+        |w| {
+            if report.is_ok() {
+                return writeln!(
+                    w,
+                    "ok: {} entries and {} signed checkpoints verified",
+                    report.entries, report.checkpoints
+                );
+            }
+            writeln!(
+                w,
+                "TAMPERED: {} problems in {} entries",
+                report.problems.len() as u64 + report.more_problems,
+                report.entries
+            )?;
+            for p in &report.problems {
+                match p.index {
+                    Some(i) => writeln!(w, "entry {i}: {}", p.message)?,
+                    None => writeln!(w, "{}", p.message)?,
+                }
+            }
+            Ok(())
+        },
+    )?;
+    Ok(report.is_ok())
+}

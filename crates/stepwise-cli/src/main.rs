@@ -1,0 +1,120 @@
+//! The `stepwise` command: record and import trust evidence, and prove and verify the log.
+//!
+//! Exit codes: 0 success; 1 a negative answer (verification found tampering, or an import
+//! refused some lines); 2 a usage, input or environment error, with a message on stderr, in
+//! which case nothing was recorded. Output is for people by default and JSON with `--json`.
+
+mod import;
+mod log;
+mod output;
+mod record;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use output::Out;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use stepwise::data_dir::DataDir;
+
+/// stepwise: a graduated-trust engine. Trust is earned step by step from recorded evidence.
+#[derive(Parser)]
+#[command(name = "stepwise", version, about, max_term_width = 100)]
+struct Cli {
+    /// The data directory (policy, log key, ledger).
+    #[arg(
+        long,
+        global = true,
+        env = "STEPWISE_DATA",
+        default_value = "./stepwise-data"
+    )]
+    data: PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the data directory: a new log key, the default policy and an empty log.
+    Init {
+        /// The log's origin line and key name (default: `stepwise.local/log/<random>`).
+        #[arg(long)]
+        origin: Option<String>,
+    },
+    /// Append one event to the log and print its index.
+    Record(record::RecordArgs),
+    /// Append events from a file: JSON lines, or a Bitcoin OTC style ratings CSV.
+    Import(import::ImportArgs),
+    /// Create an ed25519 key for a principal, to sign its events with `record --sign-with`.
+    Keygen {
+        /// The principal the key belongs to.
+        principal: String,
+        /// Where to write the private key (created; never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Read, prove and verify the log.
+    #[command(subcommand)]
+    Log(log::LogCommand),
+}
+
+/// Ends the process with a code: `Ok(true)` success, `Ok(false)` a negative answer.
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = Out::new(cli.json);
+    let data = DataDir::new(&cli.data);
+    let result = match cli.command {
+        Command::Init { origin } => init(&data, origin.as_deref(), &mut out),
+        Command::Record(args) => record::run(&data, args, &mut out),
+        Command::Import(args) => import::run(&data, args, &mut out),
+        Command::Keygen {
+            principal,
+            out: path,
+        } => record::keygen(&principal, &path, &mut out),
+        Command::Log(cmd) => log::run(&data, cmd, &mut out),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init(data: &DataDir, origin: Option<&str>, out: &mut Out) -> Result<bool> {
+    let verifier = data.init(origin)?;
+    out.emit(
+        &serde_json::json!({
+            "data": data.path(),
+            "origin": verifier.name(),
+            "verifier_key": verifier.encode(),
+        }),
+        |w| {
+            writeln!(w, "initialized stepwise data in {}", data.path().display())?;
+            writeln!(w, "log origin:   {}", verifier.name())?;
+            writeln!(w, "verifier key: {}", verifier.encode())?;
+            writeln!(w, "policy:       {}", data.policy_path().display())
+        },
+    )?;
+    Ok(true)
+}
+
+/// Opens the data directory for writing, creating it with defaults on first use.
+fn open_for_writing(
+    data: &DataDir,
+) -> Result<stepwise::ledger::Ledger<stepwise::store::SqliteStore>> {
+    if !data.is_initialized() {
+        let verifier = data.init(None)?;
+        eprintln!(
+            "stepwise: initialized new data directory {} (log origin {})",
+            data.path().display(),
+            verifier.name()
+        );
+    }
+    Ok(data.open_ledger()?)
+}

@@ -1,0 +1,66 @@
+//! How the command speaks: text for people, JSON for scripts, errors on stderr.
+//!
+//! Everything goes through `Out` so that a closed pipe (`stepwise log get 3 | head -1`) ends the
+//! command quietly instead of panicking, as `println!` would.
+
+use serde_json::Value;
+use std::io::{self, Write};
+
+/// Where results go.
+pub struct Out {
+    json: bool,
+}
+
+impl Out {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    /// Prints `value` as JSON, or runs `human` to print text.
+    pub fn emit(
+        &mut self,
+        value: &Value,
+        human: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let stdout = io::stdout();
+        let mut w = stdout.lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut w, value)?;
+            writeln!(w)?;
+        } else {
+            human(&mut w)?;
+        }
+        w.flush()
+    }
+
+    /// Reports an error on stderr: one line of text, or `{"error": …}` with `--json`.
+    pub fn error(&mut self, e: &anyhow::Error) {
+        let message = format!("{e:#}");
+        let mut err = io::stderr().lock();
+        let _ = if self.json {
+            writeln!(err, "{}", serde_json::json!({ "error": message }))
+        } else {
+            writeln!(err, "error: {message}")
+        };
+    }
+}
+
+/// True when the error is a write to a closed pipe.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Lower-case hex, the form hashes take in output.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}

@@ -1,0 +1,375 @@
+//! `stepwise record <kind>` and `stepwise keygen`: one event from flags, optionally signed.
+//!
+//! The flags are turned into the same JSON object a client would send, so an event recorded from
+//! the shell passes exactly the validation of an imported or served one.
+
+use crate::output::{Out, hex};
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use stepwise::data_dir::DataDir;
+use stepwise::evidence::{Event, Id, Time, base64_encode};
+use stepwise::ledger::note::LogSigner;
+
+#[derive(Args)]
+pub struct RecordArgs {
+    #[command(subcommand)]
+    kind: KindArgs,
+}
+
+/// Fields every event may carry.
+#[derive(Args)]
+struct Common {
+    /// When it happened, RFC 3339 (default: now).
+    #[arg(long)]
+    at: Option<String>,
+    /// Who records it (default: the party allowed to record this kind).
+    #[arg(long)]
+    author: Option<String>,
+    /// Free text (at most 1024 bytes).
+    #[arg(long)]
+    note: Option<String>,
+    /// Sign the event with this principal key file (made by `stepwise keygen`); the author
+    /// defaults to the key's principal.
+    #[arg(long, conflicts_with = "sig")]
+    sign_with: Option<PathBuf>,
+    /// A signature made elsewhere: base64 ed25519 over the event's canonical bytes without `sig`.
+    #[arg(long)]
+    sig: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum KindArgs {
+    /// A promise by PROMISOR to PROMISEE, in SCOPE, at STAKE, due by DUE.
+    Promise {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        promisor: String,
+        #[arg(long)]
+        promisee: String,
+        #[arg(long)]
+        scope: String,
+        #[arg(long, allow_hyphen_values = true)]
+        stake: String,
+        /// RFC 3339 instant by which the outcome is due.
+        #[arg(long)]
+        due: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// The outcome of a promise, recorded by its promisee.
+    Outcome {
+        #[arg(long)]
+        promise: String,
+        /// kept, broken or partial.
+        #[arg(long)]
+        result: String,
+        /// With `partial`: the part kept, in [0, 1].
+        #[arg(long, allow_hyphen_values = true)]
+        fraction: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// VOUCHER vouches for SUBJECT.
+    Vouch {
+        #[arg(long)]
+        voucher: String,
+        #[arg(long)]
+        subject: String,
+        /// Limit the vouch to one scope (default: all).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Strength, in (0, 1].
+        #[arg(long, default_value = "1", allow_hyphen_values = true)]
+        weight: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// VOUCHER withdraws a vouch for SUBJECT.
+    Unvouch {
+        #[arg(long)]
+        voucher: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        scope: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// REPORTER complains about SUBJECT.
+    Report {
+        #[arg(long)]
+        reporter: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long)]
+        scope: Option<String>,
+        /// How serious, in (0, 1].
+        #[arg(long, allow_hyphen_values = true)]
+        severity: String,
+        /// Log index of the evidence the report points to.
+        #[arg(long, allow_hyphen_values = true)]
+        evidence: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// RATER rates SUBJECT with VALUE in [-1, 1].
+    Rating {
+        #[arg(long)]
+        rater: String,
+        #[arg(long)]
+        subject: String,
+        #[arg(long, allow_hyphen_values = true)]
+        value: String,
+        #[arg(long)]
+        scope: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Registers PRINCIPAL's ed25519 public key (base64); its later events must be signed.
+    Key {
+        #[arg(long)]
+        principal: String,
+        #[arg(long)]
+        public_key: String,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// A flag's text as JSON: a number when it reads as one, so that validation, not the shell,
+/// decides what is acceptable.
+fn number(s: &str) -> Value {
+    serde_json::from_str::<serde_json::Number>(s)
+        .map(Value::Number)
+        .unwrap_or_else(|_| Value::String(s.to_owned()))
+}
+
+impl KindArgs {
+    fn into_json(self) -> (Map<String, Value>, Common) {
+        let mut m = Map::new();
+        let mut put = |k: &str, v: Value| {
+            m.insert(k.to_owned(), v);
+        };
+        let s = |v: String| Value::String(v);
+        let common = match self {
+            KindArgs::Promise {
+                id,
+                promisor,
+                promisee,
+                scope,
+                stake,
+                due,
+                common,
+            } => {
+                put("kind", s("promise".into()));
+                put("id", s(id));
+                put("promisor", s(promisor));
+                put("promisee", s(promisee));
+                put("scope", s(scope));
+                put("stake", number(&stake));
+                put("due", s(due));
+                common
+            }
+            KindArgs::Outcome {
+                promise,
+                result,
+                fraction,
+                common,
+            } => {
+                put("kind", s("outcome".into()));
+                put("promise", s(promise));
+                put("result", s(result));
+                if let Some(f) = fraction {
+                    put("fraction", number(&f));
+                }
+                common
+            }
+            KindArgs::Vouch {
+                voucher,
+                subject,
+                scope,
+                weight,
+                common,
+            } => {
+                put("kind", s("vouch".into()));
+                put("voucher", s(voucher));
+                put("subject", s(subject));
+                if let Some(scope) = scope {
+                    put("scope", s(scope));
+                }
+                put("weight", number(&weight));
+                common
+            }
+            KindArgs::Unvouch {
+                voucher,
+                subject,
+                scope,
+                common,
+            } => {
+                put("kind", s("unvouch".into()));
+                put("voucher", s(voucher));
+                put("subject", s(subject));
+                if let Some(scope) = scope {
+                    put("scope", s(scope));
+                }
+                common
+            }
+            KindArgs::Report {
+                reporter,
+                subject,
+                scope,
+                severity,
+                evidence,
+                common,
+            } => {
+                put("kind", s("report".into()));
+                put("reporter", s(reporter));
+                put("subject", s(subject));
+                if let Some(scope) = scope {
+                    put("scope", s(scope));
+                }
+                put("severity", number(&severity));
+                if let Some(e) = evidence {
+                    put("evidence", number(&e));
+                }
+                common
+            }
+            KindArgs::Rating {
+                rater,
+                subject,
+                value,
+                scope,
+                common,
+            } => {
+                put("kind", s("rating".into()));
+                put("rater", s(rater));
+                put("subject", s(subject));
+                put("value", number(&value));
+                if let Some(scope) = scope {
+                    put("scope", s(scope));
+                }
+                common
+            }
+            KindArgs::Key {
+                principal,
+                public_key,
+                common,
+            } => {
+                put("kind", s("key".into()));
+                put("principal", s(principal));
+                put("public_key", s(public_key));
+                common
+            }
+        };
+        (m, common)
+    }
+}
+
+/// The current instant, as the CLI's default `at`.
+fn now() -> Result<String> {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_micros();
+    let time = i64::try_from(micros)
+        .ok()
+        .and_then(Time::from_micros)
+        .context("the system clock is out of range")?;
+    Ok(time.to_string())
+}
+
+pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
+    let (mut map, common) = args.kind.into_json();
+    map.insert("at".into(), Value::String(common.at.map_or_else(now, Ok)?));
+    let signer = common
+        .sign_with
+        .as_deref()
+        .map(read_principal_key)
+        .transpose()?;
+    let author = common
+        .author
+        .or_else(|| signer.as_ref().map(|s| s.name().to_owned()));
+    if let Some(author) = author {
+        map.insert("author".into(), Value::String(author));
+    }
+    if let Some(note) = common.note {
+        map.insert("note".into(), Value::String(note));
+    }
+    if let Some(sig) = common.sig {
+        map.insert("sig".into(), Value::String(sig));
+    }
+    let mut event = Event::from_value(&Value::Object(map))?;
+    if let Some(signer) = &signer {
+        if event.author.is_none() {
+            event.author = event.natural_author().cloned();
+        }
+        event.sig = Some(signer.sign_bytes(&event.signing_bytes()));
+    }
+    let kind = event.kind();
+    let mut ledger = crate::open_for_writing(data)?;
+    let appended = ledger.append(vec![event])?;
+    let index = match appended.results.into_iter().next() {
+        Some(Ok(index)) => index,
+        Some(Err(e)) => bail!("the {kind} event was refused: {e}"),
+        None => bail!("the ledger returned no result"),
+    };
+    let entry = ledger.entry(index)?;
+    let cp = &appended.checkpoint;
+    out.emit(
+        &serde_json::json!({
+            "index": index,
+            "kind": kind.name(),
+            "leaf_hash": hex(&entry.leaf_hash),
+            "size": cp.size,
+            "root": hex(&cp.root),
+        }),
+        |w| writeln!(w, "recorded {kind} at index {index} (log size {})", cp.size),
+    )?;
+    Ok(true)
+}
+
+fn read_principal_key(path: &Path) -> Result<LogSigner> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the key file {}", path.display()))?;
+    LogSigner::parse(text.trim()).with_context(|| format!("key file {}", path.display()))
+}
+
+pub fn keygen(principal: &str, path: &Path, out: &mut Out) -> Result<bool> {
+    let principal = Id::parse("principal", principal)?;
+    let signer = LogSigner::generate(principal.as_str())?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    writeln!(file, "{}", signer.encode())?;
+    file.sync_all()?;
+    let public_key = base64_encode(&signer.verifier().public_key());
+    out.emit(
+        &serde_json::json!({
+            "principal": principal.as_str(),
+            "public_key": public_key,
+            "key_file": path,
+        }),
+        |w| {
+            writeln!(w, "wrote the private key of {principal} to {}", path.display())?;
+            writeln!(w, "public key: {public_key}")?;
+            writeln!(w, "register it with:")?;
+            writeln!(
+                w,
+                "  stepwise record key --principal {principal} --public-key {public_key} --sign-with {}",
+                path.display()
+            )
+        },
+    )?;
+    Ok(true)
+}

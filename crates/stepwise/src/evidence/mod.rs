@@ -1,0 +1,945 @@
+//! Evidence: the typed events stepwise records, their JSON wire form and their canonical bytes.
+//!
+//! Everything here is checked on its own, without the log: field presence, types, ranges and
+//! sizes. Rules that need the log (duplicate promise ids, who may record an outcome, signatures)
+//! live in [`crate::ledger`]. This module never does I/O and never reads the clock.
+
+pub mod jcs;
+
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Version of the event format, written as `"v"` in every canonical event.
+pub const FORMAT_VERSION: u64 = 1;
+/// Longest identifier (principal, scope, promise id), in bytes.
+pub const MAX_ID_LEN: usize = 128;
+/// Longest free-text `note`, in bytes.
+pub const MAX_NOTE_LEN: usize = 1024;
+/// Largest event accepted on the wire, in bytes of JSON.
+pub const MAX_EVENT_BYTES: usize = 16 * 1024;
+/// Largest stake: beyond this a double no longer counts units exactly.
+pub const MAX_STAKE: f64 = 1e15;
+
+/// A field of an event was missing or wrong. The message names the field and the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}`: {problem}")]
+pub struct FieldError {
+    /// The field, as named on the wire.
+    pub field: String,
+    /// What is wrong with it, and what was expected.
+    pub problem: String,
+}
+
+impl FieldError {
+    /// A problem with `field`.
+    pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// A short printable identifier: a principal, a scope or a promise id.
+///
+/// 1 to 128 bytes of printable ASCII without spaces (`agent:deploy-bot`, `user:42`,
+/// `deploy:staging`), so ids are unambiguous in logs, URLs and shell commands.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(Box<str>);
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Id {
+    /// Checks and wraps an identifier; `field` names it in the error.
+    pub fn parse(field: &str, s: &str) -> Result<Self, FieldError> {
+        if s.is_empty() {
+            return Err(FieldError::new(field, "must not be empty"));
+        }
+        if s.len() > MAX_ID_LEN {
+            return Err(FieldError::new(
+                field,
+                format!("is {} bytes long; the limit is {MAX_ID_LEN}", s.len()),
+            ));
+        }
+        if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "{:?} contains {c:?}; identifiers are printable ASCII without spaces",
+                    s
+                ),
+            ));
+        }
+        Ok(Self(s.into()))
+    }
+
+    /// The identifier as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An instant, in whole microseconds since 1970-01-01T00:00:00Z.
+///
+/// Written as RFC 3339 in UTC (`2026-11-25T12:00:00Z`, fraction only when non-zero); any RFC 3339
+/// offset is accepted on input and converted, so one instant has one canonical text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(i64);
+
+impl Time {
+    /// Earliest accepted instant: 1970-01-01T00:00:00Z.
+    pub const MIN: Time = Time(0);
+    /// Latest accepted instant: 9999-12-31T23:59:59.999999Z.
+    pub const MAX: Time = Time(253_402_300_799_999_999);
+
+    /// The instant `micros` microseconds after the Unix epoch, if within range.
+    pub fn from_micros(micros: i64) -> Option<Self> {
+        (Self::MIN.0..=Self::MAX.0)
+            .contains(&micros)
+            .then_some(Self(micros))
+    }
+
+    /// The instant `secs` (possibly fractional) seconds after the Unix epoch, rounded to the
+    /// nearest microsecond, if within range.
+    pub fn from_unix_seconds(secs: f64) -> Option<Self> {
+        let micros = (secs * 1e6).round();
+        if !micros.is_finite() || micros < Self::MIN.0 as f64 || micros > Self::MAX.0 as f64 {
+            return None;
+        }
+        Self::from_micros(micros as i64)
+    }
+
+    /// Microseconds since the Unix epoch.
+    pub fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// Parses RFC 3339 text; `field` names it in the error.
+    pub fn parse(field: &str, s: &str) -> Result<Self, FieldError> {
+        let ts: jiff::Timestamp = s.parse().map_err(|e| {
+            FieldError::new(
+                field,
+                format!("{s:?} is not an RFC 3339 instant such as 2026-11-25T12:00:00Z ({e})"),
+            )
+        })?;
+        Self::from_micros(ts.as_microsecond()).ok_or_else(|| {
+            FieldError::new(
+                field,
+                format!("{s:?} is outside the accepted range 1970-01-01 to 9999-12-31"),
+            )
+        })
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match jiff::Timestamp::from_microsecond(self.0) {
+            Ok(ts) => write!(f, "{ts}"),
+            Err(_) => write!(f, "@{}us", self.0),
+        }
+    }
+}
+
+/// What happened to a promise, as recorded by the party it was made to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum OutcomeResult {
+    /// Kept in full.
+    Kept,
+    /// Broken.
+    Broken,
+    /// Kept in part: `fraction` of it, in [0, 1].
+    Partial(f64),
+}
+
+/// One of the event kinds of DESIGN.md "Evidence", with its own fields.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// `promisor` commits to `promisee` to do something in `scope`, at `stake`, by `due`.
+    Promise {
+        /// Unique across the log.
+        id: Id,
+        /// Who promises (and records the promise).
+        promisor: Id,
+        /// To whom; the only one who may record its outcome.
+        promisee: Id,
+        /// What kind of action, e.g. `deploy:staging`.
+        scope: Id,
+        /// What is at stake, ≥ 0, in the operator's unit.
+        stake: f64,
+        /// When the outcome is due; a promise with no outcome by then counts as broken.
+        due: Time,
+    },
+    /// The outcome of a promise.
+    Outcome {
+        /// The promise's id.
+        promise: Id,
+        /// Kept, broken or partial.
+        result: OutcomeResult,
+    },
+    /// `voucher` vouches for `subject` (in `scope`, or in every scope when `None`).
+    Vouch {
+        /// Who vouches.
+        voucher: Id,
+        /// For whom.
+        subject: Id,
+        /// In which scope; `None` for all.
+        scope: Option<Id>,
+        /// How strongly, in (0, 1].
+        weight: f64,
+    },
+    /// Withdraws a vouch.
+    Unvouch {
+        /// Who withdraws.
+        voucher: Id,
+        /// From whom.
+        subject: Id,
+        /// The vouch's scope; `None` for all.
+        scope: Option<Id>,
+    },
+    /// A complaint by `reporter` against `subject`.
+    Report {
+        /// Who reports.
+        reporter: Id,
+        /// Against whom.
+        subject: Id,
+        /// In which scope; `None` for all.
+        scope: Option<Id>,
+        /// How serious, in (0, 1].
+        severity: f64,
+        /// The log index of the evidence the report points to, if any.
+        evidence: Option<u64>,
+    },
+    /// A rating imported from elsewhere (for example a signed trust network).
+    Rating {
+        /// Who rates.
+        rater: Id,
+        /// Whom.
+        subject: Id,
+        /// In [-1, 1]: −1 distrust, +1 trust.
+        value: f64,
+        /// In which scope; `None` for all.
+        scope: Option<Id>,
+    },
+    /// Registers `principal`'s ed25519 public key; later events by it must be signed with it.
+    Key {
+        /// Whose key.
+        principal: Id,
+        /// The 32-byte ed25519 public key.
+        public_key: [u8; 32],
+    },
+}
+
+/// The kinds of event, as named on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `promise`
+    Promise,
+    /// `outcome`
+    Outcome,
+    /// `vouch`
+    Vouch,
+    /// `unvouch`
+    Unvouch,
+    /// `report`
+    Report,
+    /// `rating`
+    Rating,
+    /// `key`
+    Key,
+}
+
+impl Kind {
+    /// Every kind, in the order of DESIGN.md.
+    pub const ALL: [Kind; 7] = [
+        Kind::Promise,
+        Kind::Outcome,
+        Kind::Vouch,
+        Kind::Unvouch,
+        Kind::Report,
+        Kind::Rating,
+        Kind::Key,
+    ];
+
+    /// The wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Promise => "promise",
+            Kind::Outcome => "outcome",
+            Kind::Vouch => "vouch",
+            Kind::Unvouch => "unvouch",
+            Kind::Report => "report",
+            Kind::Rating => "rating",
+            Kind::Key => "key",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, FieldError> {
+        Kind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            FieldError::new(
+                "kind",
+                format!(
+                    "unknown kind {s:?}; expected one of promise, outcome, vouch, unvouch, report, rating, key"
+                ),
+            )
+        })
+    }
+
+    /// The fields of this kind (besides the common `v`, `kind`, `at`, `author`, `note`, `sig`).
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::Promise => &["id", "promisor", "promisee", "scope", "stake", "due"],
+            Kind::Outcome => &["promise", "result", "fraction"],
+            Kind::Vouch => &["voucher", "subject", "scope", "weight"],
+            Kind::Unvouch => &["voucher", "subject", "scope"],
+            Kind::Report => &["reporter", "subject", "scope", "severity", "evidence"],
+            Kind::Rating => &["rater", "subject", "value", "scope"],
+            Kind::Key => &["principal", "public_key"],
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// An event as recorded: who recorded it, when, what, and optionally the author's signature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// When it happened (the author's claim).
+    pub at: Time,
+    /// The principal who records it. `None` only before the ledger fills in the default: the
+    /// party allowed to record this kind.
+    pub author: Option<Id>,
+    /// What happened.
+    pub body: Body,
+    /// Free text, at most [`MAX_NOTE_LEN`] bytes; the only part that may ever be redacted.
+    pub note: Option<String>,
+    /// The author's ed25519 signature over the canonical bytes of the event without `sig`.
+    pub sig: Option<[u8; 64]>,
+}
+
+impl Event {
+    /// The kind of this event.
+    pub fn kind(&self) -> Kind {
+        match self.body {
+            Body::Promise { .. } => Kind::Promise,
+            Body::Outcome { .. } => Kind::Outcome,
+            Body::Vouch { .. } => Kind::Vouch,
+            Body::Unvouch { .. } => Kind::Unvouch,
+            Body::Report { .. } => Kind::Report,
+            Body::Rating { .. } => Kind::Rating,
+            Body::Key { .. } => Kind::Key,
+        }
+    }
+
+    /// The party allowed to record this event, when the event alone says who it is (every kind
+    /// but `outcome`, whose recorder is the promisee named in the promise).
+    pub fn natural_author(&self) -> Option<&Id> {
+        match &self.body {
+            Body::Promise { promisor, .. } => Some(promisor),
+            Body::Outcome { .. } => None,
+            Body::Vouch { voucher, .. } | Body::Unvouch { voucher, .. } => Some(voucher),
+            Body::Report { reporter, .. } => Some(reporter),
+            Body::Rating { rater, .. } => Some(rater),
+            Body::Key { principal, .. } => Some(principal),
+        }
+    }
+
+    /// Parses and checks one event from JSON text.
+    pub fn from_json(text: &str) -> Result<Self, FieldError> {
+        if text.len() > MAX_EVENT_BYTES {
+            return Err(FieldError::new(
+                "(event)",
+                format!(
+                    "is {} bytes long; the limit is {MAX_EVENT_BYTES}",
+                    text.len()
+                ),
+            ));
+        }
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| FieldError::new("(event)", format!("is not valid JSON: {e}")))?;
+        Self::from_value(&value)
+    }
+
+    /// Checks one event given as a JSON value.
+    pub fn from_value(value: &Value) -> Result<Self, FieldError> {
+        let Value::Object(map) = value else {
+            return Err(FieldError::new("(event)", "must be a JSON object"));
+        };
+        let fields = Fields(map);
+        let kind = Kind::parse(fields.str("kind")?)?;
+        for key in map.keys() {
+            let common = matches!(
+                key.as_str(),
+                "v" | "kind" | "at" | "author" | "note" | "sig"
+            );
+            if !common && !kind.fields().contains(&key.as_str()) {
+                return Err(FieldError::new(
+                    key.as_str(),
+                    format!(
+                        "is not a field of a {kind} event (its fields: {})",
+                        kind.fields().join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(v) = map.get("v")
+            && v.as_u64() != Some(FORMAT_VERSION)
+        {
+            return Err(FieldError::new(
+                "v",
+                format!(
+                    "unsupported format version {v}; this build reads version {FORMAT_VERSION}"
+                ),
+            ));
+        }
+        let body = match kind {
+            Kind::Promise => {
+                let promisor = fields.id("promisor")?;
+                let promisee = fields.id("promisee")?;
+                if promisor == promisee {
+                    return Err(FieldError::new(
+                        "promisee",
+                        "must differ from the promisor: a promise to oneself proves nothing",
+                    ));
+                }
+                Body::Promise {
+                    id: fields.id("id")?,
+                    promisor,
+                    promisee,
+                    scope: fields.id("scope")?,
+                    stake: fields.number_in("stake", 0.0, MAX_STAKE, true)?,
+                    due: fields.time("due")?,
+                }
+            }
+            Kind::Outcome => {
+                let result = match fields.str("result")? {
+                    "kept" => OutcomeResult::Kept,
+                    "broken" => OutcomeResult::Broken,
+                    "partial" => {
+                        OutcomeResult::Partial(fields.number_in("fraction", 0.0, 1.0, true)?)
+                    }
+                    other => {
+                        return Err(FieldError::new(
+                            "result",
+                            format!("{other:?} is not one of kept, broken, partial"),
+                        ));
+                    }
+                };
+                if !matches!(result, OutcomeResult::Partial(_)) && map.contains_key("fraction") {
+                    return Err(FieldError::new(
+                        "fraction",
+                        "is only allowed with result \"partial\"",
+                    ));
+                }
+                Body::Outcome {
+                    promise: fields.id("promise")?,
+                    result,
+                }
+            }
+            Kind::Vouch => {
+                let (voucher, subject) = fields.pair("voucher", "subject")?;
+                Body::Vouch {
+                    voucher,
+                    subject,
+                    scope: fields.optional_id("scope")?,
+                    weight: fields.number_in("weight", 0.0, 1.0, false)?,
+                }
+            }
+            Kind::Unvouch => {
+                let (voucher, subject) = fields.pair("voucher", "subject")?;
+                Body::Unvouch {
+                    voucher,
+                    subject,
+                    scope: fields.optional_id("scope")?,
+                }
+            }
+            Kind::Report => {
+                let (reporter, subject) = fields.pair("reporter", "subject")?;
+                let evidence = match map.get("evidence") {
+                    None => None,
+                    Some(v) => Some(
+                        v.as_u64()
+                            .filter(|i| (*i as f64) <= jcs::MAX_SAFE_INTEGER)
+                            .ok_or_else(|| {
+                                FieldError::new(
+                                    "evidence",
+                                    format!("{v} is not a log index (a whole number ≥ 0)"),
+                                )
+                            })?,
+                    ),
+                };
+                Body::Report {
+                    reporter,
+                    subject,
+                    scope: fields.optional_id("scope")?,
+                    severity: fields.number_in("severity", 0.0, 1.0, false)?,
+                    evidence,
+                }
+            }
+            Kind::Rating => {
+                let (rater, subject) = fields.pair("rater", "subject")?;
+                Body::Rating {
+                    rater,
+                    subject,
+                    value: fields.number_in("value", -1.0, 1.0, true)?,
+                    scope: fields.optional_id("scope")?,
+                }
+            }
+            Kind::Key => Body::Key {
+                principal: fields.id("principal")?,
+                public_key: fields.bytes::<32>("public_key")?,
+            },
+        };
+        let note = match map.get("note") {
+            None => None,
+            Some(Value::String(s)) if s.len() <= MAX_NOTE_LEN => Some(s.clone()),
+            Some(Value::String(s)) => {
+                return Err(FieldError::new(
+                    "note",
+                    format!("is {} bytes long; the limit is {MAX_NOTE_LEN}", s.len()),
+                ));
+            }
+            Some(_) => return Err(FieldError::new("note", "must be a string")),
+        };
+        let event = Event {
+            at: fields.time("at")?,
+            author: fields.optional_id("author")?,
+            body,
+            note,
+            sig: match map.get("sig") {
+                None => None,
+                Some(_) => Some(fields.bytes::<64>("sig")?),
+            },
+        };
+        if let Body::Promise { due, .. } = &event.body
+            && *due < event.at
+        {
+            return Err(FieldError::new(
+                "due",
+                format!("{due} is before the promise's own time `at` {}", event.at),
+            ));
+        }
+        Ok(event)
+    }
+
+    /// The event as a JSON value in its wire form (`v` included).
+    pub fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        for (key, field) in self.fields(true) {
+            map.insert(key.to_owned(), field.to_value());
+        }
+        Value::Object(map)
+    }
+
+    /// The canonical (RFC 8785) bytes of the event: what the ledger stores and hashes.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        self.write_canonical(true)
+    }
+
+    /// The bytes the author signs: the canonical bytes of the event without `sig`.
+    pub fn signing_bytes(&self) -> Vec<u8> {
+        self.write_canonical(false)
+    }
+
+    fn write_canonical(&self, with_sig: bool) -> Vec<u8> {
+        let mut fields = self.fields(with_sig);
+        // All keys are ASCII, so byte order is UTF-16 order as JCS requires.
+        fields.sort_unstable_by_key(|(key, _)| *key);
+        let mut out = String::with_capacity(256);
+        out.push('{');
+        for (i, (key, field)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(key);
+            out.push_str("\":");
+            field.write(&mut out);
+        }
+        out.push('}');
+        out.into_bytes()
+    }
+
+    fn fields(&self, with_sig: bool) -> Vec<(&'static str, Field<'_>)> {
+        use Field::*;
+        let mut f: Vec<(&'static str, Field<'_>)> = Vec::with_capacity(12);
+        f.push(("v", UInt(FORMAT_VERSION)));
+        f.push(("kind", Str(self.kind().name())));
+        f.push(("at", At(self.at)));
+        if let Some(author) = &self.author {
+            f.push(("author", Str(author.as_str())));
+        }
+        if let Some(note) = &self.note {
+            f.push(("note", Str(note)));
+        }
+        if with_sig && let Some(sig) = &self.sig {
+            f.push(("sig", Bytes(sig)));
+        }
+        fn opt<'a>(f: &mut Vec<(&'static str, Field<'a>)>, key: &'static str, id: &'a Option<Id>) {
+            if let Some(id) = id {
+                f.push((key, Field::Str(id.as_str())));
+            }
+        }
+        match &self.body {
+            Body::Promise {
+                id,
+                promisor,
+                promisee,
+                scope,
+                stake,
+                due,
+            } => {
+                f.push(("id", Str(id.as_str())));
+                f.push(("promisor", Str(promisor.as_str())));
+                f.push(("promisee", Str(promisee.as_str())));
+                f.push(("scope", Str(scope.as_str())));
+                f.push(("stake", Num(*stake)));
+                f.push(("due", At(*due)));
+            }
+            Body::Outcome { promise, result } => {
+                f.push(("promise", Str(promise.as_str())));
+                let name = match result {
+                    OutcomeResult::Kept => "kept",
+                    OutcomeResult::Broken => "broken",
+                    OutcomeResult::Partial(fraction) => {
+                        f.push(("fraction", Num(*fraction)));
+                        "partial"
+                    }
+                };
+                f.push(("result", Str(name)));
+            }
+            Body::Vouch {
+                voucher,
+                subject,
+                scope,
+                weight,
+            } => {
+                f.push(("voucher", Str(voucher.as_str())));
+                f.push(("subject", Str(subject.as_str())));
+                opt(&mut f, "scope", scope);
+                f.push(("weight", Num(*weight)));
+            }
+            Body::Unvouch {
+                voucher,
+                subject,
+                scope,
+            } => {
+                f.push(("voucher", Str(voucher.as_str())));
+                f.push(("subject", Str(subject.as_str())));
+                opt(&mut f, "scope", scope);
+            }
+            Body::Report {
+                reporter,
+                subject,
+                scope,
+                severity,
+                evidence,
+            } => {
+                f.push(("reporter", Str(reporter.as_str())));
+                f.push(("subject", Str(subject.as_str())));
+                opt(&mut f, "scope", scope);
+                f.push(("severity", Num(*severity)));
+                if let Some(index) = evidence {
+                    f.push(("evidence", UInt(*index)));
+                }
+            }
+            Body::Rating {
+                rater,
+                subject,
+                value,
+                scope,
+            } => {
+                f.push(("rater", Str(rater.as_str())));
+                f.push(("subject", Str(subject.as_str())));
+                f.push(("value", Num(*value)));
+                opt(&mut f, "scope", scope);
+            }
+            Body::Key {
+                principal,
+                public_key,
+            } => {
+                f.push(("principal", Str(principal.as_str())));
+                f.push(("public_key", Bytes(public_key)));
+            }
+        }
+        f
+    }
+}
+
+/// One field value of an event, ready to be written canonically.
+enum Field<'a> {
+    Str(&'a str),
+    Num(f64),
+    UInt(u64),
+    At(Time),
+    Bytes(&'a [u8]),
+}
+
+impl Field<'_> {
+    fn write(&self, out: &mut String) {
+        match self {
+            Field::Str(s) => jcs::write_string(out, s),
+            Field::Num(n) => jcs::write_number(out, *n),
+            Field::UInt(n) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "{n}");
+            }
+            Field::At(t) => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\"{t}\"");
+            }
+            Field::Bytes(b) => jcs::write_string(out, &base64_encode(b)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            Field::Str(s) => Value::from(*s),
+            Field::Num(n) => Value::from(*n),
+            Field::UInt(n) => Value::from(*n),
+            Field::At(t) => Value::from(t.to_string()),
+            Field::Bytes(b) => Value::from(base64_encode(b)),
+        }
+    }
+}
+
+/// Standard padded base64, the encoding of keys and signatures on the wire.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Reads typed fields out of a JSON object, naming the field in every error.
+struct Fields<'a>(&'a Map<String, Value>);
+
+impl Fields<'_> {
+    fn get(&self, field: &str) -> Result<&Value, FieldError> {
+        self.0
+            .get(field)
+            .ok_or_else(|| FieldError::new(field, "is missing"))
+    }
+
+    fn str(&self, field: &str) -> Result<&str, FieldError> {
+        self.get(field)?
+            .as_str()
+            .ok_or_else(|| FieldError::new(field, "must be a string"))
+    }
+
+    fn id(&self, field: &str) -> Result<Id, FieldError> {
+        Id::parse(field, self.str(field)?)
+    }
+
+    fn optional_id(&self, field: &str) -> Result<Option<Id>, FieldError> {
+        match self.0.get(field) {
+            None => Ok(None),
+            Some(_) => self.id(field).map(Some),
+        }
+    }
+
+    /// Two distinct principals, such as a voucher and the subject vouched for.
+    fn pair(&self, actor: &str, subject: &str) -> Result<(Id, Id), FieldError> {
+        let a = self.id(actor)?;
+        let s = self.id(subject)?;
+        if a == s {
+            return Err(FieldError::new(
+                subject,
+                format!(
+                    "must differ from `{actor}`: nobody can vouch for, report or rate themselves"
+                ),
+            ));
+        }
+        Ok((a, s))
+    }
+
+    fn time(&self, field: &str) -> Result<Time, FieldError> {
+        Time::parse(field, self.str(field)?)
+    }
+
+    /// A finite number in [lo, hi], or (lo, hi] when `lo_inclusive` is false.
+    fn number_in(
+        &self,
+        field: &str,
+        lo: f64,
+        hi: f64,
+        lo_inclusive: bool,
+    ) -> Result<f64, FieldError> {
+        let value = self.get(field)?;
+        let n = value
+            .as_f64()
+            .filter(|n| n.is_finite())
+            .ok_or_else(|| FieldError::new(field, format!("{value} is not a finite number")))?;
+        let above_lo = if lo_inclusive { n >= lo } else { n > lo };
+        if !above_lo || n > hi {
+            let range = if lo_inclusive {
+                format!("[{lo}, {hi}]")
+            } else {
+                format!("({lo}, {hi}]")
+            };
+            return Err(FieldError::new(field, format!("{n} is outside {range}")));
+        }
+        // -0.0 and 0.0 are one canonical number; keep one of them.
+        Ok(if n == 0.0 { 0.0 } else { n })
+    }
+
+    fn bytes<const N: usize>(&self, field: &str) -> Result<[u8; N], FieldError> {
+        use base64::Engine as _;
+        let text = self.str(field)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|e| FieldError::new(field, format!("is not standard base64: {e}")))?;
+        <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| {
+            FieldError::new(
+                field,
+                format!("decodes to {} bytes; expected {N}", bytes.len()),
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<Event, FieldError> {
+        Event::from_json(json)
+    }
+
+    #[test]
+    fn a_promise_round_trips_through_canonical_bytes() {
+        let event = parse(
+            r#"{"kind":"promise","at":"2026-11-25T14:00:00+02:00","id":"p-1","promisor":"agent:a",
+                "promisee":"user:b","scope":"deploy:staging","stake":10.50,"due":"2026-11-26T00:00:00Z"}"#,
+        )
+        .expect("valid");
+        let bytes = event.canonical_bytes();
+        assert_eq!(
+            std::str::from_utf8(&bytes).expect("utf-8"),
+            r#"{"at":"2026-11-25T12:00:00Z","due":"2026-11-26T00:00:00Z","id":"p-1","kind":"promise","promisee":"user:b","promisor":"agent:a","scope":"deploy:staging","stake":10.5,"v":1}"#
+        );
+        let again = Event::from_json(std::str::from_utf8(&bytes).expect("utf-8")).expect("valid");
+        assert_eq!(again, event);
+        assert_eq!(again.canonical_bytes(), bytes);
+    }
+
+    #[test]
+    fn canonical_bytes_agree_with_generic_jcs() {
+        let event = parse(
+            r#"{"kind":"report","at":"2026-01-01T00:00:00.25Z","reporter":"r","subject":"s","severity":1e-7,
+                "evidence":3,"note":"line\nbreak \"quoted\" é","author":"r"}"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            event.canonical_bytes(),
+            jcs::to_vec(&event.to_value()).expect("canonical")
+        );
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let base = r#""at":"2026-01-01T00:00:00Z","id":"p","promisor":"a","promisee":"b","scope":"s","due":"2026-02-01T00:00:00Z""#;
+        let cases: &[(&str, &str)] = &[
+            (r#"{"kind":"promise","stake":-1,BASE}"#, "stake"),
+            (r#"{"kind":"promise","stake":"NaN",BASE}"#, "stake"),
+            (r#"{"kind":"promise",BASE}"#, "stake"),
+            (
+                r#"{"kind":"promise","stake":1,"colour":"red",BASE}"#,
+                "colour",
+            ),
+            (r#"{"kind":"promize","stake":1,BASE}"#, "kind"),
+            (r#"{"kind":"promise","stake":1,"v":2,BASE}"#, "v"),
+            (
+                r#"{"kind":"promise","stake":1,"at":"2026-03-01T00:00:00Z","id":"p","promisor":"a","promisee":"b","scope":"s","due":"2026-02-01T00:00:00Z"}"#,
+                "due",
+            ),
+            (
+                r#"{"kind":"promise","stake":1,"at":"yesterday","id":"p","promisor":"a","promisee":"b","scope":"s","due":"2026-02-01T00:00:00Z"}"#,
+                "at",
+            ),
+            (
+                r#"{"kind":"promise","stake":1,"at":"2026-01-01T00:00:00Z","id":"p","promisor":"a","promisee":"a","scope":"s","due":"2026-02-01T00:00:00Z"}"#,
+                "promisee",
+            ),
+            (
+                r#"{"kind":"promise","stake":1,"at":"2026-01-01T00:00:00Z","id":"has space","promisor":"a","promisee":"b","scope":"s","due":"2026-02-01T00:00:00Z"}"#,
+                "id",
+            ),
+            (
+                r#"{"kind":"outcome","at":"2026-01-01T00:00:00Z","promise":"p","result":"partial","fraction":1.5}"#,
+                "fraction",
+            ),
+            (
+                r#"{"kind":"outcome","at":"2026-01-01T00:00:00Z","promise":"p","result":"kept","fraction":0.5}"#,
+                "fraction",
+            ),
+            (
+                r#"{"kind":"outcome","at":"2026-01-01T00:00:00Z","promise":"p","result":"maybe"}"#,
+                "result",
+            ),
+            (
+                r#"{"kind":"vouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b","weight":0}"#,
+                "weight",
+            ),
+            (
+                r#"{"kind":"vouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"a","weight":1}"#,
+                "subject",
+            ),
+            (
+                r#"{"kind":"report","at":"2026-01-01T00:00:00Z","reporter":"a","subject":"b","severity":2}"#,
+                "severity",
+            ),
+            (
+                r#"{"kind":"report","at":"2026-01-01T00:00:00Z","reporter":"a","subject":"b","severity":1,"evidence":-3}"#,
+                "evidence",
+            ),
+            (
+                r#"{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"a","subject":"b","value":1.01}"#,
+                "value",
+            ),
+            (
+                r#"{"kind":"key","at":"2026-01-01T00:00:00Z","principal":"a","public_key":"AAAA"}"#,
+                "public_key",
+            ),
+            (
+                r#"{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"a","subject":"b","value":1,"sig":"!!"}"#,
+                "sig",
+            ),
+            (r#"[1,2]"#, "(event)"),
+            (r#"{"kind":"rating""#, "(event)"),
+        ];
+        for (json, field) in cases {
+            let json = json.replace("BASE", base);
+            let err = parse(&json).expect_err(&json);
+            assert_eq!(err.field, *field, "{json}: {err}");
+        }
+    }
+
+    #[test]
+    fn huge_events_are_refused_before_parsing() {
+        let json = format!(
+            r#"{{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"a","subject":"b","value":1,"note":"{}"}}"#,
+            "x".repeat(MAX_EVENT_BYTES)
+        );
+        assert_eq!(parse(&json).expect_err("too big").field, "(event)");
+    }
+
+    #[test]
+    fn unix_seconds_round_to_microseconds() {
+        let t = Time::from_unix_seconds(1289241911.72836).expect("in range");
+        assert_eq!(t.to_string(), "2010-11-08T18:45:11.72836Z");
+        assert!(Time::from_unix_seconds(-1.0).is_none());
+        assert!(Time::from_unix_seconds(f64::NAN).is_none());
+    }
+}

@@ -1,0 +1,358 @@
+//! The evidence ledger: an append-only RFC 6962 Merkle log of canonical events with signed
+//! checkpoints (P9).
+//!
+//! The ledger is the only writer of the store. It validates each event against the log, gives it
+//! the next index, hashes its canonical bytes into the tree, and commits a whole batch with a
+//! freshly signed checkpoint in one durable transaction: an index is handed out only after that
+//! commit. It keeps in memory only the tree's right edge and the registry needed for validation;
+//! proofs read stored subtree hashes. It must never rewrite or delete an entry.
+
+pub mod merkle;
+pub mod note;
+pub mod registry;
+mod verify;
+
+use crate::evidence::{Event, FieldError, Id};
+use crate::store::{Entry, Store, StoreError, StoredCheckpoint, StoredTree};
+use merkle::{Frontier, Hash};
+use note::{Checkpoint, LogSigner, LogVerifier, NoteError};
+use registry::{Registry, Signatures, Staged};
+
+pub use verify::{MAX_PROBLEMS, Problem, VerifyReport, verify};
+
+/// Largest batch accepted by [`Ledger::append`].
+pub const MAX_BATCH: usize = 10_000;
+
+/// Why the ledger could not do what was asked. Refused events are not errors: see
+/// [`Appended::results`].
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Storage failed; nothing of the batch was recorded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Signing or reading a checkpoint failed.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// The request names entries or sizes the log does not have.
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
+/// Which principals hold special powers over the ledger.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LedgerConfig {
+    /// May record `key` events for other principals (for example an identity service).
+    pub operators: Vec<Id>,
+}
+
+/// The result of appending a batch.
+#[derive(Debug)]
+pub struct Appended {
+    /// For each event of the batch, in order: its log index, or why it was refused.
+    pub results: Vec<Result<u64, FieldError>>,
+    /// The checkpoint signed for the new size (the previous one when nothing was recorded).
+    pub checkpoint: StoredCheckpoint,
+}
+
+impl Appended {
+    /// How many events were recorded.
+    pub fn recorded(&self) -> usize {
+        self.results.iter().filter(|r| r.is_ok()).count()
+    }
+}
+
+/// Proof that entry `index` is in the tree of `size` entries with root `root`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The entry.
+    pub index: u64,
+    /// The tree size the proof is for.
+    pub size: u64,
+    /// The entry's leaf hash.
+    pub leaf_hash: Hash,
+    /// The tree's root at `size`.
+    pub root: Hash,
+    /// The audit path, leaf side first.
+    pub hashes: Vec<Hash>,
+}
+
+/// Proof that the tree of `old_size` entries is a prefix of the tree of `new_size` entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// The older size.
+    pub old_size: u64,
+    /// The newer size.
+    pub new_size: u64,
+    /// Root at `old_size`.
+    pub old_root: Hash,
+    /// Root at `new_size`.
+    pub new_root: Hash,
+    /// The proof hashes.
+    pub hashes: Vec<Hash>,
+}
+
+/// The ledger over a store.
+pub struct Ledger<S: Store> {
+    store: S,
+    signer: LogSigner,
+    frontier: Frontier,
+    registry: Registry,
+    checkpoint: StoredCheckpoint,
+    config: LedgerConfig,
+}
+
+impl<S: Store> Ledger<S> {
+    /// Opens the ledger over `store`, signing checkpoints with `signer`. An empty store gets
+    /// its first checkpoint (size 0); otherwise the registry is rebuilt by replaying the log.
+    pub fn open(store: S, signer: LogSigner, config: LedgerConfig) -> Result<Self, LedgerError> {
+        let size = store.size()?;
+        let frontier = Frontier::load(&StoredTree(&store), size)?;
+        let checkpoint = match store.latest_checkpoint()? {
+            Some(cp) => cp,
+            None if size == 0 => {
+                let cp = sign(&signer, &frontier)?;
+                let mut store = store;
+                store.append(0, &[], &cp)?;
+                return Self::open(store, signer, config);
+            }
+            None => {
+                return Err(StoreError::Corrupt(format!(
+                    "the log holds {size} entries but no signed checkpoint"
+                ))
+                .into());
+            }
+        };
+        let mut ledger = Self {
+            store,
+            signer,
+            frontier,
+            registry: Registry::new(config.operators.clone()),
+            checkpoint,
+            config,
+        };
+        ledger.catch_up(0, size)?;
+        Ok(ledger)
+    }
+
+    /// Replays entries `from..to` into the registry.
+    fn catch_up(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
+        let mut staged = Staged::default();
+        let registry = &self.registry;
+        self.store.scan(from, to, &mut |entry| {
+            let text = std::str::from_utf8(&entry.bytes)
+                .map_err(|_| StoreError::Corrupt(format!("entry {} is not UTF-8", entry.index)))?;
+            let mut event = Event::from_json(text).map_err(|e| {
+                StoreError::Corrupt(format!("entry {} does not decode: {e}", entry.index))
+            })?;
+            registry
+                .admit(&mut staged, &mut event, entry.index, Signatures::Trust)
+                .map_err(|e| {
+                    StoreError::Corrupt(format!("entry {} breaks a ledger rule: {e}", entry.index))
+                })
+        })?;
+        self.registry.merge(staged);
+        Ok(())
+    }
+
+    /// Re-reads what other writers appended since this ledger last looked.
+    fn refresh(&mut self) -> Result<(), LedgerError> {
+        let size = self.store.size()?;
+        if size != self.frontier.size() {
+            let from = self.frontier.size();
+            self.frontier = Frontier::load(&StoredTree(&self.store), size)?;
+            self.catch_up(from, size)?;
+            self.checkpoint = self.store.latest_checkpoint()?.ok_or_else(|| {
+                StoreError::Corrupt(format!("the log holds {size} entries but no checkpoint"))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Appends a batch: every valid event is recorded, in order, in one durable transaction with
+    /// a new signed checkpoint; each refused event says why. When this returns `Ok`, every
+    /// index in [`Appended::results`] is on disk. On `Err`, nothing of the batch was recorded.
+    pub fn append(&mut self, mut events: Vec<Event>) -> Result<Appended, LedgerError> {
+        if events.len() > MAX_BATCH {
+            return Err(LedgerError::OutOfRange(format!(
+                "a batch holds at most {MAX_BATCH} events, not {}",
+                events.len()
+            )));
+        }
+        // Another process may have appended; a conflict means recompute against its entries.
+        for _attempt in 0..8 {
+            match self.try_append(&mut events) {
+                Err(LedgerError::Store(StoreError::Conflict { .. })) => self.refresh()?,
+                other => return other,
+            }
+        }
+        Err(LedgerError::Store(StoreError::Corrupt(
+            "gave up after 8 conflicting concurrent appends".into(),
+        )))
+    }
+
+    /// Filling in a default author is the only change to `events`, and it is the same on a
+    /// retry, so a conflict costs no copy of the batch.
+    fn try_append(&mut self, events: &mut [Event]) -> Result<Appended, LedgerError> {
+        let base = self.frontier.size();
+        let mut frontier = self.frontier.clone();
+        let mut staged = Staged::default();
+        let mut results = Vec::with_capacity(events.len());
+        let mut entries = Vec::with_capacity(events.len());
+        let mut completed = Vec::with_capacity(64);
+        for event in events.iter_mut() {
+            let index = frontier.size();
+            match self
+                .registry
+                .admit(&mut staged, event, index, Signatures::Check)
+            {
+                Ok(()) => {
+                    let bytes = event.canonical_bytes();
+                    let leaf_hash = merkle::leaf_hash(&bytes);
+                    frontier.push(leaf_hash, &mut completed);
+                    entries.push(Entry {
+                        index,
+                        bytes,
+                        leaf_hash,
+                        subtree_hashes: completed.clone(),
+                    });
+                    results.push(Ok(index));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if entries.is_empty() {
+            return Ok(Appended {
+                results,
+                checkpoint: self.checkpoint.clone(),
+            });
+        }
+        let checkpoint = sign(&self.signer, &frontier)?;
+        self.store.append(base, &entries, &checkpoint)?;
+        self.frontier = frontier;
+        self.registry.merge(staged);
+        self.checkpoint = checkpoint.clone();
+        Ok(Appended {
+            results,
+            checkpoint,
+        })
+    }
+
+    /// Number of entries.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> &StoredCheckpoint {
+        &self.checkpoint
+    }
+
+    /// The key that verifies this ledger's checkpoints.
+    pub fn verifier(&self) -> LogVerifier {
+        self.signer.verifier()
+    }
+
+    /// The settings this ledger validates with.
+    pub fn config(&self) -> &LedgerConfig {
+        &self.config
+    }
+
+    /// The store underneath (read-only).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The entry at `index`.
+    pub fn entry(&self, index: u64) -> Result<Entry, LedgerError> {
+        self.store.entry(index)?.ok_or_else(|| {
+            LedgerError::OutOfRange(format!(
+                "no entry {index}: the log holds {} entries (0 to {})",
+                self.size(),
+                self.size().saturating_sub(1)
+            ))
+        })
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LedgerError> {
+        if size > self.size() {
+            return Err(LedgerError::OutOfRange(format!(
+                "size {size} is larger than the log ({} entries)",
+                self.size()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The root hash of the tree of the first `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        self.check_size(size)?;
+        if size == self.size() {
+            return Ok(self.frontier.root());
+        }
+        Ok(merkle::root(&StoredTree(&self.store), size)?)
+    }
+
+    /// Proof that entry `index` is in the tree of `size` entries.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, LedgerError> {
+        self.check_size(size)?;
+        if index >= size {
+            return Err(LedgerError::OutOfRange(format!(
+                "entry {index} is not in a tree of {size} entries"
+            )));
+        }
+        let tree = StoredTree(&self.store);
+        let hashes = merkle::inclusion_proof(&tree, index, size).map_err(proof_error)?;
+        Ok(InclusionProof {
+            index,
+            size,
+            leaf_hash: self.entry(index)?.leaf_hash,
+            root: self.root_at(size)?,
+            hashes,
+        })
+    }
+
+    /// Proof that the tree of `old_size` entries is a prefix of the tree of `new_size`.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, LedgerError> {
+        self.check_size(new_size)?;
+        if old_size == 0 || old_size > new_size {
+            return Err(LedgerError::OutOfRange(format!(
+                "a consistency proof needs 1 ≤ old size ≤ new size, not {old_size} and {new_size}"
+            )));
+        }
+        let tree = StoredTree(&self.store);
+        let hashes = merkle::consistency_proof(&tree, old_size, new_size).map_err(proof_error)?;
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            old_root: self.root_at(old_size)?,
+            new_root: self.root_at(new_size)?,
+            hashes,
+        })
+    }
+}
+
+fn proof_error(e: merkle::ProofError<StoreError>) -> LedgerError {
+    match e {
+        merkle::ProofError::Source(e) => LedgerError::Store(e),
+        other => LedgerError::OutOfRange(other.to_string()),
+    }
+}
+
+/// Signs the checkpoint for the tree `frontier` describes.
+fn sign(signer: &LogSigner, frontier: &Frontier) -> Result<StoredCheckpoint, NoteError> {
+    let checkpoint = Checkpoint {
+        origin: signer.name().to_owned(),
+        size: frontier.size(),
+        root: frontier.root(),
+        extensions: Vec::new(),
+    };
+    Ok(StoredCheckpoint {
+        size: checkpoint.size,
+        root: checkpoint.root,
+        note: signer.sign_checkpoint(&checkpoint)?,
+    })
+}

@@ -1,0 +1,186 @@
+//! Full verification of a stored log: recompute everything from the entries' bytes and check it
+//! against what is stored and against every signed checkpoint.
+//!
+//! This is the auditor's path, so it trusts nothing the store says about hashes: every leaf and
+//! subtree hash is recomputed from bytes, every event re-validated with its signature, and every
+//! checkpoint's signature checked with a key the caller supplies. It reports problems; it never
+//! repairs anything.
+
+use super::LedgerConfig;
+use super::merkle::{self, Frontier};
+use super::note::LogVerifier;
+use super::registry::{Registry, Signatures, Staged};
+use crate::evidence::Event;
+use crate::store::{Store, StoreError};
+
+/// One thing found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The entry concerned, when it is about one entry.
+    pub index: Option<u64>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+/// What verification found.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyReport {
+    /// Entries read.
+    pub entries: u64,
+    /// Checkpoints whose signature and root were checked.
+    pub checkpoints: u64,
+    /// Everything found wrong, in log order (at most [`MAX_PROBLEMS`] are kept).
+    pub problems: Vec<Problem>,
+    /// Problems found beyond [`MAX_PROBLEMS`].
+    pub more_problems: u64,
+}
+
+/// Most problems listed in one report; the rest are only counted.
+pub const MAX_PROBLEMS: usize = 1000;
+
+impl VerifyReport {
+    /// True when nothing was found wrong.
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    fn problem(&mut self, index: Option<u64>, message: String) {
+        if self.problems.len() < MAX_PROBLEMS {
+            self.problems.push(Problem { index, message });
+        } else {
+            self.more_problems += 1;
+        }
+    }
+}
+
+/// Verifies everything in `store` against checkpoints signed by `verifier`. `progress` is told
+/// how many entries have been checked, now and then.
+pub fn verify<S: Store + ?Sized>(
+    store: &S,
+    verifier: &LogVerifier,
+    config: &LedgerConfig,
+    progress: &mut dyn FnMut(u64),
+) -> Result<VerifyReport, StoreError> {
+    let mut report = VerifyReport::default();
+    let size = store.size()?;
+
+    // Checkpoints: each must carry a valid signature and agree with its stored size and root.
+    let mut checkpoints = Vec::new();
+    for stored in store.checkpoints()? {
+        match verifier.verify_checkpoint(&stored.note) {
+            Ok(cp) if cp.size != stored.size || cp.root != stored.root => report.problem(
+                None,
+                format!(
+                    "checkpoint at size {}: the signed note says size {} and a different root than the stored columns",
+                    stored.size, cp.size
+                ),
+            ),
+            Ok(cp) => checkpoints.push(cp),
+            Err(e) => report.problem(
+                None,
+                format!("checkpoint at size {}: {e}", stored.size),
+            ),
+        }
+    }
+    match checkpoints.last() {
+        None => report.problem(None, "no validly signed checkpoint is stored".into()),
+        Some(last) if last.size < size => report.problem(
+            Some(last.size),
+            format!(
+                "entries {} to {} are not covered by any signed checkpoint (appended outside stepwise?)",
+                last.size,
+                size - 1
+            ),
+        ),
+        Some(last) if last.size > size => report.problem(
+            None,
+            format!(
+                "the latest signed checkpoint commits to {} entries but the log holds only {size}: entries were removed",
+                last.size
+            ),
+        ),
+        Some(_) => {}
+    }
+    let mut pending = checkpoints.iter().peekable();
+    // A checkpoint of the empty tree is checked before any entry.
+    while let Some(cp) = pending.next_if(|cp| cp.size == 0) {
+        check_root(&mut report, cp.size, &cp.root, &merkle::empty_root());
+        report.checkpoints += 1;
+    }
+
+    // Entries: recompute hashes from bytes, re-validate every event in order.
+    let mut frontier = Frontier::new();
+    let mut completed = Vec::with_capacity(64);
+    let registry = Registry::new(config.operators.clone());
+    let mut staged = Staged::default();
+    let mut expected = 0u64;
+    store.scan(0, u64::MAX, &mut |entry| {
+        let i = entry.index;
+        if i != expected {
+            report.problem(
+                Some(expected),
+                format!("entries {expected} to {} are missing", i.saturating_sub(1)),
+            );
+        }
+        expected = i + 1;
+        let leaf = merkle::leaf_hash(&entry.bytes);
+        if leaf != entry.leaf_hash {
+            report.problem(
+                Some(i),
+                "the stored leaf hash does not match the entry's bytes".into(),
+            );
+        }
+        frontier.push(leaf, &mut completed);
+        if completed != entry.subtree_hashes {
+            report.problem(
+                Some(i),
+                "the stored subtree hashes do not match the ones recomputed from the entries"
+                    .into(),
+            );
+        }
+        match std::str::from_utf8(&entry.bytes)
+            .map_err(|_| "is not UTF-8".to_owned())
+            .and_then(|text| Event::from_json(text).map_err(|e| e.to_string()))
+        {
+            Err(e) => report.problem(Some(i), format!("the entry's bytes do not decode: {e}")),
+            Ok(mut event) => {
+                if event.canonical_bytes() != entry.bytes {
+                    report.problem(
+                        Some(i),
+                        "the entry's bytes are not in canonical form".into(),
+                    );
+                }
+                if let Err(e) = registry.admit(&mut staged, &mut event, i, Signatures::Check) {
+                    report.problem(Some(i), format!("the event breaks a ledger rule: {e}"));
+                }
+            }
+        }
+        while let Some(cp) = pending.next_if(|cp| cp.size == frontier.size()) {
+            check_root(&mut report, cp.size, &cp.root, &frontier.root());
+            report.checkpoints += 1;
+        }
+        report.entries += 1;
+        if report.entries % 65_536 == 0 {
+            progress(report.entries);
+        }
+        Ok(())
+    })?;
+    progress(report.entries);
+    Ok(report)
+}
+
+fn check_root(
+    report: &mut VerifyReport,
+    size: u64,
+    signed: &merkle::Hash,
+    recomputed: &merkle::Hash,
+) {
+    if signed != recomputed {
+        report.problem(
+            size.checked_sub(1),
+            format!(
+                "the root recomputed from the first {size} entries differs from the signed checkpoint at that size"
+            ),
+        );
+    }
+}

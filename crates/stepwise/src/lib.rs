@@ -1,0 +1,30 @@
+//! stepwise: a graduated-trust engine.
+//!
+//! stepwise answers *may this principal do this, at this stake, now — and if not, what is the
+//! next step?* from recorded evidence. This crate holds the evidence model ([`evidence`]), the
+//! tamper-evident Merkle log it is kept in ([`ledger`]), storage ([`store`]), the operator's
+//! policy ([`policy`]) and the on-disk layout of a stepwise data directory ([`data_dir`]).
+//!
+//! ```
+//! use stepwise::evidence::Event;
+//! use stepwise::ledger::{Ledger, LedgerConfig, note::LogSigner};
+//! use stepwise::store::SqliteStore;
+//!
+//! let signer = LogSigner::generate("example.org/log").unwrap();
+//! let mut ledger = Ledger::open(SqliteStore::in_memory().unwrap(), signer, LedgerConfig::default()).unwrap();
+//! let promise = Event::from_json(r#"{"kind":"promise","at":"2026-11-25T12:00:00Z","id":"p1",
+//!     "promisor":"agent:bot","promisee":"user:ann","scope":"deploy","stake":5,
+//!     "due":"2026-11-26T12:00:00Z"}"#).unwrap();
+//! let kept = Event::from_json(r#"{"kind":"outcome","at":"2026-11-25T13:00:00Z","promise":"p1",
+//!     "result":"kept"}"#).unwrap();
+//! let appended = ledger.append(vec![promise, kept]).unwrap();
+//! assert_eq!(appended.results.iter().map(|r| *r.as_ref().unwrap()).collect::<Vec<_>>(), [0, 1]);
+//! let proof = ledger.inclusion_proof(1, 2).unwrap();
+//! stepwise::ledger::merkle::verify_inclusion(&proof.leaf_hash, 1, 2, &proof.hashes, &proof.root).unwrap();
+//! ```
+
+pub mod data_dir;
+pub mod evidence;
+pub mod ledger;
+pub mod policy;
+pub mod store;

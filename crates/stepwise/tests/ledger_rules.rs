@@ -1,0 +1,301 @@
+//! The ledger's rules, as stories: what may be recorded, by whom, and that a refused event
+//! leaves the log exactly as it was.
+
+use ed25519_dalek::{Signer as _, SigningKey};
+use stepwise::evidence::{Event, base64_encode};
+use stepwise::ledger::note::LogSigner;
+use stepwise::ledger::{Ledger, LedgerConfig, verify};
+use stepwise::store::{SqliteStore, Store as _};
+
+fn ledger() -> Ledger<SqliteStore> {
+    ledger_with(LedgerConfig::default())
+}
+
+fn ledger_with(config: LedgerConfig) -> Ledger<SqliteStore> {
+    let signer = LogSigner::from_seed("test.example/log", [7; 32]).expect("signer");
+    Ledger::open(SqliteStore::in_memory().expect("store"), signer, config).expect("ledger")
+}
+
+fn event(json: &str) -> Event {
+    Event::from_json(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+}
+
+fn promise(id: &str, promisor: &str, promisee: &str) -> Event {
+    event(&format!(
+        r#"{{"kind":"promise","at":"2026-01-01T00:00:00Z","id":"{id}","promisor":"{promisor}",
+            "promisee":"{promisee}","scope":"deploy","stake":10,"due":"2026-01-02T00:00:00Z"}}"#
+    ))
+}
+
+fn outcome(promise: &str, author: Option<&str>) -> Event {
+    let author = author.map_or(String::new(), |a| format!(r#","author":"{a}""#));
+    event(&format!(
+        r#"{{"kind":"outcome","at":"2026-01-01T12:00:00Z","promise":"{promise}","result":"kept"{author}}}"#
+    ))
+}
+
+/// Appends one event and returns its index or the refusal's field.
+fn record(ledger: &mut Ledger<SqliteStore>, e: Event) -> Result<u64, String> {
+    let appended = ledger.append(vec![e]).expect("storage works");
+    appended.results[0].clone().map_err(|e| e.field)
+}
+
+/// Asserts that `e` is refused naming `field`, and that nothing changed.
+fn assert_refused(ledger: &mut Ledger<SqliteStore>, e: Event, field: &str) {
+    let before = (ledger.size(), ledger.checkpoint().clone());
+    let stored_before = ledger.store().size().expect("size");
+    assert_eq!(record(ledger, e), Err(field.to_owned()));
+    assert_eq!((ledger.size(), ledger.checkpoint().clone()), before);
+    assert_eq!(ledger.store().size().expect("size"), stored_before);
+    assert_eq!(
+        ledger.store().checkpoints().expect("checkpoints").last(),
+        Some(&before.1)
+    );
+}
+
+#[test]
+fn a_promise_and_its_outcome_by_the_promisee_are_recorded_in_order() {
+    let mut l = ledger();
+    assert_eq!(record(&mut l, promise("p1", "agent:a", "user:b")), Ok(0));
+    assert_eq!(record(&mut l, outcome("p1", None)), Ok(1));
+    // The default author of an outcome is the promisee.
+    let stored =
+        Event::from_json(std::str::from_utf8(&l.entry(1).expect("entry").bytes).expect("utf-8"))
+            .expect("decodes");
+    assert_eq!(stored.author.expect("filled in").as_str(), "user:b");
+    assert_eq!(l.checkpoint().size, 2);
+}
+
+#[test]
+fn every_stateful_rule_refuses_and_leaves_the_log_untouched() {
+    let mut l = ledger();
+    record(&mut l, promise("p1", "agent:a", "user:b")).expect("recorded");
+    // A duplicate promise id.
+    assert_refused(&mut l, promise("p1", "agent:c", "user:d"), "id");
+    // An outcome for an unknown promise.
+    assert_refused(&mut l, outcome("nope", None), "promise");
+    // An outcome by the promisor.
+    assert_refused(&mut l, outcome("p1", Some("agent:a")), "author");
+    // An outcome by a third party.
+    assert_refused(&mut l, outcome("p1", Some("user:z")), "author");
+    // An outcome dated before the promise.
+    assert_refused(
+        &mut l,
+        event(r#"{"kind":"outcome","at":"2025-12-31T00:00:00Z","promise":"p1","result":"broken"}"#),
+        "at",
+    );
+    record(&mut l, outcome("p1", None)).expect("recorded");
+    // A second outcome for one promise.
+    assert_refused(&mut l, outcome("p1", None), "promise");
+    // Recording in someone else's name.
+    assert_refused(
+        &mut l,
+        event(
+            r#"{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"a","subject":"b","value":1,"author":"mallory"}"#,
+        ),
+        "author",
+    );
+    // Withdrawing a vouch that was never made.
+    assert_refused(
+        &mut l,
+        event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#),
+        "subject",
+    );
+    // A report pointing at evidence that is not (yet) in the log.
+    assert_refused(
+        &mut l,
+        event(
+            r#"{"kind":"report","at":"2026-01-01T00:00:00Z","reporter":"a","subject":"b","severity":0.5,"evidence":2}"#,
+        ),
+        "evidence",
+    );
+    // A signature from someone with no key.
+    let sig = base64_encode(&[0u8; 64]);
+    assert_refused(
+        &mut l,
+        event(&format!(
+            r#"{{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"a","subject":"b","value":1,"sig":"{sig}"}}"#
+        )),
+        "sig",
+    );
+    // A key event for someone else, by a non-operator.
+    let key = base64_encode(SigningKey::from_bytes(&[1; 32]).verifying_key().as_bytes());
+    assert_refused(
+        &mut l,
+        event(&format!(
+            r#"{{"kind":"key","at":"2026-01-01T00:00:00Z","principal":"a","public_key":"{key}","author":"b"}}"#
+        )),
+        "author",
+    );
+    assert_eq!(l.size(), 2);
+    let report = verify(l.store(), &l.verifier(), l.config(), &mut |_| {}).expect("verify runs");
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+fn signed(mut e: Event, key: &SigningKey) -> Event {
+    e.sig = Some(key.sign(&e.signing_bytes()).to_bytes());
+    e
+}
+
+#[test]
+fn once_a_principal_has_a_key_everything_it_records_must_be_signed_by_it() {
+    let mut l = ledger();
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let other = SigningKey::from_bytes(&[4; 32]);
+    let key_event = |k: &SigningKey| {
+        event(&format!(
+            r#"{{"kind":"key","at":"2026-01-01T00:00:00Z","principal":"agent:a","public_key":"{}"}}"#,
+            base64_encode(k.verifying_key().as_bytes())
+        ))
+    };
+    // The first key must prove possession of itself.
+    assert_refused(&mut l, key_event(&key), "sig");
+    assert_refused(&mut l, signed(key_event(&key), &other), "sig");
+    let mut first = key_event(&key);
+    first.author = first.natural_author().cloned();
+    record(&mut l, signed(first, &key)).expect("first key recorded");
+
+    let mut p = promise("p1", "agent:a", "user:b");
+    assert_refused(&mut l, p.clone(), "sig");
+    p.author = p.natural_author().cloned();
+    assert_refused(&mut l, signed(p.clone(), &other), "sig");
+    // A signature over different bytes (the stake changed after signing) fails.
+    let mut tampered = signed(p.clone(), &key);
+    if let stepwise::evidence::Body::Promise { stake, .. } = &mut tampered.body {
+        *stake = 1000.0;
+    }
+    assert_refused(&mut l, tampered, "sig");
+    assert_eq!(record(&mut l, signed(p, &key)), Ok(1));
+
+    // Rotation: the new key must be registered with the old one; then only the new one works.
+    let mut rotate = key_event(&other);
+    rotate.author = rotate.natural_author().cloned();
+    assert_refused(&mut l, signed(rotate.clone(), &other), "sig");
+    record(&mut l, signed(rotate, &key)).expect("rotated");
+    let mut rating = event(
+        r#"{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"agent:a","subject":"b","value":1}"#,
+    );
+    rating.author = rating.natural_author().cloned();
+    assert_refused(&mut l, signed(rating.clone(), &key), "sig");
+    record(&mut l, signed(rating, &other)).expect("signed by the new key");
+
+    let report = verify(l.store(), &l.verifier(), l.config(), &mut |_| {}).expect("verify runs");
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn an_operator_may_register_keys_for_others() {
+    let operator = stepwise::evidence::Id::parse("operator", "svc:identity").expect("id");
+    let mut l = ledger_with(LedgerConfig {
+        operators: vec![operator],
+    });
+    let key = base64_encode(SigningKey::from_bytes(&[5; 32]).verifying_key().as_bytes());
+    let e = event(&format!(
+        r#"{{"kind":"key","at":"2026-01-01T00:00:00Z","principal":"agent:a","public_key":"{key}","author":"svc:identity"}}"#
+    ));
+    assert_eq!(record(&mut l, e), Ok(0));
+    // From now on agent:a must sign.
+    assert_refused(&mut l, promise("p1", "agent:a", "user:b"), "sig");
+}
+
+#[test]
+fn a_batch_records_the_good_events_and_names_the_bad_ones() {
+    let mut l = ledger();
+    let batch = vec![
+        promise("p1", "a", "b"),
+        promise("p1", "c", "d"), // duplicate within the batch
+        outcome("p1", None),     // refers to an event earlier in the same batch
+        outcome("p1", None),     // second outcome within the batch
+        event(
+            r#"{"kind":"vouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b","weight":0.5}"#,
+        ),
+        event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#),
+        event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#),
+    ];
+    let appended = l.append(batch).expect("storage works");
+    let got: Vec<Result<u64, String>> = appended
+        .results
+        .into_iter()
+        .map(|r| r.map_err(|e| e.field))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            Ok(0),
+            Err("id".into()),
+            Ok(1),
+            Err("promise".into()),
+            Ok(2),
+            Ok(3),
+            Err("subject".into()),
+        ]
+    );
+    assert_eq!(appended.checkpoint.size, 4);
+}
+
+#[test]
+fn reopening_replays_the_log_and_keeps_enforcing_its_rules() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.sqlite");
+    let signer = || LogSigner::from_seed("test.example/log", [9; 32]).expect("signer");
+    let root = {
+        let mut l = Ledger::open(
+            SqliteStore::open(&path).expect("store"),
+            signer(),
+            LedgerConfig::default(),
+        )
+        .expect("ledger");
+        record(&mut l, promise("p1", "a", "b")).expect("recorded");
+        record(&mut l, event(r#"{"kind":"vouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b","weight":1}"#))
+            .expect("recorded");
+        l.checkpoint().root
+    };
+    let mut l = Ledger::open(
+        SqliteStore::open(&path).expect("store"),
+        signer(),
+        LedgerConfig::default(),
+    )
+    .expect("reopened");
+    assert_eq!((l.size(), l.checkpoint().root), (2, root));
+    assert_refused(&mut l, promise("p1", "x", "y"), "id");
+    record(&mut l, outcome("p1", None)).expect("the promise is known after replay");
+    record(
+        &mut l,
+        event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#),
+    )
+    .expect("the vouch is known after replay");
+}
+
+#[test]
+fn two_writers_on_one_file_never_collide() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.sqlite");
+    let signer = || LogSigner::from_seed("test.example/log", [9; 32]).expect("signer");
+    let open = || {
+        Ledger::open(
+            SqliteStore::open(&path).expect("store"),
+            signer(),
+            LedgerConfig::default(),
+        )
+        .expect("ledger")
+    };
+    let mut first = open();
+    let mut second = open();
+    record(&mut first, promise("p1", "a", "b")).expect("recorded");
+    // The second writer has not seen p1: it must catch up before appending, and so refuse a duplicate.
+    assert_eq!(
+        record(&mut second, promise("p1", "c", "d")),
+        Err("id".into())
+    );
+    assert_eq!(record(&mut second, promise("p2", "c", "d")), Ok(1));
+    assert_eq!(record(&mut first, promise("p3", "e", "f")), Ok(2));
+    let report = verify(
+        first.store(),
+        &first.verifier(),
+        first.config(),
+        &mut |_| {},
+    )
+    .expect("verify runs");
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.entries, 3);
+}
