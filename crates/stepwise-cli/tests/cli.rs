@@ -630,3 +630,59 @@ fn reading_commands_need_an_initialized_data_dir() {
     let out = s.run(&["log", "proof", "consistency", "0", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The hand-verification recipe in docs/LOG.md works when pasted: it is run here as written.
+#[test]
+fn the_by_hand_verification_in_log_md_works_as_written() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/LOG.md"))
+            .expect("docs/LOG.md");
+    let section = doc
+        .split("## Verifying an entry by hand")
+        .nth(1)
+        .expect("the section exists");
+    let script = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a sh block");
+    let s = Sandbox::new();
+    for i in 0..3 {
+        s.expect(
+            &[
+                "record",
+                "rating",
+                "--rater",
+                &format!("u{i}"),
+                "--subject",
+                "v",
+                "--value",
+                "0.5",
+            ],
+            0,
+        );
+    }
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_stepwise"))
+        .parent()
+        .expect("bin dir");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("bash")
+        .arg("-euc")
+        .arg(script)
+        .current_dir(s.dir.path())
+        .env("PATH", path)
+        .env("STEPWISE_DATA", s.data())
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
+    assert!(stdout.contains("leaf hash ok"), "{stdout}");
+    assert!(
+        stdout.contains("entry 1 is in the signed tree of 3"),
+        "{stdout}"
+    );
+}
