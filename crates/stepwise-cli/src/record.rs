@@ -6,7 +6,8 @@
 use crate::output::{Out, hex};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::{Number, Value};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use stepwise::data_dir::DataDir;
@@ -15,6 +16,8 @@ use stepwise::ledger::note::LogSigner;
 
 #[derive(Args)]
 pub struct RecordArgs {
+    #[command(flatten)]
+    common: Common,
     #[command(subcommand)]
     kind: KindArgs,
 }
@@ -23,24 +26,28 @@ pub struct RecordArgs {
 #[derive(Args)]
 struct Common {
     /// When it happened, RFC 3339 (default: now).
-    #[arg(long)]
+    #[arg(long, global = true)]
     at: Option<String>,
     /// Who records it (default: the party allowed to record this kind).
-    #[arg(long)]
+    #[arg(long, global = true)]
     author: Option<String>,
     /// Free text (at most 1024 bytes).
-    #[arg(long)]
+    #[arg(long, global = true)]
     note: Option<String>,
     /// Sign the event with this principal key file (made by `stepwise keygen`); the author
     /// defaults to the key's principal.
-    #[arg(long, conflicts_with = "sig")]
+    #[arg(long, global = true, conflicts_with = "sig")]
     sign_with: Option<PathBuf>,
     /// A signature made elsewhere: base64 ed25519 over the event's canonical bytes without `sig`.
-    #[arg(long)]
+    #[arg(long, global = true)]
     sig: Option<String>,
 }
 
-#[derive(Subcommand)]
+/// One subcommand per event kind; serialised, it is the event's JSON object (less the common
+/// fields), so validation stays in one place: `Event::from_value`. Numbers are taken as JSON
+/// numbers, so that validation, not the shell, judges their range.
+#[derive(Subcommand, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
 enum KindArgs {
     /// A promise by PROMISOR to PROMISEE, in SCOPE, at STAKE, due by DUE.
     Promise {
@@ -53,12 +60,10 @@ enum KindArgs {
         #[arg(long)]
         scope: String,
         #[arg(long, allow_hyphen_values = true)]
-        stake: String,
+        stake: Number,
         /// RFC 3339 instant by which the outcome is due.
         #[arg(long)]
         due: String,
-        #[command(flatten)]
-        common: Common,
     },
     /// The outcome of a promise, recorded by its promisee.
     Outcome {
@@ -69,9 +74,8 @@ enum KindArgs {
         result: String,
         /// With `partial`: the part kept, in [0, 1].
         #[arg(long, allow_hyphen_values = true)]
-        fraction: Option<String>,
-        #[command(flatten)]
-        common: Common,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        fraction: Option<Number>,
     },
     /// VOUCHER vouches for SUBJECT.
     Vouch {
@@ -81,12 +85,11 @@ enum KindArgs {
         subject: String,
         /// Limit the vouch to one scope (default: all).
         #[arg(long)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
         /// Strength, in (0, 1].
         #[arg(long, default_value = "1", allow_hyphen_values = true)]
-        weight: String,
-        #[command(flatten)]
-        common: Common,
+        weight: Number,
     },
     /// VOUCHER withdraws a vouch for SUBJECT.
     Unvouch {
@@ -95,9 +98,8 @@ enum KindArgs {
         #[arg(long)]
         subject: String,
         #[arg(long)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
-        #[command(flatten)]
-        common: Common,
     },
     /// REPORTER complains about SUBJECT.
     Report {
@@ -106,15 +108,15 @@ enum KindArgs {
         #[arg(long)]
         subject: String,
         #[arg(long)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
         /// How serious, in (0, 1].
         #[arg(long, allow_hyphen_values = true)]
-        severity: String,
+        severity: Number,
         /// Log index of the evidence the report points to.
         #[arg(long, allow_hyphen_values = true)]
-        evidence: Option<String>,
-        #[command(flatten)]
-        common: Common,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        evidence: Option<Number>,
     },
     /// RATER rates SUBJECT with VALUE in [-1, 1].
     Rating {
@@ -123,11 +125,10 @@ enum KindArgs {
         #[arg(long)]
         subject: String,
         #[arg(long, allow_hyphen_values = true)]
-        value: String,
+        value: Number,
         #[arg(long)]
+        #[serde(skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
-        #[command(flatten)]
-        common: Common,
     },
     /// Registers PRINCIPAL's ed25519 public key (base64); its later events must be signed.
     Key {
@@ -135,138 +136,7 @@ enum KindArgs {
         principal: String,
         #[arg(long)]
         public_key: String,
-        #[command(flatten)]
-        common: Common,
     },
-}
-
-/// A flag's text as JSON: a number when it reads as one, so that validation, not the shell,
-/// decides what is acceptable.
-fn number(s: &str) -> Value {
-    serde_json::from_str::<serde_json::Number>(s)
-        .map(Value::Number)
-        .unwrap_or_else(|_| Value::String(s.to_owned()))
-}
-
-impl KindArgs {
-    fn into_json(self) -> (Map<String, Value>, Common) {
-        let mut m = Map::new();
-        let mut put = |k: &str, v: Value| {
-            m.insert(k.to_owned(), v);
-        };
-        let s = |v: String| Value::String(v);
-        let common = match self {
-            KindArgs::Promise {
-                id,
-                promisor,
-                promisee,
-                scope,
-                stake,
-                due,
-                common,
-            } => {
-                put("kind", s("promise".into()));
-                put("id", s(id));
-                put("promisor", s(promisor));
-                put("promisee", s(promisee));
-                put("scope", s(scope));
-                put("stake", number(&stake));
-                put("due", s(due));
-                common
-            }
-            KindArgs::Outcome {
-                promise,
-                result,
-                fraction,
-                common,
-            } => {
-                put("kind", s("outcome".into()));
-                put("promise", s(promise));
-                put("result", s(result));
-                if let Some(f) = fraction {
-                    put("fraction", number(&f));
-                }
-                common
-            }
-            KindArgs::Vouch {
-                voucher,
-                subject,
-                scope,
-                weight,
-                common,
-            } => {
-                put("kind", s("vouch".into()));
-                put("voucher", s(voucher));
-                put("subject", s(subject));
-                if let Some(scope) = scope {
-                    put("scope", s(scope));
-                }
-                put("weight", number(&weight));
-                common
-            }
-            KindArgs::Unvouch {
-                voucher,
-                subject,
-                scope,
-                common,
-            } => {
-                put("kind", s("unvouch".into()));
-                put("voucher", s(voucher));
-                put("subject", s(subject));
-                if let Some(scope) = scope {
-                    put("scope", s(scope));
-                }
-                common
-            }
-            KindArgs::Report {
-                reporter,
-                subject,
-                scope,
-                severity,
-                evidence,
-                common,
-            } => {
-                put("kind", s("report".into()));
-                put("reporter", s(reporter));
-                put("subject", s(subject));
-                if let Some(scope) = scope {
-                    put("scope", s(scope));
-                }
-                put("severity", number(&severity));
-                if let Some(e) = evidence {
-                    put("evidence", number(&e));
-                }
-                common
-            }
-            KindArgs::Rating {
-                rater,
-                subject,
-                value,
-                scope,
-                common,
-            } => {
-                put("kind", s("rating".into()));
-                put("rater", s(rater));
-                put("subject", s(subject));
-                put("value", number(&value));
-                if let Some(scope) = scope {
-                    put("scope", s(scope));
-                }
-                common
-            }
-            KindArgs::Key {
-                principal,
-                public_key,
-                common,
-            } => {
-                put("kind", s("key".into()));
-                put("principal", s(principal));
-                put("public_key", s(public_key));
-                common
-            }
-        };
-        (m, common)
-    }
 }
 
 /// The current instant, as the CLI's default `at`.
@@ -283,7 +153,10 @@ fn now() -> Result<String> {
 }
 
 pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
-    let (mut map, common) = args.kind.into_json();
+    let Value::Object(mut map) = serde_json::to_value(&args.kind)? else {
+        bail!("an event kind did not serialise to a JSON object");
+    };
+    let common = args.common;
     map.insert("at".into(), Value::String(common.at.map_or_else(now, Ok)?));
     let signer = common
         .sign_with

@@ -183,7 +183,7 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
                 "--due",
                 "2030-01-01T00:00:00Z",
             ],
-            "`stake`",
+            "--stake",
         ),
         (PROMISE, "`id`"),
         (
