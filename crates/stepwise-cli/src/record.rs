@@ -26,20 +26,25 @@ pub struct RecordArgs {
 #[derive(Args)]
 struct Common {
     /// When it happened, RFC 3339 (default: now).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Any event")]
     at: Option<String>,
     /// Who records it (default: the party allowed to record this kind).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Any event")]
     author: Option<String>,
     /// Free text (at most 1024 bytes).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Any event")]
     note: Option<String>,
     /// Sign the event with this principal key file (made by `stepwise keygen`); the author
     /// defaults to the key's principal.
-    #[arg(long, global = true, conflicts_with = "sig")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Any event",
+        conflicts_with = "sig"
+    )]
     sign_with: Option<PathBuf>,
     /// A signature made elsewhere: base64 ed25519 over the event's canonical bytes without `sig`.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Any event")]
     sig: Option<String>,
 }
 
@@ -51,14 +56,19 @@ struct Common {
 enum KindArgs {
     /// A promise by PROMISOR to PROMISEE, in SCOPE, at STAKE, due by DUE.
     Promise {
+        /// Unique id of the promise.
         #[arg(long)]
         id: String,
+        /// Who promises (and records the promise).
         #[arg(long)]
         promisor: String,
+        /// To whom (the only one who may record its outcome).
         #[arg(long)]
         promisee: String,
+        /// What kind of action, for example deploy:staging.
         #[arg(long)]
         scope: String,
+        /// What is at stake, ≥ 0, in your unit.
         #[arg(long, allow_hyphen_values = true)]
         stake: Number,
         /// RFC 3339 instant by which the outcome is due.
@@ -67,6 +77,7 @@ enum KindArgs {
     },
     /// The outcome of a promise, recorded by its promisee.
     Outcome {
+        /// The promise's id.
         #[arg(long)]
         promise: String,
         /// kept, broken or partial.
@@ -79,8 +90,10 @@ enum KindArgs {
     },
     /// VOUCHER vouches for SUBJECT.
     Vouch {
+        /// Who vouches.
         #[arg(long)]
         voucher: String,
+        /// About whom.
         #[arg(long)]
         subject: String,
         /// Limit the vouch to one scope (default: all).
@@ -93,8 +106,10 @@ enum KindArgs {
     },
     /// VOUCHER withdraws a vouch for SUBJECT.
     Unvouch {
+        /// Who vouches.
         #[arg(long)]
         voucher: String,
+        /// About whom.
         #[arg(long)]
         subject: String,
         #[arg(long)]
@@ -103,8 +118,10 @@ enum KindArgs {
     },
     /// REPORTER complains about SUBJECT.
     Report {
+        /// Who reports.
         #[arg(long)]
         reporter: String,
+        /// About whom.
         #[arg(long)]
         subject: String,
         #[arg(long)]
@@ -120,10 +137,13 @@ enum KindArgs {
     },
     /// RATER rates SUBJECT with VALUE in [-1, 1].
     Rating {
+        /// Who rates.
         #[arg(long)]
         rater: String,
+        /// About whom.
         #[arg(long)]
         subject: String,
+        /// The rating, in [-1, 1].
         #[arg(long, allow_hyphen_values = true)]
         value: Number,
         #[arg(long)]
@@ -132,8 +152,10 @@ enum KindArgs {
     },
     /// Registers PRINCIPAL's ed25519 public key (base64); its later events must be signed.
     Key {
+        /// Whose key it is.
         #[arg(long)]
         principal: String,
+        /// The 32-byte ed25519 public key, base64.
         #[arg(long)]
         public_key: String,
     },
