@@ -26,5 +26,6 @@
 pub mod data_dir;
 pub mod evidence;
 pub mod ledger;
+pub mod model;
 pub mod policy;
 pub mod store;
