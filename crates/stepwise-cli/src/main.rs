@@ -8,6 +8,7 @@ mod import;
 mod log;
 mod output;
 mod record;
+mod trust;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -58,6 +59,10 @@ enum Command {
     /// Read, prove and verify the log.
     #[command(subcommand)]
     Log(log::LogCommand),
+    /// How much a principal can be trusted, and the evidence behind the figure.
+    Trust(trust::TrustArgs),
+    /// Network rank (EigenTrust): who the network as a whole trusts most.
+    Rank(trust::RankArgs),
 }
 
 /// Ends the process with a code: `Ok(true)` success, `Ok(false)` a negative answer.
@@ -74,6 +79,8 @@ fn main() -> ExitCode {
             out: path,
         } => record::keygen(&principal, &path, &mut out),
         Command::Log(cmd) => log::run(&data, cmd, &mut out),
+        Command::Trust(args) => trust::trust(&data, args, &mut out),
+        Command::Rank(args) => trust::rank(&data, args, &mut out),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

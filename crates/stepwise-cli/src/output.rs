@@ -16,6 +16,11 @@ impl Out {
         Self { json }
     }
 
+    /// True when the output is JSON.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     /// Prints `value` as JSON, or runs `human` to print text.
     pub fn emit(
         &mut self,

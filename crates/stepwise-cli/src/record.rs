@@ -162,7 +162,7 @@ enum KindArgs {
 }
 
 /// The current instant, as the CLI's default `at`.
-fn now() -> Result<String> {
+pub fn now() -> Result<Time> {
     let micros = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .context("the system clock is before 1970")?
@@ -171,7 +171,7 @@ fn now() -> Result<String> {
         .ok()
         .and_then(Time::from_micros)
         .context("the system clock is out of range")?;
-    Ok(time.to_string())
+    Ok(time)
 }
 
 pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
@@ -179,7 +179,10 @@ pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
         bail!("an event kind did not serialise to a JSON object");
     };
     let common = args.common;
-    map.insert("at".into(), Value::String(common.at.map_or_else(now, Ok)?));
+    map.insert(
+        "at".into(),
+        Value::String(common.at.map_or_else(|| now().map(|t| t.to_string()), Ok)?),
+    );
     let signer = common
         .sign_with
         .as_deref()

@@ -686,3 +686,123 @@ fn the_by_hand_verification_in_log_md_works_as_written() {
         "{stdout}"
     );
 }
+
+#[test]
+fn trust_and_rank_explain_themselves() {
+    let s = Sandbox::new();
+    let day = |d: u32| format!("2026-01-{d:02}T00:00:00Z");
+    for (i, promisee) in ["user:ann", "user:bob", "user:ann"].iter().enumerate() {
+        let id = format!("p{i}");
+        s.expect(
+            &[
+                "record",
+                "promise",
+                "--id",
+                &id,
+                "--promisor",
+                "agent:bot",
+                "--promisee",
+                promisee,
+                "--scope",
+                "deploy",
+                "--stake",
+                "50",
+                "--at",
+                &day(1),
+                "--due",
+                &day(20),
+            ],
+            0,
+        );
+        s.expect(
+            &[
+                "record",
+                "outcome",
+                "--promise",
+                &id,
+                "--result",
+                "kept",
+                "--at",
+                &day(2),
+            ],
+            0,
+        );
+    }
+    s.expect(
+        &[
+            "record",
+            "rating",
+            "--rater",
+            "user:cat",
+            "--subject",
+            "agent:bot",
+            "--value",
+            "-0.5",
+            "--at",
+            &day(3),
+        ],
+        0,
+    );
+
+    let t = s.json(&["trust", "agent:bot", "--at", &day(4)]);
+    for key in [
+        "expected",
+        "belief",
+        "disbelief",
+        "uncertainty",
+        "base_rate",
+    ] {
+        assert!(t[key].as_f64().is_some(), "{key} missing: {t}");
+    }
+    let sum = t["belief"].as_f64().unwrap_or(0.0)
+        + t["disbelief"].as_f64().unwrap_or(0.0)
+        + t["uncertainty"].as_f64().unwrap_or(0.0);
+    assert!((sum - 1.0).abs() < 1e-12);
+    assert_eq!(t["counts"]["kept"], 3);
+    assert_eq!(t["counts"]["ratings_negative"], 1);
+    assert_eq!(t["indexes"], serde_json::json!([0, 1, 2, 3, 4, 5, 6]));
+    assert_eq!(t["log_size"], 7);
+
+    // As of day 2 only what was recorded by then counts; asking again gives the same figure.
+    let then = s.json(&["trust", "agent:bot", "--at", &day(2)]);
+    assert_eq!(then["counts"]["ratings_negative"], 0);
+    assert_eq!(then, s.json(&["trust", "agent:bot", "--at", &day(2)]));
+    // One promisee's own view.
+    let by_bob = s.json(&[
+        "trust",
+        "agent:bot",
+        "--truster",
+        "user:bob",
+        "--at",
+        &day(4),
+    ]);
+    assert_eq!(by_bob["counts"]["kept"], 1);
+    assert_eq!(by_bob["indexes"], serde_json::json!([2, 3]));
+
+    let ranks = s.json(&["rank"]);
+    let list = ranks.as_array().expect("a list");
+    assert_eq!(list.len(), 4);
+    let total: f64 = list
+        .iter()
+        .map(|r| r["score"].as_f64().expect("score"))
+        .sum();
+    assert!((total - 1.0).abs() < 1e-9, "{total}");
+    assert_eq!(list[0]["principal"], "agent:bot");
+    let seeded = s.json(&["rank", "--seeds", "user:ann", "--top", "1"]);
+    assert_eq!(seeded.as_array().map(Vec::len), Some(1));
+
+    for bad in [
+        &["trust", "has space"][..],
+        &["trust", "agent:bot", "--at", "soon"],
+        &["rank", "--seeds", "user:nobody"],
+        &["rank", "--alpha", "0"],
+    ] {
+        let out = s.run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+    }
+    let human = s.expect(&["trust", "agent:bot", "--at", &day(4)], 0);
+    assert!(
+        human.contains("3 kept") && human.contains("cites"),
+        "{human}"
+    );
+}

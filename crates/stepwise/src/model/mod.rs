@@ -5,4 +5,6 @@
 //! formula and default is in docs/MODEL.md. Nothing here does I/O or reads the clock.
 
 pub mod opinion;
+pub mod params;
 pub mod rank;
+pub mod state;

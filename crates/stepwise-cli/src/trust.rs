@@ -1,0 +1,218 @@
+//! `stepwise trust` and `stepwise rank`: the trust model's figures, with what stands behind them.
+//!
+//! Both fold the stored log into a fresh trust state (only the events up to `--at` when it is
+//! given, so a past figure is reproduced exactly) and then ask it one question.
+
+use crate::output::Out;
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use indicatif::ProgressBar;
+use std::io::IsTerminal as _;
+use stepwise::data_dir::DataDir;
+use stepwise::evidence::{Id, Time};
+use stepwise::model::params::ModelParams;
+use stepwise::model::state::TrustState;
+
+#[derive(Args)]
+pub struct TrustArgs {
+    /// The principal to assess.
+    subject: String,
+    /// Assess from this principal's own point of view (default: everyone's).
+    #[arg(long)]
+    truster: Option<String>,
+    /// Only evidence recorded in this scope (vouches for all scopes count too).
+    #[arg(long)]
+    scope: Option<String>,
+    /// The instant, RFC 3339 (default: now). Only evidence recorded up to then counts.
+    #[arg(long)]
+    at: Option<String>,
+}
+
+#[derive(Args)]
+pub struct RankArgs {
+    /// How many principals to list (default: 20 in text, all with --json).
+    #[arg(long)]
+    top: Option<usize>,
+    /// Pre-trusted principals, comma-separated (default: the policy's `model.seeds`).
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<String>>,
+    /// Damping α, the weight of the pre-trusted set (default: the policy's `model.alpha`).
+    #[arg(long)]
+    alpha: Option<f64>,
+}
+
+/// Folds the data directory's log with `params`, up to `until` when given.
+fn fold(data: &DataDir, params: ModelParams, until: Option<Time>) -> Result<TrustState> {
+    let store = data.open_store()?;
+    let bar = if std::io::stderr().is_terminal() {
+        ProgressBar::new_spinner()
+    } else {
+        ProgressBar::hidden()
+    };
+    let state = TrustState::replay(&store, params, until, &mut |n| {
+        bar.set_message(format!("{n} entries read"));
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    Ok(state)
+}
+
+pub fn trust(data: &DataDir, args: TrustArgs, out: &mut Out) -> Result<bool> {
+    let subject = Id::parse("SUBJECT", &args.subject)?;
+    let truster = args
+        .truster
+        .map(|t| Id::parse("--truster", &t))
+        .transpose()?;
+    let scope = args.scope.map(|s| Id::parse("--scope", &s)).transpose()?;
+    let (at, until) = match args.at {
+        Some(text) => {
+            let at = Time::parse("--at", &text)?;
+            (at, Some(at))
+        }
+        None => (crate::record::now()?, None),
+    };
+    let params = data.policy()?.model;
+    let state = fold(data, params, until)?;
+    let report = state.trust(&subject, truster.as_ref(), scope.as_ref(), at);
+    let o = &report.opinion;
+    let c = &report.counts;
+    let relative = report.rank * state.principals().max(1) as f64;
+    let known = state.principal_index(&subject).is_some();
+    out.emit(
+        &serde_json::json!({
+            "subject": subject.as_str(),
+            "truster": truster.as_ref().map(Id::as_str),
+            "scope": scope.as_ref().map(Id::as_str),
+            "at": at.to_string(),
+            "expected": o.expected(),
+            "belief": o.belief,
+            "disbelief": o.disbelief,
+            "uncertainty": o.uncertainty,
+            "base_rate": o.base_rate,
+            "rank": report.rank,
+            "evidence": {
+                "positive": report.evidence.positive,
+                "negative": report.evidence.negative,
+                "vouched_positive": report.vouched.positive,
+                "vouched_negative": report.vouched.negative,
+            },
+            "counts": {
+                "kept": c.kept,
+                "broken": c.broken,
+                "partial": c.partial,
+                "overdue": c.overdue,
+                "ratings_positive": c.ratings_positive,
+                "ratings_negative": c.ratings_negative,
+                "reports": c.reports,
+                "vouches": c.vouches,
+            },
+            "indexes": report.indexes,
+            "indexes_total": report.indexes_total,
+            "log_size": report.log_size,
+        }),
+        |w| {
+            let by = truster.as_ref().map_or("everyone".to_owned(), |t| t.to_string());
+            let within = scope.as_ref().map_or("all scopes".to_owned(), |s| format!("scope {s}"));
+            writeln!(w, "trust in {subject} by {by}, {within}, at {at}")?;
+            if !known {
+                writeln!(w, "(no evidence about {subject} in the log: a newcomer's trust)")?;
+            }
+            writeln!(w, "expected     {:.4}", o.expected())?;
+            writeln!(
+                w,
+                "opinion      belief {:.4}, disbelief {:.4}, uncertainty {:.4}, base rate {:.4}",
+                o.belief, o.disbelief, o.uncertainty, o.base_rate
+            )?;
+            writeln!(
+                w,
+                "evidence     positive {:.3}, negative {:.3} (through vouches: {:.3}, {:.3})",
+                report.evidence.positive,
+                report.evidence.negative,
+                report.vouched.positive,
+                report.vouched.negative
+            )?;
+            writeln!(
+                w,
+                "counted      {} kept, {} broken, {} partial, {} overdue; ratings {} positive, {} negative; {} reports; {} vouches",
+                c.kept, c.broken, c.partial, c.overdue, c.ratings_positive, c.ratings_negative, c.reports, c.vouches
+            )?;
+            writeln!(w, "network rank {:.6} ({relative:.2}× the average)", report.rank)?;
+            let shown: Vec<String> = report.indexes.iter().rev().take(10).rev().map(u64::to_string).collect();
+            let more = if report.indexes_total > shown.len() {
+                format!(" (last {} of {}; --json lists up to 1000)", shown.len(), report.indexes_total)
+            } else {
+                String::new()
+            };
+            writeln!(w, "cites        log entries {}{more}", if shown.is_empty() { "none".into() } else { shown.join(", ") })?;
+            writeln!(w, "log size     {}", report.log_size)
+        },
+    )?;
+    Ok(true)
+}
+
+pub fn rank(data: &DataDir, args: RankArgs, out: &mut Out) -> Result<bool> {
+    let mut params = data.policy()?.model;
+    if let Some(seeds) = args.seeds {
+        params.seeds = seeds
+            .iter()
+            .map(|s| Id::parse("--seeds", s.trim()))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(alpha) = args.alpha {
+        params.rank.alpha = alpha;
+    }
+    params
+        .check()
+        .map_err(|e| anyhow::anyhow!("{}", e.replace("model.", "--")))?;
+    let state = fold(data, params.clone(), None)?;
+    for seed in &params.seeds {
+        if state.principal_index(seed).is_none() {
+            bail!("seed {seed} is not a principal in the log");
+        }
+    }
+    let ranking = state.ranking();
+    if ranking.scores.is_empty() {
+        bail!("the log has no principals to rank yet");
+    }
+    let top = args.top.unwrap_or(if out.is_json() {
+        ranking.scores.len()
+    } else {
+        20
+    });
+    let rows: Vec<(String, f64)> = ranking
+        .top(top)
+        .into_iter()
+        .map(|(i, score)| {
+            let id = state.principal(i).context("ranked principal")?;
+            Ok((id.to_string(), score))
+        })
+        .collect::<Result<_>>()?;
+    let n = ranking.scores.len() as f64;
+    out.emit(
+        &serde_json::Value::Array(
+            rows.iter()
+                .map(|(p, s)| serde_json::json!({"principal": p, "score": s}))
+                .collect(),
+        ),
+        |w| {
+            writeln!(
+                w,
+                "{:>5}  {:<24} {:>12}  {:>9}",
+                "rank", "principal", "score", "× average"
+            )?;
+            for (i, (p, s)) in rows.iter().enumerate() {
+                writeln!(w, "{:>5}  {p:<24} {s:>12.8}  {:>9.2}", i + 1, s * n)?;
+            }
+            writeln!(
+                w,
+                "{} principals; {} iterations, {}converged (L1 change {:.1e}); log size {}",
+                ranking.scores.len(),
+                ranking.iterations,
+                if ranking.converged { "" } else { "NOT " },
+                ranking.delta,
+                state.log_size()
+            )
+        },
+    )?;
+    Ok(true)
+}

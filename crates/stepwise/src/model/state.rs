@@ -1,0 +1,806 @@
+//! Trust state: the log folded, event by event, into what trust queries need.
+//!
+//! `TrustState::apply` is the only way in, and it is deterministic: applying the same events in
+//! the same order gives a bit-identical state, whether they arrive one at a time or by replay.
+//! Evidence is stored already weighted and decays lazily: each sum keeps the instant it was last
+//! brought up to date, so an update is O(1) and a query decays it to the instant asked for. A
+//! verdict's weight (its author's credibility) is fixed when it is recorded, from the log before
+//! it, so later events never rewrite earlier evidence. Queries take an explicit instant; nothing
+//! here reads the clock or does I/O.
+
+use super::opinion::{Evidence, Opinion};
+use super::params::ModelParams;
+use super::rank::{Ranking, TrustGraph, eigentrust};
+use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
+use crate::store::{Store, StoreError};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
+/// Positive and negative evidence that decay with their own half-lives.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+struct Decaying {
+    positive: f64,
+    negative: f64,
+    /// The instant both sums are expressed at (microseconds since the epoch).
+    at: i64,
+}
+
+fn decay(elapsed: i64, half_life: i64) -> f64 {
+    if elapsed <= 0 {
+        1.0
+    } else {
+        (-(elapsed as f64) / half_life as f64).exp2()
+    }
+}
+
+impl Decaying {
+    /// Adds evidence observed at `at`. Sums of exponentially decaying terms do not depend on
+    /// the order they are added in, so out-of-order instants are folded in exactly.
+    fn add(&mut self, at: i64, positive: f64, negative: f64, p: &ModelParams) {
+        if self.positive == 0.0 && self.negative == 0.0 {
+            self.at = self.at.max(at);
+        }
+        if at > self.at {
+            self.positive *= decay(at - self.at, p.half_life_positive);
+            self.negative *= decay(at - self.at, p.half_life_negative);
+            self.at = at;
+        }
+        self.positive += positive * decay(self.at - at, p.half_life_positive);
+        self.negative += negative * decay(self.at - at, p.half_life_negative);
+    }
+
+    /// The evidence as of `at`. An instant before the last update does not un-see later
+    /// evidence: past instants are answered by a state folded up to them.
+    fn value(&self, at: i64, p: &ModelParams) -> Evidence {
+        Evidence {
+            positive: self.positive * decay(at - self.at, p.half_life_positive),
+            negative: self.negative * decay(at - self.at, p.half_life_negative),
+        }
+    }
+}
+
+/// How many pieces of evidence of each kind stand behind a figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Promises kept in full.
+    pub kept: u32,
+    /// Promises broken (recorded as broken).
+    pub broken: u32,
+    /// Promises kept in part.
+    pub partial: u32,
+    /// Promises past due with no outcome, counted as broken (as of the query's instant).
+    pub overdue: u32,
+    /// Positive ratings received.
+    pub ratings_positive: u32,
+    /// Negative ratings received.
+    pub ratings_negative: u32,
+    /// Reports received.
+    pub reports: u32,
+    /// Active vouches received (directly).
+    pub vouches: u32,
+}
+
+impl Counts {
+    fn add(&mut self, other: &Counts) {
+        self.kept += other.kept;
+        self.broken += other.broken;
+        self.partial += other.partial;
+        self.overdue += other.overdue;
+        self.ratings_positive += other.ratings_positive;
+        self.ratings_negative += other.ratings_negative;
+        self.reports += other.reports;
+        self.vouches += other.vouches;
+    }
+}
+
+/// One truster's evidence about one subject.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Pair {
+    evidence: Decaying,
+    /// Per scope, for scoped queries (few scopes per pair: a short list).
+    scoped: Vec<(u32, Decaying)>,
+    /// Weighted but undecayed sums: the local trust of network rank.
+    raw_positive: f64,
+    raw_negative: f64,
+    /// Undecayed report evidence so far, for the per-reporter cap.
+    reported: f64,
+    counts: Counts,
+    indexes: Vec<u64>,
+}
+
+/// A promise with no outcome yet.
+#[derive(Debug, Clone, PartialEq)]
+struct OpenPromise {
+    id: Id,
+    promisee: u32,
+    scope: u32,
+    /// `λ · w(stake) · credibility of the promisee`: what it costs once overdue.
+    penalty: f64,
+    /// When it was made: an overdue promise counts as a betrayal of that age, so that a broken
+    /// outcome (recorded no earlier) never weighs less than the presumption it replaces.
+    made: i64,
+    due: i64,
+    index: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Vouch {
+    voucher: u32,
+    scope: Option<u32>,
+    weight: f64,
+    index: u64,
+}
+
+/// Everything known about one principal as a subject, and as an author of verdicts.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Principal {
+    /// All weighted evidence about it, from every truster.
+    total: Decaying,
+    /// Per scope.
+    scoped_total: Vec<(u32, Decaying)>,
+    /// Per truster, ordered so that every sum over trusters has one fixed order.
+    from: BTreeMap<u32, Pair>,
+    open: Vec<OpenPromise>,
+    vouched_by: Vec<Vouch>,
+    /// Verdicts (ratings and reports) it gave, and how many were negative.
+    verdicts_given: u32,
+    negative_given: u32,
+}
+
+/// Maps identifiers to dense indexes.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Interner {
+    index: HashMap<Id, u32>,
+    ids: Vec<Id>,
+}
+
+impl Interner {
+    fn get(&self, id: &Id) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    fn intern(&mut self, id: &Id) -> u32 {
+        if let Some(i) = self.index.get(id) {
+            return *i;
+        }
+        let i = self.ids.len() as u32;
+        self.ids.push(id.clone());
+        self.index.insert(id.clone(), i);
+        i
+    }
+}
+
+/// What a promise's outcome needs to know about it.
+#[derive(Debug, Clone, PartialEq)]
+struct PromiseFacts {
+    promisor: u32,
+    promisee: u32,
+    scope: u32,
+    /// `w(stake)` times the promisee's credibility when the promise was made.
+    weight: f64,
+    /// The promise's log index, cited with its outcome.
+    index: u64,
+}
+
+/// A trust figure with everything needed to defend it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrustReport {
+    /// The opinion: belief, disbelief, uncertainty, base rate; `expected()` is the figure.
+    pub opinion: Opinion,
+    /// The (weighted, decayed) evidence behind the opinion, vouches included.
+    pub evidence: Evidence,
+    /// The part of `evidence` that comes through vouch chains.
+    pub vouched: Evidence,
+    /// How many pieces of evidence of each kind were counted.
+    pub counts: Counts,
+    /// Network rank score of the subject (sums to 1 over all principals).
+    pub rank: f64,
+    /// Log indexes of the evidence, most recent last (at most [`MAX_CITED`]).
+    pub indexes: Vec<u64>,
+    /// How many indexes there were in all.
+    pub indexes_total: usize,
+    /// Log size the state had when this was computed.
+    pub log_size: u64,
+}
+
+/// Most evidence indexes cited in one report.
+pub const MAX_CITED: usize = 1000;
+
+/// The trust state: the fold of the log.
+#[derive(Debug)]
+pub struct TrustState {
+    params: ModelParams,
+    principals: Interner,
+    scopes: Interner,
+    people: Vec<Principal>,
+    promises: HashMap<Id, PromiseFacts>,
+    verdicts_given: u64,
+    negative_given: u64,
+    log_size: u64,
+    rank: OnceLock<Arc<Ranking>>,
+}
+
+impl Clone for TrustState {
+    fn clone(&self) -> Self {
+        Self {
+            params: self.params.clone(),
+            principals: self.principals.clone(),
+            scopes: self.scopes.clone(),
+            people: self.people.clone(),
+            promises: self.promises.clone(),
+            verdicts_given: self.verdicts_given,
+            negative_given: self.negative_given,
+            log_size: self.log_size,
+            rank: OnceLock::new(),
+        }
+    }
+}
+
+/// Two states are equal when they hold the same evidence (the rank cache is not state).
+impl PartialEq for TrustState {
+    fn eq(&self, other: &Self) -> bool {
+        self.params == other.params
+            && self.principals == other.principals
+            && self.scopes == other.scopes
+            && self.people == other.people
+            && self.promises == other.promises
+            && self.verdicts_given == other.verdicts_given
+            && self.negative_given == other.negative_given
+            && self.log_size == other.log_size
+    }
+}
+
+impl TrustState {
+    /// An empty state under `params` (checked by the caller: see [`ModelParams::check`]).
+    pub fn new(params: ModelParams) -> Self {
+        Self {
+            params,
+            principals: Interner::default(),
+            scopes: Interner::default(),
+            people: Vec::new(),
+            promises: HashMap::new(),
+            verdicts_given: 0,
+            negative_given: 0,
+            log_size: 0,
+            rank: OnceLock::new(),
+        }
+    }
+
+    /// Folds a stored log into a new state: every entry, or only those whose event time is at
+    /// or before `until` (the state as it was known at that instant). `progress` hears the
+    /// number of entries read now and then.
+    pub fn replay<S: Store + ?Sized>(
+        store: &S,
+        params: ModelParams,
+        until: Option<Time>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Self, StoreError> {
+        let mut state = Self::new(params);
+        let size = store.size()?;
+        store.scan(0, size, &mut |entry| {
+            let event = std::str::from_utf8(&entry.bytes)
+                .ok()
+                .and_then(|text| Event::from_json(text).ok())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "entry {} does not decode; run `stepwise log verify`",
+                        entry.index
+                    ))
+                })?;
+            if until.is_none_or(|t| event.at <= t) {
+                state.apply(entry.index, &event);
+            }
+            if entry.index % 65_536 == 65_535 {
+                progress(entry.index + 1);
+            }
+            Ok(())
+        })?;
+        state.log_size = size;
+        progress(size);
+        Ok(state)
+    }
+
+    /// The settings in force.
+    pub fn params(&self) -> &ModelParams {
+        &self.params
+    }
+
+    /// Number of log entries folded in.
+    pub fn log_size(&self) -> u64 {
+        self.log_size
+    }
+
+    /// Number of principals seen.
+    pub fn principals(&self) -> usize {
+        self.people.len()
+    }
+
+    /// The id of principal number `index`.
+    pub fn principal(&self, index: u32) -> Option<&Id> {
+        self.principals.ids.get(index as usize)
+    }
+
+    /// The number of a principal, if it has been seen.
+    pub fn principal_index(&self, id: &Id) -> Option<u32> {
+        self.principals.get(id)
+    }
+
+    fn person(&mut self, id: &Id) -> u32 {
+        let i = self.principals.intern(id);
+        if i as usize == self.people.len() {
+            self.people.push(Principal::default());
+        }
+        i
+    }
+
+    /// A principal's credibility as an author of verdicts at `at`: its expected trust from the
+    /// direct evidence about it, under the average base rate (no rank, so no recursion).
+    fn credibility(&self, who: u32, at: i64) -> f64 {
+        let p = &self.params;
+        let evidence = self.people[who as usize].total.value(at, p);
+        Opinion::from_evidence(evidence, p.prior_weight, p.base_rate).expected()
+    }
+
+    /// How much a principal's negative verdicts count: 1, or less for one who hands out
+    /// negative verdicts more often than its peers (a smoothed ratio; P8).
+    fn fairness(&self, who: u32) -> f64 {
+        let m = self.params.vindictive_prior;
+        let overall = (self.negative_given as f64 + 1.0) / (self.verdicts_given as f64 + 2.0);
+        let person = &self.people[who as usize];
+        let own = (person.negative_given as f64 + m * overall) / (person.verdicts_given as f64 + m);
+        (overall / own).min(1.0)
+    }
+
+    /// Folds in the event at log `index`. Events must come in log order and be valid (the
+    /// ledger checked them); references the state does not know are ignored, never a panic.
+    pub fn apply(&mut self, index: u64, event: &Event) {
+        self.log_size = self.log_size.max(index + 1);
+        self.rank = OnceLock::new();
+        let at = event.at.as_micros();
+        match &event.body {
+            Body::Promise {
+                id,
+                promisor,
+                promisee,
+                scope,
+                stake,
+                due,
+            } => {
+                let promisor = self.person(promisor);
+                let promisee = self.person(promisee);
+                let scope = self.scopes.intern(scope);
+                let weight = self.params.stake_weight(*stake) * self.credibility(promisee, at);
+                self.people[promisor as usize].open.push(OpenPromise {
+                    id: id.clone(),
+                    promisee,
+                    scope,
+                    penalty: self.params.betrayal_weight * weight,
+                    made: at,
+                    due: due.as_micros(),
+                    index,
+                });
+                self.promises.insert(
+                    id.clone(),
+                    PromiseFacts {
+                        promisor,
+                        promisee,
+                        scope,
+                        weight,
+                        index,
+                    },
+                );
+            }
+            Body::Outcome { promise, result } => {
+                let Some(facts) = self.promises.remove(promise) else {
+                    return;
+                };
+                let open = &mut self.people[facts.promisor as usize].open;
+                if let Some(i) = open.iter().position(|o| &o.id == promise) {
+                    open.remove(i);
+                }
+                let p = &self.params;
+                let weight = facts.weight;
+                let kept = match result {
+                    OutcomeResult::Kept => 1.0,
+                    OutcomeResult::Broken => 0.0,
+                    OutcomeResult::Partial(f) => *f,
+                };
+                let positive = kept * weight;
+                let negative = (1.0 - kept) * p.betrayal_weight * weight;
+                let mut counts = Counts::default();
+                match result {
+                    OutcomeResult::Kept => counts.kept = 1,
+                    OutcomeResult::Broken => counts.broken = 1,
+                    OutcomeResult::Partial(_) => counts.partial = 1,
+                }
+                self.record(
+                    facts.promisee,
+                    facts.promisor,
+                    Some(facts.scope),
+                    at,
+                    Evidence { positive, negative },
+                    counts,
+                    &[facts.index, index],
+                );
+            }
+            Body::Rating {
+                rater,
+                subject,
+                value,
+                scope,
+            } => {
+                let rater = self.person(rater);
+                let subject = self.person(subject);
+                let scope = scope.as_ref().map(|s| self.scopes.intern(s));
+                let credibility = self.credibility(rater, at);
+                let negative = *value < 0.0;
+                let evidence = if negative {
+                    Evidence {
+                        positive: 0.0,
+                        negative: -value * credibility * self.fairness(rater),
+                    }
+                } else {
+                    Evidence {
+                        positive: value * credibility,
+                        negative: 0.0,
+                    }
+                };
+                self.count_verdict(rater, negative);
+                let counts = Counts {
+                    ratings_positive: u32::from(!negative),
+                    ratings_negative: u32::from(negative),
+                    ..Counts::default()
+                };
+                self.record(rater, subject, scope, at, evidence, counts, &[index]);
+            }
+            Body::Report {
+                reporter,
+                subject,
+                scope,
+                severity,
+                ..
+            } => {
+                let reporter = self.person(reporter);
+                let subject = self.person(subject);
+                let scope = scope.as_ref().map(|s| self.scopes.intern(s));
+                let weight = severity
+                    * self.params.report_weight
+                    * self.credibility(reporter, at)
+                    * self.fairness(reporter);
+                self.count_verdict(reporter, true);
+                let reported = self.people[subject as usize]
+                    .from
+                    .get(&reporter)
+                    .map_or(0.0, |pair| pair.reported);
+                let weight = weight.min((self.params.report_cap - reported).max(0.0));
+                self.people[subject as usize]
+                    .from
+                    .entry(reporter)
+                    .or_default()
+                    .reported += weight;
+                let counts = Counts {
+                    reports: 1,
+                    ..Counts::default()
+                };
+                let evidence = Evidence {
+                    positive: 0.0,
+                    negative: weight,
+                };
+                self.record(reporter, subject, scope, at, evidence, counts, &[index]);
+            }
+            Body::Vouch {
+                voucher,
+                subject,
+                scope,
+                weight,
+            } => {
+                let voucher = self.person(voucher);
+                let subject = self.person(subject);
+                let scope = scope.as_ref().map(|s| self.scopes.intern(s));
+                let vouches = &mut self.people[subject as usize].vouched_by;
+                vouches.retain(|v| !(v.voucher == voucher && v.scope == scope));
+                vouches.push(Vouch {
+                    voucher,
+                    scope,
+                    weight: *weight,
+                    index,
+                });
+            }
+            Body::Unvouch {
+                voucher,
+                subject,
+                scope,
+            } => {
+                let (Some(voucher), Some(subject)) =
+                    (self.principals.get(voucher), self.principals.get(subject))
+                else {
+                    return;
+                };
+                let scope = scope.as_ref().and_then(|s| self.scopes.get(s));
+                self.people[subject as usize]
+                    .vouched_by
+                    .retain(|v| !(v.voucher == voucher && v.scope == scope));
+            }
+            Body::Key { principal, .. } => {
+                self.person(principal);
+            }
+        }
+    }
+
+    fn count_verdict(&mut self, author: u32, negative: bool) {
+        let person = &mut self.people[author as usize];
+        person.verdicts_given += 1;
+        self.verdicts_given += 1;
+        if negative {
+            person.negative_given += 1;
+            self.negative_given += 1;
+        }
+    }
+
+    /// Adds weighted evidence from `truster` about `subject`, citing the log entries it comes from.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        truster: u32,
+        subject: u32,
+        scope: Option<u32>,
+        at: i64,
+        evidence: Evidence,
+        counts: Counts,
+        indexes: &[u64],
+    ) {
+        let p = &self.params;
+        let person = &mut self.people[subject as usize];
+        person
+            .total
+            .add(at, evidence.positive, evidence.negative, p);
+        let pair = person.from.entry(truster).or_default();
+        pair.evidence
+            .add(at, evidence.positive, evidence.negative, p);
+        pair.raw_positive += evidence.positive;
+        pair.raw_negative += evidence.negative;
+        pair.counts.add(&counts);
+        pair.indexes.extend_from_slice(indexes);
+        if let Some(scope) = scope {
+            scoped(&mut pair.scoped, scope).add(at, evidence.positive, evidence.negative, p);
+            scoped(&mut person.scoped_total, scope).add(
+                at,
+                evidence.positive,
+                evidence.negative,
+                p,
+            );
+        }
+    }
+
+    /// Network rank over the local trust of every pair (the positive part of its undecayed
+    /// net evidence), computed once per log size.
+    pub fn ranking(&self) -> Arc<Ranking> {
+        self.rank
+            .get_or_init(|| {
+                let edges = self
+                    .people
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(subject, person)| {
+                        person.from.iter().filter_map(move |(truster, pair)| {
+                            let net = pair.raw_positive - pair.raw_negative;
+                            (net > 0.0).then_some((*truster, subject as u32, net))
+                        })
+                    });
+                let seeds: Vec<u32> = self
+                    .params
+                    .seeds
+                    .iter()
+                    .filter_map(|s| self.principals.get(s))
+                    .collect();
+                let ranking = TrustGraph::from_edges(self.people.len(), edges)
+                    .and_then(|graph| eigentrust(&graph, &seeds, &self.params.rank));
+                Arc::new(ranking.unwrap_or_else(|_| Ranking {
+                    scores: Vec::new(),
+                    iterations: 0,
+                    delta: 0.0,
+                    converged: true,
+                }))
+            })
+            .clone()
+    }
+
+    /// The rank score of `subject`, or what a principal nobody trusts would get.
+    fn rank_of(&self, subject: Option<u32>) -> f64 {
+        let ranking = self.ranking();
+        if let Some(score) = subject.and_then(|s| ranking.scores.get(s as usize)) {
+            return *score;
+        }
+        let seeded = self
+            .params
+            .seeds
+            .iter()
+            .any(|s| self.principals.get(s).is_some());
+        if seeded {
+            0.0
+        } else {
+            self.params.rank.alpha / (self.people.len() + 1) as f64
+        }
+    }
+
+    /// The base rate of `subject`: from the newcomer rate up to the average rate as its
+    /// network rank reaches the average (1/N).
+    fn base_rate(&self, rank: f64) -> f64 {
+        let p = &self.params;
+        let relative = rank * self.people.len().max(1) as f64;
+        p.newcomer_base_rate + (p.base_rate - p.newcomer_base_rate) * relative.min(1.0)
+    }
+
+    /// How much `subject` can be trusted at `at`: by everyone (`truster` `None`) or by one
+    /// truster, in one scope or all. Returns the opinion and everything behind it.
+    pub fn trust(
+        &self,
+        subject: &Id,
+        truster: Option<&Id>,
+        scope: Option<&Id>,
+        at: Time,
+    ) -> TrustReport {
+        let at = at.as_micros();
+        let p = &self.params;
+        let s = self.principals.get(subject);
+        let t = truster.and_then(|t| self.principals.get(t));
+        let scope = scope.map(|id| self.scopes.get(id));
+        let rank = self.rank_of(s);
+        let base_rate = self.base_rate(rank);
+        let mut report = TrustReport {
+            opinion: Opinion::from_evidence(Evidence::default(), p.prior_weight, base_rate),
+            evidence: Evidence::default(),
+            vouched: Evidence::default(),
+            counts: Counts::default(),
+            rank,
+            indexes: Vec::new(),
+            indexes_total: 0,
+            log_size: self.log_size,
+        };
+        let Some(s) = s else {
+            return report;
+        };
+        // A truster named but never seen has no evidence of its own.
+        if truster.is_some() && t.is_none() {
+            return report;
+        }
+        // A scope never seen has no evidence.
+        if scope == Some(None) {
+            return report;
+        }
+        let scope = scope.flatten();
+        let person = &self.people[s as usize];
+        let mut indexes = Vec::new();
+        let mut evidence = self.direct(s, t, scope, at);
+        for (truster, pair) in &person.from {
+            if t.is_none_or(|t| t == *truster) {
+                report.counts.add(&pair.counts);
+                indexes.extend_from_slice(&pair.indexes);
+            }
+        }
+        let vouched = self.vouched(s, t, scope, at, p.vouch_depth, &mut vec![s]);
+        for v in &person.vouched_by {
+            if scope_matches(v.scope, scope) {
+                report.counts.vouches += 1;
+                indexes.push(v.index);
+            }
+        }
+        for o in &person.open {
+            if o.due <= at
+                && t.is_none_or(|t| t == o.promisee)
+                && scope.is_none_or(|s| s == o.scope)
+            {
+                report.counts.overdue += 1;
+                indexes.push(o.index);
+            }
+        }
+        evidence = evidence.plus(vouched);
+        indexes.sort_unstable();
+        report.indexes_total = indexes.len();
+        let skip = indexes.len().saturating_sub(MAX_CITED);
+        report.indexes = indexes.split_off(skip);
+        report.evidence = evidence;
+        report.vouched = vouched;
+        report.opinion = Opinion::from_evidence(evidence, p.prior_weight, base_rate);
+        report
+    }
+
+    /// Direct evidence about `subject` (from `truster`, or from everyone), overdue promises
+    /// included, without vouches.
+    fn direct(&self, subject: u32, truster: Option<u32>, scope: Option<u32>, at: i64) -> Evidence {
+        let p = &self.params;
+        let person = &self.people[subject as usize];
+        let mut evidence = match (truster, scope) {
+            (None, None) => person.total.value(at, p),
+            (None, Some(scope)) => {
+                find(&person.scoped_total, scope).map_or_else(Evidence::default, |d| d.value(at, p))
+            }
+            (Some(t), None) => person
+                .from
+                .get(&t)
+                .map_or_else(Evidence::default, |pair| pair.evidence.value(at, p)),
+            (Some(t), Some(scope)) => person
+                .from
+                .get(&t)
+                .and_then(|pair| find(&pair.scoped, scope))
+                .map_or_else(Evidence::default, |d| d.value(at, p)),
+        };
+        for o in &person.open {
+            if o.due <= at
+                && truster.is_none_or(|t| t == o.promisee)
+                && scope.is_none_or(|s| s == o.scope)
+            {
+                evidence.negative += o.penalty * decay(at - o.made, p.half_life_negative);
+            }
+        }
+        evidence
+    }
+
+    /// Evidence reaching `subject` through vouch chains of at most `depth` links, discounted
+    /// at every link by the trust in the voucher (P7). `path` holds the principals already on
+    /// the chain, so that no chain loops.
+    fn vouched(
+        &self,
+        subject: u32,
+        truster: Option<u32>,
+        scope: Option<u32>,
+        at: i64,
+        depth: u32,
+        path: &mut Vec<u32>,
+    ) -> Evidence {
+        let p = &self.params;
+        let mut total = Evidence::default();
+        if depth == 0 {
+            return total;
+        }
+        for vouch in &self.people[subject as usize].vouched_by {
+            if !scope_matches(vouch.scope, scope) || path.contains(&vouch.voucher) {
+                continue;
+            }
+            let statement = Opinion::from_evidence(
+                Evidence {
+                    positive: p.vouch_strength * vouch.weight,
+                    negative: 0.0,
+                },
+                p.prior_weight,
+                p.base_rate,
+            );
+            if truster == Some(vouch.voucher) {
+                // The truster's own vouch is its own statement, taken at face value.
+                total = total.plus(statement.as_evidence(p.prior_weight));
+                continue;
+            }
+            path.push(vouch.voucher);
+            let about_voucher = self
+                .direct(vouch.voucher, truster, scope, at)
+                .plus(self.vouched(vouch.voucher, truster, scope, at, depth - 1, path));
+            path.pop();
+            let in_voucher = Opinion::from_evidence(about_voucher, p.prior_weight, p.base_rate);
+            total = total.plus(in_voucher.discount(&statement).as_evidence(p.prior_weight));
+        }
+        total
+    }
+}
+
+fn scope_matches(vouch_scope: Option<u32>, asked: Option<u32>) -> bool {
+    match (vouch_scope, asked) {
+        (None, _) => true,
+        (Some(v), Some(a)) => v == a,
+        (Some(_), None) => false,
+    }
+}
+
+fn find(list: &[(u32, Decaying)], scope: u32) -> Option<&Decaying> {
+    list.iter().find(|(s, _)| *s == scope).map(|(_, d)| d)
+}
+
+fn scoped(list: &mut Vec<(u32, Decaying)>, scope: u32) -> &mut Decaying {
+    let i = match list.iter().position(|(s, _)| *s == scope) {
+        Some(i) => i,
+        None => {
+            list.push((scope, Decaying::default()));
+            list.len() - 1
+        }
+    };
+    &mut list[i].1
+}

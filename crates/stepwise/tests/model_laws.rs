@@ -1,0 +1,586 @@
+//! The trust model's laws (property tests) and its behaviour as small stories.
+
+use proptest::prelude::*;
+use stepwise::evidence::{Event, Id, Time};
+use stepwise::ledger::note::LogSigner;
+use stepwise::ledger::{Ledger, LedgerConfig};
+use stepwise::model::params::{DAY_MICROS, ModelParams};
+use stepwise::model::state::{TrustReport, TrustState};
+use stepwise::store::{SqliteStore, Store as _};
+
+const PEOPLE: [&str; 6] = ["ann", "bob", "cat", "dan", "eve", "fay"];
+const T0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+fn id(s: &str) -> Id {
+    Id::parse("id", s).expect("id")
+}
+
+fn time(micros: i64) -> Time {
+    Time::from_micros(micros).expect("time")
+}
+
+fn at(day: f64) -> Time {
+    time(T0 + (day * DAY_MICROS as f64) as i64)
+}
+
+fn event(json: String) -> Event {
+    Event::from_json(&json).unwrap_or_else(|e| panic!("{json}: {e}"))
+}
+
+fn promise(id: &str, promisor: &str, promisee: &str, stake: f64, day: f64, due_day: f64) -> Event {
+    event(format!(
+        r#"{{"kind":"promise","at":"{}","id":"{id}","promisor":"{promisor}","promisee":"{promisee}","scope":"work","stake":{stake},"due":"{}"}}"#,
+        at(day),
+        at(due_day)
+    ))
+}
+
+fn outcome(id: &str, result: &str, day: f64) -> Event {
+    let (result, fraction) = match result.split_once(':') {
+        Some((r, f)) => (r, format!(r#","fraction":{f}"#)),
+        None => (result, String::new()),
+    };
+    event(format!(
+        r#"{{"kind":"outcome","at":"{}","promise":"{id}","result":"{result}"{fraction}}}"#,
+        at(day)
+    ))
+}
+
+fn rating(rater: &str, subject: &str, value: f64, day: f64) -> Event {
+    event(format!(
+        r#"{{"kind":"rating","at":"{}","rater":"{rater}","subject":"{subject}","value":{value}}}"#,
+        at(day)
+    ))
+}
+
+fn report(reporter: &str, subject: &str, severity: f64, day: f64) -> Event {
+    event(format!(
+        r#"{{"kind":"report","at":"{}","reporter":"{reporter}","subject":"{subject}","severity":{severity}}}"#,
+        at(day)
+    ))
+}
+
+fn vouch(voucher: &str, subject: &str, weight: f64, day: f64) -> Event {
+    event(format!(
+        r#"{{"kind":"vouch","at":"{}","voucher":"{voucher}","subject":"{subject}","weight":{weight}}}"#,
+        at(day)
+    ))
+}
+
+fn unvouch(voucher: &str, subject: &str, day: f64) -> Event {
+    event(format!(
+        r#"{{"kind":"unvouch","at":"{}","voucher":"{voucher}","subject":"{subject}"}}"#,
+        at(day)
+    ))
+}
+
+/// A state built by applying `events` in order (they must be valid in that order).
+fn state_of(events: &[Event]) -> TrustState {
+    let mut state = TrustState::new(ModelParams::default());
+    for (i, e) in events.iter().enumerate() {
+        state.apply(i as u64, e);
+    }
+    state
+}
+
+fn everyone(state: &TrustState, subject: &str, day: f64) -> TrustReport {
+    state.trust(&id(subject), None, None, at(day))
+}
+
+/// One step of a random history, turned into valid events as it is generated.
+#[derive(Debug, Clone)]
+enum Step {
+    Promise {
+        promisor: usize,
+        promisee: usize,
+        stake: f64,
+        due_in: f64,
+    },
+    Outcome {
+        which: usize,
+        result: u8,
+        fraction: f64,
+    },
+    Rating {
+        rater: usize,
+        subject: usize,
+        value: f64,
+    },
+    Report {
+        reporter: usize,
+        subject: usize,
+        severity: f64,
+    },
+    Vouch {
+        voucher: usize,
+        subject: usize,
+        weight: f64,
+    },
+    Unvouch {
+        which: usize,
+    },
+    Wait {
+        days: f64,
+    },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let who = 0..PEOPLE.len();
+    prop_oneof![
+        (who.clone(), who.clone(), 0.0..1000.0f64, 0.5..60.0f64).prop_map(
+            |(a, b, stake, due_in)| Step::Promise {
+                promisor: a,
+                promisee: b,
+                stake,
+                due_in
+            }
+        ),
+        (0..64usize, 0..3u8, 0.0..=1.0f64).prop_map(|(which, result, fraction)| Step::Outcome {
+            which,
+            result,
+            fraction
+        }),
+        (who.clone(), who.clone(), -10..=10i32).prop_map(|(a, b, v)| Step::Rating {
+            rater: a,
+            subject: b,
+            value: f64::from(v) / 10.0
+        }),
+        (who.clone(), who.clone(), 1..=10i32).prop_map(|(a, b, s)| Step::Report {
+            reporter: a,
+            subject: b,
+            severity: f64::from(s) / 10.0
+        }),
+        (who.clone(), who.clone(), 1..=10i32).prop_map(|(a, b, w)| Step::Vouch {
+            voucher: a,
+            subject: b,
+            weight: f64::from(w) / 10.0
+        }),
+        (0..16usize).prop_map(|which| Step::Unvouch { which }),
+        (0.0..30.0f64).prop_map(|days| Step::Wait { days }),
+    ]
+}
+
+/// Turns steps into a valid, time-ordered history; returns the events and the last day used.
+fn history(steps: &[Step]) -> (Vec<Event>, f64) {
+    let mut events = Vec::new();
+    let mut day = 0.0;
+    let mut open: Vec<(String, f64)> = Vec::new();
+    let mut vouches: Vec<(usize, usize)> = Vec::new();
+    for (n, s) in steps.iter().enumerate() {
+        day += 0.01;
+        match *s {
+            Step::Promise {
+                promisor,
+                promisee,
+                stake,
+                due_in,
+            } if promisor != promisee => {
+                let pid = format!("p{n}");
+                events.push(promise(
+                    &pid,
+                    PEOPLE[promisor],
+                    PEOPLE[promisee],
+                    (stake * 100.0).round() / 100.0,
+                    day,
+                    day + due_in,
+                ));
+                open.push((pid, day));
+            }
+            Step::Outcome {
+                which,
+                result,
+                fraction,
+            } if !open.is_empty() => {
+                let (pid, _) = open.remove(which % open.len());
+                let result = match result {
+                    0 => "kept".to_owned(),
+                    1 => "broken".to_owned(),
+                    _ => format!("partial:{}", (fraction * 100.0).round() / 100.0),
+                };
+                events.push(outcome(&pid, &result, day));
+            }
+            Step::Rating {
+                rater,
+                subject,
+                value,
+            } if rater != subject => {
+                events.push(rating(PEOPLE[rater], PEOPLE[subject], value, day));
+            }
+            Step::Report {
+                reporter,
+                subject,
+                severity,
+            } if reporter != subject => {
+                events.push(report(PEOPLE[reporter], PEOPLE[subject], severity, day));
+            }
+            Step::Vouch {
+                voucher,
+                subject,
+                weight,
+            } if voucher != subject => {
+                events.push(vouch(PEOPLE[voucher], PEOPLE[subject], weight, day));
+                vouches.retain(|v| *v != (voucher, subject));
+                vouches.push((voucher, subject));
+            }
+            Step::Unvouch { which } if !vouches.is_empty() => {
+                let (v, s) = vouches.remove(which % vouches.len());
+                events.push(unvouch(PEOPLE[v], PEOPLE[s], day));
+            }
+            Step::Wait { days } => day += days,
+            _ => {}
+        }
+    }
+    (events, day)
+}
+
+fn same(a: &TrustReport, b: &TrustReport) -> bool {
+    // Bit for bit: `==` on f64 would also accept -0.0 == 0.0.
+    let bits = |r: &TrustReport| {
+        [
+            r.opinion.belief,
+            r.opinion.disbelief,
+            r.opinion.uncertainty,
+            r.opinion.base_rate,
+            r.evidence.positive,
+            r.evidence.negative,
+            r.rank,
+        ]
+        .map(f64::to_bits)
+    };
+    bits(a) == bits(b) && a.counts == b.counts && a.indexes == b.indexes
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Replay equals incremental: the log appended through the ledger and folded event by
+    /// event (with queries in between, which fill caches) gives exactly the state and the
+    /// figures that a fresh replay of the stored log gives.
+    #[test]
+    fn replay_equals_incremental(steps in prop::collection::vec(step(), 1..80)) {
+        let (events, last) = history(&steps);
+        let signer = LogSigner::from_seed("model.test/log", [3; 32]).expect("signer");
+        let mut ledger = Ledger::open(SqliteStore::in_memory().expect("store"), signer, LedgerConfig::default()).expect("ledger");
+        let mut incremental = TrustState::new(ModelParams::default());
+        for e in events {
+            let appended = ledger.append(vec![e]).expect("append");
+            let index = appended.results[0].clone().expect("valid history");
+            let stored = ledger.entry(index).expect("entry");
+            let decoded = Event::from_json(std::str::from_utf8(&stored.bytes).expect("utf-8")).expect("decodes");
+            incremental.apply(index, &decoded);
+            let _ = incremental.trust(&id("ann"), None, None, at(last));
+        }
+        let replayed = TrustState::replay(ledger.store(), ModelParams::default(), None, &mut |_| {}).expect("replay");
+        prop_assert_eq!(ledger.store().size().expect("size"), replayed.log_size());
+        prop_assert!(incremental == replayed);
+        for subject in PEOPLE {
+            for truster in [None, Some("bob"), Some("eve")] {
+                let truster = truster.map(id);
+                let a = incremental.trust(&id(subject), truster.as_ref(), None, at(last + 1.0));
+                let b = replayed.trust(&id(subject), truster.as_ref(), None, at(last + 1.0));
+                prop_assert!(same(&a, &b), "{subject}: {a:?} vs {b:?}");
+            }
+        }
+    }
+
+    /// A kept promise never lowers the promisor's expected trust; a broken one never raises it;
+    /// for a principal trusted at least 2/3, one broken promise costs at least twice what one
+    /// kept promise of the same stake gains (docs/MODEL.md, "Asymmetry").
+    #[test]
+    fn kept_promises_help_broken_ones_hurt_more(
+        steps in prop::collection::vec(step(), 0..60),
+        promisor in 0..PEOPLE.len(),
+        promisee_offset in 1..PEOPLE.len(),
+        stake in 0.0..5000.0f64,
+        later in 0.0..20.0f64,
+    ) {
+        let (mut events, last) = history(&steps);
+        let promisee = (promisor + promisee_offset) % PEOPLE.len();
+        let (s, q) = (PEOPLE[promisor], PEOPLE[promisee]);
+        events.push(promise("law", s, q, stake.round(), last + 0.01, last + 100.0));
+        let query = last + 0.02 + later; // before the promise is due
+        let before = state_of(&events);
+        let outcome_of = |result: &str| {
+            let mut e = events.clone();
+            e.push(outcome("law", result, last + 0.02));
+            state_of(&e)
+        };
+        let (kept, broken) = (outcome_of("kept"), outcome_of("broken"));
+        for truster in [None, Some(id(q))] {
+            let e = |state: &TrustState| state.trust(&id(s), truster.as_ref(), None, at(query)).opinion.expected();
+            let (e0, ek, eb) = (e(&before), e(&kept), e(&broken));
+            // Network rank converges to 1e-10 in L1; allow that much noise in the base rate.
+            prop_assert!(ek >= e0 - 1e-9, "kept lowered trust: {e0} -> {ek}");
+            prop_assert!(eb <= e0 + 1e-9, "broken raised trust: {e0} -> {eb}");
+            if e0 >= 2.0 / 3.0 {
+                prop_assert!(e0 - eb >= 2.0 * (ek - e0) - 1e-9, "cost {} < 2 × gain {}", e0 - eb, ek - e0);
+            }
+        }
+    }
+
+    /// Uncertainty about a principal never grows when evidence about it is added, at the same
+    /// instant. (Evidence about a voucher may lower what its vouches carry: that is P7 working.)
+    #[test]
+    fn evidence_only_ever_shrinks_uncertainty(
+        steps in prop::collection::vec(step(), 0..60),
+        extra in step(),
+    ) {
+        let (events, last) = history(&steps);
+        let (more, _) = history(&[extra]);
+        let before = state_of(&events);
+        for e in more {
+            let mut e = e;
+            e.at = at(last + 0.5);
+            let vouched_before = |voucher: &Id, subject: &Id| {
+                events.iter().any(|h| matches!(&h.body,
+                    stepwise::evidence::Body::Vouch { voucher: v, subject: s, .. } if v == voucher && s == subject))
+            };
+            let subject = match &e.body {
+                stepwise::evidence::Body::Rating { subject, .. }
+                | stepwise::evidence::Body::Report { subject, .. } => subject.clone(),
+                // A second vouch replaces the first (it may lower the weight): not added evidence.
+                stepwise::evidence::Body::Vouch { voucher, subject, .. } if !vouched_before(voucher, subject) => subject.clone(),
+                // Promises add no evidence until they settle or fall due; outcomes and
+                // unvouches need a history of their own (covered by the other laws).
+                _ => continue,
+            };
+            let mut after = before.clone();
+            after.apply(events.len() as u64, &e);
+            let u = |state: &TrustState| state.trust(&subject, None, None, at(last + 1.0)).opinion.uncertainty;
+            prop_assert!(u(&after) <= u(&before) + 1e-15, "{e:?}");
+        }
+    }
+
+    /// Evidence fades with time: once every promise is due (an overdue promise is new evidence),
+    /// uncertainty never shrinks as `at` moves forward, and in the long run the expected trust
+    /// returns to the base rate.
+    #[test]
+    fn evidence_decays_towards_the_base_rate(steps in prop::collection::vec(step(), 1..60), subject in 0..PEOPLE.len()) {
+        let (events, last) = history(&steps);
+        let state = state_of(&events);
+        let mut previous = 0.0;
+        // Promises in `history` fall due within 60 days of being made.
+        for day in [60.0, 61.0, 90.0, 240.0, 780.0, 3710.0] {
+            let r = everyone(&state, PEOPLE[subject], last + day);
+            prop_assert!(r.opinion.uncertainty >= previous - 1e-15);
+            previous = r.opinion.uncertainty;
+        }
+        let far = everyone(&state, PEOPLE[subject], last + 200.0 * 720.0);
+        prop_assert!((far.opinion.expected() - far.opinion.base_rate).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn a_promise_past_due_without_outcome_counts_as_broken_from_then() {
+    let events = vec![promise("p", "bob", "ann", 10.0, 0.0, 5.0)];
+    let state = state_of(&events);
+    let before_due = everyone(&state, "bob", 4.0);
+    let after_due = everyone(&state, "bob", 5.0);
+    assert_eq!(before_due.evidence.negative, 0.0);
+    assert_eq!(before_due.counts.overdue, 0);
+    assert!(after_due.evidence.negative > 0.0);
+    assert_eq!(after_due.counts.overdue, 1);
+    assert!(after_due.opinion.expected() < before_due.opinion.expected());
+    // The outcome replaces the presumption.
+    let mut events = events;
+    events.push(outcome("p", "kept", 6.0));
+    let settled = everyone(&state_of(&events), "bob", 6.0);
+    assert_eq!((settled.counts.overdue, settled.counts.kept), (0, 1));
+    assert_eq!(settled.evidence.negative, 0.0);
+}
+
+#[test]
+fn partial_outcomes_split_by_their_fraction() {
+    let events = vec![
+        promise("p", "bob", "ann", 0.0, 0.0, 5.0),
+        outcome("p", "partial:0.25", 1.0),
+    ];
+    let r = everyone(&state_of(&events), "bob", 1.0);
+    // Weight w(0) = 1, times ann's credibility (a newcomer: the base rate 0.5).
+    assert!(
+        (r.evidence.positive - 0.25 * 0.5).abs() < 1e-12,
+        "{:?}",
+        r.evidence
+    );
+    assert!(
+        (r.evidence.negative - 0.75 * 3.0 * 0.5).abs() < 1e-12,
+        "{:?}",
+        r.evidence
+    );
+}
+
+#[test]
+fn ratings_count_by_strength_on_their_own_side() {
+    let events = vec![
+        rating("ann", "bob", 0.8, 0.0),
+        rating("cat", "bob", -0.4, 0.0),
+    ];
+    let r = everyone(&state_of(&events), "bob", 0.0);
+    assert_eq!(
+        (r.counts.ratings_positive, r.counts.ratings_negative),
+        (1, 1)
+    );
+    assert!((r.evidence.positive - 0.8 * 0.5).abs() < 1e-12);
+    // cat has given one verdict, negative: its fairness factor is below 1 from the next verdict on.
+    assert!((r.evidence.negative - 0.4 * 0.5).abs() < 1e-12);
+}
+
+#[test]
+fn bigger_stakes_weigh_more_but_only_logarithmically() {
+    let p = ModelParams::default();
+    assert_eq!(p.stake_weight(0.0), 1.0);
+    assert_eq!(p.stake_weight(1.0), 2.0);
+    assert!((p.stake_weight(1023.0) - 11.0).abs() < 1e-12);
+}
+
+#[test]
+fn vindictive_reporters_cannot_destroy_an_honest_record() {
+    // bob keeps ten promises to ann; mallory, who reports everyone, files 50 reports.
+    let mut events = Vec::new();
+    for i in 0..10 {
+        let pid = format!("p{i}");
+        events.push(promise(
+            &pid,
+            "bob",
+            "ann",
+            10.0,
+            f64::from(i),
+            f64::from(i) + 5.0,
+        ));
+        events.push(outcome(&pid, "kept", f64::from(i) + 1.0));
+    }
+    let honest = everyone(&state_of(&events), "bob", 12.0).opinion.expected();
+    for i in 0..50 {
+        let target = ["bob", "cat", "dan", "eve"][i % 4];
+        events.push(report("mallory", target, 1.0, 11.0 + i as f64 * 0.01));
+    }
+    let state = state_of(&events);
+    let after = everyone(&state, "bob", 12.0);
+    // Capped per reporter and subject: 13 reports about bob add at most `report_cap`.
+    assert!(after.evidence.negative <= ModelParams::default().report_cap + 1e-12);
+    assert!(
+        after.opinion.expected() > 0.5,
+        "an honest record survives: {honest} -> {}",
+        after.opinion.expected()
+    );
+    // One credible report from a trusted peer counts more than each of mallory's.
+    let single = report("ann", "cat", 1.0, 12.0);
+    let mut with_ann = events.clone();
+    with_ann.push(single);
+    let cat_before = everyone(&state, "cat", 12.0).evidence.negative;
+    let cat_after = everyone(&state_of(&with_ann), "cat", 12.0)
+        .evidence
+        .negative;
+    let mallory_per_report = cat_before / 13.0;
+    assert!(cat_after - cat_before > mallory_per_report);
+}
+
+#[test]
+fn vouches_carry_trust_discounted_and_never_more_than_the_voucher_has() {
+    // ann has a strong record with bob as promisee; ann vouches for cat; dan vouches for eve
+    // but nobody trusts dan.
+    let mut events = Vec::new();
+    for i in 0..20 {
+        let pid = format!("p{i}");
+        events.push(promise(&pid, "ann", "bob", 100.0, f64::from(i) * 0.1, 50.0));
+        events.push(outcome(&pid, "kept", f64::from(i) * 0.1 + 0.05));
+    }
+    events.push(vouch("ann", "cat", 1.0, 3.0));
+    events.push(vouch("dan", "eve", 1.0, 3.0));
+    let state = state_of(&events);
+    let ann = everyone(&state, "ann", 3.0);
+    let cat = everyone(&state, "cat", 3.0);
+    let eve = everyone(&state, "eve", 3.0);
+    assert!(cat.vouched.positive > 0.0);
+    assert_eq!(cat.counts.vouches, 1);
+    assert!(
+        cat.opinion.belief <= ann.opinion.belief,
+        "a voucher passes on no more than it has"
+    );
+    assert_eq!(
+        eve.vouched.positive, 0.0,
+        "an untrusted voucher passes on nothing"
+    );
+    // bob's own view: he trusts ann directly, so ann's vouch reaches him too.
+    let by_bob = state.trust(&id("cat"), Some(&id("bob")), None, at(3.0));
+    assert!(by_bob.vouched.positive > 0.0);
+    // Withdrawn, it carries nothing.
+    events.push(unvouch("ann", "cat", 4.0));
+    let cat = everyone(&state_of(&events), "cat", 4.0);
+    assert_eq!((cat.vouched.positive, cat.counts.vouches), (0.0, 0));
+}
+
+#[test]
+fn vouch_chains_stop_at_the_configured_depth_and_never_loop() {
+    let mut events = Vec::new();
+    for i in 0..20 {
+        let pid = format!("p{i}");
+        events.push(promise(&pid, "ann", "fay", 100.0, f64::from(i) * 0.1, 50.0));
+        events.push(outcome(&pid, "kept", f64::from(i) * 0.1 + 0.05));
+    }
+    // ann → bob → cat → dan → eve, and a loop back dan → bob.
+    for (a, b) in [
+        ("ann", "bob"),
+        ("bob", "cat"),
+        ("cat", "dan"),
+        ("dan", "eve"),
+        ("dan", "bob"),
+    ] {
+        events.push(vouch(a, b, 1.0, 3.0));
+    }
+    let state = state_of(&events);
+    let reached = |who: &str| everyone(&state, who, 3.0).vouched.positive;
+    assert!(reached("bob") > reached("cat") && reached("cat") > reached("dan"));
+    assert!(reached("dan") > 0.0, "three links carry trust");
+    assert_eq!(reached("eve"), 0.0, "four links do not (vouch_depth = 3)");
+}
+
+#[test]
+fn a_newcomer_gets_a_little_trust_to_begin_with() {
+    let state = state_of(&[rating("ann", "bob", 1.0, 0.0)]);
+    let newcomer = everyone(&state, "zed", 0.0);
+    let p = ModelParams::default();
+    assert!(newcomer.opinion.expected() > 0.0);
+    assert!(newcomer.opinion.expected() < p.base_rate);
+    assert_eq!(newcomer.opinion.uncertainty, 1.0);
+}
+
+#[test]
+fn past_figures_are_reproduced_by_replaying_up_to_their_instant() {
+    let signer = LogSigner::from_seed("model.test/log", [4; 32]).expect("signer");
+    let mut ledger = Ledger::open(
+        SqliteStore::in_memory().expect("store"),
+        signer,
+        LedgerConfig::default(),
+    )
+    .expect("ledger");
+    let early = vec![
+        rating("ann", "bob", 1.0, 0.0),
+        rating("cat", "bob", 0.5, 1.0),
+    ];
+    ledger.append(early.clone()).expect("append");
+    ledger
+        .append(vec![rating("dan", "bob", -1.0, 10.0)])
+        .expect("append");
+    let then = TrustState::replay(
+        ledger.store(),
+        ModelParams::default(),
+        Some(at(2.0)),
+        &mut |_| {},
+    )
+    .expect("replay");
+    let mut expected = state_of(&early);
+    // The replayed state knows the whole log's size, the hand-built one does not.
+    let a = then.trust(&id("bob"), None, None, at(2.0));
+    let b = expected.trust(&id("bob"), None, None, at(2.0));
+    assert_eq!(a.opinion, b.opinion);
+    assert_eq!(a.log_size, 3);
+    expected.apply(2, &rating("dan", "bob", -1.0, 10.0));
+    assert!(
+        expected
+            .trust(&id("bob"), None, None, at(10.0))
+            .opinion
+            .expected()
+            < a.opinion.expected()
+    );
+}
