@@ -5,9 +5,11 @@
 //! module only parses and checks; it reads no files itself.
 
 use crate::evidence::Id;
+use crate::ladder::{Ladder, Level, Profile, Requirements, Rules};
 use crate::ledger::LedgerConfig;
 use crate::model::params::{ModelParams, parse_duration};
 use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
 
 /// The policy written by `stepwise init`, with every setting documented.
 pub const DEFAULT_POLICY: &str = r#"# stepwise policy.
@@ -49,6 +51,66 @@ seeds = []
 alpha = 0.15
 epsilon = 1e-10
 max_iterations = 1000
+
+# The ladder (P1): levels from 0 upwards; each unlocks capabilities (on top of those below) and a
+# largest stake. A principal climbs one step at a time; the requirements to enter a level count
+# only evidence gathered since reaching the level below.
+[ladder]
+# A broken (or overdue) promise demotes one step, plus one per this fraction of the level's
+# max_stake at stake; then no promotion during the cool-down (P4).
+demotion_stake_fraction = 0.5
+cooldown = "30d"
+# Hysteresis: demote for a dip in standing only beyond this margin below a level's minimum.
+margin = 0.05
+# Below this expected trust even level 0 is refused: a negative record, not a newcomer (P2).
+floor_expected = 0.1
+
+[[ladder.levels]]
+name = "newcomer"
+capabilities = ["read", "propose"]
+max_stake = 10
+
+[[ladder.levels]]
+name = "contributor"
+capabilities = ["act:low"]
+max_stake = 100
+kept = 3                  # kept promises since reaching the level below...
+kept_min_stake = 5        # ...each at a stake of at least this (this level's stakes)
+min_expected = 0.6        # minimum expected trust
+max_uncertainty = 0.5     # maximum uncertainty (P6)
+min_tenure = "1d"         # time spent on the level below
+clean_for = "7d"          # no broken or overdue promise within this long
+
+[[ladder.levels]]
+name = "trusted"
+capabilities = ["act:medium"]
+max_stake = 1000
+kept = 10
+kept_min_stake = 50
+min_expected = 0.75
+max_uncertainty = 0.2
+min_tenure = "7d"
+clean_for = "30d"
+
+[[ladder.levels]]
+name = "steward"
+capabilities = ["act:high", "vouch"]
+max_stake = 10000
+kept = 20
+kept_min_stake = 500
+min_expected = 0.85
+max_uncertainty = 0.1
+min_tenure = "30d"
+clean_for = "90d"
+vouches = 1               # active vouches needed...
+vouchers_level = 2        # ...from principals at this level or above (P7)
+
+# Trusters may be more cautious than this policy, never more lenient (P10). For example:
+# [trusters."user:cautious"]
+# stake_factor = 0.5      # accept only half of each level's max_stake
+# max_stake = 200         # and never more than this
+# min_level = 1           # refuse newcomers
+# min_expected = 0.8      # require this expected trust in its own view
 "#;
 
 /// The parsed policy.
@@ -58,6 +120,8 @@ pub struct Policy {
     pub ledger: LedgerConfig,
     /// Trust model settings.
     pub model: ModelParams,
+    /// The ladder and trusters' profiles.
+    pub ladder: Ladder,
 }
 
 /// Why a policy was refused.
@@ -72,6 +136,116 @@ struct RawPolicy {
     ledger: RawLedger,
     #[serde(default)]
     model: RawModel,
+    ladder: Option<RawLadder>,
+    #[serde(default)]
+    trusters: BTreeMap<String, RawProfile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLadder {
+    demotion_stake_fraction: Option<f64>,
+    cooldown: Option<String>,
+    margin: Option<f64>,
+    floor_expected: Option<f64>,
+    levels: Vec<RawLevel>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    name: String,
+    #[serde(default)]
+    capabilities: Vec<String>,
+    max_stake: f64,
+    kept: Option<u32>,
+    kept_min_stake: Option<f64>,
+    min_expected: Option<f64>,
+    max_uncertainty: Option<f64>,
+    min_tenure: Option<String>,
+    clean_for: Option<String>,
+    vouches: Option<u32>,
+    vouchers_level: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    stake_factor: Option<f64>,
+    max_stake: Option<f64>,
+    min_level: Option<usize>,
+    min_expected: Option<f64>,
+}
+
+fn duration_of(key: &str, text: Option<&str>) -> Result<i64, PolicyError> {
+    match text {
+        None => Ok(0),
+        Some(t) => parse_duration(t).map_err(|e| PolicyError(format!("{key}: {e}"))),
+    }
+}
+
+impl RawLadder {
+    fn into_ladder(self, trusters: BTreeMap<String, RawProfile>) -> Result<Ladder, PolicyError> {
+        let defaults = Rules::default();
+        let rules = Rules {
+            demotion_stake_fraction: self
+                .demotion_stake_fraction
+                .unwrap_or(defaults.demotion_stake_fraction),
+            cooldown: match self.cooldown {
+                Some(t) => duration_of("ladder.cooldown", Some(&t))?,
+                None => defaults.cooldown,
+            },
+            margin: self.margin.unwrap_or(defaults.margin),
+            floor_expected: self.floor_expected.unwrap_or(defaults.floor_expected),
+        };
+        let levels = self
+            .levels
+            .into_iter()
+            .enumerate()
+            .map(|(k, l)| {
+                let key = |f: &str| format!("ladder.levels[{k}].{f}");
+                Ok(Level {
+                    name: l.name,
+                    capabilities: l.capabilities,
+                    max_stake: l.max_stake,
+                    requires: Requirements {
+                        kept: l.kept.unwrap_or(0),
+                        kept_min_stake: l.kept_min_stake.unwrap_or(0.0),
+                        min_expected: l.min_expected.unwrap_or(0.0),
+                        max_uncertainty: l.max_uncertainty.unwrap_or(if k == 0 {
+                            0.0
+                        } else {
+                            1.0
+                        }),
+                        min_tenure: duration_of(&key("min_tenure"), l.min_tenure.as_deref())?,
+                        clean_for: duration_of(&key("clean_for"), l.clean_for.as_deref())?,
+                        vouches: l.vouches.unwrap_or(0),
+                        vouchers_level: l.vouchers_level.unwrap_or(0),
+                    },
+                })
+            })
+            .collect::<Result<Vec<_>, PolicyError>>()?;
+        Ladder::new(levels, rules, profiles(trusters)?).map_err(PolicyError)
+    }
+}
+
+fn profiles(trusters: BTreeMap<String, RawProfile>) -> Result<HashMap<Id, Profile>, PolicyError> {
+    trusters
+        .into_iter()
+        .map(|(id, raw)| {
+            let truster = Id::parse("trusters", &id).map_err(|e| PolicyError(e.to_string()))?;
+            let d = Profile::default();
+            Ok((
+                truster,
+                Profile {
+                    stake_factor: raw.stake_factor.unwrap_or(d.stake_factor),
+                    max_stake: raw.max_stake.unwrap_or(d.max_stake),
+                    min_level: raw.min_level.unwrap_or(d.min_level),
+                    min_expected: raw.min_expected.unwrap_or(d.min_expected),
+                },
+            ))
+        })
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -153,9 +327,22 @@ impl Policy {
             .iter()
             .map(|s| Id::parse("ledger.operators", s).map_err(|e| PolicyError(e.to_string())))
             .collect::<Result<_, _>>()?;
+        let ladder = match raw.ladder {
+            Some(ladder) => ladder.into_ladder(raw.trusters)?,
+            None => {
+                let d = Ladder::default();
+                Ladder::new(
+                    d.levels().to_vec(),
+                    d.rules().clone(),
+                    profiles(raw.trusters)?,
+                )
+                .map_err(PolicyError)?
+            }
+        };
         Ok(Self {
             ledger: LedgerConfig { operators },
             model: raw.model.into_params()?,
+            ladder,
         })
     }
 }
@@ -179,6 +366,82 @@ mod tests {
         assert!(err.0.contains("ledger.operators"), "{err}");
         let ok = Policy::from_toml("[ledger]\noperators = [\"svc:identity\"]\n").expect("valid");
         assert_eq!(ok.ledger.operators[0].as_str(), "svc:identity");
+    }
+
+    #[test]
+    fn ladder_settings_are_checked_by_name() {
+        let level0 = "[[ladder.levels]]\nname = \"zero\"\nmax_stake = 10\n";
+        let cases = [
+            ("[ladder]\nlevels = []\n".to_owned(), "ladder.levels"),
+            (format!("[ladder]\nmargin = 0.7\n{level0}"), "ladder.margin"),
+            (
+                format!("[ladder]\ncooldown = \"a month\"\n{level0}"),
+                "ladder.cooldown",
+            ),
+            (format!("{level0}kept = 3\n"), "ladder.levels[0]"),
+            (
+                format!("{level0}[[ladder.levels]]\nname = \"one\"\nmax_stake = 5\n"),
+                "ladder.levels[1].max_stake",
+            ),
+            (
+                format!("{level0}[[ladder.levels]]\nname = \"zero\"\nmax_stake = 50\n"),
+                "ladder.levels[1].name",
+            ),
+            (
+                format!(
+                    "{level0}[[ladder.levels]]\nname = \"one\"\nmax_stake = 50\nmin_expected = 1.5\n"
+                ),
+                "ladder.levels[1].min_expected",
+            ),
+            (
+                format!(
+                    "{level0}[[ladder.levels]]\nname = \"one\"\nmax_stake = 50\nkept_min_stake = 60\n"
+                ),
+                "ladder.levels[1].kept_min_stake",
+            ),
+            (
+                format!(
+                    "{level0}[[ladder.levels]]\nname = \"one\"\nmax_stake = 50\nclean_for = \"soon\"\n"
+                ),
+                "ladder.levels[1].clean_for",
+            ),
+            (
+                format!(
+                    "{level0}[[ladder.levels]]\nname = \"one\"\nmax_stake = 50\nvouches = 1\nvouchers_level = 5\n"
+                ),
+                "ladder.levels[1].vouchers_level",
+            ),
+            (format!("{level0}max_stak = 3\n"), "max_stak"),
+            (
+                format!("{level0}capabilities = [\"two words\"]\n"),
+                "ladder.levels[0].capabilities",
+            ),
+            (
+                "[trusters.\"user:x\"]\nstake_factor = 2.0\n".to_owned(),
+                "stake_factor",
+            ),
+            (
+                "[trusters.\"user:x\"]\nmin_level = 9\n".to_owned(),
+                "min_level",
+            ),
+            (
+                "[trusters.\"user:x\"]\nloosen = true\n".to_owned(),
+                "loosen",
+            ),
+            (
+                "[trusters.\"two words\"]\nmin_level = 1\n".to_owned(),
+                "trusters",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = Policy::from_toml(&text).expect_err(&text);
+            assert!(err.0.contains(key), "{text}: {err}");
+        }
+        let p =
+            Policy::from_toml("[trusters.\"user:cautious\"]\nstake_factor = 0.5\n").expect("valid");
+        let id = Id::parse("t", "user:cautious").expect("id");
+        assert_eq!(p.ladder.profile(&id).map(|p| p.stake_factor), Some(0.5));
+        assert_eq!(p.ladder.levels().len(), 4);
     }
 
     #[test]

@@ -116,6 +116,7 @@ struct OpenPromise {
     scope: u32,
     /// `λ · w(stake) · credibility of the promisee`: what it costs once overdue.
     penalty: f64,
+    stake: f64,
     /// When it was made: an overdue promise counts as a betrayal of that age, so that a broken
     /// outcome (recorded no earlier) never weighs less than the presumption it replaces.
     made: i64,
@@ -178,6 +179,7 @@ struct PromiseFacts {
     scope: u32,
     /// `w(stake)` times the promisee's credibility when the promise was made.
     weight: f64,
+    stake: f64,
     /// The promise's log index, cited with its outcome.
     index: u64,
 }
@@ -325,6 +327,54 @@ impl TrustState {
         self.principals.get(id)
     }
 
+    /// A principal's standing for the ladder: the opinion formed from all direct evidence about
+    /// it (overdue promises included) under the average base rate. It leaves out network rank
+    /// and vouches, which depend on everyone else, so that levels fold one principal at a time.
+    pub fn standing(&self, subject: u32, at: Time) -> Opinion {
+        let p = &self.params;
+        let evidence = self.direct(subject, None, None, at.as_micros());
+        Opinion::from_evidence(evidence, p.prior_weight, p.base_rate)
+    }
+
+    /// The promisor, stake and log index of a promise that has no outcome yet.
+    pub fn open_promise(&self, id: &Id) -> Option<(u32, f64, u64)> {
+        self.promises
+            .get(id)
+            .map(|f| (f.promisor, f.stake, f.index))
+    }
+
+    /// A principal's promises with no outcome: (due, stake, log index), in the order made.
+    pub fn open_promises(&self, subject: u32) -> impl Iterator<Item = (Time, f64, u64)> + '_ {
+        self.people[subject as usize]
+            .open
+            .iter()
+            .filter_map(|o| Time::from_micros(o.due).map(|due| (due, o.stake, o.index)))
+    }
+
+    /// The principals with an active vouch for `subject` (any scope).
+    pub fn vouchers(&self, subject: u32) -> impl Iterator<Item = u32> + '_ {
+        self.people[subject as usize]
+            .vouched_by
+            .iter()
+            .map(|v| v.voucher)
+    }
+
+    /// The log indexes of the most recent `limit` pieces of evidence about `subject`.
+    pub fn cited(&self, subject: u32, limit: usize) -> Vec<u64> {
+        let person = &self.people[subject as usize];
+        let mut indexes: Vec<u64> = person
+            .from
+            .values()
+            .flat_map(|pair| pair.indexes.iter().rev().take(limit).copied())
+            .chain(person.vouched_by.iter().map(|v| v.index))
+            .chain(person.open.iter().map(|o| o.index))
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        let skip = indexes.len().saturating_sub(limit);
+        indexes.split_off(skip)
+    }
+
     fn person(&mut self, id: &Id) -> u32 {
         let i = self.principals.intern(id);
         if i as usize == self.people.len() {
@@ -375,6 +425,7 @@ impl TrustState {
                     promisee,
                     scope,
                     penalty: self.params.betrayal_weight * weight,
+                    stake: *stake,
                     made: at,
                     due: due.as_micros(),
                     index,
@@ -386,6 +437,7 @@ impl TrustState {
                         promisee,
                         scope,
                         weight,
+                        stake: *stake,
                         index,
                     },
                 );

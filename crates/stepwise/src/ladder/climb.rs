@@ -1,0 +1,410 @@
+//! Positions on the ladder, folded from the log one event at a time.
+//!
+//! A principal climbs **one step at a time**: the requirements for level k count only evidence
+//! gathered since it reached level k−1, so no history can skip a step. A broken promise (or a
+//! promise left past due) demotes at once — further for a larger stake — and starts a cool-down;
+//! a dip in standing demotes only beyond a margin (hysteresis). Levels are therefore a pure
+//! function of the log and the instant: `level_at` re-evaluates a copy of the stored position at
+//! the asked instant, without changing anything.
+
+use super::{Ladder, Requirements};
+use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
+use crate::model::params::ModelParams;
+use crate::model::state::TrustState;
+
+/// Why a principal moved on the ladder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum StepCause {
+    /// Every requirement of the next level was met (at the event at `index`, or by time passing).
+    Promoted {
+        /// The event that completed the requirements, if an event did.
+        index: Option<u64>,
+    },
+    /// A promise was recorded as broken.
+    Broken {
+        /// The outcome's log index.
+        index: u64,
+        /// The promise's stake.
+        stake: f64,
+    },
+    /// A promise passed its due instant without an outcome.
+    Overdue {
+        /// The promise's log index.
+        index: u64,
+        /// The promise's stake.
+        stake: f64,
+    },
+    /// Standing fell below the level's minimum by more than the margin.
+    FellBelow {
+        /// The event after which it was noticed, if an event.
+        index: Option<u64>,
+        /// Expected trust then.
+        expected: f64,
+        /// Uncertainty then.
+        uncertainty: f64,
+    },
+}
+
+impl StepCause {
+    /// The log entry behind the step, if any.
+    pub fn index(&self) -> Option<u64> {
+        match *self {
+            StepCause::Promoted { index } | StepCause::FellBelow { index, .. } => index,
+            StepCause::Broken { index, .. } | StepCause::Overdue { index, .. } => Some(index),
+        }
+    }
+}
+
+/// One promotion or demotion.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// When.
+    pub at: Time,
+    /// From which level.
+    pub from: usize,
+    /// To which level.
+    pub to: usize,
+    /// Why.
+    pub cause: StepCause,
+}
+
+/// Where a principal stands on the ladder, and what counts toward its next step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    /// Current level.
+    pub level: usize,
+    /// When it reached the current level (tenure counts from here).
+    pub since: Time,
+    /// No promotion before this instant (cool-down after a betrayal).
+    pub cooldown_until: Time,
+    /// Kept promises at the next level's stakes since reaching the current level.
+    pub kept_toward_next: u32,
+    /// The latest broken or overdue promise, if any.
+    pub last_broken: Option<Time>,
+    /// Promises already charged as overdue and still without outcome (log indexes).
+    charged: Vec<u64>,
+}
+
+impl Position {
+    /// Where a newcomer first seen at `at` stands: level 0.
+    pub fn newcomer(at: Time) -> Self {
+        Self {
+            level: 0,
+            since: at,
+            cooldown_until: Time::MIN,
+            kept_toward_next: 0,
+            last_broken: None,
+            charged: Vec::new(),
+        }
+    }
+}
+
+/// The trust state together with everyone's ladder position and level timeline.
+#[derive(Debug, Clone)]
+pub struct LadderState {
+    trust: TrustState,
+    ladder: Ladder,
+    positions: Vec<Position>,
+    timelines: Vec<Vec<Step>>,
+}
+
+impl LadderState {
+    /// An empty state.
+    pub fn new(params: ModelParams, ladder: Ladder) -> Self {
+        Self {
+            trust: TrustState::new(params),
+            ladder,
+            positions: Vec::new(),
+            timelines: Vec::new(),
+        }
+    }
+
+    /// The trust state underneath.
+    pub fn trust(&self) -> &TrustState {
+        &self.trust
+    }
+
+    /// The ladder in force.
+    pub fn ladder(&self) -> &Ladder {
+        &self.ladder
+    }
+
+    /// A principal's stored position (as of its last event), if it has been seen.
+    pub fn position(&self, subject: &Id) -> Option<&Position> {
+        let s = self.trust.principal_index(subject)?;
+        self.positions.get(s as usize)
+    }
+
+    /// Every promotion and demotion of a principal, in order, with its cause.
+    pub fn timeline(&self, subject: &Id) -> &[Step] {
+        self.trust
+            .principal_index(subject)
+            .and_then(|s| self.timelines.get(s as usize))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Folds in the event at log `index` (events in log order, already valid).
+    pub fn apply(&mut self, index: u64, event: &Event) {
+        let outcome = match &event.body {
+            Body::Outcome { promise, result } => self
+                .trust
+                .open_promise(promise)
+                .map(|(promisor, stake, promise_index)| (promisor, stake, promise_index, *result)),
+            _ => None,
+        };
+        self.trust.apply(index, event);
+        while self.positions.len() < self.trust.principals() {
+            self.positions.push(Position::newcomer(event.at));
+            self.timelines.push(Vec::new());
+        }
+        let subject = match &event.body {
+            Body::Outcome { .. } => outcome.map(|(promisor, ..)| promisor),
+            Body::Rating { subject, .. }
+            | Body::Report { subject, .. }
+            | Body::Vouch { subject, .. }
+            | Body::Unvouch { subject, .. } => self.trust.principal_index(subject),
+            Body::Promise { .. } | Body::Key { .. } => None,
+        };
+        let Some(s) = subject else {
+            return;
+        };
+        let mut position = std::mem::replace(
+            &mut self.positions[s as usize],
+            Position::newcomer(Time::MIN),
+        );
+        let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
+        let at = event.at.max(position.since);
+        if let Some((_, stake, promise_index, result)) = outcome {
+            let levels = self.ladder.levels();
+            match result {
+                OutcomeResult::Kept => {
+                    if let Some(next) = levels.get(position.level + 1)
+                        && stake >= next.requires.kept_min_stake
+                    {
+                        position.kept_toward_next += 1;
+                    }
+                }
+                OutcomeResult::Broken => {
+                    if let Some(i) = position.charged.iter().position(|c| *c == promise_index) {
+                        // Already charged when it fell due: one betrayal, one demotion.
+                        position.charged.remove(i);
+                    } else {
+                        demote(
+                            &self.ladder,
+                            &mut position,
+                            at,
+                            stake,
+                            StepCause::Broken { index, stake },
+                            &mut timeline,
+                        );
+                    }
+                }
+                OutcomeResult::Partial(_) => {}
+            }
+            position.charged.retain(|c| *c != promise_index);
+        }
+        evaluate(
+            &self.trust,
+            &self.ladder,
+            &self.positions,
+            s,
+            &mut position,
+            at,
+            Some(index),
+            &mut timeline,
+        );
+        self.positions[s as usize] = position;
+        self.timelines[s as usize] = timeline;
+    }
+
+    /// The position of `subject` at instant `at`: the stored one, re-evaluated at `at` (time
+    /// may have completed a requirement, ended a cool-down, or let a promise fall due). Steps
+    /// that would happen by then are pushed to `steps`.
+    pub fn position_at(&self, subject: Option<u32>, at: Time, steps: &mut Vec<Step>) -> Position {
+        let Some(s) = subject else {
+            return Position::newcomer(at);
+        };
+        let mut position = self.positions[s as usize].clone();
+        let at = at.max(position.since);
+        evaluate(
+            &self.trust,
+            &self.ladder,
+            &self.positions,
+            s,
+            &mut position,
+            at,
+            None,
+            steps,
+        );
+        position
+    }
+
+    /// The level of `subject` at `at`.
+    pub fn level_at(&self, subject: &Id, at: Time) -> usize {
+        self.position_at(self.trust.principal_index(subject), at, &mut Vec::new())
+            .level
+    }
+
+    /// How many active vouchers of `subject` stand at or above `level`.
+    pub(crate) fn vouchers_at_or_above(&self, subject: u32, level: usize) -> u32 {
+        count_vouchers(&self.trust, &self.positions, subject, level)
+    }
+}
+
+fn count_vouchers(trust: &TrustState, positions: &[Position], subject: u32, level: usize) -> u32 {
+    trust
+        .vouchers(subject)
+        .filter(|v| positions.get(*v as usize).is_some_and(|p| p.level >= level))
+        .count() as u32
+}
+
+/// Steps a betrayal of `stake` costs at `level`: one, plus one per `demotion_stake_fraction`
+/// of the level's `max_stake`.
+fn demotion_steps(ladder: &Ladder, level: usize, stake: f64) -> usize {
+    let limit = ladder.levels()[level].max_stake * ladder.rules().demotion_stake_fraction;
+    let extra = if limit > 0.0 {
+        (stake / limit).floor()
+    } else {
+        0.0
+    };
+    1 + extra.min(64.0) as usize
+}
+
+fn demote(
+    ladder: &Ladder,
+    position: &mut Position,
+    at: Time,
+    stake: f64,
+    cause: StepCause,
+    steps: &mut Vec<Step>,
+) {
+    let from = position.level;
+    let to = from.saturating_sub(demotion_steps(ladder, from, stake));
+    position.last_broken = Some(position.last_broken.map_or(at, |t| t.max(at)));
+    let cooldown = Time::from_micros(at.as_micros().saturating_add(ladder.rules().cooldown))
+        .unwrap_or(Time::MAX);
+    position.cooldown_until = position.cooldown_until.max(cooldown);
+    position.kept_toward_next = 0;
+    if to != from {
+        position.level = to;
+        position.since = at;
+        steps.push(Step {
+            at,
+            from,
+            to,
+            cause,
+        });
+    }
+}
+
+/// Whether every requirement of `req` holds for `position` at `at`, given its standing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn requirements_met(
+    req: &Requirements,
+    position: &Position,
+    at: Time,
+    expected: f64,
+    uncertainty: f64,
+    vouchers: u32,
+) -> bool {
+    position.cooldown_until <= at
+        && position.kept_toward_next >= req.kept
+        && expected >= req.min_expected
+        && uncertainty <= req.max_uncertainty
+        && at.as_micros() - position.since.as_micros() >= req.min_tenure
+        && position
+            .last_broken
+            .is_none_or(|t| at.as_micros() - t.as_micros() >= req.clean_for)
+        && vouchers >= req.vouches
+}
+
+/// Brings `position` up to instant `at`: charges promises that fell due, demotes beyond the
+/// margin, then promotes at most one step.
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    trust: &TrustState,
+    ladder: &Ladder,
+    positions: &[Position],
+    s: u32,
+    position: &mut Position,
+    at: Time,
+    index: Option<u64>,
+    steps: &mut Vec<Step>,
+) {
+    // Promises that fell due without an outcome count as broken from their due instant.
+    for (due, stake, promise) in trust.open_promises(s) {
+        if due <= at && !position.charged.contains(&promise) {
+            position.charged.push(promise);
+            let when = due.max(position.since);
+            demote(
+                ladder,
+                position,
+                when,
+                stake,
+                StepCause::Overdue {
+                    index: promise,
+                    stake,
+                },
+                steps,
+            );
+        }
+    }
+    let levels = ladder.levels();
+    let standing = trust.standing(s, at);
+    let (expected, uncertainty) = (standing.expected(), standing.uncertainty);
+    let margin = ladder.rules().margin;
+    while position.level > 0 {
+        let req = &levels[position.level].requires;
+        if expected >= req.min_expected - margin && uncertainty <= req.max_uncertainty + margin {
+            break;
+        }
+        let from = position.level;
+        position.level -= 1;
+        position.since = at;
+        position.kept_toward_next = 0;
+        steps.push(Step {
+            at,
+            from,
+            to: position.level,
+            cause: StepCause::FellBelow {
+                index,
+                expected,
+                uncertainty,
+            },
+        });
+    }
+    if let Some(next) = levels.get(position.level + 1) {
+        let req = &next.requires;
+        let vouchers = if req.vouches > 0 {
+            count_vouchers(trust, positions, s, req.vouchers_level)
+        } else {
+            0
+        };
+        if requirements_met(req, position, at, expected, uncertainty, vouchers) {
+            // Reached when the last condition became true: for a promotion by time alone, the
+            // end of the tenure, clean period or cool-down.
+            let when = match index {
+                Some(_) => at,
+                None => {
+                    let tenure = position.since.as_micros().saturating_add(req.min_tenure);
+                    let clean = position
+                        .last_broken
+                        .map_or(i64::MIN, |t| t.as_micros().saturating_add(req.clean_for));
+                    Time::from_micros(tenure.max(clean).max(position.cooldown_until.as_micros()))
+                        .unwrap_or(at)
+                        .min(at)
+                }
+            };
+            let from = position.level;
+            position.level += 1;
+            position.since = when;
+            position.kept_toward_next = 0;
+            steps.push(Step {
+                at: when,
+                from,
+                to: position.level,
+                cause: StepCause::Promoted { index },
+            });
+        }
+    }
+}
