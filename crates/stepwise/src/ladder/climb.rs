@@ -152,26 +152,40 @@ impl LadderState {
                 .map(|(promisor, stake, promise_index)| (promisor, stake, promise_index, *result)),
             _ => None,
         };
+        let subject = |trust: &TrustState| match &event.body {
+            Body::Outcome { .. } => outcome.map(|(promisor, ..)| promisor),
+            Body::Rating { subject, .. }
+            | Body::Report { subject, .. }
+            | Body::Vouch { subject, .. }
+            | Body::Unvouch { subject, .. } => trust.principal_index(subject),
+            Body::Promise { .. } | Body::Key { .. } => None,
+        };
+        // What time did before this event comes first — promotions by tenure, promises that
+        // fell due — while the trust state still holds those promises as open.
+        if let Some(s) = subject(&self.trust) {
+            let mut position = self.positions[s as usize].clone();
+            let at = event.at.max(position.since);
+            let timeline = &mut self.timelines[s as usize];
+            catch_up(
+                &self.trust,
+                &self.ladder,
+                &self.positions,
+                s,
+                &mut position,
+                at,
+                timeline,
+            );
+            self.positions[s as usize] = position;
+        }
         self.trust.apply(index, event);
         while self.positions.len() < self.trust.principals() {
             self.positions.push(Position::newcomer(event.at));
             self.timelines.push(Vec::new());
         }
-        let subject = match &event.body {
-            Body::Outcome { .. } => outcome.map(|(promisor, ..)| promisor),
-            Body::Rating { subject, .. }
-            | Body::Report { subject, .. }
-            | Body::Vouch { subject, .. }
-            | Body::Unvouch { subject, .. } => self.trust.principal_index(subject),
-            Body::Promise { .. } | Body::Key { .. } => None,
-        };
-        let Some(s) = subject else {
+        let Some(s) = subject(&self.trust) else {
             return;
         };
-        let mut position = std::mem::replace(
-            &mut self.positions[s as usize],
-            Position::newcomer(Time::MIN),
-        );
+        let mut position = self.positions[s as usize].clone();
         let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
         let at = event.at.max(position.since);
         if let Some((_, stake, promise_index, result)) = outcome {
@@ -185,18 +199,10 @@ impl LadderState {
                     }
                 }
                 OutcomeResult::Broken => {
-                    if let Some(i) = position.charged.iter().position(|c| *c == promise_index) {
-                        // Already charged when it fell due: one betrayal, one demotion.
-                        position.charged.remove(i);
-                    } else {
-                        demote(
-                            &self.ladder,
-                            &mut position,
-                            at,
-                            stake,
-                            StepCause::Broken { index, stake },
-                            &mut timeline,
-                        );
+                    // A promise already charged when it fell due is one betrayal, not two.
+                    if !position.charged.contains(&promise_index) {
+                        let cause = StepCause::Broken { index, stake };
+                        demote(&self.ladder, &mut position, at, stake, cause, &mut timeline);
                     }
                 }
                 OutcomeResult::Partial(_) => {}
@@ -318,8 +324,89 @@ pub(crate) fn requirements_met(
         && vouchers >= req.vouches
 }
 
-/// Brings `position` up to instant `at`: charges promises that fell due, demotes beyond the
-/// margin, then promotes at most one step.
+/// The earliest instant in `[since, at]` at which every requirement of the next level holds
+/// by the passing of time alone (tenure, clean period, cool-down), if the rest already holds.
+fn promotion_instant(
+    trust: &TrustState,
+    ladder: &Ladder,
+    positions: &[Position],
+    s: u32,
+    position: &Position,
+    at: Time,
+) -> Option<Time> {
+    let req = &ladder.levels().get(position.level + 1)?.requires;
+    if position.kept_toward_next < req.kept
+        || (req.vouches > 0
+            && count_vouchers(trust, positions, s, req.vouchers_level) < req.vouches)
+    {
+        return None;
+    }
+    let tenure = position.since.as_micros().saturating_add(req.min_tenure);
+    let clean = position
+        .last_broken
+        .map_or(i64::MIN, |t| t.as_micros().saturating_add(req.clean_for));
+    let earliest = Time::from_micros(tenure.max(clean).max(position.cooldown_until.as_micros()))
+        .unwrap_or(Time::MAX)
+        .max(position.since);
+    if earliest > at {
+        return None;
+    }
+    let standing = trust.standing(s, earliest);
+    (standing.expected() >= req.min_expected && standing.uncertainty <= req.max_uncertainty)
+        .then_some(earliest)
+}
+
+fn promote(position: &mut Position, when: Time, index: Option<u64>, steps: &mut Vec<Step>) {
+    let from = position.level;
+    position.level += 1;
+    position.since = when;
+    position.kept_toward_next = 0;
+    steps.push(Step {
+        at: when,
+        from,
+        to: position.level,
+        cause: StepCause::Promoted { index },
+    });
+}
+
+/// Replays what the passing of time did to `position` up to `at`, in chronological order:
+/// promotions whose last condition was a duration, and promises that fell due without an
+/// outcome (counted as broken from their due instant).
+fn catch_up(
+    trust: &TrustState,
+    ladder: &Ladder,
+    positions: &[Position],
+    s: u32,
+    position: &mut Position,
+    at: Time,
+    steps: &mut Vec<Step>,
+) {
+    loop {
+        let due = trust
+            .open_promises(s)
+            .filter(|(due, _, promise)| *due <= at && !position.charged.contains(promise))
+            .min_by_key(|(due, _, _)| *due);
+        let promotion = promotion_instant(trust, ladder, positions, s, position, at);
+        match (promotion, due) {
+            (Some(when), next) if next.is_none_or(|(due, ..)| when < due) => {
+                promote(position, when, None, steps);
+            }
+            (_, Some((due, stake, promise))) => {
+                position.charged.push(promise);
+                let when = due.max(position.since);
+                let cause = StepCause::Overdue {
+                    index: promise,
+                    stake,
+                };
+                demote(ladder, position, when, stake, cause, steps);
+            }
+            _ => break,
+        }
+    }
+}
+
+/// Brings `position` up to instant `at`: what time did first, then a demotion if standing fell
+/// beyond the margin, then a promotion if every requirement of the next level holds at `at`.
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     trust: &TrustState,
@@ -331,24 +418,7 @@ fn evaluate(
     index: Option<u64>,
     steps: &mut Vec<Step>,
 ) {
-    // Promises that fell due without an outcome count as broken from their due instant.
-    for (due, stake, promise) in trust.open_promises(s) {
-        if due <= at && !position.charged.contains(&promise) {
-            position.charged.push(promise);
-            let when = due.max(position.since);
-            demote(
-                ladder,
-                position,
-                when,
-                stake,
-                StepCause::Overdue {
-                    index: promise,
-                    stake,
-                },
-                steps,
-            );
-        }
-    }
+    catch_up(trust, ladder, positions, s, position, at, steps);
     let levels = ladder.levels();
     let standing = trust.standing(s, at);
     let (expected, uncertainty) = (standing.expected(), standing.uncertainty);
@@ -381,30 +451,7 @@ fn evaluate(
             0
         };
         if requirements_met(req, position, at, expected, uncertainty, vouchers) {
-            // Reached when the last condition became true: for a promotion by time alone, the
-            // end of the tenure, clean period or cool-down.
-            let when = match index {
-                Some(_) => at,
-                None => {
-                    let tenure = position.since.as_micros().saturating_add(req.min_tenure);
-                    let clean = position
-                        .last_broken
-                        .map_or(i64::MIN, |t| t.as_micros().saturating_add(req.clean_for));
-                    Time::from_micros(tenure.max(clean).max(position.cooldown_until.as_micros()))
-                        .unwrap_or(at)
-                        .min(at)
-                }
-            };
-            let from = position.level;
-            position.level += 1;
-            position.since = when;
-            position.kept_toward_next = 0;
-            steps.push(Step {
-                at: when,
-                from,
-                to: position.level,
-                cause: StepCause::Promoted { index },
-            });
+            promote(position, at, index, steps);
         }
     }
 }

@@ -1,0 +1,426 @@
+//! The ladder as stories: how principals climb, fall and are told why.
+
+use std::collections::HashMap;
+use stepwise::evidence::{Event, Id, Time};
+use stepwise::ladder::{
+    Denial, Ladder, LadderState, Level, Profile, Requirements, Rules, StepCause,
+};
+use stepwise::model::params::{DAY_MICROS, ModelParams};
+
+const T0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
+
+fn id(s: &str) -> Id {
+    Id::parse("id", s).expect("id")
+}
+
+fn at(day: f64) -> Time {
+    Time::from_micros(T0 + (day * DAY_MICROS as f64) as i64).expect("time")
+}
+
+/// A small world: a ladder state, the next log index, and helpers that record as people do.
+struct World {
+    state: LadderState,
+    next: u64,
+    promises: u64,
+}
+
+impl World {
+    fn new(ladder: Ladder) -> Self {
+        Self {
+            state: LadderState::new(ModelParams::default(), ladder),
+            next: 0,
+            promises: 0,
+        }
+    }
+
+    fn default_ladder() -> Self {
+        Self::new(Ladder::default())
+    }
+
+    fn record(&mut self, json: String) -> u64 {
+        let event = Event::from_json(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
+        let index = self.next;
+        self.state.apply(index, &event);
+        self.next += 1;
+        index
+    }
+
+    /// `who` promises `to` something at `stake` on `day`, and it ends `result` half a day later.
+    fn promise(&mut self, who: &str, to: &str, stake: f64, day: f64, result: &str) -> u64 {
+        self.promises += 1;
+        let pid = format!("p{}", self.promises);
+        self.record(format!(
+            r#"{{"kind":"promise","at":"{}","id":"{pid}","promisor":"{who}","promisee":"{to}","scope":"work","stake":{stake},"due":"{}"}}"#,
+            at(day),
+            at(day + 3.0)
+        ));
+        self.record(format!(
+            r#"{{"kind":"outcome","at":"{}","promise":"{pid}","result":"{result}"}}"#,
+            at(day + 0.5)
+        ))
+    }
+
+    /// An open promise that will fall due on `due_day`.
+    fn open_promise(&mut self, who: &str, to: &str, stake: f64, day: f64, due_day: f64) -> u64 {
+        self.promises += 1;
+        let pid = format!("p{}", self.promises);
+        self.record(format!(
+            r#"{{"kind":"promise","at":"{}","id":"{pid}","promisor":"{who}","promisee":"{to}","scope":"work","stake":{stake},"due":"{}"}}"#,
+            at(day),
+            at(due_day)
+        ))
+    }
+
+    fn rating(&mut self, rater: &str, subject: &str, value: f64, day: f64) -> u64 {
+        self.record(format!(
+            r#"{{"kind":"rating","at":"{}","rater":"{rater}","subject":"{subject}","value":{value}}}"#,
+            at(day)
+        ))
+    }
+
+    fn level(&self, who: &str, day: f64) -> usize {
+        self.state.level_at(&id(who), at(day))
+    }
+}
+
+#[test]
+fn a_newcomer_may_take_a_small_stake_at_once() {
+    let w = World::default_ladder();
+    let newcomer = id("agent:new");
+    let d = w.state.decide(&newcomer, "propose", 5.0, None, at(0.0));
+    assert!(d.allowed, "{:?}", d.reasons());
+    assert_eq!((d.level, d.level_name()), (0, "newcomer"));
+    assert_eq!(d.limit, 10.0);
+    // But not a large one, and it is told why and what comes next.
+    let d = w.state.decide(&newcomer, "propose", 50.0, None, at(0.0));
+    assert!(!d.allowed);
+    assert_eq!(d.denial, Some(Denial::StakeAboveLimit));
+    let next = d.next_step().expect("a next step");
+    assert_eq!(next.name, "contributor");
+    assert!(next.requirements.iter().any(|r| r.name == "kept" && !r.met));
+}
+
+#[test]
+fn a_hundred_kept_promises_of_stake_1_do_not_unlock_a_stake_of_500() {
+    let mut w = World::default_ladder();
+    for i in 0..100 {
+        w.promise("agent:small", "user:ann", 1.0, f64::from(i) * 0.1, "kept");
+    }
+    let small = id("agent:small");
+    let d = w.state.decide(&small, "act:medium", 500.0, None, at(30.0));
+    assert!(!d.allowed);
+    assert_eq!(
+        d.level, 0,
+        "promises below the next level's stakes do not count toward it"
+    );
+    let kept = d
+        .next_step()
+        .expect("next step")
+        .requirements
+        .into_iter()
+        .find(|r| r.name == "kept")
+        .expect("kept requirement");
+    assert_eq!((kept.current, kept.needed, kept.met), (0.0, 3.0, false));
+}
+
+#[test]
+fn climbing_needs_evidence_at_each_step() {
+    let mut w = World::default_ladder();
+    // Ten kept promises at stake 60 on day 0: enough for level 1 (3 at ≥ 5), but they were
+    // gathered before level 1 was reached, so they cannot count toward level 2.
+    for i in 0..10 {
+        w.promise("agent:bot", "user:ann", 60.0, f64::from(i) * 0.05, "kept");
+    }
+    assert_eq!(w.level("agent:bot", 0.9), 0, "tenure of one day first");
+    assert_eq!(w.level("agent:bot", 1.1), 1);
+    assert_eq!(
+        w.level("agent:bot", 40.0),
+        1,
+        "no step is skipped, however long one waits"
+    );
+    // New evidence at level 2's stakes, gathered at level 1, does count.
+    w.rating("user:ann", "agent:bot", 1.0, 1.2); // an event fixes the promotion to level 1
+    for i in 0..10 {
+        w.promise(
+            "agent:bot",
+            "user:ann",
+            60.0,
+            2.0 + f64::from(i) * 0.1,
+            "kept",
+        );
+    }
+    // Level 1 was reached on day 1, when its tenure was complete.
+    assert_eq!(w.state.timeline(&id("agent:bot"))[0].at, at(1.0));
+    assert_eq!(
+        w.level("agent:bot", 7.9),
+        1,
+        "tenure at level 1: seven days"
+    );
+    assert_eq!(w.level("agent:bot", 8.1), 2);
+    let timeline = w.state.timeline(&id("agent:bot"));
+    assert!(
+        timeline.iter().all(|s| s.to == s.from + 1),
+        "one step at a time: {timeline:?}"
+    );
+}
+
+#[test]
+fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
+    let mut w = World::default_ladder();
+    for i in 0..5 {
+        w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+    }
+    w.rating("user:bob", "agent:bot", 1.0, 8.0);
+    assert_eq!(w.level("agent:bot", 8.0), 1);
+    let broken = w.promise("agent:bot", "user:ann", 10.0, 9.0, "broken");
+    assert_eq!(w.level("agent:bot", 9.5), 0, "demoted at once");
+    let step = *w.state.timeline(&id("agent:bot")).last().expect("a step");
+    assert_eq!((step.from, step.to), (1, 0));
+    assert_eq!(
+        step.cause,
+        StepCause::Broken {
+            index: broken,
+            stake: 10.0
+        }
+    );
+    // Kept promises at once do not lift it during the 30-day cool-down…
+    for i in 0..5 {
+        w.promise(
+            "agent:bot",
+            "user:ann",
+            10.0,
+            10.0 + f64::from(i) * 0.1,
+            "kept",
+        );
+    }
+    let bot = id("agent:bot");
+    let d = w.state.decide(&bot, "act:low", 50.0, None, at(20.0));
+    assert!(!d.allowed);
+    assert!(d.reasons().iter().any(|r| r.code == "cooldown"));
+    assert!(
+        d.next_step()
+            .expect("next")
+            .requirements
+            .iter()
+            .any(|r| r.name == "cooldown_days_left" && !r.met)
+    );
+    // …and it climbs back only once the cool-down is over.
+    assert_eq!(w.level("agent:bot", 39.4), 0);
+    assert_eq!(w.level("agent:bot", 39.6), 1);
+}
+
+#[test]
+fn larger_betrayals_fall_further() {
+    let day = DAY_MICROS;
+    let step = |name: &str, max_stake: f64| Level {
+        name: name.into(),
+        capabilities: vec![format!("cap:{name}")],
+        max_stake,
+        requires: Requirements {
+            kept: 1,
+            max_uncertainty: 1.0,
+            ..Requirements::default()
+        },
+    };
+    let mut levels = vec![Level {
+        requires: Requirements::default(),
+        ..step("l0", 10.0)
+    }];
+    levels.extend([step("l1", 100.0), step("l2", 1000.0), step("l3", 1000.0)]);
+    let ladder = Ladder::new(
+        levels,
+        Rules {
+            cooldown: day,
+            ..Rules::default()
+        },
+        HashMap::new(),
+    )
+    .expect("ladder");
+    let climb = |w: &mut World, who: &str| {
+        for i in 0..3 {
+            w.promise(who, "user:ann", 1.0, f64::from(i), "kept");
+        }
+        w.rating("user:bob", who, 1.0, 3.0);
+        assert_eq!(w.level(who, 3.0), 3);
+    };
+    let mut w = World::new(ladder);
+    climb(&mut w, "small");
+    climb(&mut w, "large");
+    w.promise("small", "user:ann", 100.0, 4.0, "broken"); // < half of 1000: one step
+    w.promise("large", "user:ann", 1000.0, 4.0, "broken"); // two halves more: three steps
+    assert_eq!(w.level("small", 4.6), 2);
+    assert_eq!(w.level("large", 4.6), 0);
+}
+
+#[test]
+fn a_promise_left_past_due_demotes_when_it_falls_due() {
+    let mut w = World::default_ladder();
+    for i in 0..5 {
+        w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+    }
+    let late = w.open_promise("agent:bot", "user:ann", 10.0, 2.0, 6.0);
+    assert_eq!(w.level("agent:bot", 5.9), 1);
+    assert_eq!(
+        w.level("agent:bot", 6.1),
+        0,
+        "overdue counts as broken from the due instant"
+    );
+    // Recorded as broken later, it is not charged twice.
+    w.record(format!(
+        r#"{{"kind":"outcome","at":"{}","promise":"p6","result":"broken"}}"#,
+        at(7.0)
+    ));
+    let steps: Vec<_> = w
+        .state
+        .timeline(&id("agent:bot"))
+        .iter()
+        .filter(|s| s.to < s.from)
+        .collect();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(
+        steps[0].cause,
+        StepCause::Overdue {
+            index: late,
+            stake: 10.0
+        }
+    );
+}
+
+#[test]
+fn a_small_dip_does_not_demote_but_a_real_fall_does() {
+    let mut w = World::default_ladder();
+    for i in 0..3 {
+        w.promise("agent:bot", "user:ann", 5.0, f64::from(i) * 0.1, "kept");
+    }
+    w.rating("user:bob", "agent:bot", 0.1, 1.5);
+    assert_eq!(w.level("agent:bot", 1.5), 1);
+    let min = 0.6;
+    let margin = Rules::default().margin;
+    let mut saw_dip = false;
+    for i in 0..100 {
+        w.rating(
+            &format!("user:critic{i}"),
+            "agent:bot",
+            -0.5,
+            2.0 + f64::from(i) * 0.004,
+        );
+        let standing = w.state.trust().standing(
+            w.state
+                .trust()
+                .principal_index(&id("agent:bot"))
+                .expect("known"),
+            at(2.5),
+        );
+        let level = w.level("agent:bot", 2.5);
+        if standing.expected() < min && standing.expected() >= min - margin {
+            saw_dip = true;
+            assert_eq!(level, 1, "a dip within the margin keeps the level");
+        }
+        if standing.expected() < min - margin {
+            assert_eq!(level, 0, "a fall beyond the margin demotes");
+            assert!(saw_dip, "the story should pass through the margin first");
+            return;
+        }
+    }
+    panic!("the critics never brought the standing down");
+}
+
+#[test]
+fn an_on_off_principal_never_holds_the_level_an_honest_one_reaches() {
+    let mut w = World::default_ladder();
+    let mut on_off_best = 0;
+    for i in 0..60 {
+        let day = f64::from(i) * 2.0;
+        w.promise("agent:honest", "user:ann", 60.0, day, "kept");
+        let result = if i % 4 == 3 { "broken" } else { "kept" };
+        w.promise("agent:onoff", "user:ann", 60.0, day, result);
+        w.rating("user:bob", "agent:honest", 0.5, day + 1.0);
+        w.rating("user:bob", "agent:onoff", 0.5, day + 1.0);
+        on_off_best = on_off_best.max(w.level("agent:onoff", day + 1.0));
+    }
+    let honest = w.level("agent:honest", 121.0);
+    assert!(honest >= 2, "the honest principal climbs: level {honest}");
+    assert!(
+        on_off_best < honest,
+        "on-off reached {on_off_best}, honest {honest}"
+    );
+}
+
+#[test]
+fn a_cautious_truster_refuses_what_the_default_policy_allows() {
+    let cautious = id("user:cautious");
+    let base = Ladder::default();
+    let ladder = Ladder::new(
+        base.levels().to_vec(),
+        base.rules().clone(),
+        HashMap::from([(
+            cautious.clone(),
+            Profile {
+                stake_factor: 0.5,
+                ..Profile::default()
+            },
+        )]),
+    )
+    .expect("ladder");
+    let w = World::new(ladder);
+    let newcomer = id("agent:new");
+    let by_default = w.state.decide(&newcomer, "propose", 8.0, None, at(0.0));
+    let by_cautious = w
+        .state
+        .decide(&newcomer, "propose", 8.0, Some(&cautious), at(0.0));
+    assert!(by_default.allowed);
+    assert!(!by_cautious.allowed);
+    assert_eq!(by_cautious.limit, 5.0);
+    assert!(by_cautious.reasons()[0].message.contains("own profile"));
+}
+
+#[test]
+fn every_denial_names_its_reason_and_the_next_step() {
+    let mut w = World::default_ladder();
+    for i in 0..30 {
+        w.rating(&format!("user:{i}"), "agent:bad", -1.0, f64::from(i) * 0.01);
+    }
+    let bad = id("agent:bad");
+    let fresh = id("agent:fresh");
+    let cases: Vec<(&Id, &str, f64, &str)> = vec![
+        (&fresh, "launch:rockets", 1.0, "unknown_capability"),
+        (&fresh, "act:high", 1.0, "capability_needs_level"),
+        (&fresh, "propose", 11.0, "stake_above_limit"),
+        (&fresh, "propose", f64::NAN, "invalid_stake"),
+        (&bad, "read", 1.0, "negative_record"),
+    ];
+    for (who, capability, stake, code) in cases {
+        let d = w.state.decide(who, capability, stake, None, at(1.0));
+        assert!(!d.allowed, "{code}");
+        let reasons = d.reasons();
+        assert_eq!(reasons[0].code, code);
+        assert!(!reasons[0].message.is_empty());
+        let next = d.next_step().expect("a next step below the top");
+        assert!(!next.requirements.is_empty());
+        assert!(
+            next.requirements.iter().any(|r| !r.met),
+            "{code}: something is still needed"
+        );
+    }
+}
+
+#[test]
+fn decisions_cite_the_evidence_and_steps_behind_them() {
+    let mut w = World::default_ladder();
+    let mut indexes = Vec::new();
+    for i in 0..3 {
+        indexes.push(w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept"));
+    }
+    w.rating("user:bob", "agent:bot", 1.0, 2.0);
+    let bot = id("agent:bot");
+    let d = w.state.decide(&bot, "act:low", 50.0, None, at(2.0));
+    assert!(d.allowed, "{:?}", d.reasons());
+    let evidence = d.evidence();
+    for i in indexes {
+        assert!(evidence.contains(&i), "outcome {i} is cited: {evidence:?}");
+    }
+    // Promoted by time: on day 1 its one-day tenure at level 0 (from its first event) was over.
+    let step = w.state.timeline(&id("agent:bot"))[0];
+    assert_eq!(step.cause, StepCause::Promoted { index: None });
+    assert_eq!(step.at, at(1.0));
+}
