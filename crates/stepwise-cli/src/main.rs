@@ -1,10 +1,11 @@
 //! The `stepwise` command: record and import trust evidence, and prove and verify the log.
 //!
-//! Exit codes: 0 success; 1 a negative answer (verification found tampering, or an import
-//! refused some lines); 2 a usage, input or environment error, with a message on stderr, in
+//! Exit codes: 0 success; 1 a negative answer (verification found tampering, an import refused
+//! some lines, or `decide` denied); 2 a usage, input or environment error, with a message on stderr, in
 //! which case nothing was recorded. Output is for people by default and JSON with `--json`.
 
 mod import;
+mod ladder;
 mod log;
 mod output;
 mod record;
@@ -63,6 +64,13 @@ enum Command {
     Trust(trust::TrustArgs),
     /// Network rank (EigenTrust): who the network as a whole trusts most.
     Rank(trust::RankArgs),
+    /// May SUBJECT do CAPABILITY at this stake now? Exit 0 allowed, 1 denied; reasons and the
+    /// next step always.
+    Decide(ladder::DecideArgs),
+    /// A principal's level, its timeline of promotions and demotions, and the next-step checklist.
+    Explain(ladder::ExplainArgs),
+    /// The policy's ladder: levels, stakes, capabilities and what it takes to enter each.
+    Ladder,
 }
 
 /// Ends the process with a code: `Ok(true)` success, `Ok(false)` a negative answer.
@@ -81,6 +89,9 @@ fn main() -> ExitCode {
         Command::Log(cmd) => log::run(&data, cmd, &mut out),
         Command::Trust(args) => trust::trust(&data, args, &mut out),
         Command::Rank(args) => trust::rank(&data, args, &mut out),
+        Command::Decide(args) => ladder::decide(&data, args, &mut out),
+        Command::Explain(args) => ladder::explain(&data, args, &mut out),
+        Command::Ladder => ladder::ladder(&data, &mut out),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

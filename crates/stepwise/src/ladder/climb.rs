@@ -10,7 +10,8 @@
 use super::{Ladder, Requirements};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use crate::model::params::ModelParams;
-use crate::model::state::TrustState;
+use crate::model::state::{TrustState, fold_log};
+use crate::store::{Store, StoreError};
 
 /// Why a principal moved on the ladder.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,6 +82,9 @@ pub struct Position {
     pub kept_toward_next: u32,
     /// The latest broken or overdue promise, if any.
     pub last_broken: Option<Time>,
+    /// The instant of the last event folded into this position: conditions that events
+    /// fulfil (kept promises, standing, vouches) hold from then on, not before.
+    pub updated: Time,
     /// Promises already charged as overdue and still without outcome (log indexes).
     charged: Vec<u64>,
 }
@@ -94,6 +98,7 @@ impl Position {
             cooldown_until: Time::MIN,
             kept_toward_next: 0,
             last_broken: None,
+            updated: at,
             charged: Vec::new(),
         }
     }
@@ -117,6 +122,23 @@ impl LadderState {
             positions: Vec::new(),
             timelines: Vec::new(),
         }
+    }
+
+    /// Folds a stored log into a new state, up to `until` when given (see
+    /// [`TrustState::replay`]).
+    pub fn replay<S: Store + ?Sized>(
+        store: &S,
+        params: ModelParams,
+        ladder: Ladder,
+        until: Option<Time>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Self, StoreError> {
+        let mut state = Self::new(params, ladder);
+        let size = fold_log(store, until, progress, &mut |index, event| {
+            state.apply(index, event)
+        })?;
+        state.trust.set_log_size(size);
+        Ok(state)
     }
 
     /// The trust state underneath.
@@ -188,6 +210,7 @@ impl LadderState {
         let mut position = self.positions[s as usize].clone();
         let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
         let at = event.at.max(position.since);
+        position.updated = position.updated.max(at);
         if let Some((_, stake, promise_index, result)) = outcome {
             let levels = self.ladder.levels();
             match result {
@@ -232,6 +255,15 @@ impl LadderState {
         };
         let mut position = self.positions[s as usize].clone();
         let at = at.max(position.since);
+        catch_up(
+            &self.trust,
+            &self.ladder,
+            &self.positions,
+            s,
+            &mut position,
+            at,
+            steps,
+        );
         evaluate(
             &self.trust,
             &self.ladder,
@@ -347,7 +379,8 @@ fn promotion_instant(
         .map_or(i64::MIN, |t| t.as_micros().saturating_add(req.clean_for));
     let earliest = Time::from_micros(tenure.max(clean).max(position.cooldown_until.as_micros()))
         .unwrap_or(Time::MAX)
-        .max(position.since);
+        .max(position.since)
+        .max(position.updated);
     if earliest > at {
         return None;
     }
@@ -405,8 +438,8 @@ fn catch_up(
     }
 }
 
-/// Brings `position` up to instant `at`: what time did first, then a demotion if standing fell
-/// beyond the margin, then a promotion if every requirement of the next level holds at `at`.
+/// At instant `at`: a demotion if standing fell beyond the margin, then a promotion if every
+/// requirement of the next level holds (the event at `index` completing them, if any).
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     trust: &TrustState,
@@ -418,7 +451,6 @@ fn evaluate(
     index: Option<u64>,
     steps: &mut Vec<Step>,
 ) {
-    catch_up(trust, ladder, positions, s, position, at, steps);
     let levels = ladder.levels();
     let standing = trust.standing(s, at);
     let (expected, uncertainty) = (standing.expected(), standing.uncertainty);

@@ -278,28 +278,17 @@ impl TrustState {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self, StoreError> {
         let mut state = Self::new(params);
-        let size = store.size()?;
-        store.scan(0, size, &mut |entry| {
-            let event = std::str::from_utf8(&entry.bytes)
-                .ok()
-                .and_then(|text| Event::from_json(text).ok())
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "entry {} does not decode; run `stepwise log verify`",
-                        entry.index
-                    ))
-                })?;
-            if until.is_none_or(|t| event.at <= t) {
-                state.apply(entry.index, &event);
-            }
-            if entry.index % 65_536 == 65_535 {
-                progress(entry.index + 1);
-            }
-            Ok(())
+        let size = fold_log(store, until, progress, &mut |index, event| {
+            state.apply(index, event)
         })?;
         state.log_size = size;
-        progress(size);
         Ok(state)
+    }
+
+    /// Records that the state reflects a log of `size` entries (some may have been left out
+    /// by an `until` instant).
+    pub(crate) fn set_log_size(&mut self, size: u64) {
+        self.log_size = size;
     }
 
     /// The settings in force.
@@ -832,6 +821,38 @@ impl TrustState {
         }
         total
     }
+}
+
+/// Decodes every stored entry whose event time is at or before `until` (all when `None`) and
+/// hands it to `apply` in log order; returns the log size. A stored entry that does not decode
+/// is an error: the log is damaged (`stepwise log verify` says where).
+pub fn fold_log<S: Store + ?Sized>(
+    store: &S,
+    until: Option<Time>,
+    progress: &mut dyn FnMut(u64),
+    apply: &mut dyn FnMut(u64, &Event),
+) -> Result<u64, StoreError> {
+    let size = store.size()?;
+    store.scan(0, size, &mut |entry| {
+        let event = std::str::from_utf8(&entry.bytes)
+            .ok()
+            .and_then(|text| Event::from_json(text).ok())
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "entry {} does not decode; run `stepwise log verify`",
+                    entry.index
+                ))
+            })?;
+        if until.is_none_or(|t| event.at <= t) {
+            apply(entry.index, &event);
+        }
+        if entry.index % 65_536 == 65_535 {
+            progress(entry.index + 1);
+        }
+        Ok(())
+    })?;
+    progress(size);
+    Ok(size)
 }
 
 fn scope_matches(vouch_scope: Option<u32>, asked: Option<u32>) -> bool {
