@@ -806,3 +806,189 @@ fn trust_and_rank_explain_themselves() {
         "{human}"
     );
 }
+
+#[test]
+fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
+    let s = Sandbox::new();
+    s.expect(&["init"], 0);
+    let day = |d: u32| format!("2026-03-{d:02}T00:00:00Z");
+    for i in 1..=3u32 {
+        let id = format!("p{i}");
+        s.expect(
+            &[
+                "record",
+                "promise",
+                "--id",
+                &id,
+                "--promisor",
+                "agent:bot",
+                "--promisee",
+                "user:ann",
+                "--scope",
+                "deploy",
+                "--stake",
+                "20",
+                "--at",
+                &day(i),
+                "--due",
+                &day(20),
+            ],
+            0,
+        );
+        s.expect(
+            &[
+                "record",
+                "outcome",
+                "--promise",
+                &id,
+                "--result",
+                "kept",
+                "--at",
+                &day(i),
+            ],
+            0,
+        );
+    }
+    // Allowed: exit 0, with the keys scripts rely on.
+    let allowed = s.run(&[
+        "decide",
+        "agent:bot",
+        "act:low",
+        "--stake",
+        "50",
+        "--at",
+        &day(10),
+        "--json",
+    ]);
+    assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
+    let d: Value = serde_json::from_slice(&allowed.stdout).expect("JSON");
+    assert_eq!(d["allowed"], true);
+    assert_eq!(d["level"]["index"], 1);
+    assert_eq!(d["level"]["name"], "contributor");
+    assert_eq!(d["limit"], 100.0);
+    assert_eq!(d["next_step"]["level"], 2);
+    assert!(
+        d["next_step"]["requirements"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["name"] == "kept" && r["met"] == false))
+    );
+    assert_eq!(d["evidence"], serde_json::json!([0, 1, 2, 3, 4, 5]));
+    // Denied: exit 1, the deciding reason first.
+    let denied = s.run(&[
+        "decide",
+        "agent:bot",
+        "act:medium",
+        "--stake",
+        "500",
+        "--at",
+        &day(10),
+        "--json",
+    ]);
+    assert_eq!(denied.status.code(), Some(1));
+    let d: Value = serde_json::from_slice(&denied.stdout).expect("JSON");
+    assert_eq!(d["allowed"], false);
+    assert_eq!(d["reasons"][0]["code"], "capability_needs_level");
+    assert_eq!(d["reasons"][0]["data"]["needed_level"], 2);
+    // Human output states the verdict, the reasons and the next step.
+    let text = String::from_utf8(
+        s.run(&[
+            "decide",
+            "agent:bot",
+            "act:medium",
+            "--stake",
+            "500",
+            "--at",
+            &day(10),
+        ])
+        .stdout,
+    )
+    .expect("utf-8");
+    assert!(text.starts_with("DENIED"), "{text}");
+    assert!(text.contains("next step: level 2 (trusted"), "{text}");
+    // A broken promise demotes at once; explain shows the timeline with its causes.
+    s.expect(
+        &[
+            "record",
+            "promise",
+            "--id",
+            "p9",
+            "--promisor",
+            "agent:bot",
+            "--promisee",
+            "user:ann",
+            "--scope",
+            "deploy",
+            "--stake",
+            "20",
+            "--at",
+            &day(11),
+            "--due",
+            &day(20),
+        ],
+        0,
+    );
+    s.expect(
+        &[
+            "record",
+            "outcome",
+            "--promise",
+            "p9",
+            "--result",
+            "broken",
+            "--at",
+            &day(12),
+        ],
+        0,
+    );
+    let e = s.json(&["explain", "agent:bot", "--at", &day(13)]);
+    assert_eq!(e["level"]["index"], 0);
+    let timeline = e["timeline"].as_array().expect("timeline");
+    assert_eq!(timeline.len(), 2, "{timeline:?}");
+    assert_eq!(timeline[0]["to"], 1);
+    assert_eq!(timeline[1]["cause"]["kind"], "broken_promise");
+    assert_eq!(timeline[1]["cause"]["index"], 7);
+    let after = s.run(&[
+        "decide",
+        "agent:bot",
+        "act:low",
+        "--stake",
+        "50",
+        "--at",
+        &day(13),
+    ]);
+    assert_eq!(after.status.code(), Some(1));
+    // Errors are exit 2.
+    for bad in [
+        &["decide", "agent:bot", "act:low", "--stake", "-5"][..],
+        &["decide", "agent:bot", "act:low", "--stake", "NaN"],
+        &["decide", "agent:bot", "act:low"],
+        &["decide", "two words", "act:low", "--stake", "1"],
+    ] {
+        assert_eq!(s.run(bad).status.code(), Some(2), "{bad:?}");
+    }
+    // The ladder itself, for people and scripts.
+    let ladder = s.json(&["ladder"]);
+    assert_eq!(ladder.as_array().map(Vec::len), Some(4));
+    assert_eq!(ladder[3]["requires"]["vouches"], 1);
+    assert!(s.expect(&["ladder"], 0).contains("contributor"));
+}
+
+#[test]
+fn a_malformed_policy_is_refused_naming_the_key() {
+    let s = Sandbox::new();
+    s.expect(&["init"], 0);
+    let policy = s.data().join("stepwise.toml");
+    let text = std::fs::read_to_string(&policy).expect("policy");
+    std::fs::write(
+        &policy,
+        text.replace("max_stake = 100\n", "max_stake = 1\n"),
+    )
+    .expect("write");
+    let out = s.run(&["decide", "agent:bot", "read", "--stake", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("ladder.levels[1].max_stake"),
+        "{}",
+        stderr(&out)
+    );
+}
