@@ -1,0 +1,113 @@
+//! The ladder's laws, on random histories: levels are a pure function of the log, climbed one
+//! step at a time, and an honest record is never demoted.
+
+mod common;
+
+use common::*;
+use proptest::prelude::*;
+use stepwise::evidence::{Body, Event};
+use stepwise::ladder::{Ladder, LadderState};
+use stepwise::ledger::note::LogSigner;
+use stepwise::ledger::{Ledger, LedgerConfig};
+use stepwise::model::params::ModelParams;
+use stepwise::store::SqliteStore;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// The positions and timelines folded event by event (with decisions asked in between)
+    /// equal those of a replay of the stored log, and so do the decisions.
+    #[test]
+    fn levels_are_a_pure_function_of_the_log(steps in prop::collection::vec(step(), 1..120)) {
+        let (events, last) = history(&steps);
+        let signer = LogSigner::from_seed("ladder.test/log", [5; 32]).expect("signer");
+        let mut ledger = Ledger::open(SqliteStore::in_memory().expect("store"), signer, LedgerConfig::default()).expect("ledger");
+        let mut incremental = LadderState::new(ModelParams::default(), Ladder::default());
+        for e in events {
+            let appended = ledger.append(vec![e]).expect("append");
+            let index = appended.results[0].clone().expect("valid history");
+            let bytes = ledger.entry(index).expect("entry").bytes;
+            let decoded = Event::from_json(std::str::from_utf8(&bytes).expect("utf-8")).expect("decodes");
+            incremental.apply(index, &decoded);
+            let ann = id("ann");
+            let _ = incremental.decide(&ann, "act:low", 50.0, None, at(last)).next_step();
+        }
+        let replayed = LadderState::replay(ledger.store(), ModelParams::default(), Ladder::default(), None, &mut |_| {}).expect("replay");
+        for who in PEOPLE {
+            let who = id(who);
+            prop_assert_eq!(incremental.position(&who), replayed.position(&who));
+            prop_assert_eq!(incremental.timeline(&who), replayed.timeline(&who));
+            for day in [last, last + 10.0, last + 100.0] {
+                let a = incremental.decide(&who, "act:medium", 500.0, None, at(day));
+                let b = replayed.decide(&who, "act:medium", 500.0, None, at(day));
+                prop_assert_eq!((a.allowed, a.level, a.limit), (b.allowed, b.level, b.limit));
+                prop_assert_eq!(a.next_step(), b.next_step());
+            }
+        }
+    }
+
+    /// Every promotion is one step; no history skips a level, whenever it is looked at.
+    #[test]
+    fn promotions_are_one_step_at_a_time(steps in prop::collection::vec(step(), 1..150), later in 0.0..400.0f64) {
+        let (events, last) = history(&steps);
+        let mut state = LadderState::new(ModelParams::default(), Ladder::default());
+        for (i, e) in events.iter().enumerate() {
+            state.apply(i as u64, e);
+        }
+        for who in PEOPLE {
+            let who = id(who);
+            let mut steps = state.timeline(&who).to_vec();
+            let index = state.trust().principal_index(&who);
+            let now = state.position_at(index, at(last + later), &mut steps);
+            for s in &steps {
+                prop_assert!(s.to < s.from || s.to == s.from + 1, "{s:?}");
+            }
+            prop_assert!(steps.windows(2).all(|w| w[0].at <= w[1].at), "{steps:?}");
+            prop_assert_eq!(now.level, steps.last().map_or(0, |s| s.to));
+        }
+    }
+
+    /// A principal that keeps every promise it makes, and that nobody reports or rates
+    /// negatively, is never demoted, whatever everyone else does — as long as its evidence does
+    /// not fade (here: half-lives of a million days; fading evidence does demote the idle).
+    #[test]
+    fn an_honest_record_is_never_demoted(steps in prop::collection::vec(step(), 1..150)) {
+        let (events, last) = history(&steps);
+        let honest = id("ann");
+        // Rewrite the history so that ann keeps her promises and receives no negative verdicts.
+        let mut kept_by_ann = std::collections::HashSet::new();
+        let events: Vec<Event> = events
+            .into_iter()
+            .filter_map(|mut e| {
+                match &mut e.body {
+                    Body::Promise { id, promisor, due, .. } if *promisor == honest => {
+                        // On time, too: her promises fall due long after the story ends.
+                        *due = stepwise::evidence::Time::from_micros(due.as_micros() + 1000 * stepwise::model::params::DAY_MICROS).expect("time");
+                        kept_by_ann.insert(id.clone());
+                    }
+                    Body::Outcome { promise, result } if kept_by_ann.contains(promise) => {
+                        *result = stepwise::evidence::OutcomeResult::Kept;
+                    }
+                    Body::Rating { subject, value, .. } if *subject == honest && *value < 0.0 => return None,
+                    Body::Report { subject, .. } if *subject == honest => return None,
+                    _ => {}
+                }
+                Some(e)
+            })
+            .collect();
+        let lasting = ModelParams {
+            half_life_positive: 1_000_000 * stepwise::model::params::DAY_MICROS,
+            half_life_negative: 1_000_000 * stepwise::model::params::DAY_MICROS,
+            ..ModelParams::default()
+        };
+        let mut state = LadderState::new(lasting, Ladder::default());
+        for (i, e) in events.iter().enumerate() {
+            state.apply(i as u64, e);
+        }
+        let index = state.trust().principal_index(&honest);
+        let until = at(last + 365.0);
+        let mut steps = state.timeline(&honest).to_vec();
+        state.position_at(index, until, &mut steps);
+        prop_assert!(steps.iter().all(|s| s.to > s.from), "{steps:?}");
+    }
+}
