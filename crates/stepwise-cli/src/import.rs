@@ -276,7 +276,7 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
             ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta})")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         ),
-        None => ProgressBar::new_spinner(),
+        None => crate::output::spinner(),
     }
 }
 

@@ -6,9 +6,8 @@
 use crate::output::Out;
 use anyhow::{Result, bail};
 use clap::Args;
-use indicatif::ProgressBar;
 use serde_json::{Value, json};
-use std::io::{IsTerminal as _, Write};
+use std::io::Write;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
 use stepwise::ladder::{Decision, LadderState, NextStep, Step, StepCause};
@@ -52,11 +51,7 @@ fn instant(at: Option<String>) -> Result<(Time, Option<Time>)> {
 fn fold(data: &DataDir, until: Option<Time>) -> Result<LadderState> {
     let policy = data.policy()?;
     let store = data.open_store()?;
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new_spinner()
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::output::spinner();
     let state = LadderState::replay(&store, policy.model, policy.ladder, until, &mut |n| {
         bar.set_message(format!("{n} entries read"));
         bar.tick();

@@ -7,8 +7,6 @@ use crate::output::{Out, hex};
 use anyhow::{Context as _, Result};
 use base64::Engine as _;
 use clap::Subcommand;
-use indicatif::ProgressBar;
-use std::io::IsTerminal as _;
 use stepwise::data_dir::DataDir;
 use stepwise::ledger::{self, note::LogVerifier};
 
@@ -152,11 +150,7 @@ fn verify(data: &DataDir, key: Option<String>, out: &mut Out) -> Result<bool> {
     };
     let policy = data.policy()?;
     let store = data.open_store()?;
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new_spinner()
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::output::spinner();
     let report = ledger::verify(&store, &verifier, &policy.ledger, &mut |n| {
         bar.set_message(format!("{n} entries verified"));
         bar.tick();

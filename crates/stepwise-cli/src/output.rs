@@ -59,6 +59,16 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// A spinner on stderr for long work, hidden when stderr is not a terminal.
+pub fn spinner() -> indicatif::ProgressBar {
+    use std::io::IsTerminal as _;
+    if io::stderr().is_terminal() {
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    }
+}
+
 /// Lower-case hex, the form hashes take in output.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;

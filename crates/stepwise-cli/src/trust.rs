@@ -6,8 +6,6 @@
 use crate::output::Out;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use indicatif::ProgressBar;
-use std::io::IsTerminal as _;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
 use stepwise::model::params::ModelParams;
@@ -44,11 +42,7 @@ pub struct RankArgs {
 /// Folds the data directory's log with `params`, up to `until` when given.
 fn fold(data: &DataDir, params: ModelParams, until: Option<Time>) -> Result<TrustState> {
     let store = data.open_store()?;
-    let bar = if std::io::stderr().is_terminal() {
-        ProgressBar::new_spinner()
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::output::spinner();
     let state = TrustState::replay(&store, params, until, &mut |n| {
         bar.set_message(format!("{n} entries read"));
         bar.tick();
