@@ -1,0 +1,1 @@
+//! Temporal evaluation on real trust data.
