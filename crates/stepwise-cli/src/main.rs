@@ -4,6 +4,7 @@
 //! some lines, or `decide` denied); 2 a usage, input or environment error, with a message on stderr, in
 //! which case nothing was recorded. Output is for people by default and JSON with `--json`.
 
+mod eval;
 mod import;
 mod ladder;
 mod log;
@@ -71,6 +72,8 @@ enum Command {
     Explain(ladder::ExplainArgs),
     /// The policy's ladder: levels, stakes, capabilities and what it takes to enter each.
     Ladder,
+    /// Judge the trust model on a real signed network in time order, against baselines.
+    Eval(eval::EvalArgs),
 }
 
 /// Ends the process with a code: `Ok(true)` success, `Ok(false)` a negative answer.
@@ -92,6 +95,7 @@ fn main() -> ExitCode {
         Command::Decide(args) => ladder::decide(&data, args, &mut out),
         Command::Explain(args) => ladder::explain(&data, args, &mut out),
         Command::Ladder => ladder::ladder(&data, &mut out),
+        Command::Eval(args) => eval::run(&data, args, &mut out),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

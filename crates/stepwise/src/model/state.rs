@@ -348,6 +348,20 @@ impl TrustState {
             .map(|v| v.voucher)
     }
 
+    /// Verdicts (ratings and reports) a principal has given so far, and how many were negative.
+    pub fn verdicts_given(&self, who: u32) -> (u32, u32) {
+        let person = &self.people[who as usize];
+        (person.verdicts_given, person.negative_given)
+    }
+
+    /// What one truster has recorded about one subject so far, by kind.
+    pub fn pair_counts(&self, truster: u32, subject: u32) -> Counts {
+        self.people[subject as usize]
+            .from
+            .get(&truster)
+            .map_or_else(Counts::default, |pair| pair.counts)
+    }
+
     /// The log indexes of the most recent `limit` pieces of evidence about `subject`.
     pub fn cited(&self, subject: u32, limit: usize) -> Vec<u64> {
         let person = &self.people[subject as usize];
@@ -647,8 +661,7 @@ impl TrustState {
     }
 
     /// The rank score of `subject`, or what a principal nobody trusts would get.
-    fn rank_of(&self, subject: Option<u32>) -> f64 {
-        let ranking = self.ranking();
+    fn rank_of(&self, subject: Option<u32>, ranking: &Ranking) -> f64 {
         if let Some(score) = subject.and_then(|s| ranking.scores.get(s as usize)) {
             return *score;
         }
@@ -681,12 +694,27 @@ impl TrustState {
         scope: Option<&Id>,
         at: Time,
     ) -> TrustReport {
+        self.trust_ranked(subject, truster, scope, at, &self.ranking())
+    }
+
+    /// As [`TrustState::trust`], with base rates from a network rank computed earlier (for
+    /// example refreshed at intervals while replaying a long history, where recomputing it
+    /// after every event would dominate). Principals the ranking does not know are treated as
+    /// principals nobody trusts yet.
+    pub fn trust_ranked(
+        &self,
+        subject: &Id,
+        truster: Option<&Id>,
+        scope: Option<&Id>,
+        at: Time,
+        ranking: &Ranking,
+    ) -> TrustReport {
         let at = at.as_micros();
         let p = &self.params;
         let s = self.principals.get(subject);
         let t = truster.and_then(|t| self.principals.get(t));
         let scope = scope.map(|id| self.scopes.get(id));
-        let rank = self.rank_of(s);
+        let rank = self.rank_of(s, ranking);
         let base_rate = self.base_rate(rank);
         let mut report = TrustReport {
             opinion: Opinion::from_evidence(Evidence::default(), p.prior_weight, base_rate),

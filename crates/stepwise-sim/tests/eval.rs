@@ -1,0 +1,138 @@
+//! The evaluation instrument: its arithmetic checked by hand, and nothing from the future.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Cursor};
+use stepwise::model::params::ModelParams;
+use stepwise_sim::eval::*;
+
+fn otc() -> Vec<Rating> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/soc-sign-bitcoinotc.csv.gz");
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    read_bitcoin_otc(BufReader::new(flate2::read::GzDecoder::new(file)))
+        .expect("the data set parses")
+}
+
+#[test]
+fn auc_agrees_with_a_hand_computed_case() {
+    // Positives score 0.35 and 0.8, negatives 0.1 and 0.4: of the four (positive, negative)
+    // pairs, three are ordered right.
+    assert_eq!(
+        auc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]),
+        Some(0.75)
+    );
+    // A tie counts half.
+    assert_eq!(auc(&[0.5, 0.5, 0.9], &[true, false, true]), Some(0.75));
+    assert_eq!(auc(&[0.1, 0.2], &[true, true]), None, "one class only");
+    let roc = roc(&[0.1, 0.4, 0.35, 0.8], &[false, false, true, true]);
+    assert_eq!(roc.first(), Some(&(0.0, 0.0)));
+    assert_eq!(roc.last(), Some(&(1.0, 1.0)));
+}
+
+#[test]
+fn fairness_and_goodness_agree_with_a_hand_computed_graph() {
+    // Two raters disagree about v: the fixed point is g(v) = 0 and both halfway fair.
+    // A lone rater of w at 0.5 keeps fairness 1, and w's goodness is 0.5.
+    let edges = [(1, 10, 1.0), (2, 10, -1.0), (3, 20, 0.5)];
+    let (fairness, goodness) = FairnessGoodness::compute(&edges);
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+    assert!(close(goodness[&10], 0.0), "{goodness:?}");
+    assert!(
+        close(fairness[&1], 0.5) && close(fairness[&2], 0.5),
+        "{fairness:?}"
+    );
+    assert!(close(goodness[&20], 0.5) && close(fairness[&3], 1.0));
+}
+
+#[test]
+fn ratings_are_read_in_time_order_with_file_order_on_ties() {
+    let text = "# comment\n3,4,5,200\n1,2,-1,100\n\n5,6,2,100\n";
+    let ratings = read_bitcoin_otc(Cursor::new(text)).expect("parses");
+    let order: Vec<u64> = ratings.iter().map(|r| r.rater).collect();
+    assert_eq!(order, [1, 5, 3]);
+    for (bad, line) in [
+        ("1,2,3\n", 1),
+        ("1,2,3,4\n1,2,11,5\n", 2),
+        ("x,2,3,4\n", 1),
+        ("1,2,3,soon\n", 1),
+    ] {
+        match read_bitcoin_otc(Cursor::new(bad)) {
+            Err(EvalError::Line { line: l, .. }) => assert_eq!(l, line, "{bad:?}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        read_bitcoin_otc(Cursor::new("")),
+        Err(EvalError::Empty)
+    ));
+}
+
+/// Leakage: the predictions for the first N ratings are identical whether or not the rest of
+/// the file is present.
+#[test]
+fn nothing_from_the_future_leaks_into_a_prediction() {
+    let all = otc();
+    let n = 4_000;
+    let params = ModelParams::default();
+    let full = replay(&all[..3 * n], &mut systems(&params, 500), &mut |_| {});
+    let prefix = replay(&all[..n], &mut systems(&params, 500), &mut |_| {});
+    for i in 0..n {
+        let (a, b) = (&full.predictions[i], &prefix.predictions[i]);
+        assert!(
+            a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits()),
+            "rating {i}: {a:?} vs {b:?}"
+        );
+    }
+}
+
+#[test]
+fn every_system_beats_chance_on_bitcoin_otc_and_stepwise_leads() {
+    let ratings = otc();
+    assert_eq!(ratings.len(), 35_592);
+    let run = replay(
+        &ratings,
+        &mut systems(&ModelParams::default(), 1000),
+        &mut |_| {},
+    );
+    let scores = run.scores(&ratings);
+    let of = |name: &str| {
+        scores
+            .iter()
+            .find(|s| s.system == name)
+            .and_then(|s| s.auc_all)
+            .expect(name)
+    };
+    for s in &scores {
+        assert!(s.auc_all.is_some_and(|a| a > 0.6), "{s:?}");
+    }
+    assert!(of("stepwise") > of("beta"), "{scores:?}");
+    assert!(of("stepwise") >= 0.90, "the target: {scores:?}");
+}
+
+#[test]
+fn fraud_scoring_holds_out_the_trusted_core() {
+    // User 1 rates 2 at +6 (2 joins the core) and 3 at -6; 2 rates 4 at -8; 5 rates 3 at -4
+    // and 4 at +9.
+    let ratings: Vec<Rating> = [
+        (1, 2, 6),
+        (1, 3, -6),
+        (2, 4, -8),
+        (5, 3, -4),
+        (5, 4, 9),
+        (6, 3, -2),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, &(rater, subject, value))| Rating {
+        rater,
+        subject,
+        value,
+        time: 1.3e9 + i as f64,
+    })
+    .collect();
+    let labels = HashMap::from([(2, false), (3, true), (4, false), (5, false)]);
+    let (aucs, users, core) = fraud_auc(&ratings, &labels, &ModelParams::default());
+    assert_eq!(core, 2, "user 1 and user 2");
+    assert_eq!(users, 3, "core member 2 is not scored");
+    assert_eq!(aucs.len(), 4);
+}
