@@ -10,6 +10,7 @@ mod ladder;
 mod log;
 mod output;
 mod record;
+mod simulate;
 mod trust;
 
 use anyhow::Result;
@@ -74,6 +75,8 @@ enum Command {
     Ladder,
     /// Judge the trust model on a real signed network in time order, against baselines.
     Eval(eval::EvalArgs),
+    /// Run an attack scenario under stepwise's ladder and two baselines, same world and seed.
+    Simulate(simulate::SimulateArgs),
 }
 
 /// Ends the process with a code: `Ok(true)` success, `Ok(false)` a negative answer.
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => ladder::explain(&data, args, &mut out),
         Command::Ladder => ladder::ladder(&data, &mut out),
         Command::Eval(args) => eval::run(&data, args, &mut out),
+        Command::Simulate(args) => simulate::run(args, &mut out),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

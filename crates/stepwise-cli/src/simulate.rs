@@ -1,0 +1,98 @@
+//! `stepwise simulate`: attack scenarios in an agent-based market, under stepwise's ladder and
+//! under two baselines, same world and seed. In memory; deterministic for a seed.
+
+use crate::output::Out;
+use anyhow::{Result, bail};
+use clap::Args;
+use serde_json::Value;
+use stepwise_sim::simulate::{self, Config, SCENARIOS, Scenario};
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    /// The scenario (honest, on-off, slow-con, whitewash, sybil, badmouth, ballot-stuff,
+    /// camouflage), or `all`.
+    #[arg(long)]
+    scenario: String,
+    /// The seed of every random draw.
+    #[arg(long, default_value_t = simulate::DEFAULT_SEED)]
+    seed: u64,
+    /// Rounds (days) to simulate.
+    #[arg(long, default_value_t = simulate::DEFAULT_ROUNDS)]
+    rounds: u32,
+}
+
+pub fn run(args: SimulateArgs, out: &mut Out) -> Result<bool> {
+    if args.rounds == 0 || args.rounds > simulate::MAX_ROUNDS {
+        bail!(
+            "--rounds must be between 1 and {}, not {}",
+            simulate::MAX_ROUNDS,
+            args.rounds
+        );
+    }
+    let scenarios: Vec<Scenario> = if args.scenario == "all" {
+        SCENARIOS
+            .iter()
+            .map(|s| s.parse())
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![args.scenario.parse()?]
+    };
+    let reports: Vec<_> = scenarios
+        .into_iter()
+        .map(|scenario| {
+            simulate::run(&Config {
+                scenario,
+                seed: args.seed,
+                rounds: args.rounds,
+            })
+        })
+        .collect();
+    let json = match reports.as_slice() {
+        [one] => one.to_json(),
+        many => Value::Array(many.iter().map(|r| r.to_json()).collect()),
+    };
+    out.emit(&json, |w| {
+        for report in &reports {
+            writeln!(
+                w,
+                "scenario {} (seed {}, {} rounds)",
+                report.scenario, report.seed, report.rounds
+            )?;
+            writeln!(
+                w,
+                "  {:<10} {:>14} {:>14} {:>16}",
+                "system", "attacker gain", "honest gain", "honest friction"
+            )?;
+            for r in &report.results {
+                writeln!(
+                    w,
+                    "  {:<10} {:>14.0} {:>14.0} {:>15.1}%",
+                    r.system,
+                    r.attacker_gain,
+                    r.honest_gain,
+                    r.honest_friction * 100.0
+                )?;
+            }
+            if let Some(t) = report.target() {
+                writeln!(
+                    w,
+                    "  target: attacker gain {} of the average baseline's ({}), friction {}",
+                    t.gain_ratio
+                        .map_or("—".to_owned(), |g| format!("{:.1}%", g * 100.0)),
+                    if t.gain_ok {
+                        "≤ 10%: met"
+                    } else {
+                        "> 10%: missed"
+                    },
+                    if t.friction_ok {
+                        "no worse: met"
+                    } else {
+                        "worse: missed"
+                    }
+                )?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(true)
+}

@@ -1,0 +1,221 @@
+//! The attack simulator: deterministic for a seed, sane metrics, honest control, scenario names.
+
+use std::str::FromStr;
+use stepwise_sim::simulate::{
+    CLIENTS, Config, HONEST, MAX_EXPOSURE, Report, SCENARIOS, Scenario, SystemResult, run,
+};
+
+fn config(scenario: Scenario, seed: u64, rounds: u32) -> Config {
+    Config {
+        scenario,
+        seed,
+        rounds,
+    }
+}
+
+fn get<'a>(report: &'a Report, system: &str) -> &'a SystemResult {
+    report
+        .system(system)
+        .unwrap_or_else(|| panic!("no {system} in {:?}", report.scenario))
+}
+
+fn json_of(scenario: Scenario, seed: u64, rounds: u32) -> String {
+    serde_json::to_string(&run(&config(scenario, seed, rounds)).to_json()).expect("json")
+}
+
+#[test]
+fn every_scenario_is_deterministic_for_its_seed_and_seeds_matter() {
+    for scenario in Scenario::ALL {
+        let once = json_of(scenario, 7, 60);
+        assert_eq!(
+            once,
+            json_of(scenario, 7, 60),
+            "{scenario} is not deterministic"
+        );
+        assert_ne!(
+            once,
+            json_of(scenario, 8, 60),
+            "{scenario}: seeds 7 and 8 agree"
+        );
+    }
+}
+
+#[test]
+fn json_has_the_promised_shape() {
+    let value = run(&config(Scenario::OnOff, 3, 5)).to_json();
+    assert_eq!(value["scenario"], "on-off");
+    assert_eq!(value["seed"], 3);
+    assert_eq!(value["rounds"], 5);
+    let results = value["results"].as_array().expect("results");
+    let systems: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["system"].as_str())
+        .collect();
+    assert_eq!(systems, ["stepwise", "average", "beta"]);
+    for r in results {
+        for key in [
+            "attacker_gain",
+            "honest_gain",
+            "honest_friction",
+            "attacker_requests",
+            "attacker_allowed",
+            "honest_requests",
+            "honest_allowed",
+        ] {
+            assert!(r[key].is_number(), "{key} missing in {r}");
+        }
+    }
+    assert_eq!(
+        results[0]["rounds_to_level"].as_array().map(Vec::len),
+        Some(4)
+    );
+    assert!(value["target"]["gain_ok"].is_boolean());
+}
+
+#[test]
+fn honest_control_has_no_attacker_gain_and_little_friction() {
+    let report = run(&config(Scenario::Honest, 1, 60));
+    assert!(report.target().is_none());
+    for r in &report.results {
+        assert_eq!(r.attacker_gain, 0.0, "{}", r.system);
+        assert_eq!(
+            (r.attacker_requests, r.attacker_allowed),
+            (0, 0),
+            "{}",
+            r.system
+        );
+        assert_eq!(r.honest_requests, 60 * HONEST as u64, "{}", r.system);
+        assert!(r.honest_gain > 0.0, "{}", r.system);
+    }
+    let stepwise = get(&report, "stepwise");
+    assert!(
+        stepwise.honest_friction < 0.2,
+        "stepwise denies {:.1} % of honest requests",
+        100.0 * stepwise.honest_friction
+    );
+    // An honest newcomer stands on level 1 within a week and on level 2 within the run.
+    assert_eq!(stepwise.rounds_to_level[0], Some(0));
+    assert!(
+        stepwise.rounds_to_level[1].is_some_and(|r| r <= 7),
+        "{stepwise:?}"
+    );
+    assert!(
+        stepwise.rounds_to_level[2].is_some_and(|r| r < 60),
+        "{stepwise:?}"
+    );
+    assert_eq!(stepwise.attacker_top_level, None);
+}
+
+#[test]
+fn metrics_are_consistent() {
+    for scenario in Scenario::ALL {
+        let report = run(&config(scenario, 2, 25));
+        assert_eq!(report.rounds, 25);
+        for r in &report.results {
+            let what = format!("{scenario}/{}", r.system);
+            assert!(r.honest_allowed <= r.honest_requests, "{what}");
+            assert!(r.attacker_allowed <= r.attacker_requests, "{what}");
+            assert!(r.honest_kept <= r.honest_allowed, "{what}");
+            assert!(r.attacker_betrayals <= r.attacker_allowed, "{what}");
+            let friction = 1.0 - r.honest_allowed as f64 / r.honest_requests as f64;
+            assert!((r.honest_friction - friction).abs() < 1e-12, "{what}");
+            assert!((0.0..=1.0).contains(&r.honest_friction_late), "{what}");
+            assert!(r.honest_gain <= 500.0 * r.honest_kept as f64, "{what}");
+            assert!(r.honest_gain >= 5.0 * r.honest_kept as f64, "{what}");
+            assert!(
+                r.attacker_gain <= MAX_EXPOSURE * r.attacker_betrayals as f64,
+                "{what}"
+            );
+        }
+    }
+}
+
+/// One round: every honest principal is a newcomer, so every system allows exactly the
+/// stakes of at most 10 (here the tier 5) and nothing else.
+#[test]
+fn one_round_by_hand() {
+    let report = run(&config(Scenario::Honest, 11, 1));
+    let first = get(&report, "stepwise");
+    assert_eq!(first.honest_requests, HONEST as u64);
+    for r in &report.results {
+        assert_eq!(r.honest_allowed, first.honest_allowed, "{}", r.system);
+        assert_eq!(r.honest_kept, first.honest_kept, "{}", r.system);
+        assert_eq!(r.honest_gain, 5.0 * r.honest_kept as f64, "{}", r.system);
+    }
+    assert!(first.honest_allowed > 0 && first.honest_allowed < HONEST as u64);
+}
+
+/// Slow-con over four rounds, by hand. Rounds 0–2: each of the 3 cons climbs. Under stepwise
+/// it keeps three promises of 5 (level 0's limit is 10) and stands on level 1 (limit 100) from
+/// round 2's outcomes; in round 3 (⌊3·4/4⌋) it asks for 10,000 (denied), then 100 (allowed),
+/// and breaks it. Under `average` one +1 rating opens the full 10,000; under `beta` three do
+/// ((3+1)/(3+2) = 0.8), just in time for round 3.
+#[test]
+fn slow_con_by_hand() {
+    let report = run(&config(Scenario::SlowCon, 5, 4));
+    let stepwise = get(&report, "stepwise");
+    assert_eq!(stepwise.attacker_gain, 3.0 * 100.0);
+    assert_eq!(stepwise.attacker_betrayals, 3);
+    assert_eq!(stepwise.attacker_requests, 3 * 3 + 3 * 2);
+    assert_eq!(stepwise.attacker_allowed, 3 * 3 + 3);
+    assert_eq!(stepwise.attacker_top_level, Some(1));
+    for baseline in ["average", "beta"] {
+        let r = get(&report, baseline);
+        assert_eq!(r.attacker_gain, 3.0 * MAX_EXPOSURE, "{baseline}");
+        assert_eq!(
+            (r.attacker_requests, r.attacker_allowed),
+            (12, 12),
+            "{baseline}"
+        );
+    }
+    let target = report.target().expect("an attack");
+    assert_eq!(target.gain_ratio, Some(0.01));
+    assert!(target.gain_ok);
+}
+
+/// Whitewash over four rounds: under `average` an identity keeps one promise of 5, betrays
+/// 10,000 the next round and comes back new (two betrayals each); under `beta` it needs three
+/// ratings (one betrayal each, in round 3); under stepwise it is still climbing (limit 100).
+#[test]
+fn whitewash_by_hand() {
+    let report = run(&config(Scenario::Whitewash, 9, 4));
+    assert_eq!(get(&report, "average").attacker_gain, 6.0 * MAX_EXPOSURE);
+    assert_eq!(get(&report, "beta").attacker_gain, 3.0 * MAX_EXPOSURE);
+    assert_eq!(get(&report, "stepwise").attacker_gain, 0.0);
+}
+
+#[test]
+fn stepwise_lets_attackers_take_no_more_than_the_average_baseline() {
+    for scenario in Scenario::ALL {
+        let report = run(&config(scenario, 1, 100));
+        let stepwise = get(&report, "stepwise").attacker_gain;
+        let average = get(&report, "average").attacker_gain;
+        assert!(stepwise <= average, "{scenario}: {stepwise} > {average}");
+    }
+}
+
+#[test]
+fn scenario_names_parse_and_unknown_ones_are_refused_with_the_list() {
+    assert_eq!(SCENARIOS.len(), Scenario::ALL.len());
+    for (name, scenario) in SCENARIOS.iter().zip(Scenario::ALL) {
+        assert_eq!(Scenario::from_str(name), Ok(scenario));
+        assert_eq!(scenario.to_string(), *name);
+        assert_eq!(run(&config(scenario, 1, 0)).scenario, *name);
+    }
+    let err = Scenario::from_str("onoff").expect_err("unknown");
+    let message = err.to_string();
+    assert!(message.contains("\"onoff\""), "{message}");
+    for name in SCENARIOS {
+        assert!(message.contains(name), "{message} lacks {name}");
+    }
+    assert!(Scenario::from_str("").is_err());
+    assert!(Scenario::from_str("Honest").is_err());
+}
+
+#[test]
+fn population_constants_are_what_the_docs_say() {
+    assert_eq!((HONEST, CLIENTS), (20, 10));
+    let report = run(&Config::new(Scenario::Honest));
+    assert_eq!(report.rounds, 200);
+    assert_eq!(report.seed, 1);
+}
