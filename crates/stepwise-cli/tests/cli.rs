@@ -992,3 +992,85 @@ fn a_malformed_policy_is_refused_naming_the_key() {
         stderr(&out)
     );
 }
+
+#[test]
+fn simulate_prints_the_promised_json_and_is_deterministic() {
+    let s = Sandbox::new();
+    let run = || {
+        s.json(&[
+            "simulate",
+            "--scenario",
+            "on-off",
+            "--seed",
+            "7",
+            "--rounds",
+            "40",
+        ])
+    };
+    let first = run();
+    assert_eq!(first["scenario"], "on-off");
+    assert_eq!(first["seed"], 7);
+    let systems: Vec<&str> = first["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["system"].as_str().expect("system"))
+        .collect();
+    assert_eq!(systems, ["stepwise", "average", "beta"]);
+    for key in ["attacker_gain", "honest_gain", "honest_friction"] {
+        assert!(first["results"][0][key].is_number(), "{key}");
+    }
+    assert_eq!(first, run(), "same seed, same figures");
+    let out = s.run(&["simulate", "--scenario", "tornado"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("on-off"),
+        "lists the scenarios: {}",
+        stderr(&out)
+    );
+    assert_eq!(
+        s.run(&["simulate", "--scenario", "honest", "--rounds", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn eval_reports_every_system_and_writes_recomputable_predictions() {
+    let s = Sandbox::new();
+    let data = shared().join("data/soc-sign-bitcoinotc.csv.gz");
+    let csv = s.path("predictions.csv");
+    let report = s.path("report");
+    let figures = s.json(&[
+        "eval",
+        data.to_str().expect("utf-8"),
+        "--predictions",
+        csv.to_str().expect("utf-8"),
+        "--report",
+        report.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(figures["ratings"], 35_592);
+    let names: Vec<&str> = figures["systems"]
+        .as_array()
+        .expect("systems")
+        .iter()
+        .map(|s| s["system"].as_str().expect("name"))
+        .collect();
+    assert_eq!(
+        names,
+        ["stepwise", "mean_rating", "beta", "fairness_goodness"]
+    );
+    let text = std::fs::read_to_string(&csv).expect("predictions");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("index,rater,subject,time,rating,p_negative")
+    );
+    assert_eq!(lines.count(), 35_592);
+    for file in ["figures.json", "roc.svg", "trust_over_time.svg"] {
+        assert!(report.join(file).exists(), "{file}");
+    }
+    let missing = s.run(&["eval", "/nonexistent.csv"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
