@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::io::Write;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
-use stepwise::ladder::{Decision, LadderState, NextStep, Step, StepCause};
+use stepwise::ladder::{Decision, LadderState, Step, StepCause};
 
 #[derive(Args)]
 pub struct DecideArgs {
@@ -60,35 +60,37 @@ fn fold(data: &DataDir, until: Option<Time>) -> Result<LadderState> {
     Ok(state)
 }
 
-fn next_step_json(next: &Option<NextStep>) -> Value {
-    match next {
+fn next_step_json(d: &Decision<'_>) -> Value {
+    match d.next_step() {
         None => Value::Null,
         Some(n) => json!({
             "level": n.level,
-            "name": n.name,
+            "name": d.name_of(n.level),
             "max_stake": n.max_stake,
-            "requirements": n.requirements.iter().map(|r| json!({
+            "requirements": n.requirements().iter().map(|r| json!({
                 "name": r.name,
                 "current": r.current,
                 "needed": r.needed,
                 "met": r.met,
-                "message": r.message,
+                "message": d.describe_requirement(r),
             })).collect::<Vec<_>>(),
         }),
     }
 }
 
-fn write_next_step(w: &mut dyn Write, next: &Option<NextStep>) -> std::io::Result<()> {
-    match next {
+fn write_next_step(w: &mut dyn Write, d: &Decision<'_>) -> std::io::Result<()> {
+    match d.next_step() {
         None => writeln!(w, "next step: none — this is the top of the ladder"),
         Some(n) => {
+            let name = d.name_of(n.level);
             writeln!(
                 w,
-                "next step: level {} ({}, stakes up to {}):",
-                n.level, n.name, n.max_stake
+                "next step: level {} ({name}, stakes up to {}):",
+                n.level, n.max_stake
             )?;
-            for r in &n.requirements {
-                writeln!(w, "  [{}] {}", if r.met { "x" } else { " " }, r.message)?;
+            for r in n.requirements() {
+                let mark = if r.met { "x" } else { " " };
+                writeln!(w, "  [{mark}] {}", d.describe_requirement(r))?;
             }
             Ok(())
         }
@@ -105,12 +107,12 @@ fn decision_json(d: &Decision<'_>, log_size: u64) -> Value {
         "at": d.at.to_string(),
         "level": {"index": d.level, "name": d.level_name()},
         "limit": d.limit,
-        "reasons": d.reasons().iter().map(|r| json!({
-            "code": r.code,
-            "message": r.message,
-            "data": r.data,
+        "reasons": d.reasons().as_slice().iter().map(|r| json!({
+            "code": r.code(),
+            "message": d.describe(r),
+            "data": d.reason_data(r),
         })).collect::<Vec<_>>(),
-        "next_step": next_step_json(&d.next_step()),
+        "next_step": next_step_json(d),
         "evidence": d.evidence(),
         "log_size": log_size,
     })
@@ -142,10 +144,10 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
             d.limit
         )?;
         writeln!(w, "reasons:")?;
-        for r in d.reasons() {
-            writeln!(w, "  - {}", r.message)?;
+        for r in d.reasons().as_slice() {
+            writeln!(w, "  - {}", d.describe(r))?;
         }
-        write_next_step(w, &d.next_step())?;
+        write_next_step(w, &d)?;
         let evidence: Vec<String> = d.evidence().iter().map(u64::to_string).collect();
         writeln!(
             w,
@@ -231,7 +233,7 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
                 "to": s.to,
                 "cause": cause_json(&s.cause),
             })).collect::<Vec<_>>(),
-            "next_step": next_step_json(&d.next_step()),
+            "next_step": next_step_json(&d),
             "evidence": d.evidence(),
             "log_size": state.trust().log_size(),
         }),
@@ -269,7 +271,7 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
                     )?;
                 }
             }
-            write_next_step(w, &d.next_step())
+            write_next_step(w, &d)
         },
     )?;
     Ok(true)

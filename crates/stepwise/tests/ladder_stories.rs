@@ -96,8 +96,12 @@ fn a_newcomer_may_take_a_small_stake_at_once() {
     assert!(!d.allowed);
     assert_eq!(d.denial, Some(Denial::StakeAboveLimit));
     let next = d.next_step().expect("a next step");
-    assert_eq!(next.name, "contributor");
-    assert!(next.requirements.iter().any(|r| r.name == "kept" && !r.met));
+    assert_eq!(d.name_of(next.level), "contributor");
+    assert!(
+        next.requirements()
+            .iter()
+            .any(|r| r.name == "kept" && !r.met)
+    );
 }
 
 #[test]
@@ -113,11 +117,10 @@ fn a_hundred_kept_promises_of_stake_1_do_not_unlock_a_stake_of_500() {
         d.level, 0,
         "promises below the next level's stakes do not count toward it"
     );
-    let kept = d
-        .next_step()
-        .expect("next step")
-        .requirements
-        .into_iter()
+    let next = d.next_step().expect("next step");
+    let kept = next
+        .requirements()
+        .iter()
         .find(|r| r.name == "kept")
         .expect("kept requirement");
     assert_eq!((kept.current, kept.needed, kept.met), (0.0, 3.0, false));
@@ -196,11 +199,16 @@ fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
     let bot = id("agent:bot");
     let d = w.state.decide(&bot, "act:low", 50.0, None, at(20.0));
     assert!(!d.allowed);
-    assert!(d.reasons().iter().any(|r| r.code == "cooldown"));
+    assert!(
+        d.reasons()
+            .as_slice()
+            .iter()
+            .any(|r| r.code() == "cooldown")
+    );
     assert!(
         d.next_step()
             .expect("next")
-            .requirements
+            .requirements()
             .iter()
             .any(|r| r.name == "cooldown_days_left" && !r.met)
     );
@@ -371,7 +379,8 @@ fn a_cautious_truster_refuses_what_the_default_policy_allows() {
     assert!(by_default.allowed);
     assert!(!by_cautious.allowed);
     assert_eq!(by_cautious.limit, 5.0);
-    assert!(by_cautious.reasons()[0].message.contains("own profile"));
+    let first = by_cautious.reasons().as_slice()[0];
+    assert!(by_cautious.describe(&first).contains("own profile"));
 }
 
 #[test]
@@ -393,12 +402,13 @@ fn every_denial_names_its_reason_and_the_next_step() {
         let d = w.state.decide(who, capability, stake, None, at(1.0));
         assert!(!d.allowed, "{code}");
         let reasons = d.reasons();
-        assert_eq!(reasons[0].code, code);
-        assert!(!reasons[0].message.is_empty());
+        let first = reasons.as_slice()[0];
+        assert_eq!(first.code(), code);
+        assert!(!d.describe(&first).is_empty());
         let next = d.next_step().expect("a next step below the top");
-        assert!(!next.requirements.is_empty());
+        assert!(!next.requirements().is_empty());
         assert!(
-            next.requirements.iter().any(|r| !r.met),
+            next.requirements().iter().any(|r| !r.met),
             "{code}: something is still needed"
         );
     }

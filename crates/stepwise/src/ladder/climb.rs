@@ -9,6 +9,7 @@
 
 use super::{Ladder, Requirements};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
+use crate::model::opinion::Opinion;
 use crate::model::params::ModelParams;
 use crate::model::state::{TrustState, fold_log};
 use crate::store::{Store, StoreError};
@@ -250,8 +251,20 @@ impl LadderState {
     /// may have completed a requirement, ended a cool-down, or let a promise fall due). Steps
     /// that would happen by then are pushed to `steps`.
     pub fn position_at(&self, subject: Option<u32>, at: Time, steps: &mut Vec<Step>) -> Position {
+        self.position_and_standing(subject, at, steps).0
+    }
+
+    /// The position at `at` (as [`LadderState::position_at`]) and the standing it was judged on.
+    pub(crate) fn position_and_standing(
+        &self,
+        subject: Option<u32>,
+        at: Time,
+        steps: &mut Vec<Step>,
+    ) -> (Position, Opinion) {
         let Some(s) = subject else {
-            return Position::newcomer(at);
+            let p = self.trust.params();
+            let standing = Opinion::from_evidence(Default::default(), p.prior_weight, p.base_rate);
+            return (Position::newcomer(at), standing);
         };
         let mut position = self.positions[s as usize].clone();
         let at = at.max(position.since);
@@ -264,7 +277,7 @@ impl LadderState {
             at,
             steps,
         );
-        evaluate(
+        let standing = evaluate(
             &self.trust,
             &self.ladder,
             &self.positions,
@@ -274,7 +287,11 @@ impl LadderState {
             None,
             steps,
         );
-        position
+        (position, standing)
+    }
+
+    pub(crate) fn timeline_of(&self, s: u32) -> &[Step] {
+        self.timelines.get(s as usize).map_or(&[], Vec::as_slice)
     }
 
     /// The level of `subject` at `at`.
@@ -450,7 +467,7 @@ fn evaluate(
     at: Time,
     index: Option<u64>,
     steps: &mut Vec<Step>,
-) {
+) -> Opinion {
     let levels = ladder.levels();
     let standing = trust.standing(s, at);
     let (expected, uncertainty) = (standing.expected(), standing.uncertainty);
@@ -486,4 +503,5 @@ fn evaluate(
             promote(position, at, index, steps);
         }
     }
+    standing
 }

@@ -58,19 +58,62 @@ impl Denial {
     }
 }
 
-/// One reason, in words and as data.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Reason {
-    /// Stable code.
-    pub code: &'static str,
-    /// For people.
-    pub message: String,
-    /// For programs.
-    pub data: Value,
+/// One reason behind a verdict, as data; [`Decision::describe`] puts it in words and
+/// [`Decision::reason_data`] in JSON.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reason {
+    /// The deciding reason of a refusal.
+    Denied(Denial),
+    /// The principal's level and standing.
+    Level,
+    /// The level grants the capability.
+    CapabilityGranted,
+    /// The stake is within the limit.
+    StakeWithinLimit,
+    /// A cool-down after a broken promise blocks promotion until this instant.
+    Cooldown {
+        /// When it ends.
+        until: Time,
+    },
 }
 
-/// One requirement of the next level, with where the principal stands.
-#[derive(Debug, Clone, PartialEq)]
+impl Reason {
+    /// A stable code for scripts.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::Denied(d) => d.code(),
+            Reason::Level => "level",
+            Reason::CapabilityGranted => "capability_granted",
+            Reason::StakeWithinLimit => "stake_within_limit",
+            Reason::Cooldown { .. } => "cooldown",
+        }
+    }
+}
+
+/// The reasons behind a verdict, the deciding one first; no allocation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reasons {
+    items: [Reason; 4],
+    len: usize,
+}
+
+impl Reasons {
+    fn push(&mut self, reason: Reason) {
+        if self.len < self.items.len() {
+            self.items[self.len] = reason;
+            self.len += 1;
+        }
+    }
+
+    /// The reasons, in order.
+    pub fn as_slice(&self) -> &[Reason] {
+        &self.items[..self.len]
+    }
+}
+
+/// One requirement of the next level, with where the principal stands; its words come from
+/// [`Decision::describe_requirement`].
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Requirement {
     /// Stable name: `kept`, `min_expected`, `max_uncertainty`, `tenure_days`, `clean_days`,
     /// `cooldown_days_left`, `vouches`.
@@ -81,21 +124,31 @@ pub struct Requirement {
     pub needed: f64,
     /// Whether it is met.
     pub met: bool,
-    /// For people.
-    pub message: String,
 }
 
-/// The next level and everything it takes.
-#[derive(Debug, Clone, PartialEq)]
+const NO_REQUIREMENT: Requirement = Requirement {
+    name: "",
+    current: 0.0,
+    needed: 0.0,
+    met: true,
+};
+
+/// The next level and everything it takes; no allocation.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct NextStep {
     /// The next level's index.
     pub level: usize,
-    /// Its name.
-    pub name: String,
     /// What it would allow.
     pub max_stake: f64,
+    items: [Requirement; 7],
+    len: usize,
+}
+
+impl NextStep {
     /// Each requirement, met or not.
-    pub requirements: Vec<Requirement>,
+    pub fn requirements(&self) -> &[Requirement] {
+        &self.items[..self.len]
+    }
 }
 
 /// A decision, with its explanation available on demand.
@@ -143,15 +196,9 @@ impl LadderState {
     ) -> Decision<'a> {
         let ladder = self.ladder();
         let s = self.trust().principal_index(subject);
-        let position = self.position_at(s, at, &mut Vec::new());
+        let (position, standing) = self.position_and_standing(s, at, &mut Vec::new());
         let level = position.level;
-        let (expected, uncertainty) = match s {
-            Some(s) => {
-                let o = self.trust().standing(s, at);
-                (o.expected(), o.uncertainty)
-            }
-            None => (self.trust().params().base_rate, 1.0),
-        };
+        let (expected, uncertainty) = (standing.expected(), standing.uncertainty);
         let profile = truster.and_then(|t| ladder.profile(t));
         let mut limit = ladder.levels()[level].max_stake;
         if let Some(p) = profile {
@@ -218,86 +265,78 @@ impl Decision<'_> {
     }
 
     /// Every reason behind the verdict, the deciding one first.
-    pub fn reasons(&self) -> Vec<Reason> {
+    pub fn reasons(&self) -> Reasons {
+        let mut reasons = Reasons {
+            items: [Reason::Level; 4],
+            len: 0,
+        };
+        if let Some(denial) = self.denial {
+            reasons.push(Reason::Denied(denial));
+        }
+        reasons.push(Reason::Level);
+        if self.denial.is_none() {
+            reasons.push(Reason::CapabilityGranted);
+            reasons.push(Reason::StakeWithinLimit);
+        }
+        if self.position.cooldown_until > self.at {
+            reasons.push(Reason::Cooldown {
+                until: self.position.cooldown_until,
+            });
+        }
+        reasons
+    }
+
+    /// A reason in words.
+    pub fn describe(&self, reason: &Reason) -> String {
         let ladder = self.state.ladder();
         let levels = ladder.levels();
         let name = |k: usize| levels[k].name.as_str();
-        let mut reasons = Vec::new();
-        if let Some(denial) = self.denial {
-            let (message, data) = match denial {
-                Denial::InvalidStake => (
-                    format!("the stake {} is not a finite number ≥ 0", self.stake),
-                    json!({"stake": self.stake.to_string()}),
-                ),
-                Denial::UnknownCapability => (
-                    format!(
-                        "no level grants {:?}; the ladder's capabilities are {}",
-                        self.capability,
-                        ladder.capabilities_at(levels.len() - 1).join(", ")
-                    ),
-                    json!({"capability": self.capability}),
-                ),
-                Denial::NegativeRecord { expected, floor } => (
-                    format!(
-                        "expected trust {expected:.3} is below the floor {floor} that even level 0 requires: the record is negative"
-                    ),
-                    json!({"expected": expected, "floor": floor}),
-                ),
-                Denial::BelowTrusterMinimum { min_level } => (
-                    format!(
-                        "{} accepts only level {min_level} ({}) and above; {} is at level {} ({})",
-                        self.truster.map_or("the truster", Id::as_str),
-                        name(min_level),
-                        self.subject_id,
-                        self.level,
-                        name(self.level)
-                    ),
-                    json!({"min_level": min_level, "level": self.level}),
-                ),
-                Denial::CapabilityNeedsLevel { needed } => (
-                    format!(
-                        "{:?} needs level {needed} ({}); {} is at level {} ({}), {} step(s) below",
-                        self.capability,
-                        name(needed),
-                        self.subject_id,
-                        self.level,
-                        name(self.level),
-                        needed - self.level
-                    ),
-                    json!({"capability": self.capability, "needed_level": needed, "level": self.level}),
-                ),
-                Denial::StakeAboveLimit => (
-                    format!(
-                        "stake {} is above the limit {} of level {} ({}){}",
-                        self.stake,
-                        self.limit,
-                        self.level,
-                        name(self.level),
-                        if self.truster.is_some_and(|t| ladder.profile(t).is_some()) {
-                            " under the truster's own profile"
-                        } else {
-                            ""
-                        }
-                    ),
-                    json!({"stake": self.stake, "limit": self.limit, "level": self.level}),
-                ),
-                Denial::TrusterWantsMore { expected, needed } => (
-                    format!(
-                        "{} requires expected trust {needed} in its own view; it is {expected:.3}",
-                        self.truster.map_or("the truster", Id::as_str)
-                    ),
-                    json!({"expected": expected, "needed": needed}),
-                ),
-            };
-            reasons.push(Reason {
-                code: denial.code(),
-                message,
-                data,
-            });
-        }
-        reasons.push(Reason {
-            code: "level",
-            message: format!(
+        match *reason {
+            Reason::Denied(Denial::InvalidStake) => {
+                format!("the stake {} is not a finite number ≥ 0", self.stake)
+            }
+            Reason::Denied(Denial::UnknownCapability) => format!(
+                "no level grants {:?}; the ladder's capabilities are {}",
+                self.capability,
+                ladder.capabilities_at(levels.len() - 1).join(", ")
+            ),
+            Reason::Denied(Denial::NegativeRecord { expected, floor }) => format!(
+                "expected trust {expected:.3} is below the floor {floor} that even level 0 requires: the record is negative"
+            ),
+            Reason::Denied(Denial::BelowTrusterMinimum { min_level }) => format!(
+                "{} accepts only level {min_level} ({}) and above; {} is at level {} ({})",
+                self.truster.map_or("the truster", Id::as_str),
+                name(min_level),
+                self.subject_id,
+                self.level,
+                name(self.level)
+            ),
+            Reason::Denied(Denial::CapabilityNeedsLevel { needed }) => format!(
+                "{:?} needs level {needed} ({}); {} is at level {} ({}), {} step(s) below",
+                self.capability,
+                name(needed),
+                self.subject_id,
+                self.level,
+                name(self.level),
+                needed - self.level
+            ),
+            Reason::Denied(Denial::StakeAboveLimit) => format!(
+                "stake {} is above the limit {} of level {} ({}){}",
+                self.stake,
+                self.limit,
+                self.level,
+                name(self.level),
+                if self.truster.is_some_and(|t| ladder.profile(t).is_some()) {
+                    " under the truster's own profile"
+                } else {
+                    ""
+                }
+            ),
+            Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => format!(
+                "{} requires expected trust {needed} in its own view; it is {expected:.3}",
+                self.truster.map_or("the truster", Id::as_str)
+            ),
+            Reason::Level => format!(
                 "{} is at level {} ({}) with expected trust {:.3} and uncertainty {:.3}",
                 self.subject_id,
                 self.level,
@@ -305,37 +344,57 @@ impl Decision<'_> {
                 self.expected,
                 self.uncertainty
             ),
-            data: json!({"level": self.level, "expected": self.expected, "uncertainty": self.uncertainty}),
-        });
-        if self.denial.is_none() {
-            reasons.push(Reason {
-                code: "capability_granted",
-                message: format!(
-                    "level {} ({}) grants {:?} (from level {})",
-                    self.level,
-                    name(self.level),
-                    self.capability,
-                    self.needed_level.unwrap_or(0)
-                ),
-                data: json!({"capability": self.capability, "from_level": self.needed_level}),
-            });
-            reasons.push(Reason {
-                code: "stake_within_limit",
-                message: format!("stake {} is within the limit {}", self.stake, self.limit),
-                data: json!({"stake": self.stake, "limit": self.limit}),
-            });
+            Reason::CapabilityGranted => format!(
+                "level {} ({}) grants {:?} (from level {})",
+                self.level,
+                name(self.level),
+                self.capability,
+                self.needed_level.unwrap_or(0)
+            ),
+            Reason::StakeWithinLimit => {
+                format!("stake {} is within the limit {}", self.stake, self.limit)
+            }
+            Reason::Cooldown { until } => {
+                format!("a broken promise started a cool-down: no promotion before {until}")
+            }
         }
-        if self.position.cooldown_until > self.at {
-            reasons.push(Reason {
-                code: "cooldown",
-                message: format!(
-                    "a broken promise started a cool-down: no promotion before {}",
-                    self.position.cooldown_until
-                ),
-                data: json!({"until": self.position.cooldown_until.to_string()}),
-            });
+    }
+
+    /// A reason as JSON data.
+    pub fn reason_data(&self, reason: &Reason) -> Value {
+        match *reason {
+            Reason::Denied(Denial::InvalidStake) => json!({"stake": self.stake.to_string()}),
+            Reason::Denied(Denial::UnknownCapability) => json!({"capability": self.capability}),
+            Reason::Denied(Denial::NegativeRecord { expected, floor }) => {
+                json!({"expected": expected, "floor": floor})
+            }
+            Reason::Denied(Denial::BelowTrusterMinimum { min_level }) => {
+                json!({"min_level": min_level, "level": self.level})
+            }
+            Reason::Denied(Denial::CapabilityNeedsLevel { needed }) => {
+                json!({"capability": self.capability, "needed_level": needed, "level": self.level})
+            }
+            Reason::Denied(Denial::StakeAboveLimit) | Reason::StakeWithinLimit => {
+                json!({"stake": self.stake, "limit": self.limit, "level": self.level})
+            }
+            Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => {
+                json!({"expected": expected, "needed": needed})
+            }
+            Reason::Level => json!({
+                "level": self.level,
+                "expected": self.expected,
+                "uncertainty": self.uncertainty,
+            }),
+            Reason::CapabilityGranted => {
+                json!({"capability": self.capability, "from_level": self.needed_level})
+            }
+            Reason::Cooldown { until } => json!({"until": until.to_string()}),
         }
-        reasons
+    }
+
+    /// The name of level `k`.
+    pub fn name_of(&self, k: usize) -> &str {
+        &self.state.ladder().levels()[k].name
     }
 
     /// The next level and each of its requirements with the current and needed values; `None`
@@ -346,89 +405,55 @@ impl Decision<'_> {
         let req = &next.requires;
         let p = &self.position;
         let at = self.at.as_micros();
-        let mut list = Vec::new();
-        let mut add = |name, current: f64, needed: f64, met: bool, message: String| {
-            list.push(Requirement {
+        let mut step = NextStep {
+            level: self.level + 1,
+            max_stake: next.max_stake,
+            items: [NO_REQUIREMENT; 7],
+            len: 0,
+        };
+        let mut add = |name, current: f64, needed: f64, met: bool| {
+            step.items[step.len] = Requirement {
                 name,
                 current,
                 needed,
                 met,
-                message,
-            })
+            };
+            step.len += 1;
         };
         if req.kept > 0 {
-            add(
-                "kept",
-                f64::from(p.kept_toward_next),
-                f64::from(req.kept),
-                p.kept_toward_next >= req.kept,
-                format!(
-                    "kept promises at stake ≥ {} since reaching level {}: {} of {}",
-                    req.kept_min_stake, self.level, p.kept_toward_next, req.kept
-                ),
-            );
+            let (have, need) = (p.kept_toward_next, req.kept);
+            add("kept", f64::from(have), f64::from(need), have >= need);
         }
         if req.min_expected > 0.0 {
-            add(
-                "min_expected",
-                self.expected,
-                req.min_expected,
-                self.expected >= req.min_expected,
-                format!(
-                    "expected trust {:.3}, needs ≥ {}",
-                    self.expected, req.min_expected
-                ),
-            );
+            let e = self.expected;
+            add("min_expected", e, req.min_expected, e >= req.min_expected);
         }
         if req.max_uncertainty < 1.0 {
+            let u = self.uncertainty;
             add(
                 "max_uncertainty",
-                self.uncertainty,
+                u,
                 req.max_uncertainty,
-                self.uncertainty <= req.max_uncertainty,
-                format!(
-                    "uncertainty {:.3}, needs ≤ {}",
-                    self.uncertainty, req.max_uncertainty
-                ),
+                u <= req.max_uncertainty,
             );
         }
         if req.min_tenure > 0 {
-            let held = days(at - p.since.as_micros());
-            let needed = days(req.min_tenure);
-            add(
-                "tenure_days",
-                held,
-                needed,
-                held >= needed,
-                format!("{held:.1} days at level {}, needs {needed:.1}", self.level),
-            );
+            let (held, needed) = (days(at - p.since.as_micros()), days(req.min_tenure));
+            add("tenure_days", held, needed, held >= needed);
         }
         if req.clean_for > 0 {
             let clean = p
                 .last_broken
                 .map_or(f64::INFINITY, |t| days(at - t.as_micros()));
             let needed = days(req.clean_for);
-            add(
-                "clean_days",
-                clean,
-                needed,
-                clean >= needed,
-                match p.last_broken {
-                    Some(t) => {
-                        format!("last broken promise {clean:.1} days ago ({t}), needs {needed:.1}")
-                    }
-                    None => format!("no broken promise ever (needs {needed:.1} days clean)"),
-                },
-            );
+            add("clean_days", clean, needed, clean >= needed);
         }
         if p.cooldown_until > self.at {
-            let left = days(p.cooldown_until.as_micros() - at);
             add(
                 "cooldown_days_left",
-                left,
+                days(p.cooldown_until.as_micros() - at),
                 0.0,
                 false,
-                format!("cool-down after a broken promise: {left:.1} days left"),
             );
         }
         if req.vouches > 0 {
@@ -440,18 +465,48 @@ impl Decision<'_> {
                 f64::from(have),
                 f64::from(req.vouches),
                 have >= req.vouches,
-                format!(
-                    "vouches from principals at level {} ({}) or above: {have} of {}",
-                    req.vouchers_level, levels[req.vouchers_level].name, req.vouches
-                ),
             );
         }
-        Some(NextStep {
-            level: self.level + 1,
-            name: next.name.clone(),
-            max_stake: next.max_stake,
-            requirements: list,
-        })
+        Some(step)
+    }
+
+    /// A requirement of the next step in words.
+    pub fn describe_requirement(&self, r: &Requirement) -> String {
+        let levels = self.state.ladder().levels();
+        let Some(next) = levels.get(self.level + 1) else {
+            return String::new();
+        };
+        let req = &next.requires;
+        match r.name {
+            "kept" => format!(
+                "kept promises at stake ≥ {} since reaching level {}: {} of {}",
+                req.kept_min_stake, self.level, r.current, r.needed
+            ),
+            "min_expected" => format!("expected trust {:.3}, needs ≥ {}", r.current, r.needed),
+            "max_uncertainty" => format!("uncertainty {:.3}, needs ≤ {}", r.current, r.needed),
+            "tenure_days" => format!(
+                "{:.1} days at level {}, needs {:.1}",
+                r.current, self.level, r.needed
+            ),
+            "clean_days" => match self.position.last_broken {
+                Some(t) => format!(
+                    "last broken promise {:.1} days ago ({t}), needs {:.1}",
+                    r.current, r.needed
+                ),
+                None => format!("no broken promise ever (needs {:.1} days clean)", r.needed),
+            },
+            "cooldown_days_left" => {
+                format!(
+                    "cool-down after a broken promise: {:.1} days left",
+                    r.current
+                )
+            }
+            "vouches" => format!(
+                "vouches from principals at level {} ({}) or above: {} of {}",
+                req.vouchers_level, levels[req.vouchers_level].name, r.current, r.needed
+            ),
+            other => other.to_owned(),
+        }
     }
 
     /// The log indexes behind the decision: the steps that brought the principal to its level,
@@ -463,7 +518,7 @@ impl Decision<'_> {
         let mut indexes = self.state.trust().cited(s, 32);
         indexes.extend(
             self.state
-                .timeline(self.subject_id)
+                .timeline_of(s)
                 .iter()
                 .filter_map(|step| step.cause.index()),
         );
