@@ -604,6 +604,23 @@ fn bench(c: &mut Criterion) {
         black_box((d.reasons(), d.next_step()));
         d.allowed
     };
+    // The explanation put in words as well (what `stepwise decide` prints): every reason and
+    // every next-step requirement rendered as text.
+    let mut worded = |k: usize| {
+        let q = &queries[k];
+        let d = state.decide(&q.subject, q.capability, q.stake, None, at);
+        let mut bytes = 0;
+        for r in d.reasons().as_slice() {
+            bytes += d.describe(r).len();
+        }
+        if let Some(next) = d.next_step() {
+            for r in next.requirements() {
+                bytes += d.describe_requirement(r).len();
+            }
+        }
+        black_box(bytes);
+        d.allowed
+    };
     // Not a system: the first step of `decide` alone (the id's interned number), to show where
     // the time goes.
     let mut lookup = |k: usize| state.trust().principal_index(&queries[k].subject).is_some();
@@ -644,8 +661,8 @@ fn bench(c: &mut Criterion) {
 
     // Percentiles: the systems take turns, each running LATENCY_CALLS decisions in all.
     let per_turn = LATENCY_CALLS / ROUNDS / BATCH;
-    let mut times: [Vec<f64>; 4] = Default::default();
-    let mut ks = [0usize; 4];
+    let mut times: [Vec<f64>; 5] = Default::default();
+    let mut ks = [0usize; 5];
     for round in 0..=ROUNDS {
         // Round 0 warms up and is not kept.
         let keep = round > 0;
@@ -653,12 +670,14 @@ fn bench(c: &mut Criterion) {
         turn(&mut explained, per_turn, keep, &mut times[1], &mut ks[1]);
         turn(&mut cedar, per_turn, keep, &mut times[2], &mut ks[2]);
         turn(&mut lookup, per_turn, keep, &mut times[3], &mut ks[3]);
+        turn(&mut worded, per_turn, keep, &mut times[4], &mut ks[4]);
     }
     let names = [
         "stepwise",
         "stepwise + explanation",
         "cedar",
         "(id lookup alone)",
+        "(+ explanation in words)",
     ];
     let mut table = Vec::new();
     eprintln!(
