@@ -13,7 +13,7 @@ use super::params::ModelParams;
 use super::rank::{Ranking, TrustGraph, eigentrust};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use crate::store::{Store, StoreError};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 /// Positive and negative evidence that decay with their own half-lives.
@@ -96,6 +96,7 @@ impl Counts {
 /// One truster's evidence about one subject.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Pair {
+    truster: u32,
     evidence: Decaying,
     /// Per scope, for scoped queries (few scopes per pair: a short list).
     scoped: Vec<(u32, Decaying)>,
@@ -139,8 +140,9 @@ struct Principal {
     total: Decaying,
     /// Per scope.
     scoped_total: Vec<(u32, Decaying)>,
-    /// Per truster, ordered so that every sum over trusters has one fixed order.
-    from: BTreeMap<u32, Pair>,
+    /// Its pairs (indexes into `TrustState::pairs`), in the order first seen: every walk over a
+    /// principal's trusters has one fixed order, the log's.
+    from: Vec<u32>,
     open: Vec<OpenPromise>,
     vouched_by: Vec<Vouch>,
     /// Verdicts (ratings and reports) it gave, and how many were negative.
@@ -224,6 +226,11 @@ pub struct TrustState {
     principals: Interner,
     scopes: Interner,
     people: Vec<Principal>,
+    /// Every truster–subject pair, in the order first seen (one arena rather than a tree per
+    /// subject: a pair costs its own size, not a node's).
+    pairs: Vec<Pair>,
+    /// Finds a pair by (truster, subject).
+    pair_index: HashMap<(u32, u32), u32, foldhash::quality::RandomState>,
     promises: HashMap<Id, PromiseFacts>,
     verdicts_given: u64,
     negative_given: u64,
@@ -238,6 +245,8 @@ impl Clone for TrustState {
             principals: self.principals.clone(),
             scopes: self.scopes.clone(),
             people: self.people.clone(),
+            pairs: self.pairs.clone(),
+            pair_index: self.pair_index.clone(),
             promises: self.promises.clone(),
             verdicts_given: self.verdicts_given,
             negative_given: self.negative_given,
@@ -254,6 +263,7 @@ impl PartialEq for TrustState {
             && self.principals == other.principals
             && self.scopes == other.scopes
             && self.people == other.people
+            && self.pairs == other.pairs
             && self.promises == other.promises
             && self.verdicts_given == other.verdicts_given
             && self.negative_given == other.negative_given
@@ -269,6 +279,8 @@ impl TrustState {
             principals: Interner::default(),
             scopes: Interner::default(),
             people: Vec::new(),
+            pairs: Vec::new(),
+            pair_index: HashMap::default(),
             promises: HashMap::new(),
             verdicts_given: 0,
             negative_given: 0,
@@ -365,9 +377,7 @@ impl TrustState {
 
     /// What one truster has recorded about one subject so far, by kind.
     pub fn pair_counts(&self, truster: u32, subject: u32) -> Counts {
-        self.people[subject as usize]
-            .from
-            .get(&truster)
+        self.pair(truster, subject)
             .map_or_else(Counts::default, |pair| pair.counts)
     }
 
@@ -376,7 +386,8 @@ impl TrustState {
         let person = &self.people[subject as usize];
         let mut indexes: Vec<u64> = person
             .from
-            .values()
+            .iter()
+            .map(|i| &self.pairs[*i as usize])
             .flat_map(|pair| pair.indexes.iter().rev().take(limit).copied())
             .chain(person.vouched_by.iter().map(|v| v.index))
             .chain(person.open.iter().map(|o| o.index))
@@ -532,16 +543,11 @@ impl TrustState {
                     * self.credibility(reporter, at)
                     * self.fairness(reporter);
                 self.count_verdict(reporter, true);
-                let reported = self.people[subject as usize]
-                    .from
-                    .get(&reporter)
+                let reported = self
+                    .pair(reporter, subject)
                     .map_or(0.0, |pair| pair.reported);
                 let weight = weight.min((self.params.report_cap - reported).max(0.0));
-                self.people[subject as usize]
-                    .from
-                    .entry(reporter)
-                    .or_default()
-                    .reported += weight;
+                self.pair_mut(reporter, subject).reported += weight;
                 let counts = Counts {
                     reports: 1,
                     ..Counts::default()
@@ -601,6 +607,32 @@ impl TrustState {
         }
     }
 
+    /// The pair (truster, subject), if the truster has recorded anything about the subject.
+    fn pair(&self, truster: u32, subject: u32) -> Option<&Pair> {
+        let id = self.pair_index.get(&(truster, subject))?;
+        self.pairs.get(*id as usize)
+    }
+
+    /// The number of the pair (truster, subject), created empty on first use.
+    fn pair_id(&mut self, truster: u32, subject: u32) -> u32 {
+        if let Some(id) = self.pair_index.get(&(truster, subject)) {
+            return *id;
+        }
+        let id = self.pairs.len() as u32;
+        self.pairs.push(Pair {
+            truster,
+            ..Pair::default()
+        });
+        self.pair_index.insert((truster, subject), id);
+        self.people[subject as usize].from.push(id);
+        id
+    }
+
+    fn pair_mut(&mut self, truster: u32, subject: u32) -> &mut Pair {
+        let id = self.pair_id(truster, subject);
+        &mut self.pairs[id as usize]
+    }
+
     /// Adds weighted evidence from `truster` about `subject`, citing the log entries it comes from.
     #[allow(clippy::too_many_arguments)]
     fn record(
@@ -613,12 +645,13 @@ impl TrustState {
         counts: Counts,
         indexes: &[u64],
     ) {
+        let id = self.pair_id(truster, subject);
         let p = &self.params;
         let person = &mut self.people[subject as usize];
         person
             .total
             .add(at, evidence.positive, evidence.negative, p);
-        let pair = person.from.entry(truster).or_default();
+        let pair = &mut self.pairs[id as usize];
         pair.evidence
             .add(at, evidence.positive, evidence.negative, p);
         pair.raw_positive += evidence.positive;
@@ -646,9 +679,10 @@ impl TrustState {
                     .iter()
                     .enumerate()
                     .flat_map(|(subject, person)| {
-                        person.from.iter().filter_map(move |(truster, pair)| {
+                        person.from.iter().filter_map(move |i| {
+                            let pair = &self.pairs[*i as usize];
                             let net = pair.raw_positive - pair.raw_negative;
-                            (net > 0.0).then_some((*truster, subject as u32, net))
+                            (net > 0.0).then_some((pair.truster, subject as u32, net))
                         })
                     });
                 let seeds: Vec<u32> = self
@@ -750,8 +784,8 @@ impl TrustState {
         let person = &self.people[s as usize];
         let mut indexes = Vec::new();
         let mut evidence = self.direct(s, t, scope, at);
-        for (truster, pair) in &person.from {
-            if t.is_none_or(|t| t == *truster) {
+        for pair in person.from.iter().map(|i| &self.pairs[*i as usize]) {
+            if t.is_none_or(|t| t == pair.truster) {
                 report.counts.add(&pair.counts);
                 indexes.extend_from_slice(&pair.indexes);
             }
@@ -793,13 +827,11 @@ impl TrustState {
             (None, Some(scope)) => {
                 find(&person.scoped_total, scope).map_or_else(Evidence::default, |d| d.value(at, p))
             }
-            (Some(t), None) => person
-                .from
-                .get(&t)
+            (Some(t), None) => self
+                .pair(t, subject)
                 .map_or_else(Evidence::default, |pair| pair.evidence.value(at, p)),
-            (Some(t), Some(scope)) => person
-                .from
-                .get(&t)
+            (Some(t), Some(scope)) => self
+                .pair(t, subject)
                 .and_then(|pair| find(&pair.scoped, scope))
                 .map_or_else(Evidence::default, |d| d.value(at, p)),
         };
