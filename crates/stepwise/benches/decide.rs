@@ -19,16 +19,18 @@
 //! row times the first step of `decide` alone, the lookup of the subject's interned number, to
 //! show where the time goes.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::hint::black_box;
 use std::str::FromStr;
 use std::time::Instant;
 
+mod common;
+
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityUid, PolicySet,
     Request, RestrictedExpression,
 };
+use common::{Rng, Samples};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use stepwise::evidence::{Body, Event, Id, OutcomeResult, Time};
 use stepwise::ladder::{Ladder, LadderState};
@@ -63,33 +65,6 @@ const CAPABILITIES: [&str; 6] = [
 ];
 
 /// SplitMix64: a small deterministic generator, so every run folds the same log.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// Uniform in `lo..=hi`.
-    fn int(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + self.below(hi - lo + 1)
-    }
-
-    /// Uniform in [lo, hi).
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 /// One generated event, compact until it is applied.
 #[derive(Clone, Copy)]
 enum What {
@@ -455,37 +430,17 @@ fn cedar_requests(queries: &[Query]) -> Vec<Request> {
 }
 
 /// Seconds per call of each criterion sample, to print medians and their ratio.
-#[derive(Default)]
-struct Samples(RefCell<Vec<f64>>);
-
-impl Samples {
-    /// Median of the last `n` samples (the measured ones, after criterion's warm-up).
-    fn median(&self, n: usize) -> Option<f64> {
-        let all = self.0.borrow();
-        let mut last: Vec<f64> = all[all.len().saturating_sub(n)..].to_vec();
-        if last.is_empty() {
-            return None;
-        }
-        last.sort_by(f64::total_cmp);
-        Some(last[last.len() / 2])
-    }
-}
-
 /// Times `routine` on successive requests as `Bencher::iter` would, keeping the samples.
-fn timed(b: &mut criterion::Bencher, samples: &Samples, mut routine: impl FnMut(usize) -> bool) {
+fn timed_requests(
+    b: &mut criterion::Bencher,
+    samples: &Samples,
+    mut routine: impl FnMut(usize) -> bool,
+) {
     let mut k = 0;
-    b.iter_custom(|iters| {
-        let start = Instant::now();
-        for _ in 0..iters {
-            black_box(routine(k));
-            k = (k + 1) % QUERIES;
-        }
-        let elapsed = start.elapsed();
-        samples
-            .0
-            .borrow_mut()
-            .push(elapsed.as_secs_f64() / iters.max(1) as f64);
-        elapsed
+    common::timed(b, samples, || {
+        let allowed = routine(k);
+        k = (k + 1) % QUERIES;
+        allowed
     });
 }
 
@@ -637,13 +592,13 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide");
     group.sample_size(SAMPLES);
     group.bench_function(BenchmarkId::new("stepwise", param), |b| {
-        timed(b, &samples[0], &mut stepwise)
+        timed_requests(b, &samples[0], &mut stepwise)
     });
     group.bench_function(BenchmarkId::new("stepwise_explained", param), |b| {
-        timed(b, &samples[1], &mut explained)
+        timed_requests(b, &samples[1], &mut explained)
     });
     group.bench_function(BenchmarkId::new("cedar", param), |b| {
-        timed(b, &samples[2], &mut cedar)
+        timed_requests(b, &samples[2], &mut cedar)
     });
     group.finish();
     let medians: Vec<Option<f64>> = samples.iter().map(|s| s.median(SAMPLES)).collect();

@@ -10,7 +10,6 @@
 //! (`unsafe_code = "forbid"`), so this is what the allocator really holds, per-chunk headers and
 //! growth slack included.
 
-use std::cell::RefCell;
 use std::collections::{BinaryHeap, HashMap};
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
@@ -18,6 +17,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Rng, Samples, timed};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group};
 use stepwise::evidence::{Body, Event, Id, OutcomeResult, Time};
 use stepwise::model::params::{DAY_MICROS, ModelParams};
@@ -33,27 +35,14 @@ const START: i64 = 1_767_225_600_000_000;
 const MEMORY_CHILD: &str = "STEPWISE_BENCH_MEMORY";
 
 /// SplitMix64: a small deterministic generator, so every run folds the same log.
-struct Rng(u64);
+/// Draws specific to this log.
+trait Draws {
+    fn principal(&mut self) -> u32;
+    fn pair(&mut self) -> (u32, u32);
+    fn tenths(&mut self) -> f64;
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
+impl Draws for Rng {
     /// A principal, skewed towards low numbers (density ∝ 1/√x): a few are very active, most
     /// appear a handful of times, as in real trust networks.
     fn principal(&mut self) -> u32 {
@@ -263,46 +252,6 @@ fn fold(folded: &[Folded]) -> HashMap<(u32, u32), (f64, f64)> {
 /// Seconds per call of each sample criterion takes, so that its median can be printed and
 /// compared with a peer's in the same run. Criterion's warm-up calls come first and its
 /// `sample_size` measured samples last.
-#[derive(Default)]
-struct Samples(RefCell<Vec<f64>>);
-
-impl Samples {
-    fn record(&self, elapsed: Duration, iters: u64) -> Duration {
-        self.0
-            .borrow_mut()
-            .push(elapsed.as_secs_f64() / iters.max(1) as f64);
-        elapsed
-    }
-
-    /// Median of the last `n` samples (the measured ones), if the benchmark ran.
-    fn median(&self, n: usize) -> Option<f64> {
-        let all = self.0.borrow();
-        let mut last: Vec<f64> = all[all.len().saturating_sub(n)..].to_vec();
-        if last.is_empty() {
-            return None;
-        }
-        last.sort_by(f64::total_cmp);
-        let mid = last.len() / 2;
-        Some(if last.len() % 2 == 1 {
-            last[mid]
-        } else {
-            (last[mid - 1] + last[mid]) / 2.0
-        })
-    }
-}
-
-/// Times `routine` as `Bencher::iter` does (its output dropped inside the timing), keeping the
-/// samples.
-fn timed<O>(b: &mut criterion::Bencher, samples: &Samples, mut routine: impl FnMut() -> O) {
-    b.iter_custom(|iters| {
-        let start = Instant::now();
-        for _ in 0..iters {
-            black_box(routine());
-        }
-        samples.record(start.elapsed(), iters)
-    });
-}
-
 /// Prints `name: a vs b, ratio` when both benchmarks ran.
 fn ratio(name: &str, ours: Option<f64>, peer: Option<f64>, unit: &str, scale: f64) {
     if let (Some(ours), Some(peer)) = (ours, peer) {

@@ -6,14 +6,16 @@
 //! over arrays of the same byte volume as one iteration's pass over the graph, on one thread and
 //! on all (rayon) — with the ratio printed. Figures: docs/BENCHMARKS.md.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use criterion::{Bencher, Criterion, Throughput, criterion_group, criterion_main};
+mod common;
+
+use common::{Samples, timed};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 use stepwise::model::rank::{RankParams, TrustGraph, eigentrust, eigentrust_sequential};
 
@@ -69,44 +71,6 @@ fn most_trusted(nodes: usize, edges: &[(u32, u32, f64)], n: usize) -> Vec<u32> {
 /// Seconds per call of each sample criterion takes, so that its median can be printed and
 /// compared with a peer's in the same run. Criterion's warm-up calls come first and its
 /// `sample_size` measured samples last.
-#[derive(Default)]
-struct Samples(RefCell<Vec<f64>>);
-
-impl Samples {
-    /// Median of the last `n` samples (the measured ones), if the benchmark ran.
-    fn median(&self, n: usize) -> Option<f64> {
-        let all = self.0.borrow();
-        let mut last: Vec<f64> = all[all.len().saturating_sub(n)..].to_vec();
-        if last.is_empty() {
-            return None;
-        }
-        last.sort_by(f64::total_cmp);
-        let mid = last.len() / 2;
-        Some(if last.len() % 2 == 1 {
-            last[mid]
-        } else {
-            (last[mid - 1] + last[mid]) / 2.0
-        })
-    }
-}
-
-/// Times `routine` as `Bencher::iter` does (its output dropped inside the timing), keeping the
-/// samples.
-fn timed<O>(b: &mut Bencher, samples: &Samples, mut routine: impl FnMut() -> O) {
-    b.iter_custom(|iters| {
-        let start = Instant::now();
-        for _ in 0..iters {
-            black_box(routine());
-        }
-        let elapsed: Duration = start.elapsed();
-        samples
-            .0
-            .borrow_mut()
-            .push(elapsed.as_secs_f64() / iters.max(1) as f64);
-        elapsed
-    });
-}
-
 /// Nodes per chunk, as in the rank kernel.
 const CHUNK: usize = 1024;
 
