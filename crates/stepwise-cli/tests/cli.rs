@@ -76,6 +76,52 @@ impl Sandbox {
     fn checkpoint(&self) -> String {
         self.expect(&["log", "checkpoint"], 0)
     }
+
+    /// Records a promise by `promisor` to `promisee` made at `made` (due at `due`), and its
+    /// outcome `result` recorded by the promisee at `settled`.
+    #[allow(clippy::too_many_arguments)]
+    fn promise_settled(
+        &self,
+        id: &str,
+        promisor: &str,
+        promisee: &str,
+        stake: &str,
+        made: &str,
+        due: &str,
+        result: &str,
+        settled: &str,
+    ) {
+        let promise = [
+            "record",
+            "promise",
+            "--id",
+            id,
+            "--promisor",
+            promisor,
+            "--promisee",
+            promisee,
+            "--scope",
+            "deploy",
+            "--stake",
+            stake,
+            "--at",
+            made,
+            "--due",
+            due,
+        ];
+        self.expect(&promise, 0);
+        let outcome = [
+            "record",
+            "outcome",
+            "--promise",
+            id,
+            "--result",
+            result,
+            "--at",
+            settled,
+        ];
+        self.expect(&outcome, 0);
+    }
 }
 
 fn stderr(out: &Output) -> String {
@@ -693,39 +739,15 @@ fn trust_and_rank_explain_themselves() {
     let day = |d: u32| format!("2026-01-{d:02}T00:00:00Z");
     for (i, promisee) in ["user:ann", "user:bob", "user:ann"].iter().enumerate() {
         let id = format!("p{i}");
-        s.expect(
-            &[
-                "record",
-                "promise",
-                "--id",
-                &id,
-                "--promisor",
-                "agent:bot",
-                "--promisee",
-                promisee,
-                "--scope",
-                "deploy",
-                "--stake",
-                "50",
-                "--at",
-                &day(1),
-                "--due",
-                &day(20),
-            ],
-            0,
-        );
-        s.expect(
-            &[
-                "record",
-                "outcome",
-                "--promise",
-                &id,
-                "--result",
-                "kept",
-                "--at",
-                &day(2),
-            ],
-            0,
+        s.promise_settled(
+            &id,
+            "agent:bot",
+            promisee,
+            "50",
+            &day(1),
+            &day(20),
+            "kept",
+            &day(2),
         );
     }
     s.expect(
@@ -814,39 +836,15 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
     let day = |d: u32| format!("2026-03-{d:02}T00:00:00Z");
     for i in 1..=3u32 {
         let id = format!("p{i}");
-        s.expect(
-            &[
-                "record",
-                "promise",
-                "--id",
-                &id,
-                "--promisor",
-                "agent:bot",
-                "--promisee",
-                "user:ann",
-                "--scope",
-                "deploy",
-                "--stake",
-                "20",
-                "--at",
-                &day(i),
-                "--due",
-                &day(20),
-            ],
-            0,
-        );
-        s.expect(
-            &[
-                "record",
-                "outcome",
-                "--promise",
-                &id,
-                "--result",
-                "kept",
-                "--at",
-                &day(i),
-            ],
-            0,
+        s.promise_settled(
+            &id,
+            "agent:bot",
+            "user:ann",
+            "20",
+            &day(i),
+            &day(20),
+            "kept",
+            &day(i),
         );
     }
     // Allowed: exit 0, with the keys scripts rely on.
@@ -906,39 +904,15 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
     assert!(text.starts_with("DENIED"), "{text}");
     assert!(text.contains("next step: level 2 (trusted"), "{text}");
     // A broken promise demotes at once; explain shows the timeline with its causes.
-    s.expect(
-        &[
-            "record",
-            "promise",
-            "--id",
-            "p9",
-            "--promisor",
-            "agent:bot",
-            "--promisee",
-            "user:ann",
-            "--scope",
-            "deploy",
-            "--stake",
-            "20",
-            "--at",
-            &day(11),
-            "--due",
-            &day(20),
-        ],
-        0,
-    );
-    s.expect(
-        &[
-            "record",
-            "outcome",
-            "--promise",
-            "p9",
-            "--result",
-            "broken",
-            "--at",
-            &day(12),
-        ],
-        0,
+    s.promise_settled(
+        "p9",
+        "agent:bot",
+        "user:ann",
+        "20",
+        &day(11),
+        &day(20),
+        "broken",
+        &day(12),
     );
     let e = s.json(&["explain", "agent:bot", "--at", &day(13)]);
     assert_eq!(e["level"]["index"], 0);
