@@ -4,6 +4,16 @@
 //! how likely it is to be negative — stepwise and baselines side by side, with nothing from the
 //! future leaking in. `simulate` runs attack scenarios in an agent-based market under stepwise's
 //! ladder and under simple baselines. Everything runs in memory and is deterministic.
+//!
+//! ```
+//! use stepwise_sim::eval::auc;
+//! use stepwise_sim::simulate::{Config, Scenario, run};
+//!
+//! // The one positive outranks both negatives.
+//! assert_eq!(auc(&[0.2, 0.9, 0.4], &[false, true, false]), Some(1.0));
+//! let report = run(&Config { scenario: Scenario::OnOff, seed: 3, rounds: 30 });
+//! assert_eq!(report.results.len(), 3);
+//! ```
 
 pub mod eval;
 pub mod simulate;
