@@ -430,7 +430,8 @@ const DRAW_KEEP: u64 = 3;
 // The systems: each only decides which requests are allowed.
 
 trait Gate {
-    const NAME: &'static str;
+    /// The system's name in reports.
+    fn name(&self) -> &'static str;
     /// The largest stake `who` may take at `at` (0 when refused outright).
     fn limit(&self, who: &Id, at: Time) -> f64;
     /// Whether `who` may take `stake` at `at`.
@@ -473,7 +474,9 @@ impl Stepwise {
 }
 
 impl Gate for Stepwise {
-    const NAME: &'static str = "stepwise";
+    fn name(&self) -> &'static str {
+        "stepwise"
+    }
 
     fn limit(&self, who: &Id, at: Time) -> f64 {
         let d = self.state.decide(who, ACT[0], 0.0, None, at);
@@ -512,21 +515,27 @@ struct Baseline {
 }
 
 impl Baseline {
-    fn average() -> BaselineAverage {
-        BaselineAverage(Self {
+    fn average() -> Self {
+        Self {
             beta: false,
             ratings: Default::default(),
-        })
+        }
     }
 
-    fn beta() -> BaselineBeta {
-        BaselineBeta(Self {
+    fn beta() -> Self {
+        Self {
             beta: true,
             ratings: Default::default(),
-        })
+        }
+    }
+}
+
+impl Gate for Baseline {
+    fn name(&self) -> &'static str {
+        if self.beta { "beta" } else { "average" }
     }
 
-    fn limit(&self, who: &Id) -> f64 {
+    fn limit(&self, who: &Id, _at: Time) -> f64 {
         let (r, s, n) = self.ratings.get(who).copied().unwrap_or((0.0, 0.0, 0));
         let trusted = if self.beta {
             (r + 1.0) / (r + s + 2.0) >= BETA_THRESHOLD
@@ -540,6 +549,10 @@ impl Baseline {
         }
     }
 
+    fn allows(&self, who: &Id, stake: f64, at: Time) -> bool {
+        stake <= self.limit(who, at)
+    }
+
     fn record(&mut self, event: &Event) {
         if let Body::Rating { subject, value, .. } = &event.body {
             let entry = self.ratings.entry(subject.clone()).or_default();
@@ -550,35 +563,6 @@ impl Baseline {
             }
             entry.2 += 1;
         }
-    }
-}
-
-struct BaselineAverage(Baseline);
-struct BaselineBeta(Baseline);
-
-impl Gate for BaselineAverage {
-    const NAME: &'static str = "average";
-    fn limit(&self, who: &Id, _at: Time) -> f64 {
-        self.0.limit(who)
-    }
-    fn allows(&self, who: &Id, stake: f64, _at: Time) -> bool {
-        stake <= self.0.limit(who)
-    }
-    fn record(&mut self, event: &Event) {
-        self.0.record(event);
-    }
-}
-
-impl Gate for BaselineBeta {
-    const NAME: &'static str = "beta";
-    fn limit(&self, who: &Id, _at: Time) -> f64 {
-        self.0.limit(who)
-    }
-    fn allows(&self, who: &Id, stake: f64, _at: Time) -> bool {
-        stake <= self.0.limit(who)
-    }
-    fn record(&mut self, event: &Event) {
-        self.0.record(event);
     }
 }
 
@@ -1046,9 +1030,9 @@ impl World {
                 (requests - allowed) as f64 / requests as f64
             }
         };
-        let stepwise = G::NAME == Stepwise::NAME;
+        let stepwise = gate.name() == "stepwise";
         SystemResult {
-            system: G::NAME,
+            system: gate.name(),
             attacker_gain: tally.attacker_gain,
             honest_gain: tally.honest_gain,
             honest_friction: share_denied(tally.honest_requests, tally.honest_allowed),
