@@ -186,19 +186,10 @@ impl LadderState {
         // What time did before this event comes first — promotions by tenure, promises that
         // fell due — while the trust state still holds those promises as open.
         if let Some(s) = subject(&self.trust) {
-            let mut position = self.positions[s as usize].clone();
-            let at = event.at.max(position.since);
-            let timeline = &mut self.timelines[s as usize];
-            catch_up(
-                &self.trust,
-                &self.ladder,
-                &self.positions,
-                s,
-                &mut position,
-                at,
-                timeline,
-            );
+            let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
+            let (position, _) = self.caught_up(s, event.at, &mut timeline);
             self.positions[s as usize] = position;
+            self.timelines[s as usize] = timeline;
         }
         self.trust.apply(index, event);
         while self.positions.len() < self.trust.principals() {
@@ -266,17 +257,7 @@ impl LadderState {
             let standing = Opinion::from_evidence(Default::default(), p.prior_weight, p.base_rate);
             return (Position::newcomer(at), standing);
         };
-        let mut position = self.positions[s as usize].clone();
-        let at = at.max(position.since);
-        catch_up(
-            &self.trust,
-            &self.ladder,
-            &self.positions,
-            s,
-            &mut position,
-            at,
-            steps,
-        );
+        let (mut position, at) = self.caught_up(s, at, steps);
         let standing = evaluate(
             &self.trust,
             &self.ladder,
@@ -288,6 +269,23 @@ impl LadderState {
             steps,
         );
         (position, standing)
+    }
+
+    /// A copy of `s`'s stored position with what time did up to `at` replayed (see
+    /// [`catch_up`]), and the instant it was brought to (never before the level was reached).
+    fn caught_up(&self, s: u32, at: Time, steps: &mut Vec<Step>) -> (Position, Time) {
+        let mut position = self.positions[s as usize].clone();
+        let at = at.max(position.since);
+        catch_up(
+            &self.trust,
+            &self.ladder,
+            &self.positions,
+            s,
+            &mut position,
+            at,
+            steps,
+        );
+        (position, at)
     }
 
     pub(crate) fn timeline_of(&self, s: u32) -> &[Step] {
