@@ -12,8 +12,6 @@
 
 use std::collections::{BinaryHeap, HashMap};
 use std::hint::black_box;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -474,38 +472,6 @@ fn rating(at: i64, rater: u64, subject: u64, value: f64) -> Event {
     )
 }
 
-/// (truster, subject, sign) with dense ids.
-type SignedEdge = (u32, u32, i8);
-
-/// Epinions as (truster, subject, sign) with dense ids, or `None` when the data set is absent.
-fn load_epinions() -> Option<(u64, Vec<SignedEdge>)> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/soc-sign-epinions.txt.gz");
-    let file = std::fs::File::open(path).ok()?;
-    let mut ids: HashMap<u64, u32> = HashMap::new();
-    let mut edges = Vec::with_capacity(841_372);
-    for line in BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
-        let line = line.expect("readable gzip text");
-        if line.starts_with('#') {
-            continue;
-        }
-        let mut fields = line
-            .split('\t')
-            .map(|f| f.trim().parse::<i64>().expect("integer"));
-        let (Some(from), Some(to), Some(sign)) = (fields.next(), fields.next(), fields.next())
-        else {
-            panic!("not three fields: {line:?}");
-        };
-        let mut dense = |id: i64| {
-            let next = ids.len() as u32;
-            *ids.entry(id as u64).or_insert(next)
-        };
-        let (truster, subject) = (dense(from), dense(to));
-        edges.push((truster, subject, sign.signum() as i8));
-    }
-    Some((ids.len() as u64, edges))
-}
-
 /// In the child: folds one shape and prints `bytes principals pairs subjects` on stdout
 /// (subjects: principals that at least one pair is about).
 fn memory_child(shape: &str) {
@@ -547,7 +513,7 @@ fn memory_child(shape: &str) {
             (n, n * per, n, rss_anon().saturating_sub(before))
         }
         "epinions" => {
-            let Some((nodes, edges)) = load_epinions() else {
+            let Some((nodes, edges)) = common::epinions() else {
                 println!("missing");
                 return;
             };
@@ -570,7 +536,12 @@ fn memory_child(shape: &str) {
                 );
                 state.apply(i as u64, &e);
             }
-            (nodes, pairs, subjects, rss_anon().saturating_sub(before))
+            (
+                nodes as u64,
+                pairs,
+                subjects,
+                rss_anon().saturating_sub(before),
+            )
         }
         other => panic!("unknown memory shape {other:?}"),
     };

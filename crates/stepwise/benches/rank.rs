@@ -6,10 +6,7 @@
 //! over arrays of the same byte volume as one iteration's pass over the graph, on one thread and
 //! on all (rayon) — with the ratio printed. Figures: docs/BENCHMARKS.md.
 
-use std::collections::HashMap;
 use std::hint::black_box;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::time::Instant;
 
 mod common;
@@ -19,39 +16,16 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
 use stepwise::model::rank::{RankParams, TrustGraph, eigentrust, eigentrust_sequential};
 
-/// Node count and (truster, subject, max(sign, 0)) edges with ids mapped to dense indexes.
+/// Epinions as local trust: a positive edge is weight 1, a negative one is dropped (weight 0).
 fn load_epinions() -> (usize, Vec<(u32, u32, f64)>) {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data/soc-sign-epinions.txt.gz");
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| {
-        panic!(
-            "the Epinions data set is missing at {}: {e} (see shared/data/PROVENANCE.md)",
-            path.display()
-        )
+    let (nodes, edges) = common::epinions().unwrap_or_else(|| {
+        panic!("the Epinions data set is missing from ../shared/data (see its PROVENANCE.md)")
     });
-    let mut ids: HashMap<u64, u32> = HashMap::new();
-    let mut edges = Vec::with_capacity(841_372);
-    for line in BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
-        let line = line.expect("readable gzip text");
-        if line.starts_with('#') {
-            continue;
-        }
-        let fields: Vec<i64> = line
-            .split('\t')
-            .map(|f| f.trim().parse().expect("integer field"))
-            .collect();
-        let [from, to, sign] = fields[..] else {
-            panic!("not three fields: {line:?}");
-        };
-        let mut dense = |id: i64| {
-            let next = u32::try_from(ids.len()).expect("fewer than 2^32 users");
-            *ids.entry(u64::try_from(id).expect("non-negative id"))
-                .or_insert(next)
-        };
-        let (truster, subject) = (dense(from), dense(to));
-        edges.push((truster, subject, sign.max(0) as f64));
-    }
-    (ids.len(), edges)
+    let weighted = edges
+        .into_iter()
+        .map(|(truster, subject, sign)| (truster, subject, f64::from(sign.max(0))))
+        .collect();
+    (nodes, weighted)
 }
 
 /// The ten users with the most positive in-edges, as a plausible pre-trusted set.

@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::hint::black_box;
+use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 /// SplitMix64: deterministic, so every run generates the same inputs.
@@ -81,4 +83,38 @@ pub fn timed<O>(b: &mut criterion::Bencher, samples: &Samples, mut routine: impl
         }
         samples.record(start.elapsed(), iters)
     });
+}
+
+/// An Epinions edge: truster, subject (dense numbers in order of first appearance), sign ±1.
+pub type SignedEdge = (u32, u32, i8);
+
+/// The Epinions signed network from `../shared/data/`: the number of users and every edge, or
+/// `None` when the file is not there.
+pub fn epinions() -> Option<(usize, Vec<SignedEdge>)> {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/soc-sign-epinions.txt.gz");
+    let file = std::fs::File::open(path).ok()?;
+    let mut ids: HashMap<u64, u32> = HashMap::new();
+    let mut edges = Vec::with_capacity(841_372);
+    for line in BufReader::new(flate2::read::GzDecoder::new(file)).lines() {
+        let line = line.expect("readable gzip text");
+        if line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<i64> = line
+            .split('\t')
+            .map(|f| f.trim().parse().expect("integer field"))
+            .collect();
+        let [from, to, sign] = fields[..] else {
+            panic!("not three fields: {line:?}");
+        };
+        let mut dense = |id: i64| {
+            let next = u32::try_from(ids.len()).expect("fewer than 2^32 users");
+            *ids.entry(u64::try_from(id).expect("non-negative id"))
+                .or_insert(next)
+        };
+        let (truster, subject) = (dense(from), dense(to));
+        edges.push((truster, subject, sign.signum() as i8));
+    }
+    Some((ids.len(), edges))
 }
