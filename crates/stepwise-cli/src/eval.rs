@@ -30,6 +30,9 @@ pub struct EvalArgs {
     /// Recompute network rank and Fairness/Goodness every this many ratings.
     #[arg(long, default_value_t = 1000)]
     every: usize,
+    /// Also report the AUC of each of stepwise's experts alone and in combination.
+    #[arg(long)]
+    ablations: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,6 +78,9 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
         }
         None => None,
     };
+    let ablations = args
+        .ablations
+        .then(|| eval::ablations(&ratings, &params, args.every));
     if let Some(path) = &args.predictions {
         write_predictions(path, &ratings, &run)?;
     }
@@ -88,6 +94,7 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
             "auc_all": s.auc_all,
             "auc_known_subject": s.auc_known_subject,
         })).collect::<Vec<_>>(),
+        "ablations": ablations.as_ref().map(|list| list.iter().map(|(name, a)| json!({"predictor": name, "auc_all": a})).collect::<Vec<_>>()),
         "fraud": fraud.as_ref().map(|(aucs, users, core)| json!({
             "method": "ratings given by the trusted core (user 1 and users it rated >= 5) are held out; core members are not scored",
             "core_size": core,
@@ -104,6 +111,12 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
         for s in &scores {
             let f = |a: Option<f64>| a.map_or("—".to_owned(), |a| format!("{a:.4}"));
             writeln!(w, "{:<20} {:>10} {:>22}", s.system, f(s.auc_all), f(s.auc_known_subject))?;
+        }
+        if let Some(list) = &ablations {
+            writeln!(w, "stepwise's experts, alone and combined (AUC, all ratings):")?;
+            for (name, a) in list {
+                writeln!(w, "  {:<52} {}", name, a.map_or("—".to_owned(), |a| format!("{a:.4}")))?;
+            }
         }
         if let Some((aucs, users, core)) = &fraud {
             writeln!(w, "fraud-user AUC on {users} labelled users; the {core} users of the trusted core and every rating they gave are held out (label leakage):")?;

@@ -419,33 +419,105 @@ impl Stepwise {
     }
 }
 
+/// What each of stepwise's experts says about one rating, before it is applied.
+#[derive(Debug, Clone, Copy)]
+struct Experts {
+    /// The subject's opinion in everyone's view.
+    opinion: Opinion,
+    /// The community's share of negative verdicts so far.
+    prior: f64,
+    /// The rater's smoothed share of negative verdicts.
+    rater: f64,
+    /// The retaliation expert's log likelihood ratio (0 when the subject never rated the rater
+    /// negatively).
+    retaliation: f64,
+}
+
+impl Experts {
+    /// The subject expert: P(negative) = `d + p̄·u`.
+    fn subject(&self) -> f64 {
+        self.opinion.disbelief + self.prior * self.opinion.uncertainty
+    }
+}
+
+impl Stepwise {
+    fn experts(&self, r: &Rating) -> Experts {
+        let prior = self.prior.value();
+        let event = rating_event(r);
+        let Some(Body::Rating { rater, subject, .. }) = event.as_ref().map(|e| &e.body) else {
+            let p = self.state.params();
+            return Experts {
+                opinion: Opinion::from_evidence(Default::default(), p.prior_weight, p.base_rate),
+                prior,
+                rater: prior,
+                retaliation: 0.0,
+            };
+        };
+        let at = event.as_ref().map_or(Time::MIN, |e| e.at);
+        let m = self.state.params().vindictive_prior;
+        let (given, negative) = self
+            .state
+            .principal_index(rater)
+            .map_or((0, 0), |u| self.state.verdicts_given(u));
+        let retaliation = if self.provoked(r) {
+            let (neg, all) = self.retaliation;
+            logit((neg as f64 + prior) / (all as f64 + 1.0)) - logit(prior)
+        } else {
+            0.0
+        };
+        Experts {
+            opinion: self.subject_trust(subject, at),
+            prior,
+            rater: (f64::from(negative) + m * prior) / (f64::from(given) + m),
+            retaliation,
+        }
+    }
+}
+
+/// The AUC, over all ratings, of each of stepwise's experts alone and in combination (same
+/// replay as [`replay`], so nothing of the future leaks in), to show what each contributes.
+pub fn ablations(
+    ratings: &[Rating],
+    params: &ModelParams,
+    every: usize,
+) -> Vec<(&'static str, Option<f64>)> {
+    let mut predictor = Stepwise::new(params.clone(), every);
+    let mut columns: [Vec<f64>; 6] = Default::default();
+    for r in ratings {
+        let x = predictor.experts(r);
+        let combined = logit(x.subject()) + logit(x.rater) - logit(x.prior);
+        columns[0].push(1.0 - x.opinion.expected());
+        columns[1].push(x.subject());
+        columns[2].push(x.rater);
+        columns[3].push(combined);
+        columns[4].push(logit(1.0 - x.opinion.expected()) + logit(x.rater) + x.retaliation);
+        columns[5].push(combined + x.retaliation);
+        predictor.learn(r);
+    }
+    let labels: Vec<bool> = ratings.iter().map(Rating::negative).collect();
+    let names = [
+        "subject alone, 1 − E (neutral base rate)",
+        "subject alone, d + p̄·u (community base rate)",
+        "rater's record alone",
+        "subject (d + p̄·u) + rater",
+        "subject (1 − E) + rater + retaliation",
+        "subject (d + p̄·u) + rater + retaliation (stepwise)",
+    ];
+    names
+        .into_iter()
+        .zip(columns.iter())
+        .map(|(name, scores)| (name, auc(scores, &labels)))
+        .collect()
+}
+
 impl Predictor for Stepwise {
     fn name(&self) -> &'static str {
         "stepwise"
     }
 
     fn predict(&mut self, r: &Rating) -> f64 {
-        let Some(event) = rating_event(r) else {
-            return self.prior.value();
-        };
-        let Body::Rating { rater, subject, .. } = &event.body else {
-            return self.prior.value();
-        };
-        let prior = self.prior.value();
-        let opinion = self.subject_trust(subject, event.at);
-        let subject_expert = opinion.disbelief + prior * opinion.uncertainty;
-        let m = self.state.params().vindictive_prior;
-        let (given, negative) = self
-            .state
-            .principal_index(rater)
-            .map_or((0, 0), |u| self.state.verdicts_given(u));
-        let rater_expert = (f64::from(negative) + m * prior) / (f64::from(given) + m);
-        let mut z = logit(subject_expert) + logit(rater_expert) - logit(prior);
-        if self.provoked(r) {
-            let (neg, all) = self.retaliation;
-            z += logit((neg as f64 + prior) / (all as f64 + 1.0)) - logit(prior);
-        }
-        sigmoid(z)
+        let x = self.experts(r);
+        sigmoid(logit(x.subject()) + logit(x.rater) - logit(x.prior) + x.retaliation)
     }
 
     fn learn(&mut self, r: &Rating) {

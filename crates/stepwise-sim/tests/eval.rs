@@ -136,3 +136,23 @@ fn fraud_scoring_holds_out_the_trusted_core() {
     assert_eq!(users, 3, "core member 2 is not scored");
     assert_eq!(aucs.len(), 4);
 }
+
+#[test]
+fn the_full_ablation_is_the_shipped_predictor() {
+    let ratings = otc();
+    let prefix = &ratings[..8_000];
+    let params = ModelParams::default();
+    let run = replay(prefix, &mut systems(&params, 500), &mut |_| {});
+    let shipped = run.scores(prefix)[0].auc_all.expect("both classes");
+    let ablations = ablations(prefix, &params, 500);
+    assert_eq!(ablations.len(), 6);
+    let (name, full) = ablations[5];
+    assert!(name.contains("(stepwise)"));
+    let full = full.expect("both classes");
+    assert!((full - shipped).abs() < 1e-12, "{full} vs {shipped}");
+    // Each expert alone does better than chance.
+    assert!(
+        ablations.iter().all(|(_, a)| a.is_some_and(|a| a > 0.55)),
+        "{ablations:?}"
+    );
+}
