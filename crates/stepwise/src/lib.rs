@@ -25,6 +25,7 @@
 
 pub mod data_dir;
 pub mod evidence;
+pub mod keys;
 pub mod ladder;
 pub mod ledger;
 pub mod model;

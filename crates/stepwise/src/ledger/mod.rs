@@ -104,24 +104,51 @@ pub struct Ledger<S: Store> {
 impl<S: Store> Ledger<S> {
     /// Opens the ledger over `store`, signing checkpoints with `signer`. An empty store gets
     /// its first checkpoint (size 0); otherwise the registry is rebuilt by replaying the log.
-    pub fn open(store: S, signer: LogSigner, config: LedgerConfig) -> Result<Self, LedgerError> {
-        let size = store.size()?;
+    ///
+    /// Other processes may open or append to the same database meanwhile: when two open an empty
+    /// log together, one signs size 0 and the other finds that checkpoint and uses it.
+    pub fn open(
+        mut store: S,
+        signer: LogSigner,
+        config: LedgerConfig,
+    ) -> Result<Self, LedgerError> {
+        // The size-0 checkpoint is written at most once; a second pass always finds one.
+        for _attempt in 0..3 {
+            if let Some(checkpoint) = store.latest_checkpoint()? {
+                return Self::open_at(store, signer, config, checkpoint);
+            }
+            let first = sign(&signer, &Frontier::default())?;
+            match store.append(0, &[], &first) {
+                // Either way a checkpoint is stored now: read it back.
+                Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "the store accepted the first checkpoint but does not return it".into(),
+        )
+        .into())
+    }
+
+    /// The ledger at `checkpoint`, the latest one read. The tree is loaded at the checkpoint's
+    /// size rather than the store's current size: entries and their checkpoint commit together,
+    /// so a writer that committed after the checkpoint was read cannot make the two disagree
+    /// (that writer's entries are picked up by the next append's conflict and refresh).
+    fn open_at(
+        store: S,
+        signer: LogSigner,
+        config: LedgerConfig,
+        checkpoint: StoredCheckpoint,
+    ) -> Result<Self, LedgerError> {
+        let size = checkpoint.size;
+        let stored = store.size()?;
+        if stored < size {
+            return Err(StoreError::Corrupt(format!(
+                "the latest checkpoint covers {size} entries but the log holds {stored}"
+            ))
+            .into());
+        }
         let frontier = Frontier::load(&StoredTree(&store), size)?;
-        let checkpoint = match store.latest_checkpoint()? {
-            Some(cp) => cp,
-            None if size == 0 => {
-                let cp = sign(&signer, &frontier)?;
-                let mut store = store;
-                store.append(0, &[], &cp)?;
-                return Self::open(store, signer, config);
-            }
-            None => {
-                return Err(StoreError::Corrupt(format!(
-                    "the log holds {size} entries but no signed checkpoint"
-                ))
-                .into());
-            }
-        };
         let mut ledger = Self {
             store,
             signer,
@@ -154,17 +181,26 @@ impl<S: Store> Ledger<S> {
         Ok(())
     }
 
-    /// Re-reads what other writers appended since this ledger last looked.
+    /// Re-reads what other writers appended since this ledger last looked, up to the latest
+    /// checkpoint (never beyond it: see [`Ledger::open_at`]). Changes nothing on error.
     fn refresh(&mut self) -> Result<(), LedgerError> {
-        let size = self.store.size()?;
-        if size != self.frontier.size() {
-            let from = self.frontier.size();
-            self.frontier = Frontier::load(&StoredTree(&self.store), size)?;
-            self.catch_up(from, size)?;
-            self.checkpoint = self.store.latest_checkpoint()?.ok_or_else(|| {
-                StoreError::Corrupt(format!("the log holds {size} entries but no checkpoint"))
-            })?;
+        let checkpoint = self
+            .store
+            .latest_checkpoint()?
+            .ok_or_else(|| StoreError::Corrupt("the log's checkpoints have disappeared".into()))?;
+        let (from, to) = (self.frontier.size(), checkpoint.size);
+        if to < from {
+            return Err(StoreError::Corrupt(format!(
+                "the latest checkpoint covers {to} entries but this ledger has seen {from}"
+            ))
+            .into());
         }
+        if to > from {
+            let frontier = Frontier::load(&StoredTree(&self.store), to)?;
+            self.catch_up(from, to)?;
+            self.frontier = frontier;
+        }
+        self.checkpoint = checkpoint;
         Ok(())
     }
 
@@ -179,15 +215,31 @@ impl<S: Store> Ledger<S> {
             )));
         }
         // Another process may have appended; a conflict means recompute against its entries.
+        // After losing a race the ledger holds the store's append lock while it re-reads and
+        // retries, so the retry cannot lose again: no writer starves, however busy the others.
+        let mut last = None;
         for _attempt in 0..8 {
-            match self.try_append(&mut events) {
-                Err(LedgerError::Store(StoreError::Conflict { .. })) => self.refresh()?,
+            let attempt = self.try_append(&mut events);
+            // `append` released the lock if it ran; this covers a retry that recorded nothing.
+            let released = self.store.release_append_lock();
+            match attempt {
+                Err(LedgerError::Store(conflict @ StoreError::Conflict { .. })) => {
+                    released?;
+                    last = Some(conflict);
+                    self.store.hold_append_lock()?;
+                    if let Err(e) = self.refresh() {
+                        self.store.release_append_lock()?;
+                        return Err(e);
+                    }
+                }
+                // A failed release cannot undo a commit, and means the connection (and the
+                // lock with it) is gone: the attempt's own result is the answer.
                 other => return other,
             }
         }
-        Err(LedgerError::Store(StoreError::Corrupt(
-            "gave up after 8 conflicting concurrent appends".into(),
-        )))
+        Err(LedgerError::Store(last.unwrap_or_else(|| {
+            StoreError::Corrupt("gave up after 8 conflicting concurrent appends".into())
+        })))
     }
 
     /// Filling in a default author is the only change to `events`, and it is the same on a

@@ -5,12 +5,25 @@
 //! it) and refuse a batch that was computed against an older log (another writer got there first).
 //! Each entry row carries, beside its leaf hash, the hashes of the complete subtrees that the leaf
 //! completed, so any proof needs only O(log n) point reads and nothing is held in memory.
+//!
+//! Beside the log, a store keeps the server's API key records ([`KeyRecord`]): they are not
+//! evidence, so they are not in the log, but every process serving one log must see the same keys.
+//!
+//! Two stores implement the trait with the same tables: [`SqliteStore`] (one file, one machine)
+//! and [`PostgresStore`] (several processes sharing one database; appends sequenced by a lock in
+//! the database).
 
+pub mod postgres;
 pub mod sqlite;
 
-use crate::ledger::merkle::{self, Hash, SubtreeSource};
+use crate::keys::KeyRecord;
+use crate::ledger::merkle::{self, HASH_LEN, Hash, SubtreeSource};
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+
+/// Version of the tables both stores keep: 1 had the log only; 2 added API key records.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// One stored log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +64,41 @@ pub enum StoreError {
     /// The store holds something it could not have written: damaged or tampered with.
     #[error("the store is damaged: {0}")]
     Corrupt(String),
-    /// The database failed (disk full, permissions, locked for too long, ...).
-    #[error("database error: {0}")]
-    Database(#[from] rusqlite::Error),
+    /// A record with this identity is already stored (an API key id or hash).
+    #[error("already stored: {0}")]
+    Duplicate(String),
+    /// The database failed (disk full, permissions, connection lost, locked for too long, ...).
+    /// The source is the driver's own error (`rusqlite::Error` or `postgres::Error`).
+    #[error("database error: {}", error_chain(.0.as_ref()))]
+    Database(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(Box::new(e))
+    }
+}
+
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        Self::Database(Box::new(e))
+    }
+}
+
+/// An error and its causes on one line. The PostgreSQL driver's own text is only the kind
+/// ("db error"); the server's message is in the source, and an operator needs it.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// What a store must do. The ledger is the only writer; everything here is plain storage.
@@ -83,11 +128,129 @@ pub trait Store: Send {
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError>;
 
+    /// Takes the lock that sequences appends and keeps it until the next [`Store::append`] or
+    /// [`Store::release_append_lock`] on this store: a writer that lost a race holds it while
+    /// it re-reads the log and retries, so that the retry cannot lose again. Stores with one
+    /// writer, or whose own locking is enough, need not do anything.
+    fn hold_append_lock(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Releases the lock taken by [`Store::hold_append_lock`], if it is still held; cheap (no
+    /// round trip) when it is not.
+    fn release_append_lock(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// The checkpoint with the largest size.
     fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
 
     /// Every stored checkpoint, smallest size first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    /// Stores a new API key record. Fails with [`StoreError::Duplicate`] when a key with the
+    /// same id or hash is already stored. Only the hash is stored, never the key's text.
+    fn put_key(&mut self, key: &KeyRecord) -> Result<(), StoreError>;
+
+    /// The key record whose hash is `hash` (revoked or not: the caller decides).
+    fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// Every key record, oldest first.
+    fn keys(&self) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Marks the key `id` revoked. `Ok(true)` when such a key exists (revoking twice is not an
+    /// error), `Ok(false)` when no key has that id.
+    fn revoke_key(&mut self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// A hash column as stored: exactly [`HASH_LEN`] bytes, or the store is damaged.
+fn stored_hash(whose: &str, what: &str, blob: &[u8]) -> Result<Hash, StoreError> {
+    Hash::try_from(blob).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "{whose}: {what} is {} bytes, not {HASH_LEN}",
+            blob.len()
+        ))
+    })
+}
+
+/// An entry from its stored columns, checking what the database cannot.
+fn entry_from_row(
+    idx: i64,
+    bytes: Vec<u8>,
+    leaf: &[u8],
+    subtrees: &[u8],
+) -> Result<Entry, StoreError> {
+    let index = u64::try_from(idx)
+        .map_err(|_| StoreError::Corrupt(format!("negative entry index {idx}")))?;
+    let whose = format!("entry {index}");
+    if !subtrees.len().is_multiple_of(HASH_LEN) {
+        return Err(StoreError::Corrupt(format!(
+            "{whose}: subtree hashes are {} bytes, not a multiple of {HASH_LEN}",
+            subtrees.len()
+        )));
+    }
+    Ok(Entry {
+        index,
+        bytes,
+        leaf_hash: stored_hash(&whose, "leaf hash", leaf)?,
+        subtree_hashes: subtrees
+            .chunks_exact(HASH_LEN)
+            .map(|c| stored_hash(&whose, "subtree hash", c))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// A checkpoint from its stored columns.
+fn checkpoint_from_row(
+    size: i64,
+    root: &[u8],
+    note: String,
+) -> Result<StoredCheckpoint, StoreError> {
+    let size = u64::try_from(size)
+        .map_err(|_| StoreError::Corrupt(format!("negative checkpoint size {size}")))?;
+    let root = stored_hash(&format!("checkpoint at size {size}"), "root", root)?;
+    Ok(StoredCheckpoint { size, root, note })
+}
+
+/// An index or size as a database integer (both databases have signed 64-bit keys).
+fn sql_index(index: u64) -> Result<i64, StoreError> {
+    i64::try_from(index).map_err(|_| StoreError::Corrupt(format!("index {index} is out of range")))
+}
+
+/// The subtree hashes of an entry as one stored column.
+fn joined_subtrees(entry: &Entry) -> Vec<u8> {
+    entry.subtree_hashes.concat()
+}
+
+/// A key record from its stored columns.
+fn key_from_row(
+    id: String,
+    hash: &[u8],
+    role: &str,
+    principal: Option<String>,
+    created: i64,
+    revoked: bool,
+) -> Result<KeyRecord, StoreError> {
+    use crate::evidence::{Id, Time};
+    use crate::keys::Role;
+    let whose = format!("key {id}");
+    let hash = stored_hash(&whose, "hash", hash)?;
+    let role = Role::parse(role).map_err(|e| StoreError::Corrupt(format!("{whose}: {e}")))?;
+    let principal = principal
+        .map(|p| Id::parse("principal", &p))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("{whose}: {e}")))?;
+    let created = Time::from_micros(created).ok_or_else(|| {
+        StoreError::Corrupt(format!("{whose}: creation time {created} is out of range"))
+    })?;
+    Ok(KeyRecord {
+        id,
+        hash,
+        role,
+        principal,
+        created,
+        revoked,
+    })
 }
 
 /// Complete subtree hashes read from a store: the leaf hash for level 0, otherwise the hash kept

@@ -1,18 +1,21 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
 //!
-//! Plain, portable SQL (three tables, integer keys, blobs) so that the PostgreSQL store can
-//! mirror it. A batch is one `BEGIN IMMEDIATE` transaction: the size check, the entry rows and
-//! the checkpoint commit together, and the commit returns only once SQLite has synced the WAL.
+//! Plain, portable SQL (entries, checkpoints, keys: integer keys, blobs) that the PostgreSQL
+//! store mirrors. A batch is one `BEGIN IMMEDIATE` transaction: the size check, the entry rows
+//! and the checkpoint commit together, and the commit returns only once SQLite has synced the
+//! WAL. The schema version is SQLite's `user_version`; a version-1 file (no keys table) is
+//! upgraded when opened.
 
-use super::{Entry, Store, StoreError, StoredCheckpoint};
-use crate::ledger::merkle::{HASH_LEN, Hash};
+use super::{
+    Entry, SCHEMA_VERSION, Store, StoreError, StoredCheckpoint, checkpoint_from_row,
+    entry_from_row, joined_subtrees, key_from_row, sql_index,
+};
+use crate::keys::KeyRecord;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 
-/// Schema version kept in SQLite's `user_version`.
-const SCHEMA_VERSION: i64 = 1;
-
-const SCHEMA: &str = "
+/// The log's tables (schema version 1).
+const LOG_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS entries (
     idx            INTEGER PRIMARY KEY,
     bytes          BLOB NOT NULL,
@@ -26,13 +29,26 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 );
 ";
 
+/// API key records (added in schema version 2).
+const KEY_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS keys (
+    id        TEXT PRIMARY KEY,
+    hash      BLOB NOT NULL UNIQUE,
+    role      TEXT NOT NULL,
+    principal TEXT,
+    created   INTEGER NOT NULL,
+    revoked   INTEGER NOT NULL DEFAULT 0
+);
+";
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens (creating if needed) the store at `path`; a store of an older schema version is
+    /// upgraded in place.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         Self::init(conn)
@@ -43,79 +59,68 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory()?)
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
+    fn init(mut conn: Connection) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-        match version {
-            0 => {
-                conn.execute_batch(SCHEMA)?;
-                conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        if version != SCHEMA_VERSION {
+            // Decided again inside the write lock: another process may be upgrading too.
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            match version {
+                0 => tx.execute_batch(&format!("{LOG_TABLES}{KEY_TABLE}"))?,
+                1 => tx.execute_batch(KEY_TABLE)?,
+                SCHEMA_VERSION => {}
+                other => {
+                    return Err(StoreError::Corrupt(format!(
+                        "schema version {other} is not one this build knows (up to \
+                         {SCHEMA_VERSION}); use a matching stepwise version"
+                    )));
+                }
             }
-            SCHEMA_VERSION => {}
-            other => {
-                return Err(StoreError::Corrupt(format!(
-                    "schema version {other} is not one this build knows ({SCHEMA_VERSION}); \
-                     use a matching stepwise version"
-                )));
-            }
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            tx.commit()?;
         }
         Ok(Self { conn })
     }
 }
 
-fn hash(index: u64, what: &str, blob: Vec<u8>) -> Result<Hash, StoreError> {
-    Hash::try_from(blob.as_slice()).map_err(|_| {
-        StoreError::Corrupt(format!(
-            "entry {index}: {what} is {} bytes, not {HASH_LEN}",
-            blob.len()
-        ))
-    })
-}
-
 /// An entry row as SQLite returns it: index, bytes, leaf hash, subtree hashes.
 type EntryRow = (i64, Vec<u8>, Vec<u8>, Vec<u8>);
 
-fn row_to_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
+fn entry_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<EntryRow> {
     Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
 }
 
 fn to_entry((idx, bytes, leaf, subtrees): EntryRow) -> Result<Entry, StoreError> {
-    let index = u64::try_from(idx)
-        .map_err(|_| StoreError::Corrupt(format!("negative entry index {idx}")))?;
-    if subtrees.len() % HASH_LEN != 0 {
-        return Err(StoreError::Corrupt(format!(
-            "entry {index}: subtree hashes are {} bytes, not a multiple of {HASH_LEN}",
-            subtrees.len()
-        )));
-    }
-    Ok(Entry {
-        index,
-        bytes,
-        leaf_hash: hash(index, "leaf hash", leaf)?,
-        subtree_hashes: subtrees
-            .chunks_exact(HASH_LEN)
-            .map(|c| hash(index, "subtree hash", c.to_vec()))
-            .collect::<Result<_, _>>()?,
-    })
+    entry_from_row(idx, bytes, &leaf, &subtrees)
 }
 
 fn to_checkpoint(
     (size, root, note): (i64, Vec<u8>, String),
 ) -> Result<StoredCheckpoint, StoreError> {
-    let size = u64::try_from(size)
-        .map_err(|_| StoreError::Corrupt(format!("negative checkpoint size {size}")))?;
-    let root = Hash::try_from(root.as_slice()).map_err(|_| {
-        StoreError::Corrupt(format!(
-            "checkpoint at size {size}: root is not {HASH_LEN} bytes"
-        ))
-    })?;
-    Ok(StoredCheckpoint { size, root, note })
+    checkpoint_from_row(size, &root, note)
 }
 
-fn sql_index(index: u64) -> Result<i64, StoreError> {
-    i64::try_from(index).map_err(|_| StoreError::Corrupt(format!("index {index} is out of range")))
+/// A key row: id, hash, role, principal, created, revoked.
+type KeyRow = (String, Vec<u8>, String, Option<String>, i64, bool);
+
+const KEY_COLUMNS: &str = "id, hash, role, principal, created, revoked";
+
+fn key_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+        row.get(5)?,
+    ))
+}
+
+fn to_key((id, hash, role, principal, created, revoked): KeyRow) -> Result<KeyRecord, StoreError> {
+    key_from_row(id, &hash, &role, principal, created, revoked)
 }
 
 fn current_size(conn: &Connection) -> Result<u64, StoreError> {
@@ -137,7 +142,7 @@ impl Store for SqliteStore {
         let mut stmt = self.conn.prepare_cached(
             "SELECT idx, bytes, leaf_hash, subtree_hashes FROM entries WHERE idx = ?1",
         )?;
-        stmt.query_row([idx], row_to_entry)
+        stmt.query_row([idx], entry_row)
             .optional()?
             .map(to_entry)
             .transpose()
@@ -156,7 +161,7 @@ impl Store for SqliteStore {
         let to = i64::try_from(to).unwrap_or(i64::MAX);
         let mut rows = stmt.query(params![sql_index(from)?, to])?;
         while let Some(row) = rows.next()? {
-            visit(to_entry(row_to_entry(row)?)?)?;
+            visit(to_entry(entry_row(row)?)?)?;
         }
         Ok(())
     }
@@ -171,7 +176,12 @@ impl Store for SqliteStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let actual = current_size(&tx)?;
-        if actual != base {
+        // A checkpoint at the new size is there already when another writer committed the
+        // same size first (two processes opening one empty log both sign size 0).
+        let taken: bool = tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM checkpoints WHERE size = ?1)")?
+            .query_row([sql_index(checkpoint.size)?], |r| r.get(0))?;
+        if actual != base || taken {
             return Err(StoreError::Conflict {
                 expected: base,
                 actual,
@@ -181,17 +191,12 @@ impl Store for SqliteStore {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO entries (idx, bytes, leaf_hash, subtree_hashes) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            let mut subtrees = Vec::with_capacity(HASH_LEN * 8);
             for entry in entries {
-                subtrees.clear();
-                for h in &entry.subtree_hashes {
-                    subtrees.extend_from_slice(h);
-                }
                 insert.execute(params![
                     sql_index(entry.index)?,
                     entry.bytes,
                     &entry.leaf_hash[..],
-                    subtrees
+                    joined_subtrees(entry)
                 ])?;
             }
             tx.prepare_cached("INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)")?
@@ -220,5 +225,54 @@ impl Store for SqliteStore {
             .prepare_cached("SELECT size, root, note FROM checkpoints ORDER BY size")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.map(|r| to_checkpoint(r?)).collect()
+    }
+
+    fn put_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO keys (id, hash, role, principal, created, revoked) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![
+                key.id,
+                &key.hash[..],
+                key.role.as_str(),
+                key.principal.as_ref().map(|p| p.as_str()),
+                key.created.as_micros(),
+                key.revoked
+            ])?;
+        if inserted == 0 {
+            return Err(StoreError::Duplicate(format!(
+                "a key with id {} or the same hash",
+                key.id
+            )));
+        }
+        Ok(())
+    }
+
+    fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
+        self.conn
+            .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE hash = ?1"))?
+            .query_row([&hash[..]], key_row)
+            .optional()?
+            .map(to_key)
+            .transpose()
+    }
+
+    fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys ORDER BY created, id"
+        ))?;
+        let rows = stmt.query_map([], key_row)?;
+        rows.map(|r| to_key(r?)).collect()
+    }
+
+    fn revoke_key(&mut self, id: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached("UPDATE keys SET revoked = 1 WHERE id = ?1")?
+            .execute([id])?;
+        Ok(changed > 0)
     }
 }

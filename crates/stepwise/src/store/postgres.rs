@@ -1,0 +1,445 @@
+//! The shared store: PostgreSQL, for several stepwise processes serving one log.
+//!
+//! The tables mirror the SQLite store's (entries, checkpoints, keys) plus a one-row
+//! `stepwise_schema` table holding the schema version. The database sequences appends: each
+//! batch is one transaction that first takes a transaction-scoped advisory lock, so writers in
+//! any number of processes queue one after another; under the lock it checks that the log still
+//! has `base` entries (else [`StoreError::Conflict`]), inserts every entry row and the
+//! checkpoint in one statement (`UNNEST` over arrays), and commits with `synchronous_commit=on`,
+//! so an acknowledged batch is on disk. Entries are only ever inserted, under primary keys, in
+//! the transaction that checked the size: no gaps, no duplicates, and each checkpoint commits
+//! with the entries it covers.
+//!
+//! This uses the synchronous `postgres` client, which runs a small Tokio runtime of its own per
+//! connection: call it from a plain thread or from `tokio::task::spawn_blocking`, never directly
+//! from async code. Connections are made without TLS; reach a remote database through a local
+//! socket, a tunnel or a private network.
+
+use super::{
+    Entry, SCHEMA_VERSION, Store, StoreError, StoredCheckpoint, checkpoint_from_row,
+    entry_from_row, joined_subtrees, key_from_row, sql_index,
+};
+use crate::keys::KeyRecord;
+use postgres::error::SqlState;
+use postgres::{Client, Config, NoTls, Row, Statement};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Advisory lock key serialising appends ("stepwise" in ASCII).
+const APPEND_LOCK: i64 = 0x7374_6570_7769_7365;
+
+/// Advisory lock key serialising schema creation and upgrades.
+const SCHEMA_LOCK: i64 = APPEND_LOCK + 1;
+
+/// Rows fetched per round trip by [`Store::scan`].
+const SCAN_PAGE: i64 = 1024;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS stepwise_schema (
+    single  BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (single),
+    version BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entries (
+    idx            BIGINT PRIMARY KEY,
+    bytes          BYTEA NOT NULL,
+    leaf_hash      BYTEA NOT NULL,
+    subtree_hashes BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    size BIGINT PRIMARY KEY,
+    root BYTEA NOT NULL,
+    note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS keys (
+    id        TEXT PRIMARY KEY,
+    hash      BYTEA NOT NULL UNIQUE,
+    role      TEXT NOT NULL,
+    principal TEXT,
+    created   BIGINT NOT NULL,
+    revoked   BOOLEAN NOT NULL DEFAULT FALSE
+);
+";
+
+/// `MAX` over the primary key is one step down the index, however long the log.
+const SIZE_SQL: &str = "SELECT COALESCE(MAX(idx) + 1, 0) FROM entries";
+
+const KEY_COLUMNS: &str = "id, hash, role, principal, created, revoked";
+
+/// The PostgreSQL store: one connection, shared by this value's methods.
+pub struct PostgresStore {
+    /// A mutex and not a `RefCell` so that the store is `Sync` and a server may keep it in an
+    /// `Arc`; appends take `&mut self` and skip the lock.
+    client: Mutex<Connection>,
+}
+
+/// The connection and its prepared statements.
+struct Connection {
+    client: Client,
+    size: Statement,
+    entry: Statement,
+    scan: Statement,
+    lock: Statement,
+    check: Statement,
+    insert: Statement,
+    /// Whether this session holds [`APPEND_LOCK`] beyond a transaction
+    /// ([`Store::hold_append_lock`]).
+    holding: bool,
+}
+
+/// What went wrong while connecting, with where to (never the password).
+#[derive(Debug, thiserror::Error)]
+#[error("could not connect to PostgreSQL at {target}")]
+struct ConnectError {
+    target: String,
+    #[source]
+    source: postgres::Error,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/dbname`, or the
+    /// `key=value` form libpq accepts), creating the tables if they are missing. Several
+    /// processes may connect to one new database at once.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let config: Config = url.parse()?;
+        let target = describe(&config);
+        let mut client = config
+            .connect(NoTls)
+            .map_err(|source| StoreError::Database(Box::new(ConnectError { target, source })))?;
+        // Durability must not depend on the server's default.
+        client.batch_execute("SET synchronous_commit = on")?;
+        create_schema(&mut client)?;
+        let size = client.prepare(SIZE_SQL)?;
+        let entry = client
+            .prepare("SELECT idx, bytes, leaf_hash, subtree_hashes FROM entries WHERE idx = $1")?;
+        let scan = client.prepare(
+            "SELECT idx, bytes, leaf_hash, subtree_hashes FROM entries \
+             WHERE idx >= $1 AND idx < $2 ORDER BY idx LIMIT $3",
+        )?;
+        let lock = client.prepare("SELECT pg_advisory_xact_lock($1)")?;
+        // A separate statement from the lock: in READ COMMITTED each statement sees what was
+        // committed before it started, and this one starts once the lock is held.
+        let check = client.prepare(&format!(
+            "SELECT ({SIZE_SQL}), EXISTS (SELECT 1 FROM checkpoints WHERE size = $1)"
+        ))?;
+        let insert = client.prepare(
+            "WITH new_entries AS (
+                 INSERT INTO entries (idx, bytes, leaf_hash, subtree_hashes)
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[])
+             )
+             INSERT INTO checkpoints (size, root, note) VALUES ($5, $6, $7)",
+        )?;
+        Ok(Self {
+            client: Mutex::new(Connection {
+                client,
+                size,
+                entry,
+                scan,
+                lock,
+                check,
+                insert,
+                holding: false,
+            }),
+        })
+    }
+
+    /// One batch in one transaction under the append lock (see the module docs).
+    fn append_rows(
+        &mut self,
+        base: u64,
+        size: i64,
+        columns: [&(dyn postgres::types::ToSql + Sync); 4],
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn_mut();
+        let mut tx = conn.client.transaction()?;
+        tx.execute(&conn.lock, &[&APPEND_LOCK])?;
+        let row = tx.query_one(&conn.check, &[&size])?;
+        let actual = to_size(row.try_get(0)?)?;
+        // A checkpoint at the new size is there already when another writer committed the same
+        // size first (two processes opening one empty log both sign size 0).
+        let taken: bool = row.try_get(1)?;
+        if actual != base || taken {
+            return Err(StoreError::Conflict {
+                expected: base,
+                actual,
+            });
+        }
+        let [idx, bytes, leaves, subtrees] = columns;
+        tx.execute(
+            &conn.insert,
+            &[
+                idx,
+                bytes,
+                leaves,
+                subtrees,
+                &size,
+                &&checkpoint.root[..],
+                &checkpoint.note,
+            ],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held cannot leave a transaction open (the driver rolls
+        // back on drop), so the connection is still usable.
+        self.client.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn conn_mut(&mut self) -> &mut Connection {
+        self.client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `user@host:port/dbname`, for error messages.
+fn describe(config: &Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "{}@{}:{}/{}",
+        config.get_user().unwrap_or("(default user)"),
+        if hosts.is_empty() {
+            "(default host)".to_owned()
+        } else {
+            hosts.join(",")
+        },
+        if ports.is_empty() {
+            "5432".to_owned()
+        } else {
+            ports.join(",")
+        },
+        config.get_dbname().unwrap_or("(default database)")
+    )
+}
+
+/// Creates the tables, or checks their version, under an advisory lock: two processes
+/// creating the same tables at once would otherwise collide in the system catalogues.
+fn create_schema(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])?;
+    tx.batch_execute(SCHEMA)?;
+    tx.execute(
+        "INSERT INTO stepwise_schema (version) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&SCHEMA_VERSION],
+    )?;
+    let version: i64 = tx
+        .query_one("SELECT version FROM stepwise_schema", &[])?
+        .try_get(0)?;
+    if version != SCHEMA_VERSION {
+        return Err(StoreError::Corrupt(format!(
+            "the database's stepwise schema is version {version}, this build knows \
+             {SCHEMA_VERSION}; use a matching stepwise version"
+        )));
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn to_size(next: i64) -> Result<u64, StoreError> {
+    u64::try_from(next).map_err(|_| StoreError::Corrupt(format!("log size {next}")))
+}
+
+fn to_entry(row: &Row) -> Result<Entry, StoreError> {
+    entry_from_row(
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+    )
+}
+
+fn to_checkpoint(row: &Row) -> Result<StoredCheckpoint, StoreError> {
+    checkpoint_from_row(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)
+}
+
+fn to_key(row: &Row) -> Result<KeyRecord, StoreError> {
+    key_from_row(
+        row.try_get(0)?,
+        row.try_get(1)?,
+        row.try_get(2)?,
+        row.try_get(3)?,
+        row.try_get(4)?,
+        row.try_get(5)?,
+    )
+}
+
+impl Store for PostgresStore {
+    fn size(&self) -> Result<u64, StoreError> {
+        let mut conn = self.conn();
+        let conn = &mut *conn;
+        to_size(conn.client.query_one(&conn.size, &[])?.try_get(0)?)
+    }
+
+    fn entry(&self, index: u64) -> Result<Option<Entry>, StoreError> {
+        let Ok(idx) = i64::try_from(index) else {
+            return Ok(None);
+        };
+        let mut conn = self.conn();
+        let conn = &mut *conn;
+        conn.client
+            .query_opt(&conn.entry, &[&idx])?
+            .as_ref()
+            .map(to_entry)
+            .transpose()
+    }
+
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut next = sql_index(from)?;
+        let to = i64::try_from(to).unwrap_or(i64::MAX);
+        while next < to {
+            // One page at a time, and the connection is free while `visit` runs (it may read
+            // the store itself).
+            let rows = {
+                let mut conn = self.conn();
+                let conn = &mut *conn;
+                conn.client.query(&conn.scan, &[&next, &to, &SCAN_PAGE])?
+            };
+            let full = rows.len() as i64 == SCAN_PAGE;
+            for row in &rows {
+                let entry = to_entry(row)?;
+                next = sql_index(entry.index)?.saturating_add(1);
+                visit(entry)?;
+            }
+            if !full {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn append(
+        &mut self,
+        base: u64,
+        entries: &[Entry],
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), StoreError> {
+        let mut idx = Vec::with_capacity(entries.len());
+        let mut bytes = Vec::with_capacity(entries.len());
+        let mut leaves = Vec::with_capacity(entries.len());
+        let mut subtrees = Vec::with_capacity(entries.len());
+        for entry in entries {
+            idx.push(sql_index(entry.index)?);
+            bytes.push(entry.bytes.as_slice());
+            leaves.push(&entry.leaf_hash[..]);
+            subtrees.push(joined_subtrees(entry));
+        }
+        let size = sql_index(checkpoint.size)?;
+        let appended = self.append_rows(base, size, [&idx, &bytes, &leaves, &subtrees], checkpoint);
+        let released = self.release_append_lock();
+        appended.and(released)
+    }
+
+    fn hold_append_lock(&mut self) -> Result<(), StoreError> {
+        let conn = self.conn_mut();
+        if !conn.holding {
+            // Session-level: outlives the next transaction; the transaction-level lock that
+            // `append` takes on the same key is then granted at once (same session).
+            conn.client
+                .execute("SELECT pg_advisory_lock($1)", &[&APPEND_LOCK])?;
+            conn.holding = true;
+        }
+        Ok(())
+    }
+
+    fn release_append_lock(&mut self) -> Result<(), StoreError> {
+        let conn = self.conn_mut();
+        if conn.holding {
+            conn.holding = false;
+            conn.client
+                .execute("SELECT pg_advisory_unlock($1)", &[&APPEND_LOCK])?;
+        }
+        Ok(())
+    }
+
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.conn()
+            .client
+            .query_opt(
+                "SELECT size, root, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                &[],
+            )?
+            .as_ref()
+            .map(to_checkpoint)
+            .transpose()
+    }
+
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        self.conn()
+            .client
+            .query(
+                "SELECT size, root, note FROM checkpoints ORDER BY size",
+                &[],
+            )?
+            .iter()
+            .map(to_checkpoint)
+            .collect()
+    }
+
+    fn put_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
+        let result = self.conn_mut().client.execute(
+            "INSERT INTO keys (id, hash, role, principal, created, revoked) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &key.id,
+                &&key.hash[..],
+                &key.role.as_str(),
+                &key.principal.as_ref().map(|p| p.as_str()),
+                &key.created.as_micros(),
+                &key.revoked,
+            ],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Err(StoreError::Duplicate(
+                format!("a key with id {} or the same hash", key.id),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
+        self.conn()
+            .client
+            .query_opt(
+                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE hash = $1"),
+                &[&&hash[..]],
+            )?
+            .as_ref()
+            .map(to_key)
+            .transpose()
+    }
+
+    fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        self.conn()
+            .client
+            .query(
+                &format!("SELECT {KEY_COLUMNS} FROM keys ORDER BY created, id"),
+                &[],
+            )?
+            .iter()
+            .map(to_key)
+            .collect()
+    }
+
+    fn revoke_key(&mut self, id: &str) -> Result<bool, StoreError> {
+        let changed = self
+            .conn_mut()
+            .client
+            .execute("UPDATE keys SET revoked = TRUE WHERE id = $1", &[&id])?;
+        Ok(changed > 0)
+    }
+}

@@ -1,0 +1,626 @@
+//! One store suite, run against both stores: every test body is generic over a [`Db`] (a place
+//! that can hand out any number of connections to one store) and runs once on a SQLite file in
+//! a temporary directory and once on a fresh PostgreSQL database.
+//!
+//! PostgreSQL: each test creates its own database `stepwise_t_<random>` through the server at
+//! `STEPWISE_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`) and drops it
+//! when done, also when the test fails. When the server cannot be reached the PostgreSQL tests
+//! fail and say so: CI starts the server (`scripts/ensure-postgres`), so a silent pass would
+//! hide a broken store.
+
+use std::collections::BTreeMap;
+use std::error::Error;
+use std::path::PathBuf;
+use std::sync::{Arc, Barrier};
+use stepwise::evidence::{Body, Event, Id, Time};
+use stepwise::keys::{KeyRecord, Role, generate_key, key_hash};
+use stepwise::ledger::merkle::{Hash, verify_consistency, verify_inclusion};
+use stepwise::ledger::note::LogSigner;
+use stepwise::ledger::{Ledger, LedgerConfig, verify};
+use stepwise::store::{Entry, PostgresStore, SqliteStore, Store, StoreError, StoredCheckpoint};
+
+type TestResult = Result<(), Box<dyn Error>>;
+
+/// Somewhere a store lives, which can be connected to more than once.
+trait Db {
+    type S: Store + 'static;
+    /// A new connection to the same store.
+    fn connect(&self) -> Result<Self::S, StoreError>;
+    /// Everything stored in the keys table, as text (to look for a plaintext key).
+    fn raw_keys(&self) -> Result<String, Box<dyn Error>>;
+}
+
+struct SqliteDb {
+    dir: tempfile::TempDir,
+}
+
+impl SqliteDb {
+    fn new() -> Result<Self, Box<dyn Error>> {
+        Ok(Self {
+            dir: tempfile::tempdir()?,
+        })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("ledger.sqlite")
+    }
+}
+
+impl Db for SqliteDb {
+    type S = SqliteStore;
+
+    fn connect(&self) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open(&self.path())
+    }
+
+    fn raw_keys(&self) -> Result<String, Box<dyn Error>> {
+        // Every byte of the database files, the WAL included.
+        let mut all = Vec::new();
+        for file in std::fs::read_dir(self.dir.path())? {
+            all.extend(std::fs::read(file?.path())?);
+        }
+        Ok(String::from_utf8_lossy(&all).into_owned())
+    }
+}
+
+/// A fresh PostgreSQL database, dropped with this value.
+struct PostgresDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+impl PostgresDb {
+    fn new() -> Result<Self, Box<dyn Error>> {
+        let admin_url =
+            std::env::var("STEPWISE_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
+        let mut admin =
+            ::postgres::Client::connect(&admin_url, ::postgres::NoTls).map_err(|e| {
+                format!(
+                    "the PostgreSQL store tests need a PostgreSQL server at {admin_url} \
+                 (set STEPWISE_TEST_POSTGRES to use another; scripts/ensure-postgres starts \
+                 the local one), but connecting failed: {e} ({:?})",
+                    e.source().map(|s| s.to_string())
+                )
+            })?;
+        let mut tag = [0u8; 8];
+        getrandom::fill(&mut tag).map_err(|e| format!("no randomness for a database name: {e}"))?;
+        let name = format!("stepwise_t_{}", u64::from_le_bytes(tag));
+        admin.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        let url = with_dbname(&admin_url, &name);
+        Ok(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+/// `url` naming database `name` instead of its own.
+fn with_dbname(url: &str, name: &str) -> String {
+    if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
+        let (authority, query) = match rest.split_once('?') {
+            Some((a, q)) => (a, format!("?{q}")),
+            None => (rest, String::new()),
+        };
+        let authority = authority.split_once('/').map_or(authority, |(a, _)| a);
+        format!("postgres://{authority}/{name}{query}")
+    } else {
+        format!("{url} dbname={name}")
+    }
+}
+
+impl Drop for PostgresDb {
+    fn drop(&mut self) {
+        let dropped =
+            ::postgres::Client::connect(&self.admin_url, ::postgres::NoTls).and_then(|mut c| {
+                c.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+            });
+        if let Err(e) = dropped {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+impl Db for PostgresDb {
+    type S = PostgresStore;
+
+    fn connect(&self) -> Result<PostgresStore, StoreError> {
+        PostgresStore::connect(&self.url)
+    }
+
+    fn raw_keys(&self) -> Result<String, Box<dyn Error>> {
+        let mut client = ::postgres::Client::connect(&self.url, ::postgres::NoTls)?;
+        let rows = client.query("SELECT k::text FROM keys k", &[])?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<Result<Vec<_>, _>>()?
+            .join("\n"))
+    }
+}
+
+/// Runs each named test body on both stores.
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() -> super::TestResult {
+                    super::$name(&super::SqliteDb::new()?)
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() -> super::TestResult {
+                    super::$name(&super::PostgresDb::new()?)
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    an_empty_store_has_nothing,
+    appended_entries_read_back_by_index_scan_and_checkpoint,
+    a_conflicting_batch_is_refused_and_changes_nothing,
+    a_failed_batch_leaves_nothing_visible,
+    key_records_are_stored_found_listed_and_revoked_without_plaintext,
+    a_ledger_over_the_store_proves_and_verifies,
+    two_ledgers_opening_one_empty_log_together_both_succeed,
+    two_ledgers_appending_concurrently_build_one_consistent_log,
+    the_store_works_inside_spawn_blocking,
+);
+
+/// A made-up entry: stores never check hashes, so any 32 bytes do.
+fn entry(index: u64) -> Entry {
+    let byte = |salt: u64| ((index * 31 + salt) % 251) as u8;
+    Entry {
+        index,
+        bytes: format!("{{\"entry\":{index}}}").into_bytes(),
+        leaf_hash: [byte(1); 32],
+        subtree_hashes: (0..index.trailing_ones())
+            .map(|level| [byte(u64::from(level) + 2); 32])
+            .collect(),
+    }
+}
+
+fn checkpoint(size: u64) -> StoredCheckpoint {
+    StoredCheckpoint {
+        size,
+        root: [(size % 251) as u8; 32],
+        note: format!("test.example/log\n{size}\nroot\n"),
+    }
+}
+
+fn entries(from: u64, to: u64) -> Vec<Entry> {
+    (from..to).map(entry).collect()
+}
+
+fn scanned<S: Store>(store: &S, from: u64, to: u64) -> Result<Vec<Entry>, StoreError> {
+    let mut seen = Vec::new();
+    store.scan(from, to, &mut |e| {
+        seen.push(e);
+        Ok(())
+    })?;
+    Ok(seen)
+}
+
+fn an_empty_store_has_nothing<D: Db>(db: &D) -> TestResult {
+    let store = db.connect()?;
+    assert_eq!(store.size()?, 0);
+    assert_eq!(store.entry(0)?, None);
+    assert_eq!(store.entry(u64::MAX)?, None);
+    assert_eq!(scanned(&store, 0, u64::MAX)?, []);
+    assert_eq!(store.latest_checkpoint()?, None);
+    assert_eq!(store.checkpoints()?, []);
+    assert_eq!(store.keys()?, []);
+    assert_eq!(store.key_by_hash(&[0; 32])?, None);
+    Ok(())
+}
+
+fn appended_entries_read_back_by_index_scan_and_checkpoint<D: Db>(db: &D) -> TestResult {
+    let mut store = db.connect()?;
+    store.append(0, &[], &checkpoint(0))?;
+    store.append(0, &entries(0, 3), &checkpoint(3))?;
+    // Larger than one page of the PostgreSQL scan.
+    store.append(3, &entries(3, 2_503), &checkpoint(2_503))?;
+
+    let reader = db.connect()?;
+    assert_eq!(reader.size()?, 2_503);
+    for index in [0, 1, 2, 3, 1_024, 2_047, 2_502] {
+        assert_eq!(reader.entry(index)?, Some(entry(index)), "entry {index}");
+    }
+    assert_eq!(reader.entry(2_503)?, None);
+    assert_eq!(scanned(&reader, 0, u64::MAX)?, entries(0, 2_503));
+    assert_eq!(scanned(&reader, 1_000, 2_100)?, entries(1_000, 2_100));
+    assert_eq!(scanned(&reader, 2_500, 9_000)?, entries(2_500, 2_503));
+    assert_eq!(scanned(&reader, 2_503, 9_000)?, []);
+    assert_eq!(reader.latest_checkpoint()?, Some(checkpoint(2_503)));
+    assert_eq!(
+        reader.checkpoints()?,
+        [checkpoint(0), checkpoint(3), checkpoint(2_503)]
+    );
+    Ok(())
+}
+
+fn a_conflicting_batch_is_refused_and_changes_nothing<D: Db>(db: &D) -> TestResult {
+    let mut first = db.connect()?;
+    let mut second = db.connect()?;
+    first.append(0, &entries(0, 2), &checkpoint(2))?;
+    for (base, to) in [(0, 3), (1, 3), (5, 7)] {
+        match second.append(base, &entries(base, to), &checkpoint(to)) {
+            Err(StoreError::Conflict { expected, actual }) => {
+                assert_eq!((expected, actual), (base, 2));
+            }
+            other => panic!("base {base}: expected a conflict, got {other:?}"),
+        }
+    }
+    // The same size again, with nothing new: also someone else's checkpoint.
+    assert!(matches!(
+        second.append(2, &[], &checkpoint(2)),
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(second.size()?, 2);
+    assert_eq!(scanned(&second, 0, u64::MAX)?, entries(0, 2));
+    assert_eq!(second.checkpoints()?, [checkpoint(2)]);
+    second.append(2, &entries(2, 4), &checkpoint(4))?;
+    assert_eq!(first.size()?, 4);
+    Ok(())
+}
+
+fn a_failed_batch_leaves_nothing_visible<D: Db>(db: &D) -> TestResult {
+    let mut store = db.connect()?;
+    store.append(0, &entries(0, 2), &checkpoint(2))?;
+    // The third row repeats an index: the database refuses it after the first two went in.
+    let mut batch = entries(2, 4);
+    batch.push(entry(3));
+    let refused = store.append(2, &batch, &checkpoint(5));
+    assert!(
+        matches!(refused, Err(StoreError::Database(_))),
+        "{refused:?}"
+    );
+    let other = db.connect()?;
+    for s in [&store, &other] {
+        assert_eq!(s.size()?, 2);
+        assert_eq!(s.entry(2)?, None);
+        assert_eq!(s.checkpoints()?, [checkpoint(2)]);
+    }
+    // The store is still usable.
+    store.append(2, &entries(2, 4), &checkpoint(4))?;
+    assert_eq!(other.size()?, 4);
+    Ok(())
+}
+
+fn key_records_are_stored_found_listed_and_revoked_without_plaintext<D: Db>(db: &D) -> TestResult {
+    let mut store = db.connect()?;
+    let admin_text = generate_key()?;
+    let recorder_text = generate_key()?;
+    let admin = KeyRecord::new(
+        &admin_text,
+        Role::Admin,
+        None,
+        Time::from_micros(10).ok_or("t")?,
+    );
+    let recorder = KeyRecord::new(
+        &recorder_text,
+        Role::Recorder,
+        Some(Id::parse("principal", "agent:deploy-bot")?),
+        Time::from_micros(20).ok_or("t")?,
+    );
+    store.put_key(&recorder)?;
+    store.put_key(&admin)?;
+    assert!(matches!(
+        store.put_key(&admin),
+        Err(StoreError::Duplicate(_))
+    ));
+
+    let other = db.connect()?;
+    assert_eq!(
+        other.key_by_hash(&key_hash(&admin_text))?,
+        Some(admin.clone())
+    );
+    assert_eq!(
+        other.key_by_hash(&key_hash(&recorder_text))?,
+        Some(recorder.clone())
+    );
+    assert_eq!(other.key_by_hash(&key_hash("sw_not-a-key"))?, None);
+    assert_eq!(other.keys()?, [admin.clone(), recorder.clone()]);
+
+    assert!(store.revoke_key(&recorder.id)?);
+    assert!(store.revoke_key(&recorder.id)?, "revoking twice is fine");
+    assert!(!store.revoke_key("000000000000")?);
+    let revoked = other
+        .key_by_hash(&recorder.hash)?
+        .ok_or("the revoked key is still listed")?;
+    assert!(revoked.revoked);
+    assert!(!other.key_by_hash(&admin.hash)?.ok_or("admin key")?.revoked);
+
+    drop(store);
+    drop(other);
+    let raw = db.raw_keys()?;
+    assert!(
+        raw.contains("agent:deploy-bot"),
+        "the dump reads the keys table"
+    );
+    for text in [&admin_text, &recorder_text] {
+        assert!(!raw.contains(text.as_str()), "plaintext key stored");
+        assert!(!raw.contains(&text[3..]), "plaintext key stored");
+    }
+    Ok(())
+}
+
+fn signer() -> Result<LogSigner, Box<dyn Error>> {
+    Ok(LogSigner::from_seed("suite.test/log", [7; 32])?)
+}
+
+/// A rating by `rater` (its own author), distinct for each `n`.
+fn rating(rater: &str, n: u64) -> Result<Event, Box<dyn Error>> {
+    let mut event = Event {
+        at: Time::from_micros(1_764_000_000_000_000 + n as i64).ok_or("time out of range")?,
+        author: None,
+        body: Body::Rating {
+            rater: Id::parse("rater", rater)?,
+            subject: Id::parse("subject", &format!("user:{}", n % 97))?,
+            value: ((n % 21) as f64 - 10.0) / 10.0,
+            scope: None,
+        },
+        note: None,
+        sig: None,
+    };
+    event.author = event.natural_author().cloned();
+    Ok(event)
+}
+
+fn open<D: Db>(db: &D) -> Result<Ledger<D::S>, Box<dyn Error>> {
+    Ok(Ledger::open(
+        db.connect()?,
+        signer()?,
+        LedgerConfig::default(),
+    )?)
+}
+
+fn verified<S: Store>(store: &S) -> TestResult {
+    let report = verify(
+        store,
+        &signer()?.verifier(),
+        &LedgerConfig::default(),
+        &mut |_| {},
+    )?;
+    assert!(report.is_ok(), "{:?}", report.problems);
+    Ok(())
+}
+
+fn a_ledger_over_the_store_proves_and_verifies<D: Db>(db: &D) -> TestResult {
+    let mut ledger = open(db)?;
+    assert_eq!(ledger.size(), 0);
+    let mut roots: Vec<Hash> = vec![];
+    for batch in 0..5u64 {
+        let events = (batch * 10..batch * 10 + 10)
+            .map(|n| rating("user:ann", n))
+            .collect::<Result<_, _>>()?;
+        let appended = ledger.append(events)?;
+        assert_eq!(appended.recorded(), 10);
+        roots.push(appended.checkpoint.root);
+    }
+    assert_eq!(ledger.size(), 50);
+    for (index, size) in [(0, 1), (0, 50), (17, 20), (49, 50), (31, 40)] {
+        let proof = ledger.inclusion_proof(index, size)?;
+        verify_inclusion(&proof.leaf_hash, index, size, &proof.hashes, &proof.root)?;
+    }
+    for (old, new) in [(10, 50), (20, 30), (1, 50), (50, 50)] {
+        let proof = ledger.consistency_proof(old, new)?;
+        verify_consistency(old, new, &proof.hashes, &proof.old_root, &proof.new_root)?;
+        if old % 10 == 0 {
+            assert_eq!(proof.old_root, roots[old as usize / 10 - 1]);
+        }
+    }
+    verified(ledger.store())?;
+
+    // Another process opening the same store sees the same log and can carry on.
+    let mut again = open(db)?;
+    assert_eq!(again.size(), 50);
+    assert_eq!(again.checkpoint(), ledger.checkpoint());
+    again.append(vec![rating("user:bob", 1)?])?;
+    verified(again.store())?;
+    Ok(())
+}
+
+fn two_ledgers_opening_one_empty_log_together_both_succeed<D: Db>(db: &D) -> TestResult {
+    let gate = Arc::new(Barrier::new(2));
+    let stores = [db.connect()?, db.connect()?];
+    let opened: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = stores
+            .into_iter()
+            .map(|store| {
+                let gate = Arc::clone(&gate);
+                scope.spawn(move || {
+                    gate.wait();
+                    Ledger::open(
+                        store,
+                        signer().map_err(|e| e.to_string())?,
+                        LedgerConfig::default(),
+                    )
+                    .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().map_err(|_| "an opening thread panicked"))
+            .collect()
+    });
+    for ledger in opened {
+        let ledger = ledger??;
+        assert_eq!(ledger.size(), 0);
+    }
+    assert_eq!(db.connect()?.checkpoints()?.len(), 1);
+    Ok(())
+}
+
+fn two_ledgers_appending_concurrently_build_one_consistent_log<D: Db>(db: &D) -> TestResult {
+    const EACH: u64 = 300;
+    open(db)?;
+    let gate = Arc::new(Barrier::new(2));
+    let writers = ["user:left", "user:right"];
+    let acknowledged: Vec<Result<BTreeMap<u64, Vec<u8>>, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = writers
+            .iter()
+            .map(|&rater| {
+                let gate = Arc::clone(&gate);
+                let ledger = open(db).map_err(|e| e.to_string());
+                scope.spawn(move || -> Result<BTreeMap<u64, Vec<u8>>, String> {
+                    let mut ledger = ledger?;
+                    let mut acked = BTreeMap::new();
+                    gate.wait();
+                    let mut n = 0;
+                    while n < EACH {
+                        // Batches of 1 to 4 events.
+                        let len = (n % 4 + 1).min(EACH - n);
+                        let events: Vec<Event> = (n..n + len)
+                            .map(|i| rating(rater, i))
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| e.to_string())?;
+                        let appended = ledger.append(events.clone()).map_err(|e| e.to_string())?;
+                        for (event, result) in events.iter().zip(&appended.results) {
+                            let index = *result.as_ref().map_err(|e| e.to_string())?;
+                            acked.insert(index, event.canonical_bytes());
+                        }
+                        n += len;
+                    }
+                    Ok(acked)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a writer panicked".into())))
+            .collect()
+    });
+
+    let mut all = BTreeMap::new();
+    for acked in acknowledged {
+        let acked = acked?;
+        assert_eq!(acked.len() as u64, EACH);
+        for (index, bytes) in acked {
+            assert!(
+                all.insert(index, bytes).is_none(),
+                "index {index} given twice"
+            );
+        }
+    }
+    let store = db.connect()?;
+    assert_eq!(store.size()?, 2 * EACH);
+    assert_eq!(
+        all.keys().copied().collect::<Vec<_>>(),
+        (0..2 * EACH).collect::<Vec<_>>(),
+        "no gaps"
+    );
+    for (index, bytes) in &all {
+        assert_eq!(
+            &store.entry(*index)?.ok_or("missing entry")?.bytes,
+            bytes,
+            "entry {index} holds the event acknowledged for it"
+        );
+    }
+    let sizes: Vec<u64> = store.checkpoints()?.iter().map(|c| c.size).collect();
+    assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
+    assert_eq!(sizes.last(), Some(&(2 * EACH)));
+    verified(&store)?;
+    Ok(())
+}
+
+fn the_store_works_inside_spawn_blocking<D: Db + Sync>(db: &D) -> TestResult
+where
+    D::S: Send,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()?;
+    let store = db.connect()?;
+    let size = runtime.block_on(async move {
+        // As the server does: open and append off the async workers.
+        let task = tokio::task::spawn_blocking(move || -> Result<u64, String> {
+            let mut ledger = Ledger::open(
+                store,
+                signer().map_err(|e| e.to_string())?,
+                LedgerConfig::default(),
+            )
+            .map_err(|e| e.to_string())?;
+            let event = rating("user:ann", 1).map_err(|e| e.to_string())?;
+            ledger.append(vec![event]).map_err(|e| e.to_string())?;
+            Ok(ledger.size())
+        });
+        task.await
+    })??;
+    assert_eq!(size, 1);
+    Ok(())
+}
+
+/// A store written by a stepwise that knew schema version 1 (no keys table) opens, keeps its
+/// log and gains the keys table.
+#[test]
+fn a_version_1_sqlite_store_is_upgraded_when_opened() -> TestResult {
+    let db = SqliteDb::new()?;
+    {
+        let mut ledger = open(&db)?;
+        ledger.append(vec![rating("user:ann", 1)?, rating("user:ann", 2)?])?;
+    }
+    {
+        let conn = rusqlite::Connection::open(db.path())?;
+        conn.execute_batch("DROP TABLE keys; PRAGMA user_version = 1;")?;
+    }
+    let mut ledger = open(&db)?;
+    assert_eq!(ledger.size(), 2);
+    ledger.append(vec![rating("user:ann", 3)?])?;
+    verified(ledger.store())?;
+    let mut store = db.connect()?;
+    let key = KeyRecord::new(&generate_key()?, Role::Reader, None, Time::MIN);
+    store.put_key(&key)?;
+    assert_eq!(store.keys()?, [key]);
+    let version: i64 =
+        rusqlite::Connection::open(db.path())?
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+    assert_eq!(version, 2);
+    Ok(())
+}
+
+/// A database written by a newer stepwise is refused, naming both versions.
+#[test]
+fn a_postgres_schema_from_a_newer_stepwise_is_refused() -> TestResult {
+    let db = PostgresDb::new()?;
+    drop(db.connect()?);
+    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls)?;
+    client.batch_execute("UPDATE stepwise_schema SET version = 99")?;
+    let refused = db
+        .connect()
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        refused.contains("version 99") && refused.contains("knows 2"),
+        "{refused}"
+    );
+    Ok(())
+}
+
+/// Unreachable servers are named in the error, without the password.
+#[test]
+fn a_postgres_connection_failure_names_the_server() {
+    let refused = PostgresStore::connect("postgres://someone:secret@127.0.0.1:1/nowhere")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(refused.contains("someone@127.0.0.1:1/nowhere"), "{refused}");
+    assert!(!refused.contains("secret"), "{refused}");
+}
