@@ -60,23 +60,24 @@ pub fn run(args: SimulateArgs, out: &mut Out) -> Result<bool> {
             )?;
             writeln!(
                 w,
-                "  {:<10} {:>14} {:>14} {:>16}",
-                "system", "attacker gain", "honest gain", "honest friction"
+                "  {:<10} {:>14} {:>14} {:>16} {:>17}",
+                "system", "attacker gain", "honest gain", "honest friction", "honest shortfall"
             )?;
             for r in &report.results {
                 writeln!(
                     w,
-                    "  {:<10} {:>14.0} {:>14.0} {:>15.1}%",
+                    "  {:<10} {:>14.0} {:>14.0} {:>15.1}% {:>16.1}%",
                     r.system,
                     r.attacker_gain,
                     r.honest_gain,
-                    r.honest_friction * 100.0
+                    r.honest_friction * 100.0,
+                    r.honest_shortfall * 100.0
                 )?;
             }
             if let Some(t) = report.target() {
                 writeln!(
                     w,
-                    "  target: attacker gain {} of the average baseline's ({}), friction {}",
+                    "  target: attacker gain {} of the average baseline's ({}), friction {}; shortfall {}",
                     t.gain_ratio
                         .map_or("—".to_owned(), |g| format!("{:.1}%", g * 100.0)),
                     if t.gain_ok {
@@ -88,6 +89,11 @@ pub fn run(args: SimulateArgs, out: &mut Out) -> Result<bool> {
                         "no worse: met"
                     } else {
                         "worse: missed"
+                    },
+                    if t.shortfall_ok {
+                        "no worse"
+                    } else {
+                        "worse"
                     }
                 )?;
             }

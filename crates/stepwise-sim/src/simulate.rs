@@ -21,8 +21,16 @@
 //!   Attackers per scenario (below).
 //! * **Requests.** Every round each honest principal asks to act once, at a stake drawn from
 //!   [`STAKE_TIERS`] (5 with probability 0.6, 50 with 0.3, 500 with 0.1), for a client drawn
-//!   uniformly, and — if allowed — keeps the promise with probability [`HONEST_KEEP`] (0.99).
-//!   It does not adapt its demand to its level: a denied request is lost business (friction).
+//!   uniformly (the stake it *wants*), and — if allowed — keeps the promise with probability
+//!   [`HONEST_KEEP`] (0.99).
+//! * **Honest principals know their limit, like attackers.** Every decision reports the limit
+//!   that applied (a real client reads `limit` and `next_step`), so an honest principal that
+//!   wants more than its limit asks for exactly its limit instead — it takes the smaller deal
+//!   rather than none — and asks for what it wants when its limit is 0 (refused outright). The
+//!   same rule holds under every system. Two measures follow: **friction**, the share of
+//!   honest requests denied, and **shortfall**, the share of honest requests not served in full
+//!   (denied, or asked below what was wanted): the business a cautious system costs honest
+//!   principals, which friction alone would hide.
 //!   The capability asked for is the one the default ladder requires for the stake:
 //!   `propose` up to 10, `act:low` up to 100, `act:medium` up to 1,000, `act:high` above.
 //!   A denied request makes no promise and no evidence.
@@ -67,10 +75,14 @@
 //! Per system: attacker gain (stake of attackers' promises to real clients that were allowed
 //! and broken), honest gain (stake of honest promises allowed and kept), honest friction (share
 //! of honest requests denied; also for the second half of the run alone, when the honest are
-//! established), the request counts, and for stepwise the median round at which an honest
-//! newcomer first stood on each level, the honest principals' demotions and the highest level
-//! any attacker identity reached. [`Report::target`] checks issue 5's target: stepwise's
-//! attacker gain at most 10 % of the average baseline's, with honest friction no worse.
+//! established), honest shortfall (share of honest requests not served in full; also for the
+//! second half alone), the request counts, and for stepwise the median round at which an honest
+//! newcomer first stood on each level, the honest principals' demotions, the share of honest
+//! requests not served in full *after a fall* (while the principal stood below the highest
+//! level it had reached: the cost of demotions, as against the cost of climbing) and the
+//! highest level any attacker identity reached. [`Report::target`] checks issue 5's target:
+//! stepwise's attacker gain at most 10 % of the average baseline's, with honest friction no
+//! worse; it also says whether the shortfall is no worse.
 
 use std::fmt;
 use std::str::FromStr;
@@ -274,6 +286,14 @@ pub struct SystemResult {
     pub honest_kept: u64,
     /// Share of honest requests denied in the second half of the run (established principals).
     pub honest_friction_late: f64,
+    /// Share of honest requests not served in full: denied, or asked below the stake wanted
+    /// because the limit was lower.
+    pub honest_shortfall: f64,
+    /// The same share in the second half of the run.
+    pub honest_shortfall_late: f64,
+    /// Stepwise only (0 for baselines): the share of honest requests not served in full while
+    /// the principal stood below the highest level it had reached — the cost of demotions.
+    pub honest_shortfall_after_fall: f64,
     /// Stepwise only (0 for baselines): demotions of honest principals (each one a broken
     /// promise or a fall in standing; recorded ones, as of their last event).
     pub honest_demotions: u64,
@@ -299,6 +319,9 @@ impl SystemResult {
             "attacker_betrayals": self.attacker_betrayals,
             "honest_kept": self.honest_kept,
             "honest_friction_late": self.honest_friction_late,
+            "honest_shortfall": self.honest_shortfall,
+            "honest_shortfall_late": self.honest_shortfall_late,
+            "honest_shortfall_after_fall": self.honest_shortfall_after_fall,
             "honest_demotions": self.honest_demotions,
             "rounds_to_level": self.rounds_to_level,
             "attacker_top_level": self.attacker_top_level,
@@ -315,6 +338,9 @@ pub struct TargetCheck {
     pub gain_ok: bool,
     /// Stepwise's honest friction is no worse than the average baseline's.
     pub friction_ok: bool,
+    /// Stepwise's honest shortfall is no worse than the average baseline's (not part of the
+    /// target; the stricter reading of friction).
+    pub shortfall_ok: bool,
 }
 
 /// The result of one run: every system, same world.
@@ -350,6 +376,7 @@ impl Report {
             gain_ratio,
             gain_ok: stepwise.attacker_gain <= 0.1 * average.attacker_gain,
             friction_ok: stepwise.honest_friction <= average.honest_friction,
+            shortfall_ok: stepwise.honest_shortfall <= average.honest_shortfall,
         })
     }
 
@@ -361,6 +388,7 @@ impl Report {
                 "gain_ratio": t.gain_ratio,
                 "gain_ok": t.gain_ok,
                 "friction_ok": t.friction_ok,
+                "shortfall_ok": t.shortfall_ok,
             })
         });
         serde_json::json!({
@@ -691,6 +719,9 @@ struct Tally {
     honest_allowed: u64,
     late_requests: u64,
     late_allowed: u64,
+    short: u64,
+    late_short: u64,
+    short_after_fall: u64,
     attacker_betrayals: u64,
     honest_kept: u64,
 }
@@ -871,6 +902,8 @@ impl World {
         let levels = Ladder::default().levels().len();
         let mut first_at: Vec<Vec<Option<u32>>> = vec![vec![None; levels]; self.honest.len()];
         let mut attacker_top: Option<usize> = None;
+        // The highest level each honest principal has stood on (stepwise only).
+        let mut honest_top: Vec<usize> = vec![0; self.honest.len()];
         let late = self.rounds / 2;
         for r in 0..self.rounds {
             let mut clock = Clock {
@@ -881,26 +914,38 @@ impl World {
             self.background(&mut gate, &mut clock, r, &mut pending);
 
             // Honest requests.
-            for i in 0..self.honest.len() {
+            for (i, top) in honest_top.iter_mut().enumerate() {
                 let u = unit(self.seed, r, i as u64, DRAW_STAKE);
-                let mut stake = STAKE_TIERS[STAKE_TIERS.len() - 1].0;
+                let mut want = STAKE_TIERS[STAKE_TIERS.len() - 1].0;
                 let mut acc = 0.0;
                 for (s, p) in STAKE_TIERS {
                     acc += p;
                     if u < acc {
-                        stake = s;
+                        want = s;
                         break;
                     }
                 }
                 let client = (draw(self.seed, r, i as u64, DRAW_CLIENT) % CLIENTS as u64) as usize;
                 let kept = unit(self.seed, r, i as u64, DRAW_KEEP) < HONEST_KEEP;
                 let at = clock.at(MORNING);
+                let who = self.honest[i].clone();
+                let limit = gate.limit(&who, at);
+                let stake = if limit > 0.0 { want.min(limit) } else { want };
+                let fallen = gate.level(&who, at).is_some_and(|level| {
+                    *top = (*top).max(level);
+                    level < *top
+                });
                 tally.honest_requests += 1;
                 if r >= late {
                     tally.late_requests += 1;
                 }
-                let who = self.honest[i].clone();
-                if gate.allows(&who, stake, at) {
+                let allowed = gate.allows(&who, stake, at);
+                if !allowed || stake < want {
+                    tally.short += 1;
+                    tally.late_short += u64::from(r >= late);
+                    tally.short_after_fall += u64::from(fallen);
+                }
+                if allowed {
                     tally.honest_allowed += 1;
                     if r >= late {
                         tally.late_allowed += 1;
@@ -1043,6 +1088,18 @@ impl World {
             attacker_betrayals: tally.attacker_betrayals,
             honest_kept: tally.honest_kept,
             honest_friction_late: share_denied(tally.late_requests, tally.late_allowed),
+            honest_shortfall: share_denied(
+                tally.honest_requests,
+                tally.honest_requests - tally.short,
+            ),
+            honest_shortfall_late: share_denied(
+                tally.late_requests,
+                tally.late_requests - tally.late_short,
+            ),
+            honest_shortfall_after_fall: share_denied(
+                tally.honest_requests,
+                tally.honest_requests - tally.short_after_fall,
+            ),
             honest_demotions: self.honest.iter().map(|who| gate.demotions(who)).sum(),
             rounds_to_level: if stepwise {
                 (0..levels)

@@ -61,6 +61,9 @@ fn json_has_the_promised_shape() {
             "attacker_allowed",
             "honest_requests",
             "honest_allowed",
+            "honest_shortfall",
+            "honest_shortfall_late",
+            "honest_shortfall_after_fall",
         ] {
             assert!(r[key].is_number(), "{key} missing in {r}");
         }
@@ -106,6 +109,22 @@ fn honest_control_has_no_attacker_gain_and_little_friction() {
     assert_eq!(stepwise.attacker_top_level, None);
 }
 
+/// Honest principals keep 99 % of their promises, so each slips about twice in 200 days. A
+/// slip demotes at once, but a small one costs only its share of the cool-down, clean period
+/// and kept promises: with a full restart after every slip, demotions cost 6 % of all honest
+/// requests; scaled by stake, they cost less than half of that.
+#[test]
+fn honest_slips_cost_a_share_of_the_way_back_not_all_of_it() {
+    let report = run(&config(Scenario::Honest, 1, 200));
+    let stepwise = get(&report, "stepwise");
+    assert!(stepwise.honest_demotions > 20, "{stepwise:?}");
+    assert!(
+        stepwise.honest_shortfall_after_fall < 0.03,
+        "demotions cost {:.1} % of honest requests",
+        100.0 * stepwise.honest_shortfall_after_fall
+    );
+}
+
 #[test]
 fn metrics_are_consistent() {
     for scenario in Scenario::ALL {
@@ -120,6 +139,16 @@ fn metrics_are_consistent() {
             let friction = 1.0 - r.honest_allowed as f64 / r.honest_requests as f64;
             assert!((r.honest_friction - friction).abs() < 1e-12, "{what}");
             assert!((0.0..=1.0).contains(&r.honest_friction_late), "{what}");
+            assert!(r.honest_shortfall >= r.honest_friction, "{what}");
+            assert!(r.honest_shortfall <= 1.0, "{what}");
+            assert!((0.0..=1.0).contains(&r.honest_shortfall_late), "{what}");
+            assert!(
+                r.honest_shortfall_after_fall <= r.honest_shortfall,
+                "{what}"
+            );
+            if r.system != "stepwise" {
+                assert_eq!(r.honest_shortfall_after_fall, 0.0, "{what}");
+            }
             assert!(r.honest_gain <= 500.0 * r.honest_kept as f64, "{what}");
             assert!(r.honest_gain >= 5.0 * r.honest_kept as f64, "{what}");
             assert!(
@@ -130,19 +159,24 @@ fn metrics_are_consistent() {
     }
 }
 
-/// One round: every honest principal is a newcomer, so every system allows exactly the
-/// stakes of at most 10 (here the tier 5) and nothing else.
+/// One round: every honest principal is a newcomer whose limit is 10 under every system, so
+/// each asks for what it wants if that is 5, and for 10 otherwise; nobody is refused, and the
+/// requests for 50 or 500 are the shortfall.
 #[test]
 fn one_round_by_hand() {
     let report = run(&config(Scenario::Honest, 11, 1));
     let first = get(&report, "stepwise");
     assert_eq!(first.honest_requests, HONEST as u64);
     for r in &report.results {
-        assert_eq!(r.honest_allowed, first.honest_allowed, "{}", r.system);
+        assert_eq!(r.honest_allowed, HONEST as u64, "{}", r.system);
+        assert_eq!(r.honest_friction, 0.0, "{}", r.system);
         assert_eq!(r.honest_kept, first.honest_kept, "{}", r.system);
-        assert_eq!(r.honest_gain, 5.0 * r.honest_kept as f64, "{}", r.system);
+        assert_eq!(r.honest_gain, first.honest_gain, "{}", r.system);
+        assert_eq!(r.honest_shortfall, first.honest_shortfall, "{}", r.system);
+        assert!(r.honest_gain >= 5.0 * r.honest_kept as f64, "{}", r.system);
+        assert!(r.honest_gain <= 10.0 * r.honest_kept as f64, "{}", r.system);
     }
-    assert!(first.honest_allowed > 0 && first.honest_allowed < HONEST as u64);
+    assert!(first.honest_shortfall > 0.0 && first.honest_shortfall < 1.0);
 }
 
 /// Slow-con over four rounds, by hand. Rounds 0–2: each of the 3 cons climbs. Under stepwise

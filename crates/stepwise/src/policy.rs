@@ -60,6 +60,10 @@ max_iterations = 1000
 # max_stake at stake; then no promotion during the cool-down (P4).
 demotion_stake_fraction = 0.5
 cooldown = "30d"
+# Scale the cool-down, the clean period a broken promise spoils and the kept promises to earn
+# again by its stake over the level's max_stake: a small slip at a high level still demotes a
+# step, but costs a small share of the cool-down. false: every betrayal costs them in full.
+scale_by_stake = true
 # Hysteresis: demote for a dip in standing only beyond this margin below a level's minimum.
 margin = 0.05
 # Below this expected trust even level 0 is refused: a negative record, not a newcomer (P2).
@@ -146,6 +150,7 @@ struct RawPolicy {
 struct RawLadder {
     demotion_stake_fraction: Option<f64>,
     cooldown: Option<String>,
+    scale_by_stake: Option<bool>,
     margin: Option<f64>,
     floor_expected: Option<f64>,
     levels: Vec<RawLevel>,
@@ -195,6 +200,7 @@ impl RawLadder {
                 Some(t) => duration_of("ladder.cooldown", Some(&t))?,
                 None => defaults.cooldown,
             },
+            scale_by_stake: self.scale_by_stake.unwrap_or(defaults.scale_by_stake),
             margin: self.margin.unwrap_or(defaults.margin),
             floor_expected: self.floor_expected.unwrap_or(defaults.floor_expected),
         };
@@ -411,6 +417,10 @@ mod tests {
                 ),
                 "ladder.levels[1].vouchers_level",
             ),
+            (
+                format!("[ladder]\nscale_by_stake = \"yes\"\n{level0}"),
+                "scale_by_stake",
+            ),
             (format!("{level0}max_stak = 3\n"), "max_stak"),
             (
                 format!("{level0}capabilities = [\"two words\"]\n"),
@@ -442,6 +452,14 @@ mod tests {
         let id = Id::parse("t", "user:cautious").expect("id");
         assert_eq!(p.ladder.profile(&id).map(|p| p.stake_factor), Some(0.5));
         assert_eq!(p.ladder.levels().len(), 4);
+    }
+
+    #[test]
+    fn scaling_by_stake_is_on_by_default_and_can_be_turned_off() {
+        assert!(Policy::default().ladder.rules().scale_by_stake);
+        let p = Policy::from_toml("[ladder]\nscale_by_stake = false\n[[ladder.levels]]\nname = \"zero\"\nmax_stake = 10\n")
+            .expect("valid");
+        assert!(!p.ladder.rules().scale_by_stake);
     }
 
     #[test]

@@ -175,7 +175,8 @@ fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
     }
     w.rating("user:bob", "agent:bot", 1.0, 8.0);
     assert_eq!(w.level("agent:bot", 8.0), 1);
-    let broken = w.promise("agent:bot", "user:ann", 10.0, 9.0, "broken");
+    // A betrayal at the level's whole limit: the full cool-down.
+    let broken = w.promise("agent:bot", "user:ann", 100.0, 9.0, "broken");
     assert_eq!(w.level("agent:bot", 9.5), 0, "demoted at once");
     let step = *w.state.timeline(&id("agent:bot")).last().expect("a step");
     assert_eq!((step.from, step.to), (1, 0));
@@ -183,7 +184,7 @@ fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
         step.cause,
         StepCause::Broken {
             index: broken,
-            stake: 10.0
+            stake: 100.0
         }
     );
     // Kept promises at once do not lift it during the 30-day cool-down…
@@ -215,6 +216,114 @@ fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
     // …and it climbs back only once the cool-down is over.
     assert_eq!(w.level("agent:bot", 39.4), 0);
     assert_eq!(w.level("agent:bot", 39.6), 1);
+}
+
+/// A contributor (level 1, limit 100) who breaks a promise of `slip` on day 9 and, when
+/// `kept_after`, keeps one of 10 on day 10.
+fn contributor_who_slips(scale_by_stake: bool, slip: f64, kept_after: bool) -> World {
+    let d = Ladder::default();
+    let rules = Rules {
+        scale_by_stake,
+        ..d.rules().clone()
+    };
+    let ladder = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+    let mut w = World::new(ladder);
+    for i in 0..5 {
+        w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+    }
+    w.rating("user:bob", "agent:bot", 1.0, 8.0);
+    assert_eq!(w.level("agent:bot", 8.0), 1);
+    w.promise("agent:bot", "user:ann", slip, 9.0, "broken");
+    if kept_after {
+        w.promise("agent:bot", "user:ann", 10.0, 10.0, "kept");
+    }
+    w
+}
+
+#[test]
+fn a_small_slip_demotes_at_once_but_costs_only_its_share_of_the_cool_down() {
+    // A slip of 10 at a level whose limit is 100: severity 0.1, so 3 of the 30 days of
+    // cool-down, 0.7 of the 7 clean days, and 2 of the 3 kept promises still count.
+    let w = contributor_who_slips(true, 10.0, true);
+    assert_eq!(w.level("agent:bot", 9.5), 0, "one betrayal demotes at once");
+    assert_eq!(w.level("agent:bot", 12.4), 0, "cool-down: 0.1 × 30 days");
+    assert_eq!(
+        w.level("agent:bot", 12.6),
+        1,
+        "back after the short cool-down"
+    );
+    let timeline = w.state.timeline(&id("agent:bot"));
+    assert!(
+        timeline.iter().all(|s| s.to <= s.from + 1),
+        "promotions one step at a time: {timeline:?}"
+    );
+    // Without a kept promise after the slip, time alone never lifts it: one is earned again.
+    let idle = contributor_who_slips(true, 10.0, false);
+    assert_eq!(idle.level("agent:bot", 60.0), 0);
+    // Without scaling, the same slip costs the whole cool-down.
+    let unscaled = contributor_who_slips(false, 10.0, true);
+    assert_eq!(unscaled.level("agent:bot", 12.6), 0);
+    assert_eq!(unscaled.level("agent:bot", 39.4), 0);
+    // (kept promises restart from zero without scaling: three are needed again)
+    assert_eq!(unscaled.level("agent:bot", 60.0), 0);
+}
+
+#[test]
+fn slicing_a_betrayal_into_small_ones_buys_no_shorter_way_back() {
+    // One betrayal of the whole limit, against the same stake in ten slices: the first slice
+    // demotes to level 0, where every further slice is a full-limit betrayal.
+    let mut whole = World::default_ladder();
+    let mut sliced = World::default_ladder();
+    for w in [&mut whole, &mut sliced] {
+        for i in 0..5 {
+            w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+        }
+        w.rating("user:bob", "agent:bot", 1.0, 8.0);
+        assert_eq!(w.level("agent:bot", 8.0), 1);
+    }
+    whole.promise("agent:bot", "user:ann", 100.0, 9.0, "broken");
+    for i in 0..10 {
+        sliced.promise(
+            "agent:bot",
+            "user:ann",
+            10.0,
+            9.0 + f64::from(i) * 0.01,
+            "broken",
+        );
+    }
+    let bot = id("agent:bot");
+    let until = |w: &World| w.state.position(&bot).expect("seen").cooldown_until;
+    assert!(
+        until(&sliced) >= until(&whole),
+        "sliced cool-down ends {} before the whole one {}",
+        until(&sliced),
+        until(&whole)
+    );
+    for w in [&mut whole, &mut sliced] {
+        for i in 0..5 {
+            w.promise(
+                "agent:bot",
+                "user:ann",
+                10.0,
+                10.0 + f64::from(i) * 0.1,
+                "kept",
+            );
+        }
+    }
+    let back = |w: &World| {
+        (0..600)
+            .map(|i| 9.5 + f64::from(i) * 0.1)
+            .find(|d| w.level("agent:bot", *d) >= 1)
+    };
+    let (b_whole, b_sliced) = (back(&whole), back(&sliced));
+    assert!(
+        b_whole.is_some(),
+        "the whole betrayer climbs back in the end"
+    );
+    assert!(
+        b_sliced.is_none_or(|s| s >= b_whole.unwrap_or(0.0)),
+        "sliced back on day {b_sliced:?}, whole on {b_whole:?}"
+    );
 }
 
 #[test]

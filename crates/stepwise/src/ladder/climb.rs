@@ -3,7 +3,10 @@
 //! A principal climbs **one step at a time**: the requirements for level k count only evidence
 //! gathered since it reached level k−1, so no history can skip a step. A broken promise (or a
 //! promise left past due) demotes at once — further for a larger stake — and starts a cool-down;
-//! a dip in standing demotes only beyond a margin (hysteresis). Levels are therefore a pure
+//! with `scale_by_stake`, the cool-down, the clean period it spoils and the kept promises to
+//! earn again scale with its *severity*, its stake over the level's limit, so a small slip at a
+//! high level costs a step but not a season; a dip in standing demotes only beyond a margin
+//! (hysteresis). Levels are therefore a pure
 //! function of the log and the instant: `level_at` re-evaluates a copy of the stored position at
 //! the asked instant, without changing anything.
 
@@ -88,6 +91,9 @@ pub struct Position {
     pub updated: Time,
     /// Promises already charged as overdue and still without outcome (log indexes).
     charged: Vec<u64>,
+    /// Recent broken or overdue promises that may still spoil a clean period: (instant,
+    /// severity in (0, 1]). A breach of severity σ spoils `σ · clean_for` of every level.
+    breaches: Vec<(Time, f64)>,
 }
 
 impl Position {
@@ -101,7 +107,25 @@ impl Position {
             last_broken: None,
             updated: at,
             charged: Vec::new(),
+            breaches: Vec::new(),
         }
+    }
+
+    /// The first instant from which the principal counts as clean for a level that asks
+    /// `clean_for` (`None`: clean already, whenever asked).
+    pub fn clean_from(&self, clean_for: i64) -> Option<Time> {
+        self.breaches
+            .iter()
+            .map(|(t, severity)| {
+                let spoiled = (severity * clean_for as f64).ceil() as i64;
+                Time::from_micros(t.as_micros().saturating_add(spoiled)).unwrap_or(Time::MAX)
+            })
+            .max()
+    }
+
+    /// Whether the principal counts as clean at `at` for a level that asks `clean_for`.
+    pub fn is_clean(&self, clean_for: i64, at: Time) -> bool {
+        self.clean_from(clean_for).is_none_or(|t| t <= at)
     }
 }
 
@@ -311,6 +335,17 @@ fn count_vouchers(trust: &TrustState, positions: &[Position], subject: u32, leve
         .count() as u32
 }
 
+/// The severity of a betrayal of `stake` at `level`: its stake over the level's `max_stake`,
+/// at most 1 (1 for a level that allows no stake, or when `scale_by_stake` is off).
+fn severity(ladder: &Ladder, level: usize, stake: f64) -> f64 {
+    let limit = ladder.levels()[level].max_stake;
+    if !ladder.rules().scale_by_stake || limit <= 0.0 || stake.is_nan() {
+        1.0
+    } else {
+        (stake / limit).clamp(0.0, 1.0)
+    }
+}
+
 /// Steps a betrayal of `stake` costs at `level`: one, plus one per `demotion_stake_fraction`
 /// of the level's `max_stake`.
 fn demotion_steps(ladder: &Ladder, level: usize, stake: f64) -> usize {
@@ -333,11 +368,31 @@ fn demote(
 ) {
     let from = position.level;
     let to = from.saturating_sub(demotion_steps(ladder, from, stake));
+    let severity = severity(ladder, from, stake);
     position.last_broken = Some(position.last_broken.map_or(at, |t| t.max(at)));
-    let cooldown = Time::from_micros(at.as_micros().saturating_add(ladder.rules().cooldown))
-        .unwrap_or(Time::MAX);
+    // Proportional to the harm against the trust extended: slicing a betrayal into small ones
+    // buys no faster way back than one betrayal of the same total stake.
+    let cooldown = (severity * ladder.rules().cooldown as f64).ceil() as i64;
+    let cooldown = Time::from_micros(at.as_micros().saturating_add(cooldown)).unwrap_or(Time::MAX);
     position.cooldown_until = position.cooldown_until.max(cooldown);
-    position.kept_toward_next = 0;
+    let longest_clean = ladder
+        .levels()
+        .iter()
+        .map(|l| l.requires.clean_for)
+        .max()
+        .unwrap_or(0);
+    position
+        .breaches
+        .retain(|(t, _)| at.as_micros().saturating_sub(t.as_micros()) < longest_clean);
+    if severity > 0.0 {
+        position.breaches.push((at, severity));
+    }
+    // The kept promises that earned the level now above still count, but for the severity's
+    // share of them: a full-limit betrayal re-earns them all.
+    position.kept_toward_next = ladder.levels().get(to + 1).map_or(0, |next| {
+        let credit = (1.0 - severity) * f64::from(next.requires.kept);
+        (credit.floor() as u32).min(next.requires.kept.saturating_sub(1))
+    });
     if to != from {
         position.level = to;
         position.since = at;
@@ -365,9 +420,7 @@ pub(crate) fn requirements_met(
         && expected >= req.min_expected
         && uncertainty <= req.max_uncertainty
         && at.as_micros() - position.since.as_micros() >= req.min_tenure
-        && position
-            .last_broken
-            .is_none_or(|t| at.as_micros() - t.as_micros() >= req.clean_for)
+        && position.is_clean(req.clean_for, at)
         && vouchers >= req.vouches
 }
 
@@ -390,8 +443,8 @@ fn promotion_instant(
     }
     let tenure = position.since.as_micros().saturating_add(req.min_tenure);
     let clean = position
-        .last_broken
-        .map_or(i64::MIN, |t| t.as_micros().saturating_add(req.clean_for));
+        .clean_from(req.clean_for)
+        .map_or(i64::MIN, Time::as_micros);
     let earliest = Time::from_micros(tenure.max(clean).max(position.cooldown_until.as_micros()))
         .unwrap_or(Time::MAX)
         .max(position.since)

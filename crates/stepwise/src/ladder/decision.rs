@@ -445,8 +445,19 @@ impl Decision<'_> {
             let clean = p
                 .last_broken
                 .map_or(f64::INFINITY, |t| days(at - t.as_micros()));
-            let needed = days(req.clean_for);
-            add("clean_days", clean, needed, clean >= needed);
+            // Counted from the last broken promise: the clean period it (or an earlier, more
+            // severe one) still spoils, which is `clean_for` at full severity.
+            let needed = match (p.last_broken, p.clean_from(req.clean_for)) {
+                (Some(last), Some(from)) => days(from.as_micros() - last.as_micros()).max(0.0),
+                (Some(_), None) => 0.0,
+                (None, _) => days(req.clean_for),
+            };
+            add(
+                "clean_days",
+                clean,
+                needed,
+                p.is_clean(req.clean_for, self.at),
+            );
         }
         if p.cooldown_until > self.at {
             add(

@@ -57,6 +57,13 @@ pub struct Rules {
     pub demotion_stake_fraction: f64,
     /// No promotion for this long after a demotion for a broken promise, in microseconds.
     pub cooldown: i64,
+    /// Scale what a broken promise costs beyond its demotion by its severity, the stake over
+    /// the level's `max_stake` (at most 1): the cool-down lasts `severity · cooldown`, the
+    /// promise spoils `severity · clean_for` of each level's clean period, and of the kept
+    /// promises the level above asks for, `(1 − severity)` still count (at least one must be
+    /// earned again). Off, every broken promise costs the full cool-down, clean period and
+    /// kept count. The demotion itself (at least one step) never scales (P4).
+    pub scale_by_stake: bool,
     /// Hysteresis: a principal is demoted only when its expected trust falls below the level's
     /// minimum by more than this (or its uncertainty rises above the maximum by more than this).
     pub margin: f64,
@@ -69,6 +76,7 @@ impl Default for Rules {
         Self {
             demotion_stake_fraction: 0.5,
             cooldown: 30 * crate::model::params::DAY_MICROS,
+            scale_by_stake: true,
             margin: 0.05,
             floor_expected: 0.1,
         }
