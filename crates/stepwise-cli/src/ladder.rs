@@ -6,11 +6,16 @@
 use crate::output::Out;
 use anyhow::{Result, bail};
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::io::Write;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
-use stepwise::ladder::{Decision, LadderState, Step, StepCause};
+use stepwise::ladder::{LadderState, Step};
+use stepwise_server::wire::{self, DecisionView, ExplainView, NextStepView};
+
+fn to_json(view: &impl serde::Serialize) -> Result<Value> {
+    Ok(serde_json::to_value(view)?)
+}
 
 #[derive(Args)]
 pub struct DecideArgs {
@@ -60,62 +65,22 @@ fn fold(data: &DataDir, until: Option<Time>) -> Result<LadderState> {
     Ok(state)
 }
 
-fn next_step_json(d: &Decision<'_>) -> Value {
-    match d.next_step() {
-        None => Value::Null,
-        Some(n) => json!({
-            "level": n.level,
-            "name": d.name_of(n.level),
-            "max_stake": n.max_stake,
-            "requirements": n.requirements().iter().map(|r| json!({
-                "name": r.name,
-                "current": r.current,
-                "needed": r.needed,
-                "met": r.met,
-                "message": d.describe_requirement(r),
-            })).collect::<Vec<_>>(),
-        }),
-    }
-}
-
-fn write_next_step(w: &mut dyn Write, d: &Decision<'_>) -> std::io::Result<()> {
-    match d.next_step() {
+fn write_next_step(w: &mut dyn Write, next: Option<&NextStepView>) -> std::io::Result<()> {
+    match next {
         None => writeln!(w, "next step: none — this is the top of the ladder"),
         Some(n) => {
-            let name = d.name_of(n.level);
             writeln!(
                 w,
-                "next step: level {} ({name}, stakes up to {}):",
-                n.level, n.max_stake
+                "next step: level {} ({}, stakes up to {}):",
+                n.level, n.name, n.max_stake
             )?;
-            for r in n.requirements() {
+            for r in &n.requirements {
                 let mark = if r.met { "x" } else { " " };
-                writeln!(w, "  [{mark}] {}", d.describe_requirement(r))?;
+                writeln!(w, "  [{mark}] {}", r.message)?;
             }
             Ok(())
         }
     }
-}
-
-fn decision_json(d: &Decision<'_>, log_size: u64) -> Value {
-    json!({
-        "allowed": d.allowed,
-        "subject": d.subject_id.as_str(),
-        "capability": d.capability,
-        "stake": d.stake,
-        "truster": d.truster.map(Id::as_str),
-        "at": d.at.to_string(),
-        "level": {"index": d.level, "name": d.level_name()},
-        "limit": d.limit,
-        "reasons": d.reasons().as_slice().iter().map(|r| json!({
-            "code": r.code(),
-            "message": d.describe(r),
-            "data": d.reason_data(r),
-        })).collect::<Vec<_>>(),
-        "next_step": next_step_json(d),
-        "evidence": d.evidence(),
-        "log_size": log_size,
-    })
 }
 
 pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
@@ -130,25 +95,26 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
     let (at, until) = instant(args.at)?;
     let state = fold(data, until)?;
     let d = state.decide(&subject, &args.capability, args.stake, truster.as_ref(), at);
-    out.emit(&decision_json(&d, state.trust().log_size()), |w| {
+    let view = DecisionView::new(&d, state.trust().log_size());
+    out.emit(&to_json(&view)?, |w| {
         writeln!(
             w,
             "{}: {} {} {} at stake {} (level {} {}, limit {})",
-            if d.allowed { "ALLOWED" } else { "DENIED" },
+            if view.allowed { "ALLOWED" } else { "DENIED" },
             subject,
-            if d.allowed { "may" } else { "may not" },
+            if view.allowed { "may" } else { "may not" },
             args.capability,
             args.stake,
-            d.level,
-            d.level_name(),
-            d.limit
+            view.level.index,
+            view.level.name,
+            view.limit
         )?;
         writeln!(w, "reasons:")?;
-        for r in d.reasons().as_slice() {
-            writeln!(w, "  - {}", d.describe(r))?;
+        for r in &view.reasons {
+            writeln!(w, "  - {}", r.message)?;
         }
-        write_next_step(w, &d)?;
-        let evidence: Vec<String> = d.evidence().iter().map(u64::to_string).collect();
+        write_next_step(w, view.next_step.as_ref())?;
+        let evidence: Vec<String> = view.evidence.iter().map(u64::to_string).collect();
         writeln!(
             w,
             "evidence: {}",
@@ -159,121 +125,46 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
             }
         )
     })?;
-    Ok(d.allowed)
-}
-
-fn cause_json(cause: &StepCause) -> Value {
-    match *cause {
-        StepCause::Promoted { index } => json!({"kind": "promoted", "index": index}),
-        StepCause::Broken { index, stake } => {
-            json!({"kind": "broken_promise", "index": index, "stake": stake})
-        }
-        StepCause::Overdue { index, stake } => {
-            json!({"kind": "overdue_promise", "index": index, "stake": stake})
-        }
-        StepCause::FellBelow {
-            index,
-            expected,
-            uncertainty,
-        } => {
-            json!({"kind": "fell_below", "index": index, "expected": expected, "uncertainty": uncertainty})
-        }
-    }
-}
-
-fn cause_text(cause: &StepCause) -> String {
-    match *cause {
-        StepCause::Promoted { index: Some(i) } => format!("requirements met (entry {i})"),
-        StepCause::Promoted { index: None } => "requirements met as time passed".into(),
-        StepCause::Broken { index, stake } => {
-            format!("broken promise of stake {stake} (entry {index})")
-        }
-        StepCause::Overdue { index, stake } => {
-            format!("promise of stake {stake} left past due (entry {index})")
-        }
-        StepCause::FellBelow {
-            index,
-            expected,
-            uncertainty,
-        } => format!(
-            "standing fell below the level (expected {expected:.3}, uncertainty {uncertainty:.3}){}",
-            index.map_or(String::new(), |i| format!(" after entry {i}"))
-        ),
-    }
+    Ok(view.allowed)
 }
 
 pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool> {
     let subject = Id::parse("SUBJECT", &args.subject)?;
     let (at, until) = instant(args.at)?;
     let state = fold(data, until)?;
-    // The stored timeline, then what time has done since the last event.
-    let mut steps: Vec<Step> = state.timeline(&subject).to_vec();
-    state.position_at(state.trust().principal_index(&subject), at, &mut steps);
-    // `decide` on the lowest capability gives the standing and the next step.
-    let first = state
-        .ladder()
-        .capabilities_at(0)
-        .first()
-        .map(|c| c.to_string())
-        .unwrap_or_default();
-    let d = state.decide(&subject, &first, 0.0, None, at);
+    let mut steps: Vec<Step> = Vec::new();
+    let view = ExplainView::new(&state, &subject, at, &mut steps);
     let levels = state.ladder().levels();
-    out.emit(
-        &json!({
-            "subject": subject.as_str(),
-            "at": at.to_string(),
-            "level": {"index": d.level, "name": d.level_name()},
-            "max_stake": levels[d.level].max_stake,
-            "capabilities": state.ladder().capabilities_at(d.level),
-            "expected": d.expected,
-            "uncertainty": d.uncertainty,
-            "timeline": steps.iter().map(|s| json!({
-                "at": s.at.to_string(),
-                "from": s.from,
-                "to": s.to,
-                "cause": cause_json(&s.cause),
-            })).collect::<Vec<_>>(),
-            "next_step": next_step_json(&d),
-            "evidence": d.evidence(),
-            "log_size": state.trust().log_size(),
-        }),
-        |w| {
-            writeln!(
-                w,
-                "{subject} at {at}: level {} ({}), stakes up to {}",
-                d.level,
-                d.level_name(),
-                levels[d.level].max_stake
-            )?;
-            writeln!(
-                w,
-                "may: {}",
-                state.ladder().capabilities_at(d.level).join(", ")
-            )?;
-            writeln!(
-                w,
-                "standing: expected trust {:.3}, uncertainty {:.3}",
-                d.expected, d.uncertainty
-            )?;
-            if steps.is_empty() {
-                writeln!(w, "timeline: no promotion or demotion yet")?;
-            } else {
-                writeln!(w, "timeline:")?;
-                for s in &steps {
-                    let arrow = if s.to > s.from { "↑" } else { "↓" };
-                    writeln!(
-                        w,
-                        "  {}  {arrow} {} → {}  {}",
-                        s.at,
-                        levels[s.from].name,
-                        levels[s.to].name,
-                        cause_text(&s.cause)
-                    )?;
-                }
+    out.emit(&to_json(&view)?, |w| {
+        writeln!(
+            w,
+            "{subject} at {at}: level {} ({}), stakes up to {}",
+            view.level.index, view.level.name, view.max_stake
+        )?;
+        writeln!(w, "may: {}", view.capabilities.join(", "))?;
+        writeln!(
+            w,
+            "standing: expected trust {:.3}, uncertainty {:.3}",
+            view.expected, view.uncertainty
+        )?;
+        if steps.is_empty() {
+            writeln!(w, "timeline: no promotion or demotion yet")?;
+        } else {
+            writeln!(w, "timeline:")?;
+            for s in &steps {
+                let arrow = if s.to > s.from { "↑" } else { "↓" };
+                writeln!(
+                    w,
+                    "  {}  {arrow} {} → {}  {}",
+                    s.at,
+                    levels[s.from].name,
+                    levels[s.to].name,
+                    wire::cause_text(&s.cause)
+                )?;
             }
-            write_next_step(w, &d)
-        },
-    )?;
+        }
+        write_next_step(w, view.next_step.as_ref())
+    })?;
     Ok(true)
 }
 
@@ -281,32 +172,9 @@ pub fn ladder(data: &DataDir, out: &mut Out) -> Result<bool> {
     let policy = data.policy()?;
     let ladder = policy.ladder;
     let day = stepwise::model::params::DAY_MICROS as f64;
-    let rows: Vec<Value> = ladder
-        .levels()
-        .iter()
-        .enumerate()
-        .map(|(k, l)| {
-            let r = &l.requires;
-            json!({
-                "index": k,
-                "name": l.name,
-                "max_stake": l.max_stake,
-                "capabilities": ladder.capabilities_at(k),
-                "requires": if k == 0 { Value::Null } else { json!({
-                    "kept": r.kept,
-                    "kept_min_stake": r.kept_min_stake,
-                    "min_expected": r.min_expected,
-                    "max_uncertainty": r.max_uncertainty,
-                    "min_tenure_days": r.min_tenure as f64 / day,
-                    "clean_for_days": r.clean_for as f64 / day,
-                    "vouches": r.vouches,
-                    "vouchers_level": r.vouchers_level,
-                })},
-            })
-        })
-        .collect();
+    let rows = to_json(&wire::ladder_view(&ladder))?;
     let rules = ladder.rules();
-    out.emit(&Value::Array(rows), |w| {
+    out.emit(&rows, |w| {
         writeln!(w, "{:>3}  {:<14} {:>10}  {:<44}  capabilities", "lvl", "name", "max stake", "to enter")?;
         for (k, l) in ladder.levels().iter().enumerate() {
             let r = &l.requires;

@@ -10,6 +10,7 @@ mod ladder;
 mod log;
 mod output;
 mod record;
+mod serve;
 mod simulate;
 mod trust;
 
@@ -75,6 +76,11 @@ enum Command {
     Ladder,
     /// Judge the trust model on a real signed network in time order, against baselines.
     Eval(eval::EvalArgs),
+    /// Run the HTTP server (JSON API; see docs/API.md) until SIGTERM or Ctrl-C.
+    Serve(serve::ServeArgs),
+    /// Manage the server's API keys.
+    #[command(subcommand)]
+    Key(serve::KeyCommand),
     /// Run an attack scenario under stepwise's ladder and two baselines, same world and seed.
     Simulate(simulate::SimulateArgs),
 }
@@ -100,6 +106,8 @@ fn main() -> ExitCode {
         Command::Ladder => ladder::ladder(&data, &mut out),
         Command::Eval(args) => eval::run(&data, args, &mut out),
         Command::Simulate(args) => simulate::run(args, &mut out),
+        Command::Serve(args) => serve::serve(&data, args),
+        Command::Key(cmd) => serve::key(&data, cmd, &mut out),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
 use stepwise::model::params::ModelParams;
 use stepwise::model::state::TrustState;
+use stepwise_server::wire::TrustView;
 
 #[derive(Args)]
 pub struct TrustArgs {
@@ -72,38 +73,9 @@ pub fn trust(data: &DataDir, args: TrustArgs, out: &mut Out) -> Result<bool> {
     let c = &report.counts;
     let relative = report.rank * state.principals().max(1) as f64;
     let known = state.principal_index(&subject).is_some();
+    let view = TrustView::new(&report, &subject, truster.as_ref(), scope.as_ref(), at);
     out.emit(
-        &serde_json::json!({
-            "subject": subject.as_str(),
-            "truster": truster.as_ref().map(Id::as_str),
-            "scope": scope.as_ref().map(Id::as_str),
-            "at": at.to_string(),
-            "expected": o.expected(),
-            "belief": o.belief,
-            "disbelief": o.disbelief,
-            "uncertainty": o.uncertainty,
-            "base_rate": o.base_rate,
-            "rank": report.rank,
-            "evidence": {
-                "positive": report.evidence.positive,
-                "negative": report.evidence.negative,
-                "vouched_positive": report.vouched.positive,
-                "vouched_negative": report.vouched.negative,
-            },
-            "counts": {
-                "kept": c.kept,
-                "broken": c.broken,
-                "partial": c.partial,
-                "overdue": c.overdue,
-                "ratings_positive": c.ratings_positive,
-                "ratings_negative": c.ratings_negative,
-                "reports": c.reports,
-                "vouches": c.vouches,
-            },
-            "indexes": report.indexes,
-            "indexes_total": report.indexes_total,
-            "log_size": report.log_size,
-        }),
+        &serde_json::to_value(&view)?,
         |w| {
             let by = truster.as_ref().map_or("everyone".to_owned(), |t| t.to_string());
             let within = scope.as_ref().map_or("all scopes".to_owned(), |s| format!("scope {s}"));

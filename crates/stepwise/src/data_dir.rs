@@ -105,6 +105,14 @@ impl DataDir {
     /// Creates the directory, a new log key named `origin` (a random one when `None`), the
     /// default policy (unless one is there) and an empty log with its first checkpoint.
     pub fn init(&self, origin: Option<&str>) -> Result<LogVerifier, DataDirError> {
+        let verifier = self.create(origin)?;
+        self.open_ledger()?;
+        Ok(verifier)
+    }
+
+    /// Creates the directory, a new log key and the default policy (unless one is there), but
+    /// no store: for a server whose log lives in PostgreSQL.
+    pub fn create(&self, origin: Option<&str>) -> Result<LogVerifier, DataDirError> {
         if self.is_initialized() {
             return Err(DataDirError::AlreadyInitialized(self.root.clone()));
         }
@@ -138,7 +146,6 @@ impl DataDir {
         if !self.policy_path().exists() {
             write_new(&self.policy_path(), DEFAULT_POLICY, false)?;
         }
-        self.open_ledger()?;
         Ok(verifier)
     }
 
@@ -169,14 +176,16 @@ impl DataDir {
         Ok(SqliteStore::open(&self.store_path())?)
     }
 
+    /// The log's signing key, as kept in `log.key`.
+    pub fn signer(&self) -> Result<LogSigner, DataDirError> {
+        let path = self.key_path();
+        LogSigner::parse(self.read(&path)?.trim())
+            .map_err(|source| DataDirError::Key { path, source })
+    }
+
     /// The ledger, ready to append.
     pub fn open_ledger(&self) -> Result<Ledger<SqliteStore>, DataDirError> {
-        let key_path = self.key_path();
-        let signer =
-            LogSigner::parse(self.read(&key_path)?.trim()).map_err(|source| DataDirError::Key {
-                path: key_path,
-                source,
-            })?;
+        let signer = self.signer()?;
         let policy = self.policy()?;
         let store = self.open_store()?;
         Ok(Ledger::open(store, signer, policy.ledger)?)

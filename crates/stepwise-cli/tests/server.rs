@@ -1,0 +1,971 @@
+//! `stepwise serve` as a platform meets it: a real server process on a free port, real HTTP
+//! requests, real signals, real stores (SQLite, and PostgreSQL on 127.0.0.1:5432).
+
+use serde_json::{Value, json};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+fn stepwise(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("stepwise runs")
+}
+
+fn stepwise_ok(data: &Path, args: &[&str]) -> String {
+    let out = stepwise(data, args);
+    assert!(
+        out.status.success(),
+        "stepwise {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+/// Creates a key with the command line; returns its text.
+fn key(data: &Path, role: &str, principal: Option<&str>, store: Option<&str>) -> String {
+    let mut args = vec!["key", "create", "--role", role, "--json"];
+    if let Some(p) = principal {
+        args.extend(["--principal", p]);
+    }
+    if let Some(s) = store {
+        args.extend(["--store", s]);
+    }
+    let out: Value = serde_json::from_str(&stepwise_ok(data, &args)).expect("JSON");
+    out["key"].as_str().expect("key").to_owned()
+}
+
+/// A running `stepwise serve`; killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("server starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("server prints its address");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| {
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("no address in {line:?}; stderr: {err}")
+            });
+        Self { child, addr }
+    }
+
+    fn request(&self, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Reply {
+        request(self.addr, method, path, key, body)
+    }
+
+    /// Sends SIGTERM and waits for the process to end; returns its exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`).
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let body = body.unwrap_or("");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    if let Some(k) = key {
+        head.push_str(&format!("Authorization: Bearer {k}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send head");
+    // A refused oversized body may close the connection before it is all sent.
+    let _ = stream.write_all(body.as_bytes());
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+fn promise(id: &str, promisor: &str, promisee: &str, stake: u32) -> Value {
+    json!({"kind": "promise", "at": "2026-11-01T12:00:00Z", "id": id, "promisor": promisor,
+           "promisee": promisee, "scope": "deploy", "stake": stake, "due": "2026-11-02T12:00:00Z"})
+}
+
+fn outcome(id: &str, result: &str) -> Value {
+    json!({"kind": "outcome", "at": "2026-11-01T18:00:00Z", "promise": id, "result": result})
+}
+
+struct Keys {
+    admin: String,
+    ann: String,
+    bob: String,
+    reader: String,
+}
+
+fn setup() -> (tempfile::TempDir, PathBuf, Keys) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let keys = Keys {
+        admin: key(&data, "admin", None, None),
+        ann: key(&data, "recorder", Some("user:ann"), None),
+        bob: key(&data, "recorder", Some("user:bob"), None),
+        reader: key(&data, "reader", None, None),
+    };
+    (dir, data, keys)
+}
+
+#[test]
+fn every_endpoint_answers_and_decisions_match_the_command_line() {
+    let (_dir, data, keys) = setup();
+    let server = Server::start(&data, &[]);
+    assert_eq!(
+        server.request("GET", "/healthz", None, None).json()["status"],
+        "ok"
+    );
+
+    // Ann promises Bob; Bob (the promisee) records the outcome.
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.ann),
+        Some(&promise("p1", "user:ann", "user:bob", 5).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["results"][0]["index"], 0);
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.bob),
+        Some(
+            &json!([
+                outcome("p1", "kept"),
+                promise("p2", "user:bob", "user:ann", 3)
+            ])
+            .to_string(),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["recorded"], 2);
+    assert_eq!(v["results"][0]["index"], 1);
+    assert_eq!(v["results"][1]["index"], 2);
+    assert_eq!(v["checkpoint"]["size"], 3);
+
+    // The event as stored, with its author filled in from the key.
+    let r = server.request("GET", "/v1/events/1", Some(&keys.reader), None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["event"]["author"], "user:bob");
+    assert_eq!(
+        server
+            .request("GET", "/v1/events/3", Some(&keys.reader), None)
+            .status,
+        404
+    );
+
+    // The checkpoint is the signed note the command line prints, and proofs agree with it.
+    let r = server.request("GET", "/v1/log/checkpoint", Some(&keys.reader), None);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/plain"))
+    );
+    let proof = server
+        .request(
+            "GET",
+            "/v1/log/proof/inclusion?index=1",
+            Some(&keys.reader),
+            None,
+        )
+        .json();
+    assert_eq!(proof["size"], 3);
+    assert!(r.body.contains("\n3\n"));
+    let cli_proof: Value = serde_json::from_str(&stepwise_ok(
+        &data,
+        &["log", "proof", "inclusion", "1", "--json"],
+    ))
+    .expect("JSON");
+    assert_eq!(proof["proof"], cli_proof["proof"]);
+    assert_eq!(proof["root"], cli_proof["root"]);
+    let cons = server
+        .request(
+            "GET",
+            "/v1/log/proof/consistency?old=1&new=3",
+            Some(&keys.reader),
+            None,
+        )
+        .json();
+    let cli_cons: Value = serde_json::from_str(&stepwise_ok(
+        &data,
+        &["log", "proof", "consistency", "1", "3", "--json"],
+    ))
+    .expect("JSON");
+    assert_eq!(cons["proof"], cli_cons["proof"]);
+    assert_eq!(
+        server
+            .request(
+                "GET",
+                "/v1/log/proof/consistency?old=0",
+                Some(&keys.reader),
+                None
+            )
+            .json()["field"],
+        "old"
+    );
+
+    // Trust, decide and explain, at a fixed instant, equal the command line's answers.
+    let at = "2026-11-10T00:00:00Z";
+    let trust = server
+        .request(
+            "GET",
+            &format!("/v1/principals/user:ann/trust?at={at}"),
+            Some(&keys.reader),
+            None,
+        )
+        .json();
+    let cli_trust: Value = serde_json::from_str(&stepwise_ok(
+        &data,
+        &["trust", "user:ann", "--at", at, "--json"],
+    ))
+    .expect("JSON");
+    assert_eq!(trust, cli_trust);
+    assert_eq!(trust["counts"]["kept"], 1);
+
+    let ask = json!({"subject": "user:ann", "capability": "act:low", "stake": 5, "at": at});
+    let decision = server
+        .request(
+            "POST",
+            "/v1/decide",
+            Some(&keys.reader),
+            Some(&ask.to_string()),
+        )
+        .json();
+    let cli_out = stepwise(
+        &data,
+        &[
+            "decide", "user:ann", "act:low", "--stake", "5", "--at", at, "--json",
+        ],
+    );
+    let cli_decision: Value = serde_json::from_slice(&cli_out.stdout).expect("JSON");
+    assert_eq!(decision, cli_decision);
+    assert_eq!(decision["log_size"], 3);
+
+    let explain = server
+        .request(
+            "GET",
+            &format!("/v1/principals/user:ann/explain?at={at}"),
+            Some(&keys.reader),
+            None,
+        )
+        .json();
+    let cli_explain: Value = serde_json::from_str(&stepwise_ok(
+        &data,
+        &["explain", "user:ann", "--at", at, "--json"],
+    ))
+    .expect("JSON");
+    assert_eq!(explain, cli_explain);
+
+    // Without `at`: the live state, now.
+    let now = server
+        .request(
+            "POST",
+            "/v1/decide",
+            Some(&keys.reader),
+            Some(r#"{"subject":"user:ann","capability":"propose","stake":1000000}"#),
+        )
+        .json();
+    assert_eq!(now["allowed"], false);
+    assert_eq!(now["reasons"][0]["code"], "stake_above_limit");
+    assert!(now["next_step"]["requirements"].is_array());
+
+    let rank = server
+        .request("GET", "/v1/rank?top=1", Some(&keys.reader), None)
+        .json();
+    assert_eq!(rank["principals"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rank["total"], 2);
+    let policy = server
+        .request("GET", "/v1/policy", Some(&keys.reader), None)
+        .json();
+    assert_eq!(policy["ladder"][0]["name"], "newcomer");
+    assert!(
+        policy["toml"]
+            .as_str()
+            .is_some_and(|t| t.contains("[ladder]"))
+    );
+
+    // Bad input names the field; unknown routes and methods answer JSON.
+    let r = server.request(
+        "POST",
+        "/v1/decide",
+        Some(&keys.reader),
+        Some(r#"{"subject":"user:ann","capability":"act:low","stake":-1}"#),
+    );
+    assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("stake")));
+    let r = server.request("POST", "/v1/decide", Some(&keys.reader), Some("{not json"));
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    let r = server.request("GET", "/v1/nothing", Some(&keys.reader), None);
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let r = server.request("DELETE", "/v1/decide", Some(&keys.reader), None);
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json()["code"], "method_not_allowed");
+
+    // A refused single event says which field and why; nothing is recorded.
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.bob),
+        Some(&outcome("p-none", "kept").to_string()),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["field"], "promise");
+
+    let metrics = server.request("GET", "/metrics", None, None);
+    assert!(
+        metrics.body.contains("stepwise_log_size 3"),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics.body.contains("route=\"/v1/decide\""));
+    let doc = server.request("GET", "/openapi.json", None, None).json();
+    assert_eq!(doc["openapi"], "3.1.0");
+}
+
+#[test]
+fn the_role_matrix_holds_for_every_endpoint() {
+    let (_dir, data, keys) = setup();
+    let server = Server::start(&data, &[]);
+    let p = promise("m1", "user:ann", "user:bob", 1).to_string();
+    // (method, path, body, least role: 0 reader, 1 recorder, 2 admin)
+    let endpoints: [(&str, &str, Option<&str>, u8); 12] = [
+        ("GET", "/v1/events/0", None, 0),
+        ("GET", "/v1/log/checkpoint", None, 0),
+        ("GET", "/v1/log/proof/inclusion?index=0", None, 0),
+        ("GET", "/v1/log/proof/consistency?old=1", None, 0),
+        ("GET", "/v1/principals/user:ann/trust", None, 0),
+        ("GET", "/v1/principals/user:ann/explain", None, 0),
+        (
+            "POST",
+            "/v1/decide",
+            Some(r#"{"subject":"user:ann","capability":"read","stake":0}"#),
+            0,
+        ),
+        ("GET", "/v1/rank", None, 0),
+        ("GET", "/v1/policy", None, 0),
+        ("POST", "/v1/events", Some(&p), 1),
+        ("GET", "/v1/keys", None, 2),
+        ("POST", "/v1/keys", Some(r#"{"role":"reader"}"#), 2),
+    ];
+    // The promise must exist before the reads that need an entry: record it first as Ann.
+    let first = server.request("POST", "/v1/events", Some(&keys.ann), Some(&p));
+    assert_eq!(first.status, 201, "{}", first.body);
+    let admin_ann = key(&data, "admin", Some("user:ann"), None);
+    for (method, path, body, least) in endpoints {
+        assert_eq!(
+            server.request(method, path, None, body).status,
+            401,
+            "{method} {path} without a key"
+        );
+        assert_eq!(
+            server
+                .request(method, path, Some("sw_not-a-key"), body)
+                .status,
+            401,
+            "{method} {path} with an unknown key"
+        );
+        for (role, key) in [(0, &keys.reader), (1, &keys.ann), (2, &admin_ann)] {
+            let r = server.request(method, path, Some(key), body);
+            if role < least {
+                assert_eq!(r.status, 403, "{method} {path} as role {role}: {}", r.body);
+                assert_eq!(r.json()["code"], "forbidden");
+            } else {
+                // A second identical promise is refused by the ledger (422), not by auth.
+                assert!(
+                    [200, 201, 422].contains(&r.status),
+                    "{method} {path} as role {role}: {} {}",
+                    r.status,
+                    r.body
+                );
+            }
+        }
+    }
+    // Revoking a key stops it at once.
+    let listed = server
+        .request("GET", "/v1/keys", Some(&keys.admin), None)
+        .json();
+    let reader_id = listed
+        .as_array()
+        .and_then(|a| a.iter().find(|k| k["role"] == "reader"))
+        .and_then(|k| k["id"].as_str())
+        .expect("a reader key")
+        .to_owned();
+    assert!(
+        listed.to_string().find("sw_").is_none(),
+        "no key text is ever listed"
+    );
+    let r = server.request(
+        "DELETE",
+        &format!("/v1/keys/{reader_id}"),
+        Some(&keys.admin),
+        None,
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        server
+            .request("GET", "/v1/rank", Some(&keys.reader), None)
+            .status,
+        401
+    );
+    // A key created over HTTP works at once.
+    let created = server.request(
+        "POST",
+        "/v1/keys",
+        Some(&keys.admin),
+        Some(r#"{"role":"recorder","principal":"user:cy"}"#),
+    );
+    assert_eq!(created.status, 201);
+    let cy = created.json()["key"].as_str().expect("key").to_owned();
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&cy),
+        Some(&promise("c1", "user:cy", "user:ann", 1).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[test]
+fn nobody_records_in_someone_elses_name() {
+    let (_dir, data, keys) = setup();
+    let server = Server::start(&data, &[]);
+    // Ann's key may not make a promise in Bob's name, alone or inside a batch.
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.ann),
+        Some(&promise("x1", "user:bob", "user:ann", 1).to_string()),
+    );
+    assert_eq!(
+        r.status, 422,
+        "the ledger refuses: Ann may not author Bob's promise"
+    );
+    let mut forged = promise("x2", "user:bob", "user:ann", 1);
+    forged["author"] = json!("user:bob");
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.ann),
+        Some(&json!([promise("ok1", "user:ann", "user:bob", 1), forged]).to_string()),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("user:bob"))
+    );
+    // Nothing of the refused batch was recorded.
+    let cp = server.request("GET", "/v1/log/checkpoint", Some(&keys.reader), None);
+    assert!(cp.body.contains("\n0\n"), "{}", cp.body);
+    // Ann may not record the outcome of her own promise; Bob, the promisee, may.
+    assert_eq!(
+        server
+            .request(
+                "POST",
+                "/v1/events",
+                Some(&keys.ann),
+                Some(&promise("p", "user:ann", "user:bob", 1).to_string())
+            )
+            .status,
+        201
+    );
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.ann),
+        Some(&outcome("p", "kept").to_string()),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["field"], "author");
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.bob),
+        Some(&outcome("p", "kept").to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A key without a principal may only relay signed events.
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.admin),
+        Some(&promise("q", "user:ann", "user:bob", 1).to_string()),
+    );
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn limits_answer_413_and_429_with_retry_after() {
+    let (_dir, data, keys) = setup();
+    let server = Server::start(
+        &data,
+        &[
+            "--max-body",
+            "2000",
+            "--max-batch",
+            "2",
+            "--rate",
+            "1",
+            "--burst",
+            "3",
+        ],
+    );
+    let big = format!(
+        "[{}]",
+        vec![promise("b", "user:ann", "user:bob", 1).to_string(); 20].join(",")
+    );
+    let r = server.request("POST", "/v1/events", Some(&keys.ann), Some(&big));
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.json()["code"], "payload_too_large");
+    let three = json!([
+        promise("t1", "user:ann", "user:bob", 1),
+        promise("t2", "user:ann", "user:bob", 1),
+        promise("t3", "user:ann", "user:bob", 1)
+    ]);
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.ann),
+        Some(&three.to_string()),
+    );
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.json()["code"], "batch_too_large");
+    // Ann has used 2 of her 3; the reader has its own budget.
+    let r = server.request("GET", "/v1/rank", Some(&keys.ann), None);
+    assert_eq!(r.status, 200);
+    let r = server.request("GET", "/v1/rank", Some(&keys.ann), None);
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.json()["code"], "rate_limited");
+    let wait: u64 = r
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After");
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    assert_eq!(
+        server
+            .request("GET", "/v1/rank", Some(&keys.reader), None)
+            .status,
+        200
+    );
+    let metrics = server.request("GET", "/metrics", None, None);
+    assert!(
+        metrics.body.contains("stepwise_rate_limited_total 1"),
+        "{}",
+        metrics.body
+    );
+}
+
+/// Writers that append one promise per request until told to stop; returns every
+/// acknowledged (index, promise id).
+fn write_stream(
+    addr: SocketAddr,
+    key: &str,
+    principal: &str,
+    stop: &Arc<AtomicBool>,
+    tag: &str,
+) -> std::thread::JoinHandle<Vec<(u64, String)>> {
+    let (key, principal, stop, tag) = (
+        key.to_owned(),
+        principal.to_owned(),
+        Arc::clone(stop),
+        tag.to_owned(),
+    );
+    std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        for n in 0.. {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let id = format!("{tag}-{n}");
+            let body = promise(&id, &principal, "user:zed", 1).to_string();
+            let Ok(mut stream) = TcpStream::connect(addr) else {
+                break;
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+            let head = format!(
+                "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {key}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            if stream.write_all(head.as_bytes()).is_err() {
+                break;
+            }
+            let mut raw = String::new();
+            if stream.read_to_string(&mut raw).is_err() || !raw.starts_with("HTTP/1.1 201") {
+                // Refused or cut off: not acknowledged.
+                continue;
+            }
+            let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            if let Some(index) = serde_json::from_str::<Value>(body)
+                .ok()
+                .and_then(|v| v["results"][0]["index"].as_u64())
+            {
+                acked.push((index, id));
+            }
+        }
+        acked
+    })
+}
+
+#[test]
+fn sigterm_during_writes_loses_no_acknowledged_event() {
+    let (_dir, data, keys) = setup();
+    let server = Server::start(&data, &["--rate", "100000", "--burst", "100000"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = [(&keys.ann, "user:ann"), (&keys.bob, "user:bob")]
+        .into_iter()
+        .enumerate()
+        .flat_map(|(w, (key, who))| (0..2).map(move |t| (key.clone(), who, format!("w{w}{t}"))))
+        .map(|(key, who, tag)| write_stream(server.addr, &key, who, &stop, &tag))
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = server.terminate();
+    stop.store(true, Ordering::Relaxed);
+    assert!(status.success(), "server exit status {status:?}");
+    let acked: Vec<(u64, String)> = writers
+        .into_iter()
+        .flat_map(|w| w.join().expect("writer"))
+        .collect();
+    assert!(
+        acked.len() > 20,
+        "only {} writes acknowledged before SIGTERM",
+        acked.len()
+    );
+
+    // Every acknowledged event is in the log at its index, and the log verifies.
+    let verify = stepwise(&data, &["log", "verify"]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let server = Server::start(&data, &["--rate", "100000", "--burst", "100000"]);
+    for (index, id) in &acked {
+        let r = server.request(
+            "GET",
+            &format!("/v1/events/{index}"),
+            Some(&keys.reader),
+            None,
+        );
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["event"]["id"], id.as_str(), "entry {index}");
+    }
+}
+
+/// A fresh PostgreSQL database on the test server, dropped afterwards.
+struct Database {
+    admin: String,
+    name: String,
+}
+
+impl Database {
+    fn new() -> Self {
+        let admin = std::env::var("STEPWISE_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let name = format!(
+            "stepwise_srv_{}_{}",
+            std::process::id(),
+            Instant::now().elapsed().as_nanos() ^ u128::from(rand_tag())
+        );
+        let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap_or_else(|e| {
+            panic!("PostgreSQL at {admin} is needed for this test (scripts/ensure-postgres starts it): {e}")
+        });
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("create database");
+        Self { admin, name }
+    }
+
+    fn url(&self) -> String {
+        match self.admin.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/{}", self.name),
+            None => panic!("bad URL {}", self.admin),
+        }
+    }
+}
+
+fn rand_tag() -> u64 {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).expect("random");
+    u64::from_le_bytes(b)
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        if let Ok(mut client) = postgres::Client::connect(&self.admin, postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+#[test]
+fn two_servers_on_one_postgres_database_keep_one_consistent_log() {
+    let db = Database::new();
+    let url = db.url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    stepwise_ok(&data, &["init"]);
+    let ann = key(&data, "recorder", Some("user:ann"), Some(&url));
+    let bob = key(&data, "recorder", Some("user:bob"), Some(&url));
+    let reader = key(&data, "reader", None, Some(&url));
+    // Two processes, one database, one log key and policy (the same data directory).
+    let a = Server::start(
+        &data,
+        &[
+            "--store",
+            &url,
+            "--rate",
+            "100000",
+            "--burst",
+            "100000",
+            "--follow-ms",
+            "50",
+        ],
+    );
+    let b = Server::start(
+        &data,
+        &[
+            "--store",
+            &url,
+            "--rate",
+            "100000",
+            "--burst",
+            "100000",
+            "--follow-ms",
+            "50",
+        ],
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers = vec![
+        write_stream(a.addr, &ann, "user:ann", &stop, "a1"),
+        write_stream(a.addr, &bob, "user:bob", &stop, "a2"),
+        write_stream(b.addr, &ann, "user:ann", &stop, "b1"),
+        write_stream(b.addr, &bob, "user:bob", &stop, "b2"),
+    ];
+    std::thread::sleep(Duration::from_millis(2000));
+    stop.store(true, Ordering::Relaxed);
+    let acked: Vec<(u64, String)> = writers
+        .into_iter()
+        .flat_map(|w| w.join().expect("writer"))
+        .collect();
+    assert!(acked.len() > 20, "only {} writes acknowledged", acked.len());
+    // No index was handed out twice.
+    let mut indexes: Vec<u64> = acked.iter().map(|(i, _)| *i).collect();
+    indexes.sort_unstable();
+    let before = indexes.len();
+    indexes.dedup();
+    assert_eq!(indexes.len(), before, "an index was acknowledged twice");
+
+    // Both servers come to the same log, and each acknowledged event is where it was said to be.
+    let size = acked.len() as u64;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for server in [&a, &b] {
+        loop {
+            let d = server
+                .request(
+                    "POST",
+                    "/v1/decide",
+                    Some(&reader),
+                    Some(r#"{"subject":"user:ann","capability":"read","stake":0}"#),
+                )
+                .json();
+            if d["log_size"].as_u64() == Some(size) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a server stayed at log size {}",
+                d["log_size"]
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    for (index, id) in &acked {
+        for server in [&a, &b] {
+            let r = server.request("GET", &format!("/v1/events/{index}"), Some(&reader), None);
+            assert_eq!(r.json()["event"]["id"], id.as_str(), "entry {index}");
+        }
+    }
+    let ca = a
+        .request("GET", "/v1/log/checkpoint", Some(&reader), None)
+        .body;
+    let cb = b
+        .request("GET", "/v1/log/checkpoint", Some(&reader), None)
+        .body;
+    assert_eq!(ca, cb);
+    assert!(ca.contains(&format!("\n{size}\n")), "{ca}");
+    // The whole log verifies against the log key.
+    let verifier = stepwise::data_dir::DataDir::new(&data)
+        .verifier()
+        .expect("verifier");
+    let policy = stepwise::data_dir::DataDir::new(&data)
+        .policy()
+        .expect("policy");
+    let store = stepwise::store::PostgresStore::connect(&url).expect("connect");
+    let report = stepwise::ledger::verify(&store, &verifier, &policy.ledger, &mut |_| {})
+        .expect("verify runs");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    drop((a, b));
+}
+
+#[test]
+fn the_api_guide_runs_as_written() {
+    let guide = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/API.md"))
+        .expect("docs/API.md");
+    let mut script = String::new();
+    let mut in_block = false;
+    for line in guide.lines() {
+        match (in_block, line.trim_end()) {
+            (false, "```sh") => in_block = true,
+            (true, "```") => in_block = false,
+            (true, code) => {
+                script.push_str(code);
+                script.push('\n');
+            }
+            _ => {}
+        }
+    }
+    assert!(script.contains("curl"), "no sh blocks found in docs/API.md");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    stepwise_ok(&data, &["init"]);
+    let server = Server::start(&data, &[]);
+    // `stepwise` is the binary under test; curl fails on any error status, showing the body.
+    let prelude = format!(
+        "set -euo pipefail\nexport API=http://{}\nstepwise() {{ '{}' --data '{}' \"$@\"; }}\ncurl() {{ command curl --fail-with-body \"$@\"; echo; }}\n",
+        server.addr,
+        env!("CARGO_BIN_EXE_stepwise"),
+        data.display()
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .output()
+        .expect("bash runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the guide failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""results":[{"index":0}]"#), "{stdout}");
+    assert!(
+        stdout.contains(r#""results":[{"index":1},{"index":2}]"#),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#""allowed":true"#), "{stdout}");
+    assert!(
+        stdout.contains("\n3\n"),
+        "the checkpoint at size 3: {stdout}"
+    );
+}

@@ -1,0 +1,313 @@
+//! The server's shared state: the writer that group-commits appends, the live trust state that
+//! follows the log, and a pool of store handles for reads.
+//!
+//! The log is the truth; the live state is a view that only ever moves forward by folding
+//! entries read back from the store, whoever wrote them (this process, another server on the
+//! same PostgreSQL database, or the `stepwise` command on the same SQLite file).
+
+use crate::auth::KeyCache;
+use crate::error::ApiError;
+use crate::limits::{Limits, RateLimiter};
+use crate::metrics::Metrics;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use stepwise::evidence::{Event, FieldError};
+use stepwise::ladder::LadderState;
+use stepwise::ledger::{Ledger, MAX_BATCH};
+use stepwise::policy::Policy;
+use stepwise::store::{Store, StoreError, StoredCheckpoint};
+use tokio::sync::{mpsc, oneshot};
+
+/// Opens a new handle on the store (a connection).
+pub type Opener = Box<dyn Fn() -> Result<Box<dyn Store>, StoreError> + Send + Sync>;
+
+/// Store handles for reads, opened on demand and reused; at most [`POOL_SIZE`] in use at once
+/// (a database has a connection limit; callers beyond it wait their turn).
+pub struct Pool {
+    open: Opener,
+    idle: Mutex<Vec<Box<dyn Store>>>,
+    permits: tokio::sync::Semaphore,
+}
+
+/// Most store handles a server process uses for reads at once.
+pub const POOL_SIZE: usize = 16;
+
+impl Pool {
+    /// A pool over `open`.
+    pub fn new(open: Opener) -> Self {
+        Self {
+            open,
+            idle: Mutex::new(Vec::new()),
+            permits: tokio::sync::Semaphore::new(POOL_SIZE),
+        }
+    }
+
+    /// Runs `f` with a store handle on a blocking thread. A handle that failed is dropped, not
+    /// reused (its connection may be broken).
+    pub async fn with<R: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut dyn Store) -> Result<R, ApiError> + Send + 'static,
+    ) -> Result<R, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let idle = pool.idle.lock().map(|mut v| v.pop()).ok().flatten();
+            let mut store = match idle {
+                Some(s) => s,
+                None => (pool.open)()?,
+            };
+            let result = f(&mut *store);
+            if result.is_ok()
+                && let Ok(mut idle) = pool.idle.lock()
+            {
+                idle.push(store);
+            }
+            result
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("a read task failed: {e}")))?
+    }
+}
+
+/// The trust state as of the newest entry this process has read, with the newest checkpoint.
+pub struct Live {
+    state: RwLock<LadderState>,
+    checkpoint: RwLock<StoredCheckpoint>,
+    /// Held while folding, so two followers never fold the same entries.
+    folding: Mutex<()>,
+}
+
+impl Live {
+    /// A live state that starts from `state` and `checkpoint`.
+    pub fn new(state: LadderState, checkpoint: StoredCheckpoint) -> Self {
+        Self {
+            state: RwLock::new(state),
+            checkpoint: RwLock::new(checkpoint),
+            folding: Mutex::new(()),
+        }
+    }
+
+    /// Runs `f` on the current state (a read lock: many readers at once).
+    pub fn read<R>(&self, f: impl FnOnce(&LadderState) -> R) -> R {
+        let guard = self
+            .state
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&guard)
+    }
+
+    /// The newest checkpoint read.
+    pub fn checkpoint(&self) -> StoredCheckpoint {
+        self.checkpoint
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Folds every entry the store has beyond what the state holds; returns the new log size.
+    /// Entries are decoded before the write lock is taken, so readers wait only for the fold.
+    pub fn catch_up(&self, store: &dyn Store) -> Result<u64, StoreError> {
+        let _folding = self
+            .folding
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let from = self.read(|s| s.trust().log_size());
+        let Some(checkpoint) = store.latest_checkpoint()? else {
+            return Ok(from);
+        };
+        let to = checkpoint.size;
+        if to <= from {
+            return Ok(from);
+        }
+        let mut events = Vec::with_capacity(usize::try_from(to - from).unwrap_or(0));
+        store.scan(from, to, &mut |entry| {
+            let event = std::str::from_utf8(&entry.bytes)
+                .ok()
+                .and_then(|text| Event::from_json(text).ok())
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "entry {} does not decode; run `stepwise log verify`",
+                        entry.index
+                    ))
+                })?;
+            events.push((entry.index, event));
+            Ok(())
+        })?;
+        {
+            let mut state = self
+                .state
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (index, event) in &events {
+                state.apply(*index, event);
+            }
+        }
+        *self
+            .checkpoint
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = checkpoint;
+        Ok(to)
+    }
+}
+
+/// What the writer answers for one request's events.
+pub struct Written {
+    /// For each event, its index or why the ledger refused it.
+    pub results: Vec<Result<u64, FieldError>>,
+    /// The checkpoint signed for the commit.
+    pub checkpoint: StoredCheckpoint,
+}
+
+struct Job {
+    events: Vec<Event>,
+    reply: oneshot::Sender<Result<Written, ApiError>>,
+}
+
+/// The handle requests use to append.
+#[derive(Clone)]
+pub struct Writer {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl Writer {
+    /// Starts the writer thread over `ledger`. It ends when every handle is dropped, after
+    /// answering every job it took.
+    pub fn spawn<S: Store + 'static>(
+        ledger: Ledger<S>,
+        live: Arc<Live>,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
+        let (jobs, rx) = mpsc::channel(1024);
+        let handle = std::thread::Builder::new()
+            .name("stepwise-writer".into())
+            .spawn(move || write_loop(ledger, rx, &live, &metrics))?;
+        Ok((Self { jobs }, handle))
+    }
+
+    /// Appends `events`; answers once they are durable (group-committed with whatever other
+    /// requests are waiting) and folded into the live state.
+    pub async fn append(&self, events: Vec<Event>) -> Result<Written, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job { events, reply })
+            .await
+            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+        answer
+            .await
+            .map_err(|_| ApiError::internal("the writer stopped before answering"))?
+    }
+}
+
+/// Takes jobs as they come; each commit carries every job waiting at that moment (up to the
+/// ledger's batch limit), so concurrent callers share one transaction and one fsync.
+fn write_loop<S: Store>(
+    mut ledger: Ledger<S>,
+    mut rx: mpsc::Receiver<Job>,
+    live: &Live,
+    metrics: &Metrics,
+) {
+    let mut carry: Option<Job> = None;
+    loop {
+        let first = match carry.take() {
+            Some(job) => job,
+            None => match rx.blocking_recv() {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut total = first.events.len();
+        let mut jobs = vec![first];
+        while let Ok(job) = rx.try_recv() {
+            if total + job.events.len() > MAX_BATCH {
+                carry = Some(job);
+                break;
+            }
+            total += job.events.len();
+            jobs.push(job);
+        }
+        let mut lengths = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut events = Vec::with_capacity(total);
+        for job in jobs {
+            lengths.push(job.events.len());
+            replies.push(job.reply);
+            events.extend(job.events);
+        }
+        let started = std::time::Instant::now();
+        let outcome = ledger.append(events);
+        metrics.commit(replies.len(), total, started.elapsed());
+        match outcome {
+            Ok(appended) => {
+                if let Err(e) = live.catch_up(ledger.store()) {
+                    tracing::error!("folding the new entries failed: {e}");
+                }
+                let mut results = appended.results.into_iter();
+                for (len, reply) in lengths.into_iter().zip(replies) {
+                    let _ = reply.send(Ok(Written {
+                        results: results.by_ref().take(len).collect(),
+                        checkpoint: appended.checkpoint.clone(),
+                    }));
+                }
+            }
+            Err(e) => {
+                tracing::error!("append failed, nothing recorded: {e}");
+                for reply in replies {
+                    let _ = reply.send(Err(ApiError::unavailable(format!(
+                        "nothing was recorded: {e}"
+                    ))));
+                }
+            }
+        }
+    }
+}
+
+/// Re-reads the store every `interval` so entries written by other processes reach the live
+/// state; stops when `stop` is set.
+pub fn spawn_follower(
+    store: Box<dyn Store>,
+    live: Arc<Live>,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("stepwise-follower".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(interval);
+                if let Err(e) = live.catch_up(&*store) {
+                    tracing::warn!("following the log failed (will retry): {e}");
+                }
+            }
+        })
+}
+
+/// Everything a request handler can reach.
+pub struct App {
+    /// The operator's policy (ladder, model, ledger rules).
+    pub policy: Policy,
+    /// The policy file's text, as served.
+    pub policy_text: String,
+    /// The log's verifier key, in signed-note form.
+    pub verifier_key: String,
+    /// Appends.
+    pub writer: Writer,
+    /// The live trust state.
+    pub live: Arc<Live>,
+    /// Store handles for reads.
+    pub pool: Arc<Pool>,
+    /// API keys seen recently.
+    pub keys: KeyCache,
+    /// Per-key request budgets.
+    pub limiter: RateLimiter,
+    /// Request and commit figures.
+    pub metrics: Arc<Metrics>,
+    /// Size limits and timeouts.
+    pub limits: Limits,
+    /// Bounds how many past-instant replays (`at` in the past) run at once.
+    pub replays: tokio::sync::Semaphore,
+}

@@ -1,0 +1,154 @@
+//! API keys: who is calling, with which role, within which budget.
+//!
+//! A request names its key as `Authorization: Bearer <key>`. Only the key's SHA-256 is stored
+//! and compared; records are cached for a few seconds so a busy key costs no store read, which
+//! bounds how long a revoked key keeps working elsewhere to [`KEY_TTL`] (at once in the process
+//! that revoked it).
+
+use crate::app::{App, Pool};
+use crate::error::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::{StatusCode, header, request::Parts};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use stepwise::evidence::Id;
+use stepwise::keys::{KeyRecord, Role, key_hash};
+
+/// How long a key record (or its absence) is trusted before the store is asked again.
+pub const KEY_TTL: Duration = Duration::from_secs(2);
+
+/// Most records cached; beyond it the cache starts afresh (random keys cannot grow it).
+const MAX_CACHED: usize = 50_000;
+
+/// What the store said about a key hash (`None`: no such key), and when.
+type Seen = (Option<KeyRecord>, Instant);
+
+/// Recently seen key records, by hash.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<[u8; 32], Seen>>,
+}
+
+impl KeyCache {
+    fn get(&self, hash: &[u8; 32]) -> Option<Option<KeyRecord>> {
+        let entries = self.entries.lock().ok()?;
+        let (record, at) = entries.get(hash)?;
+        (at.elapsed() < KEY_TTL).then(|| record.clone())
+    }
+
+    /// Remembers what the store said about `hash`.
+    pub fn put(&self, hash: [u8; 32], record: Option<KeyRecord>) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= MAX_CACHED {
+                entries.clear();
+            }
+            entries.insert(hash, (record, Instant::now()));
+        }
+    }
+
+    /// Forgets every cached record of key `id` (after a revocation).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (r, _)| r.as_ref().is_none_or(|r| r.id != id));
+        }
+    }
+
+    async fn lookup(
+        &self,
+        pool: &Arc<Pool>,
+        hash: [u8; 32],
+    ) -> Result<Option<KeyRecord>, ApiError> {
+        if let Some(found) = self.get(&hash) {
+            return Ok(found);
+        }
+        let record = pool.with(move |s| Ok(s.key_by_hash(&hash)?)).await?;
+        self.put(hash, record.clone());
+        Ok(record)
+    }
+}
+
+/// Whether `role` includes what `needed` allows: admin ⊇ recorder ⊇ reader.
+pub fn allows(role: Role, needed: Role) -> bool {
+    let rank = |r: Role| match r {
+        Role::Reader => 0,
+        Role::Recorder => 1,
+        Role::Admin => 2,
+    };
+    rank(role) >= rank(needed)
+}
+
+/// The authenticated caller of a request, within its rate budget.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The key's public id.
+    pub key_id: String,
+    /// Its role.
+    pub role: Role,
+    /// The principal it records as, if any.
+    pub principal: Option<Id>,
+}
+
+impl Caller {
+    /// 403 unless the caller's role includes `needed`.
+    pub fn require(&self, needed: Role) -> Result<(), ApiError> {
+        if allows(self.role, needed) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "this needs a {} key; key {} is a {} key",
+                needed.as_str(),
+                self.key_id,
+                self.role.as_str()
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<Arc<App>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing API key: send `Authorization: Bearer <key>` (create one with `stepwise key create`)",
+                )
+            })?
+            .to_str()
+            .map_err(|_| ApiError::unauthorized("the Authorization header is not text"))?;
+        let key = header
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 256)
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer <key>`")
+            })?;
+        let record = app
+            .keys
+            .lookup(&app.pool, key_hash(key))
+            .await?
+            .filter(|r| !r.revoked)
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
+        if let Err(wait) = app.limiter.take(&record.id) {
+            app.metrics.rate_limited();
+            let mut e = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!(
+                    "key {} is over its rate of {} requests per second; retry in {wait} s",
+                    record.id, app.limits.rate
+                ),
+            );
+            e.retry_after = Some(wait);
+            return Err(e);
+        }
+        Ok(Caller {
+            key_id: record.id,
+            role: record.role,
+            principal: record.principal,
+        })
+    }
+}

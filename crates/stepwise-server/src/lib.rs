@@ -1,0 +1,280 @@
+//! The stepwise HTTP server: the JSON API over the ledger, the trust model and the ladder.
+//!
+//! One process holds the live trust state in memory and answers decisions from it; appends go
+//! through one writer thread that group-commits whatever requests are waiting, and every reply
+//! to an append comes after its events are durable. Any number of processes may share one
+//! PostgreSQL database: the database sequences appends, and each process follows the log to
+//! keep its state current. See `docs/API.md`.
+
+pub mod app;
+pub mod auth;
+pub mod error;
+pub mod limits;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod wire;
+
+use app::{App, Live, Pool, Writer};
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use error::ApiError;
+use limits::{Limits, RateLimiter};
+use metrics::Metrics;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use stepwise::data_dir::{DataDir, DataDirError};
+use stepwise::ladder::LadderState;
+use stepwise::ledger::{Ledger, LedgerError};
+use stepwise::store::{PostgresStore, SqliteStore, Store, StoreError};
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to listen on (port 0: any free port).
+    pub addr: SocketAddr,
+    /// The data directory: policy and log key, and the SQLite store unless `store` is given.
+    pub data: PathBuf,
+    /// A `postgres://` URL: keep the log in PostgreSQL instead of SQLite.
+    pub store: Option<String>,
+    /// Limits.
+    pub limits: Limits,
+}
+
+/// Why the server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The data directory could not be read or created.
+    #[error(transparent)]
+    Data(#[from] DataDirError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ledger could not be opened.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// Listening or serving failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The store option is not one this build knows.
+    #[error("--store {0:?}: expected a postgres:// or postgresql:// URL")]
+    StoreUrl(String),
+}
+
+/// The routes, with their middleware, over `app`.
+pub fn router(app: Arc<App>) -> Router {
+    let api = Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/metrics", get(routes::metrics))
+        .route("/openapi.json", get(routes::openapi))
+        .route("/v1/events", post(routes::append))
+        .route("/v1/events/{index}", get(routes::event))
+        .route("/v1/log/checkpoint", get(routes::checkpoint))
+        .route("/v1/log/proof/inclusion", get(routes::inclusion))
+        .route("/v1/log/proof/consistency", get(routes::consistency))
+        .route("/v1/principals/{id}/trust", get(routes::trust))
+        .route("/v1/principals/{id}/explain", get(routes::explain))
+        .route("/v1/decide", post(routes::decide))
+        .route("/v1/rank", get(routes::rank))
+        .route("/v1/policy", get(routes::policy))
+        .route("/v1/keys", post(routes::create_key).get(routes::list_keys))
+        .route("/v1/keys/{id}", axum::routing::delete(routes::revoke_key))
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            track,
+        ));
+    api.fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this endpoint does not take that method; see /openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(app.limits.max_body))
+        .with_state(app)
+}
+
+/// Times every request out after the configured limit and counts it in the metrics.
+async fn track(
+    State(app): State<Arc<App>>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = match tokio::time::timeout(app.limits.timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "the request took longer than {} s; an append may still have been recorded",
+                app.limits.timeout.as_secs_f64()
+            ),
+        )
+        .into_response(),
+    };
+    app.metrics.request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Folds the log into a live state and starts the writer over `ledger`.
+fn start<S: Store + 'static>(
+    ledger: Ledger<S>,
+    (model, ladder): (
+        stepwise::model::params::ModelParams,
+        stepwise::ladder::Ladder,
+    ),
+    metrics: &Arc<Metrics>,
+) -> Result<(Writer, std::thread::JoinHandle<()>, Arc<Live>), ServeError> {
+    let checkpoint = ledger.checkpoint().clone();
+    let state = LadderState::replay(ledger.store(), model, ladder, None, &mut |_| {})?;
+    let live = Arc::new(Live::new(state, checkpoint));
+    let (writer, thread) = Writer::spawn(ledger, Arc::clone(&live), Arc::clone(metrics))?;
+    Ok((writer, thread, live))
+}
+
+/// Resolves when SIGTERM or SIGINT arrives.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+/// A started server's parts, before it listens.
+struct Started {
+    app: Arc<App>,
+    writer: std::thread::JoinHandle<()>,
+    follower: std::thread::JoinHandle<()>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Opens the data directory and the store, folds the log and starts the writer and the
+/// follower. Blocking work (and the PostgreSQL client is blocking): run off the async threads.
+fn open(config: &Config) -> Result<Started, ServeError> {
+    let data = DataDir::new(&config.data);
+    if !data.is_initialized() {
+        data.create(None)?;
+    }
+    let policy = data.policy()?;
+    let policy_text = std::fs::read_to_string(data.policy_path()).unwrap_or_default();
+    let signer = data.signer()?;
+    let verifier_key = signer.verifier().encode();
+    let metrics = Arc::new(Metrics::default());
+    let stop = Arc::new(AtomicBool::new(false));
+
+    // The writer owns the ledger; the follower and the read pool get handles of their own.
+    let model = (policy.model.clone(), policy.ladder.clone());
+    let (opener, (writer, writer_thread, live)): (app::Opener, _) = match &config.store {
+        None => {
+            let path = data.store_path();
+            let ledger = Ledger::open(SqliteStore::open(&path)?, signer, policy.ledger.clone())?;
+            let started = start(ledger, model, &metrics)?;
+            let opener: app::Opener =
+                Box::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>));
+            (opener, started)
+        }
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let ledger = Ledger::open(PostgresStore::connect(url)?, signer, policy.ledger.clone())?;
+            let started = start(ledger, model, &metrics)?;
+            let url = url.clone();
+            let opener: app::Opener =
+                Box::new(move || Ok(Box::new(PostgresStore::connect(&url)?) as Box<dyn Store>));
+            (opener, started)
+        }
+        Some(other) => return Err(ServeError::StoreUrl(other.clone())),
+    };
+    let follower_store = opener()?;
+    live.catch_up(&*follower_store)?;
+    let follower = app::spawn_follower(
+        follower_store,
+        Arc::clone(&live),
+        config.limits.follow_interval,
+        Arc::clone(&stop),
+    )?;
+    let app = Arc::new(App {
+        policy,
+        policy_text,
+        verifier_key,
+        writer,
+        live,
+        pool: Arc::new(Pool::new(opener)),
+        keys: auth::KeyCache::default(),
+        limiter: RateLimiter::new(config.limits.rate, config.limits.burst),
+        metrics,
+        replays: tokio::sync::Semaphore::new(2),
+        limits: config.limits.clone(),
+    });
+    Ok(Started {
+        app,
+        writer: writer_thread,
+        follower,
+        stop,
+    })
+}
+
+/// Runs the server until `shutdown` resolves: stops accepting, finishes the requests in
+/// flight (every acknowledged event is durable before its reply), then stops the writer.
+/// `ready` hears the address once the server listens.
+pub async fn run(
+    config: Config,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let addr = config.addr;
+    let started = tokio::task::spawn_blocking(move || open(&config))
+        .await
+        .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    ready(listener.local_addr()?);
+    let served = axum::serve(listener, router(Arc::clone(&started.app)))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    // Every request has been answered; closing the writer's queue lets it finish and stop.
+    tokio::task::spawn_blocking(move || {
+        let Started {
+            app,
+            writer,
+            follower,
+            stop,
+        } = started;
+        drop(app);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = writer.join();
+        let _ = follower.join();
+    })
+    .await
+    .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    Ok(served?)
+}

@@ -1,0 +1,182 @@
+//! Prometheus metrics, written by hand in the text exposition format (a few counters and
+//! histograms need no library).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
+];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(self.counts.iter_mut()) {
+            if seconds <= *bound {
+                *count += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    fn write(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (bound, count) in LATENCY_BUCKETS.iter().zip(self.counts) {
+            let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{braces} {}", self.count);
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (method, route, status) → count.
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// (method, route) → latency.
+    latency: BTreeMap<(String, String), Histogram>,
+    commits: u64,
+    committed_events: u64,
+    committed_requests: u64,
+    commit_latency: Histogram,
+    rate_limited: u64,
+}
+
+/// Request and commit figures.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// One request served.
+    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let mut m = self.lock();
+        *m.requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        m.latency
+            .entry((method.to_owned(), route.to_owned()))
+            .or_default()
+            .observe(took.as_secs_f64());
+    }
+
+    /// One commit of `requests` requests carrying `events` events.
+    pub fn commit(&self, requests: usize, events: usize, took: Duration) {
+        let mut m = self.lock();
+        m.commits += 1;
+        m.committed_requests += requests as u64;
+        m.committed_events += events as u64;
+        m.commit_latency.observe(took.as_secs_f64());
+    }
+
+    /// One request refused for its key's rate.
+    pub fn rate_limited(&self) {
+        self.lock().rate_limited += 1;
+    }
+
+    /// The exposition text, with the gauges given by the caller.
+    pub fn render(&self, log_size: u64, principals: usize) -> String {
+        let m = self.lock();
+        let mut out = String::with_capacity(4096);
+        out.push_str("# HELP stepwise_http_requests_total HTTP requests served.\n");
+        out.push_str("# TYPE stepwise_http_requests_total counter\n");
+        for ((method, route, status), n) in &m.requests {
+            let _ = writeln!(
+                out,
+                "stepwise_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str("# HELP stepwise_http_request_duration_seconds Time to answer a request.\n");
+        out.push_str("# TYPE stepwise_http_request_duration_seconds histogram\n");
+        for ((method, route), h) in &m.latency {
+            h.write(
+                &mut out,
+                "stepwise_http_request_duration_seconds",
+                &format!("method=\"{method}\",route=\"{route}\""),
+            );
+        }
+        let _ = write!(
+            out,
+            "# HELP stepwise_commits_total Durable commits (each one transaction and one sync).\n\
+             # TYPE stepwise_commits_total counter\n\
+             stepwise_commits_total {}\n\
+             # HELP stepwise_committed_events_total Events offered to the ledger in commits.\n\
+             # TYPE stepwise_committed_events_total counter\n\
+             stepwise_committed_events_total {}\n\
+             # HELP stepwise_committed_requests_total Append requests carried by commits (group commit).\n\
+             # TYPE stepwise_committed_requests_total counter\n\
+             stepwise_committed_requests_total {}\n\
+             # HELP stepwise_rate_limited_total Requests refused with 429.\n\
+             # TYPE stepwise_rate_limited_total counter\n\
+             stepwise_rate_limited_total {}\n\
+             # HELP stepwise_commit_duration_seconds Time to validate, sign and commit a batch.\n\
+             # TYPE stepwise_commit_duration_seconds histogram\n",
+            m.commits, m.committed_events, m.committed_requests, m.rate_limited
+        );
+        m.commit_latency
+            .write(&mut out, "stepwise_commit_duration_seconds", "");
+        let _ = write!(
+            out,
+            "# HELP stepwise_log_size Entries in the log as folded into the live state.\n\
+             # TYPE stepwise_log_size gauge\n\
+             stepwise_log_size {log_size}\n\
+             # HELP stepwise_principals Principals in the live trust state.\n\
+             # TYPE stepwise_principals gauge\n\
+             stepwise_principals {principals}\n"
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_format_counts_requests_and_fills_buckets_cumulatively() {
+        let m = Metrics::default();
+        m.request("GET", "/healthz", 200, Duration::from_micros(50));
+        m.request("GET", "/healthz", 200, Duration::from_millis(3));
+        m.commit(3, 30, Duration::from_millis(2));
+        let text = m.render(30, 4);
+        assert!(text.contains(
+            "stepwise_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "stepwise_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"0.0001\"} 1"
+        ));
+        assert!(text.contains(
+            "stepwise_http_request_duration_seconds_bucket{method=\"GET\",route=\"/healthz\",le=\"0.005\"} 2"
+        ));
+        assert!(text.contains("stepwise_committed_requests_total 3"));
+        assert!(text.contains("stepwise_commit_duration_seconds_count 1"));
+        assert!(text.contains("stepwise_log_size 30"));
+    }
+}

@@ -1,0 +1,80 @@
+//! The OpenAPI 3.1 document, generated from the handlers and wire types.
+
+use crate::error::ErrorBody;
+use crate::routes;
+use crate::wire;
+use std::sync::OnceLock;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "stepwise",
+        description = "A graduated-trust engine: record evidence in a tamper-evident log, and ask \
+                       whether a principal may do something at a stake now, with reasons and the \
+                       next step. Every /v1 call needs `Authorization: Bearer <key>`.",
+        license(name = "Apache-2.0"),
+    ),
+    paths(
+        routes::healthz,
+        routes::metrics,
+        routes::openapi,
+        routes::append,
+        routes::event,
+        routes::checkpoint,
+        routes::inclusion,
+        routes::consistency,
+        routes::trust,
+        routes::decide,
+        routes::explain,
+        routes::rank,
+        routes::policy,
+        routes::create_key,
+        routes::list_keys,
+        routes::revoke_key,
+    ),
+    components(schemas(
+        ErrorBody,
+        wire::DecisionView,
+        wire::ExplainView,
+        wire::TrustView,
+        wire::LevelView,
+        wire::RankRow,
+    )),
+    modifiers(&Bearer),
+    tags(
+        (name = "log", description = "Record evidence; read and prove the log"),
+        (name = "trust", description = "Trust figures, decisions and explanations"),
+        (name = "keys", description = "API keys (admin)"),
+        (name = "operations", description = "Health, metrics and this document"),
+    )
+)]
+struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The document as pretty JSON (built once).
+pub fn document() -> String {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+        let mut text = doc
+            .to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        text.push('\n');
+        text
+    })
+    .clone()
+}

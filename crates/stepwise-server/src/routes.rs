@@ -1,0 +1,940 @@
+//! The HTTP handlers, one per endpoint, each with its OpenAPI description.
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::wire::{self, DecisionView, ExplainView, LevelView, RankRow, TrustView, hex};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use stepwise::evidence::{Event, Id, Time};
+use stepwise::keys::{KeyRecord, Role};
+use stepwise::ladder::LadderState;
+use stepwise::ledger::merkle;
+use stepwise::store::{Store, StoredTree};
+use utoipa::{IntoParams, ToSchema};
+
+type Shared = State<Arc<App>>;
+
+/// The current instant.
+pub fn now() -> Result<Time, ApiError> {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_micros()).ok())
+        .and_then(Time::from_micros);
+    micros.ok_or_else(|| ApiError::internal("the system clock is out of range"))
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is larger than the server's limit (`stepwise serve --max-body`)",
+            )
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
+    })
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))
+}
+
+fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(t)| t)
+        .map_err(|e| ApiError::bad_request(format!("path: {}", e.body_text())))
+}
+
+fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+}
+
+fn optional_id(field: &str, text: Option<&str>) -> Result<Option<Id>, ApiError> {
+    Ok(text.map(|t| Id::parse(field, t)).transpose()?)
+}
+
+fn optional_time(field: &str, text: Option<&str>) -> Result<Option<Time>, ApiError> {
+    Ok(text.map(|t| Time::parse(field, t)).transpose()?)
+}
+
+/// Runs `f` on the live state at the current instant, or, for an instant `at`, on a state
+/// folded from the entries recorded up to then (as `stepwise … --at` does), so a past answer
+/// reproduces exactly.
+async fn with_state<R: Send + 'static>(
+    app: &Arc<App>,
+    at: Option<Time>,
+    f: impl FnOnce(&LadderState, Time) -> R + Send + 'static,
+) -> Result<R, ApiError> {
+    let Some(at) = at else {
+        let now = now()?;
+        return Ok(app.live.read(|state| f(state, now)));
+    };
+    let _permit = app
+        .replays
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+    let model = app.policy.model.clone();
+    let ladder = app.policy.ladder.clone();
+    app.pool
+        .with(move |store| {
+            let state = LadderState::replay(&*store, model, ladder, Some(at), &mut |_| {})?;
+            Ok(f(&state, at))
+        })
+        .await
+}
+
+/// Liveness: the process answers.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// The server is up.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "The server answers", body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Prometheus metrics (text exposition format).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(app): Shared) -> Response {
+    let (size, principals) = app
+        .live
+        .read(|s| (s.trust().log_size(), s.trust().principals()));
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(size, principals),
+    )
+        .into_response()
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
+pub async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document(),
+    )
+        .into_response()
+}
+
+/// One event's place in the log, or why it was refused.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AppendResult {
+    /// The event's log index, when it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// Why it was refused, when it was (code `invalid_event`, naming the field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// A checkpoint's size and root.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckpointRef {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash, hex.
+    pub root: String,
+}
+
+/// What an append did. Every index given is durable.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AppendResponse {
+    /// One result per event, in the order sent.
+    pub results: Vec<AppendResult>,
+    /// How many were recorded.
+    pub recorded: usize,
+    /// How many were refused.
+    pub refused: usize,
+    /// The checkpoint signed for the commit that carried them.
+    pub checkpoint: CheckpointRef,
+}
+
+/// The body of an append: one event, or a batch of events, each as in `docs/LOG.md`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventsBody {
+    /// One event.
+    One(serde_json::Map<String, Value>),
+    /// A batch, recorded in order.
+    Many(Vec<serde_json::Map<String, Value>>),
+}
+
+/// Record evidence: one event (an object) or a batch (an array).
+///
+/// The reply comes once the recorded events are durable and gives their log indexes. A batch
+/// is answered 200 with a result per event: the valid ones are recorded, each refused one says
+/// why. A single event is answered 201, or 422 when refused. A key records only as its own
+/// principal: an unsigned event with no `author` is recorded as the key's principal, and one
+/// naming another author is refused (403) unless it carries that author's signature.
+#[utoipa::path(post, path = "/v1/events", tag = "log",
+    request_body(content = EventsBody, description = "An event (see docs/LOG.md), or an array of events"),
+    responses(
+        (status = 200, description = "Batch processed", body = AppendResponse),
+        (status = 201, description = "Event recorded", body = AppendResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not allowed for this key", body = ErrorBody),
+        (status = 413, description = "Body or batch too large", body = ErrorBody),
+        (status = 422, description = "The event was refused", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody),
+        (status = 503, description = "Unavailable; nothing recorded", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn append(
+    State(app): Shared,
+    caller: Caller,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Recorder)?;
+    let raw = body(raw)?;
+    let value: Value = json(&raw)?;
+    let (items, single) = match value {
+        Value::Array(items) => (items, false),
+        object @ Value::Object(_) => (vec![object], true),
+        _ => {
+            return Err(ApiError::bad_request(
+                "request body: expected an event object or an array of events",
+            ));
+        }
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("request body: the batch is empty"));
+    }
+    if items.len() > app.limits.max_batch {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!(
+                "a batch holds at most {} events, not {} (`stepwise serve --max-batch`)",
+                app.limits.max_batch,
+                items.len()
+            ),
+        ));
+    }
+    // Parse every event; refusals keep their place in the results.
+    let mut parsed: Vec<Option<ErrorBody>> = Vec::with_capacity(items.len());
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match Event::from_value(item) {
+            Ok(mut event) => {
+                authorize(&caller, &mut event, if single { None } else { Some(i) })?;
+                events.push(event);
+                parsed.push(None);
+            }
+            Err(e) => parsed.push(Some(refusal(e))),
+        }
+    }
+    let written = if events.is_empty() {
+        None
+    } else {
+        Some(app.writer.append(events).await?)
+    };
+    let checkpoint = written
+        .as_ref()
+        .map_or_else(|| app.live.checkpoint(), |w| w.checkpoint.clone());
+    let mut ledger_results = written.map(|w| w.results.into_iter());
+    let results: Vec<AppendResult> = parsed
+        .into_iter()
+        .map(|p| match p {
+            Some(error) => AppendResult {
+                index: None,
+                error: Some(error),
+            },
+            None => match ledger_results.as_mut().and_then(Iterator::next) {
+                Some(Ok(index)) => AppendResult {
+                    index: Some(index),
+                    error: None,
+                },
+                Some(Err(e)) => AppendResult {
+                    index: None,
+                    error: Some(refusal(e)),
+                },
+                None => AppendResult {
+                    index: None,
+                    error: Some(ErrorBody {
+                        code: "internal".into(),
+                        message: "the ledger gave no result for this event".into(),
+                        field: None,
+                    }),
+                },
+            },
+        })
+        .collect();
+    let recorded = results.iter().filter(|r| r.index.is_some()).count();
+    let reply = AppendResponse {
+        refused: results.len() - recorded,
+        recorded,
+        results,
+        checkpoint: CheckpointRef {
+            size: checkpoint.size,
+            root: hex(&checkpoint.root),
+        },
+    };
+    if single {
+        if let Some(error) = reply.results.first().and_then(|r| r.error.as_ref()) {
+            let mut e = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &error.code,
+                &error.message,
+            );
+            e.body.field.clone_from(&error.field);
+            return Err(e);
+        }
+        return Ok((StatusCode::CREATED, Json(reply)).into_response());
+    }
+    Ok(Json(reply).into_response())
+}
+
+fn refusal(e: stepwise::evidence::FieldError) -> ErrorBody {
+    ErrorBody {
+        code: "invalid_event".into(),
+        message: format!("{}: {}", e.field, e.problem),
+        field: Some(e.field),
+    }
+}
+
+/// Nobody records in someone else's name: an unsigned event is authored by the key's principal
+/// (filled in when absent); a signed one is checked by the ledger against its author's key.
+fn authorize(caller: &Caller, event: &mut Event, position: Option<usize>) -> Result<(), ApiError> {
+    if event.sig.is_some() {
+        return Ok(());
+    }
+    let at = position.map_or(String::new(), |i| format!(" (event {i})"));
+    let Some(principal) = &caller.principal else {
+        return Err(ApiError::forbidden(format!(
+            "key {} has no principal, so it may only relay signed events{at}",
+            caller.key_id
+        )));
+    };
+    match &event.author {
+        None => event.author = Some(principal.clone()),
+        Some(author) if author == principal => {}
+        Some(author) => {
+            return Err(ApiError::forbidden(format!(
+                "key {} records as {principal}; it may not record an event authored by {author}{at} \
+                 unless the event carries {author}'s signature",
+                caller.key_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A stored event.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// Its log index.
+    pub index: u64,
+    /// Its canonical bytes, base64.
+    pub bytes: String,
+    /// `SHA-256(0x00 ‖ bytes)`, hex.
+    pub leaf_hash: String,
+    /// The event, decoded.
+    #[schema(value_type = Object)]
+    pub event: Value,
+}
+
+/// Read one event of the log.
+#[utoipa::path(get, path = "/v1/events/{index}", tag = "log",
+    params(("index" = u64, Path, description = "Log index, from 0")),
+    responses(
+        (status = 200, description = "The event", body = EventView),
+        (status = 400, description = "Malformed index", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn event(
+    State(app): Shared,
+    _caller: Caller,
+    index: Result<Path<u64>, PathRejection>,
+) -> Result<Json<EventView>, ApiError> {
+    let index = path(index)?;
+    let size = app.live.checkpoint().size;
+    if index >= size {
+        return Err(ApiError::not_found(format!(
+            "no entry {index}: the log holds {size} entries"
+        )));
+    }
+    let entry = app
+        .pool
+        .with(move |s| {
+            s.entry(index)?
+                .ok_or_else(|| ApiError::not_found(format!("no entry {index}")))
+        })
+        .await?;
+    Ok(Json(EventView {
+        index,
+        bytes: base64::engine::general_purpose::STANDARD.encode(&entry.bytes),
+        leaf_hash: hex(&entry.leaf_hash),
+        event: serde_json::from_slice(&entry.bytes).unwrap_or(Value::Null),
+    }))
+}
+
+/// The newest signed checkpoint, as a C2SP signed note (text).
+#[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log",
+    responses(
+        (status = 200, description = "The signed note", body = String, content_type = "text/plain"),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn checkpoint(State(app): Shared, _caller: Caller) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        app.live.checkpoint().note,
+    )
+        .into_response()
+}
+
+/// Query of an inclusion proof.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InclusionQuery {
+    /// The entry.
+    pub index: u64,
+    /// Tree size (default: the newest checkpoint's).
+    pub size: Option<u64>,
+}
+
+/// An inclusion proof (RFC 6962 §2.1.1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InclusionView {
+    /// The entry.
+    pub index: u64,
+    /// The tree size.
+    pub size: u64,
+    /// The entry's leaf hash, hex.
+    pub leaf_hash: String,
+    /// The root at `size`, hex.
+    pub root: String,
+    /// The audit path, leaf side first, hex.
+    pub proof: Vec<String>,
+}
+
+fn proof_error(e: merkle::ProofError<stepwise::store::StoreError>) -> ApiError {
+    match e {
+        merkle::ProofError::Source(e) => e.into(),
+        other => ApiError::bad_request(other.to_string()),
+    }
+}
+
+fn check_size(size: u64, log: u64, field: &str) -> Result<(), ApiError> {
+    if size > log {
+        return Err(ApiError::field(
+            field,
+            format!("{size} is larger than the log ({log} entries)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Proof that an entry is in the tree of a given size.
+#[utoipa::path(get, path = "/v1/log/proof/inclusion", tag = "log",
+    params(InclusionQuery),
+    responses(
+        (status = 200, description = "The proof", body = InclusionView),
+        (status = 400, description = "Out of range", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn inclusion(
+    State(app): Shared,
+    _caller: Caller,
+    q: Result<Query<InclusionQuery>, QueryRejection>,
+) -> Result<Json<InclusionView>, ApiError> {
+    let q = query(q)?;
+    let log = app.live.checkpoint().size;
+    let size = q.size.unwrap_or(log);
+    check_size(size, log, "size")?;
+    if q.index >= size {
+        return Err(ApiError::field(
+            "index",
+            format!("entry {} is not in a tree of {size} entries", q.index),
+        ));
+    }
+    let index = q.index;
+    app.pool
+        .with(move |s: &mut dyn Store| {
+            let tree = StoredTree(&*s);
+            let proof = merkle::inclusion_proof(&tree, index, size).map_err(proof_error)?;
+            let root = merkle::root(&tree, size)?;
+            let leaf = s
+                .entry(index)?
+                .ok_or_else(|| ApiError::not_found(format!("no entry {index}")))?;
+            Ok(Json(InclusionView {
+                index,
+                size,
+                leaf_hash: hex(&leaf.leaf_hash),
+                root: hex(&root),
+                proof: proof.iter().map(|h| hex(h)).collect(),
+            }))
+        })
+        .await
+}
+
+/// Query of a consistency proof.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// The older size (≥ 1).
+    pub old: u64,
+    /// The newer size (default: the newest checkpoint's).
+    pub new: Option<u64>,
+}
+
+/// A consistency proof (RFC 6962 §2.1.2).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyView {
+    /// The older size.
+    pub old_size: u64,
+    /// The newer size.
+    pub new_size: u64,
+    /// Root at the older size, hex.
+    pub old_root: String,
+    /// Root at the newer size, hex.
+    pub new_root: String,
+    /// The proof, hex.
+    pub proof: Vec<String>,
+}
+
+/// Proof that an older tree is a prefix of a newer one.
+#[utoipa::path(get, path = "/v1/log/proof/consistency", tag = "log",
+    params(ConsistencyQuery),
+    responses(
+        (status = 200, description = "The proof", body = ConsistencyView),
+        (status = 400, description = "Out of range", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn consistency(
+    State(app): Shared,
+    _caller: Caller,
+    q: Result<Query<ConsistencyQuery>, QueryRejection>,
+) -> Result<Json<ConsistencyView>, ApiError> {
+    let q = query(q)?;
+    let log = app.live.checkpoint().size;
+    let new = q.new.unwrap_or(log);
+    check_size(new, log, "new")?;
+    let old = q.old;
+    if old == 0 || old > new {
+        return Err(ApiError::field(
+            "old",
+            format!("a consistency proof needs 1 ≤ old ≤ new, not {old} and {new}"),
+        ));
+    }
+    app.pool
+        .with(move |s: &mut dyn Store| {
+            let tree = StoredTree(&*s);
+            let proof = merkle::consistency_proof(&tree, old, new).map_err(proof_error)?;
+            Ok(Json(ConsistencyView {
+                old_size: old,
+                new_size: new,
+                old_root: hex(&merkle::root(&tree, old)?),
+                new_root: hex(&merkle::root(&tree, new)?),
+                proof: proof.iter().map(|h| hex(h)).collect(),
+            }))
+        })
+        .await
+}
+
+/// Query of a trust figure.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrustQuery {
+    /// From this principal's point of view (default: everyone's).
+    #[param(pattern = r"^[!-~]{1,128}$")]
+    pub truster: Option<String>,
+    /// Only evidence in this scope.
+    #[param(pattern = r"^[!-~]{1,128}$")]
+    pub scope: Option<String>,
+    /// The instant, RFC 3339 (default: now); only evidence recorded up to then counts.
+    #[param(format = DateTime)]
+    pub at: Option<String>,
+}
+
+/// How much a principal can be trusted, with the evidence behind the figure.
+#[utoipa::path(get, path = "/v1/principals/{id}/trust", tag = "trust",
+    params(("id" = String, Path, description = "The principal", pattern = r"^[!-~]{1,128}$"), TrustQuery),
+    responses(
+        (status = 200, description = "The trust figure", body = TrustView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn trust(
+    State(app): Shared,
+    _caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    q: Result<Query<TrustQuery>, QueryRejection>,
+) -> Result<Json<TrustView>, ApiError> {
+    let subject = Id::parse("id", &path(id)?)?;
+    let q = query(q)?;
+    let truster = optional_id("truster", q.truster.as_deref())?;
+    let scope = optional_id("scope", q.scope.as_deref())?;
+    let at = optional_time("at", q.at.as_deref())?;
+    with_state(&app, at, move |state, at| {
+        let report = state
+            .trust()
+            .trust(&subject, truster.as_ref(), scope.as_ref(), at);
+        Json(TrustView::new(
+            &report,
+            &subject,
+            truster.as_ref(),
+            scope.as_ref(),
+            at,
+        ))
+    })
+    .await
+}
+
+/// A decision request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    /// The principal asking to act.
+    #[schema(pattern = r"^[!-~]{1,128}$")]
+    pub subject: String,
+    /// What it asks to do (a capability of the ladder).
+    #[schema(min_length = 1, max_length = 128)]
+    pub capability: String,
+    /// What is at stake (≥ 0).
+    #[schema(minimum = 0)]
+    pub stake: f64,
+    /// Decide for this truster, with its own (stricter) profile.
+    #[serde(default)]
+    #[schema(pattern = r"^[!-~]{1,128}$")]
+    pub truster: Option<String>,
+    /// The instant, RFC 3339 (default: now); only evidence recorded up to then counts.
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    pub at: Option<String>,
+}
+
+/// May this principal do this, at this stake, now? Always with reasons and the next step.
+#[utoipa::path(post, path = "/v1/decide", tag = "trust",
+    request_body = DecideRequest,
+    responses(
+        (status = 200, description = "The decision (allowed or not)", body = DecisionView),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn decide(
+    State(app): Shared,
+    _caller: Caller,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<DecisionView>, ApiError> {
+    let request: DecideRequest = json(&body(raw)?)?;
+    let subject = Id::parse("subject", &request.subject)?;
+    if request.capability.is_empty() || request.capability.len() > stepwise::evidence::MAX_ID_LEN {
+        return Err(ApiError::field(
+            "capability",
+            format!("must be 1 to {} bytes long", stepwise::evidence::MAX_ID_LEN),
+        ));
+    }
+    if !(request.stake.is_finite() && request.stake >= 0.0) {
+        return Err(ApiError::field(
+            "stake",
+            format!("{} must be a finite number ≥ 0", request.stake),
+        ));
+    }
+    let truster = optional_id("truster", request.truster.as_deref())?;
+    let at = optional_time("at", request.at.as_deref())?;
+    let (capability, stake) = (request.capability, request.stake);
+    with_state(&app, at, move |state, at| {
+        let d = state.decide(&subject, &capability, stake, truster.as_ref(), at);
+        Json(DecisionView::new(&d, state.trust().log_size()))
+    })
+    .await
+}
+
+/// Query of an explanation.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AtQuery {
+    /// The instant, RFC 3339 (default: now); only evidence recorded up to then counts.
+    #[param(format = DateTime)]
+    pub at: Option<String>,
+}
+
+/// A principal's level, its timeline of promotions and demotions, and the next-step checklist.
+#[utoipa::path(get, path = "/v1/principals/{id}/explain", tag = "trust",
+    params(("id" = String, Path, description = "The principal", pattern = r"^[!-~]{1,128}$"), AtQuery),
+    responses(
+        (status = 200, description = "The explanation", body = ExplainView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn explain(
+    State(app): Shared,
+    _caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    q: Result<Query<AtQuery>, QueryRejection>,
+) -> Result<Json<ExplainView>, ApiError> {
+    let subject = Id::parse("id", &path(id)?)?;
+    let at = optional_time("at", query(q)?.at.as_deref())?;
+    with_state(&app, at, move |state, at| {
+        Json(ExplainView::new(state, &subject, at, &mut Vec::new()))
+    })
+    .await
+}
+
+/// Query of the network rank.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RankQuery {
+    /// How many principals to list, highest first (default 20, at most 10000).
+    pub top: Option<usize>,
+}
+
+/// The network rank (EigenTrust over the live state).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RankView {
+    /// The highest-ranked principals, highest first.
+    pub principals: Vec<RankRow>,
+    /// How many principals are ranked in all.
+    pub total: usize,
+    /// Whether the iteration converged.
+    pub converged: bool,
+    /// Log size the rank was computed at.
+    pub log_size: u64,
+}
+
+/// Who the network as a whole trusts most.
+#[utoipa::path(get, path = "/v1/rank", tag = "trust",
+    params(RankQuery),
+    responses(
+        (status = 200, description = "The rank", body = RankView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn rank(
+    State(app): Shared,
+    _caller: Caller,
+    q: Result<Query<RankQuery>, QueryRejection>,
+) -> Result<Json<RankView>, ApiError> {
+    let top = query(q)?.top.unwrap_or(20);
+    if top > 10_000 {
+        return Err(ApiError::field("top", format!("{top} is more than 10000")));
+    }
+    let live = Arc::clone(&app.live);
+    // The rank is computed on first use after the log changed: off the async threads.
+    tokio::task::spawn_blocking(move || {
+        live.read(|state| {
+            let trust = state.trust();
+            let ranking = trust.ranking();
+            Json(RankView {
+                principals: ranking
+                    .top(top)
+                    .into_iter()
+                    .filter_map(|(i, score)| {
+                        Some(RankRow {
+                            principal: trust.principal(i)?.to_string(),
+                            score,
+                        })
+                    })
+                    .collect(),
+                total: ranking.scores.len(),
+                converged: ranking.converged,
+                log_size: trust.log_size(),
+            })
+        })
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the rank task failed: {e}")))
+}
+
+/// The policy in force.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PolicyView {
+    /// The policy file (TOML), as the server read it at start.
+    pub toml: String,
+    /// The ladder it defines.
+    pub ladder: Vec<LevelView>,
+    /// The log's verifier key (signed-note form), to check checkpoints with.
+    pub verifier_key: String,
+}
+
+/// The policy: ladder, model settings, ledger rules, and the log's verifier key.
+#[utoipa::path(get, path = "/v1/policy", tag = "trust",
+    responses(
+        (status = 200, description = "The policy", body = PolicyView),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn policy(State(app): Shared, _caller: Caller) -> Json<PolicyView> {
+    Json(PolicyView {
+        toml: app.policy_text.clone(),
+        ladder: wire::ladder_view(&app.policy.ladder),
+        verifier_key: app.verifier_key.clone(),
+    })
+}
+
+/// A request for a new API key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRequest {
+    /// What the key may do.
+    pub role: RoleName,
+    /// The principal the key records as (recorders and admins that record).
+    #[serde(default)]
+    #[schema(pattern = r"^[!-~]{1,128}$")]
+    pub principal: Option<String>,
+}
+
+/// A key's role: `admin` (keys, and everything a recorder may), `recorder` (records as its
+/// principal, and reads) or `reader` (reads only).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// Manages keys; records and reads.
+    Admin,
+    /// Records as its principal; reads.
+    Recorder,
+    /// Reads.
+    Reader,
+}
+
+impl From<RoleName> for Role {
+    fn from(r: RoleName) -> Self {
+        match r {
+            RoleName::Admin => Role::Admin,
+            RoleName::Recorder => Role::Recorder,
+            RoleName::Reader => Role::Reader,
+        }
+    }
+}
+
+/// An API key's record (never the key itself).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeyView {
+    /// Public id.
+    pub id: String,
+    /// Role.
+    pub role: String,
+    /// The principal it records as.
+    pub principal: Option<String>,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+impl From<&KeyRecord> for KeyView {
+    fn from(r: &KeyRecord) -> Self {
+        Self {
+            id: r.id.clone(),
+            role: r.role.as_str().to_owned(),
+            principal: r.principal.as_ref().map(Id::to_string),
+            created: r.created.to_string(),
+            revoked: r.revoked,
+        }
+    }
+}
+
+/// A new key: shown once, stored only hashed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewKey {
+    /// The key, to send as `Authorization: Bearer <key>`. It cannot be shown again.
+    pub key: String,
+    /// Its record.
+    #[serde(flatten)]
+    pub record: KeyView,
+}
+
+/// Create an API key (admin).
+#[utoipa::path(post, path = "/v1/keys", tag = "keys",
+    request_body = KeyRequest,
+    responses(
+        (status = 201, description = "The key, shown once", body = NewKey),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_key(
+    State(app): Shared,
+    caller: Caller,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Admin)?;
+    let request: KeyRequest = json(&body(raw)?)?;
+    let role = Role::from(request.role);
+    let principal = optional_id("principal", request.principal.as_deref())?;
+    let key = stepwise::keys::generate_key()
+        .map_err(|e| ApiError::internal(format!("could not create a key: {e}")))?;
+    let record = KeyRecord::new(&key, role, principal, now()?);
+    let stored = record.clone();
+    app.pool.with(move |s| Ok(s.put_key(&stored)?)).await?;
+    app.keys.put(record.hash, Some(record.clone()));
+    Ok((
+        StatusCode::CREATED,
+        Json(NewKey {
+            key,
+            record: (&record).into(),
+        }),
+    )
+        .into_response())
+}
+
+/// Every API key's record (admin).
+#[utoipa::path(get, path = "/v1/keys", tag = "keys",
+    responses(
+        (status = 200, description = "The keys' records", body = [KeyView]),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_keys(State(app): Shared, caller: Caller) -> Result<Json<Vec<KeyView>>, ApiError> {
+    caller.require(Role::Admin)?;
+    let keys = app.pool.with(|s| Ok(s.keys()?)).await?;
+    Ok(Json(keys.iter().map(KeyView::from).collect()))
+}
+
+/// Revoke an API key (admin). It stops working at once here, and within a few seconds on
+/// other servers sharing the store.
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
+    params(("id" = String, Path, description = "The key's public id")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not an admin key", body = ErrorBody),
+        (status = 404, description = "No such key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revoke_key(
+    State(app): Shared,
+    caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::Admin)?;
+    let id = path(id)?;
+    let target = id.clone();
+    let found = app.pool.with(move |s| Ok(s.revoke_key(&target)?)).await?;
+    if !found {
+        return Err(ApiError::not_found(format!("no key with id {id:?}")));
+    }
+    app.keys.forget(&id);
+    Ok(StatusCode::NO_CONTENT)
+}
