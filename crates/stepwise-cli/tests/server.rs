@@ -969,3 +969,60 @@ fn the_api_guide_runs_as_written() {
         "the checkpoint at size 3: {stdout}"
     );
 }
+
+#[test]
+fn signed_events_are_relayed_and_their_signatures_checked() {
+    use stepwise::evidence::{Event, base64_encode};
+    use stepwise::ledger::note::LogSigner;
+    let (_dir, data, keys) = setup();
+    let server = Server::start(&data, &[]);
+    let dee = LogSigner::generate("user:dee").expect("key");
+    let sign = |signer: &LogSigner, value: Value| -> String {
+        let mut event = Event::from_value(&value).expect("event");
+        event.sig = Some(signer.sign_bytes(&event.signing_bytes()));
+        event.to_value().to_string()
+    };
+    // Dee registers her key (the first key proves possession of itself); a gateway key with
+    // no principal relays it, and then her signed promise.
+    let register = json!({"kind": "key", "at": "2026-11-01T10:00:00Z", "author": "user:dee",
+        "principal": "user:dee", "public_key": base64_encode(&dee.verifier().public_key())});
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.admin),
+        Some(&sign(&dee, register)),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut p = promise("d1", "user:dee", "user:ann", 2);
+    p["author"] = json!("user:dee");
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.admin),
+        Some(&sign(&dee, p.clone())),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // A signature by any other key is refused, naming `sig`; so is Dee's event unsigned.
+    let mallory = LogSigner::generate("user:dee").expect("key");
+    let mut forged = promise("d2", "user:dee", "user:ann", 2);
+    forged["author"] = json!("user:dee");
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.ann),
+        Some(&sign(&mallory, forged.clone())),
+    );
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.json()["field"], "sig");
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.ann),
+        Some(&forged.to_string()),
+    );
+    assert_eq!(
+        r.status, 403,
+        "an unsigned event in Dee's name from Ann's key: {}",
+        r.body
+    );
+}
