@@ -1026,3 +1026,45 @@ fn signed_events_are_relayed_and_their_signatures_checked() {
         r.body
     );
 }
+
+/// A counter's value in the Prometheus text.
+fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in the metrics"))
+}
+
+#[test]
+fn concurrent_appends_share_commits() {
+    let (_dir, data, keys) = setup();
+    let server = Server::start(&data, &["--rate", "100000", "--burst", "100000"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let (key, who) = if t % 2 == 0 {
+                (&keys.ann, "user:ann")
+            } else {
+                (&keys.bob, "user:bob")
+            };
+            write_stream(server.addr, key, who, &stop, &format!("g{t}"))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    let acked: usize = writers
+        .into_iter()
+        .map(|w| w.join().expect("writer").len())
+        .sum();
+    let metrics = server.request("GET", "/metrics", None, None).body;
+    let commits = counter(&metrics, "stepwise_commits_total");
+    let requests = counter(&metrics, "stepwise_committed_requests_total");
+    assert_eq!(
+        requests as usize, acked,
+        "every acknowledged request went through a commit"
+    );
+    assert!(
+        requests > commits,
+        "8 concurrent writers never shared a commit: {requests} requests in {commits} commits"
+    );
+}
