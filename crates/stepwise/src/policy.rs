@@ -44,6 +44,9 @@ vouch_strength = 8.0
 # subject (P8).
 report_weight = 2.0
 report_cap = 4.0
+# The most evidence one rater's ratings (each sign apart) can add about one subject, however
+# often it rates (P8: one rater is one voice).
+rating_cap = 4.0
 # Pseudo-count smoothing each rater's share of negative verdicts (P8: vindictive raters weigh less).
 vindictive_prior = 5.0
 # Network rank (EigenTrust): pre-trusted principals (none: everyone), damping, convergence.
@@ -268,6 +271,7 @@ struct RawModel {
     vouch_strength: Option<f64>,
     report_weight: Option<f64>,
     report_cap: Option<f64>,
+    rating_cap: Option<f64>,
     vindictive_prior: Option<f64>,
     seeds: Option<Vec<String>>,
     alpha: Option<f64>,
@@ -301,6 +305,7 @@ impl RawModel {
         p.vouch_strength = self.vouch_strength.unwrap_or(p.vouch_strength);
         p.report_weight = self.report_weight.unwrap_or(p.report_weight);
         p.report_cap = self.report_cap.unwrap_or(p.report_cap);
+        p.rating_cap = self.rating_cap.unwrap_or(p.rating_cap);
         p.vindictive_prior = self.vindictive_prior.unwrap_or(p.vindictive_prior);
         p.rank.alpha = self.alpha.unwrap_or(p.rank.alpha);
         p.rank.epsilon = self.epsilon.unwrap_or(p.rank.epsilon);
@@ -476,6 +481,8 @@ mod tests {
                 "model.half_life_negative",
             ),
             ("[model]\nalpha = 0.0\n", "model.alpha"),
+            ("[model]\nrating_cap = -1.0\n", "model.rating_cap"),
+            ("[model]\nrating_cap = nan\n", "model.rating_cap"),
             ("[model]\nvouch_depth = 9\n", "model.vouch_depth"),
             ("[model]\nseeds = [\"two words\"]\n", "model.seeds"),
             ("[model]\nbeta = 1\n", "beta"),

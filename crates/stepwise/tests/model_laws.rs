@@ -267,6 +267,54 @@ fn vindictive_reporters_cannot_destroy_an_honest_record() {
 }
 
 #[test]
+fn a_rater_is_one_voice_however_often_it_rates() {
+    // A ring member rates its front +1 a hundred times; an honest client rates once.
+    let cap = ModelParams::default().rating_cap;
+    let mut events: Vec<Event> = (0..100)
+        .map(|i| rating("sybil", "front", 1.0, f64::from(i) * 0.01))
+        .collect();
+    events.push(rating("ann", "bob", 1.0, 0.0));
+    let state = state_of(&events);
+    let front = everyone(&state, "front", 1.0);
+    assert_eq!(
+        front.counts.ratings_positive, 100,
+        "every rating is still counted"
+    );
+    assert!(
+        front.evidence.positive <= cap + 1e-12,
+        "{} > cap {cap}",
+        front.evidence.positive
+    );
+    assert!(front.evidence.positive > 0.5, "the first ratings count");
+    // The same holds on the negative side, independently of the positive side.
+    let mut events: Vec<Event> = (0..100)
+        .map(|i| rating("troll", "bob", -1.0, f64::from(i) * 0.01))
+        .collect();
+    events.extend((0..100).map(|i| rating("fan", "bob", 1.0, 2.0 + f64::from(i) * 0.01)));
+    let bob = everyone(&state_of(&events), "bob", 3.0);
+    assert!(bob.evidence.negative <= cap + 1e-12, "{:?}", bob.evidence);
+    assert!(bob.evidence.positive <= cap + 1e-12, "{:?}", bob.evidence);
+    // A cap of zero silences ratings altogether; a larger one lets more through.
+    for (cap, expect_more) in [(0.0, false), (50.0, true)] {
+        let params = ModelParams {
+            rating_cap: cap,
+            ..ModelParams::default()
+        };
+        let mut state = TrustState::new(params);
+        for (i, e) in events.iter().enumerate() {
+            state.apply(i as u64, e);
+        }
+        let r = state.trust(&id("bob"), None, None, at(3.0));
+        assert_eq!(
+            r.evidence.positive > 4.0,
+            expect_more,
+            "cap {cap}: {:?}",
+            r.evidence
+        );
+    }
+}
+
+#[test]
 fn vouches_carry_trust_discounted_and_never_more_than_the_voucher_has() {
     // ann has a strong record with bob as promisee; ann vouches for cat; dan vouches for eve
     // but nobody trusts dan.

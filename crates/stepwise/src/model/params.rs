@@ -35,6 +35,9 @@ pub struct ModelParams {
     pub report_weight: f64,
     /// Most negative evidence one reporter's reports can add about one subject (P8).
     pub report_cap: f64,
+    /// Most evidence one rater's ratings can add about one subject, for each sign (P8: a rater
+    /// is one voice, however often it repeats itself).
+    pub rating_cap: f64,
     /// Pseudo-count of the prior that smooths a rater's share of negative verdicts.
     pub vindictive_prior: f64,
     /// Pre-trusted principals: the teleport set of network rank (Sybil resistance).
@@ -57,6 +60,7 @@ impl Default for ModelParams {
             vouch_strength: 8.0,
             report_weight: 2.0,
             report_cap: 4.0,
+            rating_cap: 4.0,
             vindictive_prior: 5.0,
             seeds: Vec::new(),
             rank: RankParams::default(),
@@ -127,6 +131,7 @@ impl ModelParams {
             "≥ 0",
         )?;
         range("report_cap", self.report_cap, self.report_cap >= 0.0, "≥ 0")?;
+        range("rating_cap", self.rating_cap, self.rating_cap >= 0.0, "≥ 0")?;
         range(
             "vindictive_prior",
             self.vindictive_prior,

@@ -105,6 +105,9 @@ struct Pair {
     raw_negative: f64,
     /// Undecayed report evidence so far, for the per-reporter cap.
     reported: f64,
+    /// Undecayed positive and negative rating evidence so far, for the per-rater cap.
+    rated_positive: f64,
+    rated_negative: f64,
     counts: Counts,
     indexes: Vec<u64>,
 }
@@ -509,14 +512,34 @@ impl TrustState {
                 let scope = scope.as_ref().map(|s| self.scopes.intern(s));
                 let credibility = self.credibility(rater, at);
                 let negative = *value < 0.0;
+                let weight = if negative {
+                    -value * credibility * self.fairness(rater)
+                } else {
+                    value * credibility
+                };
+                // One rater is one voice: repeating a rating adds nothing beyond the cap.
+                let cap = self.params.rating_cap;
+                let (positive_so_far, negative_so_far) =
+                    self.pair(rater, subject).map_or((0.0, 0.0), |pair| {
+                        (pair.rated_positive, pair.rated_negative)
+                    });
+                let so_far = if negative {
+                    negative_so_far
+                } else {
+                    positive_so_far
+                };
+                let weight = weight.min((cap - so_far).max(0.0));
+                let pair = self.pair_mut(rater, subject);
                 let evidence = if negative {
+                    pair.rated_negative += weight;
                     Evidence {
                         positive: 0.0,
-                        negative: -value * credibility * self.fairness(rater),
+                        negative: weight,
                     }
                 } else {
+                    pair.rated_positive += weight;
                     Evidence {
-                        positive: value * credibility,
+                        positive: weight,
                         negative: 0.0,
                     }
                 };
