@@ -76,6 +76,12 @@ pub fn serve(data: &DataDir, args: ServeArgs) -> Result<bool> {
             follow_interval: Duration::from_millis(args.follow_ms),
         },
     };
+    // Warnings and errors (a failed commit, a store that stopped answering) go to stderr.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_ansi(false)
+        .try_init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
