@@ -267,6 +267,41 @@ fn vindictive_reporters_cannot_destroy_an_honest_record() {
 }
 
 #[test]
+fn fairness_is_judged_against_peers_who_rated_the_same_subjects() {
+    // vic flags ten scammers whom others flagged too; tom pans ten principals whom everyone
+    // else praises. Both gave ten negative verdicts of ten: a global yardstick cannot tell them
+    // apart, the peers who rated the same subjects can.
+    let mut events = Vec::new();
+    for k in 0..10 {
+        let (scam, good) = (format!("scam{k}"), format!("good{k}"));
+        for j in 0..4 {
+            let day = f64::from(k);
+            events.push(rating(&format!("victim{j}"), &scam, -1.0, day));
+            events.push(rating(&format!("client{j}"), &good, 1.0, day));
+        }
+        events.push(rating("vic", &scam, -1.0, f64::from(k) + 0.5));
+        events.push(rating("tom", &good, -1.0, f64::from(k) + 0.5));
+    }
+    // Plenty of praise elsewhere, so that the community's share of negatives stays small.
+    for j in 0..40 {
+        events.push(rating(&format!("fan{j}"), &format!("star{j}"), 1.0, 10.0));
+    }
+    events.push(rating("vic", "new1", -1.0, 11.0));
+    events.push(rating("tom", "new2", -1.0, 11.0));
+    let state = state_of(&events);
+    let vic = everyone(&state, "new1", 11.0).evidence.negative;
+    let tom = everyone(&state, "new2", 11.0).evidence.negative;
+    assert!(
+        vic > 0.4,
+        "a critic who agrees with its peers keeps its voice: {vic}"
+    );
+    assert!(
+        tom < 0.5 * vic,
+        "a critic who contradicts its peers counts less: tom {tom}, vic {vic}"
+    );
+}
+
+#[test]
 fn a_rater_is_one_voice_however_often_it_rates() {
     // A ring member rates its front +1 a hundred times; an honest client rates once.
     let cap = ModelParams::default().rating_cap;

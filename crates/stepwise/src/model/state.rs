@@ -105,6 +105,9 @@ struct Pair {
     raw_negative: f64,
     /// Undecayed report evidence so far, for the per-reporter cap.
     reported: f64,
+    /// The sign of the truster's last verdict (rating or report) about the subject: 1
+    /// positive, -1 negative, 0 none yet.
+    stance: i8,
     /// Undecayed positive and negative rating evidence so far, for the per-rater cap.
     rated_positive: f64,
     rated_negative: f64,
@@ -151,6 +154,14 @@ struct Principal {
     /// Verdicts (ratings and reports) it gave, and how many were negative.
     verdicts_given: u32,
     negative_given: u32,
+    /// The negative verdicts its peers' judgement predicted for those verdicts: for each, the
+    /// share of the other raters of the same subject whose last verdict about it was
+    /// negative, smoothed towards the community share (the yardstick of fairness, P8).
+    expected_negative_given: f64,
+    /// As a subject: distinct raters who gave it a verdict, and those whose last one was
+    /// negative.
+    raters: u32,
+    negative_raters: u32,
 }
 
 /// Maps identifiers to dense indexes. Every decision starts with this look-up, so it uses
@@ -417,14 +428,20 @@ impl TrustState {
         Opinion::from_evidence(evidence, p.prior_weight, p.base_rate).expected()
     }
 
+    /// The community's share of negative verdicts so far, smoothed: `(neg + 1)/(all + 2)`.
+    fn community_negative_share(&self) -> f64 {
+        (self.negative_given as f64 + 1.0) / (self.verdicts_given as f64 + 2.0)
+    }
+
     /// How much a principal's negative verdicts count: 1, or less for one who hands out
-    /// negative verdicts more often than its peers (a smoothed ratio; P8).
+    /// negative verdicts more often than its peers judged the same subjects (a smoothed ratio;
+    /// P8).
     fn fairness(&self, who: u32) -> f64 {
         let m = self.params.vindictive_prior;
-        let overall = (self.negative_given as f64 + 1.0) / (self.verdicts_given as f64 + 2.0);
+        let overall = self.community_negative_share();
         let person = &self.people[who as usize];
-        let own = (person.negative_given as f64 + m * overall) / (person.verdicts_given as f64 + m);
-        (overall / own).min(1.0)
+        let expected = person.expected_negative_given;
+        ((expected + m * overall) / (person.negative_given as f64 + m * overall)).min(1.0)
     }
 
     /// Folds in the event at log `index`. Events must come in log order and be valid (the
@@ -543,7 +560,7 @@ impl TrustState {
                         negative: 0.0,
                     }
                 };
-                self.count_verdict(rater, negative);
+                self.count_verdict(rater, subject, negative);
                 let counts = Counts {
                     ratings_positive: u32::from(!negative),
                     ratings_negative: u32::from(negative),
@@ -565,7 +582,7 @@ impl TrustState {
                     * self.params.report_weight
                     * self.credibility(reporter, at)
                     * self.fairness(reporter);
-                self.count_verdict(reporter, true);
+                self.count_verdict(reporter, subject, true);
                 let reported = self
                     .pair(reporter, subject)
                     .map_or(0.0, |pair| pair.reported);
@@ -620,8 +637,26 @@ impl TrustState {
         }
     }
 
-    fn count_verdict(&mut self, author: u32, negative: bool) {
+    fn count_verdict(&mut self, author: u32, subject: u32, negative: bool) {
+        // What the other raters of this subject said, smoothed towards the community's share
+        // with the prior weight of an opinion.
+        let overall = self.community_negative_share();
+        let w = self.params.prior_weight;
+        let pair = self.pair_id(author, subject) as usize;
+        let stance = self.pairs[pair].stance;
+        let judged = &mut self.people[subject as usize];
+        let others = f64::from(judged.raters - u32::from(stance != 0));
+        let others_negative = f64::from(judged.negative_raters - u32::from(stance < 0));
+        let peers = (others_negative + w * overall) / (others + w);
+        judged.raters += u32::from(stance == 0);
+        match (stance < 0, negative) {
+            (false, true) => judged.negative_raters += 1,
+            (true, false) => judged.negative_raters -= 1,
+            _ => {}
+        }
+        self.pairs[pair].stance = if negative { -1 } else { 1 };
         let person = &mut self.people[author as usize];
+        person.expected_negative_given += peers;
         person.verdicts_given += 1;
         self.verdicts_given += 1;
         if negative {
