@@ -2,15 +2,16 @@
 //! under two baselines, same world and seed. In memory; deterministic for a seed.
 
 use crate::output::Out;
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::Value;
+use stepwise::policy::Policy;
 use stepwise_sim::simulate::{self, Config, SCENARIOS, Scenario};
 
 #[derive(Args)]
 pub struct SimulateArgs {
     /// The scenario (honest, on-off, slow-con, whitewash, sybil, badmouth, ballot-stuff,
-    /// camouflage), or `all`.
+    /// camouflage, slice), or `all`.
     #[arg(long)]
     scenario: String,
     /// The seed of every random draw.
@@ -19,6 +20,10 @@ pub struct SimulateArgs {
     /// Rounds (days) to simulate.
     #[arg(long, default_value_t = simulate::DEFAULT_ROUNDS)]
     rounds: u32,
+    /// A policy file (`stepwise.toml`) whose `[model]` and `[ladder]` the stepwise system runs
+    /// under, to measure a change of settings; the default policy otherwise.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: SimulateArgs, out: &mut Out) -> Result<bool> {
@@ -37,14 +42,23 @@ pub fn run(args: SimulateArgs, out: &mut Out) -> Result<bool> {
     } else {
         vec![args.scenario.parse()?]
     };
+    let policy = match &args.policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the policy {}", path.display()))?;
+            Policy::from_toml(&text).with_context(|| format!("in {}", path.display()))?
+        }
+        None => Policy::default(),
+    };
     let reports: Vec<_> = scenarios
         .into_iter()
         .map(|scenario| {
-            simulate::run(&Config {
+            let config = Config {
                 scenario,
                 seed: args.seed,
                 rounds: args.rounds,
-            })
+            };
+            simulate::run_with(&config, policy.model.clone(), policy.ladder.clone())
         })
         .collect();
     let json = match reports.as_slice() {

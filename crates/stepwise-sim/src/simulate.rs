@@ -56,6 +56,7 @@
 //! | `badmouth` | 3 attackers each file, every round, a report (severity 1) and a −1 rating against each of 5 honest victims (honest principals 0–4); they make no promises |
 //! | `ballot-stuff` | 9 colluders; every round each is the promisee of a fake promise by the target (and colluders 1–8 of one by colluder 0, the accomplice), recorded kept and rated +1; the accomplice vouches for the target once its own limit reaches 1,000; the target climbs with real clients and betrays them whenever its limit is 10,000 (or, from round R/2 on, if it never got there, whenever it is at least 1,000) |
 //! | `camouflage` | 3 attackers climb with most clients and, every 12th round, betray their one chosen victim client at their limit |
+//! | `slice` | 3 attackers climb until their limit reaches 1,000 (or half the run passes); from then on, whenever their limit is back at the best it has ever been (and above the newcomer's 10), they betray ⌊[`SLICE`] · limit⌋ — just under half, one demotion step on the default ladder — the attack on a cool-down that scales with the stake |
 //!
 //! # The systems
 //!
@@ -91,7 +92,7 @@ use stepwise::ladder::{Ladder, LadderState};
 use stepwise::model::params::{DAY_MICROS, ModelParams};
 
 /// The scenario names, as given to `stepwise simulate --scenario`.
-pub const SCENARIOS: [&str; 8] = [
+pub const SCENARIOS: [&str; 9] = [
     "honest",
     "on-off",
     "slow-con",
@@ -100,6 +101,7 @@ pub const SCENARIOS: [&str; 8] = [
     "badmouth",
     "ballot-stuff",
     "camouflage",
+    "slice",
 ];
 
 /// Rounds (days) simulated unless told otherwise.
@@ -124,6 +126,9 @@ pub const NEWCOMER_STAKE: f64 = 10.0;
 pub const AVERAGE_THRESHOLD: f64 = 0.8;
 /// The `beta` baseline's threshold on `(r + 1)/(r + s + 2)`.
 pub const BETA_THRESHOLD: f64 = 0.8;
+/// The share of its limit a `slice` attacker betrays: just under the default ladder's
+/// `demotion_stake_fraction` (0.5), so that each betrayal costs one step, not two.
+pub const SLICE: f64 = 0.49;
 /// 2026-01-01T00:00:00Z, the instant round 0 starts, in microseconds since the epoch.
 pub const START_MICROS: i64 = 1_767_225_600_000_000;
 
@@ -153,11 +158,13 @@ pub enum Scenario {
     BallotStuff,
     /// Honest with most clients, cheating a few.
     Camouflage,
+    /// Many betrayals each just small enough to cost one step, whenever back at the top.
+    Slice,
 }
 
 impl Scenario {
     /// Every scenario, in the order of [`SCENARIOS`].
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Honest,
         Scenario::OnOff,
         Scenario::SlowCon,
@@ -166,6 +173,7 @@ impl Scenario {
         Scenario::Badmouth,
         Scenario::BallotStuff,
         Scenario::Camouflage,
+        Scenario::Slice,
     ];
 
     /// Its name, as in [`SCENARIOS`].
@@ -179,6 +187,7 @@ impl Scenario {
             Scenario::Badmouth => "badmouth",
             Scenario::BallotStuff => "ballot-stuff",
             Scenario::Camouflage => "camouflage",
+            Scenario::Slice => "slice",
         }
     }
 
@@ -199,6 +208,9 @@ impl Scenario {
                 "colluders record fake kept promises to inflate one attacker, who betrays"
             }
             Scenario::Camouflage => "attackers keep promises with most clients and betray a few",
+            Scenario::Slice => {
+                "attackers betray just under half their limit whenever back at their best level"
+            }
         }
     }
 
@@ -411,13 +423,23 @@ impl Report {
     }
 }
 
-/// Runs `config.scenario` under stepwise and the two baselines, same world, same seed.
+/// Runs `config.scenario` under stepwise (default policy) and the two baselines, same world,
+/// same seed.
 pub fn run(config: &Config) -> Report {
+    run_with(config, ModelParams::default(), Ladder::default())
+}
+
+/// Runs `config.scenario` under stepwise with the given model settings and ladder, and under
+/// the two baselines, same world, same seed: the way to measure a policy change (an ablation).
+/// The market still asks for the default ladder's capabilities (`propose`, `act:low`,
+/// `act:medium`, `act:high`, by the lowest level whose limit covers the stake), so a ladder
+/// that renames them refuses everything above level 0.
+pub fn run_with(config: &Config, params: ModelParams, ladder: Ladder) -> Report {
     let config = Config {
         rounds: config.rounds.min(MAX_ROUNDS),
         ..config.clone()
     };
-    let stepwise = Stepwise::new();
+    let stepwise = Stepwise::new(params, ladder);
     let results = vec![
         World::new(&config).run(stepwise),
         World::new(&config).run(Baseline::average()),
@@ -470,6 +492,10 @@ trait Gate {
     fn level(&self, _who: &Id, _at: Time) -> Option<usize> {
         None
     }
+    /// How many levels the system has (1 for the baselines).
+    fn levels(&self) -> usize {
+        1
+    }
     /// How many times `who` stepped down the ladder, for systems that have one.
     fn demotions(&self, _who: &Id) -> u64 {
         0
@@ -482,9 +508,9 @@ struct Stepwise {
 }
 
 impl Stepwise {
-    fn new() -> Self {
+    fn new(params: ModelParams, ladder: Ladder) -> Self {
         Self {
-            state: LadderState::new(ModelParams::default(), Ladder::default()),
+            state: LadderState::new(params, ladder),
             next: 0,
         }
     }
@@ -524,6 +550,10 @@ impl Gate for Stepwise {
 
     fn level(&self, who: &Id, at: Time) -> Option<usize> {
         Some(self.state.level_at(who, at))
+    }
+
+    fn levels(&self) -> usize {
+        self.state.ladder().levels().len()
     }
 
     fn demotions(&self, who: &Id) -> u64 {
@@ -627,6 +657,7 @@ enum Role {
     Accomplice,
     Colluder,
     Camouflage,
+    Slicer,
 }
 
 impl Role {
@@ -642,6 +673,7 @@ impl Role {
             Role::Accomplice => "accomplice",
             Role::Colluder => "colluder",
             Role::Camouflage => "camouflage",
+            Role::Slicer => "slice",
         }
     }
 }
@@ -775,6 +807,7 @@ impl World {
                 ring
             }
             Scenario::Camouflage => make(Role::Camouflage, 3, 0),
+            Scenario::Slice => make(Role::Slicer, 3, 0),
         };
         Self {
             seed: config.seed,
@@ -891,6 +924,16 @@ impl World {
                     Move::Climb
                 }
             }
+            Role::Slicer => {
+                // First up to a limit of 1,000 (or half the run), then betray whenever back at
+                // the best limit it ever had.
+                let ready = a.best_limit >= 1_000.0 || r >= self.rounds / 2;
+                if ready && limit >= a.best_limit && limit > NEWCOMER_STAKE {
+                    Move::Betray
+                } else {
+                    Move::Climb
+                }
+            }
             Role::SybilSupporter | Role::Badmouther | Role::Accomplice | Role::Colluder => {
                 Move::Idle
             }
@@ -899,7 +942,7 @@ impl World {
 
     fn run<G: Gate>(mut self, mut gate: G) -> SystemResult {
         let mut tally = Tally::default();
-        let levels = Ladder::default().levels().len();
+        let levels = gate.levels();
         let mut first_at: Vec<Vec<Option<u32>>> = vec![vec![None; levels]; self.honest.len()];
         let mut attacker_top: Option<usize> = None;
         // The highest level each honest principal has stood on (stepwise only).
@@ -992,6 +1035,8 @@ impl World {
                 };
                 let granted = if kept {
                     climb_stake(limit).and_then(&mut ask)
+                } else if a.role == Role::Slicer {
+                    ask((SLICE * limit).floor())
                 } else {
                     // Ask for the most first; if refused, for exactly the limit.
                     ask(MAX_EXPOSURE).or_else(|| (limit > 0.0).then(|| ask(limit)).flatten())

@@ -1,8 +1,11 @@
 //! The attack simulator: deterministic for a seed, sane metrics, honest control, scenario names.
 
+use std::collections::HashMap;
 use std::str::FromStr;
+use stepwise::ladder::{Ladder, Rules};
+use stepwise::model::params::ModelParams;
 use stepwise_sim::simulate::{
-    CLIENTS, Config, HONEST, MAX_EXPOSURE, Report, SCENARIOS, Scenario, SystemResult, run,
+    CLIENTS, Config, HONEST, MAX_EXPOSURE, Report, SCENARIOS, Scenario, SystemResult, run, run_with,
 };
 
 fn config(scenario: Scenario, seed: u64, rounds: u32) -> Config {
@@ -123,6 +126,45 @@ fn honest_slips_cost_a_share_of_the_way_back_not_all_of_it() {
         "demotions cost {:.1} % of honest requests",
         100.0 * stepwise.honest_shortfall_after_fall
     );
+}
+
+/// The same slips under a ladder that restarts everything after each: the scaling is what
+/// makes the difference (and `run_with` runs the policy it is given).
+#[test]
+fn without_scaling_by_stake_slips_cost_the_whole_way_back() {
+    let d = Ladder::default();
+    let rules = Rules {
+        scale_by_stake: false,
+        ..d.rules().clone()
+    };
+    let unscaled = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+    let config = config(Scenario::Honest, 1, 200);
+    let scaled = run(&config);
+    let unscaled = run_with(&config, ModelParams::default(), unscaled);
+    let (scaled, unscaled) = (get(&scaled, "stepwise"), get(&unscaled, "stepwise"));
+    assert!(
+        unscaled.honest_shortfall_after_fall > 2.0 * scaled.honest_shortfall_after_fall,
+        "unscaled {unscaled:?}\nscaled {scaled:?}"
+    );
+    assert!(unscaled.honest_gain < scaled.honest_gain);
+}
+
+/// Slicing a betrayal into pieces that each cost one step is the attack on a cool-down that
+/// scales with the stake: it must still take no more than a tenth of what the average
+/// baseline loses to the same attackers.
+#[test]
+fn slicing_betrayals_stays_within_the_target() {
+    for seed in 1..=3 {
+        let report = run(&config(Scenario::Slice, seed, 200));
+        let target = report.target().expect("an attack");
+        assert!(target.gain_ok, "seed {seed}: {target:?}");
+        let stepwise = get(&report, "stepwise");
+        assert!(
+            stepwise.attacker_betrayals > 0,
+            "seed {seed}: it does attack"
+        );
+        assert!(stepwise.attacker_top_level <= Some(2), "seed {seed}");
+    }
 }
 
 #[test]
