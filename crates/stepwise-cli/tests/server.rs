@@ -371,6 +371,22 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
     assert_eq!(now["allowed"], false);
     assert_eq!(now["reasons"][0]["code"], "stake_above_limit");
     assert!(now["next_step"]["requirements"].is_array());
+    // The bare verdict says the same without words.
+    let verdict = server
+        .request(
+            "POST",
+            "/v1/decide",
+            Some(&keys.reader),
+            Some(
+                r#"{"subject":"user:ann","capability":"propose","stake":1000000,"explain":false}"#,
+            ),
+        )
+        .json();
+    assert_eq!(verdict["allowed"], false);
+    assert_eq!(verdict["reasons"][0], "stake_above_limit");
+    assert_eq!(verdict["level"], now["level"]["index"]);
+    assert_eq!(verdict["log_size"], 3);
+    assert!(verdict.get("next_step").is_none());
 
     let rank = server
         .request("GET", "/v1/rank?top=1", Some(&keys.reader), None)

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use stepwise::evidence::{Event, FieldError};
 use stepwise::ladder::LadderState;
-use stepwise::ledger::{Ledger, MAX_BATCH};
+use stepwise::ledger::{Appended, Ledger, MAX_BATCH};
 use stepwise::policy::Policy;
 use stepwise::store::{Store, StoreError, StoredCheckpoint};
 use tokio::sync::{mpsc, oneshot};
@@ -107,6 +107,46 @@ impl Live {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
+    }
+
+    /// Folds the events this process just committed, as the ledger returned them, when they
+    /// come right after what the state holds (no other writer slipped in between); otherwise
+    /// reads the log back from `store`. Either way the state ends at the store's log.
+    pub fn fold_committed(
+        &self,
+        appended: &Appended,
+        store: &dyn Store,
+    ) -> Result<u64, StoreError> {
+        let mut recorded = appended
+            .results
+            .iter()
+            .zip(&appended.events)
+            .filter_map(|(r, e)| r.as_ref().ok().map(|&i| (i, e)))
+            .peekable();
+        {
+            let _folding = self
+                .folding
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let from = self.read(|s| s.trust().log_size());
+            if recorded.peek().is_some_and(|&(first, _)| first == from) {
+                let mut state = self
+                    .state
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for (index, event) in recorded {
+                    state.apply(index, event);
+                }
+                drop(state);
+                *self
+                    .checkpoint
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    appended.checkpoint.clone();
+                return Ok(appended.checkpoint.size);
+            }
+        }
+        self.catch_up(store)
     }
 
     /// Folds every entry the store has beyond what the state holds; returns the new log size.
@@ -243,7 +283,7 @@ fn write_loop<S: Store>(
         metrics.commit(replies.len(), total, started.elapsed());
         match outcome {
             Ok(appended) => {
-                if let Err(e) = live.catch_up(ledger.store()) {
+                if let Err(e) = live.fold_committed(&appended, ledger.store()) {
                     tracing::error!("folding the new entries failed: {e}");
                 }
                 let mut results = appended.results.into_iter();

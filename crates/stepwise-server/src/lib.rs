@@ -109,8 +109,7 @@ async fn track(
     next: Next,
 ) -> Response {
     let started = std::time::Instant::now();
-    let method = request.method().to_string();
-    let route = matched.map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let method = method_name(request.method());
     let response = match tokio::time::timeout(app.limits.timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
@@ -123,13 +122,25 @@ async fn track(
         )
         .into_response(),
     };
-    app.metrics.request(
-        &method,
-        &route,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    app.metrics
+        .request(method, route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// A method's name without allocating (the API uses only these).
+fn method_name(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// Folds the log into a live state and starts the writer over `ledger`.

@@ -49,12 +49,17 @@ impl Histogram {
     }
 }
 
+/// One method of one route: latency, and counts by status.
+struct MethodStats {
+    method: &'static str,
+    latency: Histogram,
+    statuses: Vec<(u16, u64)>,
+}
+
 #[derive(Default)]
 struct Inner {
-    /// (method, route, status) → count.
-    requests: BTreeMap<(String, String, u16), u64>,
-    /// (method, route) → latency.
-    latency: BTreeMap<(String, String), Histogram>,
+    /// Route → its methods (found without allocating once a route has been seen).
+    routes: BTreeMap<String, Vec<MethodStats>>,
     commits: u64,
     committed_events: u64,
     committed_requests: u64,
@@ -76,15 +81,31 @@ impl Metrics {
     }
 
     /// One request served.
-    pub fn request(&self, method: &str, route: &str, status: u16, took: Duration) {
+    pub fn request(&self, method: &'static str, route: &str, status: u16, took: Duration) {
         let mut m = self.lock();
-        *m.requests
-            .entry((method.to_owned(), route.to_owned(), status))
-            .or_default() += 1;
-        m.latency
-            .entry((method.to_owned(), route.to_owned()))
-            .or_default()
-            .observe(took.as_secs_f64());
+        if !m.routes.contains_key(route) {
+            m.routes.insert(route.to_owned(), Vec::new());
+        }
+        let Some(methods) = m.routes.get_mut(route) else {
+            return;
+        };
+        let stats = match methods.iter().position(|s| s.method == method) {
+            Some(i) => &mut methods[i],
+            None => {
+                methods.push(MethodStats {
+                    method,
+                    latency: Histogram::default(),
+                    statuses: Vec::new(),
+                });
+                let last = methods.len() - 1;
+                &mut methods[last]
+            }
+        };
+        stats.latency.observe(took.as_secs_f64());
+        match stats.statuses.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, n)) => *n += 1,
+            None => stats.statuses.push((status, 1)),
+        }
     }
 
     /// One commit of `requests` requests carrying `events` events.
@@ -107,20 +128,27 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP stepwise_http_requests_total HTTP requests served.\n");
         out.push_str("# TYPE stepwise_http_requests_total counter\n");
-        for ((method, route, status), n) in &m.requests {
-            let _ = writeln!(
-                out,
-                "stepwise_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
-            );
+        for (route, methods) in &m.routes {
+            for stats in methods {
+                for (status, n) in &stats.statuses {
+                    let _ = writeln!(
+                        out,
+                        "stepwise_http_requests_total{{method=\"{}\",route=\"{route}\",status=\"{status}\"}} {n}",
+                        stats.method
+                    );
+                }
+            }
         }
         out.push_str("# HELP stepwise_http_request_duration_seconds Time to answer a request.\n");
         out.push_str("# TYPE stepwise_http_request_duration_seconds histogram\n");
-        for ((method, route), h) in &m.latency {
-            h.write(
-                &mut out,
-                "stepwise_http_request_duration_seconds",
-                &format!("method=\"{method}\",route=\"{route}\""),
-            );
+        for (route, methods) in &m.routes {
+            for stats in methods {
+                stats.latency.write(
+                    &mut out,
+                    "stepwise_http_request_duration_seconds",
+                    &format!("method=\"{}\",route=\"{route}\"", stats.method),
+                );
+            }
         }
         let _ = write!(
             out,

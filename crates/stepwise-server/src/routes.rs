@@ -3,7 +3,9 @@
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::wire::{self, DecisionView, ExplainView, LevelView, RankRow, TrustView, hex};
+use crate::wire::{
+    self, DecisionView, ExplainView, LevelView, RankRow, TrustView, VerdictView, hex,
+};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -626,13 +628,26 @@ pub struct DecideRequest {
     #[serde(default)]
     #[schema(format = DateTime)]
     pub at: Option<String>,
+    /// `false`: answer with the verdict alone (no reasons in words, no next step).
+    #[serde(default)]
+    pub explain: Option<bool>,
+}
+
+/// A decision, explained (the default) or as a bare verdict (`"explain": false`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DecideReply {
+    /// The verdict with its reasons, next step and evidence: as `stepwise decide --json`.
+    Explained(Box<DecisionView>),
+    /// The verdict alone.
+    Verdict(VerdictView),
 }
 
 /// May this principal do this, at this stake, now? Always with reasons and the next step.
 #[utoipa::path(post, path = "/v1/decide", tag = "trust",
     request_body = DecideRequest,
     responses(
-        (status = 200, description = "The decision (allowed or not)", body = DecisionView),
+        (status = 200, description = "The decision (allowed or not)", body = DecideReply),
         (status = 400, description = "Malformed request", body = ErrorBody),
         (status = 401, description = "No valid key", body = ErrorBody),
         (status = 413, description = "Body too large", body = ErrorBody),
@@ -642,7 +657,7 @@ pub async fn decide(
     State(app): Shared,
     _caller: Caller,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<DecisionView>, ApiError> {
+) -> Result<Json<DecideReply>, ApiError> {
     let request: DecideRequest = json(&body(raw)?)?;
     let subject = Id::parse("subject", &request.subject)?;
     if request.capability.is_empty() || request.capability.len() > stepwise::evidence::MAX_ID_LEN {
@@ -660,9 +675,15 @@ pub async fn decide(
     let truster = optional_id("truster", request.truster.as_deref())?;
     let at = optional_time("at", request.at.as_deref())?;
     let (capability, stake) = (request.capability, request.stake);
+    let explain = request.explain.unwrap_or(true);
     with_state(&app, at, move |state, at| {
         let d = state.decide(&subject, &capability, stake, truster.as_ref(), at);
-        Json(DecisionView::new(&d, state.trust().log_size()))
+        let size = state.trust().log_size();
+        Json(if explain {
+            DecideReply::Explained(Box::new(DecisionView::new(&d, size)))
+        } else {
+            DecideReply::Verdict(VerdictView::new(&d, size))
+        })
     })
     .await
 }

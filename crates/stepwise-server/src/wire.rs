@@ -80,6 +80,7 @@ pub struct NextStepView {
 
 /// A decision: the verdict, its reasons, the next step and the evidence behind it.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DecisionView {
     /// The verdict.
     pub allowed: bool,
@@ -153,6 +154,36 @@ impl DecisionView {
                 .collect(),
             next_step: next_step(d),
             evidence: d.evidence(),
+            log_size,
+        }
+    }
+}
+
+/// A verdict without its explanation, for callers that act on the answer alone (a decision
+/// asked with `"explain": false`): no words are built, so it is the fastest reply.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerdictView {
+    /// The verdict.
+    pub allowed: bool,
+    /// The principal's level index at that instant.
+    pub level: usize,
+    /// The largest stake allowed at this level for this truster.
+    pub limit: f64,
+    /// The reasons' stable codes, the deciding one first.
+    pub reasons: Vec<&'static str>,
+    /// Log size the decision was computed at.
+    pub log_size: u64,
+}
+
+impl VerdictView {
+    /// The verdict of `d`, computed at `log_size`.
+    pub fn new(d: &Decision<'_>, log_size: u64) -> Self {
+        Self {
+            allowed: d.allowed,
+            level: d.level,
+            limit: d.limit,
+            reasons: d.reasons().as_slice().iter().map(|r| r.code()).collect(),
             log_size,
         }
     }

@@ -299,3 +299,31 @@ fn two_writers_on_one_file_never_collide() {
     assert!(report.is_ok(), "{:?}", report.problems);
     assert_eq!(report.entries, 3);
 }
+
+#[test]
+fn the_appended_batch_is_what_the_log_decodes_to() {
+    let mut l = ledger();
+    let appended = l
+        .append(vec![
+            promise("p1", "agent:a", "user:b"),
+            outcome("nope", None),
+            outcome("p1", None),
+        ])
+        .expect("storage works");
+    assert_eq!(appended.events.len(), 3);
+    // The refused event keeps its place; each recorded one equals its entry decoded.
+    assert!(appended.results[1].is_err());
+    for (result, event) in appended.results.iter().zip(&appended.events) {
+        if let Ok(index) = result {
+            let entry = l.entry(*index).expect("entry");
+            let stored = Event::from_json(std::str::from_utf8(&entry.bytes).expect("utf-8"))
+                .expect("decodes");
+            assert_eq!(&stored, event, "entry {index}");
+        }
+    }
+    // The default author was filled in: the outcome is the promisee's.
+    assert_eq!(
+        appended.events[2].author.as_ref().map(|a| a.as_str()),
+        Some("user:b")
+    );
+}

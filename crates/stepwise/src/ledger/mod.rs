@@ -52,6 +52,10 @@ pub struct Appended {
     pub results: Vec<Result<u64, FieldError>>,
     /// The checkpoint signed for the new size (the previous one when nothing was recorded).
     pub checkpoint: StoredCheckpoint,
+    /// The batch as the ledger saw it (default authors filled in), in the order of `results`:
+    /// each recorded event is exactly what its entry's canonical bytes decode to, so a caller
+    /// can fold it without reading the log back.
+    pub events: Vec<Event>,
 }
 
 impl Appended {
@@ -234,7 +238,11 @@ impl<S: Store> Ledger<S> {
                 }
                 // A failed release cannot undo a commit, and means the connection (and the
                 // lock with it) is gone: the attempt's own result is the answer.
-                other => return other,
+                Ok(mut appended) => {
+                    appended.events = events;
+                    return Ok(appended);
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(LedgerError::Store(last.unwrap_or_else(|| {
@@ -276,6 +284,7 @@ impl<S: Store> Ledger<S> {
             return Ok(Appended {
                 results,
                 checkpoint: self.checkpoint.clone(),
+                events: Vec::new(),
             });
         }
         let checkpoint = sign(&self.signer, &frontier)?;
@@ -286,6 +295,7 @@ impl<S: Store> Ledger<S> {
         Ok(Appended {
             results,
             checkpoint,
+            events: Vec::new(),
         })
     }
 
