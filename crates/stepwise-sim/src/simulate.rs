@@ -60,8 +60,9 @@
 //!
 //! # The systems
 //!
-//! * `stepwise`: [`LadderState`] with `ModelParams::default()` and `Ladder::default()`, fed every
-//!   event; a request is allowed when `decide(subject, capability, stake, None, at)` allows it.
+//! * `stepwise`: [`LadderState`] with `ModelParams::default()` and `Ladder::default()` (or the
+//!   settings given to [`run_with`]), fed every event; a request is allowed when
+//!   `decide(subject, capability, stake, None, at)` allows it.
 //! * `average`: the mean of the ratings a principal received. With at least one rating and a
 //!   mean ≥ [`AVERAGE_THRESHOLD`] (0.8, i.e. at least 90 % positive), any stake up to
 //!   [`MAX_EXPOSURE`] (10,000, the top of the default ladder) is allowed; otherwise (no rating

@@ -47,7 +47,8 @@ report_cap = 4.0
 # The most evidence one rater's ratings (each sign apart) can add about one subject, however
 # often it rates (P8: one rater is one voice).
 rating_cap = 4.0
-# Pseudo-count smoothing each rater's share of negative verdicts (P8: vindictive raters weigh less).
+# Pseudo-count smoothing a rater's negative verdicts against those its peers' judgement of the
+# same subjects predicted (P8: raters who pan whom everyone else praises weigh less).
 vindictive_prior = 5.0
 # Network rank (EigenTrust): pre-trusted principals (none: everyone), damping, convergence.
 seeds = []

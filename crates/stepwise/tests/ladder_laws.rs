@@ -1,12 +1,13 @@
 //! The ladder's laws, on random histories: levels are a pure function of the log, climbed one
-//! step at a time, and an honest record is never demoted.
+//! step at a time, one betrayal demotes at once, and an honest record is never demoted.
 
 mod common;
 
 use common::*;
 use proptest::prelude::*;
+use std::collections::HashMap;
 use stepwise::evidence::{Body, Event};
-use stepwise::ladder::{Ladder, LadderState};
+use stepwise::ladder::{Ladder, LadderState, Rules, StepCause};
 use stepwise::ledger::note::LogSigner;
 use stepwise::ledger::{Ledger, LedgerConfig};
 use stepwise::model::params::ModelParams;
@@ -64,6 +65,44 @@ proptest! {
             }
             prop_assert!(steps.windows(2).all(|w| w[0].at <= w[1].at), "{steps:?}");
             prop_assert_eq!(now.level, steps.last().map_or(0, |s| s.to));
+        }
+    }
+
+    /// One betrayal demotes at once, whatever its stake — however small against the level's
+    /// limit, and whether or not the rest of its cost scales with the stake.
+    #[test]
+    fn one_betrayal_demotes_at_once_whatever_its_stake(
+        kept in prop::collection::vec((1.0..600.0f64, 0.05..3.0f64), 3..40),
+        stake in prop_oneof![Just(0.0), 0.0..1.0f64, 0.0..2_000.0f64],
+        scale_by_stake in any::<bool>(),
+    ) {
+        let d = Ladder::default();
+        let rules = Rules { scale_by_stake, ..d.rules().clone() };
+        let ladder = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+        let mut state = LadderState::new(ModelParams::default(), ladder);
+        let mut events = Vec::new();
+        let mut day = 0.0;
+        for (i, (s, gap)) in kept.iter().enumerate() {
+            let pid = format!("k{i}");
+            events.push(promise(&pid, "zed", "ann", *s, day, day + 1.0));
+            events.push(outcome(&pid, "kept", day + 0.01));
+            events.push(rating("bob", "zed", 1.0, day + 0.02));
+            day += gap;
+        }
+        events.push(promise("slip", "zed", "ann", stake, day + 40.0, day + 41.0));
+        for (i, e) in events.iter().enumerate() {
+            state.apply(i as u64, e);
+        }
+        let zed = id("zed");
+        let before = state.level_at(&zed, at(day + 40.5));
+        state.apply(events.len() as u64, &outcome("slip", "broken", day + 40.5));
+        let after = state.level_at(&zed, at(day + 40.5));
+        if before > 0 {
+            prop_assert!(after < before, "level {before} -> {after} after breaking {stake}");
+            let last = state.timeline(&zed).last().copied().expect("a step");
+            prop_assert!(matches!(last.cause, StepCause::Broken { .. }), "{last:?}");
+        } else {
+            prop_assert_eq!(after, 0);
         }
     }
 
