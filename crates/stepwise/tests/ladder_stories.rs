@@ -260,6 +260,23 @@ fn a_small_slip_demotes_at_once_but_costs_only_its_share_of_the_cool_down() {
     // Without a kept promise after the slip, time alone never lifts it: one is earned again.
     let idle = contributor_who_slips(true, 10.0, false);
     assert_eq!(idle.level("agent:bot", 60.0), 0);
+    // The next step says so, with the scaled clean period and kept count.
+    let bot = id("agent:bot");
+    let requirement = |day: f64, name: &str| {
+        let d = idle.state.decide(&bot, "act:low", 50.0, None, at(day));
+        let next = d.next_step().expect("a next step");
+        *next
+            .requirements()
+            .iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("no {name} on day {day}"))
+    };
+    let clean = requirement(10.0, "clean_days");
+    assert!((clean.needed - 0.7).abs() < 1e-6, "{clean:?}");
+    assert!(!clean.met, "{clean:?}");
+    assert!(requirement(10.3, "clean_days").met);
+    let kept = requirement(20.0, "kept");
+    assert_eq!((kept.current, kept.needed, kept.met), (2.0, 3.0, false));
     // Without scaling, the same slip costs the whole cool-down.
     let unscaled = contributor_who_slips(false, 10.0, true);
     assert_eq!(unscaled.level("agent:bot", 12.6), 0);
