@@ -64,9 +64,10 @@ max_iterations = 1000
 # max_stake at stake; then no promotion during the cool-down (P4).
 demotion_stake_fraction = 0.5
 cooldown = "30d"
-# Scale the cool-down, the clean period a broken promise spoils and the kept promises to earn
-# again by its stake over the level's max_stake: a small slip at a high level still demotes a
-# step, but costs a small share of the cool-down. false: every betrayal costs them in full.
+# Scale the cool-down, the clean period a broken promise spoils and the kept promises and
+# tenure to earn again by its stake over the level's max_stake: a small slip at a high level
+# still demotes a step, but costs a small share of the way back. false: every betrayal costs
+# them in full.
 scale_by_stake = true
 # Hysteresis: demote for a dip in standing only beyond this margin below a level's minimum.
 margin = 0.05

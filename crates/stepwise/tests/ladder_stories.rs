@@ -243,7 +243,8 @@ fn contributor_who_slips(scale_by_stake: bool, slip: f64, kept_after: bool) -> W
 #[test]
 fn a_small_slip_demotes_at_once_but_costs_only_its_share_of_the_cool_down() {
     // A slip of 10 at a level whose limit is 100: severity 0.1, so 3 of the 30 days of
-    // cool-down, 0.7 of the 7 clean days, and 2 of the 3 kept promises still count.
+    // cool-down, 0.7 of the 7 clean days; 2 of the 3 kept promises and 0.9 of the day of
+    // tenure still count.
     let w = contributor_who_slips(true, 10.0, true);
     assert_eq!(w.level("agent:bot", 9.5), 0, "one betrayal demotes at once");
     assert_eq!(w.level("agent:bot", 12.4), 0, "cool-down: 0.1 × 30 days");
@@ -275,6 +276,10 @@ fn a_small_slip_demotes_at_once_but_costs_only_its_share_of_the_cool_down() {
     assert!((clean.needed - 0.7).abs() < 1e-6, "{clean:?}");
     assert!(!clean.met, "{clean:?}");
     assert!(requirement(10.3, "clean_days").met);
+    // 0.9 of the day of tenure level 1 asks for still counts: 0.95 days held at 9.55.
+    let tenure = requirement(9.55, "tenure_days");
+    assert!((tenure.current - 0.95).abs() < 1e-6, "{tenure:?}");
+    assert!(!tenure.met && requirement(9.65, "tenure_days").met);
     let kept = requirement(20.0, "kept");
     assert_eq!((kept.current, kept.needed, kept.met), (2.0, 3.0, false));
     // Without scaling, the same slip costs the whole cool-down.

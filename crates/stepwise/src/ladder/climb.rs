@@ -3,8 +3,8 @@
 //! A principal climbs **one step at a time**: the requirements for level k count only evidence
 //! gathered since it reached level k−1, so no history can skip a step. A broken promise (or a
 //! promise left past due) demotes at once — further for a larger stake — and starts a cool-down;
-//! with `scale_by_stake`, the cool-down, the clean period it spoils and the kept promises to
-//! earn again scale with its *severity*, its stake over the level's limit, so a small slip at a
+//! with `scale_by_stake`, the cool-down, the clean period it spoils and the kept promises and
+//! tenure to earn again scale with its *severity*, its stake over the level's limit, so a small slip at a
 //! high level costs a step but not a season; a dip in standing demotes only beyond a margin
 //! (hysteresis). Levels are therefore a pure
 //! function of the log and the instant: `level_at` re-evaluates a copy of the stored position at
@@ -94,6 +94,9 @@ pub struct Position {
     /// Recent broken or overdue promises that may still spoil a clean period: (instant,
     /// severity in (0, 1]). A breach of severity σ spoils `σ · clean_for` of every level.
     breaches: Vec<(Time, f64)>,
+    /// Tenure on the level below still counted after a fall, in microseconds: the share
+    /// `(1 − severity)` of what the level above asks for (0 after a promotion).
+    tenure_credit: i64,
 }
 
 impl Position {
@@ -108,7 +111,14 @@ impl Position {
             updated: at,
             charged: Vec::new(),
             breaches: Vec::new(),
+            tenure_credit: 0,
         }
+    }
+
+    /// Time counted as spent on the current level at `at`, in microseconds: since it was
+    /// reached, plus what a fall by a small slip left standing.
+    pub fn tenure(&self, at: Time) -> i64 {
+        (at.as_micros() - self.since.as_micros()).saturating_add(self.tenure_credit)
     }
 
     /// The first instant from which the principal counts as clean for a level that asks
@@ -387,12 +397,22 @@ fn demote(
     if severity > 0.0 {
         position.breaches.push((at, severity));
     }
-    // The kept promises that earned the level now above still count, but for the severity's
-    // share of them: a full-limit betrayal re-earns them all.
-    position.kept_toward_next = ladder.levels().get(to + 1).map_or(0, |next| {
-        let credit = (1.0 - severity) * f64::from(next.requires.kept);
-        (credit.floor() as u32).min(next.requires.kept.saturating_sub(1))
+    // The kept promises and the tenure that earned the level now above still count, but for
+    // the severity's share of them: a full-limit betrayal re-earns them all.
+    let next = ladder.levels().get(to + 1).map(|next| &next.requires);
+    position.kept_toward_next = next.map_or(0, |req| {
+        let credit = (1.0 - severity) * f64::from(req.kept);
+        (credit.floor() as u32).min(req.kept.saturating_sub(1))
     });
+    let tenure_credit = next.map_or(0, |req| {
+        ((1.0 - severity) * req.min_tenure as f64).floor() as i64
+    });
+    // Without a step down the tenure keeps counting from where it was; it never grows here.
+    position.tenure_credit = if to != from {
+        tenure_credit
+    } else {
+        position.tenure_credit.min(tenure_credit)
+    };
     if to != from {
         position.level = to;
         position.since = at;
@@ -419,7 +439,7 @@ pub(crate) fn requirements_met(
         && position.kept_toward_next >= req.kept
         && expected >= req.min_expected
         && uncertainty <= req.max_uncertainty
-        && at.as_micros() - position.since.as_micros() >= req.min_tenure
+        && position.tenure(at) >= req.min_tenure
         && position.is_clean(req.clean_for, at)
         && vouchers >= req.vouches
 }
@@ -441,7 +461,10 @@ fn promotion_instant(
     {
         return None;
     }
-    let tenure = position.since.as_micros().saturating_add(req.min_tenure);
+    let tenure = position
+        .since
+        .as_micros()
+        .saturating_add(req.min_tenure.saturating_sub(position.tenure_credit));
     let clean = position
         .clean_from(req.clean_for)
         .map_or(i64::MIN, Time::as_micros);
@@ -462,6 +485,7 @@ fn promote(position: &mut Position, when: Time, index: Option<u64>, steps: &mut 
     position.level += 1;
     position.since = when;
     position.kept_toward_next = 0;
+    position.tenure_credit = 0;
     steps.push(Step {
         at: when,
         from,
@@ -532,6 +556,7 @@ fn evaluate(
         position.level -= 1;
         position.since = at;
         position.kept_toward_next = 0;
+        position.tenure_credit = 0;
         steps.push(Step {
             at,
             from,

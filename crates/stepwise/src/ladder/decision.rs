@@ -438,7 +438,7 @@ impl Decision<'_> {
             );
         }
         if req.min_tenure > 0 {
-            let (held, needed) = (days(at - p.since.as_micros()), days(req.min_tenure));
+            let (held, needed) = (days(p.tenure(self.at)), days(req.min_tenure));
             add("tenure_days", held, needed, held >= needed);
         }
         if req.clean_for > 0 {

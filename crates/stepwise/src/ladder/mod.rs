@@ -60,9 +60,10 @@ pub struct Rules {
     /// Scale what a broken promise costs beyond its demotion by its severity, the stake over
     /// the level's `max_stake` (at most 1): the cool-down lasts `severity · cooldown`, the
     /// promise spoils `severity · clean_for` of each level's clean period, and of the kept
-    /// promises the level above asks for, `(1 − severity)` still count (at least one must be
-    /// earned again). Off, every broken promise costs the full cool-down, clean period and
-    /// kept count. The demotion itself (at least one step) never scales (P4).
+    /// promises and tenure the level above asks for, `(1 − severity)` still count (at least one
+    /// kept promise must be earned again). Off, every broken promise costs the full cool-down,
+    /// clean period, kept count and tenure. The demotion itself (at least one step) never
+    /// scales (P4).
     pub scale_by_stake: bool,
     /// Hysteresis: a principal is demoted only when its expected trust falls below the level's
     /// minimum by more than this (or its uncertainty rises above the maximum by more than this).
