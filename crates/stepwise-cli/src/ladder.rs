@@ -197,9 +197,16 @@ pub fn ladder(data: &DataDir, out: &mut Out) -> Result<bool> {
         }
         writeln!(
             w,
-            "a broken promise demotes 1 step (+1 per {}× the level's max stake), then {:.0}d cool-down; margin {}; floor {}",
+            "a broken promise demotes 1 step (+1 per {}× the level's max stake), then {}; margin {}; floor {}",
             rules.demotion_stake_fraction,
-            rules.cooldown as f64 / day,
+            if rules.scale_by_stake {
+                format!(
+                    "up to {:.0}d cool-down, scaled by its stake over the level's max stake",
+                    rules.cooldown as f64 / day
+                )
+            } else {
+                format!("{:.0}d cool-down", rules.cooldown as f64 / day)
+            },
             rules.margin,
             rules.floor_expected
         )

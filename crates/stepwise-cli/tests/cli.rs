@@ -1011,6 +1011,42 @@ fn simulate_prints_the_promised_json_and_is_deterministic() {
 }
 
 #[test]
+fn simulate_runs_stepwise_under_another_policy() {
+    let s = Sandbox::new();
+    s.expect(&["init"], 0);
+    let default = std::fs::read_to_string(s.data().join("stepwise.toml")).expect("policy");
+    assert!(default.contains("\nscale_by_stake = true"), "{default}");
+    let off = s.path("off.toml");
+    std::fs::write(
+        &off,
+        default.replace("\nscale_by_stake = true", "\nscale_by_stake = false"),
+    )
+    .expect("write");
+    let gain = |extra: &[&str]| {
+        let mut args = vec!["simulate", "--scenario", "slice", "--rounds", "120"];
+        args.extend_from_slice(extra);
+        s.json(&args)["results"][0]["attacker_gain"]
+            .as_f64()
+            .expect("gain")
+    };
+    let off_path = off.to_str().expect("utf-8 path");
+    // The policy reaches the stepwise system: without stake scaling, slicing falls further.
+    assert_ne!(gain(&[]), gain(&["--policy", off_path]));
+    // A mistyped key is refused, naming it.
+    let bad = s.path("bad.toml");
+    std::fs::write(&bad, default.replace("scale_by_stake", "scale_by_stak")).expect("write");
+    let out = s.run(&[
+        "simulate",
+        "--scenario",
+        "slice",
+        "--policy",
+        bad.to_str().expect("utf-8 path"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("scale_by_stak"), "{}", stderr(&out));
+}
+
+#[test]
 fn eval_reports_every_system_and_writes_recomputable_predictions() {
     let s = Sandbox::new();
     let data = shared().join("data/soc-sign-bitcoinotc.csv.gz");
