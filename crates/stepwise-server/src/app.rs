@@ -15,6 +15,7 @@ use std::time::Duration;
 use stepwise::evidence::{Event, FieldError};
 use stepwise::ladder::LadderState;
 use stepwise::ledger::{Appended, Ledger, MAX_BATCH};
+use stepwise::model::state::decode_entry;
 use stepwise::policy::Policy;
 use stepwise::store::{Store, StoreError, StoredCheckpoint};
 use tokio::sync::{mpsc, oneshot};
@@ -166,16 +167,7 @@ impl Live {
         }
         let mut events = Vec::with_capacity(usize::try_from(to - from).unwrap_or(0));
         store.scan(from, to, &mut |entry| {
-            let event = std::str::from_utf8(&entry.bytes)
-                .ok()
-                .and_then(|text| Event::from_json(text).ok())
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "entry {} does not decode; run `stepwise log verify`",
-                        entry.index
-                    ))
-                })?;
-            events.push((entry.index, event));
+            events.push((entry.index, decode_entry(&entry)?));
             Ok(())
         })?;
         {

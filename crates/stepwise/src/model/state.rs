@@ -12,7 +12,7 @@ use super::opinion::{Evidence, Opinion};
 use super::params::ModelParams;
 use super::rank::{Ranking, TrustGraph, eigentrust};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
-use crate::store::{Store, StoreError};
+use crate::store::{Entry, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -961,15 +961,7 @@ pub fn fold_log<S: Store + ?Sized>(
 ) -> Result<u64, StoreError> {
     let size = store.size()?;
     store.scan(0, size, &mut |entry| {
-        let event = std::str::from_utf8(&entry.bytes)
-            .ok()
-            .and_then(|text| Event::from_json(text).ok())
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "entry {} does not decode; run `stepwise log verify`",
-                    entry.index
-                ))
-            })?;
+        let event = decode_entry(&entry)?;
         if until.is_none_or(|t| event.at <= t) {
             apply(entry.index, &event);
         }
@@ -980,6 +972,19 @@ pub fn fold_log<S: Store + ?Sized>(
     })?;
     progress(size);
     Ok(size)
+}
+
+/// The event a stored entry holds; an entry that does not decode means a damaged log.
+pub fn decode_entry(entry: &Entry) -> Result<Event, StoreError> {
+    std::str::from_utf8(&entry.bytes)
+        .ok()
+        .and_then(|text| Event::from_json(text).ok())
+        .ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "entry {} does not decode; run `stepwise log verify`",
+                entry.index
+            ))
+        })
 }
 
 fn scope_matches(vouch_scope: Option<u32>, asked: Option<u32>) -> bool {
