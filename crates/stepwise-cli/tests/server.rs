@@ -1084,3 +1084,89 @@ fn concurrent_appends_share_commits() {
         "8 concurrent writers never shared a commit: {requests} requests in {commits} commits"
     );
 }
+
+#[test]
+fn the_server_reconnects_after_losing_its_postgres_connections() {
+    let db = Database::new();
+    let url = db.url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let ann = key(&data, "recorder", Some("user:ann"), Some(&url));
+    let server = Server::start(&data, &["--store", &url]);
+    let send = |id: &str| {
+        server.request(
+            "POST",
+            "/v1/events",
+            Some(&ann),
+            Some(&promise(id, "user:ann", "user:bob", 1).to_string()),
+        )
+    };
+    assert_eq!(send("r0").status, 201);
+    // The database drops every connection of the server (a restart, a failover).
+    let mut admin = postgres::Client::connect(&db.admin, postgres::NoTls).expect("connect");
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1",
+            &[&db.name],
+        )
+        .expect("terminate")
+        .get(0);
+    assert!(
+        killed >= 2,
+        "the writer and the follower were connected ({killed})"
+    );
+    // At most one append is refused with 503 (its fate unknown, said so); then appends work.
+    let first = send("r1");
+    assert!(
+        [201, 503].contains(&first.status),
+        "{} {}",
+        first.status,
+        first.body
+    );
+    let mut ok = first.status == 201;
+    for attempt in 0..5 {
+        let r = send(&format!("r2-{attempt}"));
+        if r.status == 201 {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        ok,
+        "appends never recovered after the connections were dropped"
+    );
+    let reader = key(&data, "reader", None, Some(&url));
+    let mut read = server.request("GET", "/v1/log/checkpoint", Some(&reader), None);
+    if read.status != 200 {
+        // A pooled read handle that died answers once with 503, then is replaced.
+        read = server.request("GET", "/v1/log/checkpoint", Some(&reader), None);
+    }
+    assert_eq!(read.status, 200, "{}", read.body);
+    // The follower reconnected too: what another server appends reaches this one.
+    let other = Server::start(&data, &["--store", &url]);
+    let r = other.request(
+        "POST",
+        "/v1/events",
+        Some(&ann),
+        Some(&promise("from-b", "user:ann", "user:bob", 1).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let size = r.json()["checkpoint"]["size"].as_u64().expect("size");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let ask = r#"{"subject":"user:ann","capability":"read","stake":0,"explain":false}"#;
+    loop {
+        let d = server
+            .request("POST", "/v1/decide", Some(&reader), Some(ask))
+            .json();
+        if d["log_size"].as_u64() == Some(size) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the first server stayed at {}",
+            d["log_size"]
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

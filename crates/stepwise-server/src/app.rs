@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use stepwise::evidence::{Event, FieldError};
 use stepwise::ladder::LadderState;
-use stepwise::ledger::{Appended, Ledger, MAX_BATCH};
+use stepwise::ledger::{Appended, Ledger, LedgerError, MAX_BATCH};
 use stepwise::model::state::decode_entry;
 use stepwise::policy::Policy;
 use stepwise::store::{Store, StoreError, StoredCheckpoint};
@@ -42,6 +42,11 @@ impl Pool {
             idle: Mutex::new(Vec::new()),
             permits: tokio::sync::Semaphore::new(POOL_SIZE),
         }
+    }
+
+    /// A new handle of its own (not from the pool), for a thread that keeps one.
+    pub fn open(&self) -> Result<Box<dyn Store>, StoreError> {
+        (self.open)()
     }
 
     /// Runs `f` with a store handle on a blocking thread. A handle that failed is dropped, not
@@ -211,13 +216,14 @@ impl Writer {
     /// answering every job it took.
     pub fn spawn<S: Store + 'static>(
         ledger: Ledger<S>,
+        reopen: impl Fn() -> Result<Ledger<S>, LedgerError> + Send + 'static,
         live: Arc<Live>,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel(1024);
         let handle = std::thread::Builder::new()
             .name("stepwise-writer".into())
-            .spawn(move || write_loop(ledger, rx, &live, &metrics))?;
+            .spawn(move || write_loop(ledger, reopen, rx, &live, &metrics))?;
         Ok((Self { jobs }, handle))
     }
 
@@ -239,6 +245,7 @@ impl Writer {
 /// ledger's batch limit), so concurrent callers share one transaction and one fsync.
 fn write_loop<S: Store>(
     mut ledger: Ledger<S>,
+    reopen: impl Fn() -> Result<Ledger<S>, LedgerError>,
     mut rx: mpsc::Receiver<Job>,
     live: &Live,
     metrics: &Metrics,
@@ -287,11 +294,25 @@ fn write_loop<S: Store>(
                 }
             }
             Err(e) => {
-                tracing::error!("append failed, nothing recorded: {e}");
+                tracing::error!("append failed: {e}");
+                // Only a lost connection can leave a commit's fate unknown; say so.
+                let lost = matches!(e, LedgerError::Store(StoreError::Database(_)));
+                let message = if lost {
+                    format!(
+                        "the store failed during the commit ({e}); the events may not have been \
+                         recorded: retry (a promise id refused as already used means it was)"
+                    )
+                } else {
+                    format!("nothing was recorded: {e}")
+                };
                 for reply in replies {
-                    let _ = reply.send(Err(ApiError::unavailable(format!(
-                        "nothing was recorded: {e}"
-                    ))));
+                    let _ = reply.send(Err(ApiError::unavailable(message.clone())));
+                }
+                if lost {
+                    match reopen() {
+                        Ok(fresh) => ledger = fresh,
+                        Err(e) => tracing::error!("reopening the store failed (will retry): {e}"),
+                    }
                 }
             }
         }
@@ -300,8 +321,10 @@ fn write_loop<S: Store>(
 
 /// Re-reads the store every `interval` so entries written by other processes reach the live
 /// state; stops when `stop` is set.
+/// A handle that fails is replaced by a new one from `pool` (a lost connection).
 pub fn spawn_follower(
     store: Box<dyn Store>,
+    pool: Arc<Pool>,
     live: Arc<Live>,
     interval: Duration,
     stop: Arc<AtomicBool>,
@@ -309,10 +332,16 @@ pub fn spawn_follower(
     std::thread::Builder::new()
         .name("stepwise-follower".into())
         .spawn(move || {
+            let mut store = Some(store);
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(interval);
-                if let Err(e) = live.catch_up(&*store) {
+                let result = match &store {
+                    Some(s) => live.catch_up(&**s).map(drop),
+                    None => pool.open().map(|s| store = Some(s)),
+                };
+                if let Err(e) = result {
                     tracing::warn!("following the log failed (will retry): {e}");
+                    store = None;
                 }
             }
         })

@@ -143,19 +143,21 @@ fn method_name(method: &axum::http::Method) -> &'static str {
     }
 }
 
-/// Folds the log into a live state and starts the writer over `ledger`.
+/// Opens the ledger, folds the log into a live state and starts the writer (which opens the
+/// ledger again with `open` if its connection to the store is lost).
 fn start<S: Store + 'static>(
-    ledger: Ledger<S>,
+    open: impl Fn() -> Result<Ledger<S>, LedgerError> + Send + 'static,
     (model, ladder): (
         stepwise::model::params::ModelParams,
         stepwise::ladder::Ladder,
     ),
     metrics: &Arc<Metrics>,
 ) -> Result<(Writer, std::thread::JoinHandle<()>, Arc<Live>), ServeError> {
+    let ledger = open()?;
     let checkpoint = ledger.checkpoint().clone();
     let state = LadderState::replay(ledger.store(), model, ladder, None, &mut |_| {})?;
     let live = Arc::new(Live::new(state, checkpoint));
-    let (writer, thread) = Writer::spawn(ledger, Arc::clone(&live), Arc::clone(metrics))?;
+    let (writer, thread) = Writer::spawn(ledger, open, Arc::clone(&live), Arc::clone(metrics))?;
     Ok((writer, thread, live))
 }
 
@@ -210,15 +212,19 @@ fn open(config: &Config) -> Result<Started, ServeError> {
     let (opener, (writer, writer_thread, live)): (app::Opener, _) = match &config.store {
         None => {
             let path = data.store_path();
-            let ledger = Ledger::open(SqliteStore::open(&path)?, signer, policy.ledger.clone())?;
-            let started = start(ledger, model, &metrics)?;
+            let (at, config) = (path.clone(), policy.ledger.clone());
+            let open =
+                move || Ledger::open(SqliteStore::open(&at)?, signer.clone(), config.clone());
+            let started = start(open, model, &metrics)?;
             let opener: app::Opener =
                 Box::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>));
             (opener, started)
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let ledger = Ledger::open(PostgresStore::connect(url)?, signer, policy.ledger.clone())?;
-            let started = start(ledger, model, &metrics)?;
+            let (at, config) = (url.clone(), policy.ledger.clone());
+            let open =
+                move || Ledger::open(PostgresStore::connect(&at)?, signer.clone(), config.clone());
+            let started = start(open, model, &metrics)?;
             let url = url.clone();
             let opener: app::Opener =
                 Box::new(move || Ok(Box::new(PostgresStore::connect(&url)?) as Box<dyn Store>));
@@ -226,10 +232,12 @@ fn open(config: &Config) -> Result<Started, ServeError> {
         }
         Some(other) => return Err(ServeError::StoreUrl(other.clone())),
     };
-    let follower_store = opener()?;
+    let pool = Arc::new(Pool::new(opener));
+    let follower_store = pool.open()?;
     live.catch_up(&*follower_store)?;
     let follower = app::spawn_follower(
         follower_store,
+        Arc::clone(&pool),
         Arc::clone(&live),
         config.limits.follow_interval,
         Arc::clone(&stop),
@@ -240,7 +248,7 @@ fn open(config: &Config) -> Result<Started, ServeError> {
         verifier_key,
         writer,
         live,
-        pool: Arc::new(Pool::new(opener)),
+        pool,
         keys: auth::KeyCache::default(),
         limiter: RateLimiter::new(config.limits.rate, config.limits.burst),
         metrics,
