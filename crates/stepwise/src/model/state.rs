@@ -508,8 +508,9 @@ impl TrustState {
                     OutcomeResult::Broken => counts.broken = 1,
                     OutcomeResult::Partial(_) => counts.partial = 1,
                 }
+                let id = self.pair_id(facts.promisee, facts.promisor);
                 self.record(
-                    facts.promisee,
+                    id,
                     facts.promisor,
                     Some(facts.scope),
                     at,
@@ -534,19 +535,17 @@ impl TrustState {
                 } else {
                     value * credibility
                 };
-                // One rater is one voice: repeating a rating adds nothing beyond the cap.
+                // One rater is one voice: repeating a rating adds nothing beyond the cap. The
+                // pair is looked up once for the cap, the stance and the evidence.
                 let cap = self.params.rating_cap;
-                let (positive_so_far, negative_so_far) =
-                    self.pair(rater, subject).map_or((0.0, 0.0), |pair| {
-                        (pair.rated_positive, pair.rated_negative)
-                    });
+                let id = self.pair_id(rater, subject);
+                let pair = &mut self.pairs[id as usize];
                 let so_far = if negative {
-                    negative_so_far
+                    pair.rated_negative
                 } else {
-                    positive_so_far
+                    pair.rated_positive
                 };
                 let weight = weight.min((cap - so_far).max(0.0));
-                let pair = self.pair_mut(rater, subject);
                 let evidence = if negative {
                     pair.rated_negative += weight;
                     Evidence {
@@ -560,13 +559,13 @@ impl TrustState {
                         negative: 0.0,
                     }
                 };
-                self.count_verdict(rater, subject, negative);
+                self.count_verdict(id, subject, negative);
                 let counts = Counts {
                     ratings_positive: u32::from(!negative),
                     ratings_negative: u32::from(negative),
                     ..Counts::default()
                 };
-                self.record(rater, subject, scope, at, evidence, counts, &[index]);
+                self.record(id, subject, scope, at, evidence, counts, &[index]);
             }
             Body::Report {
                 reporter,
@@ -582,12 +581,11 @@ impl TrustState {
                     * self.params.report_weight
                     * self.credibility(reporter, at)
                     * self.fairness(reporter);
-                self.count_verdict(reporter, subject, true);
-                let reported = self
-                    .pair(reporter, subject)
-                    .map_or(0.0, |pair| pair.reported);
-                let weight = weight.min((self.params.report_cap - reported).max(0.0));
-                self.pair_mut(reporter, subject).reported += weight;
+                let id = self.pair_id(reporter, subject);
+                self.count_verdict(id, subject, true);
+                let pair = &mut self.pairs[id as usize];
+                let weight = weight.min((self.params.report_cap - pair.reported).max(0.0));
+                pair.reported += weight;
                 let counts = Counts {
                     reports: 1,
                     ..Counts::default()
@@ -596,7 +594,7 @@ impl TrustState {
                     positive: 0.0,
                     negative: weight,
                 };
-                self.record(reporter, subject, scope, at, evidence, counts, &[index]);
+                self.record(id, subject, scope, at, evidence, counts, &[index]);
             }
             Body::Vouch {
                 voucher,
@@ -637,12 +635,14 @@ impl TrustState {
         }
     }
 
-    fn count_verdict(&mut self, author: u32, subject: u32, negative: bool) {
+    /// Counts a verdict of pair `pair` (its truster the author) about `subject`.
+    fn count_verdict(&mut self, pair: u32, subject: u32, negative: bool) {
         // What the other raters of this subject said, smoothed towards the community's share
         // with the prior weight of an opinion.
         let overall = self.community_negative_share();
         let w = self.params.prior_weight;
-        let pair = self.pair_id(author, subject) as usize;
+        let pair = pair as usize;
+        let author = self.pairs[pair].truster;
         let stance = self.pairs[pair].stance;
         let judged = &mut self.people[subject as usize];
         let others = f64::from(judged.raters - u32::from(stance != 0));
@@ -686,16 +686,12 @@ impl TrustState {
         id
     }
 
-    fn pair_mut(&mut self, truster: u32, subject: u32) -> &mut Pair {
-        let id = self.pair_id(truster, subject);
-        &mut self.pairs[id as usize]
-    }
-
-    /// Adds weighted evidence from `truster` about `subject`, citing the log entries it comes from.
+    /// Adds weighted evidence of pair `id` (from its truster) about `subject`, citing the log
+    /// entries it comes from.
     #[allow(clippy::too_many_arguments)]
     fn record(
         &mut self,
-        truster: u32,
+        id: u32,
         subject: u32,
         scope: Option<u32>,
         at: i64,
@@ -703,7 +699,6 @@ impl TrustState {
         counts: Counts,
         indexes: &[u64],
     ) {
-        let id = self.pair_id(truster, subject);
         let p = &self.params;
         let person = &mut self.people[subject as usize];
         person
