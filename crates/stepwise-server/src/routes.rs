@@ -71,17 +71,33 @@ fn optional_time(field: &str, text: Option<&str>) -> Result<Option<Time>, ApiErr
     Ok(text.map(|t| Time::parse(field, t)).transpose()?)
 }
 
+/// How long an answer from the live state may take.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cost {
+    /// Microseconds (a decision): answered on the async thread.
+    Quick,
+    /// May recompute the network rank after the log grew: answered on a blocking thread.
+    Heavy,
+}
+
 /// Runs `f` on the live state at the current instant, or, for an instant `at`, on a state
 /// folded from the entries recorded up to then (as `stepwise … --at` does), so a past answer
 /// reproduces exactly.
 async fn with_state<R: Send + 'static>(
     app: &Arc<App>,
     at: Option<Time>,
+    cost: Cost,
     f: impl FnOnce(&LadderState, Time) -> R + Send + 'static,
 ) -> Result<R, ApiError> {
     let Some(at) = at else {
         let now = now()?;
-        return Ok(app.live.read(|state| f(state, now)));
+        if cost == Cost::Quick {
+            return Ok(app.live.read(|state| f(state, now)));
+        }
+        let live = Arc::clone(&app.live);
+        return tokio::task::spawn_blocking(move || live.read(|state| f(state, now)))
+            .await
+            .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")));
     };
     let _permit = app
         .replays
@@ -592,7 +608,7 @@ pub async fn trust(
     let truster = optional_id("truster", q.truster.as_deref())?;
     let scope = optional_id("scope", q.scope.as_deref())?;
     let at = optional_time("at", q.at.as_deref())?;
-    with_state(&app, at, move |state, at| {
+    with_state(&app, at, Cost::Heavy, move |state, at| {
         let report = state
             .trust()
             .trust(&subject, truster.as_ref(), scope.as_ref(), at);
@@ -676,7 +692,7 @@ pub async fn decide(
     let at = optional_time("at", request.at.as_deref())?;
     let (capability, stake) = (request.capability, request.stake);
     let explain = request.explain.unwrap_or(true);
-    with_state(&app, at, move |state, at| {
+    with_state(&app, at, Cost::Quick, move |state, at| {
         let d = state.decide(&subject, &capability, stake, truster.as_ref(), at);
         let size = state.trust().log_size();
         Json(if explain {
@@ -714,7 +730,7 @@ pub async fn explain(
 ) -> Result<Json<ExplainView>, ApiError> {
     let subject = Id::parse("id", &path(id)?)?;
     let at = optional_time("at", query(q)?.at.as_deref())?;
-    with_state(&app, at, move |state, at| {
+    with_state(&app, at, Cost::Quick, move |state, at| {
         Json(ExplainView::new(state, &subject, at, &mut Vec::new()))
     })
     .await
@@ -759,31 +775,27 @@ pub async fn rank(
     if top > 10_000 {
         return Err(ApiError::field("top", format!("{top} is more than 10000")));
     }
-    let live = Arc::clone(&app.live);
-    // The rank is computed on first use after the log changed: off the async threads.
-    tokio::task::spawn_blocking(move || {
-        live.read(|state| {
-            let trust = state.trust();
-            let ranking = trust.ranking();
-            Json(RankView {
-                principals: ranking
-                    .top(top)
-                    .into_iter()
-                    .filter_map(|(i, score)| {
-                        Some(RankRow {
-                            principal: trust.principal(i)?.to_string(),
-                            score,
-                        })
+    // The rank is computed on first use after the log changed.
+    with_state(&app, None, Cost::Heavy, move |state, _| {
+        let trust = state.trust();
+        let ranking = trust.ranking();
+        Json(RankView {
+            principals: ranking
+                .top(top)
+                .into_iter()
+                .filter_map(|(i, score)| {
+                    Some(RankRow {
+                        principal: trust.principal(i)?.to_string(),
+                        score,
                     })
-                    .collect(),
-                total: ranking.scores.len(),
-                converged: ranking.converged,
-                log_size: trust.log_size(),
-            })
+                })
+                .collect(),
+            total: ranking.scores.len(),
+            converged: ranking.converged,
+            log_size: trust.log_size(),
         })
     })
     .await
-    .map_err(|e| ApiError::internal(format!("the rank task failed: {e}")))
 }
 
 /// The policy in force.
