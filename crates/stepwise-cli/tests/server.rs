@@ -30,6 +30,13 @@ fn stepwise_ok(data: &Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf-8")
 }
 
+/// `stepwise ARGS --json`, which must succeed, parsed.
+fn cli_json(data: &Path, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    serde_json::from_str(&stepwise_ok(data, &args)).expect("JSON")
+}
+
 /// Creates a key with the command line; returns its text.
 fn key(data: &Path, role: &str, principal: Option<&str>, store: Option<&str>) -> String {
     let mut args = vec!["key", "create", "--role", role, "--json"];
@@ -274,11 +281,7 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
         .json();
     assert_eq!(proof["size"], 3);
     assert!(r.body.contains("\n3\n"));
-    let cli_proof: Value = serde_json::from_str(&stepwise_ok(
-        &data,
-        &["log", "proof", "inclusion", "1", "--json"],
-    ))
-    .expect("JSON");
+    let cli_proof = cli_json(&data, &["log", "proof", "inclusion", "1"]);
     assert_eq!(proof["proof"], cli_proof["proof"]);
     assert_eq!(proof["root"], cli_proof["root"]);
     let cons = server
@@ -289,11 +292,7 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
             None,
         )
         .json();
-    let cli_cons: Value = serde_json::from_str(&stepwise_ok(
-        &data,
-        &["log", "proof", "consistency", "1", "3", "--json"],
-    ))
-    .expect("JSON");
+    let cli_cons = cli_json(&data, &["log", "proof", "consistency", "1", "3"]);
     assert_eq!(cons["proof"], cli_cons["proof"]);
     assert_eq!(
         server
@@ -307,57 +306,50 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
         "old"
     );
 
-    // Trust, decide and explain, at a fixed instant, equal the command line's answers.
-    let at = "2026-11-10T00:00:00Z";
-    let trust = server
+    // Trust, decide and explain at an instant equal the command line's answers: after the
+    // latest event (answered from the live state) and between two events (a replay).
+    for at in ["2026-11-10T00:00:00Z", "2026-11-01T15:00:00Z"] {
+        let get = |path: String| {
+            server
+                .request("GET", &path, Some(&keys.reader), None)
+                .json()
+        };
+        let trust = get(format!("/v1/principals/user:ann/trust?at={at}"));
+        assert_eq!(trust, cli_json(&data, &["trust", "user:ann", "--at", at]));
+        let ask = json!({"subject": "user:ann", "capability": "act:low", "stake": 5, "at": at});
+        let decision = server
+            .request(
+                "POST",
+                "/v1/decide",
+                Some(&keys.reader),
+                Some(&ask.to_string()),
+            )
+            .json();
+        let cli = stepwise(
+            &data,
+            &[
+                "decide", "user:ann", "act:low", "--stake", "5", "--at", at, "--json",
+            ],
+        );
+        let cli_decision: Value = serde_json::from_slice(&cli.stdout).expect("JSON");
+        assert_eq!(decision, cli_decision);
+        assert_eq!(decision["log_size"], 3);
+        let explain = get(format!("/v1/principals/user:ann/explain?at={at}"));
+        assert_eq!(
+            explain,
+            cli_json(&data, &["explain", "user:ann", "--at", at])
+        );
+    }
+    // At 15:00 the promise was made but its outcome (18:00) not yet recorded.
+    let before = server
         .request(
             "GET",
-            &format!("/v1/principals/user:ann/trust?at={at}"),
+            "/v1/principals/user:ann/trust?at=2026-11-01T15:00:00Z",
             Some(&keys.reader),
             None,
         )
         .json();
-    let cli_trust: Value = serde_json::from_str(&stepwise_ok(
-        &data,
-        &["trust", "user:ann", "--at", at, "--json"],
-    ))
-    .expect("JSON");
-    assert_eq!(trust, cli_trust);
-    assert_eq!(trust["counts"]["kept"], 1);
-
-    let ask = json!({"subject": "user:ann", "capability": "act:low", "stake": 5, "at": at});
-    let decision = server
-        .request(
-            "POST",
-            "/v1/decide",
-            Some(&keys.reader),
-            Some(&ask.to_string()),
-        )
-        .json();
-    let cli_out = stepwise(
-        &data,
-        &[
-            "decide", "user:ann", "act:low", "--stake", "5", "--at", at, "--json",
-        ],
-    );
-    let cli_decision: Value = serde_json::from_slice(&cli_out.stdout).expect("JSON");
-    assert_eq!(decision, cli_decision);
-    assert_eq!(decision["log_size"], 3);
-
-    let explain = server
-        .request(
-            "GET",
-            &format!("/v1/principals/user:ann/explain?at={at}"),
-            Some(&keys.reader),
-            None,
-        )
-        .json();
-    let cli_explain: Value = serde_json::from_str(&stepwise_ok(
-        &data,
-        &["explain", "user:ann", "--at", at, "--json"],
-    ))
-    .expect("JSON");
-    assert_eq!(explain, cli_explain);
+    assert_eq!(before["counts"]["kept"], 0);
 
     // Without `at`: the live state, now.
     let now = server

@@ -9,10 +9,10 @@ use crate::auth::KeyCache;
 use crate::error::ApiError;
 use crate::limits::{Limits, RateLimiter};
 use crate::metrics::Metrics;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use stepwise::evidence::{Event, FieldError};
+use stepwise::evidence::{Event, FieldError, Time};
 use stepwise::ladder::LadderState;
 use stepwise::ledger::{Appended, Ledger, LedgerError, MAX_BATCH};
 use stepwise::model::state::decode_entry;
@@ -86,16 +86,27 @@ pub struct Live {
     checkpoint: RwLock<StoredCheckpoint>,
     /// Held while folding, so two followers never fold the same entries.
     folding: Mutex<()>,
+    /// The latest event time folded, in microseconds: for any instant from then on, the live
+    /// state is exactly the log folded up to that instant.
+    latest: AtomicI64,
 }
 
 impl Live {
-    /// A live state that starts from `state` and `checkpoint`.
-    pub fn new(state: LadderState, checkpoint: StoredCheckpoint) -> Self {
+    /// A live state that starts from `state`, folded from the log up to `checkpoint`, whose
+    /// latest event happened at `latest`.
+    pub fn new(state: LadderState, checkpoint: StoredCheckpoint, latest: Time) -> Self {
         Self {
             state: RwLock::new(state),
             checkpoint: RwLock::new(checkpoint),
             folding: Mutex::new(()),
+            latest: AtomicI64::new(latest.as_micros()),
         }
+    }
+
+    /// Whether the live state answers for instant `at` exactly as a fold of the log up to
+    /// `at` would: no folded event happened after it.
+    pub fn covers(&self, at: Time) -> bool {
+        at.as_micros() >= self.latest.load(Ordering::Acquire)
     }
 
     /// Runs `f` on the current state (a read lock: many readers at once).
@@ -142,6 +153,8 @@ impl Live {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (index, event) in recorded {
                     state.apply(index, event);
+                    self.latest
+                        .fetch_max(event.at.as_micros(), Ordering::AcqRel);
                 }
                 drop(state);
                 *self
@@ -182,6 +195,8 @@ impl Live {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (index, event) in &events {
                 state.apply(*index, event);
+                self.latest
+                    .fetch_max(event.at.as_micros(), Ordering::AcqRel);
             }
         }
         *self

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stepwise::evidence::Id;
-use stepwise::keys::{KeyRecord, Role, key_hash};
+use stepwise::keys::{KeyRecord, Role, check_key_text, key_hash};
 
 /// How long a key record (or its absence) is trusted before the store is asked again.
 pub const KEY_TTL: Duration = Duration::from_secs(2);
@@ -126,6 +126,8 @@ impl FromRequestParts<Arc<App>> for Caller {
             .ok_or_else(|| {
                 ApiError::unauthorized("the Authorization header must be `Bearer <key>`")
             })?;
+        // A text no key could have is refused without asking the store.
+        check_key_text(key).map_err(|e| ApiError::unauthorized(e.to_string()))?;
         let record = app
             .keys
             .lookup(&app.pool, key_hash(key))

@@ -30,8 +30,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use stepwise::data_dir::{DataDir, DataDirError};
+use stepwise::evidence::Time;
 use stepwise::ladder::LadderState;
 use stepwise::ledger::{Ledger, LedgerError};
+use stepwise::model::state::fold_log;
 use stepwise::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// How to run the server.
@@ -155,8 +157,13 @@ fn start<S: Store + 'static>(
 ) -> Result<(Writer, std::thread::JoinHandle<()>, Arc<Live>), ServeError> {
     let ledger = open()?;
     let checkpoint = ledger.checkpoint().clone();
-    let state = LadderState::replay(ledger.store(), model, ladder, None, &mut |_| {})?;
-    let live = Arc::new(Live::new(state, checkpoint));
+    let mut state = LadderState::new(model, ladder);
+    let mut latest = Time::MIN;
+    fold_log(ledger.store(), None, &mut |_| {}, &mut |index, event| {
+        latest = latest.max(event.at);
+        state.apply(index, event);
+    })?;
+    let live = Arc::new(Live::new(state, checkpoint, latest));
     let (writer, thread) = Writer::spawn(ledger, open, Arc::clone(&live), Arc::clone(metrics))?;
     Ok((writer, thread, live))
 }

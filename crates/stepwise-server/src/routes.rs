@@ -80,25 +80,37 @@ enum Cost {
     Heavy,
 }
 
-/// Runs `f` on the live state at the current instant, or, for an instant `at`, on a state
-/// folded from the entries recorded up to then (as `stepwise … --at` does), so a past answer
-/// reproduces exactly.
+/// Runs `f` on the state of the log folded up to instant `at` (default: now), as `stepwise …
+/// --at` does, so a past answer reproduces exactly. The live state in memory answers every
+/// instant from the latest event on; only an instant before it reads the log.
 async fn with_state<R: Send + 'static>(
     app: &Arc<App>,
     at: Option<Time>,
     cost: Cost,
     f: impl FnOnce(&LadderState, Time) -> R + Send + 'static,
 ) -> Result<R, ApiError> {
-    let Some(at) = at else {
-        let now = now()?;
-        if cost == Cost::Quick {
-            return Ok(app.live.read(|state| f(state, now)));
-        }
-        let live = Arc::clone(&app.live);
-        return tokio::task::spawn_blocking(move || live.read(|state| f(state, now)))
-            .await
-            .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")));
+    // From the latest event on, the live state is that fold: answered from memory.
+    let at = match at {
+        None => now()?,
+        Some(at) if app.live.covers(at) => at,
+        Some(at) => return replay_at(app, at, f).await,
     };
+    if cost == Cost::Quick {
+        return Ok(app.live.read(|state| f(state, at)));
+    }
+    let live = Arc::clone(&app.live);
+    tokio::task::spawn_blocking(move || live.read(|state| f(state, at)))
+        .await
+        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))
+}
+
+/// A past instant before the latest event: the log is folded up to it from the store, at
+/// most two such replays at once.
+async fn replay_at<R: Send + 'static>(
+    app: &Arc<App>,
+    at: Time,
+    f: impl FnOnce(&LadderState, Time) -> R + Send + 'static,
+) -> Result<R, ApiError> {
     let _permit = app
         .replays
         .acquire()
