@@ -69,13 +69,5 @@ pub fn spinner() -> indicatif::ProgressBar {
     }
 }
 
-/// Lower-case hex, the form hashes take in output.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+/// Lower-case hexadecimal (the same as the server's JSON uses).
+pub use stepwise_server::wire::hex;
