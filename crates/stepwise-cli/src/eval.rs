@@ -1,8 +1,9 @@
-//! `stepwise eval`: judge the trust model on a real signed network, in time order, against
-//! baselines in the same run. Runs in memory; needs no data directory.
+//! `stepwise eval`: judge the trust model on a real signed network against baselines in the
+//! same run — in time order when the network has timestamps, by k-fold cross-validation when it
+//! has none (or when asked). Runs in memory; needs no data directory.
 
 use crate::output::Out;
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use std::fs::File;
@@ -15,9 +16,17 @@ use stepwise_sim::eval::{self, Rating};
 pub struct EvalArgs {
     /// The ratings file (plain or gzip-compressed).
     file: PathBuf,
-    /// Its format.
+    /// Its format: `bitcoin-otc` (`SOURCE,TARGET,RATING,TIME`, also Bitcoin Alpha) or
+    /// `snap-signed` (`FromNodeId ToNodeId Sign`, no timestamps: Epinions, Slashdot).
     #[arg(long, value_enum, default_value = "bitcoin-otc")]
     format: Format,
+    /// Judge by k-fold cross-validation with this many folds instead of the temporal replay
+    /// (the only protocol for a network without timestamps, where it defaults to 10).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=100))]
+    folds: Option<u32>,
+    /// The seed of the cross-validation's shuffle.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
     /// Ground-truth labels (`node_id,label`, 1 benign, -1 fraudulent) for fraud-user AUC.
     #[arg(long)]
     labels: Option<PathBuf>,
@@ -27,17 +36,19 @@ pub struct EvalArgs {
     /// Write the figures as JSON and the ROC curves and trust-over-time plots as SVG here.
     #[arg(long)]
     report: Option<PathBuf>,
-    /// Recompute network rank and Fairness/Goodness every this many ratings.
-    #[arg(long, default_value_t = 1000)]
-    every: usize,
+    /// Recompute network rank and Fairness/Goodness every this many ratings (temporal replay;
+    /// held-out folds compute them once, after learning).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    every: u64,
     /// Also report the AUC of each of stepwise's experts alone and in combination.
     #[arg(long)]
     ablations: bool,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum Format {
     BitcoinOtc,
+    SnapSigned,
 }
 
 fn open(path: &Path) -> Result<Box<dyn BufRead>> {
@@ -52,21 +63,51 @@ fn open(path: &Path) -> Result<Box<dyn BufRead>> {
 }
 
 pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
-    let Format::BitcoinOtc = args.format;
-    let ratings = eval::read_bitcoin_otc(open(&args.file)?)
-        .with_context(|| format!("{}", args.file.display()))?;
+    let folds = match (args.format, args.folds) {
+        (Format::SnapSigned, None) => Some(10),
+        (_, folds) => folds.map(|k| k as usize),
+    };
+    if args.labels.is_some() && args.format != Format::BitcoinOtc {
+        bail!(
+            "--labels: fraud-user AUC needs --format bitcoin-otc (its label leakage is held out through the network's trusted core)"
+        );
+    }
+    if args.ablations && folds.is_some() {
+        bail!(
+            "--ablations: the ablations use the temporal replay; leave out --folds, on a network with timestamps"
+        );
+    }
+    let (ratings, self_loops) = match args.format {
+        Format::BitcoinOtc => (eval::read_bitcoin_otc(open(&args.file)?), 0),
+        Format::SnapSigned => match eval::read_snap_signed(open(&args.file)?) {
+            Ok((ratings, loops)) => (Ok(ratings), loops),
+            Err(e) => (Err(e), 0),
+        },
+    };
+    let ratings = ratings.with_context(|| format!("{}", args.file.display()))?;
     // The policy of the data directory when there is one, the defaults otherwise.
     let params = if data.policy_path().exists() {
         data.policy()?.model
     } else {
         Default::default()
     };
+    let every = usize::try_from(args.every).unwrap_or(usize::MAX);
     let bar = crate::output::spinner();
-    let mut systems = eval::systems(&params, args.every);
-    let run = eval::replay(&ratings, &mut systems, &mut |n| {
-        bar.set_message(format!("{n}/{} ratings", ratings.len()));
-        bar.tick();
-    });
+    let run = match folds {
+        None => eval::replay(&ratings, &mut eval::systems(&params, every), &mut |n| {
+            bar.set_message(format!("{n}/{} ratings", ratings.len()));
+            bar.tick();
+        }),
+        Some(k) => {
+            bar.set_message(format!("fold 1/{k}"));
+            // Learning a fold never recomputes; `settle` does, once.
+            let systems = || eval::systems(&params, usize::MAX);
+            eval::cross_validate(&ratings, k, args.seed, &systems, &mut |done| {
+                bar.set_message(format!("fold {}/{k}", (done + 1).min(k)));
+                bar.tick();
+            })
+        }
+    };
     bar.finish_and_clear();
     let scores = run.scores(&ratings);
     let negatives = ratings.iter().filter(|r| r.negative()).count();
@@ -80,15 +121,20 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
     };
     let ablations = args
         .ablations
-        .then(|| eval::ablations(&ratings, &params, args.every));
+        .then(|| eval::ablations(&ratings, &params, every));
     if let Some(path) = &args.predictions {
         write_predictions(path, &ratings, &run)?;
     }
+    let protocol = match folds {
+        None => json!({"kind": "temporal", "refresh_every": args.every}),
+        Some(k) => json!({"kind": "folds", "folds": k, "seed": args.seed}),
+    };
     let figures = json!({
         "file": args.file,
         "ratings": ratings.len(),
         "negative": negatives,
-        "refresh_every": args.every,
+        "self_loops_skipped": self_loops,
+        "protocol": protocol,
         "systems": scores.iter().map(|s| json!({
             "system": s.system,
             "auc_all": s.auc_all,
@@ -103,10 +149,13 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
         })),
     });
     if let Some(dir) = &args.report {
-        write_report(dir, &figures, &ratings, &run)?;
+        write_report(dir, &figures, &ratings, &run, folds.is_none())?;
     }
     out.emit(&figures, |w| {
-        writeln!(w, "{} ratings in time order, {negatives} negative; predicted before each is applied", ratings.len())?;
+        match folds {
+            None => writeln!(w, "{} ratings in time order, {negatives} negative; predicted before each is applied", ratings.len())?,
+            Some(k) => writeln!(w, "{} ratings, {negatives} negative{}; {k}-fold cross-validation (seed {}): each predicted by models that learned the other folds", ratings.len(), if self_loops > 0 { format!(", {self_loops} self-loops skipped") } else { String::new() }, args.seed)?,
+        }
         writeln!(w, "{:<20} {:>10} {:>22}", "system", "AUC (all)", "AUC (subject known)")?;
         for s in &scores {
             let f = |a: Option<f64>| a.map_or("—".to_owned(), |a| format!("{a:.4}"));
@@ -147,7 +196,15 @@ fn write_predictions(path: &Path, ratings: &[Rating], run: &eval::Run) -> Result
 
 const COLOURS: [&str; 4] = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd"];
 
-fn write_report(dir: &Path, figures: &Value, ratings: &[Rating], run: &eval::Run) -> Result<()> {
+/// Writes `figures.json` and `roc.svg`, and `trust_over_time.svg` when the ratings were
+/// replayed in time order (`temporal`).
+fn write_report(
+    dir: &Path,
+    figures: &Value,
+    ratings: &[Rating],
+    run: &eval::Run,
+    temporal: bool,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     std::fs::write(
         dir.join("figures.json"),
@@ -184,6 +241,9 @@ fn write_report(dir: &Path, figures: &Value, ratings: &[Rating], run: &eval::Run
     }
     svg.push_str("</g></svg>\n");
     std::fs::write(dir.join("roc.svg"), svg)?;
+    if !temporal {
+        return Ok(());
+    }
     // stepwise's P(negative) over time for the six most-rated subjects.
     let mut counts: std::collections::HashMap<u64, usize> = std::collections::HashMap::new();
     for r in ratings {

@@ -99,7 +99,7 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
     out.emit(&to_json(&view)?, |w| {
         writeln!(
             w,
-            "{}: {} {} {} at stake {} (level {} {}, limit {})",
+            "{}: {} {} {} at stake {} (level {} {}, limit {}{})",
             if view.allowed { "ALLOWED" } else { "DENIED" },
             subject,
             if view.allowed { "may" } else { "may not" },
@@ -107,7 +107,12 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
             args.stake,
             view.level.index,
             view.level.name,
-            view.limit
+            view.limit,
+            if view.exposure > 0.0 {
+                format!(", {} already at stake", view.exposure)
+            } else {
+                String::new()
+            }
         )?;
         writeln!(w, "reasons:")?;
         for r in &view.reasons {
@@ -209,6 +214,15 @@ pub fn ladder(data: &DataDir, out: &mut Out) -> Result<bool> {
             },
             rules.margin,
             rules.floor_expected
+        )?;
+        writeln!(
+            w,
+            "{}",
+            if rules.limit_exposure {
+                "max stake bounds what is at risk at once: the stake asked plus open promises not yet due"
+            } else {
+                "max stake bounds each promise alone"
+            }
         )
     })?;
     Ok(true)

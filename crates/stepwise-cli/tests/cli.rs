@@ -1084,3 +1084,53 @@ fn eval_reports_every_system_and_writes_recomputable_predictions() {
     let missing = s.run(&["eval", "/nonexistent.csv"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+#[test]
+fn eval_judges_a_network_without_timestamps_on_held_out_folds() {
+    let s = Sandbox::new();
+    // A small SNAP signed network: a ring of good users, two who are panned by everyone.
+    let mut text = String::from("# Directed graph\n# FromNodeId\tToNodeId\tSign\n");
+    for u in 0..40u32 {
+        for k in 1..6u32 {
+            let v = (u + k) % 42;
+            let sign = if v >= 40 { -1 } else { 1 };
+            text.push_str(&format!("{u}\t{v}\t{sign}\n"));
+        }
+    }
+    text.push_str("7\t7\t1\n");
+    let file = s.path("net.txt");
+    std::fs::write(&file, text).expect("write");
+    let report = s.path("report");
+    let figures = s.json(&[
+        "eval",
+        file.to_str().expect("utf-8"),
+        "--format",
+        "snap-signed",
+        "--folds",
+        "4",
+        "--report",
+        report.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(figures["ratings"], 200);
+    assert_eq!(figures["self_loops_skipped"], 1);
+    assert_eq!(figures["protocol"]["kind"], "folds");
+    assert_eq!(figures["protocol"]["folds"], 4);
+    assert_eq!(figures["systems"].as_array().expect("systems").len(), 4);
+    assert!(report.join("roc.svg").exists());
+    assert!(
+        !report.join("trust_over_time.svg").exists(),
+        "no time axis without timestamps"
+    );
+    // Fraud labels and ablations belong to the temporal replay of Bitcoin OTC.
+    let file = file.to_str().expect("utf-8");
+    for extra in [&["--labels", file][..], &["--ablations"][..]] {
+        let mut args = vec!["eval", file, "--format", "snap-signed"];
+        args.extend_from_slice(extra);
+        let out = s.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(stderr(&out).contains(extra[0]), "{}", stderr(&out));
+    }
+    let out = s.run(&["eval", file, "--format", "bitcoin-otc"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+}

@@ -96,8 +96,11 @@ pub struct DecisionView {
     pub at: String,
     /// The principal's level at that instant.
     pub level: LevelRef,
-    /// The largest stake allowed at this level for this truster.
+    /// The largest stake allowed at this level for this truster: the most it may have at risk
+    /// at once, open promises included.
     pub limit: f64,
+    /// What it already has at stake: its promises with no outcome that are not yet due.
+    pub exposure: f64,
     /// The reasons, the deciding one first.
     pub reasons: Vec<ReasonView>,
     /// What it takes to reach the next level; `null` at the top.
@@ -142,6 +145,7 @@ impl DecisionView {
                 name: d.level_name().to_owned(),
             },
             limit: d.limit,
+            exposure: d.exposure,
             reasons: d
                 .reasons()
                 .as_slice()
@@ -168,8 +172,11 @@ pub struct VerdictView {
     pub allowed: bool,
     /// The principal's level index at that instant.
     pub level: usize,
-    /// The largest stake allowed at this level for this truster.
+    /// The largest stake allowed at this level for this truster: the most it may have at risk
+    /// at once, open promises included.
     pub limit: f64,
+    /// What it already has at stake: its promises with no outcome that are not yet due.
+    pub exposure: f64,
     /// The reasons' stable codes, the deciding one first.
     pub reasons: Vec<&'static str>,
     /// Log size the decision was computed at.
@@ -183,6 +190,7 @@ impl VerdictView {
             allowed: d.allowed,
             level: d.level,
             limit: d.limit,
+            exposure: d.exposure,
             reasons: d.reasons().as_slice().iter().map(|r| r.code()).collect(),
             log_size,
         }

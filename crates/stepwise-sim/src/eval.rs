@@ -1,11 +1,18 @@
-//! Temporal evaluation on a real signed trust network (Bitcoin OTC).
+//! Evaluation on a real signed trust network, against baselines in the same run.
 //!
-//! The ratings are replayed in time order (file order on ties). Before each rating is applied,
-//! every system predicts, from the past alone, the probability that it is negative; then the
-//! rating is applied and the replay moves on. The figures are areas under the ROC curve (AUC) of
-//! those predictions, for stepwise and for baselines computed in the same run. Nothing from the
-//! future may leak in: a predictor only ever sees ratings that came before the one it scores, and
-//! a test checks that predictions for a prefix of the file do not depend on the rest.
+//! Two protocols, both scored by the area under the ROC curve (AUC) of each system's
+//! probability that a rating is negative:
+//!
+//! * **Temporal** ([`replay`]), for a network with timestamps (Bitcoin OTC, Bitcoin Alpha): the
+//!   ratings are replayed in time order (file order on ties). Before each rating is applied,
+//!   every system predicts it from the past alone; then the rating is applied and the replay
+//!   moves on. Nothing from the future may leak in: a predictor only ever sees ratings that came
+//!   before the one it scores, and a test checks that predictions for a prefix of the file do
+//!   not depend on the rest.
+//! * **Held out** ([`cross_validate`]), for a network without timestamps (SNAP's Epinions and
+//!   Slashdot): k-fold cross-validation. The ratings are dealt into folds by a seeded shuffle;
+//!   for each fold every system learns the other folds and then predicts the fold's ratings
+//!   without learning them, so each rating is predicted once, by models that never saw it.
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
@@ -52,6 +59,58 @@ pub enum EvalError {
     /// Nothing to evaluate.
     #[error("the input holds no ratings")]
     Empty,
+}
+
+/// Reads a SNAP signed network (Epinions, Slashdot): `FromNodeId ToNodeId Sign` lines separated
+/// by tabs or spaces, `#` comment lines, a sign of `1` or `-1`. The file has no timestamps, so
+/// every rating gets time 0 and is kept in file order; a sign is read as the whole verdict, 10 or
+/// −10 on the −10..10 scale of [`Rating::value`]. Self-loops (a user rating itself) are skipped:
+/// no trust model scores them. Returns the ratings and how many self-loops were skipped.
+pub fn read_snap_signed(input: impl BufRead) -> Result<(Vec<Rating>, usize), EvalError> {
+    let mut ratings = Vec::new();
+    let mut loops = 0;
+    for (i, line) in input.lines().enumerate() {
+        let line = line?;
+        let text = line.trim();
+        if text.is_empty() || text.starts_with('#') {
+            continue;
+        }
+        let bad = |problem: String| EvalError::Line {
+            line: i + 1,
+            problem,
+        };
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let [source, target, sign] = fields[..] else {
+            return Err(bad(format!(
+                "expected FromNodeId ToNodeId Sign, got {} fields",
+                fields.len()
+            )));
+        };
+        let id = |s: &str, name: &str| {
+            s.parse::<u64>()
+                .map_err(|_| bad(format!("{name} {s:?} is not a whole number")))
+        };
+        let value = match sign {
+            "1" | "+1" => 10,
+            "-1" => -10,
+            other => return Err(bad(format!("Sign {other:?} is neither 1 nor -1"))),
+        };
+        let (rater, subject) = (id(source, "FromNodeId")?, id(target, "ToNodeId")?);
+        if rater == subject {
+            loops += 1;
+            continue;
+        }
+        ratings.push(Rating {
+            rater,
+            subject,
+            value,
+            time: 0.0,
+        });
+    }
+    if ratings.is_empty() {
+        return Err(EvalError::Empty);
+    }
+    Ok((ratings, loops))
 }
 
 /// Reads `SOURCE,TARGET,RATING,TIME` lines (blank lines and `#` comments skipped) and returns
@@ -170,8 +229,11 @@ pub trait Predictor {
     fn name(&self) -> &'static str;
     /// P(negative) for `rating`, from what it has learned so far.
     fn predict(&mut self, rating: &Rating) -> f64;
-    /// Learns `rating` (called right after `predict` on it).
+    /// Learns `rating` (in the temporal replay, right after `predict` on it).
     fn learn(&mut self, rating: &Rating);
+    /// Brings what it recomputes only now and then (network rank, Fairness/Goodness) up to
+    /// date with everything learned: called once learning is over, before held-out predictions.
+    fn settle(&mut self) {}
 }
 
 /// Share of negatives so far, with a uniform prior: what baselines say about strangers.
@@ -265,45 +327,61 @@ impl FairnessGoodness {
 
     /// Fairness and goodness of a weighted graph, iterated to convergence (max change < 1e-9,
     /// at most 200 rounds): `g(v)` = mean of `f(u)·w(u,v)` over in-edges, `f(u)` = 1 − mean
-    /// `|w(u,v) − g(v)|/2` over out-edges, starting from `f = g = 1`.
+    /// `|w(u,v) − g(v)|/2` over out-edges, starting from `f = g = 1`. Returns the fairness of
+    /// every rater and the goodness of every subject.
     pub fn compute(edges: &[(u64, u64, f64)]) -> (HashMap<u64, f64>, HashMap<u64, f64>) {
-        let mut fairness: HashMap<u64, f64> = HashMap::new();
-        let mut goodness: HashMap<u64, f64> = HashMap::new();
-        for &(u, v, _) in edges {
-            fairness.insert(u, 1.0);
-            goodness.insert(v, 1.0);
+        // Dense indexes: the rounds then walk plain arrays.
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        let mut ids: Vec<u64> = Vec::new();
+        let mut dense = |x: u64| {
+            *index.entry(x).or_insert_with(|| {
+                ids.push(x);
+                ids.len() - 1
+            })
+        };
+        let edges: Vec<(usize, usize, f64)> = edges
+            .iter()
+            .map(|&(u, v, w)| (dense(u), dense(v), w))
+            .collect();
+        let n = ids.len();
+        let (mut given, mut received) = (vec![0u32; n], vec![0u32; n]);
+        for &(u, v, _) in &edges {
+            given[u] += 1;
+            received[v] += 1;
         }
-        let mut in_sum: HashMap<u64, (f64, u32)> = HashMap::new();
-        let mut out_sum: HashMap<u64, (f64, u32)> = HashMap::new();
+        let (mut fairness, mut goodness) = (vec![1.0; n], vec![1.0; n]);
+        let mut sum = vec![0.0; n];
         for _ in 0..200 {
-            in_sum.clear();
-            for &(u, v, w) in edges {
-                let e = in_sum.entry(v).or_default();
-                e.0 += fairness[&u] * w;
-                e.1 += 1;
+            sum.fill(0.0);
+            for &(u, v, w) in &edges {
+                sum[v] += fairness[u] * w;
             }
             let mut change: f64 = 0.0;
-            for (v, (sum, n)) in &in_sum {
-                let g = sum / f64::from(*n);
-                let old = goodness.insert(*v, g).unwrap_or(g);
-                change = change.max((g - old).abs());
+            for v in (0..n).filter(|v| received[*v] > 0) {
+                let g = sum[v] / f64::from(received[v]);
+                change = change.max((g - goodness[v]).abs());
+                goodness[v] = g;
             }
-            out_sum.clear();
-            for &(u, v, w) in edges {
-                let e = out_sum.entry(u).or_default();
-                e.0 += (w - goodness[&v]).abs() / 2.0;
-                e.1 += 1;
+            sum.fill(0.0);
+            for &(u, v, w) in &edges {
+                sum[u] += (w - goodness[v]).abs() / 2.0;
             }
-            for (u, (sum, n)) in &out_sum {
-                let f = 1.0 - sum / f64::from(*n);
-                let old = fairness.insert(*u, f).unwrap_or(f);
-                change = change.max((f - old).abs());
+            for u in (0..n).filter(|u| given[*u] > 0) {
+                let f = 1.0 - sum[u] / f64::from(given[u]);
+                change = change.max((f - fairness[u]).abs());
+                fairness[u] = f;
             }
             if change < 1e-9 {
                 break;
             }
         }
-        (fairness, goodness)
+        let of = |values: &[f64], count: &[u32]| -> HashMap<u64, f64> {
+            (0..n)
+                .filter(|k| count[*k] > 0)
+                .map(|k| (ids[k], values[k]))
+                .collect()
+        };
+        (of(&fairness, &given), of(&goodness, &received))
     }
 }
 
@@ -320,8 +398,11 @@ impl Predictor for FairnessGoodness {
         self.edges
             .push((r.rater, r.subject, f64::from(r.value) / 10.0));
         if self.edges.len().is_multiple_of(self.every) {
-            (self.fairness, self.goodness) = Self::compute(&self.edges);
+            self.settle();
         }
+    }
+    fn settle(&mut self) {
+        (self.fairness, self.goodness) = Self::compute(&self.edges);
     }
 }
 
@@ -531,8 +612,12 @@ impl Predictor for Stepwise {
         }
         self.seen += 1;
         if self.seen.is_multiple_of(self.rank_every) {
-            self.ranking = (*self.state.ranking()).clone();
+            self.settle();
         }
+    }
+
+    fn settle(&mut self) {
+        self.ranking = (*self.state.ranking()).clone();
     }
 }
 
@@ -579,6 +664,67 @@ pub fn replay(
     progress(ratings.len());
     Run {
         systems: systems.iter().map(|s| s.name()).collect(),
+        predictions,
+        subject_known,
+    }
+}
+
+/// The order in which k-fold cross-validation deals `n` ratings: a Fisher–Yates shuffle driven
+/// by splitmix64 from `seed`; the rating at position `p` of the order goes to fold `p % folds`.
+pub fn fold_order(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut state = seed;
+    for i in (1..n).rev() {
+        state = crate::simulate::splitmix64(state);
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
+/// Held-out evaluation by k-fold cross-validation, for a network without timestamps (or to
+/// compare with studies that use it). The ratings are dealt into `folds` folds by
+/// [`fold_order`]; for each fold, fresh systems from `systems` learn every rating of the other
+/// folds, in the shuffled order, [`Predictor::settle`], and then predict each rating of the
+/// fold without learning it. Every rating is predicted once, by models that never saw it;
+/// `subject_known` says whether its subject was rated in the other folds. `progress` hears
+/// the folds done.
+pub fn cross_validate(
+    ratings: &[Rating],
+    folds: usize,
+    seed: u64,
+    systems: &dyn Fn() -> Vec<Box<dyn Predictor>>,
+    progress: &mut dyn FnMut(usize),
+) -> Run {
+    let folds = folds.clamp(2, ratings.len().max(2));
+    let order = fold_order(ratings.len(), seed);
+    let mut predictions = vec![Vec::new(); ratings.len()];
+    let mut subject_known = vec![false; ratings.len()];
+    let mut names = Vec::new();
+    for fold in 0..folds {
+        let mut models = systems();
+        let mut rated: HashSet<u64> = HashSet::new();
+        for (p, &i) in order.iter().enumerate() {
+            if p % folds != fold {
+                for m in models.iter_mut() {
+                    m.learn(&ratings[i]);
+                }
+                rated.insert(ratings[i].subject);
+            }
+        }
+        for m in models.iter_mut() {
+            m.settle();
+        }
+        for (p, &i) in order.iter().enumerate() {
+            if p % folds == fold {
+                predictions[i] = models.iter_mut().map(|m| m.predict(&ratings[i])).collect();
+                subject_known[i] = rated.contains(&ratings[i].subject);
+            }
+        }
+        names = models.iter().map(|m| m.name()).collect();
+        progress(fold + 1);
+    }
+    Run {
+        systems: names,
         predictions,
         subject_known,
     }

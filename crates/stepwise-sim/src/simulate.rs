@@ -34,6 +34,9 @@
 //!   The capability asked for is the one the default ladder requires for the stake:
 //!   `propose` up to 10, `act:low` up to 100, `act:medium` up to 1,000, `act:high` above.
 //!   A denied request makes no promise and no evidence.
+//! * **The limit an agent reads** is what it may still take: stepwise's `limit` less what it
+//!   already has at stake in open promises (`Decision::available`); the baselines bound each
+//!   promise alone, so theirs is their cap.
 //! * **Attackers know their limit** (every decision reports it): the worst case for a defender.
 //!   To *climb* they ask for the largest stake tier within their limit and keep it (the fastest
 //!   honest-looking way up the ladder: it meets each level's `kept_min_stake`). To *betray* they
@@ -54,9 +57,10 @@
 //! | `whitewash` | 3 attackers climb until their limit reaches 1,000 (or 30 rounds pass), betray once, and re-enter the next round under a new identity |
 //! | `sybil` | a ring of 10 fresh identities: the front and each of 9 supporters vouch for each other (round 0); every round each supporter rates the front +1 and the front rates each back; the front betrays a real client every round |
 //! | `badmouth` | 3 attackers each file, every round, a report (severity 1) and a −1 rating against each of 5 honest victims (honest principals 0–4); they make no promises |
-//! | `ballot-stuff` | 9 colluders; every round each is the promisee of a fake promise by the target (and colluders 1–8 of one by colluder 0, the accomplice), recorded kept and rated +1; the accomplice vouches for the target once its own limit reaches 1,000; the target climbs with real clients and betrays them whenever its limit is 10,000 (or, from round R/2 on, if it never got there, whenever it is at least 1,000) |
+//! | `ballot-stuff` | 9 colluders; every round, after the requests to real clients, each is the promisee of a fake promise by the target (and colluders 1–8 of one by colluder 0, the accomplice), recorded kept and rated +1; the accomplice vouches for the target once its own limit reaches 1,000; the target climbs with real clients and betrays them whenever its limit is 10,000 (or, from round R/2 on, if it never got there, whenever it is at least 1,000) |
 //! | `camouflage` | 3 attackers climb with most clients and, every 12th round, betray their one chosen victim client at their limit |
 //! | `slice` | 3 attackers climb until their limit reaches 1,000 (or half the run passes); from then on, whenever their limit is back at the best it has ever been (and above the newcomer's 10), they betray ⌊[`SLICE`] · limit⌋ — just under half, one demotion step on the default ladder — the attack on a cool-down that scales with the stake |
+//! | `exit-scam` | 3 attackers climb until their limit reaches 1,000 (or half the run passes); then, in one morning, each promises every client in turn as much as it is allowed (first [`MAX_EXPOSURE`], if refused what its limit leaves), breaks every promise and leaves — the attack on a limit that bounds each promise but not what is at risk at once |
 //!
 //! # The systems
 //!
@@ -93,7 +97,7 @@ use stepwise::ladder::{Ladder, LadderState};
 use stepwise::model::params::{DAY_MICROS, ModelParams};
 
 /// The scenario names, as given to `stepwise simulate --scenario`.
-pub const SCENARIOS: [&str; 9] = [
+pub const SCENARIOS: [&str; 10] = [
     "honest",
     "on-off",
     "slow-con",
@@ -103,6 +107,7 @@ pub const SCENARIOS: [&str; 9] = [
     "ballot-stuff",
     "camouflage",
     "slice",
+    "exit-scam",
 ];
 
 /// Rounds (days) simulated unless told otherwise.
@@ -161,11 +166,13 @@ pub enum Scenario {
     Camouflage,
     /// Many betrayals each just small enough to cost one step, whenever back at the top.
     Slice,
+    /// Promises to every client at once, all broken: the exit scam.
+    ExitScam,
 }
 
 impl Scenario {
     /// Every scenario, in the order of [`SCENARIOS`].
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Honest,
         Scenario::OnOff,
         Scenario::SlowCon,
@@ -175,6 +182,7 @@ impl Scenario {
         Scenario::BallotStuff,
         Scenario::Camouflage,
         Scenario::Slice,
+        Scenario::ExitScam,
     ];
 
     /// Its name, as in [`SCENARIOS`].
@@ -189,6 +197,7 @@ impl Scenario {
             Scenario::BallotStuff => "ballot-stuff",
             Scenario::Camouflage => "camouflage",
             Scenario::Slice => "slice",
+            Scenario::ExitScam => "exit-scam",
         }
     }
 
@@ -211,6 +220,9 @@ impl Scenario {
             Scenario::Camouflage => "attackers keep promises with most clients and betray a few",
             Scenario::Slice => {
                 "attackers betray just under half their limit whenever back at their best level"
+            }
+            Scenario::ExitScam => {
+                "attackers climb, then promise every client at once, break every promise and leave"
             }
         }
     }
@@ -457,7 +469,8 @@ pub fn run_with(config: &Config, params: ModelParams, ladder: Ladder) -> Report 
 // ---------------------------------------------------------------------------------------------
 // Randomness: a hash of (seed, round, agent, purpose), so draws never depend on what came before.
 
-fn splitmix64(x: u64) -> u64 {
+/// One step of splitmix64: a well-mixed 64-bit hash of `x` (also the eval's seeded shuffle).
+pub(crate) fn splitmix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -535,7 +548,7 @@ impl Gate for Stepwise {
 
     fn limit(&self, who: &Id, at: Time) -> f64 {
         let d = self.state.decide(who, ACT[0], 0.0, None, at);
-        if d.allowed { d.limit } else { 0.0 }
+        if d.allowed { d.available() } else { 0.0 }
     }
 
     fn allows(&self, who: &Id, stake: f64, at: Time) -> bool {
@@ -659,6 +672,7 @@ enum Role {
     Colluder,
     Camouflage,
     Slicer,
+    ExitScam,
 }
 
 impl Role {
@@ -675,6 +689,7 @@ impl Role {
             Role::Colluder => "colluder",
             Role::Camouflage => "camouflage",
             Role::Slicer => "slice",
+            Role::ExitScam => "exit-scam",
         }
     }
 }
@@ -687,7 +702,7 @@ struct Attacker {
     id: Id,
     /// The round its current identity appeared.
     born: u32,
-    /// Whether it left the market (slow-con after its betrayal).
+    /// Whether it left the market (slow-con and exit-scam after their betrayal).
     gone: bool,
     /// Whether it re-enters under a new identity at the end of this round (whitewash).
     rejoin: bool,
@@ -722,6 +737,8 @@ enum Move {
     Idle,
     Climb,
     Betray,
+    /// Betray every client at once: one promise to each, as large as allowed.
+    Scam,
 }
 
 /// A promise made this morning, waiting for its outcome this afternoon.
@@ -809,6 +826,7 @@ impl World {
             }
             Scenario::Camouflage => make(Role::Camouflage, 3, 0),
             Scenario::Slice => make(Role::Slicer, 3, 0),
+            Scenario::ExitScam => make(Role::ExitScam, 3, 0),
         };
         Self {
             seed: config.seed,
@@ -905,6 +923,16 @@ impl World {
                     Move::Climb
                 }
             }
+            Role::ExitScam => {
+                if a.gone {
+                    Move::Idle
+                } else if limit >= 1_000.0 || r >= self.rounds / 2 {
+                    a.gone = true;
+                    Move::Scam
+                } else {
+                    Move::Climb
+                }
+            }
             Role::SybilFront => Move::Betray,
             Role::BallotTarget => {
                 let goal = if a.best_limit >= MAX_EXPOSURE || r < self.rounds / 2 {
@@ -955,7 +983,7 @@ impl World {
                 seq: 0,
             };
             let mut pending: Vec<Pending> = Vec::new();
-            self.background(&mut gate, &mut clock, r, &mut pending);
+            self.background(&mut gate, &mut clock, r);
 
             // Honest requests.
             for (i, top) in honest_top.iter_mut().enumerate() {
@@ -1016,48 +1044,59 @@ impl World {
                 if let Some(level) = gate.level(&a.id, at) {
                     attacker_top = Some(attacker_top.map_or(level, |t| t.max(level)));
                 }
-                let kept = match self.decide_move(a, r, limit) {
+                let (kept, clients) = match self.decide_move(a, r, limit) {
                     Move::Idle => continue,
-                    Move::Climb => true,
-                    Move::Betray => false,
+                    Move::Climb => (true, vec![self.client_for(a, r)]),
+                    Move::Betray if a.role == Role::Camouflage => {
+                        (false, vec![self.victim_client(a)])
+                    }
+                    Move::Betray => (
+                        false,
+                        vec![(draw(self.seed, r, a.slot(), DRAW_CLIENT) % CLIENTS as u64) as usize],
+                    ),
+                    Move::Scam => (false, (0..CLIENTS).collect()),
                 };
-                let client = if kept {
-                    self.client_for(a, r)
-                } else if a.role == Role::Camouflage {
-                    self.victim_client(a)
-                } else {
-                    (draw(self.seed, r, a.slot(), DRAW_CLIENT) % CLIENTS as u64) as usize
-                };
-                let mut ask = |stake: f64| {
-                    tally.attacker_requests += 1;
-                    let allowed = gate.allows(&a.id, stake, at);
-                    tally.attacker_allowed += u64::from(allowed);
-                    allowed.then_some(stake)
-                };
-                let granted = if kept {
-                    climb_stake(limit).and_then(&mut ask)
-                } else if a.role == Role::Slicer {
-                    ask((SLICE * limit).floor())
-                } else {
-                    // Ask for the most first; if refused, for exactly the limit.
-                    ask(MAX_EXPOSURE).or_else(|| (limit > 0.0).then(|| ask(limit)).flatten())
-                };
-                if let Some(stake) = granted {
-                    let promisee = self.clients[client].clone();
-                    let promisor = a.id.clone();
-                    let (promise, event) = self.promise(at, &promisor, &promisee, stake);
-                    gate.record(&event);
-                    pending.push(Pending {
-                        promise,
-                        promisor,
-                        promisee,
-                        stake,
-                        kept,
-                        party: Party::Attacker,
-                    });
+                for (k, client) in clients.into_iter().enumerate() {
+                    // Each further promise of an exit scam is asked a moment later, against
+                    // the limit left after the ones already made.
+                    let (at, limit) = if k == 0 {
+                        (at, limit)
+                    } else {
+                        let at = clock.at(MORNING);
+                        (at, gate.limit(&a.id, at))
+                    };
+                    let mut ask = |stake: f64| {
+                        tally.attacker_requests += 1;
+                        let allowed = gate.allows(&a.id, stake, at);
+                        tally.attacker_allowed += u64::from(allowed);
+                        allowed.then_some(stake)
+                    };
+                    let granted = if kept {
+                        climb_stake(limit).and_then(&mut ask)
+                    } else if a.role == Role::Slicer {
+                        ask((SLICE * limit).floor())
+                    } else {
+                        // Ask for the most first; if refused, for exactly the limit.
+                        ask(MAX_EXPOSURE).or_else(|| (limit > 0.0).then(|| ask(limit)).flatten())
+                    };
+                    if let Some(stake) = granted {
+                        let promisee = self.clients[client].clone();
+                        let promisor = a.id.clone();
+                        let (promise, event) = self.promise(at, &promisor, &promisee, stake);
+                        gate.record(&event);
+                        pending.push(Pending {
+                            promise,
+                            promisor,
+                            promisee,
+                            stake,
+                            kept,
+                            party: Party::Attacker,
+                        });
+                    }
                 }
             }
             self.attackers = attackers;
+            self.stuff(&mut gate, &mut clock, &mut pending);
 
             // Outcomes and ratings, recorded by each promisee.
             for p in pending {
@@ -1158,24 +1197,20 @@ impl World {
         }
     }
 
-    /// The scenario's morning events besides requests to real clients: vouches, ratings,
-    /// reports, and the fake promises of ballot-stuffing.
-    fn background<G: Gate>(
-        &mut self,
-        gate: &mut G,
-        clock: &mut Clock,
-        r: u32,
-        pending: &mut Vec<Pending>,
-    ) {
-        let ids = |role: Role, attackers: &[Attacker]| -> Vec<Id> {
-            attackers
-                .iter()
-                .filter(|a| a.role == role)
-                .map(|a| a.id.clone())
-                .collect()
-        };
-        let fronts = ids(Role::SybilFront, &self.attackers);
-        let supporters = ids(Role::SybilSupporter, &self.attackers);
+    /// The ids of the attackers playing `role`, in order.
+    fn ids(&self, role: Role) -> Vec<Id> {
+        self.attackers
+            .iter()
+            .filter(|a| a.role == role)
+            .map(|a| a.id.clone())
+            .collect()
+    }
+
+    /// The scenario's morning events before the requests to real clients: vouches, ratings
+    /// and reports.
+    fn background<G: Gate>(&mut self, gate: &mut G, clock: &mut Clock, r: u32) {
+        let fronts = self.ids(Role::SybilFront);
+        let supporters = self.ids(Role::SybilSupporter);
         for front in &fronts {
             for s in &supporters {
                 if r == 0 {
@@ -1200,7 +1235,7 @@ impl World {
         }
 
         // Every badmouther reports and rates −1 every victim, every day.
-        for who in &ids(Role::Badmouther, &self.attackers) {
+        for who in &self.ids(Role::Badmouther) {
             for &victim in &self.victims {
                 let victim = &self.honest[victim];
                 gate.record(&Event {
@@ -1220,9 +1255,40 @@ impl World {
             }
         }
 
-        let targets = ids(Role::BallotTarget, &self.attackers);
-        let accomplices = ids(Role::Accomplice, &self.attackers);
-        let colluders = ids(Role::Colluder, &self.attackers);
+        let targets = self.ids(Role::BallotTarget);
+        for a in &mut self.attackers {
+            if a.role != Role::Accomplice || a.vouched {
+                continue;
+            }
+            let at = clock.at(MORNING);
+            if gate.limit(&a.id, at) < 1_000.0 {
+                continue;
+            }
+            for t in &targets {
+                gate.record(&Event {
+                    at,
+                    author: Some(a.id.clone()),
+                    body: Body::Vouch {
+                        voucher: a.id.clone(),
+                        subject: t.clone(),
+                        scope: None,
+                        weight: 1.0,
+                    },
+                    note: None,
+                    sig: None,
+                });
+            }
+            a.vouched = true;
+        }
+    }
+
+    /// The fake promises of ballot-stuffing, made after the morning's requests to real clients
+    /// (so that they use what is left of the limit, not what the attack needs), each kept and
+    /// rated +1 in the afternoon.
+    fn stuff<G: Gate>(&mut self, gate: &mut G, clock: &mut Clock, pending: &mut Vec<Pending>) {
+        let targets = self.ids(Role::BallotTarget);
+        let accomplices = self.ids(Role::Accomplice);
+        let colluders = self.ids(Role::Colluder);
         // The target is stuffed by the accomplice and every colluder; the accomplice by every
         // colluder. Fake promises go through the system like any other.
         let mut stuffing: Vec<(Id, Id)> = Vec::new();
@@ -1253,30 +1319,6 @@ impl World {
                     party: Party::Fake,
                 });
             }
-        }
-        for a in &mut self.attackers {
-            if a.role != Role::Accomplice || a.vouched {
-                continue;
-            }
-            let at = clock.at(MORNING);
-            if gate.limit(&a.id, at) < 1_000.0 {
-                continue;
-            }
-            for t in &targets {
-                gate.record(&Event {
-                    at,
-                    author: Some(a.id.clone()),
-                    body: Body::Vouch {
-                        voucher: a.id.clone(),
-                        subject: t.clone(),
-                        scope: None,
-                        weight: 1.0,
-                    },
-                    note: None,
-                    sig: None,
-                });
-            }
-            a.vouched = true;
         }
     }
 }

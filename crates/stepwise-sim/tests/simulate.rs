@@ -167,6 +167,41 @@ fn slicing_betrayals_stays_within_the_target() {
     }
 }
 
+/// The exit scam: once trusted, promise every client at once and break them all. A limit on
+/// what is at risk at once lets each attacker take its limit once; a limit on each promise
+/// alone would let it take its limit from every client.
+#[test]
+fn an_exit_scam_takes_the_limit_once_not_once_per_client() {
+    let d = Ladder::default();
+    let rules = Rules {
+        limit_exposure: false,
+        ..d.rules().clone()
+    };
+    let per_promise = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+    for seed in 1..=3 {
+        let config = config(Scenario::ExitScam, seed, 200);
+        let report = run(&config);
+        let target = report.target().expect("an attack");
+        assert!(target.gain_ok, "seed {seed}: {target:?}");
+        let stepwise = get(&report, "stepwise");
+        // Three attackers, each betraying at most level 2's limit of 1,000 in all.
+        assert!(
+            stepwise.attacker_betrayals >= 3,
+            "seed {seed}: {stepwise:?}"
+        );
+        assert!(
+            stepwise.attacker_gain <= 3.0 * 1_000.0,
+            "seed {seed}: {stepwise:?}"
+        );
+        let loose = run_with(&config, ModelParams::default(), per_promise.clone());
+        let loose = get(&loose, "stepwise");
+        assert!(
+            loose.attacker_gain >= (CLIENTS as f64 / 2.0) * stepwise.attacker_gain,
+            "seed {seed}: per promise {loose:?}\nat risk at once {stepwise:?}"
+        );
+    }
+}
+
 #[test]
 fn metrics_are_consistent() {
     for scenario in Scenario::ALL {

@@ -69,6 +69,9 @@ cooldown = "30d"
 # still demotes a step, but costs a small share of the way back. false: every betrayal costs
 # them in full.
 scale_by_stake = true
+# A level's max_stake bounds what a principal has at risk at once: the stake asked plus its
+# promises with no outcome that are not yet due. false: it bounds each promise alone.
+limit_exposure = true
 # Hysteresis: demote for a dip in standing only beyond this margin below a level's minimum.
 margin = 0.05
 # Below this expected trust even level 0 is refused: a negative record, not a newcomer (P2).
@@ -156,6 +159,7 @@ struct RawLadder {
     demotion_stake_fraction: Option<f64>,
     cooldown: Option<String>,
     scale_by_stake: Option<bool>,
+    limit_exposure: Option<bool>,
     margin: Option<f64>,
     floor_expected: Option<f64>,
     levels: Vec<RawLevel>,
@@ -206,6 +210,7 @@ impl RawLadder {
                 None => defaults.cooldown,
             },
             scale_by_stake: self.scale_by_stake.unwrap_or(defaults.scale_by_stake),
+            limit_exposure: self.limit_exposure.unwrap_or(defaults.limit_exposure),
             margin: self.margin.unwrap_or(defaults.margin),
             floor_expected: self.floor_expected.unwrap_or(defaults.floor_expected),
         };

@@ -41,8 +41,55 @@ proptest! {
             for day in [last, last + 10.0, last + 100.0] {
                 let a = incremental.decide(&who, "act:medium", 500.0, None, at(day));
                 let b = replayed.decide(&who, "act:medium", 500.0, None, at(day));
-                prop_assert_eq!((a.allowed, a.level, a.limit), (b.allowed, b.level, b.limit));
+                prop_assert_eq!((a.allowed, a.level, a.limit, a.exposure), (b.allowed, b.level, b.limit, b.exposure));
                 prop_assert_eq!(a.next_step(), b.next_step());
+            }
+        }
+    }
+
+    /// What a principal has at stake is the sum of its promises with no outcome that are not
+    /// yet due (recomputed here from the events alone), and nothing allowed ever puts more
+    /// than the limit at risk at once.
+    #[test]
+    fn nothing_allowed_puts_more_than_the_limit_at_risk(
+        steps in prop::collection::vec(step(), 1..150),
+        later in 0.0..40.0f64,
+        stake in 0.0..1_200.0f64,
+    ) {
+        let (events, last) = history(&steps);
+        let mut state = LadderState::new(ModelParams::default(), Ladder::default());
+        // The oracle: promise id -> (promisor, stake, due), removed by its outcome.
+        let mut open: HashMap<String, (String, f64, stepwise::evidence::Time)> = HashMap::new();
+        for (i, e) in events.iter().enumerate() {
+            state.apply(i as u64, e);
+            match &e.body {
+                Body::Promise { id, promisor, stake, due, .. } => {
+                    open.insert(id.to_string(), (promisor.to_string(), *stake, *due));
+                }
+                Body::Outcome { promise, .. } => {
+                    open.remove(promise.as_str());
+                }
+                _ => {}
+            }
+        }
+        let when = at(last + later);
+        for who in PEOPLE {
+            let principal = id(who);
+            let at_stake: f64 = open
+                .values()
+                .filter(|(promisor, _, due)| promisor == who && *due > when)
+                .map(|(_, stake, _)| stake)
+                .sum();
+            let d = state.decide(&principal, "propose", stake, None, when);
+            prop_assert!((d.exposure - at_stake).abs() < 1e-9, "{who}: {} vs {at_stake}", d.exposure);
+            if d.allowed {
+                prop_assert!(stake + d.exposure <= d.limit, "{who}: {stake} + {} > {}", d.exposure, d.limit);
+            }
+            if d.denial.is_some_and(|x| x.code() == "exposure_above_limit") {
+                prop_assert!(stake <= d.limit && stake + d.exposure > d.limit);
+                // What the decision says is left is what may be asked for.
+                let rest = state.decide(&principal, "propose", d.available(), None, when);
+                prop_assert!(rest.allowed, "{:?}", rest.denial);
             }
         }
     }

@@ -515,6 +515,61 @@ fn a_cautious_truster_refuses_what_the_default_policy_allows() {
 }
 
 #[test]
+fn open_promises_use_up_the_limit_until_they_end() {
+    let mut w = World::default_ladder();
+    for i in 0..3 {
+        w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+    }
+    let bot = id("agent:bot");
+    assert_eq!(
+        w.level("agent:bot", 2.0),
+        1,
+        "a contributor, trusted with 100"
+    );
+    // Two open promises to different clients: 60 + 30 of the 100 are at risk.
+    w.open_promise("agent:bot", "user:bob", 60.0, 2.0, 5.0);
+    w.open_promise("agent:bot", "user:cat", 30.0, 2.1, 4.0);
+    let d = w.state.decide(&bot, "act:low", 20.0, None, at(2.2));
+    assert!(!d.allowed);
+    assert_eq!(d.denial, Some(Denial::ExposureAboveLimit));
+    assert_eq!((d.limit, d.exposure, d.available()), (100.0, 90.0, 10.0));
+    let first = d.reasons().as_slice()[0];
+    assert_eq!(first.code(), "exposure_above_limit");
+    assert!(
+        d.describe(&first).contains("90 already at stake"),
+        "{}",
+        d.describe(&first)
+    );
+    assert_eq!(d.reason_data(&first)["exposure"], 90.0);
+    assert!(w.state.decide(&bot, "act:low", 10.0, None, at(2.2)).allowed);
+    // An outcome ends a promise's exposure.
+    w.record(format!(
+        r#"{{"kind":"outcome","at":"{}","promise":"p4","result":"kept"}}"#,
+        at(2.5)
+    ));
+    let d = w.state.decide(&bot, "act:low", 20.0, None, at(2.6));
+    assert!(d.allowed, "{:?}", d.denial);
+    assert_eq!(d.exposure, 30.0);
+    // One past due counts as broken (it demoted), not as still at risk.
+    let d = w.state.decide(&bot, "propose", 5.0, None, at(4.5));
+    assert_eq!(d.exposure, 0.0);
+    assert_eq!(d.level, 0, "the overdue promise demoted");
+    // With the rule off, the limit bounds each promise alone.
+    let d = Ladder::default();
+    let rules = Rules {
+        limit_exposure: false,
+        ..d.rules().clone()
+    };
+    let mut w =
+        World::new(Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder"));
+    w.open_promise("agent:new", "user:bob", 10.0, 0.0, 5.0);
+    let new = id("agent:new");
+    let d = w.state.decide(&new, "propose", 10.0, None, at(0.5));
+    assert!(d.allowed);
+    assert_eq!(d.exposure, 0.0);
+}
+
+#[test]
 fn every_denial_names_its_reason_and_the_next_step() {
     let mut w = World::default_ladder();
     for i in 0..30 {

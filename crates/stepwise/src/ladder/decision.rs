@@ -34,6 +34,9 @@ pub enum Denial {
     },
     /// The stake exceeds the limit that applies.
     StakeAboveLimit,
+    /// The stake is within the limit, but with what is already at stake in open promises it
+    /// is not: the limit bounds what a principal may have at risk at once.
+    ExposureAboveLimit,
     /// The truster's own view of the principal is below what it requires.
     TrusterWantsMore {
         /// Expected trust in the truster's view.
@@ -53,6 +56,7 @@ impl Denial {
             Denial::BelowTrusterMinimum { .. } => "below_truster_minimum",
             Denial::CapabilityNeedsLevel { .. } => "capability_needs_level",
             Denial::StakeAboveLimit => "stake_above_limit",
+            Denial::ExposureAboveLimit => "exposure_above_limit",
             Denial::TrusterWantsMore { .. } => "truster_requires_more_trust",
         }
     }
@@ -170,8 +174,13 @@ pub struct Decision<'a> {
     pub allowed: bool,
     /// The principal's level at `at`.
     pub level: usize,
-    /// The largest stake allowed at this level for this truster.
+    /// The largest stake allowed at this level for this truster: the most the principal may
+    /// have at risk at once, open promises included.
     pub limit: f64,
+    /// What the principal already has at stake: its promises with no outcome that are not yet
+    /// due at `at` (an overdue one already counts as broken); 0 when the ladder's
+    /// `limit_exposure` is off.
+    pub exposure: f64,
     /// Expected trust used (the principal's standing).
     pub expected: f64,
     /// Uncertainty of that standing.
@@ -204,6 +213,10 @@ impl LadderState {
         if let Some(p) = profile {
             limit = (limit * p.stake_factor).min(p.max_stake);
         }
+        let exposure = match s {
+            Some(s) if ladder.rules().limit_exposure => self.trust().exposure(s, at),
+            _ => 0.0,
+        };
         let needed_level = ladder.level_granting(capability);
         let floor = ladder.rules().floor_expected;
         let denial = if !(stake.is_finite() && stake >= 0.0) {
@@ -220,6 +233,8 @@ impl LadderState {
             Some(Denial::CapabilityNeedsLevel { needed })
         } else if stake > limit {
             Some(Denial::StakeAboveLimit)
+        } else if stake + exposure > limit {
+            Some(Denial::ExposureAboveLimit)
         } else if let Some(p) = profile.filter(|p| p.min_expected > 0.0) {
             // The slow path, only for trusters who ask for it: their own view, vouches included.
             let own = self
@@ -245,6 +260,7 @@ impl LadderState {
             allowed: denial.is_none(),
             level,
             limit,
+            exposure,
             expected,
             uncertainty,
             denial,
@@ -259,6 +275,11 @@ fn days(micros: i64) -> f64 {
 }
 
 impl Decision<'_> {
+    /// The largest stake that would be allowed now: the limit less what is already at stake.
+    pub fn available(&self) -> f64 {
+        (self.limit - self.exposure).max(0.0)
+    }
+
     /// The level's name.
     pub fn level_name(&self) -> &str {
         &self.state.ladder().levels()[self.level].name
@@ -332,6 +353,16 @@ impl Decision<'_> {
                     ""
                 }
             ),
+            Reason::Denied(Denial::ExposureAboveLimit) => format!(
+                "stake {} with {} already at stake in open promises would put {} at risk, above the limit {} of level {} ({}); at most {} more now",
+                self.stake,
+                self.exposure,
+                self.stake + self.exposure,
+                self.limit,
+                self.level,
+                name(self.level),
+                self.available()
+            ),
             Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => format!(
                 "{} requires expected trust {needed} in its own view; it is {expected:.3}",
                 self.truster.map_or("the truster", Id::as_str)
@@ -350,6 +381,10 @@ impl Decision<'_> {
                 name(self.level),
                 self.capability,
                 self.needed_level.unwrap_or(0)
+            ),
+            Reason::StakeWithinLimit if self.exposure > 0.0 => format!(
+                "stake {} with {} already at stake in open promises is within the limit {}",
+                self.stake, self.exposure, self.limit
             ),
             Reason::StakeWithinLimit => {
                 format!("stake {} is within the limit {}", self.stake, self.limit)
@@ -374,9 +409,13 @@ impl Decision<'_> {
             Reason::Denied(Denial::CapabilityNeedsLevel { needed }) => {
                 json!({"capability": self.capability, "needed_level": needed, "level": self.level})
             }
-            Reason::Denied(Denial::StakeAboveLimit) | Reason::StakeWithinLimit => {
-                json!({"stake": self.stake, "limit": self.limit, "level": self.level})
-            }
+            Reason::Denied(Denial::StakeAboveLimit | Denial::ExposureAboveLimit)
+            | Reason::StakeWithinLimit => json!({
+                "stake": self.stake,
+                "exposure": self.exposure,
+                "limit": self.limit,
+                "level": self.level,
+            }),
             Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => {
                 json!({"expected": expected, "needed": needed})
             }

@@ -65,6 +65,10 @@ pub struct Rules {
     /// clean period, kept count and tenure. The demotion itself (at least one step) never
     /// scales (P4).
     pub scale_by_stake: bool,
+    /// A level's `max_stake` bounds what a principal has at risk at once: the stake asked
+    /// plus its promises with no outcome that are not yet due. Off, it bounds each promise
+    /// alone, and a principal may open any number of them (the exit scam).
+    pub limit_exposure: bool,
     /// Hysteresis: a principal is demoted only when its expected trust falls below the level's
     /// minimum by more than this (or its uncertainty rises above the maximum by more than this).
     pub margin: f64,
@@ -78,6 +82,7 @@ impl Default for Rules {
             demotion_stake_fraction: 0.5,
             cooldown: 30 * crate::model::params::DAY_MICROS,
             scale_by_stake: true,
+            limit_exposure: true,
             margin: 0.05,
             floor_expected: 0.1,
         }

@@ -375,6 +375,18 @@ impl TrustState {
             .filter_map(|o| Time::from_micros(o.due).map(|due| (due, o.stake, o.index)))
     }
 
+    /// What `subject` has at stake at `at`: the stakes of its promises with no outcome that are
+    /// not yet due (one past due already counts as broken).
+    pub fn exposure(&self, subject: u32, at: Time) -> f64 {
+        let at = at.as_micros();
+        self.people[subject as usize]
+            .open
+            .iter()
+            .filter(|o| o.due > at)
+            .map(|o| o.stake)
+            .sum()
+    }
+
     /// The principals with an active vouch for `subject` (any scope).
     pub fn vouchers(&self, subject: u32) -> impl Iterator<Item = u32> + '_ {
         self.people[subject as usize]
