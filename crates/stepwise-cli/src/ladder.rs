@@ -223,7 +223,14 @@ pub fn ladder(data: &DataDir, out: &mut Out) -> Result<bool> {
             } else {
                 "max stake bounds each promise alone"
             }
-        )
+        )?;
+        if rules.bound_level_0_losses {
+            writeln!(
+                w,
+                "at level 0 (no step down) a broken promise takes half the share of the limit it betrayed, until its cool-down ends"
+            )?;
+        }
+        Ok(())
     })?;
     Ok(true)
 }

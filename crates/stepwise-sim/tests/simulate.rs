@@ -202,6 +202,29 @@ fn an_exit_scam_takes_the_limit_once_not_once_per_client() {
     }
 }
 
+/// On-off over a long run: at level 0 there is no step down, and without a bound on what is
+/// lost there an alternating attacker above the floor takes level 0's limit every betraying day
+/// for ever, while the average baseline stops trusting it — so the ratio grows with the run.
+#[test]
+fn on_off_stays_within_the_target_however_long_it_runs() {
+    let d = Ladder::default();
+    let rules = Rules {
+        bound_level_0_losses: false,
+        ..d.rules().clone()
+    };
+    let unbounded = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+    let config = config(Scenario::OnOff, 1, 1_000);
+    let report = run(&config);
+    let target = report.target().expect("an attack");
+    assert!(target.gain_ok && target.friction_ok, "{target:?}");
+    let loose = run_with(&config, ModelParams::default(), unbounded);
+    let loose = loose.target().expect("an attack");
+    assert!(
+        !loose.gain_ok,
+        "unbounded losses at level 0 break the target: {loose:?}"
+    );
+}
+
 #[test]
 fn metrics_are_consistent() {
     for scenario in Scenario::ALL {

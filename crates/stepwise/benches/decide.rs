@@ -378,8 +378,9 @@ fn cedar_uid(kind: &str, name: &str) -> EntityUid {
     EntityUid::from_str(&format!("{kind}::{name:?}")).expect("entity uid")
 }
 
-/// Every principal as a `User` entity with its level, that level's stake limit and whether its
-/// record is negative, all as stepwise sees them at `at`.
+/// Every principal as a `User` entity with its level, the stake it may still take (its level's
+/// limit less what open promises hold) and whether its record is negative, all as stepwise sees
+/// them at `at`.
 fn cedar_entities(state: &LadderState, ids: &[Id], at: Time) -> Entities {
     let floor = state.ladder().rules().floor_expected;
     let users = ids.iter().map(|id| {
@@ -391,7 +392,7 @@ fn cedar_entities(state: &LadderState, ids: &[Id], at: Time) -> Entities {
             ),
             (
                 "max_stake".to_owned(),
-                RestrictedExpression::new_long(d.limit as i64),
+                RestrictedExpression::new_long(d.available().floor() as i64),
             ),
             (
                 "negative_record".to_owned(),

@@ -72,6 +72,11 @@ scale_by_stake = true
 # A level's max_stake bounds what a principal has at risk at once: the stake asked plus its
 # promises with no outcome that are not yet due. false: it bounds each promise alone.
 limit_exposure = true
+# Level 0 has no step down: a broken promise there takes half of the share of level 0's limit it
+# betrayed until its cool-down ends (betrayals within a cool-down compound), so that betrayal
+# after betrayal at the bottom takes at most twice the limit per cool-down, not the limit every
+# day. false: level 0's limit stays whole for anyone above the floor.
+bound_level_0_losses = true
 # Hysteresis: demote for a dip in standing only beyond this margin below a level's minimum.
 margin = 0.05
 # Below this expected trust even level 0 is refused: a negative record, not a newcomer (P2).
@@ -160,6 +165,7 @@ struct RawLadder {
     cooldown: Option<String>,
     scale_by_stake: Option<bool>,
     limit_exposure: Option<bool>,
+    bound_level_0_losses: Option<bool>,
     margin: Option<f64>,
     floor_expected: Option<f64>,
     levels: Vec<RawLevel>,
@@ -211,6 +217,9 @@ impl RawLadder {
             },
             scale_by_stake: self.scale_by_stake.unwrap_or(defaults.scale_by_stake),
             limit_exposure: self.limit_exposure.unwrap_or(defaults.limit_exposure),
+            bound_level_0_losses: self
+                .bound_level_0_losses
+                .unwrap_or(defaults.bound_level_0_losses),
             margin: self.margin.unwrap_or(defaults.margin),
             floor_expected: self.floor_expected.unwrap_or(defaults.floor_expected),
         };

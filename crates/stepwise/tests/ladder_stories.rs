@@ -569,6 +569,61 @@ fn open_promises_use_up_the_limit_until_they_end() {
     assert_eq!(d.exposure, 0.0);
 }
 
+/// Level 0 has no step down, so its limit is what a betrayal there costs: each betrayal takes
+/// half of the share it betrayed of what is left while the cool-down runs — a full-limit slip
+/// leaves half, a run of betrayals almost nothing and takes under twice the limit in all — and
+/// it is whole again once the cool-down is over.
+#[test]
+fn betrayals_at_level_0_shrink_its_limit_until_the_cool_down_ends() {
+    let mut w = World::default_ladder();
+    let mallory = id("agent:mallory");
+    let limit = |w: &World, day: f64| {
+        w.state
+            .decide(&mallory, "propose", 0.0, None, at(day))
+            .limit
+    };
+    assert_eq!(limit(&w, 0.0), 10.0);
+    // Breaks a promise of 10 at level 0: a full-limit betrayal, a 30-day cool-down.
+    w.promise("agent:mallory", "user:ann", 10.0, 0.0, "broken");
+    assert_eq!(w.level("agent:mallory", 1.0), 0);
+    assert!((limit(&w, 1.0) - 5.0).abs() < 1e-9, "{}", limit(&w, 1.0));
+    let d = w.state.decide(&mallory, "propose", 6.0, None, at(1.0));
+    assert_eq!(d.denial, Some(Denial::StakeAboveLimit));
+    assert_eq!(d.level_0_share, 0.5);
+    let why = d.describe(&d.reasons().as_slice()[0]);
+    assert!(why.contains("cut to 50.0% of level 0's"), "{why}");
+    assert!(
+        w.state
+            .decide(&mallory, "propose", 5.0, None, at(1.0))
+            .allowed
+    );
+    // Betrays again and again at whatever is left: each takes half of what remains.
+    let mut taken = 10.0;
+    for day in 1..8 {
+        let left = limit(&w, f64::from(day));
+        w.promise("agent:mallory", "user:bob", left, f64::from(day), "broken");
+        taken += left;
+    }
+    assert!(
+        taken < 2.0 * 10.0,
+        "a run of betrayals takes under twice the limit: {taken}"
+    );
+    assert!(limit(&w, 8.0) < 0.1, "{}", limit(&w, 8.0));
+    // The latest betrayal's cool-down over, level 0 is whole again.
+    assert_eq!(limit(&w, 40.0), 10.0);
+
+    // Turned off, level 0 stays whole for anyone above the floor.
+    let d = Ladder::default();
+    let rules = Rules {
+        bound_level_0_losses: false,
+        ..d.rules().clone()
+    };
+    let mut w =
+        World::new(Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder"));
+    w.promise("agent:mallory", "user:ann", 10.0, 0.0, "broken");
+    assert_eq!(limit(&w, 1.0), 10.0);
+}
+
 #[test]
 fn every_denial_names_its_reason_and_the_next_step() {
     let mut w = World::default_ladder();

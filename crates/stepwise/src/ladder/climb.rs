@@ -82,6 +82,12 @@ pub struct Position {
     pub since: Time,
     /// No promotion before this instant (cool-down after a betrayal).
     pub cooldown_until: Time,
+    /// The share of level 0's limit left by promises broken at level 0, where there is no step
+    /// down, while their cool-down runs (until `losses_until`; `ladder.bound_level_0_losses`):
+    /// each takes half of the share it betrayed of what was left.
+    pub level_0_share: f64,
+    /// When the cool-down of the latest of those betrayals ends.
+    pub losses_until: Time,
     /// Kept promises at the next level's stakes since reaching the current level.
     pub kept_toward_next: u32,
     /// The latest broken or overdue promise, if any.
@@ -106,6 +112,8 @@ impl Position {
             level: 0,
             since: at,
             cooldown_until: Time::MIN,
+            level_0_share: 1.0,
+            losses_until: Time::MIN,
             kept_toward_next: 0,
             last_broken: None,
             updated: at,
@@ -385,6 +393,20 @@ fn demote(
     let cooldown = (severity * ladder.rules().cooldown as f64).ceil() as i64;
     let cooldown = Time::from_micros(at.as_micros().saturating_add(cooldown)).unwrap_or(Time::MAX);
     position.cooldown_until = position.cooldown_until.max(cooldown);
+    if from == 0 && ladder.rules().bound_level_0_losses {
+        // Betrayals within a running cool-down compound; after it, level 0 is whole again.
+        if at >= position.losses_until {
+            position.level_0_share = 1.0;
+        }
+        let left = ladder.levels()[0].max_stake * position.level_0_share;
+        let betrayed = if left > 0.0 {
+            (stake / left).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        position.level_0_share *= 1.0 - betrayed / 2.0;
+        position.losses_until = position.losses_until.max(cooldown);
+    }
     let longest_clean = ladder
         .levels()
         .iter()

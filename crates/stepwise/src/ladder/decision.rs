@@ -181,6 +181,9 @@ pub struct Decision<'a> {
     /// due at `at` (an overdue one already counts as broken); 0 when the ladder's
     /// `limit_exposure` is off.
     pub exposure: f64,
+    /// The share of level 0's limit that promises broken at level 0 left while their cool-down
+    /// runs (`ladder.bound_level_0_losses`), already applied to `limit`; 1 above level 0.
+    pub level_0_share: f64,
     /// Expected trust used (the principal's standing).
     pub expected: f64,
     /// Uncertainty of that standing.
@@ -209,7 +212,15 @@ impl LadderState {
         let level = position.level;
         let (expected, uncertainty) = (standing.expected(), standing.uncertainty);
         let profile = truster.and_then(|t| ladder.profile(t));
-        let mut limit = ladder.levels()[level].max_stake;
+        // Level 0 has no step down: while the cool-down of a betrayal there runs, each one took
+        // half of the share it betrayed of what was left — never all of it, so an honest slip
+        // never closes level 0, yet betrayals one after another take at most twice the limit.
+        let level_0_share = if level == 0 && position.losses_until > at {
+            position.level_0_share
+        } else {
+            1.0
+        };
+        let mut limit = ladder.levels()[level].max_stake * level_0_share;
         if let Some(p) = profile {
             limit = (limit * p.stake_factor).min(p.max_stake);
         }
@@ -233,7 +244,9 @@ impl LadderState {
             Some(Denial::CapabilityNeedsLevel { needed })
         } else if stake > limit {
             Some(Denial::StakeAboveLimit)
-        } else if stake + exposure > limit {
+        } else if stake > 0.0 && stake + exposure > limit {
+            // A request that adds no risk is never refused for what is already at risk (the
+            // ledger records promises whether or not anyone asked first).
             Some(Denial::ExposureAboveLimit)
         } else if let Some(p) = profile.filter(|p| p.min_expected > 0.0) {
             // The slow path, only for trusters who ask for it: their own view, vouches included.
@@ -261,6 +274,7 @@ impl LadderState {
             level,
             limit,
             exposure,
+            level_0_share,
             expected,
             uncertainty,
             denial,
@@ -342,11 +356,20 @@ impl Decision<'_> {
                 needed - self.level
             ),
             Reason::Denied(Denial::StakeAboveLimit) => format!(
-                "stake {} is above the limit {} of level {} ({}){}",
+                "stake {} is above the limit {} of level {} ({}){}{}",
                 self.stake,
                 self.limit,
                 self.level,
                 name(self.level),
+                if self.level_0_share < 1.0 {
+                    format!(
+                        ", cut to {:.1}% of level 0's by the promises it broke there while their cool-down runs (until {})",
+                        100.0 * self.level_0_share,
+                        self.position.losses_until
+                    )
+                } else {
+                    String::new()
+                },
                 if self.truster.is_some_and(|t| ladder.profile(t).is_some()) {
                     " under the truster's own profile"
                 } else {
@@ -414,6 +437,7 @@ impl Decision<'_> {
                 "stake": self.stake,
                 "exposure": self.exposure,
                 "limit": self.limit,
+                "level_0_share": self.level_0_share,
                 "level": self.level,
             }),
             Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => {

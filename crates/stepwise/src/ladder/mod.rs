@@ -69,6 +69,13 @@ pub struct Rules {
     /// plus its promises with no outcome that are not yet due. Off, it bounds each promise
     /// alone, and a principal may open any number of them (the exit scam).
     pub limit_exposure: bool,
+    /// Level 0 has no step down: a broken promise there takes half of the share of level 0's
+    /// limit it betrayed until its cool-down ends, and betrayals within a running cool-down
+    /// compound. An honest slip never closes level 0 (a full-limit slip leaves half), yet
+    /// betrayal after betrayal at the bottom takes at most twice the limit per cool-down, not
+    /// the limit every day (P4, P5). Off, level 0's limit stays whole for anyone above the
+    /// floor, however often it betrays.
+    pub bound_level_0_losses: bool,
     /// Hysteresis: a principal is demoted only when its expected trust falls below the level's
     /// minimum by more than this (or its uncertainty rises above the maximum by more than this).
     pub margin: f64,
@@ -83,6 +90,7 @@ impl Default for Rules {
             cooldown: 30 * crate::model::params::DAY_MICROS,
             scale_by_stake: true,
             limit_exposure: true,
+            bound_level_0_losses: true,
             margin: 0.05,
             floor_expected: 0.1,
         }
