@@ -446,7 +446,7 @@ fn timed_requests(
 }
 
 /// One timed batch of `BATCH` calls from request `k` on; nanoseconds per call.
-fn batch(routine: &mut impl FnMut(usize) -> bool, k: &mut usize) -> f64 {
+fn batch(routine: &mut dyn FnMut(usize) -> bool, k: &mut usize) -> f64 {
     let start = Instant::now();
     for _ in 0..BATCH {
         black_box(routine(*k));
@@ -457,7 +457,7 @@ fn batch(routine: &mut impl FnMut(usize) -> bool, k: &mut usize) -> f64 {
 
 /// One system's turn: `batches` timed batches, kept in `list` unless warming up.
 fn turn(
-    routine: &mut impl FnMut(usize) -> bool,
+    routine: &mut dyn FnMut(usize) -> bool,
     batches: usize,
     keep: bool,
     list: &mut Vec<f64>,
@@ -619,14 +619,25 @@ fn bench(c: &mut Criterion) {
     let per_turn = LATENCY_CALLS / ROUNDS / BATCH;
     let mut times: [Vec<f64>; 5] = Default::default();
     let mut ks = [0usize; 5];
+    let systems: [&mut dyn FnMut(usize) -> bool; 5] = [
+        &mut stepwise,
+        &mut explained,
+        &mut cedar,
+        &mut lookup,
+        &mut worded,
+    ];
     for round in 0..=ROUNDS {
-        // Round 0 warms up and is not kept.
+        // Round 0 warms up and is not kept. The order changes every round — a start and a
+        // stride that both vary (five systems, a prime, so every stride visits all) — so that
+        // each system follows each of the others about as often: a turn after one that
+        // allocates and touches much memory starts with colder caches.
         let keep = round > 0;
-        turn(&mut stepwise, per_turn, keep, &mut times[0], &mut ks[0]);
-        turn(&mut explained, per_turn, keep, &mut times[1], &mut ks[1]);
-        turn(&mut cedar, per_turn, keep, &mut times[2], &mut ks[2]);
-        turn(&mut lookup, per_turn, keep, &mut times[3], &mut ks[3]);
-        turn(&mut worded, per_turn, keep, &mut times[4], &mut ks[4]);
+        let n = systems.len();
+        let stride = 1 + round % (n - 1);
+        for j in 0..n {
+            let i = (round + j * stride) % n;
+            turn(&mut *systems[i], per_turn, keep, &mut times[i], &mut ks[i]);
+        }
     }
     let names = [
         "stepwise",
