@@ -30,6 +30,10 @@ pub struct EvalArgs {
     /// Ground-truth labels (`node_id,label`, 1 benign, -1 fraudulent) for fraud-user AUC.
     #[arg(long)]
     labels: Option<PathBuf>,
+    /// The founder whose ratings made the labels (REV2): it and the users it rated ≥ +5 form
+    /// the trusted core whose ratings are held out. User 1 on Bitcoin OTC.
+    #[arg(long, default_value_t = 1, requires = "labels")]
+    labels_root: u64,
     /// Write every prediction as CSV: index,rater,subject,time,rating,p_negative.
     #[arg(long)]
     predictions: Option<PathBuf>,
@@ -115,7 +119,12 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
         Some(path) => {
             let labels =
                 eval::read_labels(open(path)?).with_context(|| format!("{}", path.display()))?;
-            Some(eval::fraud_auc(&ratings, &labels, &params))
+            Some(eval::fraud_auc(
+                &ratings,
+                &labels,
+                args.labels_root,
+                &params,
+            ))
         }
         None => None,
     };
@@ -142,7 +151,7 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
         })).collect::<Vec<_>>(),
         "ablations": ablations.as_ref().map(|list| list.iter().map(|(name, a)| json!({"predictor": name, "auc_all": a})).collect::<Vec<_>>()),
         "fraud": fraud.as_ref().map(|(aucs, users, core)| json!({
-            "method": "ratings given by the trusted core (user 1 and users it rated >= 5) are held out; core members are not scored",
+            "method": format!("ratings given by the trusted core (user {} and users it rated >= 5) are held out; core members are not scored", args.labels_root),
             "core_size": core,
             "users_scored": users,
             "systems": aucs.iter().map(|(s, a)| json!({"system": s, "auc": a})).collect::<Vec<_>>(),

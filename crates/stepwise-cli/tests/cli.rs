@@ -1133,4 +1133,8 @@ fn eval_judges_a_network_without_timestamps_on_held_out_folds() {
     let out = s.run(&["eval", file, "--format", "bitcoin-otc"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+    // The labels' founder means nothing without labels.
+    let out = s.run(&["eval", file, "--labels-root", "7"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--labels"), "{}", stderr(&out));
 }

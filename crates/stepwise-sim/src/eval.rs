@@ -766,20 +766,21 @@ impl Run {
 }
 
 /// Fraud detection on the REV2 labels, with the label leakage of PROVENANCE.md avoided: the
-/// labels were derived from ratings given by a trusted core (user 1 and the users user 1 rated
-/// ≥ +5), so every rating *given by* a core member is held out of the input, and core members
-/// are not scored. Each remaining labelled user is scored by each system's view of it after
+/// labels were derived from ratings given by a trusted core (the platform's founder, `root` —
+/// user 1 on Bitcoin OTC — and the users the founder rated ≥ +5), so every rating *given by* a
+/// core member is held out of the input, and core members are not scored. Each remaining labelled user is scored by each system's view of it after
 /// the held-out history: for stepwise, `1 − E`, its expected trust in everyone's view as of the
 /// last rating the user received (evidence fades: a user last rated in 2011 is not judged on
 /// what is left of that in 2016). Returns (system, AUC for "fraudulent", users scored).
 pub fn fraud_auc(
     ratings: &[Rating],
     labels: &HashMap<u64, bool>,
+    root: u64,
     params: &ModelParams,
 ) -> (Vec<(&'static str, Option<f64>)>, usize, usize) {
-    let mut core: HashSet<u64> = HashSet::from([1]);
+    let mut core: HashSet<u64> = HashSet::from([root]);
     for r in ratings {
-        if r.rater == 1 && r.value >= 5 {
+        if r.rater == root && r.value >= 5 {
             core.insert(r.subject);
         }
     }

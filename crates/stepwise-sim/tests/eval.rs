@@ -131,10 +131,13 @@ fn fraud_scoring_holds_out_the_trusted_core() {
     })
     .collect();
     let labels = HashMap::from([(2, false), (3, true), (4, false), (5, false)]);
-    let (aucs, users, core) = fraud_auc(&ratings, &labels, &ModelParams::default());
+    let (aucs, users, core) = fraud_auc(&ratings, &labels, 1, &ModelParams::default());
     assert_eq!(core, 2, "user 1 and user 2");
     assert_eq!(users, 3, "core member 2 is not scored");
     assert_eq!(aucs.len(), 4);
+    // Another founder: user 5 rated 4 at +9, so 5 and 4 form the core; 2 and 3 are scored.
+    let (_, users, core) = fraud_auc(&ratings, &labels, 5, &ModelParams::default());
+    assert_eq!((core, users), (2, 2));
 }
 
 #[test]
