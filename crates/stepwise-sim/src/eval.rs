@@ -61,6 +61,41 @@ pub enum EvalError {
     Empty,
 }
 
+/// Calls `each` with the 1-based number and the trimmed text of every data line of `input` —
+/// blank lines and `#` comments skipped — and stops at the first error.
+fn for_each_line(
+    input: impl BufRead,
+    mut each: impl FnMut(usize, &str) -> Result<(), EvalError>,
+) -> Result<(), EvalError> {
+    for (i, line) in input.lines().enumerate() {
+        let line = line?;
+        let text = line.trim();
+        if !(text.is_empty() || text.starts_with('#')) {
+            each(i + 1, text)?;
+        }
+    }
+    Ok(())
+}
+
+fn bad(line: usize, problem: String) -> EvalError {
+    EvalError::Line { line, problem }
+}
+
+/// A user id: field `name` of line `line`.
+fn whole_number(line: usize, name: &str, s: &str) -> Result<u64, EvalError> {
+    s.parse()
+        .map_err(|_| bad(line, format!("{name} {s:?} is not a whole number")))
+}
+
+/// A sign, `1` (or `+1`) or `-1`: true for `-1`. Field `name` of line `line`.
+fn negative_sign(line: usize, name: &str, s: &str) -> Result<bool, EvalError> {
+    match s {
+        "1" | "+1" => Ok(false),
+        "-1" => Ok(true),
+        other => Err(bad(line, format!("{name} {other:?} is neither 1 nor -1"))),
+    }
+}
+
 /// Reads a SNAP signed network (Epinions, Slashdot): `FromNodeId ToNodeId Sign` lines separated
 /// by tabs or spaces, `#` comment lines, a sign of `1` or `-1`. The file has no timestamps, so
 /// every rating gets time 0 and is kept in file order; a sign is read as the whole verdict, 10 or
@@ -69,44 +104,36 @@ pub enum EvalError {
 pub fn read_snap_signed(input: impl BufRead) -> Result<(Vec<Rating>, usize), EvalError> {
     let mut ratings = Vec::new();
     let mut loops = 0;
-    for (i, line) in input.lines().enumerate() {
-        let line = line?;
-        let text = line.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
-        }
-        let bad = |problem: String| EvalError::Line {
-            line: i + 1,
-            problem,
-        };
+    for_each_line(input, |line, text| {
         let fields: Vec<&str> = text.split_whitespace().collect();
         let [source, target, sign] = fields[..] else {
-            return Err(bad(format!(
-                "expected FromNodeId ToNodeId Sign, got {} fields",
-                fields.len()
-            )));
+            return Err(bad(
+                line,
+                format!(
+                    "expected FromNodeId ToNodeId Sign, got {} fields",
+                    fields.len()
+                ),
+            ));
         };
-        let id = |s: &str, name: &str| {
-            s.parse::<u64>()
-                .map_err(|_| bad(format!("{name} {s:?} is not a whole number")))
+        let value = if negative_sign(line, "Sign", sign)? {
+            -10
+        } else {
+            10
         };
-        let value = match sign {
-            "1" | "+1" => 10,
-            "-1" => -10,
-            other => return Err(bad(format!("Sign {other:?} is neither 1 nor -1"))),
-        };
-        let (rater, subject) = (id(source, "FromNodeId")?, id(target, "ToNodeId")?);
+        let rater = whole_number(line, "FromNodeId", source)?;
+        let subject = whole_number(line, "ToNodeId", target)?;
         if rater == subject {
             loops += 1;
-            continue;
+        } else {
+            ratings.push(Rating {
+                rater,
+                subject,
+                value,
+                time: 0.0,
+            });
         }
-        ratings.push(Rating {
-            rater,
-            subject,
-            value,
-            time: 0.0,
-        });
-    }
+        Ok(())
+    })?;
     if ratings.is_empty() {
         return Err(EvalError::Empty);
     }
@@ -117,48 +144,40 @@ pub fn read_snap_signed(input: impl BufRead) -> Result<(Vec<Rating>, usize), Eva
 /// them in temporal order: by time, file order on ties.
 pub fn read_bitcoin_otc(input: impl BufRead) -> Result<Vec<Rating>, EvalError> {
     let mut ratings = Vec::new();
-    for (i, line) in input.lines().enumerate() {
-        let line = line?;
-        let text = line.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
-        }
-        let bad = |problem: String| EvalError::Line {
-            line: i + 1,
-            problem,
-        };
+    for_each_line(input, |line, text| {
         let fields: Vec<&str> = text.split(',').map(str::trim).collect();
         let [source, target, rating, time] = fields[..] else {
-            return Err(bad(format!(
-                "expected SOURCE,TARGET,RATING,TIME, got {} fields",
-                fields.len()
-            )));
-        };
-        let id = |s: &str, name: &str| {
-            s.parse::<u64>()
-                .map_err(|_| bad(format!("{name} {s:?} is not a whole number")))
+            return Err(bad(
+                line,
+                format!(
+                    "expected SOURCE,TARGET,RATING,TIME, got {} fields",
+                    fields.len()
+                ),
+            ));
         };
         let value: i32 = rating
             .parse()
             .ok()
             .filter(|v| (-10..=10).contains(v))
             .ok_or_else(|| {
-                bad(format!(
-                    "RATING {rating:?} is not a whole number in -10..10"
-                ))
+                bad(
+                    line,
+                    format!("RATING {rating:?} is not a whole number in -10..10"),
+                )
             })?;
         let time: f64 = time
             .parse()
             .ok()
             .filter(|t: &f64| t.is_finite())
-            .ok_or_else(|| bad(format!("TIME {time:?} is not a number of seconds")))?;
+            .ok_or_else(|| bad(line, format!("TIME {time:?} is not a number of seconds")))?;
         ratings.push(Rating {
-            rater: id(source, "SOURCE")?,
-            subject: id(target, "TARGET")?,
+            rater: whole_number(line, "SOURCE", source)?,
+            subject: whole_number(line, "TARGET", target)?,
             value,
             time,
         });
-    }
+        Ok(())
+    })?;
     if ratings.is_empty() {
         return Err(EvalError::Empty);
     }
@@ -864,29 +883,16 @@ pub fn fraud_auc(
 /// Reads `node_id,label` lines (1 benign, −1 fraudulent): true for fraudulent.
 pub fn read_labels(input: impl BufRead) -> Result<HashMap<u64, bool>, EvalError> {
     let mut labels = HashMap::new();
-    for (i, line) in input.lines().enumerate() {
-        let line = line?;
-        let text = line.trim();
-        if text.is_empty() || text.starts_with('#') || text.starts_with("node") {
-            continue;
+    for_each_line(input, |line, text| {
+        if text.starts_with("node") {
+            return Ok(()); // the header
         }
-        let bad = |problem: String| EvalError::Line {
-            line: i + 1,
-            problem,
-        };
         let Some((node, label)) = text.split_once(',') else {
-            return Err(bad("expected node_id,label".into()));
+            return Err(bad(line, "expected node_id,label".into()));
         };
-        let node: u64 = node
-            .trim()
-            .parse()
-            .map_err(|_| bad(format!("node_id {node:?} is not a whole number")))?;
-        let fraud = match label.trim() {
-            "1" | "+1" => false,
-            "-1" => true,
-            other => return Err(bad(format!("label {other:?} is neither 1 nor -1"))),
-        };
-        labels.insert(node, fraud);
-    }
+        let node = whole_number(line, "node_id", node.trim())?;
+        labels.insert(node, negative_sign(line, "label", label.trim())?);
+        Ok(())
+    })?;
     Ok(labels)
 }

@@ -1,6 +1,5 @@
 //! The attack simulator: deterministic for a seed, sane metrics, honest control, scenario names.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 use stepwise::ladder::{Ladder, Rules};
 use stepwise::model::params::ModelParams;
@@ -132,12 +131,12 @@ fn honest_slips_cost_a_share_of_the_way_back_not_all_of_it() {
 /// makes the difference (and `run_with` runs the policy it is given).
 #[test]
 fn without_scaling_by_stake_slips_cost_the_whole_way_back() {
-    let d = Ladder::default();
-    let rules = Rules {
-        scale_by_stake: false,
-        ..d.rules().clone()
-    };
-    let unscaled = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+    let unscaled = Ladder::default()
+        .with_rules(Rules {
+            scale_by_stake: false,
+            ..Rules::default()
+        })
+        .expect("ladder");
     let config = config(Scenario::Honest, 1, 200);
     let scaled = run(&config);
     let unscaled = run_with(&config, ModelParams::default(), unscaled);
@@ -172,12 +171,12 @@ fn slicing_betrayals_stays_within_the_target() {
 /// alone would let it take its limit from every client.
 #[test]
 fn an_exit_scam_takes_the_limit_once_not_once_per_client() {
-    let d = Ladder::default();
-    let rules = Rules {
-        limit_exposure: false,
-        ..d.rules().clone()
-    };
-    let per_promise = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+    let per_promise = Ladder::default()
+        .with_rules(Rules {
+            limit_exposure: false,
+            ..Rules::default()
+        })
+        .expect("ladder");
     for seed in 1..=3 {
         let config = config(Scenario::ExitScam, seed, 200);
         let report = run(&config);
@@ -207,12 +206,12 @@ fn an_exit_scam_takes_the_limit_once_not_once_per_client() {
 /// for ever, while the average baseline stops trusting it — so the ratio grows with the run.
 #[test]
 fn on_off_stays_within_the_target_however_long_it_runs() {
-    let d = Ladder::default();
-    let rules = Rules {
-        bound_level_0_losses: false,
-        ..d.rules().clone()
-    };
-    let unbounded = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+    let unbounded = Ladder::default()
+        .with_rules(Rules {
+            bound_level_0_losses: false,
+            ..Rules::default()
+        })
+        .expect("ladder");
     let config = config(Scenario::OnOff, 1, 1_000);
     let report = run(&config);
     let target = report.target().expect("an attack");

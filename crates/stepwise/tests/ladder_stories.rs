@@ -221,12 +221,12 @@ fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
 /// A contributor (level 1, limit 100) who breaks a promise of `slip` on day 9 and, when
 /// `kept_after`, keeps one of 10 on day 10.
 fn contributor_who_slips(scale_by_stake: bool, slip: f64, kept_after: bool) -> World {
-    let d = Ladder::default();
-    let rules = Rules {
-        scale_by_stake,
-        ..d.rules().clone()
-    };
-    let ladder = Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder");
+    let ladder = Ladder::default()
+        .with_rules(Rules {
+            scale_by_stake,
+            ..Rules::default()
+        })
+        .expect("ladder");
     let mut w = World::new(ladder);
     for i in 0..5 {
         w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
@@ -555,13 +555,14 @@ fn open_promises_use_up_the_limit_until_they_end() {
     assert_eq!(d.exposure, 0.0);
     assert_eq!(d.level, 0, "the overdue promise demoted");
     // With the rule off, the limit bounds each promise alone.
-    let d = Ladder::default();
-    let rules = Rules {
-        limit_exposure: false,
-        ..d.rules().clone()
-    };
-    let mut w =
-        World::new(Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder"));
+    let mut w = World::new(
+        Ladder::default()
+            .with_rules(Rules {
+                limit_exposure: false,
+                ..Rules::default()
+            })
+            .expect("ladder"),
+    );
     w.open_promise("agent:new", "user:bob", 10.0, 0.0, 5.0);
     let new = id("agent:new");
     let d = w.state.decide(&new, "propose", 10.0, None, at(0.5));
@@ -613,13 +614,14 @@ fn betrayals_at_level_0_shrink_its_limit_until_the_cool_down_ends() {
     assert_eq!(limit(&w, 40.0), 10.0);
 
     // Turned off, level 0 stays whole for anyone above the floor.
-    let d = Ladder::default();
-    let rules = Rules {
-        bound_level_0_losses: false,
-        ..d.rules().clone()
-    };
-    let mut w =
-        World::new(Ladder::new(d.levels().to_vec(), rules, HashMap::new()).expect("ladder"));
+    let mut w = World::new(
+        Ladder::default()
+            .with_rules(Rules {
+                bound_level_0_losses: false,
+                ..Rules::default()
+            })
+            .expect("ladder"),
+    );
     w.promise("agent:mallory", "user:ann", 10.0, 0.0, "broken");
     assert_eq!(limit(&w, 1.0), 10.0);
 }

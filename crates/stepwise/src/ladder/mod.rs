@@ -289,6 +289,12 @@ impl Ladder {
         })
     }
 
+    /// The same levels and truster profiles under other rules, checked as [`Ladder::new`]
+    /// checks them: the way to measure one rule against the rest of a ladder.
+    pub fn with_rules(&self, rules: Rules) -> Result<Self, String> {
+        Self::new(self.levels.clone(), rules, self.profiles.clone())
+    }
+
     /// The levels, from 0 upwards.
     pub fn levels(&self) -> &[Level] {
         &self.levels
