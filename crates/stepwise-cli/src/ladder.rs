@@ -146,6 +146,21 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
             "{subject} at {at}: level {} ({}), stakes up to {}",
             view.level.index, view.level.name, view.max_stake
         )?;
+        if view.limit < view.max_stake {
+            writeln!(
+                w,
+                "limit now: {} (promises broken at level 0 in a cool-down still running)",
+                view.limit
+            )?;
+        }
+        if view.exposure > 0.0 {
+            writeln!(
+                w,
+                "at stake: {} in open promises, so at most {} more now",
+                view.exposure,
+                (view.limit - view.exposure).max(0.0)
+            )?;
+        }
         writeln!(w, "may: {}", view.capabilities.join(", "))?;
         writeln!(
             w,

@@ -931,6 +931,72 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
         &day(13),
     ]);
     assert_eq!(after.status.code(), Some(1));
+    // At level 0 there is no step down: a promise broken there halves what is left of level
+    // 0's limit until its cool-down ends, and an open promise holds part of the rest.
+    s.promise_settled(
+        "p10",
+        "agent:bot",
+        "user:ann",
+        "10",
+        &day(13),
+        &day(20),
+        "broken",
+        &day(14),
+    );
+    s.expect(
+        &[
+            "record",
+            "promise",
+            "--id",
+            "p11",
+            "--promisor",
+            "agent:bot",
+            "--promisee",
+            "user:ann",
+            "--scope",
+            "deploy",
+            "--stake",
+            "2",
+            "--at",
+            &day(15),
+            "--due",
+            &day(30),
+        ],
+        0,
+    );
+    let e = s.json(&["explain", "agent:bot", "--at", &day(16)]);
+    assert_eq!(
+        (
+            e["max_stake"].as_f64(),
+            e["limit"].as_f64(),
+            e["exposure"].as_f64()
+        ),
+        (Some(10.0), Some(5.0), Some(2.0)),
+        "{e}"
+    );
+    let text = s.expect(&["explain", "agent:bot", "--at", &day(16)], 0);
+    assert!(text.contains("limit now: 5"), "{text}");
+    assert!(
+        text.contains("at stake: 2 in open promises, so at most 3 more now"),
+        "{text}"
+    );
+    let over = s.run(&[
+        "decide",
+        "agent:bot",
+        "propose",
+        "--stake",
+        "4",
+        "--at",
+        &day(16),
+        "--json",
+    ]);
+    assert_eq!(over.status.code(), Some(1));
+    let d: Value = serde_json::from_slice(&over.stdout).expect("JSON");
+    assert_eq!(d["reasons"][0]["code"], "exposure_above_limit");
+    assert_eq!(
+        (d["limit"].as_f64(), d["exposure"].as_f64()),
+        (Some(5.0), Some(2.0))
+    );
     // Errors are exit 2.
     for bad in [
         &["decide", "agent:bot", "act:low", "--stake", "-5"][..],

@@ -293,6 +293,11 @@ pub struct ExplainView {
     pub level: LevelRef,
     /// The largest stake at that level.
     pub max_stake: f64,
+    /// The largest stake it may have at risk at once now: `max_stake`, or less at level 0
+    /// while the cool-down of a promise broken there runs.
+    pub limit: f64,
+    /// What it has at stake now: its promises with no outcome that are not yet due.
+    pub exposure: f64,
     /// What the level allows.
     pub capabilities: Vec<String>,
     /// Expected trust (its standing).
@@ -339,6 +344,8 @@ impl ExplainView {
                 name: d.level_name().to_owned(),
             },
             max_stake: levels[d.level].max_stake,
+            limit: d.limit,
+            exposure: d.exposure,
             capabilities: state
                 .ladder()
                 .capabilities_at(d.level)
