@@ -484,6 +484,20 @@ mod tests {
     }
 
     #[test]
+    fn the_exposure_limit_and_the_level_0_bound_are_on_by_default_and_can_be_turned_off() {
+        let rules = Policy::default().ladder.rules().clone();
+        assert!(rules.limit_exposure && rules.bound_level_0_losses);
+        let p = Policy::from_toml("[ladder]\nlimit_exposure = false\nbound_level_0_losses = false\n[[ladder.levels]]\nname = \"zero\"\nmax_stake = 10\n")
+            .expect("valid");
+        assert!(!p.ladder.rules().limit_exposure && !p.ladder.rules().bound_level_0_losses);
+        // The policy `stepwise init` writes spells out both, at their defaults.
+        let written = Policy::from_toml(DEFAULT_POLICY).expect("valid");
+        assert_eq!(written.ladder.rules(), &rules);
+        assert!(DEFAULT_POLICY.contains("\nlimit_exposure = true"));
+        assert!(DEFAULT_POLICY.contains("\nbound_level_0_losses = true"));
+    }
+
+    #[test]
     fn model_settings_are_range_checked_by_name() {
         let cases = [
             ("[model]\nbetrayal_weight = 1.0\n", "model.betrayal_weight"),
