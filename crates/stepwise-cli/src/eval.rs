@@ -103,11 +103,11 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
             bar.tick();
         }),
         Some(k) => {
-            bar.set_message(format!("fold 1/{k}"));
+            bar.set_message(format!("0/{k} folds judged"));
             // Learning a fold never recomputes; `settle` does, once.
             let systems = || eval::systems(&params, usize::MAX);
-            eval::cross_validate(&ratings, k, args.seed, &systems, &mut |done| {
-                bar.set_message(format!("fold {}/{k}", (done + 1).min(k)));
+            eval::cross_validate(&ratings, k, args.seed, &systems, &|done| {
+                bar.set_message(format!("{done}/{k} folds judged"));
                 bar.tick();
             })
         }
@@ -148,6 +148,7 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
             "system": s.system,
             "auc_all": s.auc_all,
             "auc_known_subject": s.auc_known_subject,
+            "auc_per_fold": folds.map(|_| &s.auc_per_fold),
         })).collect::<Vec<_>>(),
         "ablations": ablations.as_ref().map(|list| list.iter().map(|(name, a)| json!({"predictor": name, "auc_all": a})).collect::<Vec<_>>()),
         "fraud": fraud.as_ref().map(|(aucs, users, core)| json!({
@@ -165,10 +166,18 @@ pub fn run(data: &DataDir, args: EvalArgs, out: &mut Out) -> Result<bool> {
             None => writeln!(w, "{} ratings in time order, {negatives} negative; predicted before each is applied", ratings.len())?,
             Some(k) => writeln!(w, "{} ratings, {negatives} negative{}; {k}-fold cross-validation (seed {}): each predicted by models that learned the other folds", ratings.len(), if self_loops > 0 { format!(", {self_loops} self-loops skipped") } else { String::new() }, args.seed)?,
         }
-        writeln!(w, "{:<20} {:>10} {:>22}", "system", "AUC (all)", "AUC (subject known)")?;
+        let header = format!("{:<20} {:>10} {:>22}", "system", "AUC (all)", "AUC (subject known)");
+        match folds {
+            None => writeln!(w, "{header}")?,
+            Some(_) => writeln!(w, "{header} {:>24}", "per fold, mean ± sd")?,
+        }
         for s in &scores {
             let f = |a: Option<f64>| a.map_or("—".to_owned(), |a| format!("{a:.4}"));
-            writeln!(w, "{:<20} {:>10} {:>22}", s.system, f(s.auc_all), f(s.auc_known_subject))?;
+            let row = format!("{:<20} {:>10} {:>22}", s.system, f(s.auc_all), f(s.auc_known_subject));
+            match eval::mean_and_sd(&s.auc_per_fold) {
+                None => writeln!(w, "{row}")?,
+                Some((m, sd)) => writeln!(w, "{row} {:>24}", format!("{m:.4} ± {sd:.4}"))?,
+            }
         }
         if let Some(list) = &ablations {
             writeln!(w, "stepwise's experts, alone and combined (AUC, all ratings):")?;

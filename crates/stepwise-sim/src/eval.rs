@@ -242,8 +242,9 @@ pub fn roc(scores: &[f64], labels: &[bool]) -> Vec<(f64, f64)> {
     points
 }
 
-/// A system that predicts, before each rating, how likely it is to be negative.
-pub trait Predictor {
+/// A system that predicts, before each rating, how likely it is to be negative. `Send`, so that
+/// held-out folds can be judged in parallel.
+pub trait Predictor: Send {
     /// Its name in reports.
     fn name(&self) -> &'static str;
     /// P(negative) for `rating`, from what it has learned so far.
@@ -640,14 +641,17 @@ impl Predictor for Stepwise {
     }
 }
 
-/// Every system's prediction for every rating, in temporal order.
+/// Every system's prediction for every rating, in the order of the ratings.
 pub struct Run {
     /// System names, in column order.
     pub systems: Vec<&'static str>,
     /// `predictions[i][k]`: system k's P(negative) for rating i.
     pub predictions: Vec<Vec<f64>>,
-    /// Whether rating i's subject had been rated before.
+    /// Whether rating i's subject had been rated before (in the temporal replay) or in the
+    /// other folds (held out).
     pub subject_known: Vec<bool>,
+    /// The held-out fold of rating i; empty for the temporal replay.
+    pub fold: Vec<usize>,
 }
 
 /// The systems compared: stepwise first, then the baselines.
@@ -685,6 +689,7 @@ pub fn replay(
         systems: systems.iter().map(|s| s.name()).collect(),
         predictions,
         subject_known,
+        fold: Vec::new(),
     }
 }
 
@@ -705,48 +710,66 @@ pub fn fold_order(n: usize, seed: u64) -> Vec<usize> {
 /// [`fold_order`]; for each fold, fresh systems from `systems` learn every rating of the other
 /// folds, in the shuffled order, [`Predictor::settle`], and then predict each rating of the
 /// fold without learning it. Every rating is predicted once, by models that never saw it;
-/// `subject_known` says whether its subject was rated in the other folds. `progress` hears
-/// the folds done.
+/// `subject_known` says whether its subject was rated in the other folds. The folds are
+/// judged in parallel (each on its own models, so the figures do not depend on it);
+/// `progress` hears how many are done.
 pub fn cross_validate(
     ratings: &[Rating],
     folds: usize,
     seed: u64,
-    systems: &dyn Fn() -> Vec<Box<dyn Predictor>>,
-    progress: &mut dyn FnMut(usize),
+    systems: &(dyn Fn() -> Vec<Box<dyn Predictor>> + Sync),
+    progress: &(dyn Fn(usize) + Sync),
 ) -> Run {
+    use rayon::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     let folds = folds.clamp(2, ratings.len().max(2));
     let order = fold_order(ratings.len(), seed);
-    let mut predictions = vec![Vec::new(); ratings.len()];
-    let mut subject_known = vec![false; ratings.len()];
-    let mut names = Vec::new();
-    for fold in 0..folds {
-        let mut models = systems();
-        let mut rated: HashSet<u64> = HashSet::new();
-        for (p, &i) in order.iter().enumerate() {
-            if p % folds != fold {
-                for m in models.iter_mut() {
-                    m.learn(&ratings[i]);
+    let done = AtomicUsize::new(0);
+    // Per fold: the system names, and (rating, predictions, subject known) for its ratings.
+    type Judged = (usize, Vec<f64>, bool);
+    let judged: Vec<(Vec<&'static str>, Vec<Judged>)> = (0..folds)
+        .into_par_iter()
+        .map(|fold| {
+            let mut models = systems();
+            let mut rated: HashSet<u64> = HashSet::new();
+            for (p, &i) in order.iter().enumerate() {
+                if p % folds != fold {
+                    for m in models.iter_mut() {
+                        m.learn(&ratings[i]);
+                    }
+                    rated.insert(ratings[i].subject);
                 }
-                rated.insert(ratings[i].subject);
             }
-        }
-        for m in models.iter_mut() {
-            m.settle();
-        }
-        for (p, &i) in order.iter().enumerate() {
-            if p % folds == fold {
-                predictions[i] = models.iter_mut().map(|m| m.predict(&ratings[i])).collect();
-                subject_known[i] = rated.contains(&ratings[i].subject);
+            for m in models.iter_mut() {
+                m.settle();
             }
+            let mut out = Vec::new();
+            for (p, &i) in order.iter().enumerate() {
+                if p % folds == fold {
+                    let r = &ratings[i];
+                    let predicted = models.iter_mut().map(|m| m.predict(r)).collect();
+                    out.push((i, predicted, rated.contains(&r.subject)));
+                }
+            }
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            (models.iter().map(|m| m.name()).collect(), out)
+        })
+        .collect();
+    let mut run = Run {
+        systems: Vec::new(),
+        predictions: vec![Vec::new(); ratings.len()],
+        subject_known: vec![false; ratings.len()],
+        fold: vec![0; ratings.len()],
+    };
+    for (fold, (names, out)) in judged.into_iter().enumerate() {
+        run.systems = names;
+        for (i, predicted, known) in out {
+            run.predictions[i] = predicted;
+            run.subject_known[i] = known;
+            run.fold[i] = fold;
         }
-        names = models.iter().map(|m| m.name()).collect();
-        progress(fold + 1);
     }
-    Run {
-        systems: names,
-        predictions,
-        subject_known,
-    }
+    run
 }
 
 /// AUC of one system over all ratings and over ratings whose subject had been rated before.
@@ -758,6 +781,20 @@ pub struct Score {
     pub auc_all: Option<f64>,
     /// AUC over ratings whose subject had a prior rating.
     pub auc_known_subject: Option<f64>,
+    /// Held out: the AUC of each fold's ratings alone (empty for the temporal replay), whose
+    /// spread says how much the pooled figure could move with another shuffle.
+    pub auc_per_fold: Vec<f64>,
+}
+
+/// The mean and the sample standard deviation of `values` (`None` for fewer than two).
+pub fn mean_and_sd(values: &[f64]) -> Option<(f64, f64)> {
+    if values.len() < 2 {
+        return None;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Some((mean, var.sqrt()))
 }
 
 impl Run {
@@ -774,10 +811,22 @@ impl Run {
                 let scores: Vec<f64> = self.predictions.iter().map(|p| p[k]).collect();
                 let sub_scores: Vec<f64> = known.iter().map(|i| scores[*i]).collect();
                 let sub_labels: Vec<bool> = known.iter().map(|i| labels[*i]).collect();
+                let folds = self.fold.iter().max().map_or(0, |f| f + 1);
+                let auc_per_fold = (0..folds)
+                    .filter_map(|f| {
+                        let of: Vec<usize> =
+                            (0..scores.len()).filter(|i| self.fold[*i] == f).collect();
+                        auc(
+                            &of.iter().map(|i| scores[*i]).collect::<Vec<_>>(),
+                            &of.iter().map(|i| labels[*i]).collect::<Vec<_>>(),
+                        )
+                    })
+                    .collect();
                 Score {
                     system,
                     auc_all: auc(&scores, &labels),
                     auc_known_subject: auc(&sub_scores, &sub_labels),
+                    auc_per_fold,
                 }
             })
             .collect()

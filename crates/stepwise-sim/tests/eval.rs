@@ -206,6 +206,14 @@ fn snap_signed_networks_are_read_in_file_order_without_self_loops() {
 }
 
 #[test]
+fn the_spread_over_folds_agrees_with_a_hand_computed_case() {
+    // 0.8, 0.9, 1.0: mean 0.9, sample variance (0.01 + 0 + 0.01) / 2 = 0.01.
+    let (mean, sd) = mean_and_sd(&[0.8, 0.9, 1.0]).expect("three values");
+    assert!((mean - 0.9).abs() < 1e-12 && (sd - 0.1).abs() < 1e-12, "{mean} {sd}");
+    assert_eq!(mean_and_sd(&[0.5]), None);
+}
+
+#[test]
 fn folds_deal_every_rating_once_and_the_shuffle_is_seeded() {
     let order = fold_order(1_000, 7);
     let mut sorted = order.clone();
@@ -225,7 +233,7 @@ fn a_held_out_rating_never_informs_its_own_prediction() {
     let params = ModelParams::default();
     let make = || systems(&params, usize::MAX);
     let (folds, seed) = (4, 3);
-    let base = cross_validate(&ratings, folds, seed, &make, &mut |_| {});
+    let base = cross_validate(&ratings, folds, seed, &make, &|_| {});
     let order = fold_order(ratings.len(), seed);
     let mut flipped = ratings.clone();
     for (p, &i) in order.iter().enumerate() {
@@ -233,7 +241,7 @@ fn a_held_out_rating_never_informs_its_own_prediction() {
             flipped[i].value = -flipped[i].value;
         }
     }
-    let other = cross_validate(&flipped, folds, seed, &make, &mut |_| {});
+    let other = cross_validate(&flipped, folds, seed, &make, &|_| {});
     let mut others_changed = false;
     for (p, &i) in order.iter().enumerate() {
         let (a, b) = (&base.predictions[i], &other.predictions[i]);
@@ -260,7 +268,7 @@ fn stepwise_leads_the_baselines_on_held_out_epinions_edges() {
         5,
         1,
         &|| systems(&params, usize::MAX),
-        &mut |_| {},
+        &|_| {},
     );
     let scores = run.scores(&ratings);
     let of = |name: &str| {
