@@ -1182,7 +1182,9 @@ fn eval_judges_a_network_without_timestamps_on_held_out_folds() {
     assert_eq!(figures["protocol"]["kind"], "folds");
     assert_eq!(figures["protocol"]["folds"], 4);
     assert_eq!(figures["systems"].as_array().expect("systems").len(), 4);
-    let per_fold = figures["systems"][0]["auc_per_fold"].as_array().expect("per fold");
+    let per_fold = figures["systems"][0]["auc_per_fold"]
+        .as_array()
+        .expect("per fold");
     assert_eq!(per_fold.len(), 4, "one AUC per fold");
     assert!(report.join("roc.svg").exists());
     assert!(

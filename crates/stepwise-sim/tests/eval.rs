@@ -209,7 +209,10 @@ fn snap_signed_networks_are_read_in_file_order_without_self_loops() {
 fn the_spread_over_folds_agrees_with_a_hand_computed_case() {
     // 0.8, 0.9, 1.0: mean 0.9, sample variance (0.01 + 0 + 0.01) / 2 = 0.01.
     let (mean, sd) = mean_and_sd(&[0.8, 0.9, 1.0]).expect("three values");
-    assert!((mean - 0.9).abs() < 1e-12 && (sd - 0.1).abs() < 1e-12, "{mean} {sd}");
+    assert!(
+        (mean - 0.9).abs() < 1e-12 && (sd - 0.1).abs() < 1e-12,
+        "{mean} {sd}"
+    );
     assert_eq!(mean_and_sd(&[0.5]), None);
 }
 
@@ -263,13 +266,7 @@ fn a_held_out_rating_never_informs_its_own_prediction() {
 fn stepwise_leads_the_baselines_on_held_out_epinions_edges() {
     let ratings = epinions(120_000);
     let params = ModelParams::default();
-    let run = cross_validate(
-        &ratings,
-        5,
-        1,
-        &|| systems(&params, usize::MAX),
-        &|_| {},
-    );
+    let run = cross_validate(&ratings, 5, 1, &|| systems(&params, usize::MAX), &|_| {});
     let scores = run.scores(&ratings);
     let of = |name: &str| {
         scores
