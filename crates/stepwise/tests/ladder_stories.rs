@@ -552,7 +552,11 @@ fn open_promises_use_up_the_limit_until_they_end() {
     assert_eq!(d.exposure, 30.0);
     // One past due counts as broken (it demoted), not as still at risk.
     let d = w.state.decide(&bot, "propose", 5.0, None, at(4.5));
-    assert_eq!(d.exposure, 0.0);
+    assert_eq!(
+        d.exposure.to_bits(),
+        0.0f64.to_bits(),
+        "+0, not -0: it is printed"
+    );
     assert_eq!(d.level, 0, "the overdue promise demoted");
     // With the rule off, the limit bounds each promise alone.
     let mut w = World::new(

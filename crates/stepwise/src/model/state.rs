@@ -439,8 +439,8 @@ impl TrustState {
             .open
             .iter()
             .filter(|o| o.due > at)
-            .map(|o| o.stake)
-            .sum()
+            // From +0: `Sum` for floats starts at −0, which would print as `-0.0`.
+            .fold(0.0, |sum, o| sum + o.stake)
     }
 
     /// The principals with an active vouch for `subject` (any scope).
