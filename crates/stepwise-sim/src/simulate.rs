@@ -741,14 +741,19 @@ enum Move {
     Scam,
 }
 
-/// A promise made this morning, waiting for its outcome this afternoon.
-struct Pending {
-    promise: Id,
+/// A promise to make: who promises whom, at what stake, and how it will end.
+struct Deal {
     promisor: Id,
     promisee: Id,
     stake: f64,
     kept: bool,
     party: Party,
+}
+
+/// A promise made this morning, waiting for its outcome this afternoon.
+struct Pending {
+    promise: Id,
+    deal: Deal,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -845,24 +850,25 @@ impl World {
         id(&format!("p{}", self.promises))
     }
 
-    fn promise(&mut self, at: Time, promisor: &Id, promisee: &Id, stake: f64) -> (Id, Event) {
-        let pid = self.next_promise_id();
+    /// Makes `deal` at `at`: records its promise, due a day later, under `gate`.
+    fn make<G: Gate>(&mut self, gate: &mut G, at: Time, deal: Deal) -> Pending {
+        let promise = self.next_promise_id();
         let due = time(at.as_micros().saturating_add(DAY_MICROS));
-        let event = Event {
+        gate.record(&Event {
             at,
-            author: Some(promisor.clone()),
+            author: Some(deal.promisor.clone()),
             body: Body::Promise {
-                id: pid.clone(),
-                promisor: promisor.clone(),
-                promisee: promisee.clone(),
+                id: promise.clone(),
+                promisor: deal.promisor.clone(),
+                promisee: deal.promisee.clone(),
                 scope: self.scope.clone(),
-                stake,
+                stake: deal.stake,
                 due,
             },
             note: None,
             sig: None,
-        };
-        (pid, event)
+        });
+        Pending { promise, deal }
     }
 
     fn rate(at: Time, rater: &Id, subject: &Id, value: f64) -> Event {
@@ -1022,17 +1028,14 @@ impl World {
                     if r >= late {
                         tally.late_allowed += 1;
                     }
-                    let promisee = self.clients[client].clone();
-                    let (promise, event) = self.promise(at, &who, &promisee, stake);
-                    gate.record(&event);
-                    pending.push(Pending {
-                        promise,
+                    let deal = Deal {
                         promisor: who,
-                        promisee,
+                        promisee: self.clients[client].clone(),
                         stake,
                         kept,
                         party: Party::Honest,
-                    });
+                    };
+                    pending.push(self.make(&mut gate, at, deal));
                 }
             }
 
@@ -1080,18 +1083,14 @@ impl World {
                         ask(MAX_EXPOSURE).or_else(|| (limit > 0.0).then(|| ask(limit)).flatten())
                     };
                     if let Some(stake) = granted {
-                        let promisee = self.clients[client].clone();
-                        let promisor = a.id.clone();
-                        let (promise, event) = self.promise(at, &promisor, &promisee, stake);
-                        gate.record(&event);
-                        pending.push(Pending {
-                            promise,
-                            promisor,
-                            promisee,
+                        let deal = Deal {
+                            promisor: a.id.clone(),
+                            promisee: self.clients[client].clone(),
                             stake,
                             kept,
                             party: Party::Attacker,
-                        });
+                        };
+                        pending.push(self.make(&mut gate, at, deal));
                     }
                 }
             }
@@ -1099,13 +1098,13 @@ impl World {
             self.stuff(&mut gate, &mut clock, &mut pending);
 
             // Outcomes and ratings, recorded by each promisee.
-            for p in pending {
+            for Pending { promise, deal: p } in pending {
                 let at = clock.at(AFTERNOON);
                 gate.record(&Event {
                     at,
                     author: Some(p.promisee.clone()),
                     body: Body::Outcome {
-                        promise: p.promise,
+                        promise,
                         result: if p.kept {
                             OutcomeResult::Kept
                         } else {
@@ -1308,16 +1307,14 @@ impl World {
                 continue;
             };
             if gate.allows(&promisor, stake, at) {
-                let (promise, event) = self.promise(at, &promisor, &promisee, stake);
-                gate.record(&event);
-                pending.push(Pending {
-                    promise,
+                let deal = Deal {
                     promisor,
                     promisee,
                     stake,
                     kept: true,
                     party: Party::Fake,
-                });
+                };
+                pending.push(self.make(gate, at, deal));
             }
         }
     }
