@@ -44,23 +44,34 @@ fn fairness_and_goodness_agree_with_a_hand_computed_graph() {
     assert!(close(goodness[&20], 0.5) && close(fairness[&3], 1.0));
 }
 
+/// Each bad input is refused with an error naming the line at fault.
+fn refused_at_line<T: std::fmt::Debug>(
+    read: impl Fn(Cursor<&'static str>) -> Result<T, EvalError>,
+    cases: &[(&'static str, usize)],
+) {
+    for &(bad, line) in cases {
+        match read(Cursor::new(bad)) {
+            Err(EvalError::Line { line: l, .. }) => assert_eq!(l, line, "{bad:?}"),
+            other => panic!("{bad:?}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn ratings_are_read_in_time_order_with_file_order_on_ties() {
     let text = "# comment\n3,4,5,200\n1,2,-1,100\n\n5,6,2,100\n";
     let ratings = read_bitcoin_otc(Cursor::new(text)).expect("parses");
     let order: Vec<u64> = ratings.iter().map(|r| r.rater).collect();
     assert_eq!(order, [1, 5, 3]);
-    for (bad, line) in [
-        ("1,2,3\n", 1),
-        ("1,2,3,4\n1,2,11,5\n", 2),
-        ("x,2,3,4\n", 1),
-        ("1,2,3,soon\n", 1),
-    ] {
-        match read_bitcoin_otc(Cursor::new(bad)) {
-            Err(EvalError::Line { line: l, .. }) => assert_eq!(l, line, "{bad:?}"),
-            other => panic!("{bad:?}: {other:?}"),
-        }
-    }
+    refused_at_line(
+        read_bitcoin_otc,
+        &[
+            ("1,2,3\n", 1),
+            ("1,2,3,4\n1,2,11,5\n", 2),
+            ("x,2,3,4\n", 1),
+            ("1,2,3,soon\n", 1),
+        ],
+    );
     assert!(matches!(
         read_bitcoin_otc(Cursor::new("")),
         Err(EvalError::Empty)
@@ -188,17 +199,15 @@ fn snap_signed_networks_are_read_in_file_order_without_self_loops() {
         .collect();
     assert_eq!(read, [(0, 1, -10), (2, 3, 10), (5, 0, 10)]);
     assert!(ratings.iter().all(|r| r.time == 0.0));
-    for (bad, line) in [
-        ("0\t1\n", 1),
-        ("0\t1\t1\n0\t1\t2\n", 2),
-        ("a\t1\t1\n", 1),
-        ("0\t1\t0\n", 1),
-    ] {
-        match read_snap_signed(Cursor::new(bad)) {
-            Err(EvalError::Line { line: l, .. }) => assert_eq!(l, line, "{bad:?}"),
-            other => panic!("{bad:?}: {other:?}"),
-        }
-    }
+    refused_at_line(
+        read_snap_signed,
+        &[
+            ("0\t1\n", 1),
+            ("0\t1\t1\n0\t1\t2\n", 2),
+            ("a\t1\t1\n", 1),
+            ("0\t1\t0\n", 1),
+        ],
+    );
     assert!(matches!(
         read_snap_signed(Cursor::new("# only a header\n3\t3\t1\n")),
         Err(EvalError::Empty)

@@ -7,6 +7,13 @@ use stepwise_sim::simulate::{
     CLIENTS, Config, HONEST, MAX_EXPOSURE, Report, SCENARIOS, Scenario, SystemResult, run, run_with,
 };
 
+/// The default ladder with one rule changed by `change`.
+fn default_ladder_with(change: impl FnOnce(&mut Rules)) -> Ladder {
+    let mut rules = Rules::default();
+    change(&mut rules);
+    Ladder::default().with_rules(rules).expect("ladder")
+}
+
 fn config(scenario: Scenario, seed: u64, rounds: u32) -> Config {
     Config {
         scenario,
@@ -131,12 +138,7 @@ fn honest_slips_cost_a_share_of_the_way_back_not_all_of_it() {
 /// makes the difference (and `run_with` runs the policy it is given).
 #[test]
 fn without_scaling_by_stake_slips_cost_the_whole_way_back() {
-    let unscaled = Ladder::default()
-        .with_rules(Rules {
-            scale_by_stake: false,
-            ..Rules::default()
-        })
-        .expect("ladder");
+    let unscaled = default_ladder_with(|r| r.scale_by_stake = false);
     let config = config(Scenario::Honest, 1, 200);
     let scaled = run(&config);
     let unscaled = run_with(&config, ModelParams::default(), unscaled);
@@ -171,12 +173,7 @@ fn slicing_betrayals_stays_within_the_target() {
 /// alone would let it take its limit from every client.
 #[test]
 fn an_exit_scam_takes_the_limit_once_not_once_per_client() {
-    let per_promise = Ladder::default()
-        .with_rules(Rules {
-            limit_exposure: false,
-            ..Rules::default()
-        })
-        .expect("ladder");
+    let per_promise = default_ladder_with(|r| r.limit_exposure = false);
     for seed in 1..=3 {
         let config = config(Scenario::ExitScam, seed, 200);
         let report = run(&config);
@@ -206,12 +203,7 @@ fn an_exit_scam_takes_the_limit_once_not_once_per_client() {
 /// for ever, while the average baseline stops trusting it — so the ratio grows with the run.
 #[test]
 fn on_off_stays_within_the_target_however_long_it_runs() {
-    let unbounded = Ladder::default()
-        .with_rules(Rules {
-            bound_level_0_losses: false,
-            ..Rules::default()
-        })
-        .expect("ladder");
+    let unbounded = default_ladder_with(|r| r.bound_level_0_losses = false);
     let config = config(Scenario::OnOff, 1, 1_000);
     let report = run(&config);
     let target = report.target().expect("an attack");

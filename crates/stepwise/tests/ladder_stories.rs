@@ -17,6 +17,13 @@ fn at(day: f64) -> Time {
     Time::from_micros(T0 + (day * DAY_MICROS as f64) as i64).expect("time")
 }
 
+/// The default ladder with one rule changed by `change`.
+fn default_ladder_with(change: impl FnOnce(&mut Rules)) -> Ladder {
+    let mut rules = Rules::default();
+    change(&mut rules);
+    Ladder::default().with_rules(rules).expect("ladder")
+}
+
 /// A small world: a ladder state, the next log index, and helpers that record as people do.
 struct World {
     state: LadderState,
@@ -221,12 +228,7 @@ fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
 /// A contributor (level 1, limit 100) who breaks a promise of `slip` on day 9 and, when
 /// `kept_after`, keeps one of 10 on day 10.
 fn contributor_who_slips(scale_by_stake: bool, slip: f64, kept_after: bool) -> World {
-    let ladder = Ladder::default()
-        .with_rules(Rules {
-            scale_by_stake,
-            ..Rules::default()
-        })
-        .expect("ladder");
+    let ladder = default_ladder_with(|r| r.scale_by_stake = scale_by_stake);
     let mut w = World::new(ladder);
     for i in 0..5 {
         w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
@@ -559,14 +561,7 @@ fn open_promises_use_up_the_limit_until_they_end() {
     );
     assert_eq!(d.level, 0, "the overdue promise demoted");
     // With the rule off, the limit bounds each promise alone.
-    let mut w = World::new(
-        Ladder::default()
-            .with_rules(Rules {
-                limit_exposure: false,
-                ..Rules::default()
-            })
-            .expect("ladder"),
-    );
+    let mut w = World::new(default_ladder_with(|r| r.limit_exposure = false));
     w.open_promise("agent:new", "user:bob", 10.0, 0.0, 5.0);
     let new = id("agent:new");
     let d = w.state.decide(&new, "propose", 10.0, None, at(0.5));
@@ -618,14 +613,7 @@ fn betrayals_at_level_0_shrink_its_limit_until_the_cool_down_ends() {
     assert_eq!(limit(&w, 40.0), 10.0);
 
     // Turned off, level 0 stays whole for anyone above the floor.
-    let mut w = World::new(
-        Ladder::default()
-            .with_rules(Rules {
-                bound_level_0_losses: false,
-                ..Rules::default()
-            })
-            .expect("ladder"),
-    );
+    let mut w = World::new(default_ladder_with(|r| r.bound_level_0_losses = false));
     w.promise("agent:mallory", "user:ann", 10.0, 0.0, "broken");
     assert_eq!(limit(&w, 1.0), 10.0);
 }
