@@ -13,7 +13,7 @@ use std::io::{self, BufRead, BufReader, IsTerminal as _, Read};
 use std::path::PathBuf;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Body, Event, FieldError, Id, MAX_EVENT_BYTES, Time};
-use stepwise::ledger::MAX_BATCH;
+use stepwise::ledger::{MAX_BATCH, Origin};
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -30,6 +30,12 @@ pub struct ImportArgs {
     /// Prefix for the principal ids of a ratings CSV, for example `otc:`.
     #[arg(long, default_value = "")]
     id_prefix: String,
+    /// Load a data set with its own dates as history: each event may be dated any time up to
+    /// the policy's `max_ahead` past now, and its entry is marked `"history": true`. Without
+    /// it, every `at` must lie within the policy's time window around the moment the log
+    /// records it (`[time] max_backdate`, default 24 h).
+    #[arg(long)]
+    history: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,7 +66,13 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
     let mut input = decompress(BufReader::with_capacity(1 << 16, counted))?;
     let mut ledger = crate::open_for_writing(data)?;
 
+    let origin = if args.history {
+        Origin::History
+    } else {
+        Origin::Live
+    };
     let mut rejected: Vec<Rejected> = Vec::new();
+    let mut out_of_window = 0u64;
     let mut pending: Vec<(u64, Event)> = Vec::with_capacity(args.batch);
     let mut recorded = 0u64;
     let mut line_no = 0u64;
@@ -73,16 +85,22 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
             return Ok(());
         }
         let (lines, events): (Vec<u64>, Vec<Event>) = pending.drain(..).unzip();
-        let appended = ledger.append(events).with_context(|| {
+        let appended = ledger.append_as(events, origin).with_context(|| {
             format!("storage failed; the {recorded} events recorded before this batch are durable")
         })?;
+        crate::warn_clock(&appended);
         for (line, result) in lines.into_iter().zip(appended.results) {
             match result {
                 Ok(_) => *recorded += 1,
-                Err(e) => rejected.push(Rejected {
-                    line,
-                    error: e.to_string(),
-                }),
+                Err(e) => {
+                    if e.code == FieldError::AT_OUT_OF_WINDOW {
+                        out_of_window += 1;
+                    }
+                    rejected.push(Rejected {
+                        line,
+                        error: e.to_string(),
+                    })
+                }
             }
         }
         Ok(())
@@ -128,12 +146,20 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
 
     rejected.sort_by_key(|r| r.line);
     let cp = ledger.checkpoint().clone();
+    let hint = (out_of_window > 0 && !args.history).then(|| {
+        format!(
+            "{out_of_window} events are dated outside the log's time window; to load a data set \
+             with its own dates, import it as history: stepwise import --history"
+        )
+    });
     out.emit(
         &serde_json::json!({
             "recorded": recorded,
             "rejected": rejected.iter().map(|r| serde_json::json!({"line": r.line, "error": r.error})).collect::<Vec<_>>(),
             "size": cp.size,
             "root": hex(&cp.root),
+            "history": args.history,
+            "hint": hint,
         }),
         |w| {
             writeln!(
@@ -147,6 +173,9 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
             }
             if rejected.len() > 20 {
                 writeln!(w, "… and {} more rejected lines (--json lists them all)", rejected.len() - 20)?;
+            }
+            if let Some(hint) = &hint {
+                writeln!(w, "{hint}")?;
             }
             Ok(())
         },
@@ -205,6 +234,7 @@ fn rating_from_csv(text: &str, prefix: &str) -> Result<Event, FieldError> {
         },
         note: None,
         sig: None,
+        stamp: None,
     })
 }
 

@@ -11,6 +11,8 @@ use std::io::Write;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
 use stepwise::ladder::{LadderState, Step};
+use stepwise::model::state::Prefix;
+use stepwise::store::Store as _;
 use stepwise_server::wire::{self, DecisionView, ExplainView, NextStepView};
 
 fn to_json(view: &impl serde::Serialize) -> Result<Value> {
@@ -29,40 +31,99 @@ pub struct DecideArgs {
     /// Decide for this truster, with its own profile (stricter only).
     #[arg(long)]
     truster: Option<String>,
-    /// The instant, RFC 3339 (default: now). Only evidence recorded up to then counts.
-    #[arg(long)]
-    at: Option<String>,
+    #[command(flatten)]
+    replay: Replay,
 }
 
 #[derive(Args)]
 pub struct ExplainArgs {
     /// The principal.
     subject: String,
-    /// The instant, RFC 3339 (default: now).
+    #[command(flatten)]
+    replay: Replay,
+}
+
+/// Which part of the log an answer is computed from, and at what instant: together with the
+/// log size every answer reports, what replays it exactly.
+#[derive(Args)]
+pub struct Replay {
+    /// The instant, RFC 3339 (default: now). Only events dated up to then count.
     #[arg(long)]
     at: Option<String>,
+    /// Answer from the first N entries of the log only (default: all). With the `log_size` and
+    /// `at` an answer reported, gives that answer again, whatever was appended since.
+    #[arg(long, value_name = "N")]
+    log_size: Option<u64>,
 }
 
-fn instant(at: Option<String>) -> Result<(Time, Option<Time>)> {
-    Ok(match at {
-        Some(text) => {
-            let at = Time::parse("--at", &text)?;
-            (at, Some(at))
+impl Replay {
+    /// Folds the part of the data directory's log this asks for with `fold`; returns the state
+    /// and the instant to answer at (the one given, or now: see `TrustState::instant_for`).
+    pub fn fold<T>(
+        &self,
+        data: &DataDir,
+        fold: impl FnOnce(&stepwise::store::SqliteStore, Prefix, &mut dyn FnMut(u64)) -> Result<T>,
+        instant_for: impl FnOnce(&T, Time) -> Time,
+    ) -> Result<(T, Time)> {
+        let until = self
+            .at
+            .as_deref()
+            .map(|text| Time::parse("--at", text))
+            .transpose()?;
+        let store = data.open_store()?;
+        if let Some(n) = self.log_size {
+            let size = store.size()?;
+            if n > size {
+                bail!("--log-size {n} is larger than the log ({size} entries)");
+            }
         }
-        None => (crate::record::now()?, None),
-    })
+        let prefix = Prefix {
+            log_size: self.log_size,
+            until,
+        };
+        let bar = crate::output::spinner();
+        let state = fold(&store, prefix, &mut |n| {
+            bar.set_message(format!("{n} entries read"));
+            bar.tick();
+        })?;
+        bar.finish_and_clear();
+        let at = until.unwrap_or_else(|| instant_for(&state, crate::record::now()));
+        Ok((state, at))
+    }
 }
 
-fn fold(data: &DataDir, until: Option<Time>) -> Result<LadderState> {
+fn fold(data: &DataDir, replay: &Replay) -> Result<(LadderState, Time)> {
     let policy = data.policy()?;
-    let store = data.open_store()?;
-    let bar = crate::output::spinner();
-    let state = LadderState::replay(&store, policy.model, policy.ladder, until, &mut |n| {
-        bar.set_message(format!("{n} entries read"));
-        bar.tick();
-    })?;
-    bar.finish_and_clear();
-    Ok(state)
+    replay.fold(
+        data,
+        |store, prefix, progress| {
+            Ok(LadderState::replay(
+                store,
+                policy.model,
+                policy.ladder,
+                prefix,
+                progress,
+            )?)
+        },
+        |state, now| state.trust().instant_for(now),
+    )
+}
+
+/// The evidence line of an answer: the cited entries, and which were imported as history.
+pub fn write_evidence(w: &mut dyn Write, evidence: &[u64], history: &[u64]) -> std::io::Result<()> {
+    let list = |xs: &[u64]| xs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    if evidence.is_empty() {
+        return writeln!(w, "evidence: none in the log");
+    }
+    writeln!(w, "evidence: log entries {}", list(evidence))?;
+    if !history.is_empty() {
+        writeln!(
+            w,
+            "  of which imported as history (dated by their data set, not held to the log's time window): {}",
+            list(history)
+        )?;
+    }
+    Ok(())
 }
 
 fn write_next_step(w: &mut dyn Write, next: Option<&NextStepView>) -> std::io::Result<()> {
@@ -92,8 +153,7 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
     if !(args.stake.is_finite() && args.stake >= 0.0) {
         bail!("--stake {} must be a finite number ≥ 0", args.stake);
     }
-    let (at, until) = instant(args.at)?;
-    let state = fold(data, until)?;
+    let (state, at) = fold(data, &args.replay)?;
     let d = state.decide(&subject, &args.capability, args.stake, truster.as_ref(), at);
     let view = DecisionView::new(&d, state.trust().log_size());
     out.emit(&to_json(&view)?, |w| {
@@ -119,15 +179,11 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
             writeln!(w, "  - {}", r.message)?;
         }
         write_next_step(w, view.next_step.as_ref())?;
-        let evidence: Vec<String> = view.evidence.iter().map(u64::to_string).collect();
+        write_evidence(w, &view.evidence, &view.history)?;
         writeln!(
             w,
-            "evidence: {}",
-            if evidence.is_empty() {
-                "none in the log".into()
-            } else {
-                format!("log entries {}", evidence.join(", "))
-            }
+            "log size: {} (replay with --log-size {} --at {at})",
+            view.log_size, view.log_size
         )
     })?;
     Ok(view.allowed)
@@ -135,8 +191,7 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
 
 pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool> {
     let subject = Id::parse("SUBJECT", &args.subject)?;
-    let (at, until) = instant(args.at)?;
-    let state = fold(data, until)?;
+    let (state, at) = fold(data, &args.replay)?;
     let mut steps: Vec<Step> = Vec::new();
     let view = ExplainView::new(&state, &subject, at, &mut steps);
     let levels = state.ladder().levels();
@@ -183,7 +238,13 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
                 )?;
             }
         }
-        write_next_step(w, view.next_step.as_ref())
+        write_next_step(w, view.next_step.as_ref())?;
+        write_evidence(w, &view.evidence, &view.history)?;
+        writeln!(
+            w,
+            "log size: {} (replay with --log-size {} --at {at})",
+            view.log_size, view.log_size
+        )
     })?;
     Ok(true)
 }

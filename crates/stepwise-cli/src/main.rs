@@ -150,5 +150,17 @@ fn open_for_writing(
             verifier.name()
         );
     }
-    Ok(data.open_ledger()?)
+    Ok(data.open_ledger(std::sync::Arc::new(stepwise::ledger::SystemClock))?)
+}
+
+/// Warns on stderr when a commit was stamped with the log's latest time because the clock read
+/// earlier (it stepped back, or a server sharing the log runs ahead).
+fn warn_clock(appended: &stepwise::ledger::Appended) {
+    if let Some(behind) = appended.clock_behind {
+        eprintln!(
+            "stepwise: warning: the clock reads {:.3} s earlier than the log's latest recorded time; \
+             the entries were stamped with that time (the log's time never goes back)",
+            behind as f64 / 1e6
+        );
+    }
 }

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 use std::io::{self, Write};
+use stepwise::evidence::FieldError;
 
 /// Where results go.
 pub struct Out {
@@ -38,12 +39,19 @@ impl Out {
         w.flush()
     }
 
-    /// Reports an error on stderr: one line of text, or `{"error": …}` with `--json`.
+    /// Reports an error on stderr: one line of text, or `{"error": …}` with `--json` (with
+    /// the event field at fault and its stable code, such as `at_out_of_window`, when an event
+    /// was refused).
     pub fn error(&mut self, e: &anyhow::Error) {
         let message = format!("{e:#}");
         let mut err = io::stderr().lock();
         let _ = if self.json {
-            writeln!(err, "{}", serde_json::json!({ "error": message }))
+            let mut body = serde_json::json!({ "error": message });
+            if let Some(refusal) = e.chain().find_map(|c| c.downcast_ref::<FieldError>()) {
+                body["field"] = refusal.field.clone().into();
+                body["code"] = refusal.code.into();
+            }
+            writeln!(err, "{body}")
         } else {
             writeln!(err, "error: {message}")
         };

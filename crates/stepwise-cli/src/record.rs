@@ -162,16 +162,10 @@ enum KindArgs {
 }
 
 /// The current instant, as the CLI's default `at`.
-pub fn now() -> Result<Time> {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("the system clock is before 1970")?
-        .as_micros();
-    let time = i64::try_from(micros)
-        .ok()
-        .and_then(Time::from_micros)
-        .context("the system clock is out of range")?;
-    Ok(time)
+/// The current instant, by the clock the ledger stamps entries with.
+pub fn now() -> Time {
+    use stepwise::ledger::Clock as _;
+    stepwise::ledger::SystemClock.now()
 }
 
 pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
@@ -181,7 +175,7 @@ pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
     let common = args.common;
     map.insert(
         "at".into(),
-        Value::String(common.at.map_or_else(|| now().map(|t| t.to_string()), Ok)?),
+        Value::String(common.at.unwrap_or_else(|| now().to_string())),
     );
     let signer = common
         .sign_with
@@ -210,9 +204,12 @@ pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
     let kind = event.kind();
     let mut ledger = crate::open_for_writing(data)?;
     let appended = ledger.append(vec![event])?;
+    crate::warn_clock(&appended);
     let index = match appended.results.into_iter().next() {
         Some(Ok(index)) => index,
-        Some(Err(e)) => bail!("the {kind} event was refused: {e}"),
+        Some(Err(e)) => {
+            return Err(anyhow::Error::new(e).context(format!("the {kind} event was refused")));
+        }
         None => bail!("the ledger returned no result"),
     };
     let entry = ledger.entry(index)?;

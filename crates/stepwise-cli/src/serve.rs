@@ -182,7 +182,7 @@ pub fn key(data: &DataDir, cmd: KeyCommand, out: &mut Out) -> Result<bool> {
                 .transpose()?;
             let mut store = open_store(data, store.as_deref())?;
             let key = generate_key()?;
-            let record = KeyRecord::new(&key, role, principal, crate::record::now()?);
+            let record = KeyRecord::new(&key, role, principal, crate::record::now());
             store.put_key(&record)?;
             let mut json = record_json(&record);
             json["key"] = key.clone().into();

@@ -7,9 +7,9 @@ use crate::output::Out;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use stepwise::data_dir::DataDir;
-use stepwise::evidence::{Id, Time};
+use stepwise::evidence::Id;
 use stepwise::model::params::ModelParams;
-use stepwise::model::state::TrustState;
+use stepwise::model::state::{Prefix, TrustState};
 use stepwise_server::wire::TrustView;
 
 #[derive(Args)]
@@ -22,9 +22,8 @@ pub struct TrustArgs {
     /// Only evidence recorded in this scope (vouches for all scopes count too).
     #[arg(long)]
     scope: Option<String>,
-    /// The instant, RFC 3339 (default: now). Only evidence recorded up to then counts.
-    #[arg(long)]
-    at: Option<String>,
+    #[command(flatten)]
+    replay: crate::ladder::Replay,
 }
 
 #[derive(Args)]
@@ -40,11 +39,11 @@ pub struct RankArgs {
     alpha: Option<f64>,
 }
 
-/// Folds the data directory's log with `params`, up to `until` when given.
-fn fold(data: &DataDir, params: ModelParams, until: Option<Time>) -> Result<TrustState> {
+/// Folds the data directory's whole log with `params`.
+fn fold(data: &DataDir, params: ModelParams) -> Result<TrustState> {
     let store = data.open_store()?;
     let bar = crate::output::spinner();
-    let state = TrustState::replay(&store, params, until, &mut |n| {
+    let state = TrustState::replay(&store, params, Prefix::ALL, &mut |n| {
         bar.set_message(format!("{n} entries read"));
         bar.tick();
     })?;
@@ -59,15 +58,12 @@ pub fn trust(data: &DataDir, args: TrustArgs, out: &mut Out) -> Result<bool> {
         .map(|t| Id::parse("--truster", &t))
         .transpose()?;
     let scope = args.scope.map(|s| Id::parse("--scope", &s)).transpose()?;
-    let (at, until) = match args.at {
-        Some(text) => {
-            let at = Time::parse("--at", &text)?;
-            (at, Some(at))
-        }
-        None => (crate::record::now()?, None),
-    };
     let params = data.policy()?.model;
-    let state = fold(data, params, until)?;
+    let (state, at) = args.replay.fold(
+        data,
+        |store, prefix, progress| Ok(TrustState::replay(store, params, prefix, progress)?),
+        TrustState::instant_for,
+    )?;
     let report = state.trust(&subject, truster.as_ref(), scope.as_ref(), at);
     let o = &report.opinion;
     let c = &report.counts;
@@ -110,7 +106,11 @@ pub fn trust(data: &DataDir, args: TrustArgs, out: &mut Out) -> Result<bool> {
                 String::new()
             };
             writeln!(w, "cites        log entries {}{more}", if shown.is_empty() { "none".into() } else { shown.join(", ") })?;
-            writeln!(w, "log size     {}", report.log_size)
+            if !report.history.is_empty() {
+                let history: Vec<String> = report.history.iter().map(u64::to_string).collect();
+                writeln!(w, "             of which imported as history (dated by their data set, not held to the log's time window): {}", history.join(", "))?;
+            }
+            writeln!(w, "log size     {} (replay with --log-size {} --at {at})", report.log_size, report.log_size)
         },
     )?;
     Ok(true)
@@ -130,7 +130,7 @@ pub fn rank(data: &DataDir, args: RankArgs, out: &mut Out) -> Result<bool> {
     params
         .check()
         .map_err(|e| anyhow::anyhow!("{}", e.replace("model.", "--")))?;
-    let state = fold(data, params.clone(), None)?;
+    let state = fold(data, params.clone())?;
     for seed in &params.seeds {
         if state.principal_index(seed).is_none() {
             bail!("seed {seed} is not a principal in the log");

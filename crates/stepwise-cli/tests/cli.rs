@@ -68,17 +68,30 @@ impl Sandbox {
     }
 
     fn json(&self, args: &[&str]) -> Value {
+        self.json_code(args, 0)
+    }
+
+    /// `stepwise ARGS --json`, which must exit with `code`, parsed.
+    fn json_code(&self, args: &[&str], code: i32) -> Value {
         let mut args = args.to_vec();
         args.push("--json");
-        serde_json::from_str(&self.expect(&args, 0)).expect("JSON output")
+        serde_json::from_str(&self.expect(&args, code)).expect("JSON output")
     }
 
     fn checkpoint(&self) -> String {
         self.expect(&["log", "checkpoint"], 0)
     }
 
-    /// Records a promise by `promisor` to `promisee` made at `made` (due at `due`), and its
-    /// outcome `result` recorded by the promisee at `settled`.
+    /// Loads `lines` (JSON events with their own dates) as history, as an operator loads a
+    /// back-story: `stepwise import --history`.
+    fn history(&self, lines: &[String]) {
+        let file = self.path("history.jsonl");
+        std::fs::write(&file, lines.join("\n")).expect("write");
+        self.expect(&["import", "--history", file.to_str().expect("utf-8")], 0);
+    }
+
+    /// Loads, as history, a promise by `promisor` to `promisee` made at `made` (due at `due`),
+    /// and its outcome `result` recorded by the promisee at `settled`.
     #[allow(clippy::too_many_arguments)]
     fn promise_settled(
         &self,
@@ -91,37 +104,23 @@ impl Sandbox {
         result: &str,
         settled: &str,
     ) {
-        let promise = [
-            "record",
-            "promise",
-            "--id",
-            id,
-            "--promisor",
-            promisor,
-            "--promisee",
-            promisee,
-            "--scope",
-            "deploy",
-            "--stake",
-            stake,
-            "--at",
-            made,
-            "--due",
-            due,
-        ];
-        self.expect(&promise, 0);
-        let outcome = [
-            "record",
-            "outcome",
-            "--promise",
-            id,
-            "--result",
-            result,
-            "--at",
-            settled,
-        ];
-        self.expect(&outcome, 0);
+        self.history(&[
+            format!(
+                r#"{{"kind":"promise","at":"{made}","id":"{id}","promisor":"{promisor}","promisee":"{promisee}","scope":"deploy","stake":{stake},"due":"{due}"}}"#
+            ),
+            format!(r#"{{"kind":"outcome","at":"{settled}","promise":"{id}","result":"{result}"}}"#),
+        ]);
     }
+}
+
+/// The instant `minutes` from now (negative: ago), in RFC 3339: live evidence is dated near the
+/// moment the log records it.
+fn minutes_from_now(minutes: i64) -> String {
+    use stepwise::ledger::Clock as _;
+    let now = stepwise::ledger::SystemClock.now().as_micros();
+    stepwise::evidence::Time::from_micros(now + minutes * 60_000_000)
+        .expect("time")
+        .to_string()
 }
 
 fn stderr(out: &Output) -> String {
@@ -141,10 +140,8 @@ const PROMISE: &[&str] = &[
     "deploy:staging",
     "--stake",
     "10",
-    "--at",
-    "2026-11-25T12:00:00Z",
     "--due",
-    "2026-11-26T12:00:00Z",
+    "2099-11-26T12:00:00Z",
 ];
 
 #[test]
@@ -177,20 +174,14 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
     assert_eq!(first["index"], 0);
     assert_eq!(first["size"], 1);
     let outcome = s.expect(
-        &[
-            "record",
-            "outcome",
-            "--promise",
-            "p-1",
-            "--result",
-            "kept",
-            "--at",
-            "2026-11-25T13:00:00Z",
-        ],
+        &["record", "outcome", "--promise", "p-1", "--result", "kept"],
         0,
     );
     assert_eq!(outcome.trim(), "recorded outcome at index 1 (log size 2)");
     let before = s.checkpoint();
+    // The log's window on `at`: 24 h back and 5 min ahead of the moment it records the event.
+    let day_ago = minutes_from_now(-25 * 60);
+    let soon = minutes_from_now(10);
 
     let bad: &[(&[&str], &str)] = &[
         (
@@ -298,6 +289,36 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
             &["record", "key", "--principal", "a", "--public-key", "AAAA"],
             "`public_key`",
         ),
+        (
+            &[
+                "record",
+                "rating",
+                "--rater",
+                "a",
+                "--subject",
+                "b",
+                "--value",
+                "1",
+                "--at",
+                &day_ago,
+            ],
+            "is before the log's time window",
+        ),
+        (
+            &[
+                "record",
+                "rating",
+                "--rater",
+                "a",
+                "--subject",
+                "b",
+                "--value",
+                "1",
+                "--at",
+                &soon,
+            ],
+            "is ahead of the log's time window",
+        ),
     ];
     for (args, field) in bad {
         let out = s.run(args);
@@ -305,6 +326,33 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
         assert!(stderr(&out).contains(field), "{args:?}: {}", stderr(&out));
         assert_eq!(s.checkpoint(), before, "{args:?} changed the log");
     }
+    // Scripts get the refusal's field and stable code.
+    let out = s.run(&[
+        "record",
+        "rating",
+        "--rater",
+        "a",
+        "--subject",
+        "b",
+        "--value",
+        "1",
+        "--at",
+        &day_ago,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(
+        (&err["field"], &err["code"]),
+        (&"at".into(), &"at_out_of_window".into())
+    );
+    assert!(
+        err["error"]
+            .as_str()
+            .expect("message")
+            .contains("--history"),
+        "{err}"
+    );
     // Usage errors are exit 2 too.
     assert_eq!(
         s.run(&["record", "promise", "--id", "x"]).status.code(),
@@ -335,14 +383,25 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
 #[test]
 fn import_records_good_lines_and_names_the_bad_ones() {
     let s = Sandbox::new();
+    let (made, settled, due) = (
+        minutes_from_now(-60),
+        minutes_from_now(-30),
+        minutes_from_now(24 * 60),
+    );
     let lines = [
-        r#"{"kind":"promise","at":"2026-11-25T12:00:00Z","id":"p1","promisor":"a","promisee":"b","scope":"s","stake":5,"due":"2026-11-26T12:00:00Z"}"#,
-        r#"{"kind":"promise","at":"2026-11-25T12:00:00Z","id":"p2","promisor":"a","promisee":"b","scope":"s","stake":-5,"due":"2026-11-26T12:00:00Z"}"#,
-        "",
-        "this is not json",
-        r#"{"kind":"outcome","at":"2026-11-25T13:00:00Z","promise":"p1","result":"partial","fraction":0.5}"#,
-        r#"{"kind":"outcome","at":"2026-11-25T13:00:00Z","promise":"p1","result":"kept"}"#,
-        r#"{"kind":"rating","at":"2026-11-25T14:00:00Z","rater":"b","subject":"a","value":-0.3}"#,
+        format!(
+            r#"{{"kind":"promise","at":"{made}","id":"p1","promisor":"a","promisee":"b","scope":"s","stake":5,"due":"{due}"}}"#
+        ),
+        format!(
+            r#"{{"kind":"promise","at":"{made}","id":"p2","promisor":"a","promisee":"b","scope":"s","stake":-5,"due":"{due}"}}"#
+        ),
+        String::new(),
+        "this is not json".into(),
+        format!(
+            r#"{{"kind":"outcome","at":"{settled}","promise":"p1","result":"partial","fraction":0.5}}"#
+        ),
+        format!(r#"{{"kind":"outcome","at":"{settled}","promise":"p1","result":"kept"}}"#),
+        format!(r#"{{"kind":"rating","at":"{settled}","rater":"b","subject":"a","value":-0.3}}"#),
     ];
     let file = s.path("events.jsonl");
     std::fs::write(&file, lines.join("\n")).expect("write");
@@ -376,12 +435,63 @@ fn import_records_good_lines_and_names_the_bad_ones() {
     assert_eq!(rejected.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 4, 6]);
     assert!(rejected[0].1.contains("`stake`"));
     assert!(rejected[2].1.contains("already has an outcome"));
-    // The same events from standard input, into a fresh log, end in the same root.
+    // The same events from standard input, into a fresh log, are recorded alike (the stamps,
+    // the moments each log heard them, differ).
     let other = Sandbox::new();
     let out = other.run_with_stdin(&["import", "-", "--json"], Some(&lines.join("\n")));
     let again: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(again["root"], report["root"]);
+    assert_eq!(again["recorded"], 3);
+    for i in ["0", "1", "2"] {
+        let unstamped = |s: &Sandbox| {
+            let mut e = s.json(&["log", "get", i])["event"].clone();
+            let stamp = e
+                .as_object_mut()
+                .and_then(|o| o.remove("recorded_at"))
+                .expect("stamped");
+            (e, stamp)
+        };
+        let (a, _) = unstamped(&s);
+        let (b, _) = unstamped(&other);
+        assert_eq!(a, b, "entry {i}");
+    }
     s.expect(&["log", "verify"], 0);
+}
+
+#[test]
+fn old_events_enter_only_as_history_imported_on_purpose() {
+    let s = Sandbox::new();
+    let lines = [
+        r#"{"kind":"rating","at":"2019-01-01T00:00:00Z","rater":"a","subject":"b","value":0.5}"#,
+        r#"{"kind":"rating","at":"2020-06-01T00:00:00Z","rater":"b","subject":"a","value":1}"#,
+    ];
+    let file = s.path("old.jsonl");
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let file = file.to_str().expect("utf-8");
+    // Without --history: every line refused, the flag named, nothing recorded.
+    let out = s.run(&["import", file]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("recorded 0 events, rejected 2 lines"),
+        "{text}"
+    );
+    assert!(text.contains("stepwise import --history"), "{text}");
+    let report = s.json_code(&["import", file], 1);
+    assert_eq!(report["recorded"], 0);
+    assert!(report["hint"].as_str().expect("hint").contains("--history"));
+    // With it: recorded, and marked as history in the log.
+    let report = s.json(&["import", "--history", file]);
+    assert_eq!(report["recorded"], 2);
+    let entry = s.json(&["log", "get", "1"]);
+    assert_eq!(entry["event"]["history"], true);
+    assert_eq!(entry["event"]["at"], "2020-06-01T00:00:00Z");
+    assert!(entry["event"]["recorded_at"].as_str().expect("stamped") > "2026");
+    s.expect(&["log", "verify"], 0);
+    // Decisions that cite them say so.
+    let t = s.json(&["trust", "a", "--at", "2021-01-01T00:00:00Z"]);
+    assert_eq!(t["history"], serde_json::json!([1]));
+    let text = s.expect(&["trust", "a", "--at", "2021-01-01T00:00:00Z"], 0);
+    assert!(text.contains("imported as history"), "{text}");
 }
 
 fn shared() -> PathBuf {
@@ -415,6 +525,7 @@ fn the_bitcoin_otc_network_imports_and_an_outsider_can_check_the_log() {
         "bitcoin-otc",
         "--id-prefix",
         "otc:",
+        "--history",
     ]);
     assert_eq!(report["recorded"], 35_592);
     assert_eq!(report["rejected"].as_array().map(Vec::len), Some(0));
@@ -424,6 +535,7 @@ fn the_bitcoin_otc_network_imports_and_an_outsider_can_check_the_log() {
     assert_eq!(first["event"]["rater"], "otc:6");
     assert_eq!(first["event"]["value"], 0.4);
     assert_eq!(first["event"]["at"], "2010-11-08T18:45:11.72836Z");
+    assert_eq!(first["event"]["history"], true);
 
     // Leaf hashes are SHA-256(0x00 ‖ bytes), and the checkpoint's root is the RFC 6962 root of
     // all of them: checked here with sha2 and base64 alone, for a sample of entries.
@@ -527,10 +639,10 @@ fn unhex(s: &str) -> Vec<u8> {
 fn changing_any_stored_byte_makes_verify_exit_1() {
     let s = Sandbox::new();
     let mut lines = Vec::new();
+    let at = minutes_from_now(-1);
     for i in 0..40 {
         lines.push(format!(
-            r#"{{"kind":"rating","at":"2026-01-01T00:00:{:02}Z","rater":"r{}","subject":"s{}","value":0.5}}"#,
-            i % 60,
+            r#"{{"kind":"rating","at":"{at}","rater":"r{}","subject":"s{}","value":0.5}}"#,
             i,
             i + 1
         ));
@@ -750,21 +862,10 @@ fn trust_and_rank_explain_themselves() {
             &day(2),
         );
     }
-    s.expect(
-        &[
-            "record",
-            "rating",
-            "--rater",
-            "user:cat",
-            "--subject",
-            "agent:bot",
-            "--value",
-            "-0.5",
-            "--at",
-            &day(3),
-        ],
-        0,
-    );
+    s.history(&[format!(
+        r#"{{"kind":"rating","at":"{}","rater":"user:cat","subject":"agent:bot","value":-0.5}}"#,
+        day(3)
+    )]);
 
     let t = s.json(&["trust", "agent:bot", "--at", &day(4)]);
     for key in [
@@ -871,6 +972,8 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
             .is_some_and(|r| r.iter().any(|r| r["name"] == "kept" && r["met"] == false))
     );
     assert_eq!(d["evidence"], serde_json::json!([0, 1, 2, 3, 4, 5]));
+    // All of it was loaded as history, and the decision says so.
+    assert_eq!(d["history"], d["evidence"]);
     // Denied: exit 1, the deciding reason first.
     let denied = s.run(&[
         "decide",
@@ -943,27 +1046,11 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
         "broken",
         &day(14),
     );
-    s.expect(
-        &[
-            "record",
-            "promise",
-            "--id",
-            "p11",
-            "--promisor",
-            "agent:bot",
-            "--promisee",
-            "user:ann",
-            "--scope",
-            "deploy",
-            "--stake",
-            "2",
-            "--at",
-            &day(15),
-            "--due",
-            &day(30),
-        ],
-        0,
-    );
+    s.history(&[format!(
+        r#"{{"kind":"promise","at":"{}","id":"p11","promisor":"agent:bot","promisee":"user:ann","scope":"deploy","stake":2,"due":"{}"}}"#,
+        day(15),
+        day(30)
+    )]);
     let e = s.json(&["explain", "agent:bot", "--at", &day(16)]);
     assert_eq!(
         (
@@ -1207,4 +1294,159 @@ fn eval_judges_a_network_without_timestamps_on_held_out_folds() {
     let out = s.run(&["eval", file, "--labels-root", "7"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--labels"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_log_written_before_trusted_time_is_read_verified_and_answered_alike() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stepwise/tests/fixtures/log-v1");
+    let s = Sandbox::new();
+    std::fs::create_dir(s.data()).expect("data dir");
+    for file in ["stepwise.toml", "log.key", "log.pub", "ledger.sqlite"] {
+        std::fs::copy(fixture.join(file), s.data().join(file)).expect("copy the fixture");
+    }
+    s.expect(&["log", "verify"], 0);
+    // Today's answers about it are the ones the old binary gave, field by field (new fields
+    // aside).
+    let at = "2026-11-25T00:00:00Z";
+    for (file, args, code) in [
+        (
+            "decide.json",
+            &["decide", "agent:bot", "act:low", "--stake", "5"][..],
+            1,
+        ),
+        ("trust.json", &["trust", "agent:bot"], 0),
+        ("explain.json", &["explain", "agent:bot"], 0),
+    ] {
+        let old: Value =
+            serde_json::from_str(&std::fs::read_to_string(fixture.join(file)).expect("old answer"))
+                .expect("JSON");
+        let mut args = args.to_vec();
+        args.extend(["--at", at]);
+        let new = s.json_code(&args, code);
+        for (key, value) in old.as_object().expect("an object") {
+            assert_eq!(&new[key], value, "{file}: {key}");
+        }
+        assert_eq!(new["history"], serde_json::json!([]), "{file}");
+    }
+    // New evidence is appended in format 2 after it, and the whole log still verifies.
+    s.expect(
+        &[
+            "record",
+            "outcome",
+            "--promise",
+            "p-4",
+            "--result",
+            "kept",
+            "--author",
+            "user:ann",
+        ],
+        0,
+    );
+    let entry = s.json(&["log", "get", "11"]);
+    assert!(entry["event"]["recorded_at"].is_string(), "{entry}");
+    assert_eq!(entry["event"]["v"], 2);
+    assert_eq!(s.json(&["log", "get", "10"])["event"]["v"], 1);
+    s.expect(&["log", "verify"], 0);
+}
+
+#[test]
+fn an_answer_replays_byte_for_byte_from_its_log_size_and_instant() {
+    let s = Sandbox::new();
+    let promise = |id: &str, at: &str| {
+        let due = minutes_from_now(48 * 60);
+        s.expect(
+            &[
+                "record",
+                "promise",
+                "--id",
+                id,
+                "--promisor",
+                "agent:bot",
+                "--promisee",
+                "user:ann",
+                "--scope",
+                "deploy",
+                "--stake",
+                "5",
+                "--at",
+                at,
+                "--due",
+                &due,
+            ],
+            0,
+        );
+        s.expect(
+            &[
+                "record",
+                "outcome",
+                "--promise",
+                id,
+                "--result",
+                "kept",
+                "--at",
+                at,
+            ],
+            0,
+        );
+    };
+    promise("p1", &minutes_from_now(-120));
+    promise("p2", &minutes_from_now(-60));
+    let questions: [&[&str]; 3] = [
+        &["decide", "agent:bot", "propose", "--stake", "3", "--json"],
+        &["trust", "agent:bot", "--json"],
+        &["explain", "agent:bot", "--json"],
+    ];
+    let answers: Vec<(String, Value)> = questions
+        .iter()
+        .map(|q| {
+            let text = String::from_utf8(s.run(q).stdout).expect("utf-8");
+            let value: Value = serde_json::from_str(&text).expect("JSON");
+            (text, value)
+        })
+        .collect();
+    // Later evidence, some of it backdated (within the window) to before the answers' instant.
+    promise("p3", &minutes_from_now(-90));
+    s.expect(
+        &[
+            "record",
+            "rating",
+            "--rater",
+            "user:cat",
+            "--subject",
+            "agent:bot",
+            "--value",
+            "-1",
+            "--at",
+            &minutes_from_now(-100),
+        ],
+        0,
+    );
+    for (q, (text, value)) in questions.iter().zip(&answers) {
+        let size = value["log_size"].as_u64().expect("log size").to_string();
+        let at = value["at"].as_str().expect("instant");
+        let mut again = q.to_vec();
+        again.extend(["--log-size", &size, "--at", at]);
+        let replayed = String::from_utf8(s.run(&again).stdout).expect("utf-8");
+        assert_eq!(&replayed, text, "{q:?}");
+        // Without the log size the backdated evidence counts: the answer differs.
+        let mut now = q.to_vec();
+        now.extend(["--at", at]);
+        assert_ne!(
+            String::from_utf8(s.run(&now).stdout).expect("utf-8"),
+            *text,
+            "{q:?}"
+        );
+    }
+    // A log size the log does not have is refused, naming the flag.
+    let out = s.run(&[
+        "decide",
+        "agent:bot",
+        "propose",
+        "--stake",
+        "1",
+        "--log-size",
+        "99",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--log-size 99"), "{}", stderr(&out));
 }

@@ -188,13 +188,26 @@ fn request(
     }
 }
 
-fn promise(id: &str, promisor: &str, promisee: &str, stake: u32) -> Value {
-    json!({"kind": "promise", "at": "2026-11-01T12:00:00Z", "id": id, "promisor": promisor,
-           "promisee": promisee, "scope": "deploy", "stake": stake, "due": "2026-11-02T12:00:00Z"})
+/// The instant `hours` before this test process started (negative: after), RFC 3339. Live
+/// evidence is dated near the moment the log records it: within its window of 24 h back.
+fn ago(hours: f64) -> String {
+    use stepwise::ledger::Clock as _;
+    static STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    let started = *STARTED.get_or_init(|| stepwise::ledger::SystemClock.now().as_micros());
+    stepwise::evidence::Time::from_micros(started - (hours * 3_600e6) as i64)
+        .expect("time")
+        .to_string()
 }
 
+/// A promise made six hours ago, due in eighteen.
+fn promise(id: &str, promisor: &str, promisee: &str, stake: u32) -> Value {
+    json!({"kind": "promise", "at": ago(6.0), "id": id, "promisor": promisor,
+           "promisee": promisee, "scope": "deploy", "stake": stake, "due": ago(-18.0)})
+}
+
+/// An outcome recorded two hours ago.
 fn outcome(id: &str, result: &str) -> Value {
-    json!({"kind": "outcome", "at": "2026-11-01T18:00:00Z", "promise": id, "result": result})
+    json!({"kind": "outcome", "at": ago(2.0), "promise": id, "result": result})
 }
 
 struct Keys {
@@ -308,7 +321,8 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
 
     // Trust, decide and explain at an instant equal the command line's answers: after the
     // latest event (answered from the live state) and between two events (a replay).
-    for at in ["2026-11-10T00:00:00Z", "2026-11-01T15:00:00Z"] {
+    let (later, between) = (ago(-9.0 * 24.0), ago(4.0));
+    for at in [later.as_str(), between.as_str()] {
         let get = |path: String| {
             server
                 .request("GET", &path, Some(&keys.reader), None)
@@ -340,11 +354,11 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
             cli_json(&data, &["explain", "user:ann", "--at", at])
         );
     }
-    // At 15:00 the promise was made but its outcome (18:00) not yet recorded.
+    // Four hours ago the promise was made but its outcome not yet recorded.
     let before = server
         .request(
             "GET",
-            "/v1/principals/user:ann/trust?at=2026-11-01T15:00:00Z",
+            &format!("/v1/principals/user:ann/trust?at={between}"),
             Some(&keys.reader),
             None,
         )
@@ -976,6 +990,9 @@ fn the_api_guide_runs_as_written() {
         stdout.contains("\n3\n"),
         "the checkpoint at size 3: {stdout}"
     );
+    // Trusted time: a week-old date is refused; history loaded on purpose is cited as such.
+    assert!(stdout.contains("\n422\n"), "{stdout}");
+    assert!(stdout.contains(r#""history":[3]"#), "{stdout}");
 }
 
 #[test]
@@ -992,7 +1009,7 @@ fn signed_events_are_relayed_and_their_signatures_checked() {
     };
     // Dee registers her key (the first key proves possession of itself); a gateway key with
     // no principal relays it, and then her signed promise.
-    let register = json!({"kind": "key", "at": "2026-11-01T10:00:00Z", "author": "user:dee",
+    let register = json!({"kind": "key", "at": ago(7.0), "author": "user:dee",
         "principal": "user:dee", "public_key": base64_encode(&dee.verifier().public_key())});
     let r = server.request(
         "POST",
@@ -1161,4 +1178,150 @@ fn the_server_reconnects_after_losing_its_postgres_connections() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+#[test]
+fn the_log_keeps_time_and_every_answer_replays_exactly() {
+    let (_dir, data, keys) = setup();
+    let server = Server::start(&data, &[]);
+    let post = |key: &str, path: &str, body: Value| {
+        server.request("POST", path, Some(key), Some(&body.to_string()))
+    };
+    let rating = |rater: &str, at: String| json!({"kind": "rating", "at": at, "rater": rater, "subject": "user:bob", "value": 1});
+    // Outside the window: 422 with a stable code naming `at`; nothing is stored.
+    for at in [
+        ago(10.0 * 365.0 * 24.0),
+        ago(-365.0 * 24.0),
+        ago(25.0),
+        ago(-0.1),
+    ] {
+        let r = post(&keys.ann, "/v1/events", rating("user:ann", at.clone()));
+        assert_eq!(r.status, 422, "{at}: {}", r.body);
+        let e = r.json();
+        assert_eq!(
+            (e["code"].as_str(), e["field"].as_str()),
+            (Some("at_out_of_window"), Some("at"))
+        );
+        assert!(
+            e["message"].as_str().is_some_and(|m| m.contains(&at)),
+            "{e}"
+        );
+    }
+    // In a batch, per event.
+    let r = post(
+        &keys.ann,
+        "/v1/events",
+        json!([rating("user:ann", ago(1.0)), rating("user:ann", ago(48.0))]),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["results"][0]["index"], 0);
+    assert_eq!(v["results"][1]["error"]["code"], "at_out_of_window");
+    assert_eq!(v["checkpoint"]["size"], 1);
+    // The entry carries the log's stamp.
+    let entry = server
+        .request("GET", "/v1/events/0", Some(&keys.reader), None)
+        .json();
+    assert!(entry["event"]["recorded_at"].is_string(), "{entry}");
+    assert_eq!(entry["event"]["v"], 2);
+
+    // History only with an admin key, which may load it in the data set's names.
+    let old = rating("user:cat", "2019-01-01T00:00:00Z".into());
+    let r = post(&keys.ann, "/v1/events?history=true", old.clone());
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("admin"), "{}", r.body);
+    let r = post(&keys.admin, "/v1/events?history=true", old);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let entry = server
+        .request("GET", "/v1/events/1", Some(&keys.reader), None)
+        .json();
+    assert_eq!(entry["event"]["history"], true);
+    assert_eq!(entry["event"]["author"], "user:cat");
+
+    // Answers now, then later evidence, some backdated to before their instant.
+    let ask = |extra: Value| {
+        let mut body = json!({"subject": "user:bob", "capability": "propose", "stake": 2});
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        post(&keys.reader, "/v1/decide", body)
+    };
+    let decision = ask(json!({}));
+    assert_eq!(decision.json()["history"], json!([1]));
+    let get = |path: String| server.request("GET", &path, Some(&keys.reader), None);
+    let trust = get("/v1/principals/user:bob/trust".into());
+    let explain = get("/v1/principals/user:bob/explain".into());
+    for r in [&decision, &trust, &explain] {
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.json()["log_size"], 2);
+    }
+    let at = decision.json()["at"].as_str().expect("at").to_owned();
+    let r = post(
+        &keys.bob,
+        "/v1/events",
+        json!([rating("user:bob", ago(0.5))]),
+    );
+    assert_eq!(r.status, 200);
+    let r = post(
+        &keys.admin,
+        "/v1/events?history=true",
+        json!([rating("user:dan", ago(3.0)), rating("user:eve", ago(-0.01))]),
+    );
+    assert_eq!(r.json()["recorded"], 2, "{}", r.body);
+
+    let replayed = ask(json!({"log_size": 2, "at": at}));
+    assert_eq!(
+        replayed.body, decision.body,
+        "the decision replays byte for byte"
+    );
+    let t_at = trust.json()["at"].as_str().expect("at").to_owned();
+    let again = get(format!(
+        "/v1/principals/user:bob/trust?log_size=2&at={t_at}"
+    ));
+    assert_eq!(
+        again.body, trust.body,
+        "the trust figure replays byte for byte"
+    );
+    let e_at = explain.json()["at"].as_str().expect("at").to_owned();
+    let again = get(format!(
+        "/v1/principals/user:bob/explain?log_size=2&at={e_at}"
+    ));
+    assert_eq!(
+        again.body, explain.body,
+        "the explanation replays byte for byte"
+    );
+    // Without the log size, the evidence recorded since counts.
+    assert_ne!(ask(json!({"at": at})).body, decision.body);
+    // The command line replays it too.
+    let cli = stepwise(
+        &data,
+        &[
+            "decide",
+            "user:bob",
+            "propose",
+            "--stake",
+            "2",
+            "--log-size",
+            "2",
+            "--at",
+            &at,
+            "--json",
+        ],
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&cli.stdout).expect("JSON"),
+        decision.json()
+    );
+    // A log size the log does not have.
+    let r = ask(json!({"log_size": 99}));
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (400, Some("log_size"))
+    );
+    let metrics = server.request("GET", "/metrics", None, None);
+    assert!(
+        metrics.body.contains("stepwise_clock_behind_total 0"),
+        "{}",
+        metrics.body
+    );
 }

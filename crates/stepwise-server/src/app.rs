@@ -9,13 +9,12 @@ use crate::auth::KeyCache;
 use crate::error::ApiError;
 use crate::limits::{Limits, RateLimiter};
 use crate::metrics::Metrics;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use stepwise::evidence::{Event, FieldError, Time};
 use stepwise::ladder::LadderState;
-use stepwise::ledger::{Appended, Ledger, LedgerError, MAX_BATCH};
-use stepwise::model::state::decode_entry;
+use stepwise::ledger::{Appended, Ledger, LedgerError, MAX_BATCH, Origin, decode_entry};
 use stepwise::policy::Policy;
 use stepwise::store::{Store, StoreError, StoredCheckpoint};
 use tokio::sync::{mpsc, oneshot};
@@ -86,27 +85,42 @@ pub struct Live {
     checkpoint: RwLock<StoredCheckpoint>,
     /// Held while folding, so two followers never fold the same entries.
     folding: Mutex<()>,
-    /// The latest event time folded, in microseconds: for any instant from then on, the live
-    /// state is exactly the log folded up to that instant.
-    latest: AtomicI64,
 }
 
 impl Live {
-    /// A live state that starts from `state`, folded from the log up to `checkpoint`, whose
-    /// latest event happened at `latest`.
-    pub fn new(state: LadderState, checkpoint: StoredCheckpoint, latest: Time) -> Self {
+    /// A live state that starts from `state`, folded from the log up to `checkpoint`.
+    pub fn new(state: LadderState, checkpoint: StoredCheckpoint) -> Self {
         Self {
             state: RwLock::new(state),
             checkpoint: RwLock::new(checkpoint),
             folding: Mutex::new(()),
-            latest: AtomicI64::new(latest.as_micros()),
         }
     }
 
-    /// Whether the live state answers for instant `at` exactly as a fold of the log up to
-    /// `at` would: no folded event happened after it.
-    pub fn covers(&self, at: Time) -> bool {
-        at.as_micros() >= self.latest.load(Ordering::Acquire)
+    /// Runs `f` on the live state when it is exactly the fold that `log_size` and `at` ask
+    /// for, in one read lock: the same log size (when given), and no folded event dated after
+    /// `at` (when given; otherwise the instant is [`stepwise::model::state::TrustState::instant_for`]
+    /// `now`). Otherwise gives `f` back, for a replay from the store.
+    pub fn answer<R, F: FnOnce(&LadderState, Time) -> R>(
+        &self,
+        log_size: Option<u64>,
+        at: Option<Time>,
+        now: Time,
+        f: F,
+    ) -> Result<R, F> {
+        self.read(|state| {
+            let trust = state.trust();
+            if log_size.is_some_and(|n| n != trust.log_size()) {
+                return Err(f);
+            }
+            match at {
+                None => Ok(f(state, trust.instant_for(now))),
+                Some(at) if trust.latest_event().is_none_or(|latest| latest <= at) => {
+                    Ok(f(state, at))
+                }
+                Some(_) => Err(f),
+            }
+        })
     }
 
     /// Runs `f` on the current state (a read lock: many readers at once).
@@ -153,8 +167,6 @@ impl Live {
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (index, event) in recorded {
                     state.apply(index, event);
-                    self.latest
-                        .fetch_max(event.at.as_micros(), Ordering::AcqRel);
                 }
                 drop(state);
                 *self
@@ -195,8 +207,6 @@ impl Live {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (index, event) in &events {
                 state.apply(*index, event);
-                self.latest
-                    .fetch_max(event.at.as_micros(), Ordering::AcqRel);
             }
         }
         *self
@@ -217,6 +227,7 @@ pub struct Written {
 
 struct Job {
     events: Vec<Event>,
+    origin: Origin,
     reply: oneshot::Sender<Result<Written, ApiError>>,
 }
 
@@ -242,12 +253,17 @@ impl Writer {
         Ok((Self { jobs }, handle))
     }
 
-    /// Appends `events`; answers once they are durable (group-committed with whatever other
-    /// requests are waiting) and folded into the live state.
-    pub async fn append(&self, events: Vec<Event>) -> Result<Written, ApiError> {
+    /// Appends `events`, dated as `origin` says; answers once they are durable
+    /// (group-committed with whatever other requests of the same origin are waiting) and folded
+    /// into the live state.
+    pub async fn append(&self, events: Vec<Event>, origin: Origin) -> Result<Written, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job { events, reply })
+            .send(Job {
+                events,
+                origin,
+                reply,
+            })
             .await
             .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
         answer
@@ -257,7 +273,8 @@ impl Writer {
 }
 
 /// Takes jobs as they come; each commit carries every job waiting at that moment (up to the
-/// ledger's batch limit), so concurrent callers share one transaction and one fsync.
+/// ledger's batch limit, and of one origin: history is never mixed with live evidence), so
+/// concurrent callers share one transaction and one fsync.
 fn write_loop<S: Store>(
     mut ledger: Ledger<S>,
     reopen: impl Fn() -> Result<Ledger<S>, LedgerError>,
@@ -275,9 +292,10 @@ fn write_loop<S: Store>(
             },
         };
         let mut total = first.events.len();
+        let origin = first.origin;
         let mut jobs = vec![first];
         while let Ok(job) = rx.try_recv() {
-            if total + job.events.len() > MAX_BATCH {
+            if total + job.events.len() > MAX_BATCH || job.origin != origin {
                 carry = Some(job);
                 break;
             }
@@ -293,10 +311,18 @@ fn write_loop<S: Store>(
             events.extend(job.events);
         }
         let started = std::time::Instant::now();
-        let outcome = ledger.append(events);
+        let outcome = ledger.append_as(events, origin);
         metrics.commit(replies.len(), total, started.elapsed());
         match outcome {
             Ok(appended) => {
+                if let Some(behind) = appended.clock_behind {
+                    metrics.clock_behind();
+                    tracing::warn!(
+                        "the clock reads {:.3} s earlier than the log's latest recorded time; \
+                         stamped the commit with that time (the log's time never goes back)",
+                        behind as f64 / 1e6
+                    );
+                }
                 if let Err(e) = live.fold_committed(&appended, ledger.store()) {
                     tracing::error!("folding the new entries failed: {e}");
                 }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable, machine-readable: `unauthorized`, `forbidden`, `invalid_request`,
-    /// `invalid_event`, `not_found`, `payload_too_large`, `rate_limited`, `timeout`,
+    /// `invalid_event`, `at_out_of_window`, `not_found`, `payload_too_large`, `rate_limited`, `timeout`,
     /// `unavailable`, `internal`.
     pub code: String,
     /// What went wrong, in words, naming the field at fault when there is one.

@@ -30,10 +30,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use stepwise::data_dir::{DataDir, DataDirError};
-use stepwise::evidence::Time;
 use stepwise::ladder::LadderState;
-use stepwise::ledger::{Ledger, LedgerError};
-use stepwise::model::state::fold_log;
+use stepwise::ledger::{Ledger, LedgerError, SystemClock};
+use stepwise::model::state::Prefix;
 use stepwise::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// How to run the server.
@@ -157,13 +156,8 @@ fn start<S: Store + 'static>(
 ) -> Result<(Writer, std::thread::JoinHandle<()>, Arc<Live>), ServeError> {
     let ledger = open()?;
     let checkpoint = ledger.checkpoint().clone();
-    let mut state = LadderState::new(model, ladder);
-    let mut latest = Time::MIN;
-    fold_log(ledger.store(), None, &mut |_| {}, &mut |index, event| {
-        latest = latest.max(event.at);
-        state.apply(index, event);
-    })?;
-    let live = Arc::new(Live::new(state, checkpoint, latest));
+    let state = LadderState::replay(ledger.store(), model, ladder, Prefix::ALL, &mut |_| {})?;
+    let live = Arc::new(Live::new(state, checkpoint));
     let (writer, thread) = Writer::spawn(ledger, open, Arc::clone(&live), Arc::clone(metrics))?;
     Ok((writer, thread, live))
 }
@@ -220,8 +214,14 @@ fn open(config: &Config) -> Result<Started, ServeError> {
         None => {
             let path = data.store_path();
             let (at, config) = (path.clone(), policy.ledger.clone());
-            let open =
-                move || Ledger::open(SqliteStore::open(&at)?, signer.clone(), config.clone());
+            let open = move || {
+                Ledger::open(
+                    SqliteStore::open(&at)?,
+                    signer.clone(),
+                    config.clone(),
+                    Arc::new(SystemClock),
+                )
+            };
             let started = start(open, model, &metrics)?;
             let opener: app::Opener =
                 Box::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>));
@@ -229,8 +229,14 @@ fn open(config: &Config) -> Result<Started, ServeError> {
         }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             let (at, config) = (url.clone(), policy.ledger.clone());
-            let open =
-                move || Ledger::open(PostgresStore::connect(&at)?, signer.clone(), config.clone());
+            let open = move || {
+                Ledger::open(
+                    PostgresStore::connect(&at)?,
+                    signer.clone(),
+                    config.clone(),
+                    Arc::new(SystemClock),
+                )
+            };
             let started = start(open, model, &metrics)?;
             let url = url.clone();
             let opener: app::Opener =

@@ -65,6 +65,7 @@ struct Inner {
     committed_requests: u64,
     commit_latency: Histogram,
     rate_limited: u64,
+    clock_behind: u64,
 }
 
 /// Request and commit figures.
@@ -117,6 +118,12 @@ impl Metrics {
         m.commit_latency.observe(took.as_secs_f64());
     }
 
+    /// A commit stamped with the log's latest `recorded_at` because the clock read earlier
+    /// (it stepped back, or another server's clock runs ahead).
+    pub fn clock_behind(&self) {
+        self.lock().clock_behind += 1;
+    }
+
     /// One request refused for its key's rate.
     pub fn rate_limited(&self) {
         self.lock().rate_limited += 1;
@@ -164,9 +171,12 @@ impl Metrics {
              # HELP stepwise_rate_limited_total Requests refused with 429.\n\
              # TYPE stepwise_rate_limited_total counter\n\
              stepwise_rate_limited_total {}\n\
+             # HELP stepwise_clock_behind_total Commits whose clock read earlier than the log's latest recorded time (stamped with that time instead).\n\
+             # TYPE stepwise_clock_behind_total counter\n\
+             stepwise_clock_behind_total {}\n\
              # HELP stepwise_commit_duration_seconds Time to validate, sign and commit a batch.\n\
              # TYPE stepwise_commit_duration_seconds histogram\n",
-            m.commits, m.committed_events, m.committed_requests, m.rate_limited
+            m.commits, m.committed_events, m.committed_requests, m.rate_limited, m.clock_behind
         );
         m.commit_latency
             .write(&mut out, "stepwise_commit_duration_seconds", "");

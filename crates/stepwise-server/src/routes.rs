@@ -19,20 +19,17 @@ use std::sync::Arc;
 use stepwise::evidence::{Event, Id, Time};
 use stepwise::keys::{KeyRecord, Role};
 use stepwise::ladder::LadderState;
-use stepwise::ledger::merkle;
+use stepwise::ledger::{Origin, merkle};
+use stepwise::model::state::Prefix;
 use stepwise::store::{Store, StoredTree};
 use utoipa::{IntoParams, ToSchema};
 
 type Shared = State<Arc<App>>;
 
-/// The current instant.
-pub fn now() -> Result<Time, ApiError> {
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .and_then(|d| i64::try_from(d.as_micros()).ok())
-        .and_then(Time::from_micros);
-    micros.ok_or_else(|| ApiError::internal("the system clock is out of range"))
+/// The current instant, by the clock the ledger stamps entries with.
+pub fn now() -> Time {
+    use stepwise::ledger::Clock as _;
+    stepwise::ledger::SystemClock.now()
 }
 
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
@@ -80,35 +77,40 @@ enum Cost {
     Heavy,
 }
 
-/// Runs `f` on the state of the log folded up to instant `at` (default: now), as `stepwise …
-/// --at` does, so a past answer reproduces exactly. The live state in memory answers every
-/// instant from the latest event on; only an instant before it reads the log.
-async fn with_state<R: Send + 'static>(
+/// Runs `f` on the fold of the first `log_size` entries of the log (default: all) up to
+/// instant `at` (default: now), as `stepwise … --log-size --at` does: every answer reports its
+/// log size and instant, and asking again with both gives it again, byte for byte, whatever
+/// was appended since. The live state in memory answers the latest log size at any instant
+/// from its latest event on; anything else is replayed from the store.
+async fn with_state<R: Send + 'static, F: FnOnce(&LadderState, Time) -> R + Send + 'static>(
     app: &Arc<App>,
+    log_size: Option<u64>,
     at: Option<Time>,
     cost: Cost,
-    f: impl FnOnce(&LadderState, Time) -> R + Send + 'static,
+    f: F,
 ) -> Result<R, ApiError> {
-    // From the latest event on, the live state is that fold: answered from memory.
-    let at = match at {
-        None => now()?,
-        Some(at) if app.live.covers(at) => at,
-        Some(at) => return replay_at(app, at, f).await,
+    let now = now();
+    let attempt = if cost == Cost::Quick {
+        app.live.answer(log_size, at, now, f)
+    } else {
+        let live = Arc::clone(&app.live);
+        tokio::task::spawn_blocking(move || live.answer(log_size, at, now, f))
+            .await
+            .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))?
     };
-    if cost == Cost::Quick {
-        return Ok(app.live.read(|state| f(state, at)));
+    match attempt {
+        Ok(answer) => Ok(answer),
+        Err(f) => replay(app, log_size, at, now, f).await,
     }
-    let live = Arc::clone(&app.live);
-    tokio::task::spawn_blocking(move || live.read(|state| f(state, at)))
-        .await
-        .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))
 }
 
-/// A past instant before the latest event: the log is folded up to it from the store, at
-/// most two such replays at once.
-async fn replay_at<R: Send + 'static>(
+/// An earlier log size or instant: the log is folded from the store, at most two such replays
+/// at once.
+async fn replay<R: Send + 'static>(
     app: &Arc<App>,
-    at: Time,
+    log_size: Option<u64>,
+    at: Option<Time>,
+    now: Time,
     f: impl FnOnce(&LadderState, Time) -> R + Send + 'static,
 ) -> Result<R, ApiError> {
     let _permit = app
@@ -120,7 +122,21 @@ async fn replay_at<R: Send + 'static>(
     let ladder = app.policy.ladder.clone();
     app.pool
         .with(move |store| {
-            let state = LadderState::replay(&*store, model, ladder, Some(at), &mut |_| {})?;
+            if let Some(n) = log_size {
+                let size = store.size()?;
+                if n > size {
+                    return Err(ApiError::field(
+                        "log_size",
+                        format!("{n} is larger than the log ({size} entries)"),
+                    ));
+                }
+            }
+            let prefix = Prefix {
+                log_size,
+                until: at,
+            };
+            let state = LadderState::replay(&*store, model, ladder, prefix, &mut |_| {})?;
+            let at = at.unwrap_or_else(|| state.trust().instant_for(now));
             Ok(f(&state, at))
         })
         .await
@@ -208,6 +224,15 @@ pub enum EventsBody {
     Many(Vec<serde_json::Map<String, Value>>),
 }
 
+/// Query of an append.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AppendQuery {
+    /// `true`: load dated history (admin keys only). Each event may be dated any time up to
+    /// `max_ahead` past now, and its entry is marked `"history": true`.
+    pub history: Option<bool>,
+}
+
 /// Record evidence: one event (an object) or a batch (an array).
 ///
 /// The reply comes once the recorded events are durable and gives their log indexes. A batch
@@ -215,7 +240,14 @@ pub enum EventsBody {
 /// why. A single event is answered 201, or 422 when refused. A key records only as its own
 /// principal: an unsigned event with no `author` is recorded as the key's principal, and one
 /// naming another author is refused (403) unless it carries that author's signature.
+///
+/// The log stamps each entry with the time it heard it (`recorded_at`); an event whose `at`
+/// lies outside the policy's window around that time (`[time] max_backdate`, default 24 h
+/// back; `max_ahead`, 5 min ahead) is refused with code `at_out_of_window`. An operator loads
+/// older, dated evidence with `?history=true` and an admin key, in the names the data set
+/// gives; those entries are marked `"history": true`.
 #[utoipa::path(post, path = "/v1/events", tag = "log",
+    params(AppendQuery),
     request_body(content = EventsBody, description = "An event (see docs/LOG.md), or an array of events"),
     responses(
         (status = 200, description = "Batch processed", body = AppendResponse),
@@ -231,9 +263,22 @@ pub enum EventsBody {
 pub async fn append(
     State(app): Shared,
     caller: Caller,
+    q: Result<Query<AppendQuery>, QueryRejection>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Role::Recorder)?;
+    let origin = if query(q)?.history.unwrap_or(false) {
+        caller.require(Role::Admin).map_err(|_| {
+            ApiError::forbidden(format!(
+                "key {} may not load history: `?history=true` takes an admin key (loading dated \
+                 evidence is an operator's act)",
+                caller.key_id
+            ))
+        })?;
+        Origin::History
+    } else {
+        Origin::Live
+    };
     let raw = body(raw)?;
     let value: Value = json(&raw)?;
     let (items, single) = match value {
@@ -265,7 +310,11 @@ pub async fn append(
     for (i, item) in items.iter().enumerate() {
         match Event::from_value(item) {
             Ok(mut event) => {
-                authorize(&caller, &mut event, if single { None } else { Some(i) })?;
+                // History is the operator's: an admin key loads a data set in the names it
+                // gives (it could create keys for them anyway), and the entries say so.
+                if origin == Origin::Live {
+                    authorize(&caller, &mut event, if single { None } else { Some(i) })?;
+                }
                 events.push(event);
                 parsed.push(None);
             }
@@ -275,7 +324,7 @@ pub async fn append(
     let written = if events.is_empty() {
         None
     } else {
-        Some(app.writer.append(events).await?)
+        Some(app.writer.append(events, origin).await?)
     };
     let checkpoint = written
         .as_ref()
@@ -335,7 +384,7 @@ pub async fn append(
 
 fn refusal(e: stepwise::evidence::FieldError) -> ErrorBody {
     ErrorBody {
-        code: "invalid_event".into(),
+        code: e.code.into(),
         message: format!("{}: {}", e.field, e.problem),
         field: Some(e.field),
     }
@@ -595,9 +644,12 @@ pub struct TrustQuery {
     /// Only evidence in this scope.
     #[param(pattern = r"^[!-~]{1,128}$")]
     pub scope: Option<String>,
-    /// The instant, RFC 3339 (default: now); only evidence recorded up to then counts.
+    /// The instant, RFC 3339 (default: now); only events dated up to then count.
     #[param(format = DateTime)]
     pub at: Option<String>,
+    /// Answer from the first `log_size` entries only (default: all): with `at`, replays an
+    /// earlier answer exactly.
+    pub log_size: Option<u64>,
 }
 
 /// How much a principal can be trusted, with the evidence behind the figure.
@@ -620,7 +672,7 @@ pub async fn trust(
     let truster = optional_id("truster", q.truster.as_deref())?;
     let scope = optional_id("scope", q.scope.as_deref())?;
     let at = optional_time("at", q.at.as_deref())?;
-    with_state(&app, at, Cost::Heavy, move |state, at| {
+    with_state(&app, q.log_size, at, Cost::Heavy, move |state, at| {
         let report = state
             .trust()
             .trust(&subject, truster.as_ref(), scope.as_ref(), at);
@@ -652,10 +704,14 @@ pub struct DecideRequest {
     #[serde(default)]
     #[schema(pattern = r"^[!-~]{1,128}$")]
     pub truster: Option<String>,
-    /// The instant, RFC 3339 (default: now); only evidence recorded up to then counts.
+    /// The instant, RFC 3339 (default: now); only events dated up to then count.
     #[serde(default)]
     #[schema(format = DateTime)]
     pub at: Option<String>,
+    /// Decide from the first `log_size` entries only (default: all): with `at`, replays an
+    /// earlier decision exactly.
+    #[serde(default)]
+    pub log_size: Option<u64>,
     /// `false`: answer with the verdict alone (no reasons in words, no next step).
     #[serde(default)]
     pub explain: Option<bool>,
@@ -704,7 +760,7 @@ pub async fn decide(
     let at = optional_time("at", request.at.as_deref())?;
     let (capability, stake) = (request.capability, request.stake);
     let explain = request.explain.unwrap_or(true);
-    with_state(&app, at, Cost::Quick, move |state, at| {
+    with_state(&app, request.log_size, at, Cost::Quick, move |state, at| {
         let d = state.decide(&subject, &capability, stake, truster.as_ref(), at);
         let size = state.trust().log_size();
         Json(if explain {
@@ -720,9 +776,12 @@ pub async fn decide(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AtQuery {
-    /// The instant, RFC 3339 (default: now); only evidence recorded up to then counts.
+    /// The instant, RFC 3339 (default: now); only events dated up to then count.
     #[param(format = DateTime)]
     pub at: Option<String>,
+    /// Answer from the first `log_size` entries only (default: all): with `at`, replays an
+    /// earlier answer exactly.
+    pub log_size: Option<u64>,
 }
 
 /// A principal's level, its timeline of promotions and demotions, and the next-step checklist.
@@ -741,8 +800,9 @@ pub async fn explain(
     q: Result<Query<AtQuery>, QueryRejection>,
 ) -> Result<Json<ExplainView>, ApiError> {
     let subject = Id::parse("id", &path(id)?)?;
-    let at = optional_time("at", query(q)?.at.as_deref())?;
-    with_state(&app, at, Cost::Quick, move |state, at| {
+    let q = query(q)?;
+    let at = optional_time("at", q.at.as_deref())?;
+    with_state(&app, q.log_size, at, Cost::Quick, move |state, at| {
         Json(ExplainView::new(state, &subject, at, &mut Vec::new()))
     })
     .await
@@ -788,7 +848,7 @@ pub async fn rank(
         return Err(ApiError::field("top", format!("{top} is more than 10000")));
     }
     // The rank is computed on first use after the log changed.
-    with_state(&app, None, Cost::Heavy, move |state, _| {
+    with_state(&app, None, None, Cost::Heavy, move |state, _| {
         let trust = state.trust();
         let ranking = trust.ranking();
         Json(RankView {
@@ -929,7 +989,7 @@ pub async fn create_key(
     let principal = optional_id("principal", request.principal.as_deref())?;
     let key = stepwise::keys::generate_key()
         .map_err(|e| ApiError::internal(format!("could not create a key: {e}")))?;
-    let record = KeyRecord::new(&key, role, principal, now()?);
+    let record = KeyRecord::new(&key, role, principal, now());
     let stored = record.clone();
     app.pool.with(move |s| Ok(s.put_key(&stored)?)).await?;
     app.keys.put(record.hash, Some(record.clone()));

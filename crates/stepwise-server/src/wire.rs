@@ -107,7 +107,10 @@ pub struct DecisionView {
     pub next_step: Option<NextStepView>,
     /// Log indexes of the evidence behind the decision.
     pub evidence: Vec<u64>,
-    /// Log size the decision was computed at.
+    /// Those of `evidence` imported as history by an operator: dated by their data set, not
+    /// held to the log's time window.
+    pub history: Vec<u64>,
+    /// Log size the decision was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
 }
 
@@ -133,6 +136,7 @@ fn next_step(d: &Decision<'_>) -> Option<NextStepView> {
 impl DecisionView {
     /// The view of `d`, computed at `log_size`.
     pub fn new(d: &Decision<'_>, log_size: u64) -> Self {
+        let evidence = d.evidence();
         Self {
             allowed: d.allowed,
             subject: d.subject_id.to_string(),
@@ -157,7 +161,8 @@ impl DecisionView {
                 })
                 .collect(),
             next_step: next_step(d),
-            evidence: d.evidence(),
+            history: d.history(&evidence),
+            evidence,
             log_size,
         }
     }
@@ -310,7 +315,10 @@ pub struct ExplainView {
     pub next_step: Option<NextStepView>,
     /// Log indexes of the evidence behind the standing.
     pub evidence: Vec<u64>,
-    /// Log size the answer was computed at.
+    /// Those of `evidence` imported as history by an operator: dated by their data set, not
+    /// held to the log's time window.
+    pub history: Vec<u64>,
+    /// Log size the answer was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
 }
 
@@ -335,6 +343,7 @@ impl ExplainView {
             .map(|c| c.to_string())
             .unwrap_or_default();
         let d = state.decide(subject, &first, 0.0, None, at);
+        let evidence = d.evidence();
         let levels = state.ladder().levels();
         Self {
             subject: subject.to_string(),
@@ -364,7 +373,8 @@ impl ExplainView {
                 })
                 .collect(),
             next_step: next_step(&d),
-            evidence: d.evidence(),
+            history: d.history(&evidence),
+            evidence,
             log_size: state.trust().log_size(),
         }
     }
@@ -435,7 +445,10 @@ pub struct TrustView {
     pub indexes: Vec<u64>,
     /// How many indexes there were in all.
     pub indexes_total: usize,
-    /// Log size the figure was computed at.
+    /// Those of `indexes` imported as history by an operator: dated by their data set, not
+    /// held to the log's time window.
+    pub history: Vec<u64>,
+    /// Log size the figure was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
 }
 
@@ -479,6 +492,7 @@ impl TrustView {
             },
             indexes: report.indexes.clone(),
             indexes_total: report.indexes_total,
+            history: report.history.clone(),
             log_size: report.log_size,
         }
     }

@@ -444,6 +444,7 @@ pub fn rating_event(r: &Rating) -> Option<Event> {
         },
         note: None,
         sig: None,
+        stamp: None,
     })
 }
 

@@ -867,6 +867,7 @@ impl World {
             },
             note: None,
             sig: None,
+            stamp: None,
         });
         Pending { promise, deal }
     }
@@ -883,6 +884,7 @@ impl World {
             },
             note: None,
             sig: None,
+            stamp: None,
         }
     }
 
@@ -1113,6 +1115,7 @@ impl World {
                     },
                     note: None,
                     sig: None,
+                    stamp: None,
                 });
                 let at = clock.at(AFTERNOON);
                 let value = if p.kept { 1.0 } else { -1.0 };
@@ -1225,6 +1228,7 @@ impl World {
                             },
                             note: None,
                             sig: None,
+                            stamp: None,
                         });
                     }
                 }
@@ -1249,6 +1253,7 @@ impl World {
                     },
                     note: None,
                     sig: None,
+                    stamp: None,
                 });
                 gate.record(&Self::rate(clock.at(MORNING), who, victim, -1.0));
             }
@@ -1275,6 +1280,7 @@ impl World {
                     },
                     note: None,
                     sig: None,
+                    stamp: None,
                 });
             }
             a.vouched = true;

@@ -325,6 +325,7 @@ fn build(ids: &[Id], raw: &[Raw]) -> LadderState {
             body,
             note: None,
             sig: None,
+            stamp: None,
         };
         state.apply(index as u64, &event);
     }

@@ -12,12 +12,19 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 use std::hint::black_box;
 use stepwise::evidence::{Body, Event, Id, Time};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Ledger, LedgerConfig};
+use stepwise::ledger::{Clock as _, Ledger, LedgerConfig, SystemClock};
 use stepwise::store::{Entry, PostgresStore, SqliteStore};
+
+/// When the benchmark started: events are dated from then on, as live evidence is, so the
+/// ledger stamps them with the system clock and checks its time window on every one.
+fn started() -> i64 {
+    static STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+    *STARTED.get_or_init(|| SystemClock.now().as_micros())
+}
 
 fn rating(n: u64) -> Event {
     let mut event = Event {
-        at: Time::from_micros(1_700_000_000_000_000 + n as i64).expect("time"),
+        at: Time::from_micros(started() + n as i64).expect("time"),
         author: None,
         body: Body::Rating {
             rater: Id::parse("rater", &format!("user:{}", n % 5_000)).expect("id"),
@@ -27,6 +34,7 @@ fn rating(n: u64) -> Event {
         },
         note: None,
         sig: None,
+        stamp: None,
     };
     event.author = event.natural_author().cloned();
     event
@@ -35,7 +43,13 @@ fn rating(n: u64) -> Event {
 fn ledger(dir: &std::path::Path) -> Ledger<SqliteStore> {
     let store = SqliteStore::open(&dir.join("ledger.sqlite")).expect("store");
     let signer = LogSigner::from_seed("bench.example/log", [1; 32]).expect("signer");
-    Ledger::open(store, signer, LedgerConfig::default()).expect("ledger")
+    Ledger::open(
+        store,
+        signer,
+        LedgerConfig::default(),
+        std::sync::Arc::new(SystemClock),
+    )
+    .expect("ledger")
 }
 
 /// The peer: the same bytes into a plain table, one transaction per batch, same durability.
@@ -235,7 +249,13 @@ fn append_postgres(c: &mut Criterion) {
 
     let store = PostgresStore::connect(&db.url).expect("store");
     let signer = LogSigner::from_seed("bench.example/log", [1; 32]).expect("signer");
-    let mut ledger = Ledger::open(store, signer, LedgerConfig::default()).expect("ledger");
+    let mut ledger = Ledger::open(
+        store,
+        signer,
+        LedgerConfig::default(),
+        std::sync::Arc::new(SystemClock),
+    )
+    .expect("ledger");
     group.bench_function(BenchmarkId::new("stepwise", BATCH), |b| {
         b.iter_batched(
             || events.clone(),

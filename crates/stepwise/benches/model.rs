@@ -80,6 +80,7 @@ fn event(at: i64, body: Body) -> Event {
         body,
         note: None,
         sig: None,
+        stamp: None,
     };
     event.author = event.natural_author().cloned();
     event

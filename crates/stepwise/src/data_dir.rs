@@ -106,7 +106,8 @@ impl DataDir {
     /// default policy (unless one is there) and an empty log with its first checkpoint.
     pub fn init(&self, origin: Option<&str>) -> Result<LogVerifier, DataDirError> {
         let verifier = self.create(origin)?;
-        self.open_ledger()?;
+        // Opening writes the empty log's first checkpoint; nothing is stamped, so no clock is read.
+        self.open_ledger(std::sync::Arc::new(crate::ledger::SystemClock))?;
         Ok(verifier)
     }
 
@@ -183,12 +184,15 @@ impl DataDir {
             .map_err(|source| DataDirError::Key { path, source })
     }
 
-    /// The ledger, ready to append.
-    pub fn open_ledger(&self) -> Result<Ledger<SqliteStore>, DataDirError> {
+    /// The ledger, ready to append, stamping entries with `clock`.
+    pub fn open_ledger(
+        &self,
+        clock: std::sync::Arc<dyn crate::ledger::Clock>,
+    ) -> Result<Ledger<SqliteStore>, DataDirError> {
         let signer = self.signer()?;
         let policy = self.policy()?;
         let store = self.open_store()?;
-        Ok(Ledger::open(store, signer, policy.ledger)?)
+        Ok(Ledger::open(store, signer, policy.ledger, clock)?)
     }
 
     fn read(&self, path: &Path) -> Result<String, DataDirError> {

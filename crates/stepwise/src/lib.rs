@@ -6,12 +6,17 @@
 //! policy ([`policy`]) and the on-disk layout of a stepwise data directory ([`data_dir`]).
 //!
 //! ```
-//! use stepwise::evidence::Event;
-//! use stepwise::ledger::{Ledger, LedgerConfig, note::LogSigner};
+//! use std::sync::Arc;
+//! use stepwise::evidence::{Event, Time};
+//! use stepwise::ledger::{Ledger, LedgerConfig, ManualClock, note::LogSigner};
 //! use stepwise::store::SqliteStore;
 //!
+//! // The log stamps each entry with its clock's time (binaries pass `SystemClock`); an event's
+//! // own time `at` must lie within the policy's window around it (24 h back, 5 min ahead).
+//! let clock = Arc::new(ManualClock::new(Time::parse("now", "2026-11-25T14:00:00Z").unwrap()));
 //! let signer = LogSigner::generate("example.org/log").unwrap();
-//! let mut ledger = Ledger::open(SqliteStore::in_memory().unwrap(), signer, LedgerConfig::default()).unwrap();
+//! let store = SqliteStore::in_memory().unwrap();
+//! let mut ledger = Ledger::open(store, signer, LedgerConfig::default(), clock).unwrap();
 //! let promise = Event::from_json(r#"{"kind":"promise","at":"2026-11-25T12:00:00Z","id":"p1",
 //!     "promisor":"agent:bot","promisee":"user:ann","scope":"deploy","stake":5,
 //!     "due":"2026-11-26T12:00:00Z"}"#).unwrap();
@@ -19,8 +24,10 @@
 //!     "result":"kept"}"#).unwrap();
 //! let appended = ledger.append(vec![promise, kept]).unwrap();
 //! assert_eq!(appended.results.iter().map(|r| *r.as_ref().unwrap()).collect::<Vec<_>>(), [0, 1]);
+//! assert_eq!(appended.recorded_at.unwrap().to_string(), "2026-11-25T14:00:00Z");
 //! let proof = ledger.inclusion_proof(1, 2).unwrap();
 //! stepwise::ledger::merkle::verify_inclusion(&proof.leaf_hash, 1, 2, &proof.hashes, &proof.root).unwrap();
+//! ```
 //! ```
 
 pub mod data_dir;

@@ -6,7 +6,7 @@
 
 use crate::evidence::Id;
 use crate::ladder::{Ladder, Level, Profile, Requirements, Rules};
-use crate::ledger::LedgerConfig;
+use crate::ledger::{LedgerConfig, TimeWindow};
 use crate::model::params::{ModelParams, parse_duration};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -20,6 +20,16 @@ pub const DEFAULT_POLICY: &str = r#"# stepwise policy.
 # Principals allowed to record `key` events for other principals, for example an identity
 # service that registers agents' public keys. Everyone may always record their own first key.
 operators = []
+
+# Trusted time (P9): the log stamps every entry with the time it heard it (`recorded_at`, never
+# decreasing). An event's own time `at` must lie within this window around that stamp, so nobody
+# can backdate a long clean record. Older, dated evidence enters only as history imported on
+# purpose by an operator (`stepwise import --history`), and is marked so in the log.
+[time]
+# Longest backdating accepted (s, m, h, d or w): late reports of what happened a while ago.
+max_backdate = "24h"
+# Furthest ahead accepted: clients whose clocks run a little fast.
+max_ahead = "5m"
 
 # The trust model. Every formula is in docs/MODEL.md; the values below are the defaults.
 [model]
@@ -151,6 +161,8 @@ pub struct PolicyError(pub String);
 struct RawPolicy {
     #[serde(default)]
     ledger: RawLedger,
+    #[serde(default)]
+    time: RawTime,
     #[serde(default)]
     model: RawModel,
     ladder: Option<RawLadder>,
@@ -344,6 +356,29 @@ struct RawLedger {
     operators: Vec<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTime {
+    max_backdate: Option<String>,
+    max_ahead: Option<String>,
+}
+
+impl RawTime {
+    fn into_window(self) -> Result<TimeWindow, PolicyError> {
+        let defaults = TimeWindow::default();
+        Ok(TimeWindow {
+            max_backdate: match self.max_backdate {
+                Some(t) => duration_of("time.max_backdate", Some(&t))?,
+                None => defaults.max_backdate,
+            },
+            max_ahead: match self.max_ahead {
+                Some(t) => duration_of("time.max_ahead", Some(&t))?,
+                None => defaults.max_ahead,
+            },
+        })
+    }
+}
+
 impl Policy {
     /// Parses and checks policy text.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
@@ -367,7 +402,10 @@ impl Policy {
             }
         };
         Ok(Self {
-            ledger: LedgerConfig { operators },
+            ledger: LedgerConfig {
+                operators,
+                window: raw.time.into_window()?,
+            },
             model: raw.model.into_params()?,
             ladder,
         })
@@ -393,6 +431,27 @@ mod tests {
         assert!(err.0.contains("ledger.operators"), "{err}");
         let ok = Policy::from_toml("[ledger]\noperators = [\"svc:identity\"]\n").expect("valid");
         assert_eq!(ok.ledger.operators[0].as_str(), "svc:identity");
+    }
+
+    #[test]
+    fn the_time_window_is_read_and_checked_by_name() {
+        let p = Policy::from_toml("[time]\nmax_backdate = \"2h\"\nmax_ahead = \"30s\"\n")
+            .expect("valid");
+        assert_eq!(p.ledger.window.max_backdate, 2 * 3_600_000_000);
+        assert_eq!(p.ledger.window.max_ahead, 30_000_000);
+        let defaults = Policy::from_toml("").expect("empty policy");
+        assert_eq!(defaults.ledger.window, TimeWindow::default());
+        for bad in [
+            "[time]\nmax_backdate = \"-1h\"\n",
+            "[time]\nmax_backdate = \"24\"\n",
+            "[time]\nmax_behind = \"1h\"\n",
+        ] {
+            let err = Policy::from_toml(bad).expect_err(bad);
+            assert!(
+                err.0.contains("max_backdate") || err.0.contains("max_behind"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

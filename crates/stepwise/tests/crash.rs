@@ -10,12 +10,20 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-use stepwise::evidence::{Body, Event, Id, Time};
+use stepwise::evidence::{Body, Event, Id, Stamp, Time};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Ledger, LedgerConfig, verify};
+use stepwise::ledger::{Clock, Ledger, LedgerConfig, ManualClock, verify};
 use stepwise::store::{SqliteStore, Store as _};
 
 const ROUNDS: usize = 30;
+
+/// What the ledger's clock reads: a day after the first event, so every event lies within the
+/// window, and every entry is stamped with this time.
+const NOW: i64 = 1_700_086_400_000_000;
+
+fn clock() -> std::sync::Arc<dyn Clock> {
+    std::sync::Arc::new(ManualClock::new(Time::from_micros(NOW).expect("time")))
+}
 
 fn signer() -> LogSigner {
     LogSigner::from_seed("crash.test/log", [42; 32]).expect("signer")
@@ -34,12 +42,14 @@ fn rating(n: u64) -> Event {
         },
         note: None,
         sig: None,
+        stamp: None,
     }
 }
 
 fn child(dir: &Path) -> ! {
     let store = SqliteStore::open(&dir.join("ledger.sqlite")).expect("store opens");
-    let mut ledger = Ledger::open(store, signer(), LedgerConfig::default()).expect("ledger opens");
+    let mut ledger =
+        Ledger::open(store, signer(), LedgerConfig::default(), clock()).expect("ledger opens");
     let stdout = std::io::stdout();
     let mut round = 0u64;
     loop {
@@ -134,11 +144,16 @@ fn main() {
             .scan(0, size, &mut |entry| {
                 let mut want = rating(entry.index);
                 want.author = want.natural_author().cloned();
+                want.stamp = Some(Stamp {
+                    recorded_at: Time::from_micros(NOW).expect("time"),
+                    history: false,
+                });
                 assert_eq!(entry.bytes, want.canonical_bytes(), "entry {}", entry.index);
                 Ok(())
             })
             .expect("scan");
-        Ledger::open(store, signer(), LedgerConfig::default()).expect("the ledger reopens");
+        Ledger::open(store, signer(), LedgerConfig::default(), clock())
+            .expect("the ledger reopens");
     }
     println!(
         "crash test: {ROUNDS} kills survived, {} entries acknowledged, {:.1} s",

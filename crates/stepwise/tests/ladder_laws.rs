@@ -8,10 +8,8 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use stepwise::evidence::{Body, Event};
 use stepwise::ladder::{Ladder, LadderState, Rules, StepCause};
-use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Ledger, LedgerConfig};
 use stepwise::model::params::ModelParams;
-use stepwise::store::SqliteStore;
+use stepwise::model::state::Prefix;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
@@ -21,19 +19,18 @@ proptest! {
     #[test]
     fn levels_are_a_pure_function_of_the_log(steps in prop::collection::vec(step(), 1..120)) {
         let (events, last) = history(&steps);
-        let signer = LogSigner::from_seed("ladder.test/log", [5; 32]).expect("signer");
-        let mut ledger = Ledger::open(SqliteStore::in_memory().expect("store"), signer, LedgerConfig::default()).expect("ledger");
+        let (mut ledger, clock) = ledger_and_clock("ladder.test/log", 5);
         let mut incremental = LadderState::new(ModelParams::default(), Ladder::default());
         for e in events {
-            let appended = ledger.append(vec![e]).expect("append");
+            let appended = append_live(&mut ledger, &clock, e);
             let index = appended.results[0].clone().expect("valid history");
             let bytes = ledger.entry(index).expect("entry").bytes;
-            let decoded = Event::from_json(std::str::from_utf8(&bytes).expect("utf-8")).expect("decodes");
+            let decoded = Event::from_entry(&bytes).expect("decodes");
             incremental.apply(index, &decoded);
             let ann = id("ann");
             let _ = incremental.decide(&ann, "act:low", 50.0, None, at(last)).next_step();
         }
-        let replayed = LadderState::replay(ledger.store(), ModelParams::default(), Ladder::default(), None, &mut |_| {}).expect("replay");
+        let replayed = LadderState::replay(ledger.store(), ModelParams::default(), Ladder::default(), Prefix::ALL, &mut |_| {}).expect("replay");
         for who in PEOPLE {
             let who = id(who);
             prop_assert_eq!(incremental.position(&who), replayed.position(&who));

@@ -2,10 +2,18 @@
 //! leaves the log exactly as it was.
 
 use ed25519_dalek::{Signer as _, SigningKey};
-use stepwise::evidence::{Event, base64_encode};
+use std::sync::Arc;
+use stepwise::evidence::{Event, Time, base64_encode};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Ledger, LedgerConfig, verify};
+use stepwise::ledger::{Clock, Ledger, LedgerConfig, ManualClock, Origin, verify};
 use stepwise::store::{SqliteStore, Store as _};
+
+/// The ledger's clock in these stories: noon on the day they happen.
+fn clock() -> Arc<dyn Clock> {
+    Arc::new(ManualClock::new(
+        Time::parse("now", "2026-01-01T12:00:00Z").expect("time"),
+    ))
+}
 
 fn ledger() -> Ledger<SqliteStore> {
     ledger_with(LedgerConfig::default())
@@ -13,7 +21,13 @@ fn ledger() -> Ledger<SqliteStore> {
 
 fn ledger_with(config: LedgerConfig) -> Ledger<SqliteStore> {
     let signer = LogSigner::from_seed("test.example/log", [7; 32]).expect("signer");
-    Ledger::open(SqliteStore::in_memory().expect("store"), signer, config).expect("ledger")
+    Ledger::open(
+        SqliteStore::in_memory().expect("store"),
+        signer,
+        config,
+        clock(),
+    )
+    .expect("ledger")
 }
 
 fn event(json: &str) -> Event {
@@ -59,9 +73,7 @@ fn a_promise_and_its_outcome_by_the_promisee_are_recorded_in_order() {
     assert_eq!(record(&mut l, promise("p1", "agent:a", "user:b")), Ok(0));
     assert_eq!(record(&mut l, outcome("p1", None)), Ok(1));
     // The default author of an outcome is the promisee.
-    let stored =
-        Event::from_json(std::str::from_utf8(&l.entry(1).expect("entry").bytes).expect("utf-8"))
-            .expect("decodes");
+    let stored = Event::from_entry(&l.entry(1).expect("entry").bytes).expect("decodes");
     assert_eq!(stored.author.expect("filled in").as_str(), "user:b");
     assert_eq!(l.checkpoint().size, 2);
 }
@@ -188,6 +200,7 @@ fn an_operator_may_register_keys_for_others() {
     let operator = stepwise::evidence::Id::parse("operator", "svc:identity").expect("id");
     let mut l = ledger_with(LedgerConfig {
         operators: vec![operator],
+        ..LedgerConfig::default()
     });
     let key = base64_encode(SigningKey::from_bytes(&[5; 32]).verifying_key().as_bytes());
     let e = event(&format!(
@@ -243,6 +256,7 @@ fn reopening_replays_the_log_and_keeps_enforcing_its_rules() {
             SqliteStore::open(&path).expect("store"),
             signer(),
             LedgerConfig::default(),
+            clock(),
         )
         .expect("ledger");
         record(&mut l, promise("p1", "a", "b")).expect("recorded");
@@ -254,6 +268,7 @@ fn reopening_replays_the_log_and_keeps_enforcing_its_rules() {
         SqliteStore::open(&path).expect("store"),
         signer(),
         LedgerConfig::default(),
+        clock(),
     )
     .expect("reopened");
     assert_eq!((l.size(), l.checkpoint().root), (2, root));
@@ -276,6 +291,7 @@ fn two_writers_on_one_file_never_collide() {
             SqliteStore::open(&path).expect("store"),
             signer(),
             LedgerConfig::default(),
+            clock(),
         )
         .expect("ledger")
     };
@@ -316,8 +332,7 @@ fn the_appended_batch_is_what_the_log_decodes_to() {
     for (result, event) in appended.results.iter().zip(&appended.events) {
         if let Ok(index) = result {
             let entry = l.entry(*index).expect("entry");
-            let stored = Event::from_json(std::str::from_utf8(&entry.bytes).expect("utf-8"))
-                .expect("decodes");
+            let stored = Event::from_entry(&entry.bytes).expect("decodes");
             assert_eq!(&stored, event, "entry {index}");
         }
     }
@@ -326,4 +341,234 @@ fn the_appended_batch_is_what_the_log_decodes_to() {
         appended.events[2].author.as_ref().map(|a| a.as_str()),
         Some("user:b")
     );
+}
+
+// Trusted time: the log stamps each entry, and `at` must lie within the window around it.
+
+fn rating_at(at: &str) -> Event {
+    event(&format!(
+        r#"{{"kind":"rating","at":"{at}","rater":"user:ann","subject":"user:bob","value":0.5}}"#
+    ))
+}
+
+/// A ledger whose clock the story sets, at noon on 2026-01-01.
+fn ledger_and_clock() -> (Ledger<SqliteStore>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(
+        Time::parse("now", "2026-01-01T12:00:00Z").expect("time"),
+    ));
+    let signer = LogSigner::from_seed("test.example/log", [7; 32]).expect("signer");
+    let store = SqliteStore::in_memory().expect("store");
+    let ledger =
+        Ledger::open(store, signer, LedgerConfig::default(), clock.clone()).expect("ledger");
+    (ledger, clock)
+}
+
+#[test]
+fn an_event_dated_outside_the_window_is_refused_and_nothing_is_stored() {
+    let (mut l, _clock) = ledger_and_clock();
+    // The default window, around noon on 2026-01-01: from 24 h back to 5 min ahead.
+    for at in [
+        "2016-01-01T12:00:00Z", // ten years back
+        "2027-01-01T12:00:00Z", // a year ahead
+        "2025-12-31T11:00:00Z", // 25 h back
+        "2025-12-31T11:59:59Z", // one second before the earliest
+        "2026-01-01T12:05:01Z", // one second after the latest
+    ] {
+        let before = (l.size(), l.checkpoint().clone());
+        let appended = l.append(vec![rating_at(at)]).expect("storage works");
+        let refusal = appended.results[0].clone().expect_err(at);
+        assert_eq!(refusal.field, "at", "{at}");
+        assert_eq!(refusal.code, "at_out_of_window", "{at}");
+        for named in [
+            at,
+            "2025-12-31T12:00:00Z",
+            "2026-01-01T12:05:00Z",
+            "recorded this event at 2026-01-01T12:00:00Z",
+        ] {
+            assert!(refusal.problem.contains(named), "{at}: {refusal}");
+        }
+        // Only the past can be history.
+        let backdated = at < "2026-01-01T12:00:00Z";
+        assert_eq!(
+            refusal.problem.contains("--history"),
+            backdated,
+            "{refusal}"
+        );
+        assert_eq!((l.size(), l.checkpoint().clone()), before, "{at}");
+        assert_eq!(l.store().size().expect("size"), before.0, "{at}");
+    }
+    // Exactly at each bound is inside.
+    assert_eq!(record(&mut l, rating_at("2025-12-31T12:00:00Z")), Ok(0));
+    assert_eq!(record(&mut l, rating_at("2026-01-01T12:05:00Z")), Ok(1));
+    let stamp = Event::from_entry(&l.entry(1).expect("entry").bytes)
+        .expect("decodes")
+        .stamp
+        .expect("stamped");
+    assert_eq!(stamp.recorded_at.to_string(), "2026-01-01T12:00:00Z");
+    assert!(!stamp.history);
+}
+
+#[test]
+fn a_batch_refuses_only_its_events_outside_the_window() {
+    let (mut l, _clock) = ledger_and_clock();
+    let appended = l
+        .append(vec![
+            rating_at("2026-01-01T11:00:00Z"),
+            rating_at("2019-01-01T00:00:00Z"),
+            rating_at("2099-01-01T00:00:00Z"),
+            rating_at("2026-01-01T12:00:00Z"),
+        ])
+        .expect("storage works");
+    let got: Vec<Result<u64, &str>> = appended
+        .results
+        .iter()
+        .map(|r| r.as_ref().map(|i| *i).map_err(|e| e.code))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            Ok(0),
+            Err("at_out_of_window"),
+            Err("at_out_of_window"),
+            Ok(1)
+        ]
+    );
+    assert_eq!(l.size(), 2);
+}
+
+#[test]
+fn history_is_loaded_only_on_purpose_and_marked_so() {
+    let (mut l, _clock) = ledger_and_clock();
+    let old = || rating_at("2010-11-08T18:45:11Z");
+    assert!(l.append(vec![old()]).expect("storage works").results[0].is_err());
+    let appended = l
+        .append_as(
+            vec![old(), rating_at("2026-01-01T12:06:00Z")],
+            Origin::History,
+        )
+        .expect("storage works");
+    // History may be old, never in the future beyond the window.
+    assert_eq!(appended.results[0], Ok(0));
+    assert_eq!(
+        appended.results[1].as_ref().expect_err("ahead").code,
+        "at_out_of_window"
+    );
+    let stored = Event::from_entry(&l.entry(0).expect("entry").bytes).expect("decodes");
+    assert_eq!(stored.at.to_string(), "2010-11-08T18:45:11Z");
+    assert!(stored.stamp.expect("stamped").history);
+    assert!(
+        std::str::from_utf8(&l.entry(0).expect("entry").bytes)
+            .expect("utf-8")
+            .contains(r#""history":true"#)
+    );
+    let report = verify(l.store(), &l.verifier(), l.config(), &mut |_| {}).expect("verify runs");
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn when_the_clock_steps_back_the_log_keeps_its_time_and_says_so() {
+    let (mut l, clock) = ledger_and_clock();
+    assert_eq!(record(&mut l, rating_at("2026-01-01T12:00:00Z")), Ok(0));
+    // The clock steps back an hour: the next entry keeps the previous recorded time.
+    clock.set(Time::parse("now", "2026-01-01T11:00:00Z").expect("time"));
+    let appended = l
+        .append(vec![rating_at("2026-01-01T10:30:00Z")])
+        .expect("storage works");
+    assert_eq!(appended.results[0], Ok(1));
+    assert_eq!(appended.clock_behind, Some(3_600_000_000));
+    assert_eq!(
+        appended.recorded_at.map(|t| t.to_string()).as_deref(),
+        Some("2026-01-01T12:00:00Z")
+    );
+    // Once the clock is right again, so is the stamp, and nothing is reported.
+    clock.set(Time::parse("now", "2026-01-01T13:00:00Z").expect("time"));
+    let appended = l
+        .append(vec![rating_at("2026-01-01T13:00:00Z")])
+        .expect("storage works");
+    assert_eq!(appended.clock_behind, None);
+    let stamps: Vec<String> = (0..3)
+        .map(|i| {
+            Event::from_entry(&l.entry(i).expect("entry").bytes)
+                .expect("decodes")
+                .stamp
+                .expect("stamped")
+                .recorded_at
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        stamps,
+        [
+            "2026-01-01T12:00:00Z",
+            "2026-01-01T12:00:00Z",
+            "2026-01-01T13:00:00Z"
+        ]
+    );
+    let report = verify(l.store(), &l.verifier(), l.config(), &mut |_| {}).expect("verify runs");
+    assert!(report.is_ok(), "{:?}", report.problems);
+}
+
+#[test]
+fn a_log_of_format_1_stays_readable_verifiable_and_appendable() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/log-v1");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.sqlite");
+    std::fs::copy(fixture.join("ledger.sqlite"), &path).expect("copy the fixture");
+    let key = std::fs::read_to_string(fixture.join("log.key")).expect("log key");
+    let signer = LogSigner::parse(key.trim()).expect("signer");
+    let clock = Arc::new(ManualClock::new(
+        Time::parse("now", "2026-11-26T00:00:00Z").expect("time"),
+    ));
+    let mut l = Ledger::open(
+        SqliteStore::open(&path).expect("store"),
+        signer,
+        LedgerConfig::default(),
+        clock,
+    )
+    .expect("the ledger opens a format-1 log");
+    assert_eq!(l.size(), 11);
+    assert_eq!(l.recorded_at(), None);
+    let verified = |l: &Ledger<SqliteStore>| {
+        let report = verify(l.store(), &l.verifier(), l.config(), &mut |_| {}).expect("runs");
+        assert!(report.is_ok(), "{:?}", report.problems);
+        report.entries
+    };
+    assert_eq!(verified(&l), 11);
+    // Every entry decodes, unstamped.
+    for i in 0..11 {
+        let event = Event::from_entry(&l.entry(i).expect("entry").bytes).expect("decodes");
+        assert_eq!(event.stamp, None, "entry {i}");
+    }
+    // Its rules still hold (p-1 exists, has an outcome), and new entries are format 2.
+    assert_eq!(
+        record(&mut l, outcome_of("p-1", "2026-11-25T12:00:00Z")),
+        Err("promise".into())
+    );
+    assert_eq!(
+        record(&mut l, outcome_of("p-4", "2026-11-25T12:00:00Z")),
+        Ok(11)
+    );
+    let bytes = l.entry(11).expect("entry").bytes;
+    assert!(
+        std::str::from_utf8(&bytes)
+            .expect("utf-8")
+            .contains(r#""recorded_at":"2026-11-26T00:00:00Z""#)
+    );
+    assert_eq!(verified(&l), 12);
+    // An old entry is proven against the new tree.
+    let proof = l.inclusion_proof(3, 12).expect("proof");
+    stepwise::ledger::merkle::verify_inclusion(
+        &proof.leaf_hash,
+        proof.index,
+        proof.size,
+        &proof.hashes,
+        &proof.root,
+    )
+    .expect("an old entry is in the new tree");
+}
+
+fn outcome_of(promise: &str, at: &str) -> Event {
+    event(&format!(
+        r#"{{"kind":"outcome","at":"{at}","promise":"{promise}","result":"kept"}}"#
+    ))
 }

@@ -5,11 +5,9 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use stepwise::evidence::{Event, Id};
-use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Ledger, LedgerConfig};
 use stepwise::model::params::ModelParams;
-use stepwise::model::state::{TrustReport, TrustState};
-use stepwise::store::{SqliteStore, Store as _};
+use stepwise::model::state::{Prefix, TrustReport, TrustState};
+use stepwise::store::Store as _;
 
 /// A state built by applying `events` in order (they must be valid in that order).
 fn state_of(events: &[Event]) -> TrustState {
@@ -50,18 +48,17 @@ proptest! {
     #[test]
     fn replay_equals_incremental(steps in prop::collection::vec(step(), 1..80)) {
         let (events, last) = history(&steps);
-        let signer = LogSigner::from_seed("model.test/log", [3; 32]).expect("signer");
-        let mut ledger = Ledger::open(SqliteStore::in_memory().expect("store"), signer, LedgerConfig::default()).expect("ledger");
+        let (mut ledger, clock) = ledger_and_clock("model.test/log", 3);
         let mut incremental = TrustState::new(ModelParams::default());
         for e in events {
-            let appended = ledger.append(vec![e]).expect("append");
+            let appended = append_live(&mut ledger, &clock, e);
             let index = appended.results[0].clone().expect("valid history");
             let stored = ledger.entry(index).expect("entry");
-            let decoded = Event::from_json(std::str::from_utf8(&stored.bytes).expect("utf-8")).expect("decodes");
+            let decoded = Event::from_entry(&stored.bytes).expect("decodes");
             incremental.apply(index, &decoded);
             let _ = incremental.trust(&id("ann"), None, None, at(last));
         }
-        let replayed = TrustState::replay(ledger.store(), ModelParams::default(), None, &mut |_| {}).expect("replay");
+        let replayed = TrustState::replay(ledger.store(), ModelParams::default(), Prefix::ALL, &mut |_| {}).expect("replay");
         prop_assert_eq!(ledger.store().size().expect("size"), replayed.log_size());
         prop_assert!(incremental == replayed);
         for subject in PEOPLE {
@@ -421,25 +418,18 @@ fn a_newcomer_gets_a_little_trust_to_begin_with() {
 
 #[test]
 fn past_figures_are_reproduced_by_replaying_up_to_their_instant() {
-    let signer = LogSigner::from_seed("model.test/log", [4; 32]).expect("signer");
-    let mut ledger = Ledger::open(
-        SqliteStore::in_memory().expect("store"),
-        signer,
-        LedgerConfig::default(),
-    )
-    .expect("ledger");
+    let (mut ledger, clock) = ledger_and_clock("model.test/log", 4);
     let early = vec![
         rating("ann", "bob", 1.0, 0.0),
         rating("cat", "bob", 0.5, 1.0),
     ];
+    clock.set(at(1.0));
     ledger.append(early.clone()).expect("append");
-    ledger
-        .append(vec![rating("dan", "bob", -1.0, 10.0)])
-        .expect("append");
+    append_live(&mut ledger, &clock, rating("dan", "bob", -1.0, 10.0));
     let then = TrustState::replay(
         ledger.store(),
         ModelParams::default(),
-        Some(at(2.0)),
+        Prefix::until(at(2.0)),
         &mut |_| {},
     )
     .expect("replay");

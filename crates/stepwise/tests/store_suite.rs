@@ -16,7 +16,7 @@ use stepwise::evidence::{Body, Event, Id, Time};
 use stepwise::keys::{KeyRecord, Role, generate_key, key_hash};
 use stepwise::ledger::merkle::{Hash, verify_consistency, verify_inclusion};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Ledger, LedgerConfig, verify};
+use stepwise::ledger::{Clock, Ledger, LedgerConfig, ManualClock, verify};
 use stepwise::store::{Entry, PostgresStore, SqliteStore, Store, StoreError, StoredCheckpoint};
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -377,16 +377,34 @@ fn rating(rater: &str, n: u64) -> Result<Event, Box<dyn Error>> {
         },
         note: None,
         sig: None,
+        stamp: None,
     };
     event.author = event.natural_author().cloned();
     Ok(event)
 }
 
+/// What the ledger's clock reads: an hour after the first event, so every event lies within the
+/// window.
+const NOW: i64 = 1_764_003_600_000_000;
+
+fn clock() -> Arc<dyn Clock> {
+    clock_at(NOW)
+}
+
+fn clock_at(micros: i64) -> Arc<dyn Clock> {
+    Arc::new(ManualClock::new(Time::from_micros(micros).expect("time")))
+}
+
 fn open<D: Db>(db: &D) -> Result<Ledger<D::S>, Box<dyn Error>> {
+    open_with(db, clock())
+}
+
+fn open_with<D: Db>(db: &D, clock: Arc<dyn Clock>) -> Result<Ledger<D::S>, Box<dyn Error>> {
     Ok(Ledger::open(
         db.connect()?,
         signer()?,
         LedgerConfig::default(),
+        clock,
     )?)
 }
 
@@ -450,6 +468,7 @@ fn two_ledgers_opening_one_empty_log_together_both_succeed<D: Db>(db: &D) -> Tes
                         store,
                         signer().map_err(|e| e.to_string())?,
                         LedgerConfig::default(),
+                        clock(),
                     )
                     .map_err(|e| e.to_string())
                 })
@@ -468,17 +487,20 @@ fn two_ledgers_opening_one_empty_log_together_both_succeed<D: Db>(db: &D) -> Tes
     Ok(())
 }
 
+/// Two writers whose clocks disagree by ten minutes (as two servers on one database may) make
+/// one log whose recorded time never goes back: the one behind stamps with the other's time.
 fn two_ledgers_appending_concurrently_build_one_consistent_log<D: Db>(db: &D) -> TestResult {
     const EACH: u64 = 300;
+    const AHEAD: i64 = 600_000_000;
     open(db)?;
     let gate = Arc::new(Barrier::new(2));
-    let writers = ["user:left", "user:right"];
+    let writers = [("user:left", NOW + AHEAD), ("user:right", NOW)];
     let acknowledged: Vec<Result<BTreeMap<u64, Vec<u8>>, String>> = std::thread::scope(|scope| {
         let handles: Vec<_> = writers
             .iter()
-            .map(|&rater| {
+            .map(|&(rater, now)| {
                 let gate = Arc::clone(&gate);
-                let ledger = open(db).map_err(|e| e.to_string());
+                let ledger = open_with(db, clock_at(now)).map_err(|e| e.to_string());
                 scope.spawn(move || -> Result<BTreeMap<u64, Vec<u8>>, String> {
                     let mut ledger = ledger?;
                     let mut acked = BTreeMap::new();
@@ -491,8 +513,8 @@ fn two_ledgers_appending_concurrently_build_one_consistent_log<D: Db>(db: &D) ->
                             .map(|i| rating(rater, i))
                             .collect::<Result<_, _>>()
                             .map_err(|e| e.to_string())?;
-                        let appended = ledger.append(events.clone()).map_err(|e| e.to_string())?;
-                        for (event, result) in events.iter().zip(&appended.results) {
+                        let appended = ledger.append(events).map_err(|e| e.to_string())?;
+                        for (event, result) in appended.events.iter().zip(&appended.results) {
                             let index = *result.as_ref().map_err(|e| e.to_string())?;
                             acked.insert(index, event.canonical_bytes());
                         }
@@ -526,16 +548,31 @@ fn two_ledgers_appending_concurrently_build_one_consistent_log<D: Db>(db: &D) ->
         (0..2 * EACH).collect::<Vec<_>>(),
         "no gaps"
     );
+    let mut last = Time::MIN;
     for (index, bytes) in &all {
+        let entry = store.entry(*index)?.ok_or("missing entry")?;
         assert_eq!(
-            &store.entry(*index)?.ok_or("missing entry")?.bytes,
-            bytes,
+            &entry.bytes, bytes,
             "entry {index} holds the event acknowledged for it"
         );
+        let stamp = Event::from_entry(&entry.bytes)?
+            .stamp
+            .ok_or("not stamped")?;
+        assert!(
+            stamp.recorded_at >= last,
+            "entry {index}: recorded time went back"
+        );
+        last = stamp.recorded_at;
     }
+    assert_eq!(last, Time::from_micros(NOW + AHEAD).ok_or("time")?);
     let sizes: Vec<u64> = store.checkpoints()?.iter().map(|c| c.size).collect();
     assert!(sizes.windows(2).all(|w| w[0] < w[1]), "{sizes:?}");
     assert_eq!(sizes.last(), Some(&(2 * EACH)));
+    // A writer whose clock is behind the log's latest time stamps with that time, and says so.
+    let mut late = open_with(db, clock_at(NOW))?;
+    let appended = late.append(vec![rating("user:late", 0)?])?;
+    assert_eq!(appended.clock_behind, Some(AHEAD));
+    assert_eq!(appended.recorded_at, Time::from_micros(NOW + AHEAD));
     verified(&store)?;
     Ok(())
 }
@@ -555,6 +592,7 @@ where
                 store,
                 signer().map_err(|e| e.to_string())?,
                 LedgerConfig::default(),
+                clock(),
             )
             .map_err(|e| e.to_string())?;
             let event = rating("user:ann", 1).map_err(|e| e.to_string())?;

@@ -9,8 +9,13 @@ pub mod jcs;
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Version of the event format, written as `"v"` in every canonical event.
-pub const FORMAT_VERSION: u64 = 1;
+/// Version of the entry format written today, as `"v"`: the event with the ledger's stamp
+/// (`recorded_at`, and `history` for imported history). See docs/LOG.md.
+pub const FORMAT_VERSION: u64 = 2;
+/// Version of entries written before trusted time (the event alone, no stamp), still read,
+/// verified and folded; also the form of the bytes an author signs (the event without `sig`
+/// and without the ledger's stamp), so a signature never depends on when the log hears it.
+pub const FORMAT_V1: u64 = 1;
 /// Longest identifier (principal, scope, promise id), in bytes.
 pub const MAX_ID_LEN: usize = 128;
 /// Longest free-text `note`, in bytes.
@@ -28,15 +33,29 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong with it, and what was expected.
     pub problem: String,
+    /// A stable code for programs: [`FieldError::INVALID`] unless a rule has its own.
+    pub code: &'static str,
 }
 
 impl FieldError {
+    /// The code of most refusals: the event itself is malformed or breaks a ledger rule.
+    pub const INVALID: &'static str = "invalid_event";
+    /// The code of an event whose `at` lies outside the log's time window.
+    pub const AT_OUT_OF_WINDOW: &'static str = "at_out_of_window";
+
     /// A problem with `field`.
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             problem: problem.into(),
+            code: Self::INVALID,
         }
+    }
+
+    /// The same problem under a code of its own.
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 }
 
@@ -314,6 +333,17 @@ impl fmt::Display for Kind {
     }
 }
 
+/// What the ledger adds to an event when it appends it: when the log heard it, and whether an
+/// operator imported it as history (its `at` then is the data set's date, not a live claim).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    /// When the ledger appended the entry: the appending process's UTC clock, never decreasing
+    /// along the log.
+    pub recorded_at: Time,
+    /// Imported on purpose as history, outside the time window on `at`.
+    pub history: bool,
+}
+
 /// An event as recorded: who recorded it, when, what, and optionally the author's signature.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -326,8 +356,12 @@ pub struct Event {
     pub body: Body,
     /// Free text, at most [`MAX_NOTE_LEN`] bytes; the only part that may ever be redacted.
     pub note: Option<String>,
-    /// The author's ed25519 signature over the canonical bytes of the event without `sig`.
+    /// The author's ed25519 signature over the event's signing bytes
+    /// ([`Event::signing_bytes`]).
     pub sig: Option<[u8; 64]>,
+    /// The ledger's stamp: `None` for an event not yet appended (and for format-1 entries,
+    /// written before the log stamped time).
+    pub stamp: Option<Stamp>,
 }
 
 impl Event {
@@ -357,35 +391,84 @@ impl Event {
         }
     }
 
-    /// Parses and checks one event from JSON text.
+    /// Parses and checks one event from JSON text, as a client sends it: without the ledger's
+    /// stamp (`recorded_at`, `history` are refused).
     pub fn from_json(text: &str) -> Result<Self, FieldError> {
-        if text.len() > MAX_EVENT_BYTES {
+        Self::from_text(text, Source::Client)
+    }
+
+    /// Decodes the canonical bytes of a stored entry: format 2 (stamped) or format 1 (written
+    /// before trusted time).
+    pub fn from_entry(bytes: &[u8]) -> Result<Self, FieldError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|_| FieldError::new("(entry)", "is not valid UTF-8"))?;
+        Self::from_text(text, Source::Entry)
+    }
+
+    fn from_text(text: &str, source: Source) -> Result<Self, FieldError> {
+        // A stored entry may be a little longer than what its client sent: the ledger adds the
+        // default author and its stamp.
+        let limit = match source {
+            Source::Client => MAX_EVENT_BYTES,
+            Source::Entry => 2 * MAX_EVENT_BYTES,
+        };
+        if text.len() > limit {
             return Err(FieldError::new(
                 "(event)",
-                format!(
-                    "is {} bytes long; the limit is {MAX_EVENT_BYTES}",
-                    text.len()
-                ),
+                format!("is {} bytes long; the limit is {limit}", text.len()),
             ));
         }
         let value: Value = serde_json::from_str(text)
             .map_err(|e| FieldError::new("(event)", format!("is not valid JSON: {e}")))?;
-        Self::from_value(&value)
+        Self::parse(&value, source)
     }
 
-    /// Checks one event given as a JSON value.
+    /// Checks one event given as a JSON value, as a client sends it (no stamp).
     pub fn from_value(value: &Value) -> Result<Self, FieldError> {
+        Self::parse(value, Source::Client)
+    }
+
+    fn parse(value: &Value, source: Source) -> Result<Self, FieldError> {
         let Value::Object(map) = value else {
             return Err(FieldError::new("(event)", "must be a JSON object"));
         };
         let fields = Fields(map);
         let kind = Kind::parse(fields.str("kind")?)?;
+        let version = match (map.get("v"), source) {
+            (None, Source::Client) => FORMAT_VERSION,
+            (Some(v), _) if v.as_u64() == Some(FORMAT_V1) => FORMAT_V1,
+            (Some(v), _) if v.as_u64() == Some(FORMAT_VERSION) => FORMAT_VERSION,
+            (None, Source::Entry) => return Err(FieldError::new("v", "is missing")),
+            (Some(v), _) => {
+                return Err(FieldError::new(
+                    "v",
+                    format!(
+                        "unsupported format version {v}; this build reads versions {FORMAT_V1} and {FORMAT_VERSION}"
+                    ),
+                ));
+            }
+        };
         for key in map.keys() {
+            let stamp = matches!(key.as_str(), "recorded_at" | "history");
+            if stamp && source == Source::Client {
+                return Err(FieldError::new(
+                    key.as_str(),
+                    "is stamped by the ledger, never sent: the log records when it heard each \
+                     event (an operator loads dated history with `stepwise import --history` or \
+                     POST /v1/events?history=true)",
+                ));
+            }
+            if stamp && version == FORMAT_V1 {
+                return Err(FieldError::new(
+                    key.as_str(),
+                    "is not a field of format 1 (entries written before the log stamped time)",
+                ));
+            }
             let common = matches!(
                 key.as_str(),
                 "v" | "kind" | "at" | "author" | "note" | "sig"
             );
-            if !common && !kind.fields().contains(&key.as_str()) {
+            if !stamp && !common && !kind.fields().contains(&key.as_str()) {
                 return Err(FieldError::new(
                     key.as_str(),
                     format!(
@@ -394,16 +477,6 @@ impl Event {
                     ),
                 ));
             }
-        }
-        if let Some(v) = map.get("v")
-            && v.as_u64() != Some(FORMAT_VERSION)
-        {
-            return Err(FieldError::new(
-                "v",
-                format!(
-                    "unsupported format version {v}; this build reads version {FORMAT_VERSION}"
-                ),
-            ));
         }
         let body = match kind {
             Kind::Promise => {
@@ -514,6 +587,17 @@ impl Event {
             }
             Some(_) => return Err(FieldError::new("note", "must be a string")),
         };
+        let stamp = match (source, version) {
+            (Source::Entry, FORMAT_VERSION) => Some(Stamp {
+                recorded_at: fields.time("recorded_at")?,
+                history: match map.get("history") {
+                    None => false,
+                    Some(Value::Bool(b)) => *b,
+                    Some(_) => return Err(FieldError::new("history", "must be true or absent")),
+                },
+            }),
+            _ => None,
+        };
         let event = Event {
             at: fields.time("at")?,
             author: fields.optional_id("author")?,
@@ -523,14 +607,24 @@ impl Event {
                 None => None,
                 Some(_) => Some(fields.bytes::<64>("sig")?),
             },
+            stamp,
         };
-        if let Body::Promise { due, .. } = &event.body
-            && *due < event.at
-        {
-            return Err(FieldError::new(
-                "due",
-                format!("{due} is before the promise's own time `at` {}", event.at),
-            ));
+        // Format 1 allowed a promise due at the instant it was made; nothing new may be.
+        if let Body::Promise { due, .. } = &event.body {
+            let too_early = if version == FORMAT_V1 && source == Source::Entry {
+                *due < event.at
+            } else {
+                *due <= event.at
+            };
+            if too_early {
+                return Err(FieldError::new(
+                    "due",
+                    format!(
+                        "{due} must be after the promise's own time `at` {}",
+                        event.at
+                    ),
+                ));
+            }
         }
         Ok(event)
     }
@@ -544,18 +638,20 @@ impl Event {
         Value::Object(map)
     }
 
-    /// The canonical (RFC 8785) bytes of the event: what the ledger stores and hashes.
+    /// The canonical (RFC 8785) bytes of the event: what the ledger stores and hashes. With a
+    /// stamp they are format 2 (`recorded_at`, `history` included); without, format 1.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         self.write_canonical(true)
     }
 
-    /// The bytes the author signs: the canonical bytes of the event without `sig`.
+    /// The bytes the author signs: the event in format 1 without `sig`, that is without the
+    /// ledger's stamp, which the author cannot know when signing.
     pub fn signing_bytes(&self) -> Vec<u8> {
         self.write_canonical(false)
     }
 
-    fn write_canonical(&self, with_sig: bool) -> Vec<u8> {
-        let mut fields = self.fields(with_sig);
+    fn write_canonical(&self, as_stored: bool) -> Vec<u8> {
+        let mut fields = self.fields(as_stored);
         // All keys are ASCII, so byte order is UTF-16 order as JCS requires.
         fields.sort_unstable_by_key(|(key, _)| *key);
         let mut out = String::with_capacity(256);
@@ -573,10 +669,20 @@ impl Event {
         out.into_bytes()
     }
 
-    fn fields(&self, with_sig: bool) -> Vec<(&'static str, Field<'_>)> {
+    /// The fields as stored (`as_stored`), or as signed: without `sig` and the stamp.
+    fn fields(&self, as_stored: bool) -> Vec<(&'static str, Field<'_>)> {
         use Field::*;
-        let mut f: Vec<(&'static str, Field<'_>)> = Vec::with_capacity(12);
-        f.push(("v", UInt(FORMAT_VERSION)));
+        let mut f: Vec<(&'static str, Field<'_>)> = Vec::with_capacity(14);
+        match self.stamp.filter(|_| as_stored) {
+            Some(stamp) => {
+                f.push(("v", UInt(FORMAT_VERSION)));
+                f.push(("recorded_at", At(stamp.recorded_at)));
+                if stamp.history {
+                    f.push(("history", Bool(true)));
+                }
+            }
+            None => f.push(("v", UInt(FORMAT_V1))),
+        }
         f.push(("kind", Str(self.kind().name())));
         f.push(("at", At(self.at)));
         if let Some(author) = &self.author {
@@ -585,7 +691,7 @@ impl Event {
         if let Some(note) = &self.note {
             f.push(("note", Str(note)));
         }
-        if with_sig && let Some(sig) = &self.sig {
+        if as_stored && let Some(sig) = &self.sig {
             f.push(("sig", Bytes(sig)));
         }
         fn opt<'a>(f: &mut Vec<(&'static str, Field<'a>)>, key: &'static str, id: &'a Option<Id>) {
@@ -681,6 +787,7 @@ impl Event {
 
 /// One field value of an event, ready to be written canonically.
 enum Field<'a> {
+    Bool(bool),
     Str(&'a str),
     Num(f64),
     UInt(u64),
@@ -691,6 +798,7 @@ enum Field<'a> {
 impl Field<'_> {
     fn write(&self, out: &mut String) {
         match self {
+            Field::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             Field::Str(s) => jcs::write_string(out, s),
             Field::Num(n) => jcs::write_number(out, *n),
             Field::UInt(n) => {
@@ -707,6 +815,7 @@ impl Field<'_> {
 
     fn to_value(&self) -> Value {
         match self {
+            Field::Bool(b) => Value::from(*b),
             Field::Str(s) => Value::from(*s),
             Field::Num(n) => Value::from(*n),
             Field::UInt(n) => Value::from(*n),
@@ -720,6 +829,15 @@ impl Field<'_> {
 pub fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Who wrote the JSON being parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// A client: an event to append, without the ledger's stamp.
+    Client,
+    /// The ledger: a stored entry, format 1 or 2.
+    Entry,
 }
 
 /// Reads typed fields out of a JSON object, naming the field in every error.
@@ -859,7 +977,7 @@ mod tests {
                 "colour",
             ),
             (r#"{"kind":"promize","stake":1,BASE}"#, "kind"),
-            (r#"{"kind":"promise","stake":1,"v":2,BASE}"#, "v"),
+            (r#"{"kind":"promise","stake":1,"v":3,BASE}"#, "v"),
             (
                 r#"{"kind":"promise","stake":1,"at":"2026-03-01T00:00:00Z","id":"p","promisor":"a","promisee":"b","scope":"s","due":"2026-02-01T00:00:00Z"}"#,
                 "due",
@@ -924,6 +1042,84 @@ mod tests {
             let err = parse(&json).expect_err(&json);
             assert_eq!(err.field, *field, "{json}: {err}");
         }
+    }
+
+    #[test]
+    fn a_client_cannot_stamp_its_own_event() {
+        let base =
+            r#""kind":"rating","at":"2026-01-01T00:00:00Z","rater":"a","subject":"b","value":1"#;
+        for (extra, field) in [
+            (r#","recorded_at":"2026-01-01T00:00:00Z""#, "recorded_at"),
+            (r#","history":true"#, "history"),
+        ] {
+            let json = format!("{{{base}{extra}}}");
+            let err = parse(&json).expect_err(&json);
+            assert_eq!(err.field, field, "{err}");
+            assert!(err.problem.contains("--history"), "{err}");
+        }
+        // Versions 1 and 2 name the same claim; any other is refused.
+        for v in [1, 2] {
+            assert!(parse(&format!(r#"{{{base},"v":{v}}}"#)).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_new_promise_must_fall_due_after_it_is_made_and_an_old_one_stays_readable() {
+        let due_at_once = r#"{"kind":"promise","at":"2026-01-01T00:00:00Z","id":"p","promisor":"a","promisee":"b","scope":"s","stake":1,"due":"2026-01-01T00:00:00Z"}"#;
+        assert_eq!(parse(due_at_once).expect_err("due = at").field, "due");
+        // Written before trusted time (format 1), such a promise was allowed: it still decodes.
+        let stored = due_at_once.replace(r#""kind""#, r#""v":1,"kind""#);
+        let event = Event::from_entry(stored.as_bytes()).expect("format 1 decodes");
+        assert_eq!(event.stamp, None);
+        // Stamped (format 2), it would be a ledger that broke its own rule.
+        let stamped = due_at_once.replace(
+            r#""kind""#,
+            r#""v":2,"recorded_at":"2026-01-01T00:00:00Z","kind""#,
+        );
+        assert_eq!(
+            Event::from_entry(stamped.as_bytes())
+                .expect_err("due = at")
+                .field,
+            "due"
+        );
+    }
+
+    #[test]
+    fn a_stamped_entry_round_trips_and_its_signature_does_not_cover_the_stamp() {
+        let mut event = parse(
+            r#"{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"a","subject":"b","value":1,"author":"a"}"#,
+        )
+        .expect("valid");
+        let signed_before = event.signing_bytes();
+        event.stamp = Some(Stamp {
+            recorded_at: Time::parse("t", "2026-01-01T00:00:01.5Z").expect("time"),
+            history: true,
+        });
+        let bytes = event.canonical_bytes();
+        assert_eq!(
+            std::str::from_utf8(&bytes).expect("utf-8"),
+            r#"{"at":"2026-01-01T00:00:00Z","author":"a","history":true,"kind":"rating","rater":"a","recorded_at":"2026-01-01T00:00:01.5Z","subject":"b","v":2,"value":1}"#
+        );
+        assert_eq!(bytes, jcs::to_vec(&event.to_value()).expect("canonical"));
+        let decoded = Event::from_entry(&bytes).expect("decodes");
+        assert_eq!(decoded, event);
+        // The author signs the claim (format 1, no stamp): the same bytes before and after.
+        assert_eq!(event.signing_bytes(), signed_before);
+        assert!(
+            std::str::from_utf8(&signed_before)
+                .expect("utf-8")
+                .contains(r#""v":1"#)
+        );
+        // A stamped entry without its recorded time does not decode.
+        let unstamped = std::str::from_utf8(&bytes)
+            .expect("utf-8")
+            .replace(r#","recorded_at":"2026-01-01T00:00:01.5Z""#, "");
+        assert_eq!(
+            Event::from_entry(unstamped.as_bytes())
+                .expect_err("no stamp")
+                .field,
+            "recorded_at"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::{Ladder, Requirements};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use crate::model::opinion::Opinion;
 use crate::model::params::ModelParams;
-use crate::model::state::{TrustState, fold_log};
+use crate::model::state::{Prefix, TrustState, fold_log};
 use crate::store::{Store, StoreError};
 
 /// Why a principal moved on the ladder.
@@ -167,17 +167,17 @@ impl LadderState {
         }
     }
 
-    /// Folds a stored log into a new state, up to `until` when given (see
+    /// Folds the entries of a stored log that `prefix` selects into a new state (see
     /// [`TrustState::replay`]).
     pub fn replay<S: Store + ?Sized>(
         store: &S,
         params: ModelParams,
         ladder: Ladder,
-        until: Option<Time>,
+        prefix: Prefix,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self, StoreError> {
         let mut state = Self::new(params, ladder);
-        let size = fold_log(store, until, progress, &mut |index, event| {
+        let size = fold_log(store, prefix, progress, &mut |index, event| {
             state.apply(index, event)
         })?;
         state.trust.set_log_size(size);

@@ -600,4 +600,10 @@ impl Decision<'_> {
         indexes.dedup();
         indexes
     }
+
+    /// Those of `evidence` that were imported as history: their dates are their data set's,
+    /// not held to the log's time window, and an explanation says so.
+    pub fn history(&self, evidence: &[u64]) -> Vec<u64> {
+        self.state.trust().history_among(evidence)
+    }
 }

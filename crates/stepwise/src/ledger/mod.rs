@@ -1,22 +1,26 @@
 //! The evidence ledger: an append-only RFC 6962 Merkle log of canonical events with signed
 //! checkpoints (P9).
 //!
-//! The ledger is the only writer of the store. It validates each event against the log, gives it
-//! the next index, hashes its canonical bytes into the tree, and commits a whole batch with a
-//! freshly signed checkpoint in one durable transaction: an index is handed out only after that
-//! commit. It keeps in memory only the tree's right edge and the registry needed for validation;
-//! proofs read stored subtree hashes. It must never rewrite or delete an entry.
+//! The ledger is the only writer of the store. It stamps each batch with the time it heard it
+//! (from the [`Clock`] it was given, never decreasing along the log), refuses an event whose
+//! `at` lies outside the policy's window around that stamp, validates each event against the
+//! log, gives it the next index, hashes its canonical bytes into the tree, and commits a whole
+//! batch with a freshly signed checkpoint in one durable transaction: an index is handed out
+//! only after that commit. It keeps in memory only the tree's right edge and the registry needed
+//! for validation; proofs read stored subtree hashes. It must never rewrite or delete an entry,
+//! and it never reads the clock except through the [`Clock`] its caller passed in.
 
 pub mod merkle;
 pub mod note;
 pub mod registry;
 mod verify;
 
-use crate::evidence::{Event, FieldError, Id};
+use crate::evidence::{Event, FieldError, Id, Stamp, Time};
 use crate::store::{Entry, Store, StoreError, StoredCheckpoint, StoredTree};
 use merkle::{Frontier, Hash};
 use note::{Checkpoint, LogSigner, LogVerifier, NoteError};
 use registry::{Registry, Signatures, Staged};
+use std::sync::Arc;
 
 pub use verify::{MAX_PROBLEMS, Problem, VerifyReport, verify};
 
@@ -38,11 +42,142 @@ pub enum LedgerError {
     OutOfRange(String),
 }
 
-/// Which principals hold special powers over the ledger.
+/// Which principals hold special powers over the ledger, and how far an event's `at` may lie
+/// from the time the log hears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LedgerConfig {
     /// May record `key` events for other principals (for example an identity service).
     pub operators: Vec<Id>,
+    /// The window on `at` around each entry's `recorded_at`.
+    pub window: TimeWindow,
+}
+
+/// How far before and after the moment the log hears it an event may say it happened (policy
+/// `[time]`). History imported on purpose is exempt from `max_backdate`, never from
+/// `max_ahead`: the future is not history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// Longest backdating accepted, in microseconds (default 24 h).
+    pub max_backdate: i64,
+    /// Furthest ahead accepted, in microseconds, for clients whose clocks run fast (default
+    /// 5 min).
+    pub max_ahead: i64,
+}
+
+impl Default for TimeWindow {
+    fn default() -> Self {
+        Self {
+            max_backdate: 24 * 3_600_000_000,
+            max_ahead: 5 * 60_000_000,
+        }
+    }
+}
+
+impl TimeWindow {
+    /// Checks an event dated `at`, recorded at `recorded_at`, as history or not. The error has
+    /// the code [`FieldError::AT_OUT_OF_WINDOW`] and names `at`, both bounds and the recorded
+    /// time.
+    pub fn check(&self, at: Time, recorded_at: Time, history: bool) -> Result<(), FieldError> {
+        let r = recorded_at.as_micros();
+        let earliest = Time::from_micros(r.saturating_sub(self.max_backdate)).unwrap_or(Time::MIN);
+        let latest = Time::from_micros(r.saturating_add(self.max_ahead)).unwrap_or(Time::MAX);
+        let window = format!(
+            "the log recorded this event at {recorded_at} and accepts `at` from {earliest} to \
+             {latest} (policy [time] max_backdate = {}, max_ahead = {})",
+            duration_text(self.max_backdate),
+            duration_text(self.max_ahead)
+        );
+        let problem = if at > latest && history {
+            format!(
+                "{at} is in the future: history may be dated at most max_ahead = {} past the \
+                 moment it is recorded ({recorded_at}), so up to {latest}",
+                duration_text(self.max_ahead)
+            )
+        } else if at > latest {
+            format!("{at} is ahead of the log's time window: {window}")
+        } else if at < earliest && !history {
+            format!(
+                "{at} is before the log's time window: {window}; an operator loads older, dated \
+                 events as history (`stepwise import --history`, or POST /v1/events?history=true \
+                 with an admin key)"
+            )
+        } else {
+            return Ok(());
+        };
+        Err(FieldError::new("at", problem).with_code(FieldError::AT_OUT_OF_WINDOW))
+    }
+}
+
+/// A duration in the policy's notation: whole days (from two on), hours, minutes or seconds.
+pub fn duration_text(micros: i64) -> String {
+    const UNITS: [(i64, &str); 4] = [
+        (86_400_000_000, "d"),
+        (3_600_000_000, "h"),
+        (60_000_000, "m"),
+        (1_000_000, "s"),
+    ];
+    for (unit, name) in UNITS {
+        if micros != 0 && micros % unit == 0 && (name != "d" || micros >= 2 * unit) {
+            return format!("{}{name}", micros / unit);
+        }
+    }
+    format!("{}s", micros as f64 / 1e6)
+}
+
+/// Where the ledger reads the time it stamps entries with. The library never reads the clock
+/// itself: the binaries pass [`SystemClock`], tests a clock they set.
+pub trait Clock: Send + Sync {
+    /// The current instant.
+    fn now(&self) -> Time;
+}
+
+/// The operating system's UTC clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Time {
+        let micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_micros()).ok())
+            .unwrap_or(0);
+        Time::from_micros(micros).unwrap_or(if micros < 0 { Time::MIN } else { Time::MAX })
+    }
+}
+
+/// A clock that says what it was last set to: for tests, and for tools that replay a known
+/// timeline.
+#[derive(Debug, Default)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    /// A clock reading `at`.
+    pub fn new(at: Time) -> Self {
+        Self(std::sync::atomic::AtomicI64::new(at.as_micros()))
+    }
+
+    /// Sets the clock to `at` (backwards too: clocks step back).
+    pub fn set(&self, at: Time) {
+        self.0
+            .store(at.as_micros(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Time {
+        Time::from_micros(self.0.load(std::sync::atomic::Ordering::SeqCst)).unwrap_or(Time::MIN)
+    }
+}
+
+/// How an appended batch is dated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Evidence as it happens: `at` must lie within the policy's window around `recorded_at`.
+    Live,
+    /// A data set with its own dates, loaded on purpose by an operator: any `at` up to
+    /// `max_ahead` past `recorded_at`, and each entry marked `"history": true`.
+    History,
 }
 
 /// The result of appending a batch.
@@ -52,10 +187,16 @@ pub struct Appended {
     pub results: Vec<Result<u64, FieldError>>,
     /// The checkpoint signed for the new size (the previous one when nothing was recorded).
     pub checkpoint: StoredCheckpoint,
-    /// The batch as the ledger saw it (default authors filled in), in the order of `results`:
-    /// each recorded event is exactly what its entry's canonical bytes decode to, so a caller
-    /// can fold it without reading the log back.
+    /// The batch as the ledger saw it (default authors and the stamp filled in), in the order
+    /// of `results`: each recorded event is exactly what its entry's canonical bytes decode to,
+    /// so a caller can fold it without reading the log back.
     pub events: Vec<Event>,
+    /// The `recorded_at` of the batch's entries (`None` when nothing was recorded).
+    pub recorded_at: Option<Time>,
+    /// When the clock read earlier than the log's latest `recorded_at` (it stepped back, or
+    /// another writer's clock runs ahead): by how many microseconds. The batch was stamped with
+    /// that latest time instead, so the log never goes back in time.
+    pub clock_behind: Option<i64>,
 }
 
 impl Appended {
@@ -103,11 +244,15 @@ pub struct Ledger<S: Store> {
     registry: Registry,
     checkpoint: StoredCheckpoint,
     config: LedgerConfig,
+    clock: Arc<dyn Clock>,
+    /// The latest `recorded_at` in the log (`None` while it holds no stamped entry).
+    recorded_at: Option<Time>,
 }
 
 impl<S: Store> Ledger<S> {
-    /// Opens the ledger over `store`, signing checkpoints with `signer`. An empty store gets
-    /// its first checkpoint (size 0); otherwise the registry is rebuilt by replaying the log.
+    /// Opens the ledger over `store`, signing checkpoints with `signer` and stamping entries
+    /// with `clock`. An empty store gets its first checkpoint (size 0); otherwise the registry
+    /// is rebuilt by replaying the log.
     ///
     /// Other processes may open or append to the same database meanwhile: when two open an empty
     /// log together, one signs size 0 and the other finds that checkpoint and uses it.
@@ -115,11 +260,12 @@ impl<S: Store> Ledger<S> {
         mut store: S,
         signer: LogSigner,
         config: LedgerConfig,
+        clock: Arc<dyn Clock>,
     ) -> Result<Self, LedgerError> {
         // The size-0 checkpoint is written at most once; a second pass always finds one.
         for _attempt in 0..3 {
             if let Some(checkpoint) = store.latest_checkpoint()? {
-                return Self::open_at(store, signer, config, checkpoint);
+                return Self::open_at(store, signer, config, clock, checkpoint);
             }
             let first = sign(&signer, &Frontier::default())?;
             match store.append(0, &[], &first) {
@@ -142,6 +288,7 @@ impl<S: Store> Ledger<S> {
         store: S,
         signer: LogSigner,
         config: LedgerConfig,
+        clock: Arc<dyn Clock>,
         checkpoint: StoredCheckpoint,
     ) -> Result<Self, LedgerError> {
         let size = checkpoint.size;
@@ -160,21 +307,23 @@ impl<S: Store> Ledger<S> {
             registry: Registry::new(config.operators.clone()),
             checkpoint,
             config,
+            clock,
+            recorded_at: None,
         };
         ledger.catch_up(0, size)?;
         Ok(ledger)
     }
 
-    /// Replays entries `from..to` into the registry.
+    /// Replays entries `from..to` into the registry and the latest `recorded_at`.
     fn catch_up(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
         let mut staged = Staged::default();
         let registry = &self.registry;
+        let recorded_at = &mut self.recorded_at;
         self.store.scan(from, to, &mut |entry| {
-            let text = std::str::from_utf8(&entry.bytes)
-                .map_err(|_| StoreError::Corrupt(format!("entry {} is not UTF-8", entry.index)))?;
-            let mut event = Event::from_json(text).map_err(|e| {
-                StoreError::Corrupt(format!("entry {} does not decode: {e}", entry.index))
-            })?;
+            let mut event = decode_entry(&entry)?;
+            if let Some(stamp) = event.stamp {
+                *recorded_at = (*recorded_at).max(Some(stamp.recorded_at));
+            }
             registry
                 .admit(&mut staged, &mut event, entry.index, Signatures::Trust)
                 .map_err(|e| {
@@ -208,10 +357,21 @@ impl<S: Store> Ledger<S> {
         Ok(())
     }
 
-    /// Appends a batch: every valid event is recorded, in order, in one durable transaction with
-    /// a new signed checkpoint; each refused event says why. When this returns `Ok`, every
-    /// index in [`Appended::results`] is on disk. On `Err`, nothing of the batch was recorded.
-    pub fn append(&mut self, mut events: Vec<Event>) -> Result<Appended, LedgerError> {
+    /// Appends a batch of live evidence: every valid event is recorded, in order, in one
+    /// durable transaction with a new signed checkpoint; each refused event says why (an `at`
+    /// outside the time window among them). When this returns `Ok`, every index in
+    /// [`Appended::results`] is on disk. On `Err`, nothing of the batch was recorded.
+    pub fn append(&mut self, events: Vec<Event>) -> Result<Appended, LedgerError> {
+        self.append_as(events, Origin::Live)
+    }
+
+    /// Appends a batch dated as `origin` says: [`Origin::History`] is the operator's act of
+    /// loading a data set with its own dates.
+    pub fn append_as(
+        &mut self,
+        mut events: Vec<Event>,
+        origin: Origin,
+    ) -> Result<Appended, LedgerError> {
         if events.len() > MAX_BATCH {
             return Err(LedgerError::OutOfRange(format!(
                 "a batch holds at most {MAX_BATCH} events, not {}",
@@ -223,7 +383,7 @@ impl<S: Store> Ledger<S> {
         // retries, so the retry cannot lose again: no writer starves, however busy the others.
         let mut last = None;
         for _attempt in 0..8 {
-            let attempt = self.try_append(&mut events);
+            let attempt = self.try_append(&mut events, origin);
             // `append` released the lock if it ran; this covers a retry that recorded nothing.
             let released = self.store.release_append_lock();
             match attempt {
@@ -250,10 +410,27 @@ impl<S: Store> Ledger<S> {
         })))
     }
 
-    /// Filling in a default author is the only change to `events`, and it is the same on a
-    /// retry, so a conflict costs no copy of the batch.
-    fn try_append(&mut self, events: &mut [Event]) -> Result<Appended, LedgerError> {
+    /// Filling in a default author and the stamp are the only changes to `events`; a retry
+    /// overwrites them, so a conflict costs no copy of the batch. The stamp is read here, after
+    /// any conflict has brought this ledger up to the store's last entry, and the store commits
+    /// only if no other writer appended meanwhile: `recorded_at` never decreases along the log,
+    /// however many processes append and however their clocks disagree.
+    fn try_append(
+        &mut self,
+        events: &mut [Event],
+        origin: Origin,
+    ) -> Result<Appended, LedgerError> {
         let base = self.frontier.size();
+        let now = self.clock.now();
+        let recorded_at = self.recorded_at.map_or(now, |last| last.max(now));
+        let clock_behind = self
+            .recorded_at
+            .filter(|last| *last > now)
+            .map(|last| last.as_micros() - now.as_micros());
+        let stamp = Stamp {
+            recorded_at,
+            history: origin == Origin::History,
+        };
         let mut frontier = self.frontier.clone();
         let mut staged = Staged::default();
         let mut results = Vec::with_capacity(events.len());
@@ -261,10 +438,16 @@ impl<S: Store> Ledger<S> {
         let mut completed = Vec::with_capacity(64);
         for event in events.iter_mut() {
             let index = frontier.size();
-            match self
-                .registry
-                .admit(&mut staged, event, index, Signatures::Check)
-            {
+            event.stamp = Some(stamp);
+            let admitted = self
+                .config
+                .window
+                .check(event.at, recorded_at, stamp.history)
+                .and_then(|()| {
+                    self.registry
+                        .admit(&mut staged, event, index, Signatures::Check)
+                });
+            match admitted {
                 Ok(()) => {
                     let bytes = event.canonical_bytes();
                     let leaf_hash = merkle::leaf_hash(&bytes);
@@ -285,6 +468,8 @@ impl<S: Store> Ledger<S> {
                 results,
                 checkpoint: self.checkpoint.clone(),
                 events: Vec::new(),
+                recorded_at: None,
+                clock_behind: None,
             });
         }
         let checkpoint = sign(&self.signer, &frontier)?;
@@ -292,11 +477,19 @@ impl<S: Store> Ledger<S> {
         self.frontier = frontier;
         self.registry.merge(staged);
         self.checkpoint = checkpoint.clone();
+        self.recorded_at = Some(recorded_at);
         Ok(Appended {
             results,
             checkpoint,
             events: Vec::new(),
+            recorded_at: Some(recorded_at),
+            clock_behind,
         })
+    }
+
+    /// The latest `recorded_at` in the log, if it holds any stamped entry.
+    pub fn recorded_at(&self) -> Option<Time> {
+        self.recorded_at
     }
 
     /// Number of entries.
@@ -395,6 +588,18 @@ impl<S: Store> Ledger<S> {
             hashes,
         })
     }
+}
+
+/// The event a stored entry holds (format 1 or 2); an entry that does not decode means a
+/// damaged log. The one decoder of stored entries: replay, catch-up and followers use it
+/// (verification reports each problem instead of stopping at the first).
+pub fn decode_entry(entry: &Entry) -> Result<Event, StoreError> {
+    Event::from_entry(&entry.bytes).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "entry {} does not decode ({e}); run `stepwise log verify`",
+            entry.index
+        ))
+    })
 }
 
 fn proof_error(e: merkle::ProofError<StoreError>) -> LedgerError {

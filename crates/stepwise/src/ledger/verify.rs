@@ -2,15 +2,16 @@
 //! against what is stored and against every signed checkpoint.
 //!
 //! This is the auditor's path, so it trusts nothing the store says about hashes: every leaf and
-//! subtree hash is recomputed from bytes, every event re-validated with its signature, and every
-//! checkpoint's signature checked with a key the caller supplies. It reports problems; it never
-//! repairs anything.
+//! subtree hash is recomputed from bytes, every event re-validated with its signature, every
+//! `recorded_at` checked never to decrease and every `at` to lie within its entry's time window
+//! (history excepted), and every checkpoint's signature checked with a key the caller supplies.
+//! It reports problems; it never repairs anything.
 
 use super::LedgerConfig;
 use super::merkle::{self, Frontier};
 use super::note::LogVerifier;
 use super::registry::{Registry, Signatures, Staged};
-use crate::evidence::Event;
+use crate::evidence::{Event, Time};
 use crate::store::{Store, StoreError};
 
 /// One thing found wrong.
@@ -114,6 +115,8 @@ pub fn verify<S: Store + ?Sized>(
     let registry = Registry::new(config.operators.clone());
     let mut staged = Staged::default();
     let mut expected = 0u64;
+    // The latest `recorded_at` so far, and the entry that carried it.
+    let mut last_stamp: Option<(Time, u64)> = None;
     store.scan(0, u64::MAX, &mut |entry| {
         let i = entry.index;
         if i != expected {
@@ -138,10 +141,7 @@ pub fn verify<S: Store + ?Sized>(
                     .into(),
             );
         }
-        match std::str::from_utf8(&entry.bytes)
-            .map_err(|_| "is not UTF-8".to_owned())
-            .and_then(|text| Event::from_json(text).map_err(|e| e.to_string()))
-        {
+        match Event::from_entry(&entry.bytes) {
             Err(e) => report.problem(Some(i), format!("the entry's bytes do not decode: {e}")),
             Ok(mut event) => {
                 if event.canonical_bytes() != entry.bytes {
@@ -149,6 +149,34 @@ pub fn verify<S: Store + ?Sized>(
                         Some(i),
                         "the entry's bytes are not in canonical form".into(),
                     );
+                }
+                match (event.stamp, last_stamp) {
+                    (None, Some((_, first))) => report.problem(
+                        Some(i),
+                        format!(
+                            "a format-1 entry (no `recorded_at`) after stamped entries (from entry {first} on at the latest): the log's time cannot be checked"
+                        ),
+                    ),
+                    (None, None) => {}
+                    (Some(stamp), last) => {
+                        if let Some((previous, j)) = last
+                            && stamp.recorded_at < previous
+                        {
+                            report.problem(
+                                Some(i),
+                                format!(
+                                    "`recorded_at` {} is earlier than entry {j}'s {previous}: the log's time went backwards",
+                                    stamp.recorded_at
+                                ),
+                            );
+                        }
+                        if let Err(e) = config.window.check(event.at, stamp.recorded_at, stamp.history) {
+                            report.problem(Some(i), format!("`at` {}", e.problem));
+                        }
+                        if last.is_none_or(|(previous, _)| stamp.recorded_at >= previous) {
+                            last_stamp = Some((stamp.recorded_at, i));
+                        }
+                    }
                 }
                 if let Err(e) = registry.admit(&mut staged, &mut event, i, Signatures::Check) {
                     report.problem(Some(i), format!("the event breaks a ledger rule: {e}"));

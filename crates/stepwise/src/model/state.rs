@@ -12,7 +12,8 @@ use super::opinion::{Evidence, Opinion};
 use super::params::ModelParams;
 use super::rank::{Ranking, TrustGraph, eigentrust};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
-use crate::store::{Entry, Store, StoreError};
+use crate::ledger::decode_entry;
+use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
@@ -282,6 +283,9 @@ pub struct TrustReport {
     pub indexes: Vec<u64>,
     /// How many indexes there were in all.
     pub indexes_total: usize,
+    /// Those of `indexes` imported as history (dated by their data set, not within the log's
+    /// time window).
+    pub history: Vec<u64>,
     /// Log size the state had when this was computed.
     pub log_size: u64,
 }
@@ -305,6 +309,10 @@ pub struct TrustState {
     verdicts_given: u64,
     negative_given: u64,
     log_size: u64,
+    /// The log index ranges (`start..end`) of entries imported as history.
+    history: Vec<(u64, u64)>,
+    /// The latest event time folded in.
+    latest: Option<Time>,
     rank: OnceLock<Arc<Ranking>>,
 }
 
@@ -321,6 +329,8 @@ impl Clone for TrustState {
             verdicts_given: self.verdicts_given,
             negative_given: self.negative_given,
             log_size: self.log_size,
+            history: self.history.clone(),
+            latest: self.latest,
             rank: OnceLock::new(),
         }
     }
@@ -338,6 +348,8 @@ impl PartialEq for TrustState {
             && self.verdicts_given == other.verdicts_given
             && self.negative_given == other.negative_given
             && self.log_size == other.log_size
+            && self.history == other.history
+            && self.latest == other.latest
     }
 }
 
@@ -355,25 +367,60 @@ impl TrustState {
             verdicts_given: 0,
             negative_given: 0,
             log_size: 0,
+            history: Vec::new(),
+            latest: None,
             rank: OnceLock::new(),
         }
     }
 
-    /// Folds a stored log into a new state: every entry, or only those whose event time is at
-    /// or before `until` (the state as it was known at that instant). `progress` hears the
-    /// number of entries read now and then.
+    /// Folds a stored log into a new state: the entries `prefix` selects (all, by default).
+    /// `progress` hears the number of entries read now and then.
     pub fn replay<S: Store + ?Sized>(
         store: &S,
         params: ModelParams,
-        until: Option<Time>,
+        prefix: Prefix,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self, StoreError> {
         let mut state = Self::new(params);
-        let size = fold_log(store, until, progress, &mut |index, event| {
+        let size = fold_log(store, prefix, progress, &mut |index, event| {
             state.apply(index, event)
         })?;
         state.log_size = size;
         Ok(state)
+    }
+
+    /// The instant an answer "now" is for: `now`, or the latest event time folded in when an
+    /// event is dated ahead of `now` (the log accepts `at` up to its `max_ahead` past the clock).
+    /// So every answer is the fold of its log size up to the instant it reports, and replaying
+    /// that pair gives it again.
+    pub fn instant_for(&self, now: Time) -> Time {
+        self.latest.map_or(now, |latest| latest.max(now))
+    }
+
+    /// The latest event time folded in.
+    pub fn latest_event(&self) -> Option<Time> {
+        self.latest
+    }
+
+    /// Whether the entry at `index` was imported as history (dated by its data set, not within
+    /// the log's time window).
+    pub fn is_history(&self, index: u64) -> bool {
+        let i = self.history.partition_point(|&(_, end)| end <= index);
+        self.history
+            .get(i)
+            .is_some_and(|&(start, _)| start <= index)
+    }
+
+    /// Those of `indexes` that were imported as history.
+    pub fn history_among(&self, indexes: &[u64]) -> Vec<u64> {
+        if self.history.is_empty() {
+            return Vec::new();
+        }
+        indexes
+            .iter()
+            .copied()
+            .filter(|&i| self.is_history(i))
+            .collect()
     }
 
     /// Records that the state reflects a log of `size` entries (some may have been left out
@@ -517,6 +564,13 @@ impl TrustState {
     pub fn apply(&mut self, index: u64, event: &Event) {
         self.log_size = self.log_size.max(index + 1);
         self.rank = OnceLock::new();
+        self.latest = self.latest.max(Some(event.at));
+        if event.stamp.is_some_and(|s| s.history) {
+            match self.history.last_mut() {
+                Some((_, end)) if *end == index => *end = index + 1,
+                _ => self.history.push((index, index + 1)),
+            }
+        }
         let at = event.at.as_micros();
         match &event.body {
             Body::Promise {
@@ -888,6 +942,7 @@ impl TrustState {
             rank,
             indexes: Vec::new(),
             indexes_total: 0,
+            history: Vec::new(),
             log_size: self.log_size,
         };
         let Some(s) = s else {
@@ -932,6 +987,7 @@ impl TrustState {
         report.indexes_total = indexes.len();
         let skip = indexes.len().saturating_sub(MAX_CITED);
         report.indexes = indexes.split_off(skip);
+        report.history = self.history_among(&report.indexes);
         report.evidence = evidence;
         report.vouched = vouched;
         report.opinion = Opinion::from_evidence(evidence, p.prior_weight, base_rate);
@@ -1013,16 +1069,46 @@ impl TrustState {
     }
 }
 
-/// Decodes every stored entry whose event time is at or before `until` (all when `None`) and
-/// hands it to `apply` in log order; returns the log size. A stored entry that does not decode
-/// is an error: the log is damaged (`stepwise log verify` says where).
+/// Which entries of a stored log a replay folds: the first `log_size` (all when `None`), and of
+/// those only the ones whose event time is at or before `until` (all when `None`). An answer
+/// computed from a prefix is exact: entries appended later, whatever their `at`, never reach it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prefix {
+    /// How many entries, from the first.
+    pub log_size: Option<u64>,
+    /// The instant: events dated after it are left out.
+    pub until: Option<Time>,
+}
+
+impl Prefix {
+    /// The whole log.
+    pub const ALL: Prefix = Prefix {
+        log_size: None,
+        until: None,
+    };
+
+    /// The whole log up to instant `until`.
+    pub fn until(until: Time) -> Self {
+        Self {
+            log_size: None,
+            until: Some(until),
+        }
+    }
+}
+
+/// Decodes every stored entry that `prefix` selects and hands it to `apply` in log order;
+/// returns the log size folded (the prefix's, or the store's when it holds fewer entries). A
+/// stored entry that does not decode is an error: the log is damaged (`stepwise log verify`
+/// says where).
 pub fn fold_log<S: Store + ?Sized>(
     store: &S,
-    until: Option<Time>,
+    prefix: Prefix,
     progress: &mut dyn FnMut(u64),
     apply: &mut dyn FnMut(u64, &Event),
 ) -> Result<u64, StoreError> {
-    let size = store.size()?;
+    let stored = store.size()?;
+    let size = prefix.log_size.map_or(stored, |n| n.min(stored));
+    let until = prefix.until;
     store.scan(0, size, &mut |entry| {
         let event = decode_entry(&entry)?;
         if until.is_none_or(|t| event.at <= t) {
@@ -1035,19 +1121,6 @@ pub fn fold_log<S: Store + ?Sized>(
     })?;
     progress(size);
     Ok(size)
-}
-
-/// The event a stored entry holds; an entry that does not decode means a damaged log.
-pub fn decode_entry(entry: &Entry) -> Result<Event, StoreError> {
-    std::str::from_utf8(&entry.bytes)
-        .ok()
-        .and_then(|text| Event::from_json(text).ok())
-        .ok_or_else(|| {
-            StoreError::Corrupt(format!(
-                "entry {} does not decode; run `stepwise log verify`",
-                entry.index
-            ))
-        })
 }
 
 fn scope_matches(vouch_scope: Option<u32>, asked: Option<u32>) -> bool {

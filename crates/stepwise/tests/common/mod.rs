@@ -3,8 +3,12 @@
 #![allow(dead_code)]
 
 use proptest::prelude::*;
+use std::sync::Arc;
 use stepwise::evidence::{Event, Id, Time};
+use stepwise::ledger::note::LogSigner;
+use stepwise::ledger::{Appended, Ledger, LedgerConfig, ManualClock};
 use stepwise::model::params::DAY_MICROS;
+use stepwise::store::SqliteStore;
 
 pub const PEOPLE: [&str; 6] = ["ann", "bob", "cat", "dan", "eve", "fay"];
 pub const T0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z
@@ -19,6 +23,22 @@ pub fn time(micros: i64) -> Time {
 
 pub fn at(day: f64) -> Time {
     time(T0 + (day * DAY_MICROS as f64) as i64)
+}
+
+/// A ledger over an in-memory store, and the clock it stamps entries with, set by the test.
+pub fn ledger_and_clock(origin: &str, seed: u8) -> (Ledger<SqliteStore>, Arc<ManualClock>) {
+    let signer = LogSigner::from_seed(origin, [seed; 32]).expect("signer");
+    let clock = Arc::new(ManualClock::new(time(T0)));
+    let store = SqliteStore::in_memory().expect("store");
+    let ledger =
+        Ledger::open(store, signer, LedgerConfig::default(), clock.clone()).expect("ledger");
+    (ledger, clock)
+}
+
+/// Appends `e` as live evidence recorded as it happens: the clock reads its `at`.
+pub fn append_live(ledger: &mut Ledger<SqliteStore>, clock: &ManualClock, e: Event) -> Appended {
+    clock.set(e.at);
+    ledger.append(vec![e]).expect("append")
 }
 
 pub fn event(json: String) -> Event {
