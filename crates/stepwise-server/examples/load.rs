@@ -263,6 +263,7 @@ fn run(o: &Options) -> Result<(), String> {
             "bitcoin-otc",
             "--id-prefix",
             "otc:",
+            "--history",
         ])?;
     }
     let reader = cli.key("reader", None)?;
@@ -544,19 +545,33 @@ async fn subjects(addr: SocketAddr, reader: &str) -> Result<Vec<String>, String>
     Ok(subjects)
 }
 
+/// When the load started, and a day later: events are dated then, as live evidence is (the log
+/// accepts `at` within its window around the moment it records them).
+fn dates() -> &'static (String, String) {
+    use stepwise::ledger::Clock as _;
+    static DATES: OnceLock<(String, String)> = OnceLock::new();
+    DATES.get_or_init(|| {
+        let now = stepwise::ledger::SystemClock.now();
+        let due =
+            stepwise::evidence::Time::from_micros(now.as_micros() + 86_400_000_000).unwrap_or(now);
+        (now.to_string(), due.to_string())
+    })
+}
+
 fn event(kind: EventKind, n: u64, subjects: &[String]) -> String {
     // Spread over the principals with a stride co-prime to any plausible count.
     let subject = &subjects[usize::try_from(n.wrapping_mul(7919)).unwrap_or(0) % subjects.len()];
+    let (at, due) = dates();
     match kind {
         EventKind::Rating => {
             const VALUES: [&str; 6] = ["1", "0.8", "0.5", "0.2", "-0.5", "-1"];
             let value = VALUES[usize::try_from(n % 6).unwrap_or(0)];
             format!(
-                r#"{{"kind":"rating","at":"2026-11-25T12:00:00Z","rater":"{RECORDER}","subject":"{subject}","value":{value}}}"#
+                r#"{{"kind":"rating","at":"{at}","rater":"{RECORDER}","subject":"{subject}","value":{value}}}"#
             )
         }
         EventKind::Promise => format!(
-            r#"{{"kind":"promise","at":"2026-11-25T12:00:00Z","id":"load-{pid}-{n}","promisor":"{RECORDER}","promisee":"{subject}","scope":"load","stake":1,"due":"2026-11-26T12:00:00Z"}}"#,
+            r#"{{"kind":"promise","at":"{at}","id":"load-{pid}-{n}","promisor":"{RECORDER}","promisee":"{subject}","scope":"load","stake":1,"due":"{due}"}}"#,
             pid = std::process::id()
         ),
     }

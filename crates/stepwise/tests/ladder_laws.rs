@@ -193,4 +193,70 @@ proptest! {
         state.position_at(index, until, &mut steps);
         prop_assert!(steps.iter().all(|s| s.to > s.from), "{steps:?}");
     }
+
+    /// Exact replay: what the log answers at (log size n, instant t) — t being "now" as the
+    /// server takes it — a replay of that prefix answers again, identically, whatever is
+    /// recorded later: outcomes, ratings and reports, many of them backdated within the window
+    /// to before t.
+    #[test]
+    fn an_answer_replays_exactly_whatever_is_recorded_later(
+        steps in prop::collection::vec(step(), 1..100),
+        later in prop::collection::vec((0..3u8, 0..6usize, 0..6usize, 0.0..1.0f64), 1..40),
+        ask_after in 0.0..2.0f64,
+    ) {
+        let (events, last) = history(&steps);
+        let (mut ledger, clock) = ledger_and_clock("replay.test/log", 6);
+        let mut open = Vec::new();
+        for e in events {
+            match &e.body {
+                Body::Promise { id, .. } => open.push(id.clone()),
+                Body::Outcome { promise, .. } => open.retain(|p| p != promise),
+                _ => {}
+            }
+            append_live(&mut ledger, &clock, e);
+        }
+        let answer = |state: &LadderState, t| {
+            PEOPLE.map(|who| {
+                let who = id(who);
+                let d = state.decide(&who, "act:medium", 500.0, None, t);
+                let codes: Vec<&str> = d.reasons().as_slice().iter().map(|r| r.code()).collect();
+                let trust = state.trust().trust(&who, None, None, t);
+                let mut steps = state.timeline(&who).to_vec();
+                state.position_at(state.trust().principal_index(&who), t, &mut steps);
+                format!(
+                    "{:?}",
+                    (d.allowed, d.level, d.limit, d.exposure, codes, d.next_step(), d.evidence(),
+                     trust.opinion, trust.indexes, trust.history, steps, state.trust().log_size())
+                )
+            })
+        };
+        let now = LadderState::replay(ledger.store(), ModelParams::default(), Ladder::default(), Prefix::ALL, &mut |_| {}).expect("replay");
+        let n = now.trust().log_size();
+        let t = now.trust().instant_for(at(last + ask_after));
+        let before = answer(&now, t);
+
+        // Later, the clock moves on; each event is dated up to a day (the window) back.
+        for (k, &(kind, a, b, back)) in later.iter().enumerate() {
+            let today = last + ask_after + 0.05 * k as f64;
+            clock.set(at(today));
+            let day = today - back;
+            let e = match kind {
+                0 if !open.is_empty() => outcome(open.remove(a % open.len()).as_str(), ["kept", "broken"][b % 2], day),
+                1 if a != b => rating(PEOPLE[a], PEOPLE[b], if back < 0.5 { 1.0 } else { -1.0 }, day),
+                2 if a != b => report(PEOPLE[a], PEOPLE[b], 0.5, day),
+                _ => continue,
+            };
+            // An outcome dated before its promise is refused; the rest is recorded.
+            let _ = ledger.append(vec![e]).expect("storage works");
+        }
+        let again = LadderState::replay(
+            ledger.store(),
+            ModelParams::default(),
+            Ladder::default(),
+            Prefix { log_size: Some(n), until: Some(t) },
+            &mut |_| {},
+        )
+        .expect("replay");
+        prop_assert_eq!(answer(&again, t), before);
+    }
 }

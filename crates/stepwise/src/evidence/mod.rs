@@ -118,8 +118,9 @@ pub struct Time(i64);
 impl Time {
     /// Earliest accepted instant: 1970-01-01T00:00:00Z.
     pub const MIN: Time = Time(0);
-    /// Latest accepted instant: 9999-12-31T23:59:59.999999Z.
-    pub const MAX: Time = Time(253_402_300_799_999_999);
+    /// Latest accepted instant: 9999-12-30T22:00:00Z, the latest RFC 3339 text jiff (and so
+    /// this crate) reads back, so that every instant's text parses again.
+    pub const MAX: Time = Time(253_402_207_200_000_000);
 
     /// The instant `micros` microseconds after the Unix epoch, if within range.
     pub fn from_micros(micros: i64) -> Option<Self> {
@@ -154,18 +155,55 @@ impl Time {
         Self::from_micros(ts.as_microsecond()).ok_or_else(|| {
             FieldError::new(
                 field,
-                format!("{s:?} is outside the accepted range 1970-01-01 to 9999-12-31"),
+                format!("{s:?} is outside the accepted range 1970-01-01 to 9999-12-30"),
             )
         })
     }
 }
 
+/// RFC 3339 in UTC, as jiff prints it (`2026-11-25T12:00:00Z`, a fraction of a second only when
+/// non-zero, without trailing zeros), written by hand: every appended entry prints two or three
+/// instants, and a general-purpose printer cost a noticeable share of an append.
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match jiff::Timestamp::from_microsecond(self.0) {
-            Ok(ts) => write!(f, "{ts}"),
-            Err(_) => write!(f, "@{}us", self.0),
-        }
+        // Howard Hinnant's days-to-civil algorithm; the range (1970–9999) keeps it non-negative.
+        let (secs, micros) = (self.0.div_euclid(1_000_000), self.0.rem_euclid(1_000_000));
+        let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        let mut buf = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut n: i64| {
+            for i in (at..at + width).rev() {
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, month);
+        put(8, 2, day);
+        put(11, 2, of_day / 3_600);
+        put(14, 2, of_day / 60 % 60);
+        put(17, 2, of_day % 60);
+        let end = if micros == 0 {
+            19
+        } else {
+            put(20, 6, micros);
+            let mut end = 26;
+            while buf[end - 1] == b'0' {
+                end -= 1;
+            }
+            end
+        };
+        buf[end] = b'Z';
+        // Only ASCII digits and punctuation were written.
+        f.write_str(std::str::from_utf8(&buf[..=end]).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -1129,6 +1167,35 @@ mod tests {
             "x".repeat(MAX_EVENT_BYTES)
         );
         assert_eq!(parse(&json).expect_err("too big").field, "(event)");
+    }
+
+    #[test]
+    fn instants_print_as_jiff_prints_them() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut samples = vec![0, 1, 999_999, 1_000_000, Time::MAX.0, 951_782_400_000_000];
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let micros = (x % (Time::MAX.0 as u64 + 1)) as i64;
+            // Whole seconds and whole days too, where trailing zeros are trimmed.
+            samples.extend([
+                micros,
+                micros / 1_000_000 * 1_000_000,
+                micros / 86_400_000_000 * 86_400_000_000,
+            ]);
+        }
+        for micros in samples {
+            let jiff = jiff::Timestamp::from_microsecond(micros)
+                .expect("in range")
+                .to_string();
+            assert_eq!(Time(micros).to_string(), jiff, "{micros}");
+            assert_eq!(
+                Time::parse("t", &jiff),
+                Ok(Time(micros)),
+                "{jiff} reads back"
+            );
+        }
     }
 
     #[test]

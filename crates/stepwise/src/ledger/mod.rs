@@ -81,6 +81,10 @@ impl TimeWindow {
         let r = recorded_at.as_micros();
         let earliest = Time::from_micros(r.saturating_sub(self.max_backdate)).unwrap_or(Time::MIN);
         let latest = Time::from_micros(r.saturating_add(self.max_ahead)).unwrap_or(Time::MAX);
+        if at <= latest && (at >= earliest || history) {
+            return Ok(());
+        }
+        // Refused: only now are the words built (this check runs on every appended event).
         let window = format!(
             "the log recorded this event at {recorded_at} and accepts `at` from {earliest} to \
              {latest} (policy [time] max_backdate = {}, max_ahead = {})",
@@ -95,14 +99,12 @@ impl TimeWindow {
             )
         } else if at > latest {
             format!("{at} is ahead of the log's time window: {window}")
-        } else if at < earliest && !history {
+        } else {
             format!(
                 "{at} is before the log's time window: {window}; an operator loads older, dated \
                  events as history (`stepwise import --history`, or POST /v1/events?history=true \
                  with an admin key)"
             )
-        } else {
-            return Ok(());
         };
         Err(FieldError::new("at", problem).with_code(FieldError::AT_OUT_OF_WINDOW))
     }
