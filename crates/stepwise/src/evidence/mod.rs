@@ -166,6 +166,15 @@ impl Time {
 /// instants, and a general-purpose printer cost a noticeable share of an append.
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (buf, len) = self.rfc3339();
+        // Only ASCII digits and punctuation were written.
+        f.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl Time {
+    /// The RFC 3339 text (see the `Display` impl) in a buffer, and its length.
+    fn rfc3339(self) -> ([u8; 27], usize) {
         // Howard Hinnant's days-to-civil algorithm; the range (1970–9999) keeps it non-negative.
         let (secs, micros) = (self.0.div_euclid(1_000_000), self.0.rem_euclid(1_000_000));
         let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
@@ -202,8 +211,7 @@ impl fmt::Display for Time {
             end
         };
         buf[end] = b'Z';
-        // Only ASCII digits and punctuation were written.
-        f.write_str(std::str::from_utf8(&buf[..=end]).map_err(|_| fmt::Error)?)
+        (buf, end + 1)
     }
 }
 
@@ -844,8 +852,10 @@ impl Field<'_> {
                 let _ = write!(out, "{n}");
             }
             Field::At(t) => {
-                use std::fmt::Write as _;
-                let _ = write!(out, "\"{t}\"");
+                let (buf, len) = t.rfc3339();
+                out.push('"');
+                out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
+                out.push('"');
             }
             Field::Bytes(b) => jcs::write_string(out, &base64_encode(b)),
         }
