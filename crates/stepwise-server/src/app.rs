@@ -336,18 +336,21 @@ fn write_loop<S: Store>(
             }
             Err(e) => {
                 tracing::error!("append failed: {e}");
-                // Only a lost connection can leave a commit's fate unknown; say so.
+                // Only a lost connection can leave a commit's fate unknown; say so. A damaged
+                // store is no reason to retry (500); anything else is (503).
                 let lost = matches!(e, LedgerError::Store(StoreError::Database(_)));
-                let message = if lost {
-                    format!(
+                let answer = || match &e {
+                    LedgerError::Store(StoreError::Corrupt(what)) => {
+                        ApiError::from(StoreError::Corrupt(what.clone()))
+                    }
+                    _ if lost => ApiError::unavailable(format!(
                         "the store failed during the commit ({e}); the events may not have been \
                          recorded: retry (a promise id refused as already used means it was)"
-                    )
-                } else {
-                    format!("nothing was recorded: {e}")
+                    )),
+                    _ => ApiError::unavailable(format!("nothing was recorded: {e}")),
                 };
                 for reply in replies {
-                    let _ = reply.send(Err(ApiError::unavailable(message.clone())));
+                    let _ = reply.send(Err(answer()));
                 }
                 if lost {
                     match reopen() {

@@ -6,9 +6,9 @@
 //! that revoked it).
 
 use crate::app::{App, Pool};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use axum::extract::FromRequestParts;
-use axum::http::{StatusCode, header, request::Parts};
+use axum::http::{header, request::Parts};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -137,8 +137,7 @@ impl FromRequestParts<Arc<App>> for Caller {
         if let Err(wait) = app.limiter.take(&record.id) {
             app.metrics.rate_limited();
             let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
+                Code::RateLimited,
                 format!(
                     "key {} is over its rate of {} requests per second; retry in {wait} s",
                     record.id, app.limits.rate

@@ -18,11 +18,10 @@ pub mod wire;
 use app::{App, Live, Pool, Writer};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use error::ApiError;
+use error::{ApiError, Code};
 use limits::{Limits, RateLimiter};
 use metrics::Metrics;
 use std::net::SocketAddr;
@@ -93,8 +92,7 @@ pub fn router(app: Arc<App>) -> Router {
     api.fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
+                Code::MethodNotAllowed,
                 "this endpoint does not take that method; see /openapi.json",
             )
         })
@@ -114,8 +112,7 @@ async fn track(
     let response = match tokio::time::timeout(app.limits.timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
+            Code::Timeout,
             format!(
                 "the request took longer than {} s; an append may still have been recorded",
                 app.limits.timeout.as_secs_f64()

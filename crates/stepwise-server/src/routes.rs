@@ -2,7 +2,7 @@
 
 use crate::app::App;
 use crate::auth::Caller;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, Code, ErrorBody};
 use crate::wire::{
     self, DecisionView, ExplainView, LevelView, RankRow, TrustView, VerdictView, hex,
 };
@@ -36,8 +36,7 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
+                Code::PayloadTooLarge,
                 "the request body is larger than the server's limit (`stepwise serve --max-body`)",
             )
         } else {
@@ -295,8 +294,7 @@ pub async fn append(
     }
     if items.len() > app.limits.max_batch {
         return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
+            Code::BatchTooLarge,
             format!(
                 "a batch holds at most {} events, not {} (`stepwise serve --max-batch`)",
                 app.limits.max_batch,
@@ -349,7 +347,7 @@ pub async fn append(
                 None => AppendResult {
                     index: None,
                     error: Some(ErrorBody {
-                        code: "internal".into(),
+                        code: Code::Internal.name().into(),
                         message: "the ledger gave no result for this event".into(),
                         field: None,
                     }),
@@ -369,11 +367,7 @@ pub async fn append(
     };
     if single {
         if let Some(error) = reply.results.first().and_then(|r| r.error.as_ref()) {
-            let mut e = ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &error.code,
-                &error.message,
-            );
+            let mut e = ApiError::new(Code::of_refusal(&error.code), &error.message);
             e.body.field.clone_from(&error.field);
             return Err(e);
         }
@@ -384,7 +378,7 @@ pub async fn append(
 
 fn refusal(e: stepwise::evidence::FieldError) -> ErrorBody {
     ErrorBody {
-        code: e.code.into(),
+        code: Code::of_refusal(e.code).name().into(),
         message: format!("{}: {}", e.field, e.problem),
         field: Some(e.field),
     }

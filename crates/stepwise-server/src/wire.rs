@@ -40,7 +40,7 @@ pub struct LevelRef {
 /// One reason behind a verdict.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ReasonView {
-    /// Stable code for scripts (`stake_above_limit`, `capability_not_granted`, `level`, ...).
+    /// Stable code for scripts (`stake_above_limit`, `capability_needs_level`, `level`, ...).
     pub code: String,
     /// The reason in words.
     pub message: String,

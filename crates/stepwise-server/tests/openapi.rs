@@ -58,3 +58,28 @@ fn every_route_is_described_with_its_errors() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+/// Every error code the server can answer with is documented, once, in docs/API.md and in the
+/// OpenAPI description of the error body, with its status.
+#[test]
+fn every_error_code_is_documented_with_its_status() {
+    use stepwise_server::error::Code;
+    let guide = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/API.md"),
+    )
+    .expect("docs/API.md");
+    let doc: Value = serde_json::from_str(&stepwise_server::openapi::document()).expect("JSON");
+    let described = doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["description"]
+        .as_str()
+        .expect("the code is described")
+        .to_owned();
+    for code in Code::ALL {
+        let row = format!("| `{}` | {} |", code.name(), code.status().as_u16());
+        assert!(guide.contains(&row), "docs/API.md lacks the row {row}");
+        assert!(
+            described.contains(&format!("`{}`", code.name())),
+            "ErrorBody's description lacks {}",
+            code.name()
+        );
+    }
+}
