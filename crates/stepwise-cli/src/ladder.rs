@@ -10,10 +10,10 @@ use serde_json::Value;
 use std::io::Write;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
-use stepwise::ladder::{LadderState, Step};
+use stepwise::ladder::LadderState;
 use stepwise::model::state::Prefix;
 use stepwise::store::Store as _;
-use stepwise_server::wire::{self, DecisionView, ExplainView, NextStepView};
+use stepwise_api::{self as wire, DecisionView, ExplainView, NextStepView};
 
 fn to_json(view: &impl serde::Serialize) -> Result<Value> {
     Ok(serde_json::to_value(view)?)
@@ -192,8 +192,9 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
 pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool> {
     let subject = Id::parse("SUBJECT", &args.subject)?;
     let (state, at) = fold(data, &args.replay)?;
-    let mut steps: Vec<Step> = Vec::new();
-    let view = ExplainView::new(&state, &subject, at, &mut steps);
+    let explanation = state.explain(&subject, at);
+    let steps = &explanation.timeline;
+    let view = ExplainView::new(&explanation, state.trust().log_size());
     let levels = state.ladder().levels();
     out.emit(&to_json(&view)?, |w| {
         writeln!(
@@ -226,7 +227,7 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
             writeln!(w, "timeline: no promotion or demotion yet")?;
         } else {
             writeln!(w, "timeline:")?;
-            for s in &steps {
+            for s in steps {
                 let arrow = if s.to > s.from { "↑" } else { "↓" };
                 writeln!(
                     w,

@@ -78,4 +78,4 @@ pub fn spinner() -> indicatif::ProgressBar {
 }
 
 /// Lower-case hexadecimal (the same as the server's JSON uses).
-pub use stepwise_server::wire::hex;
+pub use stepwise_api::hex;

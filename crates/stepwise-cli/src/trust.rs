@@ -10,7 +10,7 @@ use stepwise::data_dir::DataDir;
 use stepwise::evidence::Id;
 use stepwise::model::params::ModelParams;
 use stepwise::model::state::{Prefix, TrustState};
-use stepwise_server::wire::TrustView;
+use stepwise_api::TrustView;
 
 #[derive(Args)]
 pub struct TrustArgs {

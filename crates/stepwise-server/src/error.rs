@@ -3,8 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+pub use stepwise_api::ErrorBody;
 
 /// Every error the API answers with: its stable code, HTTP status and whether to retry, mapped
 /// once here. The codes are the `code` of [`ErrorBody`].
@@ -114,21 +113,6 @@ impl Code {
             Code::InvalidEvent
         }
     }
-}
-
-/// The body of every error response.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorBody {
-    /// Stable, machine-readable: `unauthorized`, `forbidden`, `invalid_request`,
-    /// `invalid_event`, `at_out_of_window`, `not_found`, `method_not_allowed`,
-    /// `payload_too_large`, `batch_too_large`, `rate_limited`, `timeout`, `unavailable`,
-    /// `store_corrupt`, `internal`.
-    pub code: String,
-    /// What went wrong, in words, naming the field at fault when there is one.
-    pub message: String,
-    /// The field at fault, when one is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
 }
 
 /// An error on its way to the client.

@@ -13,7 +13,6 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
-pub mod wire;
 
 use app::{App, Live, Pool, Writer};
 use axum::Router;

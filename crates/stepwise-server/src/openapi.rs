@@ -1,9 +1,9 @@
-//! The OpenAPI 3.1 document, generated from the handlers and wire types.
+//! The OpenAPI 3.1 document, generated from the handlers and the wire types of `stepwise-api`.
 
-use crate::error::ErrorBody;
 use crate::routes;
-use crate::wire;
 use std::sync::OnceLock;
+use stepwise_api as wire;
+use stepwise_api::ErrorBody;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 

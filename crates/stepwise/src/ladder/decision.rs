@@ -4,7 +4,7 @@
 //! the verdict, level and limit are computed at once, while the reasons in words, the next-step
 //! checklist and the cited log entries are built only when asked for.
 
-use super::climb::{LadderState, Position};
+use super::climb::{LadderState, Position, Step};
 use crate::evidence::{Id, Time};
 use serde_json::{Value, json};
 
@@ -155,6 +155,17 @@ impl NextStep {
     }
 }
 
+/// A principal's place on the ladder at an instant, and how it got there
+/// ([`LadderState::explain`]).
+#[derive(Debug)]
+pub struct Explanation<'a> {
+    /// Every promotion and demotion, oldest first, including what time alone has done.
+    pub timeline: Vec<Step>,
+    /// Where it stands: a decision at stake 0 on the lowest level's first capability, which
+    /// carries the level, its limit now, what is at stake, the standing and the next step.
+    pub standing: Decision<'a>,
+}
+
 /// A decision, with its explanation available on demand.
 #[derive(Debug, Clone)]
 pub struct Decision<'a> {
@@ -196,6 +207,24 @@ pub struct Decision<'a> {
 }
 
 impl LadderState {
+    /// Explains `subject`'s place on the ladder at `at`: its timeline of promotions and
+    /// demotions (with what time alone has done by then) and its standing, as a decision on the
+    /// lowest level's first capability at stake 0 (level, limit, exposure, next step, evidence).
+    pub fn explain<'a>(&'a self, subject: &'a Id, at: Time) -> Explanation<'a> {
+        let mut timeline = self.timeline(subject).to_vec();
+        self.position_at(self.trust().principal_index(subject), at, &mut timeline);
+        let first = self
+            .ladder()
+            .capabilities_at(0)
+            .first()
+            .copied()
+            .unwrap_or_default();
+        Explanation {
+            timeline,
+            standing: self.decide(subject, first, 0.0, None, at),
+        }
+    }
+
     /// Decides whether `subject` may use `capability` at `stake` at instant `at`, on behalf of
     /// `truster` (whose profile may only make the answer stricter: P10).
     pub fn decide<'a>(
@@ -297,6 +326,17 @@ impl Decision<'_> {
     /// The level's name.
     pub fn level_name(&self) -> &str {
         &self.state.ladder().levels()[self.level].name
+    }
+
+    /// The largest stake of the principal's level (before any truster's profile or the
+    /// level-0 bound: see `limit` for what applies now).
+    pub fn max_stake(&self) -> f64 {
+        self.state.ladder().levels()[self.level].max_stake
+    }
+
+    /// What the principal's level allows: its capabilities and those of every level below.
+    pub fn capabilities(&self) -> Vec<&str> {
+        self.state.ladder().capabilities_at(self.level)
     }
 
     /// Every reason behind the verdict, the deciding one first.

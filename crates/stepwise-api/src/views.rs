@@ -1,13 +1,9 @@
-//! Wire types: the JSON that crosses the boundary, with its OpenAPI schema.
-//!
-//! The library's types stay free of serialisation concerns; these views are built from them.
-//! The `stepwise` command prints the same views with `--json`, so a script reads the same
-//! document whether it asked the command line or the server.
+//! The views of the library's answers: decisions, explanations, trust figures, the ladder.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stepwise::evidence::Id;
-use stepwise::ladder::{Decision, LadderState, Step, StepCause};
+use stepwise::ladder::{Decision, Explanation, StepCause};
 use stepwise::model::params::DAY_MICROS;
 use stepwise::model::state::TrustReport;
 use utoipa::ToSchema;
@@ -323,47 +319,25 @@ pub struct ExplainView {
 }
 
 impl ExplainView {
-    /// Explains `subject` at instant `at` from `state`. `steps` receives the timeline (stored
-    /// promotions and demotions, then what time has done since the last event), for callers
-    /// that also print it.
-    pub fn new(
-        state: &LadderState,
-        subject: &Id,
-        at: stepwise::evidence::Time,
-        steps: &mut Vec<Step>,
-    ) -> Self {
-        steps.clear();
-        steps.extend_from_slice(state.timeline(subject));
-        state.position_at(state.trust().principal_index(subject), at, steps);
-        // `decide` on the lowest capability gives the standing and the next step.
-        let first = state
-            .ladder()
-            .capabilities_at(0)
-            .first()
-            .map(|c| c.to_string())
-            .unwrap_or_default();
-        let d = state.decide(subject, &first, 0.0, None, at);
+    /// The view of `e`, asked about `subject` at `at`, computed at `log_size`.
+    pub fn new(e: &Explanation<'_>, log_size: u64) -> Self {
+        let d = &e.standing;
         let evidence = d.evidence();
-        let levels = state.ladder().levels();
         Self {
-            subject: subject.to_string(),
-            at: at.to_string(),
+            subject: d.subject_id.to_string(),
+            at: d.at.to_string(),
             level: LevelRef {
                 index: d.level,
                 name: d.level_name().to_owned(),
             },
-            max_stake: levels[d.level].max_stake,
+            max_stake: d.max_stake(),
             limit: d.limit,
             exposure: d.exposure,
-            capabilities: state
-                .ladder()
-                .capabilities_at(d.level)
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
+            capabilities: d.capabilities().into_iter().map(str::to_owned).collect(),
             expected: d.expected,
             uncertainty: d.uncertainty,
-            timeline: steps
+            timeline: e
+                .timeline
                 .iter()
                 .map(|s| StepView {
                     at: s.at.to_string(),
@@ -372,10 +346,10 @@ impl ExplainView {
                     cause: (&s.cause).into(),
                 })
                 .collect(),
-            next_step: next_step(&d),
+            next_step: next_step(d),
             history: d.history(&evidence),
             evidence,
-            log_size: state.trust().log_size(),
+            log_size,
         }
     }
 }

@@ -1,0 +1,12 @@
+//! stepwise's wire types: the JSON that crosses the boundary, with its OpenAPI schema.
+//!
+//! The library's types stay free of serialisation concerns; these views and messages are built
+//! from them, and every interface speaks them: the HTTP server answers with them, the command
+//! line prints them with `--json`, so a script reads the same document whichever it asked. This
+//! crate holds no behaviour beyond mapping domain values to their wire form.
+
+pub mod messages;
+pub mod views;
+
+pub use messages::*;
+pub use views::*;

@@ -1,0 +1,321 @@
+//! Requests and replies of the HTTP API (besides the views in [`crate::views`]), and the error
+//! body every failure answers with.
+
+use crate::views::{DecisionView, LevelView, RankRow, VerdictView};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use stepwise::evidence::Id;
+use stepwise::keys::{KeyRecord, Role};
+use utoipa::{IntoParams, ToSchema};
+
+/// The body of every error response.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable: `unauthorized`, `forbidden`, `invalid_request`,
+    /// `invalid_event`, `at_out_of_window`, `not_found`, `method_not_allowed`,
+    /// `payload_too_large`, `batch_too_large`, `rate_limited`, `timeout`, `unavailable`,
+    /// `store_corrupt`, `internal`.
+    pub code: String,
+    /// What went wrong, in words, naming the field at fault when there is one.
+    pub message: String,
+    /// The field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Liveness: the process answers.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: &'static str,
+}
+
+/// One event's place in the log, or why it was refused.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AppendResult {
+    /// The event's log index, when it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    /// Why it was refused, when it was (code `invalid_event`, naming the field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+/// A checkpoint's size and root.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckpointRef {
+    /// Tree size.
+    pub size: u64,
+    /// Root hash, hex.
+    pub root: String,
+}
+
+/// What an append did. Every index given is durable.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AppendResponse {
+    /// One result per event, in the order sent.
+    pub results: Vec<AppendResult>,
+    /// How many were recorded.
+    pub recorded: usize,
+    /// How many were refused.
+    pub refused: usize,
+    /// The checkpoint signed for the commit that carried them.
+    pub checkpoint: CheckpointRef,
+}
+
+/// The body of an append: one event, or a batch of events, each as in `docs/LOG.md`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventsBody {
+    /// One event.
+    One(serde_json::Map<String, Value>),
+    /// A batch, recorded in order.
+    Many(Vec<serde_json::Map<String, Value>>),
+}
+
+/// Query of an append.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AppendQuery {
+    /// `true`: load dated history (admin keys only). Each event may be dated any time up to
+    /// `max_ahead` past now, and its entry is marked `"history": true`.
+    pub history: Option<bool>,
+}
+
+/// A stored event.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// Its log index.
+    pub index: u64,
+    /// Its canonical bytes, base64.
+    pub bytes: String,
+    /// `SHA-256(0x00 ‖ bytes)`, hex.
+    pub leaf_hash: String,
+    /// The event, decoded.
+    #[schema(value_type = Object)]
+    pub event: Value,
+}
+
+/// Query of an inclusion proof.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InclusionQuery {
+    /// The entry.
+    pub index: u64,
+    /// Tree size (default: the newest checkpoint's).
+    pub size: Option<u64>,
+}
+
+/// An inclusion proof (RFC 6962 §2.1.1).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InclusionView {
+    /// The entry.
+    pub index: u64,
+    /// The tree size.
+    pub size: u64,
+    /// The entry's leaf hash, hex.
+    pub leaf_hash: String,
+    /// The root at `size`, hex.
+    pub root: String,
+    /// The audit path, leaf side first, hex.
+    pub proof: Vec<String>,
+}
+
+/// Query of a consistency proof.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ConsistencyQuery {
+    /// The older size (≥ 1).
+    pub old: u64,
+    /// The newer size (default: the newest checkpoint's).
+    pub new: Option<u64>,
+}
+
+/// A consistency proof (RFC 6962 §2.1.2).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConsistencyView {
+    /// The older size.
+    pub old_size: u64,
+    /// The newer size.
+    pub new_size: u64,
+    /// Root at the older size, hex.
+    pub old_root: String,
+    /// Root at the newer size, hex.
+    pub new_root: String,
+    /// The proof, hex.
+    pub proof: Vec<String>,
+}
+
+/// Query of a trust figure.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TrustQuery {
+    /// From this principal's point of view (default: everyone's).
+    #[param(pattern = r"^[!-~]{1,128}$")]
+    pub truster: Option<String>,
+    /// Only evidence in this scope.
+    #[param(pattern = r"^[!-~]{1,128}$")]
+    pub scope: Option<String>,
+    /// The instant, RFC 3339 (default: now); only events dated up to then count.
+    #[param(format = DateTime)]
+    pub at: Option<String>,
+    /// Answer from the first `log_size` entries only (default: all): with `at`, replays an
+    /// earlier answer exactly.
+    pub log_size: Option<u64>,
+}
+
+/// A decision request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    /// The principal asking to act.
+    #[schema(pattern = r"^[!-~]{1,128}$")]
+    pub subject: String,
+    /// What it asks to do (a capability of the ladder).
+    #[schema(min_length = 1, max_length = 128)]
+    pub capability: String,
+    /// What is at stake (≥ 0).
+    #[schema(minimum = 0)]
+    pub stake: f64,
+    /// Decide for this truster, with its own (stricter) profile.
+    #[serde(default)]
+    #[schema(pattern = r"^[!-~]{1,128}$")]
+    pub truster: Option<String>,
+    /// The instant, RFC 3339 (default: now); only events dated up to then count.
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    pub at: Option<String>,
+    /// Decide from the first `log_size` entries only (default: all): with `at`, replays an
+    /// earlier decision exactly.
+    #[serde(default)]
+    pub log_size: Option<u64>,
+    /// `false`: answer with the verdict alone (no reasons in words, no next step).
+    #[serde(default)]
+    pub explain: Option<bool>,
+}
+
+/// A decision, explained (the default) or as a bare verdict (`"explain": false`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DecideReply {
+    /// The verdict with its reasons, next step and evidence: as `stepwise decide --json`.
+    Explained(Box<DecisionView>),
+    /// The verdict alone.
+    Verdict(VerdictView),
+}
+
+/// Query of an explanation.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AtQuery {
+    /// The instant, RFC 3339 (default: now); only events dated up to then count.
+    #[param(format = DateTime)]
+    pub at: Option<String>,
+    /// Answer from the first `log_size` entries only (default: all): with `at`, replays an
+    /// earlier answer exactly.
+    pub log_size: Option<u64>,
+}
+
+/// Query of the network rank.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RankQuery {
+    /// How many principals to list, highest first (default 20, at most 10000).
+    pub top: Option<usize>,
+}
+
+/// The network rank (EigenTrust over the live state).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RankView {
+    /// The highest-ranked principals, highest first.
+    pub principals: Vec<RankRow>,
+    /// How many principals are ranked in all.
+    pub total: usize,
+    /// Whether the iteration converged.
+    pub converged: bool,
+    /// Log size the rank was computed at.
+    pub log_size: u64,
+}
+
+/// The policy in force.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PolicyView {
+    /// The policy file (TOML), as the server read it at start.
+    pub toml: String,
+    /// The ladder it defines.
+    pub ladder: Vec<LevelView>,
+    /// The log's verifier key (signed-note form), to check checkpoints with.
+    pub verifier_key: String,
+}
+
+/// A request for a new API key.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyRequest {
+    /// What the key may do.
+    pub role: RoleName,
+    /// The principal the key records as (recorders and admins that record).
+    #[serde(default)]
+    #[schema(pattern = r"^[!-~]{1,128}$")]
+    pub principal: Option<String>,
+}
+
+/// A key's role: `admin` (keys, and everything a recorder may), `recorder` (records as its
+/// principal, and reads) or `reader` (reads only).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RoleName {
+    /// Manages keys; records and reads.
+    Admin,
+    /// Records as its principal; reads.
+    Recorder,
+    /// Reads.
+    Reader,
+}
+
+impl From<RoleName> for Role {
+    fn from(r: RoleName) -> Self {
+        match r {
+            RoleName::Admin => Role::Admin,
+            RoleName::Recorder => Role::Recorder,
+            RoleName::Reader => Role::Reader,
+        }
+    }
+}
+
+/// An API key's record (never the key itself).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct KeyView {
+    /// Public id.
+    pub id: String,
+    /// Role.
+    pub role: String,
+    /// The principal it records as.
+    pub principal: Option<String>,
+    /// When it was created (RFC 3339).
+    pub created: String,
+    /// Whether it was revoked.
+    pub revoked: bool,
+}
+
+impl From<&KeyRecord> for KeyView {
+    fn from(r: &KeyRecord) -> Self {
+        Self {
+            id: r.id.clone(),
+            role: r.role.as_str().to_owned(),
+            principal: r.principal.as_ref().map(Id::to_string),
+            created: r.created.to_string(),
+            revoked: r.revoked,
+        }
+    }
+}
+
+/// A new key: shown once, stored only hashed.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewKey {
+    /// The key, to send as `Authorization: Bearer <key>`. It cannot be shown again.
+    pub key: String,
+    /// Its record.
+    #[serde(flatten)]
+    pub record: KeyView,
+}
