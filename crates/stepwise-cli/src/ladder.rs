@@ -11,7 +11,7 @@ use std::io::Write;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
 use stepwise::ladder::LadderState;
-use stepwise::model::state::Prefix;
+use stepwise::ledger::replay::Prefix;
 use stepwise::store::Store as _;
 use stepwise_api::{self as wire, DecisionView, ExplainView, NextStepView};
 

@@ -8,8 +8,9 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::Id;
+use stepwise::ledger::replay::Prefix;
 use stepwise::model::params::ModelParams;
-use stepwise::model::state::{Prefix, TrustState};
+use stepwise::model::state::TrustState;
 use stepwise_api::TrustView;
 
 #[derive(Args)]

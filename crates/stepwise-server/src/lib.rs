@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use stepwise::data_dir::{DataDir, DataDirError};
 use stepwise::ladder::LadderState;
+use stepwise::ledger::replay::Prefix;
 use stepwise::ledger::{Ledger, LedgerError, SystemClock};
-use stepwise::model::state::Prefix;
 use stepwise::store::{PostgresStore, SqliteStore, Store, StoreError};
 
 /// How to run the server.

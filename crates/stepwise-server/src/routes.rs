@@ -15,8 +15,8 @@ use std::sync::Arc;
 use stepwise::evidence::{Event, Id, Time};
 use stepwise::keys::{KeyRecord, Role};
 use stepwise::ladder::LadderState;
+use stepwise::ledger::replay::Prefix;
 use stepwise::ledger::{Origin, merkle};
-use stepwise::model::state::Prefix;
 use stepwise::store::{Store, StoredTree};
 use stepwise_api::{
     self as wire, AppendQuery, AppendResponse, AppendResult, AtQuery, CheckpointRef,

@@ -28,7 +28,6 @@
 //! let proof = ledger.inclusion_proof(1, 2).unwrap();
 //! stepwise::ledger::merkle::verify_inclusion(&proof.leaf_hash, 1, 2, &proof.hashes, &proof.root).unwrap();
 //! ```
-//! ```
 
 pub mod data_dir;
 pub mod evidence;

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use stepwise::evidence::{Body, Event};
 use stepwise::ladder::{Ladder, LadderState, Rules, StepCause};
+use stepwise::ledger::replay::Prefix;
 use stepwise::model::params::ModelParams;
-use stepwise::model::state::Prefix;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]

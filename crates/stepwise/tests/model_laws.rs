@@ -5,8 +5,9 @@ mod common;
 use common::*;
 use proptest::prelude::*;
 use stepwise::evidence::{Event, Id};
+use stepwise::ledger::replay::Prefix;
 use stepwise::model::params::ModelParams;
-use stepwise::model::state::{Prefix, TrustReport, TrustState};
+use stepwise::model::state::{TrustReport, TrustState};
 use stepwise::store::Store as _;
 
 /// A state built by applying `events` in order (they must be valid in that order).

@@ -14,8 +14,7 @@ use super::{Ladder, Requirements};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use crate::model::opinion::Opinion;
 use crate::model::params::ModelParams;
-use crate::model::state::{Prefix, TrustState, fold_log};
-use crate::store::{Store, StoreError};
+use crate::model::state::TrustState;
 
 /// Why a principal moved on the ladder.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -167,21 +166,10 @@ impl LadderState {
         }
     }
 
-    /// Folds the entries of a stored log that `prefix` selects into a new state (see
-    /// [`TrustState::replay`]).
-    pub fn replay<S: Store + ?Sized>(
-        store: &S,
-        params: ModelParams,
-        ladder: Ladder,
-        prefix: Prefix,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Self, StoreError> {
-        let mut state = Self::new(params, ladder);
-        let size = fold_log(store, prefix, progress, &mut |index, event| {
-            state.apply(index, event)
-        })?;
-        state.trust.set_log_size(size);
-        Ok(state)
+    /// Records that the state reflects a log of `size` entries (some may have been left out
+    /// by an instant: see `ledger::replay`).
+    pub(crate) fn set_log_size(&mut self, size: u64) {
+        self.trust.set_log_size(size);
     }
 
     /// The trust state underneath.

@@ -13,6 +13,7 @@
 pub mod merkle;
 pub mod note;
 pub mod registry;
+pub mod replay;
 mod verify;
 
 use crate::evidence::{Event, FieldError, Id, Stamp, Time};

@@ -1,0 +1,357 @@
+//! The questions a trust state answers: trust figures (direct evidence, vouch chains, network
+//! rank as the base rate), standing, exposure, cited evidence, history. Every one takes its
+//! instant as a parameter; nothing here changes the state, reads the clock or does I/O.
+
+use super::decay::{decay, find};
+use super::opinion::{Evidence, Opinion};
+use super::rank::{Ranking, TrustGraph, eigentrust};
+use super::state::{Counts, MAX_CITED, TrustReport, TrustState};
+use crate::evidence::{Id, Time};
+use std::sync::Arc;
+
+impl TrustState {
+    /// The instant an answer "now" is for: `now`, or the latest event time folded in when an
+    /// event is dated ahead of `now` (the log accepts `at` up to its `max_ahead` past the clock).
+    /// So every answer is the fold of its log size up to the instant it reports, and replaying
+    /// that pair gives it again.
+    pub fn instant_for(&self, now: Time) -> Time {
+        self.latest.map_or(now, |latest| latest.max(now))
+    }
+
+    /// The latest event time folded in.
+    pub fn latest_event(&self) -> Option<Time> {
+        self.latest
+    }
+
+    /// Whether the entry at `index` was imported as history (dated by its data set, not within
+    /// the log's time window).
+    pub fn is_history(&self, index: u64) -> bool {
+        let i = self.history.partition_point(|&(_, end)| end <= index);
+        self.history
+            .get(i)
+            .is_some_and(|&(start, _)| start <= index)
+    }
+
+    /// Those of `indexes` that were imported as history.
+    pub fn history_among(&self, indexes: &[u64]) -> Vec<u64> {
+        if self.history.is_empty() {
+            return Vec::new();
+        }
+        indexes
+            .iter()
+            .copied()
+            .filter(|&i| self.is_history(i))
+            .collect()
+    }
+
+    /// A principal's standing for the ladder: the opinion formed from all direct evidence about
+    /// it (overdue promises included) under the average base rate. It leaves out network rank
+    /// and vouches, which depend on everyone else, so that levels fold one principal at a time.
+    pub fn standing(&self, subject: u32, at: Time) -> Opinion {
+        let p = &self.params;
+        let evidence = self.direct(subject, None, None, at.as_micros());
+        Opinion::from_evidence(evidence, p.prior_weight, p.base_rate)
+    }
+
+    /// The promisor, stake and log index of a promise that has no outcome yet.
+    pub fn open_promise(&self, id: &Id) -> Option<(u32, f64, u64)> {
+        self.promises
+            .get(id)
+            .map(|f| (f.promisor, f.stake, f.index))
+    }
+
+    /// A principal's promises with no outcome: (due, stake, log index), in the order made.
+    pub fn open_promises(&self, subject: u32) -> impl Iterator<Item = (Time, f64, u64)> + '_ {
+        self.people[subject as usize]
+            .open
+            .iter()
+            .filter_map(|o| Time::from_micros(o.due).map(|due| (due, o.stake, o.index)))
+    }
+
+    /// What `subject` has at stake at `at`: the stakes of its promises with no outcome that are
+    /// not yet due (one past due already counts as broken).
+    pub fn exposure(&self, subject: u32, at: Time) -> f64 {
+        let at = at.as_micros();
+        self.people[subject as usize]
+            .open
+            .iter()
+            .filter(|o| o.due > at)
+            // From +0: `Sum` for floats starts at −0, which would print as `-0.0`.
+            .fold(0.0, |sum, o| sum + o.stake)
+    }
+
+    /// The principals with an active vouch for `subject` (any scope).
+    pub fn vouchers(&self, subject: u32) -> impl Iterator<Item = u32> + '_ {
+        self.people[subject as usize]
+            .vouched_by
+            .iter()
+            .map(|v| v.voucher)
+    }
+
+    /// Verdicts (ratings and reports) a principal has given so far, and how many were negative.
+    pub fn verdicts_given(&self, who: u32) -> (u32, u32) {
+        let person = &self.people[who as usize];
+        (person.verdicts_given, person.negative_given)
+    }
+
+    /// What one truster has recorded about one subject so far, by kind.
+    pub fn pair_counts(&self, truster: u32, subject: u32) -> Counts {
+        self.pair(truster, subject)
+            .map_or_else(Counts::default, |pair| pair.counts)
+    }
+
+    /// The log indexes of the most recent `limit` pieces of evidence about `subject`.
+    pub fn cited(&self, subject: u32, limit: usize) -> Vec<u64> {
+        let person = &self.people[subject as usize];
+        let mut indexes: Vec<u64> = person
+            .from
+            .iter()
+            .map(|i| &self.pairs[*i as usize])
+            .flat_map(|pair| pair.indexes.iter().rev().take(limit).copied())
+            .chain(person.vouched_by.iter().map(|v| v.index))
+            .chain(person.open.iter().map(|o| o.index))
+            .collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        let skip = indexes.len().saturating_sub(limit);
+        indexes.split_off(skip)
+    }
+
+    /// Network rank over the local trust of every pair (the positive part of its undecayed
+    /// net evidence), computed once per log size.
+    pub fn ranking(&self) -> Arc<Ranking> {
+        self.rank
+            .get_or_init(|| {
+                let edges = self
+                    .people
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(subject, person)| {
+                        person.from.iter().filter_map(move |i| {
+                            let pair = &self.pairs[*i as usize];
+                            let net = pair.raw_positive - pair.raw_negative;
+                            (net > 0.0).then_some((pair.truster, subject as u32, net))
+                        })
+                    });
+                let seeds: Vec<u32> = self
+                    .params
+                    .seeds
+                    .iter()
+                    .filter_map(|s| self.principals.get(s))
+                    .collect();
+                let ranking = TrustGraph::from_edges(self.people.len(), edges)
+                    .and_then(|graph| eigentrust(&graph, &seeds, &self.params.rank));
+                Arc::new(ranking.unwrap_or_else(|_| Ranking {
+                    scores: Vec::new(),
+                    iterations: 0,
+                    delta: 0.0,
+                    converged: true,
+                }))
+            })
+            .clone()
+    }
+
+    /// The rank score of `subject`, or what a principal nobody trusts would get.
+    pub(super) fn rank_of(&self, subject: Option<u32>, ranking: &Ranking) -> f64 {
+        if let Some(score) = subject.and_then(|s| ranking.scores.get(s as usize)) {
+            return *score;
+        }
+        let seeded = self
+            .params
+            .seeds
+            .iter()
+            .any(|s| self.principals.get(s).is_some());
+        if seeded {
+            0.0
+        } else {
+            self.params.rank.alpha / (self.people.len() + 1) as f64
+        }
+    }
+
+    /// The base rate of `subject`: from the newcomer rate up to the average rate as its
+    /// network rank reaches the average (1/N).
+    pub(super) fn base_rate(&self, rank: f64) -> f64 {
+        let p = &self.params;
+        let relative = rank * self.people.len().max(1) as f64;
+        p.newcomer_base_rate + (p.base_rate - p.newcomer_base_rate) * relative.min(1.0)
+    }
+
+    /// How much `subject` can be trusted at `at`: by everyone (`truster` `None`) or by one
+    /// truster, in one scope or all. Returns the opinion and everything behind it.
+    pub fn trust(
+        &self,
+        subject: &Id,
+        truster: Option<&Id>,
+        scope: Option<&Id>,
+        at: Time,
+    ) -> TrustReport {
+        self.trust_ranked(subject, truster, scope, at, &self.ranking())
+    }
+
+    /// As [`TrustState::trust`], with base rates from a network rank computed earlier (for
+    /// example refreshed at intervals while replaying a long history, where recomputing it
+    /// after every event would dominate). Principals the ranking does not know are treated as
+    /// principals nobody trusts yet.
+    pub fn trust_ranked(
+        &self,
+        subject: &Id,
+        truster: Option<&Id>,
+        scope: Option<&Id>,
+        at: Time,
+        ranking: &Ranking,
+    ) -> TrustReport {
+        let at = at.as_micros();
+        let p = &self.params;
+        let s = self.principals.get(subject);
+        let t = truster.and_then(|t| self.principals.get(t));
+        let scope = scope.map(|id| self.scopes.get(id));
+        let rank = self.rank_of(s, ranking);
+        let base_rate = self.base_rate(rank);
+        let mut report = TrustReport {
+            opinion: Opinion::from_evidence(Evidence::default(), p.prior_weight, base_rate),
+            evidence: Evidence::default(),
+            vouched: Evidence::default(),
+            counts: Counts::default(),
+            rank,
+            indexes: Vec::new(),
+            indexes_total: 0,
+            history: Vec::new(),
+            log_size: self.log_size,
+        };
+        let Some(s) = s else {
+            return report;
+        };
+        // A truster named but never seen has no evidence of its own.
+        if truster.is_some() && t.is_none() {
+            return report;
+        }
+        // A scope never seen has no evidence.
+        if scope == Some(None) {
+            return report;
+        }
+        let scope = scope.flatten();
+        let person = &self.people[s as usize];
+        let mut indexes = Vec::new();
+        let mut evidence = self.direct(s, t, scope, at);
+        for pair in person.from.iter().map(|i| &self.pairs[*i as usize]) {
+            if t.is_none_or(|t| t == pair.truster) {
+                report.counts.add(&pair.counts);
+                indexes.extend_from_slice(&pair.indexes);
+            }
+        }
+        let vouched = self.vouched(s, t, scope, at, p.vouch_depth, &mut vec![s]);
+        for v in &person.vouched_by {
+            if scope_matches(v.scope, scope) {
+                report.counts.vouches += 1;
+                indexes.push(v.index);
+            }
+        }
+        for o in &person.open {
+            if o.due <= at
+                && t.is_none_or(|t| t == o.promisee)
+                && scope.is_none_or(|s| s == o.scope)
+            {
+                report.counts.overdue += 1;
+                indexes.push(o.index);
+            }
+        }
+        evidence = evidence.plus(vouched);
+        indexes.sort_unstable();
+        report.indexes_total = indexes.len();
+        let skip = indexes.len().saturating_sub(MAX_CITED);
+        report.indexes = indexes.split_off(skip);
+        report.history = self.history_among(&report.indexes);
+        report.evidence = evidence;
+        report.vouched = vouched;
+        report.opinion = Opinion::from_evidence(evidence, p.prior_weight, base_rate);
+        report
+    }
+
+    /// Direct evidence about `subject` (from `truster`, or from everyone), overdue promises
+    /// included, without vouches.
+    pub(super) fn direct(
+        &self,
+        subject: u32,
+        truster: Option<u32>,
+        scope: Option<u32>,
+        at: i64,
+    ) -> Evidence {
+        let p = &self.params;
+        let person = &self.people[subject as usize];
+        let mut evidence = match (truster, scope) {
+            (None, None) => person.total.value(at, p),
+            (None, Some(scope)) => {
+                find(&person.scoped_total, scope).map_or_else(Evidence::default, |d| d.value(at, p))
+            }
+            (Some(t), None) => self
+                .pair(t, subject)
+                .map_or_else(Evidence::default, |pair| pair.evidence.value(at, p)),
+            (Some(t), Some(scope)) => self
+                .pair(t, subject)
+                .and_then(|pair| find(&pair.scoped, scope))
+                .map_or_else(Evidence::default, |d| d.value(at, p)),
+        };
+        for o in &person.open {
+            if o.due <= at
+                && truster.is_none_or(|t| t == o.promisee)
+                && scope.is_none_or(|s| s == o.scope)
+            {
+                evidence.negative += o.penalty * decay(at - o.made, p.half_life_negative);
+            }
+        }
+        evidence
+    }
+
+    /// Evidence reaching `subject` through vouch chains of at most `depth` links, discounted
+    /// at every link by the trust in the voucher (P7). `path` holds the principals already on
+    /// the chain, so that no chain loops.
+    pub(super) fn vouched(
+        &self,
+        subject: u32,
+        truster: Option<u32>,
+        scope: Option<u32>,
+        at: i64,
+        depth: u32,
+        path: &mut Vec<u32>,
+    ) -> Evidence {
+        let p = &self.params;
+        let mut total = Evidence::default();
+        if depth == 0 {
+            return total;
+        }
+        for vouch in &self.people[subject as usize].vouched_by {
+            if !scope_matches(vouch.scope, scope) || path.contains(&vouch.voucher) {
+                continue;
+            }
+            let statement = Opinion::from_evidence(
+                Evidence {
+                    positive: p.vouch_strength * vouch.weight,
+                    negative: 0.0,
+                },
+                p.prior_weight,
+                p.base_rate,
+            );
+            if truster == Some(vouch.voucher) {
+                // The truster's own vouch is its own statement, taken at face value.
+                total = total.plus(statement.as_evidence(p.prior_weight));
+                continue;
+            }
+            path.push(vouch.voucher);
+            let about_voucher = self
+                .direct(vouch.voucher, truster, scope, at)
+                .plus(self.vouched(vouch.voucher, truster, scope, at, depth - 1, path));
+            path.pop();
+            let in_voucher = Opinion::from_evidence(about_voucher, p.prior_weight, p.base_rate);
+            total = total.plus(in_voucher.discount(&statement).as_evidence(p.prior_weight));
+        }
+        total
+    }
+}
+
+fn scope_matches(vouch_scope: Option<u32>, asked: Option<u32>) -> bool {
+    match (vouch_scope, asked) {
+        (None, _) => true,
+        (Some(v), Some(a)) => v == a,
+        (Some(_), None) => false,
+    }
+}
