@@ -92,6 +92,7 @@ impl Sandbox {
 
     /// Loads, as history, a promise by `promisor` to `promisee` made at `made` (due at `due`),
     /// and its outcome `result` recorded by the promisee at `settled`.
+    // Each argument is one field of the two events; a struct would only rename them.
     #[allow(clippy::too_many_arguments)]
     fn promise_settled(
         &self,

@@ -4,7 +4,15 @@
 //! sizes. Rules that need the log (duplicate promise ids, who may record an outcome, signatures)
 //! live in [`crate::ledger`]. This module never does I/O and never reads the clock.
 
+mod fields;
+mod id;
 pub mod jcs;
+mod time;
+
+use fields::Fields;
+
+pub use id::Id;
+pub use time::Time;
 
 use serde_json::{Map, Value};
 use std::fmt;
@@ -56,162 +64,6 @@ impl FieldError {
     pub fn with_code(mut self, code: &'static str) -> Self {
         self.code = code;
         self
-    }
-}
-
-/// A short printable identifier: a principal, a scope or a promise id.
-///
-/// 1 to 128 bytes of printable ASCII without spaces (`agent:deploy-bot`, `user:42`,
-/// `deploy:staging`), so ids are unambiguous in logs, URLs and shell commands.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Id(Box<str>);
-
-impl fmt::Debug for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl Id {
-    /// Checks and wraps an identifier; `field` names it in the error.
-    pub fn parse(field: &str, s: &str) -> Result<Self, FieldError> {
-        if s.is_empty() {
-            return Err(FieldError::new(field, "must not be empty"));
-        }
-        if s.len() > MAX_ID_LEN {
-            return Err(FieldError::new(
-                field,
-                format!("is {} bytes long; the limit is {MAX_ID_LEN}", s.len()),
-            ));
-        }
-        if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
-            return Err(FieldError::new(
-                field,
-                format!(
-                    "{:?} contains {c:?}; identifiers are printable ASCII without spaces",
-                    s
-                ),
-            ));
-        }
-        Ok(Self(s.into()))
-    }
-
-    /// The identifier as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Id {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// An instant, in whole microseconds since 1970-01-01T00:00:00Z.
-///
-/// Written as RFC 3339 in UTC (`2026-11-25T12:00:00Z`, fraction only when non-zero); any RFC 3339
-/// offset is accepted on input and converted, so one instant has one canonical text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Time(i64);
-
-impl Time {
-    /// Earliest accepted instant: 1970-01-01T00:00:00Z.
-    pub const MIN: Time = Time(0);
-    /// Latest accepted instant: 9999-12-30T22:00:00Z, the latest RFC 3339 text jiff (and so
-    /// this crate) reads back, so that every instant's text parses again.
-    pub const MAX: Time = Time(253_402_207_200_000_000);
-
-    /// The instant `micros` microseconds after the Unix epoch, if within range.
-    pub fn from_micros(micros: i64) -> Option<Self> {
-        (Self::MIN.0..=Self::MAX.0)
-            .contains(&micros)
-            .then_some(Self(micros))
-    }
-
-    /// The instant `secs` (possibly fractional) seconds after the Unix epoch, rounded to the
-    /// nearest microsecond, if within range.
-    pub fn from_unix_seconds(secs: f64) -> Option<Self> {
-        let micros = (secs * 1e6).round();
-        if !micros.is_finite() || micros < Self::MIN.0 as f64 || micros > Self::MAX.0 as f64 {
-            return None;
-        }
-        Self::from_micros(micros as i64)
-    }
-
-    /// Microseconds since the Unix epoch.
-    pub fn as_micros(self) -> i64 {
-        self.0
-    }
-
-    /// Parses RFC 3339 text; `field` names it in the error.
-    pub fn parse(field: &str, s: &str) -> Result<Self, FieldError> {
-        let ts: jiff::Timestamp = s.parse().map_err(|e| {
-            FieldError::new(
-                field,
-                format!("{s:?} is not an RFC 3339 instant such as 2026-11-25T12:00:00Z ({e})"),
-            )
-        })?;
-        Self::from_micros(ts.as_microsecond()).ok_or_else(|| {
-            FieldError::new(
-                field,
-                format!("{s:?} is outside the accepted range 1970-01-01 to 9999-12-30"),
-            )
-        })
-    }
-}
-
-/// RFC 3339 in UTC, as jiff prints it (`2026-11-25T12:00:00Z`, a fraction of a second only when
-/// non-zero, without trailing zeros), written by hand: every appended entry prints two or three
-/// instants, and a general-purpose printer cost a noticeable share of an append.
-impl fmt::Display for Time {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (buf, len) = self.rfc3339();
-        // Only ASCII digits and punctuation were written.
-        f.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
-    }
-}
-
-impl Time {
-    /// The RFC 3339 text (see the `Display` impl) in a buffer, and its length.
-    fn rfc3339(self) -> ([u8; 27], usize) {
-        // Howard Hinnant's days-to-civil algorithm; the range (1970–9999) keeps it non-negative.
-        let (secs, micros) = (self.0.div_euclid(1_000_000), self.0.rem_euclid(1_000_000));
-        let (days, of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        let mut buf = *b"0000-00-00T00:00:00.000000Z";
-        let mut put = |at: usize, width: usize, mut n: i64| {
-            for i in (at..at + width).rev() {
-                buf[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-            }
-        };
-        put(0, 4, year);
-        put(5, 2, month);
-        put(8, 2, day);
-        put(11, 2, of_day / 3_600);
-        put(14, 2, of_day / 60 % 60);
-        put(17, 2, of_day % 60);
-        let end = if micros == 0 {
-            19
-        } else {
-            put(20, 6, micros);
-            let mut end = 26;
-            while buf[end - 1] == b'0' {
-                end -= 1;
-            }
-            end
-        };
-        buf[end] = b'Z';
-        (buf, end + 1)
     }
 }
 
@@ -888,93 +740,6 @@ enum Source {
     Entry,
 }
 
-/// Reads typed fields out of a JSON object, naming the field in every error.
-struct Fields<'a>(&'a Map<String, Value>);
-
-impl Fields<'_> {
-    fn get(&self, field: &str) -> Result<&Value, FieldError> {
-        self.0
-            .get(field)
-            .ok_or_else(|| FieldError::new(field, "is missing"))
-    }
-
-    fn str(&self, field: &str) -> Result<&str, FieldError> {
-        self.get(field)?
-            .as_str()
-            .ok_or_else(|| FieldError::new(field, "must be a string"))
-    }
-
-    fn id(&self, field: &str) -> Result<Id, FieldError> {
-        Id::parse(field, self.str(field)?)
-    }
-
-    fn optional_id(&self, field: &str) -> Result<Option<Id>, FieldError> {
-        match self.0.get(field) {
-            None => Ok(None),
-            Some(_) => self.id(field).map(Some),
-        }
-    }
-
-    /// Two distinct principals, such as a voucher and the subject vouched for.
-    fn pair(&self, actor: &str, subject: &str) -> Result<(Id, Id), FieldError> {
-        let a = self.id(actor)?;
-        let s = self.id(subject)?;
-        if a == s {
-            return Err(FieldError::new(
-                subject,
-                format!(
-                    "must differ from `{actor}`: nobody can vouch for, report or rate themselves"
-                ),
-            ));
-        }
-        Ok((a, s))
-    }
-
-    fn time(&self, field: &str) -> Result<Time, FieldError> {
-        Time::parse(field, self.str(field)?)
-    }
-
-    /// A finite number in [lo, hi], or (lo, hi] when `lo_inclusive` is false.
-    fn number_in(
-        &self,
-        field: &str,
-        lo: f64,
-        hi: f64,
-        lo_inclusive: bool,
-    ) -> Result<f64, FieldError> {
-        let value = self.get(field)?;
-        let n = value
-            .as_f64()
-            .filter(|n| n.is_finite())
-            .ok_or_else(|| FieldError::new(field, format!("{value} is not a finite number")))?;
-        let above_lo = if lo_inclusive { n >= lo } else { n > lo };
-        if !above_lo || n > hi {
-            let range = if lo_inclusive {
-                format!("[{lo}, {hi}]")
-            } else {
-                format!("({lo}, {hi}]")
-            };
-            return Err(FieldError::new(field, format!("{n} is outside {range}")));
-        }
-        // -0.0 and 0.0 are one canonical number; keep one of them.
-        Ok(if n == 0.0 { 0.0 } else { n })
-    }
-
-    fn bytes<const N: usize>(&self, field: &str) -> Result<[u8; N], FieldError> {
-        use base64::Engine as _;
-        let text = self.str(field)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(|e| FieldError::new(field, format!("is not standard base64: {e}")))?;
-        <[u8; N]>::try_from(bytes.as_slice()).map_err(|_| {
-            FieldError::new(
-                field,
-                format!("decodes to {} bytes; expected {N}", bytes.len()),
-            )
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1182,12 +947,19 @@ mod tests {
     #[test]
     fn instants_print_as_jiff_prints_them() {
         let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut samples = vec![0, 1, 999_999, 1_000_000, Time::MAX.0, 951_782_400_000_000];
+        let mut samples = vec![
+            0,
+            1,
+            999_999,
+            1_000_000,
+            Time::MAX.as_micros(),
+            951_782_400_000_000,
+        ];
         for _ in 0..200_000 {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            let micros = (x % (Time::MAX.0 as u64 + 1)) as i64;
+            let micros = (x % (Time::MAX.as_micros() as u64 + 1)) as i64;
             // Whole seconds and whole days too, where trailing zeros are trimmed.
             samples.extend([
                 micros,
@@ -1199,12 +971,9 @@ mod tests {
             let jiff = jiff::Timestamp::from_microsecond(micros)
                 .expect("in range")
                 .to_string();
-            assert_eq!(Time(micros).to_string(), jiff, "{micros}");
-            assert_eq!(
-                Time::parse("t", &jiff),
-                Ok(Time(micros)),
-                "{jiff} reads back"
-            );
+            let time = Time::from_micros(micros).expect("in range");
+            assert_eq!(time.to_string(), jiff, "{micros}");
+            assert_eq!(Time::parse("t", &jiff), Ok(time), "{jiff} reads back");
         }
     }
 

@@ -436,6 +436,8 @@ fn demote(
 }
 
 /// Whether every requirement of `req` holds for `position` at `at`, given its standing.
+// The decision path calls this with values it already holds; bundling them would cost a copy
+// on every decision.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn requirements_met(
     req: &Requirements,
@@ -542,6 +544,8 @@ fn catch_up(
 
 /// At instant `at`: a demotion if standing fell beyond the margin, then a promotion if every
 /// requirement of the next level holds (the event at `index` completing them, if any).
+// It borrows parts of `LadderState` separately (one of them mutably), which a `&mut self`
+// method could not.
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     trust: &TrustState,

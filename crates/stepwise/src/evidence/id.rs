@@ -1,0 +1,53 @@
+//! Identifiers: principals, scopes and promise ids, checked once and then trusted.
+
+use super::{FieldError, MAX_ID_LEN};
+use std::fmt;
+
+/// A short printable identifier: a principal, a scope or a promise id.
+///
+/// 1 to 128 bytes of printable ASCII without spaces (`agent:deploy-bot`, `user:42`,
+/// `deploy:staging`), so ids are unambiguous in logs, URLs and shell commands.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id(Box<str>);
+
+impl fmt::Debug for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl Id {
+    /// Checks and wraps an identifier; `field` names it in the error.
+    pub fn parse(field: &str, s: &str) -> Result<Self, FieldError> {
+        if s.is_empty() {
+            return Err(FieldError::new(field, "must not be empty"));
+        }
+        if s.len() > MAX_ID_LEN {
+            return Err(FieldError::new(
+                field,
+                format!("is {} bytes long; the limit is {MAX_ID_LEN}", s.len()),
+            ));
+        }
+        if let Some(c) = s.chars().find(|c| !c.is_ascii_graphic()) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "{:?} contains {c:?}; identifiers are printable ASCII without spaces",
+                    s
+                ),
+            ));
+        }
+        Ok(Self(s.into()))
+    }
+
+    /// The identifier as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
