@@ -1451,3 +1451,58 @@ fn an_answer_replays_byte_for_byte_from_its_log_size_and_instant() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("--log-size 99"), "{}", stderr(&out));
 }
+
+/// What a person reads: the text of `decide`, `explain`, `trust` and `ladder` on a fixed story,
+/// kept as reviewed snapshots (`tests/snapshots/`); a change to any of them shows as a diff to
+/// review (`INSTA_UPDATE=always cargo test -p stepwise-cli --test cli` rewrites them).
+#[test]
+fn what_people_read_is_kept_in_snapshots() {
+    let s = Sandbox::new();
+    s.expect(&["init", "--origin", "snapshots.test/log"], 0);
+    let day = |d: u32| format!("2026-03-{d:02}T00:00:00Z");
+    for i in 1..=3u32 {
+        s.promise_settled(
+            &format!("p{i}"),
+            "agent:bot",
+            "user:ann",
+            "20",
+            &day(i),
+            &day(20),
+            "kept",
+            &day(i),
+        );
+    }
+    s.promise_settled(
+        "p9",
+        "agent:bot",
+        "user:ann",
+        "20",
+        &day(11),
+        &day(20),
+        "broken",
+        &day(12),
+    );
+    s.history(&[format!(
+        r#"{{"kind":"rating","at":"{}","rater":"user:cat","subject":"agent:bot","value":-0.5}}"#,
+        day(13)
+    )]);
+    let at = day(14);
+    let text = |args: &[&str], code: i32| {
+        let mut args = args.to_vec();
+        if args[0] != "ladder" {
+            args.extend(["--at", at.as_str()]);
+        }
+        s.expect(&args, code)
+    };
+    insta::assert_snapshot!(
+        "decide_denied",
+        text(&["decide", "agent:bot", "act:low", "--stake", "50"], 1)
+    );
+    insta::assert_snapshot!(
+        "decide_allowed",
+        text(&["decide", "agent:bot", "propose", "--stake", "2"], 0)
+    );
+    insta::assert_snapshot!("explain", text(&["explain", "agent:bot"], 0));
+    insta::assert_snapshot!("trust", text(&["trust", "agent:bot"], 0));
+    insta::assert_snapshot!("ladder", text(&["ladder"], 0));
+}
