@@ -183,6 +183,21 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
     // The log's window on `at`: 24 h back and 5 min ahead of the moment it records the event.
     let day_ago = minutes_from_now(-25 * 60);
     let soon = minutes_from_now(10);
+    let rating_at = |at| {
+        [
+            "record",
+            "rating",
+            "--rater",
+            "a",
+            "--subject",
+            "b",
+            "--value",
+            "1",
+            "--at",
+            at,
+        ]
+    };
+    let (backdated, ahead) = (rating_at(&day_ago), rating_at(&soon));
 
     let bad: &[(&[&str], &str)] = &[
         (
@@ -290,36 +305,8 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
             &["record", "key", "--principal", "a", "--public-key", "AAAA"],
             "`public_key`",
         ),
-        (
-            &[
-                "record",
-                "rating",
-                "--rater",
-                "a",
-                "--subject",
-                "b",
-                "--value",
-                "1",
-                "--at",
-                &day_ago,
-            ],
-            "is before the log's time window",
-        ),
-        (
-            &[
-                "record",
-                "rating",
-                "--rater",
-                "a",
-                "--subject",
-                "b",
-                "--value",
-                "1",
-                "--at",
-                &soon,
-            ],
-            "is ahead of the log's time window",
-        ),
+        (&backdated, "is before the log's time window"),
+        (&ahead, "is ahead of the log's time window"),
     ];
     for (args, field) in bad {
         let out = s.run(args);
@@ -328,19 +315,7 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
         assert_eq!(s.checkpoint(), before, "{args:?} changed the log");
     }
     // Scripts get the refusal's field and stable code.
-    let out = s.run(&[
-        "record",
-        "rating",
-        "--rater",
-        "a",
-        "--subject",
-        "b",
-        "--value",
-        "1",
-        "--at",
-        &day_ago,
-        "--json",
-    ]);
+    let out = s.run(&[&backdated[..], &["--json"]].concat());
     assert_eq!(out.status.code(), Some(2));
     let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
     assert_eq!(

@@ -112,7 +112,7 @@ impl TimeWindow {
 }
 
 /// A duration in the policy's notation: whole days (from two on), hours, minutes or seconds.
-pub fn duration_text(micros: i64) -> String {
+fn duration_text(micros: i64) -> String {
     const UNITS: [(i64, &str); 4] = [
         (86_400_000_000, "d"),
         (3_600_000_000, "h"),
