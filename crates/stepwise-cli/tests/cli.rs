@@ -1429,7 +1429,7 @@ fn an_answer_replays_byte_for_byte_from_its_log_size_and_instant() {
 
 /// What a person reads: the text of `decide`, `explain`, `trust` and `ladder` on a fixed story,
 /// kept as reviewed snapshots (`tests/snapshots/`); a change to any of them shows as a diff to
-/// review (`INSTA_UPDATE=always cargo test -p stepwise-cli --test cli` rewrites them).
+/// review (`INSTA_UPDATE=always cargo test -p stepwise-cli --test integration cli::` rewrites them).
 #[test]
 fn what_people_read_is_kept_in_snapshots() {
     let s = Sandbox::new();

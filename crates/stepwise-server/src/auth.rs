@@ -2,71 +2,16 @@
 //!
 //! A request names its key as `Authorization: Bearer <key>`. Only the key's SHA-256 is stored
 //! and compared; records are cached for a few seconds so a busy key costs no store read, which
-//! bounds how long a revoked key keeps working elsewhere to [`KEY_TTL`] (at once in the process
+//! bounds how long a revoked key keeps working elsewhere to [`KEY_TTL`](crate::app::KEY_TTL) (at once in the process
 //! that revoked it).
 
-use crate::app::{App, Pool};
+use crate::app::App;
 use crate::error::{ApiError, Code};
 use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 use stepwise::evidence::Id;
-use stepwise::keys::{KeyRecord, Role, check_key_text, key_hash};
-
-/// How long a key record (or its absence) is trusted before the store is asked again.
-pub const KEY_TTL: Duration = Duration::from_secs(2);
-
-/// Most records cached; beyond it the cache starts afresh (random keys cannot grow it).
-const MAX_CACHED: usize = 50_000;
-
-/// What the store said about a key hash (`None`: no such key), and when.
-type Seen = (Option<KeyRecord>, Instant);
-
-/// Recently seen key records, by hash.
-#[derive(Default)]
-pub struct KeyCache {
-    entries: Mutex<HashMap<[u8; 32], Seen>>,
-}
-
-impl KeyCache {
-    fn get(&self, hash: &[u8; 32]) -> Option<Option<KeyRecord>> {
-        let entries = self.entries.lock().ok()?;
-        let (record, at) = entries.get(hash)?;
-        (at.elapsed() < KEY_TTL).then(|| record.clone())
-    }
-
-    /// Remembers what the store said about `hash`.
-    pub fn put(&self, hash: [u8; 32], record: Option<KeyRecord>) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= MAX_CACHED {
-                entries.clear();
-            }
-            entries.insert(hash, (record, Instant::now()));
-        }
-    }
-
-    /// Forgets every cached record of key `id` (after a revocation).
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|_, (r, _)| r.as_ref().is_none_or(|r| r.id != id));
-        }
-    }
-
-    async fn lookup(
-        &self,
-        pool: &Arc<Pool>,
-        hash: [u8; 32],
-    ) -> Result<Option<KeyRecord>, ApiError> {
-        if let Some(found) = self.get(&hash) {
-            return Ok(found);
-        }
-        let record = pool.with(move |s| Ok(s.key_by_hash(&hash)?)).await?;
-        self.put(hash, record.clone());
-        Ok(record)
-    }
-}
+use stepwise::keys::{Role, check_key_text, key_hash};
 
 /// Whether `role` includes what `needed` allows: admin ⊇ recorder ⊇ reader.
 pub fn allows(role: Role, needed: Role) -> bool {

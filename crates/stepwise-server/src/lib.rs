@@ -19,7 +19,6 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use error::{ApiError, Code};
 use limits::{Limits, RateLimiter};
 use metrics::Metrics;
@@ -66,37 +65,22 @@ pub enum ServeError {
     StoreUrl(String),
 }
 
-/// The routes, with their middleware, over `app`.
+/// The routes of [`routes::table`], with their middleware, over `app`.
 pub fn router(app: Arc<App>) -> Router {
-    let api = Router::new()
-        .route("/healthz", get(routes::healthz))
-        .route("/metrics", get(routes::metrics))
-        .route("/openapi.json", get(routes::openapi))
-        .route("/v1/events", post(routes::append))
-        .route("/v1/events/{index}", get(routes::event))
-        .route("/v1/log/checkpoint", get(routes::checkpoint))
-        .route("/v1/log/proof/inclusion", get(routes::inclusion))
-        .route("/v1/log/proof/consistency", get(routes::consistency))
-        .route("/v1/principals/{id}/trust", get(routes::trust))
-        .route("/v1/principals/{id}/explain", get(routes::explain))
-        .route("/v1/decide", post(routes::decide))
-        .route("/v1/rank", get(routes::rank))
-        .route("/v1/policy", get(routes::policy))
-        .route("/v1/keys", post(routes::create_key).get(routes::list_keys))
-        .route("/v1/keys/{id}", axum::routing::delete(routes::revoke_key))
-        .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&app),
-            track,
-        ));
-    api.fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
-        .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                Code::MethodNotAllowed,
-                "this endpoint does not take that method; see /openapi.json",
-            )
-        })
-        .layer(DefaultBodyLimit::max(app.limits.max_body))
-        .with_state(app)
+    let (api, _document) = routes::table().split_for_parts();
+    api.route_layer(axum::middleware::from_fn_with_state(
+        Arc::clone(&app),
+        track,
+    ))
+    .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(
+            Code::MethodNotAllowed,
+            "this endpoint does not take that method; see /openapi.json",
+        )
+    })
+    .layer(DefaultBodyLimit::max(app.limits.max_body))
+    .with_state(app)
 }
 
 /// Times every request out after the configured limit and counts it in the metrics.
@@ -182,94 +166,119 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// A started server's parts, before it listens.
-struct Started {
+/// A server that has folded its log and started its writer and follower, ready to answer
+/// requests ([`Server::router`]), on a listener ([`run`]) or in process (tests).
+pub struct Server {
     app: Arc<App>,
     writer: std::thread::JoinHandle<()>,
     follower: std::thread::JoinHandle<()>,
     stop: Arc<AtomicBool>,
 }
 
-/// Opens the data directory and the store, folds the log and starts the writer and the
-/// follower. Blocking work (and the PostgreSQL client is blocking): run off the async threads.
-fn open(config: &Config) -> Result<Started, ServeError> {
-    let data = DataDir::new(&config.data);
-    if !data.is_initialized() {
-        data.create(None)?;
-    }
-    let policy = data.policy()?;
-    let policy_text = std::fs::read_to_string(data.policy_path()).unwrap_or_default();
-    let signer = data.signer()?;
-    let verifier_key = signer.verifier().encode();
-    let metrics = Arc::new(Metrics::default());
-    let stop = Arc::new(AtomicBool::new(false));
+impl Server {
+    /// Opens the data directory (created when new) and the store, folds the log and starts the
+    /// writer and the follower. Blocking work (the PostgreSQL client is blocking): call it off
+    /// the async threads.
+    pub fn open(config: &Config) -> Result<Self, ServeError> {
+        let data = DataDir::new(&config.data);
+        if !data.is_initialized() {
+            data.create(None)?;
+        }
+        let policy = data.policy()?;
+        let policy_text = std::fs::read_to_string(data.policy_path()).unwrap_or_default();
+        let signer = data.signer()?;
+        let verifier_key = signer.verifier().encode();
+        let metrics = Arc::new(Metrics::default());
+        let stop = Arc::new(AtomicBool::new(false));
 
-    // The writer owns the ledger; the follower and the read pool get handles of their own.
-    let model = (policy.model.clone(), policy.ladder.clone());
-    let (opener, (writer, writer_thread, live)): (app::Opener, _) = match &config.store {
-        None => {
-            let path = data.store_path();
-            let (at, config) = (path.clone(), policy.ledger.clone());
-            let open = move || {
-                Ledger::open(
-                    SqliteStore::open(&at)?,
-                    signer.clone(),
-                    config.clone(),
-                    Arc::new(SystemClock),
-                )
-            };
-            let started = start(open, model, &metrics)?;
-            let opener: app::Opener =
-                Box::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>));
-            (opener, started)
-        }
-        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            let (at, config) = (url.clone(), policy.ledger.clone());
-            let open = move || {
-                Ledger::open(
-                    PostgresStore::connect(&at)?,
-                    signer.clone(),
-                    config.clone(),
-                    Arc::new(SystemClock),
-                )
-            };
-            let started = start(open, model, &metrics)?;
-            let url = url.clone();
-            let opener: app::Opener =
-                Box::new(move || Ok(Box::new(PostgresStore::connect(&url)?) as Box<dyn Store>));
-            (opener, started)
-        }
-        Some(other) => return Err(ServeError::StoreUrl(other.clone())),
-    };
-    let pool = Arc::new(Pool::new(opener));
-    let follower_store = pool.open()?;
-    live.catch_up(&*follower_store)?;
-    let follower = app::spawn_follower(
-        follower_store,
-        Arc::clone(&pool),
-        Arc::clone(&live),
-        config.limits.follow_interval,
-        Arc::clone(&stop),
-    )?;
-    let app = Arc::new(App {
-        policy,
-        policy_text,
-        verifier_key,
-        writer,
-        live,
-        pool,
-        keys: auth::KeyCache::default(),
-        limiter: RateLimiter::new(config.limits.rate, config.limits.burst),
-        metrics,
-        replays: tokio::sync::Semaphore::new(2),
-        limits: config.limits.clone(),
-    });
-    Ok(Started {
-        app,
-        writer: writer_thread,
-        follower,
-        stop,
-    })
+        // The writer owns the ledger; the follower and the read pool get handles of their own.
+        let model = (policy.model.clone(), policy.ladder.clone());
+        let (opener, (writer, writer_thread, live)): (app::Opener, _) = match &config.store {
+            None => {
+                let path = data.store_path();
+                let (at, config) = (path.clone(), policy.ledger.clone());
+                let open = move || {
+                    Ledger::open(
+                        SqliteStore::open(&at)?,
+                        signer.clone(),
+                        config.clone(),
+                        Arc::new(SystemClock),
+                    )
+                };
+                let started = start(open, model, &metrics)?;
+                let opener: app::Opener =
+                    Box::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>));
+                (opener, started)
+            }
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let (at, config) = (url.clone(), policy.ledger.clone());
+                let open = move || {
+                    Ledger::open(
+                        PostgresStore::connect(&at)?,
+                        signer.clone(),
+                        config.clone(),
+                        Arc::new(SystemClock),
+                    )
+                };
+                let started = start(open, model, &metrics)?;
+                let url = url.clone();
+                let opener: app::Opener =
+                    Box::new(move || Ok(Box::new(PostgresStore::connect(&url)?) as Box<dyn Store>));
+                (opener, started)
+            }
+            Some(other) => return Err(ServeError::StoreUrl(other.clone())),
+        };
+        let pool = Arc::new(Pool::new(opener));
+        let follower_store = pool.open()?;
+        live.catch_up(&*follower_store)?;
+        let follower = app::spawn_follower(
+            follower_store,
+            Arc::clone(&pool),
+            Arc::clone(&live),
+            config.limits.follow_interval,
+            Arc::clone(&stop),
+        )?;
+        let app = Arc::new(App {
+            policy,
+            policy_text,
+            verifier_key,
+            writer,
+            live,
+            pool,
+            keys: app::KeyCache::default(),
+            limiter: RateLimiter::new(config.limits.rate, config.limits.burst),
+            metrics,
+            replays: tokio::sync::Semaphore::new(2),
+            limits: config.limits.clone(),
+            openapi: openapi::document().into(),
+        });
+        Ok(Server {
+            app,
+            writer: writer_thread,
+            follower,
+            stop,
+        })
+    }
+
+    /// The routes over this server's state.
+    pub fn router(&self) -> Router {
+        router(Arc::clone(&self.app))
+    }
+
+    /// Stops the writer (after it has answered every request it took) and the follower.
+    /// Blocking: call it off the async threads, once every router is dropped.
+    pub fn stop(self) {
+        let Self {
+            app,
+            writer,
+            follower,
+            stop,
+        } = self;
+        drop(app);
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = writer.join();
+        let _ = follower.join();
+    }
 }
 
 /// Runs the server until `shutdown` resolves: stops accepting, finishes the requests in
@@ -281,28 +290,17 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let addr = config.addr;
-    let started = tokio::task::spawn_blocking(move || open(&config))
+    let server = tokio::task::spawn_blocking(move || Server::open(&config))
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
-    let served = axum::serve(listener, router(Arc::clone(&started.app)))
+    let served = axum::serve(listener, server.router())
         .with_graceful_shutdown(shutdown)
         .await;
     // Every request has been answered; closing the writer's queue lets it finish and stop.
-    tokio::task::spawn_blocking(move || {
-        let Started {
-            app,
-            writer,
-            follower,
-            stop,
-        } = started;
-        drop(app);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = writer.join();
-        let _ = follower.join();
-    })
-    .await
-    .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
+    tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .map_err(|e| ServeError::Io(std::io::Error::other(e)))?;
     Ok(served?)
 }

@@ -1,4 +1,5 @@
-//! The OpenAPI 3.1 document, generated from the handlers and the wire types of `stepwise-api`.
+//! The OpenAPI 3.1 document: what the API says of itself (title, tags, the bearer scheme, the
+//! shared schemas), completed with every route of [`crate::routes::table`].
 
 use crate::routes;
 use std::sync::OnceLock;
@@ -15,24 +16,6 @@ use utoipa::{Modify, OpenApi};
                        whether a principal may do something at a stake now, with reasons and the \
                        next step. Every /v1 call needs `Authorization: Bearer <key>`.",
         license(name = "Apache-2.0"),
-    ),
-    paths(
-        routes::healthz,
-        routes::metrics,
-        routes::openapi,
-        routes::append,
-        routes::event,
-        routes::checkpoint,
-        routes::inclusion,
-        routes::consistency,
-        routes::trust,
-        routes::decide,
-        routes::explain,
-        routes::rank,
-        routes::policy,
-        routes::create_key,
-        routes::list_keys,
-        routes::revoke_key,
     ),
     components(schemas(
         ErrorBody,
@@ -69,6 +52,7 @@ pub fn document() -> String {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut doc = ApiDoc::openapi();
+        doc.merge(routes::table().into_openapi());
         doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
         let mut text = doc
             .to_pretty_json()

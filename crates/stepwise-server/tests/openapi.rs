@@ -1,5 +1,5 @@
 //! The OpenAPI document is generated from the code, committed as `docs/openapi.json`, and must
-//! not drift from it. Regenerate with `STEPWISE_BLESS=1 cargo test -p stepwise-server --test openapi`.
+//! not drift from it. Regenerate with `STEPWISE_BLESS=1 cargo test -p stepwise-server --test integration openapi`.
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -18,7 +18,7 @@ fn the_committed_document_is_the_generated_one() {
     let on_disk = std::fs::read_to_string(&path).expect("docs/openapi.json exists");
     assert!(
         on_disk == generated,
-        "docs/openapi.json is out of date: run `STEPWISE_BLESS=1 cargo test -p stepwise-server --test openapi` and commit it"
+        "docs/openapi.json is out of date: run `STEPWISE_BLESS=1 cargo test -p stepwise-server --test integration openapi` and commit it"
     );
 }
 
@@ -26,29 +26,17 @@ fn the_committed_document_is_the_generated_one() {
 fn every_route_is_described_with_its_errors() {
     let doc: Value = serde_json::from_str(&stepwise_server::openapi::document()).expect("JSON");
     assert_eq!(doc["openapi"], "3.1.0");
+    // The router and the document come from one table (`routes::table`); which operations
+    // exist, and who may call them, is checked in process by `api::the_role_matrix_…`.
     let paths = doc["paths"].as_object().expect("paths");
-    for route in [
-        "/healthz",
-        "/metrics",
-        "/openapi.json",
-        "/v1/events",
-        "/v1/events/{index}",
-        "/v1/log/checkpoint",
-        "/v1/log/proof/inclusion",
-        "/v1/log/proof/consistency",
-        "/v1/principals/{id}/trust",
-        "/v1/principals/{id}/explain",
-        "/v1/decide",
-        "/v1/rank",
-        "/v1/policy",
-        "/v1/keys",
-        "/v1/keys/{id}",
-    ] {
-        let item = paths
-            .get(route)
-            .unwrap_or_else(|| panic!("{route} is not in the document"));
+    assert!(paths.contains_key("/v1/decide") && paths.contains_key("/healthz"));
+    for (route, item) in paths {
         for (method, op) in item.as_object().expect("operations") {
             let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{method} {route} lacks a success"
+            );
             if route.starts_with("/v1/") {
                 assert!(responses.contains_key("401"), "{method} {route} lacks 401");
                 assert!(responses.contains_key("429"), "{method} {route} lacks 429");

@@ -1,9 +1,7 @@
 //! The ladder's laws, on random histories: levels are a pure function of the log, climbed one
 //! step at a time, one betrayal demotes at once, and an honest record is never demoted.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use std::collections::HashMap;
 use stepwise::evidence::{Body, Event};

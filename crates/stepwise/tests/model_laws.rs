@@ -1,8 +1,6 @@
 //! The trust model's laws (property tests) and its behaviour as small stories.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use stepwise::evidence::{Event, Id};
 use stepwise::ledger::replay::Prefix;

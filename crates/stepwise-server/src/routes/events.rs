@@ -1,0 +1,235 @@
+//! The log's entries: record evidence, read one entry.
+
+use super::{Shared, body, json, path, query};
+use crate::auth::Caller;
+use crate::error::{ApiError, Code};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::Value;
+use stepwise::evidence::Event;
+use stepwise::keys::Role;
+use stepwise::ledger::Origin;
+use stepwise_api::{
+    AppendQuery, AppendResponse, AppendResult, CheckpointRef, ErrorBody, EventView, EventsBody, hex,
+};
+
+/// Record evidence: one event (an object) or a batch (an array).
+///
+/// The reply comes once the recorded events are durable and gives their log indexes. A batch
+/// is answered 200 with a result per event: the valid ones are recorded, each refused one says
+/// why. A single event is answered 201, or 422 when refused. A key records only as its own
+/// principal: an unsigned event with no `author` is recorded as the key's principal, and one
+/// naming another author is refused (403) unless it carries that author's signature.
+///
+/// The log stamps each entry with the time it heard it (`recorded_at`); an event whose `at`
+/// lies outside the policy's window around that time (`[time] max_backdate`, default 24 h
+/// back; `max_ahead`, 5 min ahead) is refused with code `at_out_of_window`. An operator loads
+/// older, dated evidence with `?history=true` and an admin key, in the names the data set
+/// gives; those entries are marked `"history": true`.
+#[utoipa::path(post, path = "/v1/events", tag = "log",
+    params(AppendQuery),
+    request_body(content = EventsBody, description = "An event (see docs/LOG.md), or an array of events"),
+    responses(
+        (status = 200, description = "Batch processed", body = AppendResponse),
+        (status = 201, description = "Event recorded", body = AppendResponse),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 403, description = "Not allowed for this key", body = ErrorBody),
+        (status = 413, description = "Body or batch too large", body = ErrorBody),
+        (status = 422, description = "The event was refused", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody),
+        (status = 503, description = "Unavailable; nothing recorded", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn append(
+    State(app): Shared,
+    caller: Caller,
+    q: Result<Query<AppendQuery>, QueryRejection>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Role::Recorder)?;
+    let origin = if query(q)?.history.unwrap_or(false) {
+        caller.require(Role::Admin).map_err(|_| {
+            ApiError::forbidden(format!(
+                "key {} may not load history: `?history=true` takes an admin key (loading dated \
+                 evidence is an operator's act)",
+                caller.key_id
+            ))
+        })?;
+        Origin::History
+    } else {
+        Origin::Live
+    };
+    let raw = body(raw)?;
+    let value: Value = json(&raw)?;
+    let (items, single) = match value {
+        Value::Array(items) => (items, false),
+        object @ Value::Object(_) => (vec![object], true),
+        _ => {
+            return Err(ApiError::bad_request(
+                "request body: expected an event object or an array of events",
+            ));
+        }
+    };
+    if items.is_empty() {
+        return Err(ApiError::bad_request("request body: the batch is empty"));
+    }
+    if items.len() > app.limits.max_batch {
+        return Err(ApiError::new(
+            Code::BatchTooLarge,
+            format!(
+                "a batch holds at most {} events, not {} (`stepwise serve --max-batch`)",
+                app.limits.max_batch,
+                items.len()
+            ),
+        ));
+    }
+    // Parse every event; refusals keep their place in the results.
+    let mut parsed: Vec<Option<ErrorBody>> = Vec::with_capacity(items.len());
+    let mut events = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        match Event::from_value(item) {
+            Ok(mut event) => {
+                // History is the operator's: an admin key loads a data set in the names it
+                // gives (it could create keys for them anyway), and the entries say so.
+                if origin == Origin::Live {
+                    authorize(&caller, &mut event, if single { None } else { Some(i) })?;
+                }
+                events.push(event);
+                parsed.push(None);
+            }
+            Err(e) => parsed.push(Some(refusal(e))),
+        }
+    }
+    let written = if events.is_empty() {
+        None
+    } else {
+        Some(app.writer.append(events, origin).await?)
+    };
+    let checkpoint = written
+        .as_ref()
+        .map_or_else(|| app.live.checkpoint(), |w| w.checkpoint.clone());
+    let mut ledger_results = written.map(|w| w.results.into_iter());
+    let results: Vec<AppendResult> = parsed
+        .into_iter()
+        .map(|p| match p {
+            Some(error) => AppendResult {
+                index: None,
+                error: Some(error),
+            },
+            None => match ledger_results.as_mut().and_then(Iterator::next) {
+                Some(Ok(index)) => AppendResult {
+                    index: Some(index),
+                    error: None,
+                },
+                Some(Err(e)) => AppendResult {
+                    index: None,
+                    error: Some(refusal(e)),
+                },
+                None => AppendResult {
+                    index: None,
+                    error: Some(ErrorBody {
+                        code: Code::Internal.name().into(),
+                        message: "the ledger gave no result for this event".into(),
+                        field: None,
+                    }),
+                },
+            },
+        })
+        .collect();
+    let recorded = results.iter().filter(|r| r.index.is_some()).count();
+    let reply = AppendResponse {
+        refused: results.len() - recorded,
+        recorded,
+        results,
+        checkpoint: CheckpointRef {
+            size: checkpoint.size,
+            root: hex(&checkpoint.root),
+        },
+    };
+    if single {
+        if let Some(error) = reply.results.first().and_then(|r| r.error.as_ref()) {
+            let mut e = ApiError::new(Code::of_refusal(&error.code), &error.message);
+            e.body.field.clone_from(&error.field);
+            return Err(e);
+        }
+        return Ok((StatusCode::CREATED, Json(reply)).into_response());
+    }
+    Ok(Json(reply).into_response())
+}
+
+fn refusal(e: stepwise::evidence::FieldError) -> ErrorBody {
+    ErrorBody {
+        code: Code::of_refusal(e.code).name().into(),
+        message: format!("{}: {}", e.field, e.problem),
+        field: Some(e.field),
+    }
+}
+
+/// Nobody records in someone else's name: an unsigned event is authored by the key's principal
+/// (filled in when absent); a signed one is checked by the ledger against its author's key.
+fn authorize(caller: &Caller, event: &mut Event, position: Option<usize>) -> Result<(), ApiError> {
+    if event.sig.is_some() {
+        return Ok(());
+    }
+    let at = position.map_or(String::new(), |i| format!(" (event {i})"));
+    let Some(principal) = &caller.principal else {
+        return Err(ApiError::forbidden(format!(
+            "key {} has no principal, so it may only relay signed events{at}",
+            caller.key_id
+        )));
+    };
+    match &event.author {
+        None => event.author = Some(principal.clone()),
+        Some(author) if author == principal => {}
+        Some(author) => {
+            return Err(ApiError::forbidden(format!(
+                "key {} records as {principal}; it may not record an event authored by {author}{at} \
+                 unless the event carries {author}'s signature",
+                caller.key_id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Read one event of the log.
+#[utoipa::path(get, path = "/v1/events/{index}", tag = "log",
+    params(("index" = u64, Path, description = "Log index, from 0")),
+    responses(
+        (status = 200, description = "The event", body = EventView),
+        (status = 400, description = "Malformed index", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 404, description = "No such entry", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn event(
+    State(app): Shared,
+    _caller: Caller,
+    index: Result<Path<u64>, PathRejection>,
+) -> Result<Json<EventView>, ApiError> {
+    let index = path(index)?;
+    let size = app.live.checkpoint().size;
+    if index >= size {
+        return Err(ApiError::not_found(format!(
+            "no entry {index}: the log holds {size} entries"
+        )));
+    }
+    let entry = app
+        .pool
+        .with(move |s| {
+            s.entry(index)?
+                .ok_or_else(|| ApiError::not_found(format!("no entry {index}")))
+        })
+        .await?;
+    Ok(Json(EventView {
+        index,
+        bytes: base64::engine::general_purpose::STANDARD.encode(&entry.bytes),
+        leaf_hash: hex(&entry.leaf_hash),
+        event: serde_json::from_slice(&entry.bytes).unwrap_or(Value::Null),
+    }))
+}

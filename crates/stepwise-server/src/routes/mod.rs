@@ -1,0 +1,84 @@
+//! The API, one module per resource, and the one table that lists its routes: the router and
+//! the OpenAPI document are both made from [`table`], so neither can name a route the other
+//! lacks.
+
+mod events;
+mod keys;
+mod log;
+mod operations;
+mod trust;
+
+use crate::app::App;
+use crate::error::{ApiError, Code};
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use std::sync::Arc;
+use stepwise::evidence::{Id, Time};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Every route with its handler and its OpenAPI description (paths and methods come from each
+/// handler's `#[utoipa::path]`).
+pub fn table() -> OpenApiRouter<Arc<App>> {
+    OpenApiRouter::new()
+        .routes(routes!(operations::healthz))
+        .routes(routes!(operations::metrics))
+        .routes(routes!(operations::openapi))
+        .routes(routes!(events::append))
+        .routes(routes!(events::event))
+        .routes(routes!(log::checkpoint))
+        .routes(routes!(log::inclusion))
+        .routes(routes!(log::consistency))
+        .routes(routes!(trust::trust))
+        .routes(routes!(trust::decide))
+        .routes(routes!(trust::explain))
+        .routes(routes!(trust::rank))
+        .routes(routes!(trust::policy))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+}
+
+type Shared = State<Arc<App>>;
+
+/// The current instant, by the clock the ledger stamps entries with.
+pub fn now() -> Time {
+    use stepwise::ledger::Clock as _;
+    stepwise::ledger::SystemClock.now()
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                Code::PayloadTooLarge,
+                "the request body is larger than the server's limit (`stepwise serve --max-body`)",
+            )
+        } else {
+            ApiError::bad_request(format!("could not read the request body: {e}"))
+        }
+    })
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))
+}
+
+fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(t)| t)
+        .map_err(|e| ApiError::bad_request(format!("path: {}", e.body_text())))
+}
+
+fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
+}
+
+fn optional_id(field: &str, text: Option<&str>) -> Result<Option<Id>, ApiError> {
+    Ok(text.map(|t| Id::parse(field, t)).transpose()?)
+}
+
+fn optional_time(field: &str, text: Option<&str>) -> Result<Option<Time>, ApiError> {
+    Ok(text.map(|t| Time::parse(field, t)).transpose()?)
+}

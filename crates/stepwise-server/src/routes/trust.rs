@@ -1,0 +1,257 @@
+//! What the evidence says: trust figures, decisions, explanations, the network rank and the
+//! policy they follow. Each answer comes from the live state when it is the fold asked for,
+//! otherwise from a replay of the log.
+
+use super::{Shared, body, json, now, optional_id, optional_time, path, query};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use std::sync::Arc;
+use stepwise::evidence::{Id, Time};
+use stepwise::ladder::LadderState;
+use stepwise::ledger::replay::Prefix;
+use stepwise_api::{
+    self as wire, AtQuery, DecideReply, DecideRequest, DecisionView, ErrorBody, ExplainView,
+    PolicyView, RankQuery, RankRow, RankView, TrustQuery, TrustView, VerdictView,
+};
+
+/// How long an answer from the live state may take.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cost {
+    /// Microseconds (a decision): answered on the async thread.
+    Quick,
+    /// May recompute the network rank after the log grew: answered on a blocking thread.
+    Heavy,
+}
+
+/// Runs `f` on the fold of the first `log_size` entries of the log (default: all) up to
+/// instant `at` (default: now), as `stepwise … --log-size --at` does: every answer reports its
+/// log size and instant, and asking again with both gives it again, byte for byte, whatever
+/// was appended since. The live state in memory answers the latest log size at any instant
+/// from its latest event on; anything else is replayed from the store.
+async fn with_state<R: Send + 'static, F: FnOnce(&LadderState, Time) -> R + Send + 'static>(
+    app: &Arc<App>,
+    log_size: Option<u64>,
+    at: Option<Time>,
+    cost: Cost,
+    f: F,
+) -> Result<R, ApiError> {
+    let now = now();
+    let attempt = if cost == Cost::Quick {
+        app.live.answer(log_size, at, now, f)
+    } else {
+        let live = Arc::clone(&app.live);
+        tokio::task::spawn_blocking(move || live.answer(log_size, at, now, f))
+            .await
+            .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))?
+    };
+    match attempt {
+        Ok(answer) => Ok(answer),
+        Err(f) => replay(app, log_size, at, now, f).await,
+    }
+}
+
+/// An earlier log size or instant: the log is folded from the store, at most two such replays
+/// at once.
+async fn replay<R: Send + 'static>(
+    app: &Arc<App>,
+    log_size: Option<u64>,
+    at: Option<Time>,
+    now: Time,
+    f: impl FnOnce(&LadderState, Time) -> R + Send + 'static,
+) -> Result<R, ApiError> {
+    let _permit = app
+        .replays
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+    let model = app.policy.model.clone();
+    let ladder = app.policy.ladder.clone();
+    app.pool
+        .with(move |store| {
+            if let Some(n) = log_size {
+                let size = store.size()?;
+                if n > size {
+                    return Err(ApiError::field(
+                        "log_size",
+                        format!("{n} is larger than the log ({size} entries)"),
+                    ));
+                }
+            }
+            let prefix = Prefix {
+                log_size,
+                until: at,
+            };
+            let state = LadderState::replay(&*store, model, ladder, prefix, &mut |_| {})?;
+            let at = at.unwrap_or_else(|| state.trust().instant_for(now));
+            Ok(f(&state, at))
+        })
+        .await
+}
+
+/// How much a principal can be trusted, with the evidence behind the figure.
+#[utoipa::path(get, path = "/v1/principals/{id}/trust", tag = "trust",
+    params(("id" = String, Path, description = "The principal", pattern = r"^[!-~]{1,128}$"), TrustQuery),
+    responses(
+        (status = 200, description = "The trust figure", body = TrustView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn trust(
+    State(app): Shared,
+    _caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    q: Result<Query<TrustQuery>, QueryRejection>,
+) -> Result<Json<TrustView>, ApiError> {
+    let subject = Id::parse("id", &path(id)?)?;
+    let q = query(q)?;
+    let truster = optional_id("truster", q.truster.as_deref())?;
+    let scope = optional_id("scope", q.scope.as_deref())?;
+    let at = optional_time("at", q.at.as_deref())?;
+    with_state(&app, q.log_size, at, Cost::Heavy, move |state, at| {
+        let report = state
+            .trust()
+            .trust(&subject, truster.as_ref(), scope.as_ref(), at);
+        Json(TrustView::new(
+            &report,
+            &subject,
+            truster.as_ref(),
+            scope.as_ref(),
+            at,
+        ))
+    })
+    .await
+}
+
+/// May this principal do this, at this stake, now? Always with reasons and the next step.
+#[utoipa::path(post, path = "/v1/decide", tag = "trust",
+    request_body = DecideRequest,
+    responses(
+        (status = 200, description = "The decision (allowed or not)", body = DecideReply),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 413, description = "Body too large", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn decide(
+    State(app): Shared,
+    _caller: Caller,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<DecideReply>, ApiError> {
+    let request: DecideRequest = json(&body(raw)?)?;
+    let subject = Id::parse("subject", &request.subject)?;
+    if request.capability.is_empty() || request.capability.len() > stepwise::evidence::MAX_ID_LEN {
+        return Err(ApiError::field(
+            "capability",
+            format!("must be 1 to {} bytes long", stepwise::evidence::MAX_ID_LEN),
+        ));
+    }
+    if !(request.stake.is_finite() && request.stake >= 0.0) {
+        return Err(ApiError::field(
+            "stake",
+            format!("{} must be a finite number ≥ 0", request.stake),
+        ));
+    }
+    let truster = optional_id("truster", request.truster.as_deref())?;
+    let at = optional_time("at", request.at.as_deref())?;
+    let (capability, stake) = (request.capability, request.stake);
+    let explain = request.explain.unwrap_or(true);
+    with_state(&app, request.log_size, at, Cost::Quick, move |state, at| {
+        let d = state.decide(&subject, &capability, stake, truster.as_ref(), at);
+        let size = state.trust().log_size();
+        Json(if explain {
+            DecideReply::Explained(Box::new(DecisionView::new(&d, size)))
+        } else {
+            DecideReply::Verdict(VerdictView::new(&d, size))
+        })
+    })
+    .await
+}
+
+/// A principal's level, its timeline of promotions and demotions, and the next-step checklist.
+#[utoipa::path(get, path = "/v1/principals/{id}/explain", tag = "trust",
+    params(("id" = String, Path, description = "The principal", pattern = r"^[!-~]{1,128}$"), AtQuery),
+    responses(
+        (status = 200, description = "The explanation", body = ExplainView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn explain(
+    State(app): Shared,
+    _caller: Caller,
+    id: Result<Path<String>, PathRejection>,
+    q: Result<Query<AtQuery>, QueryRejection>,
+) -> Result<Json<ExplainView>, ApiError> {
+    let subject = Id::parse("id", &path(id)?)?;
+    let q = query(q)?;
+    let at = optional_time("at", q.at.as_deref())?;
+    with_state(&app, q.log_size, at, Cost::Quick, move |state, at| {
+        Json(ExplainView::new(
+            &state.explain(&subject, at),
+            state.trust().log_size(),
+        ))
+    })
+    .await
+}
+
+/// Who the network as a whole trusts most.
+#[utoipa::path(get, path = "/v1/rank", tag = "trust",
+    params(RankQuery),
+    responses(
+        (status = 200, description = "The rank", body = RankView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn rank(
+    State(app): Shared,
+    _caller: Caller,
+    q: Result<Query<RankQuery>, QueryRejection>,
+) -> Result<Json<RankView>, ApiError> {
+    let top = query(q)?.top.unwrap_or(20);
+    if top > 10_000 {
+        return Err(ApiError::field("top", format!("{top} is more than 10000")));
+    }
+    // The rank is computed on first use after the log changed.
+    with_state(&app, None, None, Cost::Heavy, move |state, _| {
+        let trust = state.trust();
+        let ranking = trust.ranking();
+        Json(RankView {
+            principals: ranking
+                .top(top)
+                .into_iter()
+                .filter_map(|(i, score)| {
+                    Some(RankRow {
+                        principal: trust.principal(i)?.to_string(),
+                        score,
+                    })
+                })
+                .collect(),
+            total: ranking.scores.len(),
+            converged: ranking.converged,
+            log_size: trust.log_size(),
+        })
+    })
+    .await
+}
+
+/// The policy: ladder, model settings, ledger rules, and the log's verifier key.
+#[utoipa::path(get, path = "/v1/policy", tag = "trust",
+    responses(
+        (status = 200, description = "The policy", body = PolicyView),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn policy(State(app): Shared, _caller: Caller) -> Json<PolicyView> {
+    Json(PolicyView {
+        toml: app.policy_text.clone(),
+        ladder: wire::ladder_view(&app.policy.ladder),
+        verifier_key: app.verifier_key.clone(),
+    })
+}

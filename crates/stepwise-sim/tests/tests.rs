@@ -1,0 +1,4 @@
+//! Evaluation on the real data sets and the simulated attacks, in one test binary.
+
+mod eval;
+mod simulate;
