@@ -162,6 +162,9 @@ pub struct TrustQuery {
     /// Answer from the first `log_size` entries only (default: all): with `at`, replays an
     /// earlier answer exactly.
     pub log_size: Option<u64>,
+    /// With `log_size`: the network rank of the first `rank_log_size` entries (default: of the
+    /// first `log_size`), as an earlier answer reported it.
+    pub rank_log_size: Option<u64>,
 }
 
 /// A decision request.
@@ -189,6 +192,10 @@ pub struct DecideRequest {
     /// earlier decision exactly.
     #[serde(default)]
     pub log_size: Option<u64>,
+    /// With `log_size`: the network rank of the first `rank_log_size` entries (default: of the
+    /// first `log_size`), as an earlier decision reported it.
+    #[serde(default)]
+    pub rank_log_size: Option<u64>,
     /// `false`: answer with the verdict alone (no reasons in words, no next step).
     #[serde(default)]
     pub explain: Option<bool>,
@@ -202,6 +209,19 @@ pub enum DecideReply {
     Explained(Box<DecisionView>),
     /// The verdict alone.
     Verdict(VerdictView),
+}
+
+/// One answer of `POST /v1/decide/batch`: the decision, or why its request was refused.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DecideBatchItem {
+    /// The decision, as `POST /v1/decide` answers it.
+    Decided(DecideReply),
+    /// The request was refused (the status it would have had alone is in `error.code`).
+    Refused {
+        /// Why.
+        error: ErrorBody,
+    },
 }
 
 /// Query of an explanation.
@@ -233,8 +253,10 @@ pub struct RankView {
     pub total: usize,
     /// Whether the iteration converged.
     pub converged: bool,
-    /// Log size the rank was computed at.
+    /// Log size of the state served (the rank may be behind it: `rank_log_size`).
     pub log_size: u64,
+    /// Log size the rank was computed at.
+    pub rank_log_size: u64,
 }
 
 /// The policy in force.

@@ -108,6 +108,10 @@ pub struct DecisionView {
     pub history: Vec<u64>,
     /// Log size the decision was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
+    /// Log size of the network rank the decision used, present only when it used one (a
+    /// truster whose profile sets `min_expected`); replay with it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rank_log_size: Option<u64>,
 }
 
 fn next_step(d: &Decision<'_>) -> Option<NextStepView> {
@@ -160,6 +164,7 @@ impl DecisionView {
             history: d.history(&evidence),
             evidence,
             log_size,
+            rank_log_size: d.rank_log_size,
         }
     }
 }
@@ -182,6 +187,9 @@ pub struct VerdictView {
     pub reasons: Vec<&'static str>,
     /// Log size the decision was computed at.
     pub log_size: u64,
+    /// Log size of the network rank the decision used, present only when it used one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rank_log_size: Option<u64>,
 }
 
 impl VerdictView {
@@ -194,6 +202,7 @@ impl VerdictView {
             exposure: d.exposure,
             reasons: d.reasons().as_slice().iter().map(|r| r.code()).collect(),
             log_size,
+            rank_log_size: d.rank_log_size,
         }
     }
 }
@@ -424,6 +433,9 @@ pub struct TrustView {
     pub history: Vec<u64>,
     /// Log size the figure was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
+    /// Log size of the network rank behind `rank` and `base_rate` (a view refreshed now and
+    /// then, so it may be behind `log_size`); replay with it too.
+    pub rank_log_size: u64,
 }
 
 impl TrustView {
@@ -468,6 +480,7 @@ impl TrustView {
             indexes_total: report.indexes_total,
             history: report.history.clone(),
             log_size: report.log_size,
+            rank_log_size: report.rank_log_size,
         }
     }
 }

@@ -54,6 +54,11 @@ pub struct Replay {
     /// `at` an answer reported, gives that answer again, whatever was appended since.
     #[arg(long, value_name = "N")]
     log_size: Option<u64>,
+    /// With the network rank of the first K entries (default: of the entries answered from),
+    /// as an answer from `stepwise serve`, whose rank is refreshed in the background, reported
+    /// it (`rank_log_size`).
+    #[arg(long, value_name = "K")]
+    rank_log_size: Option<u64>,
 }
 
 impl Replay {
@@ -71,15 +76,18 @@ impl Replay {
             .map(|text| Time::parse("--at", text))
             .transpose()?;
         let store = data.open_store()?;
-        if let Some(n) = self.log_size {
-            let size = store.size()?;
-            if n > size {
-                bail!("--log-size {n} is larger than the log ({size} entries)");
-            }
+        let size = store.size()?;
+        if let Some(n) = self.log_size.filter(|&n| n > size) {
+            bail!("--log-size {n} is larger than the log ({size} entries)");
+        }
+        let n = self.log_size.unwrap_or(size);
+        if let Some(k) = self.rank_log_size.filter(|&k| k > n) {
+            bail!("--rank-log-size {k} is larger than the log size answered from ({n})");
         }
         let prefix = Prefix {
             log_size: self.log_size,
             until,
+            rank_log_size: self.rank_log_size,
         };
         let bar = crate::output::spinner();
         let state = fold(&store, prefix, &mut |n| {

@@ -330,7 +330,23 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
                 .json()
         };
         let trust = get(format!("/v1/principals/user:ann/trust?at={at}"));
-        assert_eq!(trust, cli_json(&data, &["trust", "user:ann", "--at", at]));
+        // The server's network rank is refreshed in the background: the command line answers
+        // with the rank the server used.
+        let rank_size = trust["rank_log_size"].to_string();
+        assert_eq!(
+            trust,
+            cli_json(
+                &data,
+                &[
+                    "trust",
+                    "user:ann",
+                    "--at",
+                    at,
+                    "--rank-log-size",
+                    &rank_size
+                ]
+            )
+        );
         let ask = json!({"subject": "user:ann", "capability": "act:low", "stake": 5, "at": at});
         let decision = server
             .request(
@@ -395,9 +411,18 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
     assert_eq!(verdict["log_size"], 3);
     assert!(verdict.get("next_step").is_none());
 
-    let rank = server
-        .request("GET", "/v1/rank?top=1", Some(&keys.reader), None)
-        .json();
+    // The rank is refreshed in the background (at most every second by default).
+    let started = Instant::now();
+    let rank = loop {
+        let rank = server
+            .request("GET", "/v1/rank?top=1", Some(&keys.reader), None)
+            .json();
+        if rank["rank_log_size"] == 3 || started.elapsed() > Duration::from_secs(10) {
+            break rank;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(rank["rank_log_size"], 3, "{rank}");
     assert_eq!(rank["principals"].as_array().map(Vec::len), Some(1));
     assert_eq!(rank["total"], 2);
     let policy = server
@@ -1043,8 +1068,9 @@ fn the_log_keeps_time_and_every_answer_replays_exactly() {
         "the decision replays byte for byte"
     );
     let t_at = trust.json()["at"].as_str().expect("at").to_owned();
+    let rank_size = trust.json()["rank_log_size"].clone();
     let again = get(format!(
-        "/v1/principals/user:bob/trust?log_size=2&at={t_at}"
+        "/v1/principals/user:bob/trust?log_size=2&rank_log_size={rank_size}&at={t_at}"
     ));
     assert_eq!(
         again.body, trust.body,

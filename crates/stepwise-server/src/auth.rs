@@ -2,8 +2,8 @@
 //!
 //! A request names its key as `Authorization: Bearer <key>`. Only the key's SHA-256 is stored
 //! and compared; records are cached for a few seconds so a busy key costs no store read, which
-//! bounds how long a revoked key keeps working elsewhere to [`KEY_TTL`](crate::app::KEY_TTL) (at once in the process
-//! that revoked it).
+//! bounds how long a revoked key keeps working elsewhere to [`KEY_TTL`](crate::app::KEY_TTL)
+//! (at once in the process that revoked it).
 
 use crate::app::App;
 use crate::error::{ApiError, Code};

@@ -66,7 +66,7 @@ pub enum ServeError {
 }
 
 /// The routes of [`routes::table`], with their middleware, over `app`.
-pub fn router(app: Arc<App>) -> Router {
+fn router(app: Arc<App>) -> Router {
     let (api, _document) = routes::table().split_for_parts();
     api.route_layer(axum::middleware::from_fn_with_state(
         Arc::clone(&app),
@@ -172,6 +172,7 @@ pub struct Server {
     app: Arc<App>,
     writer: std::thread::JoinHandle<()>,
     follower: std::thread::JoinHandle<()>,
+    ranker: std::thread::JoinHandle<()>,
     stop: Arc<AtomicBool>,
 }
 
@@ -238,6 +239,12 @@ impl Server {
             config.limits.follow_interval,
             Arc::clone(&stop),
         )?;
+        let ranker = app::spawn_ranker(
+            Arc::clone(&live),
+            policy.network,
+            Arc::clone(&metrics),
+            Arc::clone(&stop),
+        )?;
         let app = Arc::new(App {
             policy,
             policy_text,
@@ -256,6 +263,7 @@ impl Server {
             app,
             writer: writer_thread,
             follower,
+            ranker,
             stop,
         })
     }
@@ -265,19 +273,22 @@ impl Server {
         router(Arc::clone(&self.app))
     }
 
-    /// Stops the writer (after it has answered every request it took) and the follower.
+    /// Stops the writer (after it has answered every request it took), the follower and the
+    /// ranker.
     /// Blocking: call it off the async threads, once every router is dropped.
     pub fn stop(self) {
         let Self {
             app,
             writer,
             follower,
+            ranker,
             stop,
         } = self;
         drop(app);
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let _ = writer.join();
         let _ = follower.join();
+        let _ = ranker.join();
     }
 }
 

@@ -66,6 +66,8 @@ struct Inner {
     commit_latency: Histogram,
     rate_limited: u64,
     clock_behind: u64,
+    rank_refreshes: u64,
+    rank_latency: Histogram,
 }
 
 /// Request and commit figures.
@@ -124,13 +126,20 @@ impl Metrics {
         self.lock().clock_behind += 1;
     }
 
+    /// One refresh of the network rank, which took `took`.
+    pub fn rank_refresh(&self, took: Duration) {
+        let mut m = self.lock();
+        m.rank_refreshes += 1;
+        m.rank_latency.observe(took.as_secs_f64());
+    }
+
     /// One request refused for its key's rate.
     pub fn rate_limited(&self) {
         self.lock().rate_limited += 1;
     }
 
     /// The exposition text, with the gauges given by the caller.
-    pub fn render(&self, log_size: u64, principals: usize) -> String {
+    pub fn render(&self, log_size: u64, rank_log_size: u64, principals: usize) -> String {
         let m = self.lock();
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP stepwise_http_requests_total HTTP requests served.\n");
@@ -182,9 +191,23 @@ impl Metrics {
             .write(&mut out, "stepwise_commit_duration_seconds", "");
         let _ = write!(
             out,
+            "# HELP stepwise_rank_refreshes_total Refreshes of the network rank (in the background).\n\
+             # TYPE stepwise_rank_refreshes_total counter\n\
+             stepwise_rank_refreshes_total {}\n\
+             # HELP stepwise_rank_refresh_duration_seconds Time to compute the network rank.\n\
+             # TYPE stepwise_rank_refresh_duration_seconds histogram\n",
+            m.rank_refreshes
+        );
+        m.rank_latency
+            .write(&mut out, "stepwise_rank_refresh_duration_seconds", "");
+        let _ = write!(
+            out,
             "# HELP stepwise_log_size Entries in the log as folded into the live state.\n\
              # TYPE stepwise_log_size gauge\n\
              stepwise_log_size {log_size}\n\
+             # HELP stepwise_rank_log_size Log size of the network rank answers use now.\n\
+             # TYPE stepwise_rank_log_size gauge\n\
+             stepwise_rank_log_size {rank_log_size}\n\
              # HELP stepwise_principals Principals in the live trust state.\n\
              # TYPE stepwise_principals gauge\n\
              stepwise_principals {principals}\n"
@@ -203,7 +226,8 @@ mod tests {
         m.request("GET", "/healthz", 200, Duration::from_micros(50));
         m.request("GET", "/healthz", 200, Duration::from_millis(3));
         m.commit(3, 30, Duration::from_millis(2));
-        let text = m.render(30, 4);
+        m.rank_refresh(Duration::from_millis(40));
+        let text = m.render(30, 25, 4);
         assert!(text.contains(
             "stepwise_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
         ));
@@ -216,5 +240,8 @@ mod tests {
         assert!(text.contains("stepwise_committed_requests_total 3"));
         assert!(text.contains("stepwise_commit_duration_seconds_count 1"));
         assert!(text.contains("stepwise_log_size 30"));
+        assert!(text.contains("stepwise_rank_log_size 25"));
+        assert!(text.contains("stepwise_rank_refreshes_total 1"));
+        assert!(text.contains("stepwise_rank_refresh_duration_seconds_bucket{le=\"0.05\"} 1"));
     }
 }

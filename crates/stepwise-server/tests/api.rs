@@ -48,10 +48,22 @@ struct Api {
 
 impl Api {
     fn open(limits: Limits) -> Self {
+        Self::open_with(limits, "")
+    }
+
+    /// A server whose policy file has `network` as its `[network]` section (default: as
+    /// `stepwise init` writes it).
+    fn open_with(limits: Limits, network: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let data_dir = DataDir::new(&data);
         data_dir.create(None).expect("init");
+        if !network.is_empty() {
+            let policy = std::fs::read_to_string(data_dir.policy_path()).expect("policy");
+            let policy = policy.replace("refresh_interval = \"1s\"\n", "");
+            let policy = policy.replace("refresh_events = 10000\n", network);
+            std::fs::write(data_dir.policy_path(), policy).expect("policy written");
+        }
         let mut store = SqliteStore::open(&data_dir.store_path()).expect("store");
         let mut key = |role: Role, principal: Option<&str>| {
             let text = generate_key().expect("key");
@@ -152,7 +164,7 @@ fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
             | "/v1/rank"
             | "/v1/policy",
         )
-        | ("post", "/v1/decide") => Some(Role::Reader),
+        | ("post", "/v1/decide" | "/v1/decide/batch") => Some(Role::Reader),
         ("post", "/v1/events") => Some(Role::Recorder),
         ("get" | "post", "/v1/keys") | ("delete", "/v1/keys/{id}") => Some(Role::Admin),
         _ => return None,
@@ -178,6 +190,9 @@ fn example(method: &str, route: &str) -> (String, Option<String>) {
         ("post", "/v1/events") => Some(promise("m1", "user:ann", "user:bob").to_string()),
         ("post", "/v1/decide") => {
             Some(r#"{"subject":"user:ann","capability":"read","stake":0}"#.to_owned())
+        }
+        ("post", "/v1/decide/batch") => {
+            Some(r#"[{"subject":"user:ann","capability":"read","stake":0}]"#.to_owned())
         }
         ("post", "/v1/keys") => Some(r#"{"role":"reader"}"#.to_owned()),
         _ => None,
@@ -256,7 +271,7 @@ async fn the_role_matrix_holds_for_every_operation_in_the_document() {
     }
     assert_eq!(
         operations.len(),
-        16,
+        17,
         "the document's operations: {operations:?}"
     );
 
@@ -699,5 +714,300 @@ async fn every_error_has_one_shape_with_its_documented_code_and_status() {
             "no case provokes {}",
             code.name()
         );
+    }
+}
+
+fn rating(rater: &str, subject: &str) -> Value {
+    json!({"kind": "rating", "at": ago(0.1), "rater": rater, "subject": subject, "value": 1})
+}
+
+/// Asks for `path` until `done` holds of the answer, for at most `within`; returns the last
+/// answer and how long it took.
+async fn poll(
+    api: &Api,
+    path: &str,
+    within: std::time::Duration,
+    done: impl Fn(&Value) -> bool,
+) -> (Value, std::time::Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        let answer = api
+            .call("GET", path, Some(&api.keys.reader), None)
+            .await
+            .json();
+        if done(&answer) || started.elapsed() > within {
+            return (answer, started.elapsed());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+/// The network rank is refreshed in the background, never in a request, within the policy's
+/// bound: no sooner than `refresh_interval` unless `refresh_events` entries came since, and
+/// at once when they did.
+#[tokio::test]
+async fn the_served_rank_is_refreshed_in_the_background_within_its_bound() {
+    let api = Api::open_with(
+        Limits::default(),
+        "refresh_interval = \"1h\"\nrefresh_events = 3\n",
+    );
+    let (ann, bob) = (api.keys.ann.as_str(), api.keys.bob.as_str());
+    let trust = "/v1/principals/user:bob/trust";
+    let first = api
+        .call("GET", trust, Some(&api.keys.reader), None)
+        .await
+        .json();
+    assert_eq!(
+        (first["log_size"].as_u64(), first["rank_log_size"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // Two entries: fewer than `refresh_events`, and the hour has not passed.
+    for e in [
+        rating("user:ann", "user:bob"),
+        rating("user:bob", "user:ann"),
+    ] {
+        let who = if e["rater"] == "user:ann" { ann } else { bob };
+        assert_eq!(
+            api.call("POST", "/v1/events", Some(who), Some(&e.to_string()))
+                .await
+                .status,
+            201
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let stale = api
+        .call("GET", trust, Some(&api.keys.reader), None)
+        .await
+        .json();
+    assert_eq!(
+        (stale["log_size"].as_u64(), stale["rank_log_size"].as_u64()),
+        (Some(2), Some(0))
+    );
+    // The third calls for a refresh at once.
+    let e = rating("user:ann", "user:cy").to_string();
+    assert_eq!(
+        api.call("POST", "/v1/events", Some(ann), Some(&e))
+            .await
+            .status,
+        201
+    );
+    let (fresh, took) = poll(&api, trust, std::time::Duration::from_secs(5), |a| {
+        a["rank_log_size"] == 3
+    })
+    .await;
+    assert_eq!(
+        fresh["rank_log_size"], 3,
+        "not refreshed within {took:?}: {fresh}"
+    );
+    assert_ne!(
+        fresh["rank"], stale["rank"],
+        "the new rank counts the ratings"
+    );
+    let metrics = api.call("GET", "/metrics", None, None).await.body;
+    assert!(
+        metrics.contains("stepwise_rank_refreshes_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("stepwise_rank_log_size 3"), "{metrics}");
+
+    // With an interval, the rank catches up with the log within it once appends stop.
+    let api = Api::open_with(
+        Limits::default(),
+        "refresh_interval = \"0.2s\"\nrefresh_events = 1000\n",
+    );
+    let e = rating("user:ann", "user:bob").to_string();
+    assert_eq!(
+        api.call("POST", "/v1/events", Some(&api.keys.ann), Some(&e))
+            .await
+            .status,
+        201
+    );
+    let (fresh, took) = poll(&api, trust, std::time::Duration::from_secs(5), |a| {
+        a["rank_log_size"] == 1
+    })
+    .await;
+    assert_eq!(fresh["rank_log_size"], 1, "not refreshed within {took:?}");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "took {took:?} for an interval of 0.2 s"
+    );
+}
+
+/// An answer that used a rank refreshed in the background replays byte for byte with the log
+/// size, rank log size and instant it reported, while the server keeps that rank; once it is
+/// gone, the rank of that prefix is computed again and agrees within the rank's ε.
+#[tokio::test]
+async fn answers_replay_exactly_while_the_rank_moves_on() {
+    let api = Api::open_with(
+        Limits::default(),
+        "refresh_interval = \"0.01s\"\nrefresh_events = 1\n",
+    );
+    let (ann, bob) = (api.keys.ann.as_str(), api.keys.bob.as_str());
+    let people = ["user:ann", "user:bob", "user:cy", "user:dee"];
+    let mut recorded = 0u64;
+    let mut record = async |rater_key: &str, rater: &str, subject: &str| {
+        let e = rating(rater, subject).to_string();
+        let r = api
+            .call("POST", "/v1/events", Some(rater_key), Some(&e))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        recorded += 1;
+        recorded
+    };
+    for s in &people[1..] {
+        record(ann, "user:ann", s).await;
+    }
+    let n = record(bob, "user:bob", "user:cy").await;
+    let path = "/v1/principals/user:cy/trust";
+    let (answer, _) = poll(&api, path, std::time::Duration::from_secs(5), |a| {
+        a["rank_log_size"].as_u64() == Some(n)
+    })
+    .await;
+    assert_eq!(answer["rank_log_size"].as_u64(), Some(n), "{answer}");
+    let body = answer.to_string();
+    let replay_path = format!(
+        "{path}?log_size={n}&rank_log_size={n}&at={}",
+        answer["at"].as_str().expect("at")
+    );
+    // More evidence, and new ranks published meanwhile.
+    for s in people {
+        if s != "user:bob" {
+            let n = record(bob, "user:bob", s).await;
+            let _ = poll(&api, path, std::time::Duration::from_secs(5), |a| {
+                a["rank_log_size"].as_u64() == Some(n)
+            })
+            .await;
+        }
+    }
+    let replayed = api
+        .call("GET", &replay_path, Some(&api.keys.reader), None)
+        .await;
+    assert_eq!(replayed.status, 200, "{}", replayed.body);
+    let replayed = replayed.json();
+    // Three more ranks were published: the one answered with is still kept.
+    assert_eq!(replayed.to_string(), body, "replays byte for byte");
+    // Enough refreshes to forget it: computed again from the prefix, within ε.
+    for _ in 0..stepwise_server::app::RETAINED_RANKS {
+        let n = record(ann, "user:ann", "user:dee").await;
+        let _ = poll(&api, path, std::time::Duration::from_secs(5), |a| {
+            a["rank_log_size"].as_u64() == Some(n)
+        })
+        .await;
+    }
+    let again = api
+        .call("GET", &replay_path, Some(&api.keys.reader), None)
+        .await
+        .json();
+    for field in ["rank", "expected", "base_rate"] {
+        let (a, b) = (
+            again[field].as_f64().expect("number"),
+            answer[field].as_f64().expect("number"),
+        );
+        assert!((a - b).abs() < 1e-9, "{field}: {a} vs {b}");
+    }
+    assert_eq!(
+        (again["log_size"].clone(), again["rank_log_size"].clone()),
+        (answer["log_size"].clone(), answer["rank_log_size"].clone())
+    );
+    // A rank log size beyond the log size asked for is refused, naming the field.
+    let r = api
+        .call(
+            "GET",
+            &format!("{path}?log_size=1&rank_log_size=2"),
+            Some(&api.keys.reader),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].as_str()),
+        (400, Some("rank_log_size"))
+    );
+}
+
+/// `POST /v1/decide/batch` answers each request exactly as `POST /v1/decide` answers it alone,
+/// in order, with a refusal in place of a request that would be refused.
+#[tokio::test]
+async fn batch_decisions_equal_single_ones_item_by_item() {
+    let api = Api::open(Limits::default());
+    let (ann, bob) = (api.keys.ann.as_str(), api.keys.bob.as_str());
+    let p = promise("b1", "user:ann", "user:bob").to_string();
+    assert_eq!(
+        api.call("POST", "/v1/events", Some(ann), Some(&p))
+            .await
+            .status,
+        201
+    );
+    let kept = outcome("b1", "kept").to_string();
+    assert_eq!(
+        api.call("POST", "/v1/events", Some(bob), Some(&kept))
+            .await
+            .status,
+        201
+    );
+    let now = ago(0.0);
+    let earlier = ago(3.0);
+    let requests = vec![
+        json!({"subject": "user:ann", "capability": "read", "stake": 0, "at": now}),
+        json!({"subject": "user:ann", "capability": "propose", "stake": 5, "at": now, "explain": false}),
+        json!({"subject": "user:ann", "capability": "act:high", "stake": 1e9, "at": now}),
+        json!({"subject": "user:nobody", "capability": "read", "stake": 1, "at": now}),
+        json!({"subject": "user:ann", "capability": "propose", "stake": 5, "at": earlier}),
+        json!({"subject": "user:ann", "capability": "propose", "stake": 5, "at": now, "log_size": 1}),
+        json!({"subject": "user:ann", "capability": "read", "stake": -1, "at": now}),
+        json!({"subject": "user:ann", "capability": "fly", "stake": 1, "at": now}),
+        json!({"subject": "not an id", "capability": "read", "stake": 1, "at": now}),
+        json!({"subject": "user:ann", "capability": "read", "stake": 0, "at": now, "log_size": 99}),
+    ];
+    let batch = api
+        .call(
+            "POST",
+            "/v1/decide/batch",
+            Some(&api.keys.reader),
+            Some(&Value::from(requests.clone()).to_string()),
+        )
+        .await;
+    assert_eq!(batch.status, 200, "{}", batch.body);
+    let answers = batch.json();
+    let answers = answers.as_array().expect("an array");
+    assert_eq!(answers.len(), requests.len());
+    for (request, answer) in requests.iter().zip(answers) {
+        let single = api
+            .call(
+                "POST",
+                "/v1/decide",
+                Some(&api.keys.reader),
+                Some(&request.to_string()),
+            )
+            .await;
+        if single.status == 200 {
+            assert_eq!(answer, &single.json(), "{request}");
+        } else {
+            assert_eq!(answer, &json!({"error": single.json()}), "{request}");
+        }
+    }
+    assert!(answers.iter().any(|a| a["allowed"] == true));
+    assert!(answers.iter().any(|a| a["allowed"] == false));
+    assert!(answers.iter().any(|a| a["error"]["field"] == "stake"));
+    // A malformed item is refused in its place; an empty batch or a non-array as a whole.
+    let r = api
+        .call(
+            "POST",
+            "/v1/decide/batch",
+            Some(&api.keys.reader),
+            Some(r#"[{"subject":"user:ann"}]"#),
+        )
+        .await
+        .json();
+    assert_eq!(r[0]["error"]["code"], "invalid_request", "{r}");
+    for body in ["[]", "{}"] {
+        let r = api
+            .call(
+                "POST",
+                "/v1/decide/batch",
+                Some(&api.keys.reader),
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
     }
 }

@@ -31,6 +31,15 @@ max_backdate = "24h"
 # Furthest ahead accepted: clients whose clocks run a little fast.
 max_ahead = "5m"
 
+# Network rank is a view of the log, refreshed in the background by `stepwise serve` (a request
+# never computes it); every answer that uses it says the log size it was computed at
+# (`rank_log_size`).
+[network]
+# The rank is refreshed at most this often (s, m, h, d or w; fractions allowed: "0.5s")...
+refresh_interval = "1s"
+# ...unless this many entries have been appended since the last refresh: then at once.
+refresh_events = 10000
+
 # The trust model. Every formula is in docs/MODEL.md; the values below are the defaults.
 [model]
 # Prior weight W of subjective logic: evidence needed to be half sure (b+d = u at r+s = W).
@@ -149,6 +158,29 @@ pub struct Policy {
     pub model: ModelParams,
     /// The ladder and trusters' profiles.
     pub ladder: Ladder,
+    /// How the server keeps the network rank fresh.
+    pub network: RankRefresh,
+}
+
+/// When the server refreshes the network rank (`[network]`): once the log has grown, at most
+/// every `interval_micros`, or at once when `events` entries have been appended since. When
+/// appends stop, the served rank catches up with the log within the interval plus one
+/// computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RankRefresh {
+    /// Shortest time between two refreshes, in microseconds.
+    pub interval_micros: i64,
+    /// Entries appended since the last refresh that call for one at once.
+    pub events: u64,
+}
+
+impl Default for RankRefresh {
+    fn default() -> Self {
+        Self {
+            interval_micros: 1_000_000,
+            events: 10_000,
+        }
+    }
 }
 
 /// Why a policy was refused.
@@ -163,6 +195,8 @@ struct RawPolicy {
     ledger: RawLedger,
     #[serde(default)]
     time: RawTime,
+    #[serde(default)]
+    network: RawNetwork,
     #[serde(default)]
     model: RawModel,
     ladder: Option<RawLadder>,
@@ -379,6 +413,32 @@ impl RawTime {
     }
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    refresh_interval: Option<String>,
+    refresh_events: Option<u64>,
+}
+
+impl RawNetwork {
+    fn into_refresh(self) -> Result<RankRefresh, PolicyError> {
+        let defaults = RankRefresh::default();
+        let events = self.refresh_events.unwrap_or(defaults.events);
+        if events == 0 {
+            return Err(PolicyError(
+                "network.refresh_events = 0: must be at least 1".into(),
+            ));
+        }
+        Ok(RankRefresh {
+            interval_micros: match self.refresh_interval {
+                Some(t) => duration_of("network.refresh_interval", Some(&t))?,
+                None => defaults.interval_micros,
+            },
+            events,
+        })
+    }
+}
+
 impl Policy {
     /// Parses and checks policy text.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
@@ -408,6 +468,7 @@ impl Policy {
             },
             model: raw.model.into_params()?,
             ladder,
+            network: raw.network.into_refresh()?,
         })
     }
 }
@@ -431,6 +492,32 @@ mod tests {
         assert!(err.0.contains("ledger.operators"), "{err}");
         let ok = Policy::from_toml("[ledger]\noperators = [\"svc:identity\"]\n").expect("valid");
         assert_eq!(ok.ledger.operators[0].as_str(), "svc:identity");
+    }
+
+    #[test]
+    fn the_rank_refresh_is_read_and_checked_by_name() {
+        let p = Policy::from_toml("[network]\nrefresh_interval = \"0.25s\"\nrefresh_events = 50\n")
+            .expect("parses");
+        assert_eq!(
+            p.network,
+            RankRefresh {
+                interval_micros: 250_000,
+                events: 50
+            }
+        );
+        let defaults = Policy::from_toml(DEFAULT_POLICY).expect("parses");
+        assert_eq!(defaults.network, RankRefresh::default());
+        for (text, key) in [
+            (
+                "[network]\nrefresh_interval = \"soon\"\n",
+                "network.refresh_interval",
+            ),
+            ("[network]\nrefresh_events = 0\n", "network.refresh_events"),
+            ("[network]\nrefresh_every = 5\n", "refresh_every"),
+        ] {
+            let e = Policy::from_toml(text).expect_err(text).to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -6,8 +6,9 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use stepwise::evidence::{Body, Event};
 use stepwise::ladder::{Ladder, LadderState, Rules, StepCause};
-use stepwise::ledger::replay::Prefix;
+use stepwise::ledger::replay::{Prefix, fold_log};
 use stepwise::model::params::ModelParams;
+use stepwise::store::Store as _;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
@@ -193,14 +194,16 @@ proptest! {
     }
 
     /// Exact replay: what the log answers at (log size n, instant t) — t being "now" as the
-    /// server takes it — a replay of that prefix answers again, identically, whatever is
-    /// recorded later: outcomes, ratings and reports, many of them backdated within the window
-    /// to before t.
+    /// server takes it — with the network rank the server published at log size k ≤ n, a
+    /// replay of that prefix with that rank answers again, identically, whatever is recorded
+    /// later: outcomes, ratings and reports, many of them backdated within the window to
+    /// before t.
     #[test]
     fn an_answer_replays_exactly_whatever_is_recorded_later(
         steps in prop::collection::vec(step(), 1..100),
         later in prop::collection::vec((0..3u8, 0..6usize, 0..6usize, 0.0..1.0f64), 1..40),
         ask_after in 0.0..2.0f64,
+        rank_at in 0.0..=1.0f64,
     ) {
         let (events, last) = history(&steps);
         let (mut ledger, clock) = ledger_and_clock("replay.test/log", 6);
@@ -223,12 +226,30 @@ proptest! {
                 state.position_at(state.trust().principal_index(&who), t, &mut steps);
                 format!(
                     "{:?}",
-                    (d.allowed, d.level, d.limit, d.exposure, codes, d.next_step(), d.evidence(),
-                     trust.opinion, trust.indexes, trust.history, steps, state.trust().log_size())
+                    ((d.allowed, d.level, d.limit, d.exposure, codes, d.next_step(), d.evidence()),
+                     (trust.opinion, trust.rank, trust.indexes, trust.history, steps),
+                     (state.trust().log_size(), trust.rank_log_size))
                 )
             })
         };
-        let now = LadderState::replay(ledger.store(), ModelParams::default(), Ladder::default(), Prefix::ALL, &mut |_| {}).expect("replay");
+        // The live state, as the server folds it: entry by entry, its rank published on the way
+        // (at log size k) and kept while later entries are folded.
+        let size = ledger.store().size().expect("size");
+        let k = (rank_at * size as f64).floor() as u64;
+        let mut now = LadderState::new(ModelParams::default(), Ladder::default());
+        fold_log(ledger.store(), Prefix::ALL, &mut |_| {}, &mut |index, event| {
+            if index == k {
+                let snapshot = now.trust().rank_job().snapshot();
+                now.publish_rank(snapshot);
+            }
+            now.apply(index, event);
+        })
+        .expect("fold");
+        if k == size {
+            let snapshot = now.trust().rank_job().snapshot();
+            now.publish_rank(snapshot);
+        }
+        prop_assert_eq!(now.trust().rank_log_size(), k);
         let n = now.trust().log_size();
         let t = now.trust().instant_for(at(last + ask_after));
         let before = answer(&now, t);
@@ -251,7 +272,7 @@ proptest! {
             ledger.store(),
             ModelParams::default(),
             Ladder::default(),
-            Prefix { log_size: Some(n), until: Some(t) },
+            Prefix { log_size: Some(n), until: Some(t), rank_log_size: Some(k) },
             &mut |_| {},
         )
         .expect("replay");

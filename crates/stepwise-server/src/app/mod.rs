@@ -11,7 +11,7 @@ mod pool;
 mod writer;
 
 pub use keys::{KEY_TTL, KeyCache};
-pub use live::{Live, spawn_follower};
+pub use live::{Ask, Live, RETAINED_RANKS, spawn_follower, spawn_ranker};
 pub use pool::{Opener, POOL_SIZE, Pool};
 pub use writer::{Writer, Written};
 

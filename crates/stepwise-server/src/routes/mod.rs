@@ -33,6 +33,7 @@ pub fn table() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(log::consistency))
         .routes(routes!(trust::trust))
         .routes(routes!(trust::decide))
+        .routes(routes!(trust::decide_batch))
         .routes(routes!(trust::explain))
         .routes(routes!(trust::rank))
         .routes(routes!(trust::policy))

@@ -3,9 +3,9 @@
 //! otherwise from a replay of the log.
 
 use super::{Shared, body, json, now, optional_id, optional_time, path, query};
-use crate::app::App;
+use crate::app::{App, Ask};
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -15,8 +15,8 @@ use stepwise::evidence::{Id, Time};
 use stepwise::ladder::LadderState;
 use stepwise::ledger::replay::Prefix;
 use stepwise_api::{
-    self as wire, AtQuery, DecideReply, DecideRequest, DecisionView, ErrorBody, ExplainView,
-    PolicyView, RankQuery, RankRow, RankView, TrustQuery, TrustView, VerdictView,
+    self as wire, AtQuery, DecideBatchItem, DecideReply, DecideRequest, DecisionView, ErrorBody,
+    ExplainView, PolicyView, RankQuery, RankRow, RankView, TrustQuery, TrustView, VerdictView,
 };
 
 /// How long an answer from the live state may take.
@@ -24,43 +24,43 @@ use stepwise_api::{
 enum Cost {
     /// Microseconds (a decision): answered on the async thread.
     Quick,
-    /// May recompute the network rank after the log grew: answered on a blocking thread.
+    /// Milliseconds (sorting every principal's rank): answered on a blocking thread.
     Heavy,
 }
 
-/// Runs `f` on the fold of the first `log_size` entries of the log (default: all) up to
-/// instant `at` (default: now), as `stepwise … --log-size --at` does: every answer reports its
-/// log size and instant, and asking again with both gives it again, byte for byte, whatever
-/// was appended since. The live state in memory answers the latest log size at any instant
-/// from its latest event on; anything else is replayed from the store.
+/// Runs `f` on the fold `ask` asks for: the first `log_size` entries of the log (default: all)
+/// up to instant `at` (default: now), with the network rank of the first `rank_log_size`
+/// (default: the latest published), as `stepwise … --log-size --rank-log-size --at` does: every
+/// answer reports them, and asking again with them gives it again, byte for byte, whatever was
+/// appended since. The live state in memory answers the latest log size and rank at any
+/// instant from its latest event on; anything else is replayed from the store.
 async fn with_state<R: Send + 'static, F: FnOnce(&LadderState, Time) -> R + Send + 'static>(
     app: &Arc<App>,
-    log_size: Option<u64>,
-    at: Option<Time>,
+    ask: Ask,
     cost: Cost,
     f: F,
 ) -> Result<R, ApiError> {
     let now = now();
     let attempt = if cost == Cost::Quick {
-        app.live.answer(log_size, at, now, f)
+        app.live.answer(ask, now, f)
     } else {
         let live = Arc::clone(&app.live);
-        tokio::task::spawn_blocking(move || live.answer(log_size, at, now, f))
+        tokio::task::spawn_blocking(move || live.answer(ask, now, f))
             .await
             .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))?
     };
     match attempt {
         Ok(answer) => Ok(answer),
-        Err(f) => replay(app, log_size, at, now, f).await,
+        Err(f) => replay(app, ask, now, f).await,
     }
 }
 
-/// An earlier log size or instant: the log is folded from the store, at most two such replays
-/// at once.
+/// An earlier log size, rank or instant: the log is folded from the store, at most two such
+/// replays at once. A rank the server published and still keeps is used as it was (the very
+/// bits answered); otherwise the rank of the prefix asked for is computed.
 async fn replay<R: Send + 'static>(
     app: &Arc<App>,
-    log_size: Option<u64>,
-    at: Option<Time>,
+    ask: Ask,
     now: Time,
     f: impl FnOnce(&LadderState, Time) -> R + Send + 'static,
 ) -> Result<R, ApiError> {
@@ -71,22 +71,44 @@ async fn replay<R: Send + 'static>(
         .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
     let model = app.policy.model.clone();
     let ladder = app.policy.ladder.clone();
+    let Ask {
+        log_size,
+        rank_log_size,
+        at,
+    } = ask;
+    // A kept rank is the rank of that prefix as long as no entry in it is dated after `at`.
+    let retained = rank_log_size
+        .and_then(|k| app.live.retained_rank(k))
+        .filter(|r| at.is_none_or(|at| r.latest.is_none_or(|latest| latest <= at)));
     app.pool
         .with(move |store| {
-            if let Some(n) = log_size {
-                let size = store.size()?;
-                if n > size {
-                    return Err(ApiError::field(
-                        "log_size",
-                        format!("{n} is larger than the log ({size} entries)"),
-                    ));
-                }
+            let size = store.size()?;
+            if let Some(n) = log_size.filter(|&n| n > size) {
+                return Err(ApiError::field(
+                    "log_size",
+                    format!("{n} is larger than the log ({size} entries)"),
+                ));
+            }
+            let n = log_size.unwrap_or(size);
+            if let Some(k) = rank_log_size.filter(|&k| k > n) {
+                return Err(ApiError::field(
+                    "rank_log_size",
+                    format!("{k} is larger than the log size answered from ({n})"),
+                ));
             }
             let prefix = Prefix {
                 log_size,
                 until: at,
+                rank_log_size: if retained.is_some() {
+                    None
+                } else {
+                    rank_log_size
+                },
             };
-            let state = LadderState::replay(&*store, model, ladder, prefix, &mut |_| {})?;
+            let mut state = LadderState::replay(&*store, model, ladder, prefix, &mut |_| {})?;
+            if let Some(rank) = retained {
+                state.publish_rank(rank);
+            }
             let at = at.unwrap_or_else(|| state.trust().instant_for(now));
             Ok(f(&state, at))
         })
@@ -113,7 +135,12 @@ pub async fn trust(
     let truster = optional_id("truster", q.truster.as_deref())?;
     let scope = optional_id("scope", q.scope.as_deref())?;
     let at = optional_time("at", q.at.as_deref())?;
-    with_state(&app, q.log_size, at, Cost::Heavy, move |state, at| {
+    let ask = Ask {
+        log_size: q.log_size,
+        rank_log_size: q.rank_log_size,
+        at,
+    };
+    with_state(&app, ask, Cost::Quick, move |state, at| {
         let report = state
             .trust()
             .trust(&subject, truster.as_ref(), scope.as_ref(), at);
@@ -144,6 +171,57 @@ pub async fn decide(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DecideReply>, ApiError> {
     let request: DecideRequest = json(&body(raw)?)?;
+    Ok(Json(decide_one(&app, request).await?))
+}
+
+/// Many decisions in one request: an array of decision requests, answered by an array of
+/// their answers in the same order, each as `POST /v1/decide` would answer it alone — or, for
+/// a request that would be refused, `{"error": …}` in its place. Up to `stepwise serve
+/// --max-batch` requests (default 1,000).
+#[utoipa::path(post, path = "/v1/decide/batch", tag = "trust",
+    request_body(content = Vec<DecideRequest>, description = "Decision requests"),
+    responses(
+        (status = 200, description = "One answer per request, in order", body = [DecideBatchItem]),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 413, description = "Body or batch too large", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn decide_batch(
+    State(app): Shared,
+    _caller: Caller,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<Vec<DecideBatchItem>>, ApiError> {
+    let items: Vec<serde_json::Value> = json(&body(raw)?)?;
+    if items.is_empty() {
+        return Err(ApiError::bad_request("request body: the batch is empty"));
+    }
+    if items.len() > app.limits.max_batch {
+        return Err(ApiError::new(
+            Code::BatchTooLarge,
+            format!(
+                "a batch holds at most {} decision requests, not {} (`stepwise serve --max-batch`)",
+                app.limits.max_batch,
+                items.len()
+            ),
+        ));
+    }
+    let mut answers = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let answer = match serde_json::from_value::<DecideRequest>(item) {
+            Ok(request) => decide_one(&app, request).await,
+            Err(e) => Err(ApiError::bad_request(format!("request {i}: {e}"))),
+        };
+        answers.push(match answer {
+            Ok(reply) => DecideBatchItem::Decided(reply),
+            Err(e) => DecideBatchItem::Refused { error: e.body },
+        });
+    }
+    Ok(Json(answers))
+}
+
+/// One decision request, checked and answered.
+async fn decide_one(app: &Arc<App>, request: DecideRequest) -> Result<DecideReply, ApiError> {
     let subject = Id::parse("subject", &request.subject)?;
     if request.capability.is_empty() || request.capability.len() > stepwise::evidence::MAX_ID_LEN {
         return Err(ApiError::field(
@@ -161,14 +239,19 @@ pub async fn decide(
     let at = optional_time("at", request.at.as_deref())?;
     let (capability, stake) = (request.capability, request.stake);
     let explain = request.explain.unwrap_or(true);
-    with_state(&app, request.log_size, at, Cost::Quick, move |state, at| {
+    let ask = Ask {
+        log_size: request.log_size,
+        rank_log_size: request.rank_log_size,
+        at,
+    };
+    with_state(app, ask, Cost::Quick, move |state, at| {
         let d = state.decide(&subject, &capability, stake, truster.as_ref(), at);
         let size = state.trust().log_size();
-        Json(if explain {
+        if explain {
             DecideReply::Explained(Box::new(DecisionView::new(&d, size)))
         } else {
             DecideReply::Verdict(VerdictView::new(&d, size))
-        })
+        }
     })
     .await
 }
@@ -191,7 +274,12 @@ pub async fn explain(
     let subject = Id::parse("id", &path(id)?)?;
     let q = query(q)?;
     let at = optional_time("at", q.at.as_deref())?;
-    with_state(&app, q.log_size, at, Cost::Quick, move |state, at| {
+    let ask = Ask {
+        log_size: q.log_size,
+        at,
+        ..Ask::default()
+    };
+    with_state(&app, ask, Cost::Quick, move |state, at| {
         Json(ExplainView::new(
             &state.explain(&subject, at),
             state.trust().log_size(),
@@ -218,10 +306,11 @@ pub async fn rank(
     if top > 10_000 {
         return Err(ApiError::field("top", format!("{top} is more than 10000")));
     }
-    // The rank is computed on first use after the log changed.
-    with_state(&app, None, None, Cost::Heavy, move |state, _| {
+    // The published rank (kept fresh in the background); listing its top sorts every score.
+    with_state(&app, Ask::default(), Cost::Heavy, move |state, _| {
         let trust = state.trust();
-        let ranking = trust.ranking();
+        let rank = trust.rank();
+        let ranking = rank.ranking;
         Json(RankView {
             principals: ranking
                 .top(top)
@@ -236,6 +325,7 @@ pub async fn rank(
             total: ranking.scores.len(),
             converged: ranking.converged,
             log_size: trust.log_size(),
+            rank_log_size: rank.log_size,
         })
     })
     .await

@@ -14,7 +14,7 @@ use super::{Ladder, Requirements};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use crate::model::opinion::Opinion;
 use crate::model::params::ModelParams;
-use crate::model::state::TrustState;
+use crate::model::state::{RankSnapshot, TrustState};
 
 /// Why a principal moved on the ladder.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -175,6 +175,17 @@ impl LadderState {
     /// The trust state underneath.
     pub fn trust(&self) -> &TrustState {
         &self.trust
+    }
+
+    /// Publishes a network rank for answers to use ([`TrustState::publish_rank`]); positions on
+    /// the ladder never depend on it.
+    pub fn publish_rank(&mut self, snapshot: RankSnapshot) {
+        self.trust.publish_rank(snapshot);
+    }
+
+    /// Computes the network rank of this state now and publishes it as of log size `log_size`.
+    pub(crate) fn refresh_rank_as_of(&mut self, log_size: u64) {
+        self.trust.refresh_rank_as_of(log_size);
     }
 
     /// The ladder in force.

@@ -203,6 +203,9 @@ pub struct Decision<'a> {
     pub denial: Option<Denial>,
     /// The lowest level granting the capability, if any does.
     pub needed_level: Option<usize>,
+    /// The log size of the network rank the decision used, when it used one (a truster whose
+    /// profile sets `min_expected`: its own view of the subject, base rate from the rank).
+    pub rank_log_size: Option<u64>,
     position: Position,
 }
 
@@ -259,6 +262,7 @@ impl LadderState {
         };
         let needed_level = ladder.level_granting(capability);
         let floor = ladder.rules().floor_expected;
+        let mut rank_log_size = None;
         let denial = if !(stake.is_finite() && stake >= 0.0) {
             Some(Denial::InvalidStake)
         } else if needed_level.is_none() {
@@ -279,11 +283,9 @@ impl LadderState {
             Some(Denial::ExposureAboveLimit)
         } else if let Some(p) = profile.filter(|p| p.min_expected > 0.0) {
             // The slow path, only for trusters who ask for it: their own view, vouches included.
-            let own = self
-                .trust()
-                .trust(subject, truster, None, at)
-                .opinion
-                .expected();
+            let report = self.trust().trust(subject, truster, None, at);
+            rank_log_size = Some(report.rank_log_size);
+            let own = report.opinion.expected();
             (own < p.min_expected).then_some(Denial::TrusterWantsMore {
                 expected: own,
                 needed: p.min_expected,
@@ -308,6 +310,7 @@ impl LadderState {
             uncertainty,
             denial,
             needed_level,
+            rank_log_size,
             position,
         }
     }

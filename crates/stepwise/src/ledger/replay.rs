@@ -9,14 +9,18 @@ use crate::model::state::TrustState;
 use crate::store::{Store, StoreError};
 
 /// Which entries of a stored log a replay folds: the first `log_size` (all when `None`), and of
-/// those only the ones whose event time is at or before `until` (all when `None`). An answer
-/// computed from a prefix is exact: entries appended later, whatever their `at`, never reach it.
+/// those only the ones whose event time is at or before `until` (all when `None`); and where its
+/// network rank comes from: the fold of the first `rank_log_size` entries (of those up to
+/// `until`), or, when `None`, the fold itself. An answer computed from a prefix is exact:
+/// entries appended later, whatever their `at`, never reach it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Prefix {
     /// How many entries, from the first.
     pub log_size: Option<u64>,
     /// The instant: events dated after it are left out.
     pub until: Option<Time>,
+    /// The log size of the network rank (at most `log_size`).
+    pub rank_log_size: Option<u64>,
 }
 
 impl Prefix {
@@ -24,13 +28,14 @@ impl Prefix {
     pub const ALL: Prefix = Prefix {
         log_size: None,
         until: None,
+        rank_log_size: None,
     };
 
     /// The whole log up to instant `until`.
     pub fn until(until: Time) -> Self {
         Self {
-            log_size: None,
             until: Some(until),
+            ..Self::ALL
         }
     }
 }
@@ -72,9 +77,16 @@ impl TrustState {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self, StoreError> {
         let mut state = Self::new(params);
+        let mut rank_at = prefix.rank_log_size;
         let size = fold_log(store, prefix, progress, &mut |index, event| {
+            if let Some(k) = rank_due(&mut rank_at, index) {
+                state.refresh_rank_as_of(k);
+            }
             state.apply(index, event)
         })?;
+        if let Some(k) = rank_due(&mut rank_at, size) {
+            state.refresh_rank_as_of(k);
+        }
         state.set_log_size(size);
         Ok(state)
     }
@@ -91,10 +103,27 @@ impl LadderState {
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self, StoreError> {
         let mut state = Self::new(params, ladder);
+        let mut rank_at = prefix.rank_log_size;
         let size = fold_log(store, prefix, progress, &mut |index, event| {
+            if let Some(k) = rank_due(&mut rank_at, index) {
+                state.refresh_rank_as_of(k);
+            }
             state.apply(index, event)
         })?;
+        if let Some(k) = rank_due(&mut rank_at, size) {
+            state.refresh_rank_as_of(k);
+        }
         state.set_log_size(size);
         Ok(state)
     }
+}
+
+/// Whether the rank asked for (as of log size `rank_at`) is due before the entry at `index` is
+/// folded (or at the end, `index` the log size): then its log size, once.
+fn rank_due(rank_at: &mut Option<u64>, index: u64) -> Option<u64> {
+    let due = rank_at.filter(|&k| k <= index);
+    if due.is_some() {
+        *rank_at = None;
+    }
+    due
 }

@@ -4,8 +4,8 @@
 
 use super::decay::{decay, find};
 use super::opinion::{Evidence, Opinion};
-use super::rank::{Ranking, TrustGraph, eigentrust};
-use super::state::{Counts, MAX_CITED, TrustReport, TrustState};
+use super::rank::{RankParams, Ranking, TrustGraph, eigentrust};
+use super::state::{Counts, MAX_CITED, RankSnapshot, TrustReport, TrustState};
 use crate::evidence::{Id, Time};
 use std::sync::Arc;
 
@@ -117,38 +117,89 @@ impl TrustState {
         indexes.split_off(skip)
     }
 
-    /// Network rank over the local trust of every pair (the positive part of its undecayed
-    /// net evidence), computed once per log size.
+    /// The network rank answers use: the published one ([`TrustState::publish_rank`]),
+    /// whatever its log size, or — when none was published — the rank of this very state,
+    /// computed on first use after the log changed.
+    pub fn rank(&self) -> RankSnapshot {
+        if let Some(published) = &self.published {
+            return published.clone();
+        }
+        let ranking = self
+            .lazy_rank
+            .get_or_init(|| Arc::new(self.rank_job().run()))
+            .clone();
+        RankSnapshot {
+            ranking,
+            log_size: self.log_size,
+            latest: self.latest,
+        }
+    }
+
+    /// The scores of [`TrustState::rank`].
     pub fn ranking(&self) -> Arc<Ranking> {
-        self.rank
-            .get_or_init(|| {
-                let edges = self
-                    .people
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(subject, person)| {
-                        person.from.iter().filter_map(move |i| {
-                            let pair = &self.pairs[*i as usize];
-                            let net = pair.raw_positive - pair.raw_negative;
-                            (net > 0.0).then_some((pair.truster, subject as u32, net))
-                        })
-                    });
-                let seeds: Vec<u32> = self
-                    .params
-                    .seeds
-                    .iter()
-                    .filter_map(|s| self.principals.get(s))
-                    .collect();
-                let ranking = TrustGraph::from_edges(self.people.len(), edges)
-                    .and_then(|graph| eigentrust(&graph, &seeds, &self.params.rank));
-                Arc::new(ranking.unwrap_or_else(|_| Ranking {
-                    scores: Vec::new(),
-                    iterations: 0,
-                    delta: 0.0,
-                    converged: true,
-                }))
-            })
-            .clone()
+        self.rank().ranking
+    }
+
+    /// What computing the network rank of this state needs, copied out of it (the local trust
+    /// of every pair: the positive part of its undecayed net evidence), so that the computation
+    /// can run without holding the state.
+    pub fn rank_job(&self) -> RankJob {
+        let mut edges = Vec::with_capacity(self.pairs.len());
+        for (subject, person) in self.people.iter().enumerate() {
+            for i in &person.from {
+                let pair = &self.pairs[*i as usize];
+                let net = pair.raw_positive - pair.raw_negative;
+                if net > 0.0 {
+                    edges.push((pair.truster, subject as u32, net));
+                }
+            }
+        }
+        RankJob {
+            nodes: self.people.len(),
+            edges,
+            seeds: self
+                .params
+                .seeds
+                .iter()
+                .filter_map(|s| self.principals.get(s))
+                .collect(),
+            params: self.params.rank,
+            log_size: self.log_size,
+            latest: self.latest,
+            previous: self.published.as_ref().map(|p| Arc::clone(&p.ranking)),
+        }
+    }
+
+    /// Publishes `snapshot` as the rank answers use from now on, unless the one published
+    /// already is newer.
+    pub fn publish_rank(&mut self, snapshot: RankSnapshot) {
+        if self
+            .published
+            .as_ref()
+            .is_none_or(|p| p.log_size <= snapshot.log_size)
+        {
+            self.published = Some(snapshot);
+        }
+    }
+
+    /// Computes the rank of this state now and publishes it.
+    pub fn refresh_rank(&mut self) {
+        self.refresh_rank_as_of(self.log_size);
+    }
+
+    /// Computes the rank of this state now and publishes it as of log size `log_size` (a replay
+    /// up to an instant holds fewer entries than its log size).
+    pub(crate) fn refresh_rank_as_of(&mut self, log_size: u64) {
+        let mut snapshot = self.rank_job().snapshot();
+        snapshot.log_size = log_size;
+        self.publish_rank(snapshot);
+    }
+
+    /// The log size of the rank answers use now.
+    pub fn rank_log_size(&self) -> u64 {
+        self.published
+            .as_ref()
+            .map_or(self.log_size, |p| p.log_size)
     }
 
     /// The rank score of `subject`, or what a principal nobody trusts would get.
@@ -185,7 +236,10 @@ impl TrustState {
         scope: Option<&Id>,
         at: Time,
     ) -> TrustReport {
-        self.trust_ranked(subject, truster, scope, at, &self.ranking())
+        let rank = self.rank();
+        let mut report = self.trust_ranked(subject, truster, scope, at, &rank.ranking);
+        report.rank_log_size = rank.log_size;
+        report
     }
 
     /// As [`TrustState::trust`], with base rates from a network rank computed earlier (for
@@ -217,6 +271,7 @@ impl TrustState {
             indexes_total: 0,
             history: Vec::new(),
             log_size: self.log_size,
+            rank_log_size: self.log_size,
         };
         let Some(s) = s else {
             return report;
@@ -353,5 +408,46 @@ fn scope_matches(vouch_scope: Option<u32>, asked: Option<u32>) -> bool {
         (None, _) => true,
         (Some(v), Some(a)) => v == a,
         (Some(_), None) => false,
+    }
+}
+
+/// The network rank of a state, ready to compute away from it: see [`TrustState::rank_job`].
+#[derive(Debug, Clone)]
+pub struct RankJob {
+    nodes: usize,
+    edges: Vec<(u32, u32, f64)>,
+    seeds: Vec<u32>,
+    params: RankParams,
+    /// The log size of the state it was taken from.
+    pub log_size: u64,
+    /// The latest event time of that state.
+    latest: Option<Time>,
+    /// The scores published before, to start from.
+    previous: Option<Arc<Ranking>>,
+}
+
+impl RankJob {
+    /// Computes the rank, starting from the scores published before when there are any; a
+    /// graph the kernel refuses (it cannot happen for a state's own pairs) ranks nobody.
+    pub fn run(self) -> Ranking {
+        let _ = &self.previous;
+        TrustGraph::from_edges(self.nodes, self.edges)
+            .and_then(|graph| eigentrust(&graph, &self.seeds, &self.params))
+            .unwrap_or_else(|_| Ranking {
+                scores: Vec::new(),
+                iterations: 0,
+                delta: 0.0,
+                converged: true,
+            })
+    }
+
+    /// [`RankJob::run`], with the log size it reflects.
+    pub fn snapshot(self) -> RankSnapshot {
+        let (log_size, latest) = (self.log_size, self.latest);
+        RankSnapshot {
+            ranking: Arc::new(self.run()),
+            log_size,
+            latest,
+        }
     }
 }

@@ -157,6 +157,21 @@ pub struct TrustReport {
     pub history: Vec<u64>,
     /// Log size the state had when this was computed.
     pub log_size: u64,
+    /// Log size of the state the network rank (and so the base rate) was computed from: the
+    /// rank is a view refreshed now and then, so it may be behind `log_size`.
+    pub rank_log_size: u64,
+}
+
+/// A network rank as published: the scores, and the log size of the state they were computed
+/// from.
+#[derive(Debug, Clone)]
+pub struct RankSnapshot {
+    /// The scores.
+    pub ranking: Arc<Ranking>,
+    /// The log size they reflect.
+    pub log_size: u64,
+    /// The latest event time among the entries they reflect.
+    pub latest: Option<Time>,
 }
 
 /// Most evidence indexes cited in one report.
@@ -182,7 +197,11 @@ pub struct TrustState {
     pub(super) history: Vec<(u64, u64)>,
     /// The latest event time folded in.
     pub(super) latest: Option<Time>,
-    pub(super) rank: OnceLock<Arc<Ranking>>,
+    /// The network rank published by [`TrustState::publish_rank`]: kept as events are folded,
+    /// until a newer one replaces it.
+    pub(super) published: Option<RankSnapshot>,
+    /// Without a published rank: the rank of this very state, computed on first use.
+    pub(super) lazy_rank: OnceLock<Arc<Ranking>>,
 }
 
 impl Clone for TrustState {
@@ -200,12 +219,14 @@ impl Clone for TrustState {
             log_size: self.log_size,
             history: self.history.clone(),
             latest: self.latest,
-            rank: OnceLock::new(),
+            published: self.published.clone(),
+            lazy_rank: OnceLock::new(),
         }
     }
 }
 
-/// Two states are equal when they hold the same evidence (the rank cache is not state).
+/// Two states are equal when they hold the same evidence (a rank, published or cached, is a
+/// view of it, not state).
 impl PartialEq for TrustState {
     fn eq(&self, other: &Self) -> bool {
         self.params == other.params
@@ -238,7 +259,8 @@ impl TrustState {
             log_size: 0,
             history: Vec::new(),
             latest: None,
-            rank: OnceLock::new(),
+            published: None,
+            lazy_rank: OnceLock::new(),
         }
     }
 
@@ -309,7 +331,7 @@ impl TrustState {
     /// ledger checked them); references the state does not know are ignored, never a panic.
     pub fn apply(&mut self, index: u64, event: &Event) {
         self.log_size = self.log_size.max(index + 1);
-        self.rank = OnceLock::new();
+        self.lazy_rank = OnceLock::new();
         self.latest = self.latest.max(Some(event.at));
         if event.stamp.is_some_and(|s| s.history) {
             match self.history.last_mut() {
