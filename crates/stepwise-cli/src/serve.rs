@@ -23,7 +23,7 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, default_value_t = Limits::default().max_body)]
     max_body: usize,
-    /// Most events in one append request.
+    /// Most events in one append request, and most decisions in one batch.
     #[arg(long, default_value_t = Limits::default().max_batch)]
     max_batch: usize,
     /// Requests per second each API key may make on average.

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 pub struct Limits {
     /// Largest request body, in bytes (413 beyond).
     pub max_body: usize,
-    /// Most events in one `POST /v1/events` (413 beyond).
+    /// Most events in one `POST /v1/events`, and most requests in one `POST /v1/decide/batch`
+    /// (413 beyond).
     pub max_batch: usize,
     /// Requests per second each key may make on average (429 beyond).
     pub rate: f64,

@@ -182,11 +182,6 @@ impl TrustState {
         }
     }
 
-    /// Computes the rank of this state now and publishes it.
-    pub fn refresh_rank(&mut self) {
-        self.refresh_rank_as_of(self.log_size);
-    }
-
     /// Computes the rank of this state now and publishes it as of log size `log_size` (a replay
     /// up to an instant holds fewer entries than its log size).
     pub(crate) fn refresh_rank_as_of(&mut self, log_size: u64) {
