@@ -21,9 +21,15 @@ pub struct ImportArgs {
     file: PathBuf,
     /// `jsonl`: one event object per line, fields as in DESIGN.md. `bitcoin-otc`:
     /// SOURCE,TARGET,RATING,TIME lines (RATING in -10..10, TIME in Unix seconds), each
-    /// recorded as a `rating` of RATING/10.
+    /// recorded as a `rating` of RATING/10. `snap-signed`: SNAP's signed networks (Epinions,
+    /// Slashdot), `SOURCE TARGET SIGN` lines with SIGN 1 or -1 and no time, each recorded as
+    /// a `rating` of SIGN dated `--at`.
     #[arg(long, value_enum, default_value = "jsonl")]
     format: Format,
+    /// The instant every rating of a `snap-signed` file is dated (RFC 3339; with `--history`
+    /// when it lies outside the log's time window).
+    #[arg(long)]
+    at: Option<String>,
     /// Events per transaction (1 to 10000).
     #[arg(long, default_value_t = 1000)]
     batch: usize,
@@ -42,6 +48,7 @@ pub struct ImportArgs {
 enum Format {
     Jsonl,
     BitcoinOtc,
+    SnapSigned,
 }
 
 /// Lines refused, with why.
@@ -57,6 +64,14 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
             args.batch
         );
     }
+    let snap_at = match (args.format, args.at.as_deref()) {
+        (Format::SnapSigned, Some(text)) => Some(Time::parse("--at", text)?),
+        (Format::SnapSigned, None) => {
+            bail!("--format snap-signed needs --at: SNAP's signed networks carry no time")
+        }
+        (_, Some(_)) => bail!("--at dates the ratings of --format snap-signed only"),
+        (_, None) => None,
+    };
     let (reader, total) = open(&args.file)?;
     let progress = progress_bar(total);
     let counted = Counted {
@@ -124,6 +139,12 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
                         match args.format {
                             Format::Jsonl => Event::from_json(text).map(Some),
                             Format::BitcoinOtc => rating_from_csv(text, &args.id_prefix).map(Some),
+                            Format::SnapSigned => snap_at
+                                .map_or_else(
+                                    || Err(FieldError::new("--at", "is missing")),
+                                    |at| rating_from_snap(text, &args.id_prefix, at),
+                                )
+                                .map(Some),
                         }
                     });
                 match parsed {
@@ -183,6 +204,57 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
     Ok(rejected.is_empty())
 }
 
+/// A rating by `rater` of `subject` at `at`.
+fn rating_event(rater: Id, subject: Id, value: f64, at: Time) -> Event {
+    Event {
+        at,
+        author: None,
+        body: Body::Rating {
+            rater,
+            subject,
+            value,
+            scope: None,
+        },
+        note: None,
+        sig: None,
+        stamp: None,
+    }
+}
+
+/// The rater and subject of a line, refused when they are one principal.
+fn pair(source: &str, target: &str, prefix: &str) -> Result<(Id, Id), FieldError> {
+    let rater = Id::parse("SOURCE", &format!("{prefix}{source}"))?;
+    let subject = Id::parse("TARGET", &format!("{prefix}{target}"))?;
+    if rater == subject {
+        return Err(FieldError::new(
+            "TARGET",
+            "is the same as SOURCE: nobody can rate themselves",
+        ));
+    }
+    Ok((rater, subject))
+}
+
+/// One `SOURCE TARGET SIGN` line of a SNAP signed network as a `rating` event at `at`.
+fn rating_from_snap(text: &str, prefix: &str, at: Time) -> Result<Event, FieldError> {
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let [source, target, sign] = fields[..] else {
+        return Err(FieldError::new(
+            "(line)",
+            format!(
+                "has {} whitespace-separated fields; expected SOURCE TARGET SIGN",
+                fields.len()
+            ),
+        ));
+    };
+    let (rater, subject) = pair(source, target, prefix)?;
+    let value = match sign {
+        "1" => 1.0,
+        "-1" => -1.0,
+        other => return Err(FieldError::new("SIGN", format!("{other:?} is not 1 or -1"))),
+    };
+    Ok(rating_event(rater, subject, value, at))
+}
+
 /// One `SOURCE,TARGET,RATING,TIME` line as a `rating` event.
 fn rating_from_csv(text: &str, prefix: &str) -> Result<Event, FieldError> {
     let fields: Vec<&str> = text.split(',').map(str::trim).collect();
@@ -195,15 +267,8 @@ fn rating_from_csv(text: &str, prefix: &str) -> Result<Event, FieldError> {
             ),
         ));
     };
-    let rater = Id::parse("SOURCE", &format!("{prefix}{source}"))?;
-    let subject = Id::parse("TARGET", &format!("{prefix}{target}"))?;
-    if rater == subject {
-        return Err(FieldError::new(
-            "TARGET",
-            "is the same as SOURCE: nobody can rate themselves",
-        ));
-    }
-    let rating: i32 = rating
+    let (rater, subject) = pair(source, target, prefix)?;
+    let value: i32 = rating
         .parse()
         .ok()
         .filter(|r| (-10..=10).contains(r))
@@ -223,19 +288,7 @@ fn rating_from_csv(text: &str, prefix: &str) -> Result<Event, FieldError> {
                 format!("{time:?} is not a Unix time in seconds from 1970 to 9999"),
             )
         })?;
-    Ok(Event {
-        at,
-        author: None,
-        body: Body::Rating {
-            rater,
-            subject,
-            value: f64::from(rating) / 10.0,
-            scope: None,
-        },
-        note: None,
-        sig: None,
-        stamp: None,
-    })
+    Ok(rating_event(rater, subject, f64::from(value) / 10.0, at))
 }
 
 enum Line {

@@ -470,6 +470,63 @@ fn old_events_enter_only_as_history_imported_on_purpose() {
     assert!(text.contains("imported as history"), "{text}");
 }
 
+#[test]
+fn a_snap_signed_network_imports_as_ratings_dated_at_one_instant() {
+    let s = Sandbox::new();
+    let lines = [
+        "# Directed signed network",
+        "# FromNodeId\tToNodeId\tSign",
+        "0\t1\t-1",
+        "1\t2\t1",
+        "3 3 1",
+        "2\t0\t5",
+        "1\t0",
+    ];
+    let file = s.path("signed.txt");
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let file = file.to_str().expect("utf-8");
+    // Without --at: refused before anything is read.
+    let out = s.run(&["import", "--format", "snap-signed", file]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--at"), "{}", stderr(&out));
+    let report = s.json_code(
+        &[
+            "import",
+            "--format",
+            "snap-signed",
+            "--at",
+            "2020-01-01T00:00:00Z",
+            "--history",
+            "--id-prefix",
+            "ep:",
+            file,
+        ],
+        1,
+    );
+    assert_eq!(report["recorded"], 2, "{report}");
+    let rejected = report["rejected"].as_array().expect("rejected");
+    let lines: Vec<u64> = rejected.iter().filter_map(|r| r["line"].as_u64()).collect();
+    assert_eq!(lines, [5, 6, 7], "{report}");
+    assert!(
+        rejected[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("TARGET"))
+    );
+    assert!(
+        rejected[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("SIGN"))
+    );
+    let first = s.json(&["log", "get", "0"]);
+    assert_eq!(first["event"]["rater"], "ep:0");
+    assert_eq!(first["event"]["value"], -1.0);
+    assert_eq!(first["event"]["at"], "2020-01-01T00:00:00Z");
+    assert_eq!(first["event"]["history"], true);
+    // --at belongs to this format only.
+    let out = s.run(&["import", "--at", "2020-01-01T00:00:00Z", file]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
 fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }

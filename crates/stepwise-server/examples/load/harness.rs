@@ -60,6 +60,34 @@ impl Cli {
         String::from_utf8(out.stdout).map_err(|e| format!("stepwise {}: {e}", args.join(" ")))
     }
 
+    /// `stepwise import ARGS --json`: its report, when it recorded something (it exits 1 when
+    /// some lines were refused).
+    pub(crate) fn import(&self, args: &[&str]) -> Result<Value, String> {
+        let out = Command::new(&self.bin)
+            .arg("--data")
+            .arg(&self.data)
+            .arg("import")
+            .args(args)
+            .arg("--json")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("running {}: {e}", self.bin.display()))?;
+        let report: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+            format!(
+                "stepwise import {}: no report ({e}): {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )
+        })?;
+        if report["recorded"].as_u64().unwrap_or(0) == 0 {
+            return Err(format!(
+                "stepwise import {}: nothing recorded: {report}",
+                args.join(" ")
+            ));
+        }
+        Ok(report)
+    }
+
     /// Creates an API key; returns its text.
     pub(crate) fn key(&self, role: &str, principal: Option<&str>) -> Result<String, String> {
         let mut args = vec!["key", "create", "--role", role, "--json"];

@@ -1,9 +1,11 @@
 //! HTTP load generator for `stepwise serve`: `POST /v1/decide` against `GET /healthz` on the same
-//! server in the same run, batched ingest over `POST /v1/events`, and group commit of
-//! single-event appends at 1 and at N concurrent connections.
+//! server in the same run, batched ingest over `POST /v1/events`, group commit of single-event
+//! appends at 1 and at N concurrent connections, and (`--phases mixed`) trust figures and
+//! decisions while other clients append, against each alone.
 //!
 //! It starts the `stepwise` binary as a separate process on a fresh data directory holding the
-//! Bitcoin OTC import (so decisions are about real principals, taken from `GET /v1/rank`),
+//! Bitcoin OTC import, or Epinions with `--epinions` (so decisions are about real principals,
+//! taken from `GET /v1/rank`),
 //! creates the keys with the command line, and drives a fixed number of HTTP/1.1 keep-alive
 //! connections from one tokio thread with a minimal client of its own. Every measurement is
 //! bounded in requests and in time and repeated; figures are medians over the rounds, and decide
@@ -21,6 +23,8 @@
 //! cargo run --release -p stepwise-server --example load -- --json
 //! cargo run --release -p stepwise-server --example load -- --phases ingest,group \
 //!     --store postgres://postgres@127.0.0.1:5432/stepwise_load
+//! cargo run --release -p stepwise-server --example load -- --phases mixed \
+//!     --epinions ../shared/data/soc-sign-epinions.txt.gz
 //! ```
 
 use serde_json::{Value, json};
@@ -37,11 +41,13 @@ use tokio::net::TcpStream;
 mod drive;
 mod harness;
 mod http;
+mod mixed;
 mod phases;
 
 use drive::*;
 use harness::*;
 use http::*;
+use mixed::*;
 use phases::*;
 
 const USAGE: &str = "\
@@ -49,10 +55,13 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
 
   --bin PATH              the stepwise binary (default: target/release/stepwise)
   --otc PATH              the Bitcoin OTC ratings (default: ../shared/data/soc-sign-bitcoinotc.csv.gz)
+  --epinions PATH         import this SNAP signed network (Epinions) instead of Bitcoin OTC
   --work DIR              where to create the data directory (default: a temporary directory)
   --store URL             run the server on this PostgreSQL database (must be empty; no import)
-  --phases LIST           any of decide,ingest,group (default: all three)
-  --connections N         connections for decide and healthz (default 8)
+  --phases LIST           any of decide,ingest,group,mixed (default: decide,ingest,group)
+  --connections N         connections for decide and healthz; in the mixed phase, half ask for
+                          trust and half decide (default 8)
+  --writers N             connections appending single ratings in the mixed phase (default 2)
   --client-threads N      tokio threads of this client (default 1)
   --rounds N              measured rounds of each kind (default 5)
   --seconds S             longest decide/healthz round (default 5)
@@ -73,12 +82,15 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
 struct Options {
     bin: PathBuf,
     otc: PathBuf,
+    epinions: Option<PathBuf>,
     work: Option<PathBuf>,
     store: Option<String>,
     decide: bool,
     ingest: bool,
     group: bool,
+    mixed: bool,
     connections: usize,
+    writers: usize,
     client_threads: usize,
     rounds: usize,
     seconds: f64,
@@ -106,12 +118,15 @@ impl Options {
         let mut o = Self {
             bin: PathBuf::from("target/release/stepwise"),
             otc: PathBuf::from("../shared/data/soc-sign-bitcoinotc.csv.gz"),
+            epinions: None,
             work: None,
             store: None,
             decide: true,
             ingest: true,
             group: true,
+            mixed: false,
             connections: 8,
+            writers: 2,
             client_threads: 1,
             rounds: 5,
             seconds: 5.0,
@@ -148,24 +163,27 @@ impl Options {
             match flag.as_str() {
                 "--bin" => o.bin = value.into(),
                 "--otc" => o.otc = value.into(),
+                "--epinions" => o.epinions = Some(value.into()),
                 "--work" => o.work = Some(value.into()),
                 "--store" => o.store = Some(value),
                 "--phases" => {
-                    (o.decide, o.ingest, o.group) = (false, false, false);
+                    (o.decide, o.ingest, o.group, o.mixed) = (false, false, false, false);
                     for phase in value.split(',') {
                         match phase {
                             "decide" => o.decide = true,
                             "ingest" => o.ingest = true,
                             "group" => o.group = true,
+                            "mixed" => o.mixed = true,
                             other => {
                                 return Err(format!(
-                                    "--phases: {other:?} is not decide, ingest or group"
+                                    "--phases: {other:?} is not decide, ingest, group or mixed"
                                 ));
                             }
                         }
                     }
                 }
                 "--connections" => o.connections = number(&flag, &value)?,
+                "--writers" => o.writers = number(&flag, &value)?,
                 "--client-threads" => o.client_threads = number(&flag, &value)?,
                 "--rounds" => o.rounds = number(&flag, &value)?,
                 "--seconds" => o.seconds = number(&flag, &value)?,
@@ -191,6 +209,7 @@ impl Options {
         }
         let positive = [
             ("--connections", o.connections),
+            ("--writers", o.writers),
             ("--client-threads", o.client_threads),
             ("--rounds", o.rounds),
             ("--batch", o.batch),
@@ -206,7 +225,7 @@ impl Options {
         if !(o.seconds > 0.0 && o.append_seconds > 0.0 && o.warmup >= 0.0) {
             return Err("--seconds and --append-seconds must be > 0, --warmup ≥ 0".into());
         }
-        if o.store.is_some() && o.decide {
+        if o.store.is_some() && (o.decide || o.mixed) {
             return Err(
                 "--store: the OTC import goes to the SQLite store only; add --phases ingest,group"
                     .into(),
@@ -258,7 +277,28 @@ fn run(o: &Options) -> Result<(), String> {
     };
 
     let prepared = Instant::now();
-    if o.store.is_none() {
+    if let (None, Some(epinions)) = (&o.store, &o.epinions) {
+        if !epinions.is_file() {
+            return Err(format!("no file at {}: --epinions", epinions.display()));
+        }
+        // SNAP's signed networks carry no time: every rating is dated one instant, as
+        // history. Self-loops are refused (nobody rates themselves), so the import exits 1.
+        let report = cli.import(&[
+            &epinions.display().to_string(),
+            "--format",
+            "snap-signed",
+            "--at",
+            "2020-01-01T00:00:00Z",
+            "--id-prefix",
+            "ep:",
+            "--history",
+        ])?;
+        eprintln!(
+            "load: Epinions imported: {} ratings recorded, {} lines refused",
+            report["recorded"],
+            report["rejected"].as_array().map_or(0, Vec::len)
+        );
+    } else if o.store.is_none() {
         if !o.otc.is_file() {
             return Err(format!(
                 "no Bitcoin OTC file at {}: pass --otc",
@@ -313,7 +353,8 @@ fn run(o: &Options) -> Result<(), String> {
             "connections": o.connections, "client_threads": o.client_threads,
             "rounds": o.rounds, "seconds": o.seconds, "requests": o.requests,
             "batch": o.batch, "batches": o.batches, "batch_connections": o.batch_connections,
-            "group": o.group_connections, "appends": o.appends,
+            "group": o.group_connections, "appends": o.appends, "writers": o.writers,
+            "data_set": if o.epinions.is_some() { "epinions" } else { "bitcoin-otc" },
             "append_seconds": o.append_seconds,
             "event": if o.event == EventKind::Rating { "rating" } else { "promise" },
             "store": if o.store.is_some() { "postgres" } else { "sqlite" },

@@ -1,4 +1,5 @@
-//! The phases of the load: decide against healthz, batched ingest, group commit; the events
+//! The phases of the load: decide against healthz, batched ingest, group commit (the mixed
+//! phase has a file of its own); the events
 //! they send and the counters they read.
 
 use super::*;
@@ -44,6 +45,11 @@ pub(crate) async fn measure(o: &Options, addr: SocketAddr, keys: &Keys) -> Resul
             group_commit(o, addr, &keys.recorder, &mut |n| events(n, &mut ids)).await?;
         table.push_str(&text);
         out["group_commit"] = value;
+    }
+    if o.mixed {
+        let (text, value) = mixed(o, addr, keys, &subjects).await?;
+        table.push_str(&text);
+        out["mixed"] = value;
     }
     let log_size = metrics(addr).await?.log_size;
     table.push_str(&format!("\nlog size at the end: {log_size}\n"));
@@ -433,6 +439,8 @@ pub(crate) struct Commits {
     pub(crate) requests: u64,
     pub(crate) events: u64,
     pub(crate) log_size: u64,
+    pub(crate) rank_log_size: u64,
+    pub(crate) rank_refreshes: u64,
 }
 
 impl Commits {
@@ -442,6 +450,7 @@ impl Commits {
             requests: self.requests - before.requests,
             events: self.events - before.events,
             log_size: self.log_size,
+            ..*self
         }
     }
 
@@ -451,6 +460,7 @@ impl Commits {
             requests: a.requests + c.requests,
             events: a.events + c.events,
             log_size: c.log_size,
+            ..*c
         })
     }
 
@@ -490,5 +500,7 @@ pub(crate) async fn metrics(addr: SocketAddr) -> Result<Commits, String> {
         requests: counter("stepwise_committed_requests_total")?,
         events: counter("stepwise_committed_events_total")?,
         log_size: counter("stepwise_log_size")?,
+        rank_log_size: counter("stepwise_rank_log_size")?,
+        rank_refreshes: counter("stepwise_rank_refreshes_total")?,
     })
 }
