@@ -62,6 +62,8 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
   --connections N         connections for decide and healthz; in the mixed phase, half ask for
                           trust and half decide (default 8)
   --writers N             connections appending single ratings in the mixed phase (default 2)
+  --rank-refresh S        the policy's [network] refresh_interval, in seconds (default: as
+                          `stepwise init` writes it)
   --client-threads N      tokio threads of this client (default 1)
   --rounds N              measured rounds of each kind (default 5)
   --seconds S             longest decide/healthz round (default 5)
@@ -91,6 +93,7 @@ struct Options {
     mixed: bool,
     connections: usize,
     writers: usize,
+    rank_refresh: Option<f64>,
     client_threads: usize,
     rounds: usize,
     seconds: f64,
@@ -127,6 +130,7 @@ impl Options {
             mixed: false,
             connections: 8,
             writers: 2,
+            rank_refresh: None,
             client_threads: 1,
             rounds: 5,
             seconds: 5.0,
@@ -184,6 +188,7 @@ impl Options {
                 }
                 "--connections" => o.connections = number(&flag, &value)?,
                 "--writers" => o.writers = number(&flag, &value)?,
+                "--rank-refresh" => o.rank_refresh = Some(number(&flag, &value)?),
                 "--client-threads" => o.client_threads = number(&flag, &value)?,
                 "--rounds" => o.rounds = number(&flag, &value)?,
                 "--seconds" => o.seconds = number(&flag, &value)?,
@@ -318,6 +323,16 @@ fn run(o: &Options) -> Result<(), String> {
     }
     let reader = cli.key("reader", None)?;
     let recorder = cli.key("recorder", Some(RECORDER))?;
+    if let Some(seconds) = o.rank_refresh {
+        let policy = data.join("stepwise.toml");
+        let text =
+            std::fs::read_to_string(&policy).map_err(|e| format!("{}: {e}", policy.display()))?;
+        let text = text.replace(
+            "refresh_interval = \"1s\"",
+            &format!("refresh_interval = \"{seconds}s\""),
+        );
+        std::fs::write(&policy, text).map_err(|e| format!("{}: {e}", policy.display()))?;
+    }
     eprintln!(
         "load: data directory {} prepared in {:.1} s",
         data.display(),
@@ -355,6 +370,7 @@ fn run(o: &Options) -> Result<(), String> {
             "batch": o.batch, "batches": o.batches, "batch_connections": o.batch_connections,
             "group": o.group_connections, "appends": o.appends, "writers": o.writers,
             "data_set": if o.epinions.is_some() { "epinions" } else { "bitcoin-otc" },
+            "rank_refresh_seconds": o.rank_refresh,
             "append_seconds": o.append_seconds,
             "event": if o.event == EventKind::Rating { "rating" } else { "promise" },
             "store": if o.store.is_some() { "postgres" } else { "sqlite" },
