@@ -1,10 +1,11 @@
 //! Network rank benchmarks on the Epinions signed trust network (131,828 users, 841,372 signed
-//! edges; positive edges become local trust): the parallel power iteration against the same
-//! iteration on one thread in the same run, uniform teleport and ten seeds, and the cost of
-//! building the transposed sparse graph from the edge list. Also in the same run: the number of
-//! iterations and the time per iteration, against a memory-bandwidth bound — one streaming pass
-//! over arrays of the same byte volume as one iteration's pass over the graph, on one thread and
-//! on all (rayon) — with the ratio printed. And a refresh after 1,000 random new edges: warm
+//! edges; positive edges become local trust): `eigentrust` and `eigentrust_sequential` (the same
+//! Gauss–Seidel computation since the sweeps became sequential; both rows stay as a check),
+//! uniform teleport and ten seeds, and the cost of building the graph from the edge list. Also in
+//! the same run: the number of iterations (sweeps of the component that needed most) and the
+//! time per iteration, against a memory-bandwidth bound — one streaming pass over arrays of the
+//! byte volume of one pass of the earlier power iteration (12 bytes per edge; the sweeps now read
+//! 4 on Epinions), on one thread and on all (rayon) — with the ratio printed. And a refresh after 1,000 random new edges: warm
 //! from the ranking before them against cold, alternating in the same run. Figures:
 //! docs/BENCHMARKS.md.
 

@@ -630,40 +630,42 @@ fn solve(graph: &TrustGraph, p: &[f64], first: &[f64], params: &RankParams) -> R
         .collect();
     let base: Vec<f64> = graph.order.iter().map(|&j| alpha * p[j as usize]).collect();
     let mut out: Vec<f64> = y.iter().zip(&graph.share).map(|(v, s)| v * s).collect();
-    // The lower bound α·Σp of the mass still to come after each block, for the stopping rule.
-    let cyclic_nodes: usize = graph
-        .blocks
-        .iter()
-        .filter(|b| b.cyclic)
-        .map(|b| b.end - b.start)
-        .sum();
-    let mut later = base.iter().fold(0.0, |total, b| total + b);
 
     let sweep = Sweep {
         graph,
         base: &base,
         damping,
     };
-    let (mut done, mut change_total, mut iterations, mut converged) = (0.0, 0.0, 1u32, true);
+    // The stopping rule needs Σ changes < ε·Σy, with Σy known only at the end. Each cyclic
+    // component may change by 0.9·ε times its own mass plus that of the acyclic blocks just
+    // before it (not yet claimed by another component) — disjoint parts of Σy — plus 0.1·ε times
+    // its share by node count of α ≤ Σy (so that a component whose mass tends to 0 settles too).
+    // The allowances add up to at most ε·Σy.
+    let cyclic_nodes: usize = graph
+        .blocks
+        .iter()
+        .filter(|b| b.cyclic)
+        .map(|b| b.end - b.start)
+        .sum();
+    let per_node = alpha / cyclic_nodes.max(1) as f64;
+    let (mut unclaimed, mut change_total, mut iterations, mut converged) = (0.0, 0.0, 1u32, true);
     for block in &graph.blocks {
         let range = block.start..block.end;
-        later -= base[range.clone()].iter().fold(0.0, |total, b| total + b);
         if !block.cyclic {
-            done += sweep.pass(range, &mut y, &mut out).1;
+            unclaimed += sweep.pass(range, &mut y, &mut out).1;
             continue;
         }
-        // This component's share of the allowed change, in units of the final scores.
-        let budget = params.epsilon * (block.end - block.start) as f64 / cyclic_nodes as f64;
         let mut sweeps = 0u32;
         loop {
             let (change, mass) = sweep.pass(range.clone(), &mut y, &mut out);
             sweeps += 1;
-            // Σy is at least what is known so far; measured against it the change errs high.
-            let settled = change < budget * (done + mass + later);
+            let size = (block.end - block.start) as f64;
+            let allowance = 0.9 * (mass + unclaimed) + 0.1 * per_node * size;
+            let settled = change < params.epsilon * allowance;
             if settled || sweeps >= params.max_iterations {
                 converged &= settled;
                 change_total += change;
-                done += mass;
+                unclaimed = 0.0;
                 break;
             }
         }
