@@ -704,9 +704,14 @@ impl Sweep<'_> {
         for k in range {
             let edges = graph.offsets[k]..graph.offsets[k + 1];
             let pulled = if even {
-                pull_even(&graph.trusters[edges], out)
+                graph.trusters[edges]
+                    .iter()
+                    .fold(0.0, |sum, &i| sum + out[i as usize])
             } else {
-                pull_weighted(&graph.trusters[edges.clone()], &graph.weights[edges], out)
+                graph.trusters[edges.clone()]
+                    .iter()
+                    .zip(&graph.weights[edges])
+                    .fold(0.0, |sum, (&i, &w)| sum + w * out[i as usize])
             };
             let value = self.damping * pulled + self.base[k];
             change += (value - y[k]).abs();
@@ -716,43 +721,4 @@ impl Sweep<'_> {
         }
         (change, mass)
     }
-}
-
-/// Lanes of a pull. A popular subject has thousands of trusters; one running sum would make each
-/// addition wait for the one before, so the in-edges are summed in four interleaved partial
-/// sums, in a fixed grouping (the result does not depend on anything but the graph).
-const LANES: usize = 4;
-
-/// `Σ out[i]` over the trusters `i`.
-fn pull_even(trusters: &[u32], out: &[f64]) -> f64 {
-    let mut lanes = [0.0f64; LANES];
-    let mut groups = trusters.chunks_exact(LANES);
-    for group in &mut groups {
-        for (lane, &i) in lanes.iter_mut().zip(group) {
-            *lane += out[i as usize];
-        }
-    }
-    let rest = groups
-        .remainder()
-        .iter()
-        .fold(0.0, |sum, &i| sum + out[i as usize]);
-    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
-}
-
-/// `Σ w·out[i]` over the trusters `i` and their weights `w`.
-fn pull_weighted(trusters: &[u32], weights: &[f64], out: &[f64]) -> f64 {
-    let mut lanes = [0.0f64; LANES];
-    let mut groups = trusters.chunks_exact(LANES);
-    let mut weight_groups = weights.chunks_exact(LANES);
-    for (group, weight_group) in (&mut groups).zip(&mut weight_groups) {
-        for ((lane, &i), &w) in lanes.iter_mut().zip(group).zip(weight_group) {
-            *lane += w * out[i as usize];
-        }
-    }
-    let rest = groups
-        .remainder()
-        .iter()
-        .zip(weight_groups.remainder())
-        .fold(0.0, |sum, (&i, &w)| sum + w * out[i as usize]);
-    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]) + rest
 }
