@@ -103,7 +103,7 @@ pub struct TrustGraph {
     order: Vec<u32>,
     /// In-edges of the node at position `k` are `offsets[k]..offsets[k + 1]`; `nodes + 1` entries.
     offsets: Vec<usize>,
-    /// Sweep position of the truster of each in-edge, ascending within a subject.
+    /// Sweep position of the truster of each in-edge; within a subject, in the caller's order.
     trusters: Vec<u32>,
     /// `C[truster][subject]`, the truster's weight divided by its row total; empty when every
     /// row's weights are equal, and then `share` holds them.
@@ -272,22 +272,18 @@ impl TrustGraph {
         let mut new_offsets = Vec::with_capacity(nodes + 1);
         let mut new_trusters = Vec::with_capacity(trusters.len());
         let mut new_weights = Vec::with_capacity(if even { 0 } else { weights.len() });
-        let mut segment: Vec<(u32, f64)> = Vec::new();
         new_offsets.push(0);
+        // Each segment keeps its trusters in the caller's order: sorting them by position cost a
+        // quarter of the build on Epinions and bought no measurable speed in the sweeps.
         for &j in order {
             let edges = offsets[j as usize]..offsets[j as usize + 1];
-            segment.clear();
-            segment.extend(
+            new_trusters.extend(
                 trusters[edges.clone()]
                     .iter()
-                    .zip(&weights[edges])
-                    .map(|(&t, &w)| (position[t as usize], w)),
+                    .map(|&t| position[t as usize]),
             );
-            // Positions are distinct within a segment (duplicates were merged).
-            segment.sort_unstable_by_key(|&(t, _)| t);
-            new_trusters.extend(segment.iter().map(|&(t, _)| t));
             if !even {
-                new_weights.extend(segment.iter().map(|&(_, w)| w));
+                new_weights.extend_from_slice(&weights[edges]);
             }
             new_offsets.push(new_trusters.len());
         }
