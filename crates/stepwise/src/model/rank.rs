@@ -96,7 +96,7 @@ pub enum RankError {
 /// closes them, trusters deep in the search first.
 ///
 /// Stored size: 4 bytes per edge when every truster spreads its trust evenly (then a row's weight
-/// is one number per node), 12 bytes per edge otherwise; about 32 bytes per node.
+/// is one number per node), 12 bytes per edge otherwise; about 20 bytes per node.
 #[derive(Debug, Clone)]
 pub struct TrustGraph {
     /// `order[k]`: the caller's index of the node in sweep position `k`.
@@ -412,9 +412,10 @@ pub struct RankParams {
     /// Teleport probability `α`, in (0, 1]: the weight of the seeds against the network. Higher
     /// means stronger Sybil resistance and faster convergence, but less say for the network.
     pub alpha: f64,
-    /// Stop once the L1 change between two iterates is below this; finite and > 0.
+    /// Stop once the L1 change of the last sweep is below this (summed over the cyclic
+    /// components, in units of the final scores; see [`eigentrust`]); finite and > 0.
     pub epsilon: f64,
-    /// Stop after this many iterations even when not converged; at least 1.
+    /// Stop sweeping a component after this many sweeps even when it has not settled; at least 1.
     pub max_iterations: u32,
 }
 
@@ -462,11 +463,11 @@ impl RankParams {
 pub struct Ranking {
     /// One score per node, each ≥ 0, summing to 1 up to rounding.
     pub scores: Vec<f64>,
-    /// Iterations performed (at least 1).
+    /// The most sweeps any cyclic component took (at least 1; nodes on no cycle take one pass).
     pub iterations: u32,
-    /// L1 change of the last iteration.
+    /// L1 change of the last sweep, summed over the cyclic components, in units of the scores.
     pub delta: f64,
-    /// Whether `delta` fell below `epsilon` before `max_iterations` ran out.
+    /// Whether every component settled before `max_iterations` ran out and `delta` < `epsilon`.
     pub converged: bool,
 }
 
