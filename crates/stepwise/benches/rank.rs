@@ -1,20 +1,25 @@
 //! Network rank benchmarks on the Epinions signed trust network (131,828 users, 841,372 signed
-//! edges; positive edges become local trust): the parallel power iteration against the same
-//! iteration on one thread in the same run, uniform teleport and ten seeds, and the cost of
-//! building the transposed sparse graph from the edge list. Also in the same run: the number of
-//! iterations and the time per iteration, against a memory-bandwidth bound — one streaming pass
-//! over arrays of the same byte volume as one iteration's pass over the graph, on one thread and
-//! on all (rayon) — with the ratio printed. Figures: docs/BENCHMARKS.md.
+//! edges; positive edges become local trust): `eigentrust` and `eigentrust_sequential` (the same
+//! Gauss–Seidel computation since the sweeps became sequential; both rows stay as a check),
+//! uniform teleport and ten seeds, and the cost of building the graph from the edge list. Also in
+//! the same run: the number of iterations (sweeps of the component that needed most) and the
+//! time per iteration, against a memory-bandwidth bound — one streaming pass over arrays of the
+//! byte volume of one pass of the earlier power iteration (12 bytes per edge; the sweeps now read
+//! 4 on Epinions), on one thread and on all (rayon) — with the ratio printed. And a refresh after 1,000 random new edges: warm
+//! from the ranking before them against cold, alternating in the same run. Figures:
+//! docs/BENCHMARKS.md.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 mod common;
 
-use common::{Samples, timed};
+use common::{Rng, Samples, timed};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rayon::prelude::*;
-use stepwise::model::rank::{RankParams, TrustGraph, eigentrust, eigentrust_sequential};
+use stepwise::model::rank::{
+    RankParams, TrustGraph, eigentrust, eigentrust_from, eigentrust_sequential,
+};
 
 /// Epinions as local trust: a positive edge is weight 1, a negative one is dropped (weight 0).
 fn load_epinions() -> (usize, Vec<(u32, u32, f64)>) {
@@ -277,6 +282,8 @@ fn bench(c: &mut Criterion) {
         );
     }
 
+    refresh(c, nodes, &edges, &graph, &params);
+
     let mut group = c.benchmark_group("build_epinions");
     group.sample_size(20);
     group.throughput(Throughput::Elements(edges.len() as u64));
@@ -284,6 +291,96 @@ fn bench(c: &mut Criterion) {
         b.iter(|| TrustGraph::from_edges(nodes, black_box(&edges).iter().copied()).expect("graph"))
     });
     group.finish();
+}
+
+/// After 1,000 random new trust edges, the new ranking cold and warm from the old one: the two
+/// criterion medians, then the ratio again back to back (cold and warm alternating, median of
+/// the per-round ratios), the iterations each took and how far apart the results are (L1).
+fn refresh(
+    c: &mut Criterion,
+    nodes: usize,
+    edges: &[(u32, u32, f64)],
+    graph: &TrustGraph,
+    params: &RankParams,
+) {
+    let before = eigentrust(graph, &[], params).expect("rank");
+    let mut rng = Rng(13);
+    let mut grown = edges.to_vec();
+    for _ in 0..1_000 {
+        let truster = rng.below(nodes as u64) as u32;
+        let subject = rng.below(nodes as u64) as u32;
+        grown.push((truster, subject, 1.0));
+    }
+    let after = TrustGraph::from_edges(nodes, grown).expect("valid graph");
+    let start = Some(&before.scores[..]);
+    let cold = eigentrust(&after, &[], params).expect("rank");
+    let warm = eigentrust_from(&after, &[], params, start).expect("rank");
+    let l1: f64 = cold
+        .scores
+        .iter()
+        .zip(&warm.scores)
+        .map(|(a, b)| (a - b).abs())
+        .sum();
+    let moved: f64 = cold
+        .scores
+        .iter()
+        .zip(&before.scores)
+        .map(|(a, b)| (a - b).abs())
+        .sum();
+    eprintln!(
+        "after 1,000 new edges: cold {} iterations, warm {} iterations (both converged: {}); \
+         L1 warm vs cold {l1:.2e} (epsilon {:.0e}); L1 new vs old ranking {moved:.2e}",
+        cold.iterations,
+        warm.iterations,
+        cold.converged && warm.converged,
+        params.epsilon,
+    );
+
+    const SAMPLES: usize = 20;
+    let [cold_time, warm_time]: [Samples; 2] = Default::default();
+    let mut group = c.benchmark_group("refresh_after_1000_edges");
+    group.sample_size(SAMPLES);
+    group.bench_function("cold", |b| {
+        timed(b, &cold_time, || {
+            eigentrust(black_box(&after), &[], params).expect("rank")
+        })
+    });
+    group.bench_function("warm", |b| {
+        timed(b, &warm_time, || {
+            eigentrust_from(black_box(&after), &[], params, start).expect("rank")
+        })
+    });
+    group.finish();
+    if let (Some(cold), Some(warm)) = (cold_time.median(SAMPLES), warm_time.median(SAMPLES)) {
+        eprintln!(
+            "refresh medians: cold {:.1} ms, warm {:.1} ms, cold / warm {:.2}",
+            cold * 1e3,
+            warm * 1e3,
+            cold / warm
+        );
+    }
+    const ROUNDS: usize = 15;
+    let mut ratios: Vec<f64> = (0..ROUNDS)
+        .map(|_| {
+            let timed_run = |run: &dyn Fn() -> u32| {
+                let begin = Instant::now();
+                black_box(run());
+                begin.elapsed().as_secs_f64()
+            };
+            let cold = timed_run(&|| eigentrust(&after, &[], params).expect("rank").iterations);
+            let warm = timed_run(&|| {
+                eigentrust_from(&after, &[], params, start)
+                    .expect("rank")
+                    .iterations
+            });
+            cold / warm
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    eprintln!(
+        "refresh cold / warm, interleaved ({ROUNDS} rounds, median of per-round ratios): {:.2}",
+        ratios[ROUNDS / 2]
+    );
 }
 
 criterion_group!(benches, bench);

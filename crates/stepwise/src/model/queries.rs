@@ -4,7 +4,7 @@
 
 use super::decay::{decay, find};
 use super::opinion::{Evidence, Opinion};
-use super::rank::{RankParams, Ranking, TrustGraph, eigentrust};
+use super::rank::{RankParams, Ranking, TrustGraph, eigentrust_from};
 use super::state::{Counts, MAX_CITED, RankSnapshot, TrustReport, TrustState};
 use crate::evidence::{Id, Time};
 use std::sync::Arc;
@@ -425,9 +425,9 @@ impl RankJob {
     /// Computes the rank, starting from the scores published before when there are any; a
     /// graph the kernel refuses (it cannot happen for a state's own pairs) ranks nobody.
     pub fn run(self) -> Ranking {
-        let _ = &self.previous;
+        let start = self.previous.as_ref().map(|p| p.scores.as_slice());
         TrustGraph::from_edges(self.nodes, self.edges)
-            .and_then(|graph| eigentrust(&graph, &self.seeds, &self.params))
+            .and_then(|graph| eigentrust_from(&graph, &self.seeds, &self.params, start))
             .unwrap_or_else(|_| Ranking {
                 scores: Vec::new(),
                 iterations: 0,
