@@ -304,6 +304,29 @@ fn bit_identical_for_every_thread_count() {
     }
 }
 
+/// Nodes on no cycle are computed once, in dependency order, exactly: a chain of trust long
+/// enough to overflow a recursive search takes one pass, and no link holds less than its
+/// truster (it has its own teleport share plus (1 − α) of its truster's score; far down the
+/// chain the two round to the same number).
+#[test]
+fn a_long_chain_of_trust_takes_one_pass() {
+    let nodes = 300_000u32;
+    // Numbered against the chain, so that dependency order is not the caller's order.
+    let edges: Vec<_> = (1..nodes).map(|k| (k, k - 1, 1.0)).collect();
+    let g = graph(nodes as usize, &edges);
+    let ranking = eigentrust(&g, &[], &RankParams::default()).expect("valid input");
+    assert!(ranking.converged);
+    assert_eq!(ranking.iterations, 1);
+    assert_eq!(ranking.delta, 0.0);
+    let scores = &ranking.scores;
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]));
+    let last = nodes as usize - 1;
+    assert!(scores[last - 1] > scores[last] && scores[0] > scores[last - 1]);
+    // 300,000 terms: the rounding of the sums (here and in the kernel) is what is left.
+    let total: f64 = ranking.scores.iter().sum();
+    assert!((total - 1.0).abs() <= 1e-9, "scores sum to {total}");
+}
+
 #[test]
 fn two_cycle_without_seeds_splits_evenly() {
     let g = graph(2, &[(0, 1, 1.0), (1, 0, 3.0)]);
