@@ -1,7 +1,8 @@
 //! HTTP load generator for `stepwise serve`: `POST /v1/decide` against `GET /healthz` on the same
 //! server in the same run, batched ingest over `POST /v1/events`, group commit of single-event
-//! appends at 1 and at N concurrent connections, and (`--phases mixed`) trust figures and
-//! decisions while other clients append, against each alone.
+//! appends at 1 and at N concurrent connections, and on request (`--phases mixed,batch`) trust
+//! figures and decisions while other clients append, against each alone, and decisions a
+//! hundred per request against one per request.
 //!
 //! It starts the `stepwise` binary as a separate process on a fresh data directory holding the
 //! Bitcoin OTC import, or Epinions with `--epinions` (so decisions are about real principals,
@@ -38,12 +39,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
+mod batch;
 mod drive;
 mod harness;
 mod http;
 mod mixed;
 mod phases;
 
+use batch::*;
 use drive::*;
 use harness::*;
 use http::*;
@@ -58,7 +61,7 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
   --epinions PATH         import this SNAP signed network (Epinions) instead of Bitcoin OTC
   --work DIR              where to create the data directory (default: a temporary directory)
   --store URL             run the server on this PostgreSQL database (must be empty; no import)
-  --phases LIST           any of decide,ingest,group,mixed (default: decide,ingest,group)
+  --phases LIST           any of decide,ingest,group,mixed,batch (default: decide,ingest,group)
   --connections N         connections for decide and healthz; in the mixed phase, half ask for
                           trust and half decide (default 8)
   --writers N             connections appending single ratings in the mixed phase (default 2)
@@ -91,6 +94,7 @@ struct Options {
     ingest: bool,
     group: bool,
     mixed: bool,
+    batch_phase: bool,
     connections: usize,
     writers: usize,
     rank_refresh: Option<f64>,
@@ -128,6 +132,7 @@ impl Options {
             ingest: true,
             group: true,
             mixed: false,
+            batch_phase: false,
             connections: 8,
             writers: 2,
             rank_refresh: None,
@@ -171,16 +176,18 @@ impl Options {
                 "--work" => o.work = Some(value.into()),
                 "--store" => o.store = Some(value),
                 "--phases" => {
-                    (o.decide, o.ingest, o.group, o.mixed) = (false, false, false, false);
+                    (o.decide, o.ingest, o.group, o.mixed, o.batch_phase) =
+                        (false, false, false, false, false);
                     for phase in value.split(',') {
                         match phase {
                             "decide" => o.decide = true,
                             "ingest" => o.ingest = true,
                             "group" => o.group = true,
                             "mixed" => o.mixed = true,
+                            "batch" => o.batch_phase = true,
                             other => {
                                 return Err(format!(
-                                    "--phases: {other:?} is not decide, ingest, group or mixed"
+                                    "--phases: {other:?} is not decide, ingest, group, mixed or batch"
                                 ));
                             }
                         }
@@ -230,7 +237,7 @@ impl Options {
         if !(o.seconds > 0.0 && o.append_seconds > 0.0 && o.warmup >= 0.0) {
             return Err("--seconds and --append-seconds must be > 0, --warmup ≥ 0".into());
         }
-        if o.store.is_some() && (o.decide || o.mixed) {
+        if o.store.is_some() && (o.decide || o.mixed || o.batch_phase) {
             return Err(
                 "--store: the OTC import goes to the SQLite store only; add --phases ingest,group"
                     .into(),

@@ -46,6 +46,11 @@ pub(crate) async fn measure(o: &Options, addr: SocketAddr, keys: &Keys) -> Resul
         table.push_str(&text);
         out["group_commit"] = value;
     }
+    if o.batch_phase {
+        let (text, value) = batch(o, addr, &keys.reader, &subjects).await?;
+        table.push_str(&text);
+        out["batch"] = value;
+    }
     if o.mixed {
         let (text, value) = mixed(o, addr, keys, &subjects).await?;
         table.push_str(&text);
