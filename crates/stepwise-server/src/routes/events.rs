@@ -1,6 +1,6 @@
 //! The log's entries: record evidence, read one entry.
 
-use super::{Shared, body, json, path, query};
+use super::{Shared, batch_size, body, json, path, query};
 use crate::auth::Caller;
 use crate::error::{ApiError, Code};
 use axum::Json;
@@ -75,19 +75,7 @@ pub async fn append(
             ));
         }
     };
-    if items.is_empty() {
-        return Err(ApiError::bad_request("request body: the batch is empty"));
-    }
-    if items.len() > app.limits.max_batch {
-        return Err(ApiError::new(
-            Code::BatchTooLarge,
-            format!(
-                "a batch holds at most {} events, not {} (`stepwise serve --max-batch`)",
-                app.limits.max_batch,
-                items.len()
-            ),
-        ));
-    }
+    batch_size(items.len(), app.limits.max_batch, "events")?;
     // Parse every event; refusals keep their place in the results.
     let mut parsed: Vec<Option<ErrorBody>> = Vec::with_capacity(items.len());
     let mut events = Vec::with_capacity(items.len());

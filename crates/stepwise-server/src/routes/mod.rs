@@ -62,6 +62,22 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
+/// A batch of `len` items (`what`) is refused when empty (400) or over `limit` (413).
+fn batch_size(len: usize, limit: usize, what: &str) -> Result<(), ApiError> {
+    if len == 0 {
+        return Err(ApiError::bad_request("request body: the batch is empty"));
+    }
+    if len > limit {
+        return Err(ApiError::new(
+            Code::BatchTooLarge,
+            format!(
+                "a batch holds at most {limit} {what}, not {len} (`stepwise serve --max-batch`)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
         .map_err(|e| ApiError::bad_request(format!("query string: {}", e.body_text())))

@@ -2,10 +2,10 @@
 //! policy they follow. Each answer comes from the live state when it is the fold asked for,
 //! otherwise from a replay of the log.
 
-use super::{Shared, body, json, now, optional_id, optional_time, path, query};
+use super::{Shared, batch_size, body, json, now, optional_id, optional_time, path, query};
 use crate::app::{App, Ask};
 use crate::auth::Caller;
-use crate::error::{ApiError, Code};
+use crate::error::ApiError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -193,19 +193,7 @@ pub async fn decide_batch(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Vec<DecideBatchItem>>, ApiError> {
     let items: Vec<serde_json::Value> = json(&body(raw)?)?;
-    if items.is_empty() {
-        return Err(ApiError::bad_request("request body: the batch is empty"));
-    }
-    if items.len() > app.limits.max_batch {
-        return Err(ApiError::new(
-            Code::BatchTooLarge,
-            format!(
-                "a batch holds at most {} decision requests, not {} (`stepwise serve --max-batch`)",
-                app.limits.max_batch,
-                items.len()
-            ),
-        ));
-    }
+    batch_size(items.len(), app.limits.max_batch, "decision requests")?;
     let mut answers = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let answer = match serde_json::from_value::<DecideRequest>(item) {
