@@ -67,6 +67,59 @@ pub fn fold_log<S: Store + ?Sized>(
     Ok(size)
 }
 
+/// What a replay folds into: a trust state, or a ladder state around one.
+trait Fold {
+    fn apply(&mut self, index: u64, event: &Event);
+    fn refresh_rank_as_of(&mut self, log_size: u64);
+    fn set_log_size(&mut self, size: u64);
+}
+
+impl Fold for TrustState {
+    fn apply(&mut self, index: u64, event: &Event) {
+        TrustState::apply(self, index, event);
+    }
+    fn refresh_rank_as_of(&mut self, log_size: u64) {
+        TrustState::refresh_rank_as_of(self, log_size);
+    }
+    fn set_log_size(&mut self, size: u64) {
+        TrustState::set_log_size(self, size);
+    }
+}
+
+impl Fold for LadderState {
+    fn apply(&mut self, index: u64, event: &Event) {
+        LadderState::apply(self, index, event);
+    }
+    fn refresh_rank_as_of(&mut self, log_size: u64) {
+        LadderState::refresh_rank_as_of(self, log_size);
+    }
+    fn set_log_size(&mut self, size: u64) {
+        LadderState::set_log_size(self, size);
+    }
+}
+
+/// Folds the entries `prefix` selects into `state`, publishing the rank `prefix` asks for
+/// (of the first `rank_log_size` entries) on the way.
+fn replay_into<S: Store + ?Sized, T: Fold>(
+    store: &S,
+    mut state: T,
+    prefix: Prefix,
+    progress: &mut dyn FnMut(u64),
+) -> Result<T, StoreError> {
+    let mut rank_at = prefix.rank_log_size;
+    let size = fold_log(store, prefix, progress, &mut |index, event| {
+        if let Some(k) = rank_due(&mut rank_at, index) {
+            state.refresh_rank_as_of(k);
+        }
+        state.apply(index, event);
+    })?;
+    if let Some(k) = rank_due(&mut rank_at, size) {
+        state.refresh_rank_as_of(k);
+    }
+    state.set_log_size(size);
+    Ok(state)
+}
+
 impl TrustState {
     /// Folds a stored log into a new state: the entries `prefix` selects (all, by default).
     /// `progress` hears the number of entries read now and then.
@@ -76,19 +129,7 @@ impl TrustState {
         prefix: Prefix,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self, StoreError> {
-        let mut state = Self::new(params);
-        let mut rank_at = prefix.rank_log_size;
-        let size = fold_log(store, prefix, progress, &mut |index, event| {
-            if let Some(k) = rank_due(&mut rank_at, index) {
-                state.refresh_rank_as_of(k);
-            }
-            state.apply(index, event)
-        })?;
-        if let Some(k) = rank_due(&mut rank_at, size) {
-            state.refresh_rank_as_of(k);
-        }
-        state.set_log_size(size);
-        Ok(state)
+        replay_into(store, Self::new(params), prefix, progress)
     }
 }
 
@@ -102,19 +143,7 @@ impl LadderState {
         prefix: Prefix,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Self, StoreError> {
-        let mut state = Self::new(params, ladder);
-        let mut rank_at = prefix.rank_log_size;
-        let size = fold_log(store, prefix, progress, &mut |index, event| {
-            if let Some(k) = rank_due(&mut rank_at, index) {
-                state.refresh_rank_as_of(k);
-            }
-            state.apply(index, event)
-        })?;
-        if let Some(k) = rank_due(&mut rank_at, size) {
-            state.refresh_rank_as_of(k);
-        }
-        state.set_log_size(size);
-        Ok(state)
+        replay_into(store, Self::new(params, ladder), prefix, progress)
     }
 }
 
