@@ -346,6 +346,52 @@ fn a_rater_is_one_voice_however_often_it_rates() {
 }
 
 #[test]
+fn a_pair_keeps_its_cap_counts_and_citations_whatever_kinds_it_carries() {
+    // ann rates bob to the cap, then reports him, then judges a promise of his, then rates
+    // him again: the same pair carries all four kinds.
+    let before: Vec<Event> = (0..10)
+        .map(|i| rating("ann", "bob", 1.0, f64::from(i) * 0.001))
+        .chain([
+            report("ann", "bob", 0.5, 0.01),
+            promise("p1", "bob", "ann", 100.0, 0.011, 5.0),
+            outcome("p1", "kept", 0.012),
+        ])
+        .collect();
+    let mut all = before.clone();
+    all.extend((0..10).map(|i| rating("ann", "bob", 1.0, 0.013 + f64::from(i) * 0.001)));
+    let day = 0.03;
+    let (capped, more) = (
+        everyone(&state_of(&before), "bob", day),
+        everyone(&state_of(&all), "bob", day),
+    );
+    assert_eq!(
+        (
+            more.counts.ratings_positive,
+            more.counts.reports,
+            more.counts.kept
+        ),
+        (20, 1, 1)
+    );
+    assert_eq!(
+        more.indexes,
+        (0..all.len() as u64).collect::<Vec<_>>(),
+        "every entry cited, in log order"
+    );
+    let gap = (more.evidence.positive - capped.evidence.positive).abs();
+    assert!(
+        gap < 1e-9,
+        "ratings past the cap add nothing after a report and an outcome: {capped:?} {more:?}"
+    );
+    assert!(
+        more.evidence.negative > 0.0,
+        "the report counts: {:?}",
+        more.evidence
+    );
+    let by_ann = state_of(&all).pair_counts(0, 1);
+    assert_eq!(by_ann, more.counts, "one pair holds all of it");
+}
+
+#[test]
 fn vouches_carry_trust_discounted_and_never_more_than_the_voucher_has() {
     // ann has a strong record with bob as promisee; ann vouches for cat; dan vouches for eve
     // but nobody trusts dan.

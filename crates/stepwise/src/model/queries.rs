@@ -5,7 +5,7 @@
 use super::decay::{decay, find};
 use super::opinion::{Evidence, Opinion};
 use super::rank::{RankParams, Ranking, TrustGraph, eigentrust_from};
-use super::state::{Counts, MAX_CITED, RankSnapshot, TrustReport, TrustState};
+use super::state::{Counts, MAX_CITED, Pair, RankSnapshot, TrustReport, TrustState};
 use crate::evidence::{Id, Time};
 use std::sync::Arc;
 
@@ -97,7 +97,7 @@ impl TrustState {
     /// What one truster has recorded about one subject so far, by kind.
     pub fn pair_counts(&self, truster: u32, subject: u32) -> Counts {
         self.pair(truster, subject)
-            .map_or_else(Counts::default, |pair| pair.counts)
+            .map_or_else(Counts::default, Pair::counts)
     }
 
     /// The log indexes of the most recent `limit` pieces of evidence about `subject`.
@@ -107,7 +107,7 @@ impl TrustState {
             .from
             .iter()
             .map(|i| &self.pairs[*i as usize])
-            .flat_map(|pair| pair.indexes.iter().rev().take(limit).copied())
+            .flat_map(|pair| self.cites(pair).take(limit))
             .chain(person.vouched_by.iter().map(|v| v.index))
             .chain(person.open.iter().map(|o| o.index))
             .collect();
@@ -285,8 +285,8 @@ impl TrustState {
         let mut evidence = self.direct(s, t, scope, at);
         for pair in person.from.iter().map(|i| &self.pairs[*i as usize]) {
             if t.is_none_or(|t| t == pair.truster) {
-                report.counts.add(&pair.counts);
-                indexes.extend_from_slice(&pair.indexes);
+                report.counts.add(&pair.counts());
+                indexes.extend(self.cites(pair));
             }
         }
         let vouched = self.vouched(s, t, scope, at, p.vouch_depth, &mut vec![s]);
@@ -338,7 +338,7 @@ impl TrustState {
                 .map_or_else(Evidence::default, |pair| pair.evidence.value(at, p)),
             (Some(t), Some(scope)) => self
                 .pair(t, subject)
-                .and_then(|pair| find(&pair.scoped, scope))
+                .and_then(|pair| find(pair.scoped(), scope))
                 .map_or_else(Evidence::default, |d| d.value(at, p)),
         };
         for o in &person.open {

@@ -14,7 +14,9 @@ use super::opinion::{Evidence, Opinion};
 use super::params::ModelParams;
 use super::rank::Ranking;
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
+use hashbrown::HashTable;
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
 /// How many pieces of evidence of each kind stand behind a figure.
@@ -51,26 +53,120 @@ impl Counts {
     }
 }
 
-/// One truster's evidence about one subject.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One truster's evidence about one subject, as small as the common case allows: a pair that
+/// only ever carried unscoped ratings (most pairs of a rating network) holds no more than this;
+/// the rest waits in [`PairMore`], allocated on the pair's first promise outcome, report or
+/// scoped verdict.
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Pair {
     pub(super) truster: u32,
-    pub(super) evidence: Decaying,
-    /// Per scope, for scoped queries (few scopes per pair: a short list).
-    pub(super) scoped: Vec<(u32, Decaying)>,
-    /// Weighted but undecayed sums: the local trust of network rank.
-    pub(super) raw_positive: f64,
-    pub(super) raw_negative: f64,
-    /// Undecayed report evidence so far, for the per-reporter cap.
-    pub(super) reported: f64,
+    pub(super) subject: u32,
+    /// Positive and negative ratings received through this pair.
+    pub(super) ratings_positive: u32,
+    pub(super) ratings_negative: u32,
+    /// The pair's most recent citation in [`TrustState::cites`] (`NO_CITE`: none yet).
+    pub(super) last_cite: u32,
     /// The sign of the truster's last verdict (rating or report) about the subject: 1
     /// positive, -1 negative, 0 none yet.
     pub(super) stance: i8,
+    pub(super) evidence: Decaying,
+    /// Weighted but undecayed sums: the local trust of network rank. While `more` is `None`
+    /// every piece of the pair's evidence was a rating, so these are also its rating sums (the
+    /// per-rater cap reads them).
+    pub(super) raw_positive: f64,
+    pub(super) raw_negative: f64,
+    pub(super) more: Option<Box<PairMore>>,
+}
+
+/// What only some pairs need: scopes, promise outcomes and reports.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct PairMore {
+    /// Per scope, for scoped queries (few scopes per pair: a short list).
+    pub(super) scoped: Vec<(u32, Decaying)>,
     /// Undecayed positive and negative rating evidence so far, for the per-rater cap.
     pub(super) rated_positive: f64,
     pub(super) rated_negative: f64,
-    pub(super) counts: Counts,
-    pub(super) indexes: Vec<u64>,
+    /// Undecayed report evidence so far, for the per-reporter cap.
+    pub(super) reported: f64,
+    pub(super) kept: u32,
+    pub(super) broken: u32,
+    pub(super) partial: u32,
+    pub(super) reports: u32,
+}
+
+/// No citation yet (a pair's `last_cite`, a citation's `prev`).
+const NO_CITE: u32 = u32::MAX;
+
+/// Where a pair's new evidence comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Source {
+    Rating { negative: bool },
+    Report,
+    Outcome(OutcomeResult),
+}
+
+impl Pair {
+    fn new(truster: u32, subject: u32) -> Self {
+        Self {
+            truster,
+            subject,
+            ratings_positive: 0,
+            ratings_negative: 0,
+            last_cite: NO_CITE,
+            stance: 0,
+            evidence: Decaying::default(),
+            raw_positive: 0.0,
+            raw_negative: 0.0,
+            more: None,
+        }
+    }
+
+    /// Undecayed rating evidence so far, positive or negative, for the per-rater cap.
+    pub(super) fn rated(&self, negative: bool) -> f64 {
+        match (&self.more, negative) {
+            (Some(more), true) => more.rated_negative,
+            (Some(more), false) => more.rated_positive,
+            (None, true) => self.raw_negative,
+            (None, false) => self.raw_positive,
+        }
+    }
+
+    /// Undecayed report evidence so far, for the per-reporter cap.
+    pub(super) fn reported(&self) -> f64 {
+        self.more.as_ref().map_or(0.0, |m| m.reported)
+    }
+
+    /// Scoped evidence of the pair.
+    pub(super) fn scoped(&self) -> &[(u32, Decaying)] {
+        self.more.as_ref().map_or(&[], |m| &m.scoped)
+    }
+
+    /// What the pair has recorded, by kind.
+    pub(super) fn counts(&self) -> Counts {
+        let more = self.more.as_deref();
+        Counts {
+            kept: more.map_or(0, |m| m.kept),
+            broken: more.map_or(0, |m| m.broken),
+            partial: more.map_or(0, |m| m.partial),
+            reports: more.map_or(0, |m| m.reports),
+            ratings_positive: self.ratings_positive,
+            ratings_negative: self.ratings_negative,
+            ..Counts::default()
+        }
+    }
+
+    /// The part kept for pairs beyond plain ratings, made on first use from what the pair
+    /// holds so far (all of it ratings, so its rating sums are its raw sums).
+    fn more(&mut self) -> &mut PairMore {
+        let (positive, negative) = (self.raw_positive, self.raw_negative);
+        self.more.get_or_insert_with(|| {
+            Box::new(PairMore {
+                rated_positive: positive,
+                rated_negative: negative,
+                ..PairMore::default()
+            })
+        })
+    }
 }
 
 /// A promise with no outcome yet.
@@ -187,8 +283,14 @@ pub struct TrustState {
     /// Every truster–subject pair, in the order first seen (one arena rather than a tree per
     /// subject: a pair costs its own size, not a node's).
     pub(super) pairs: Vec<Pair>,
-    /// Finds a pair by (truster, subject).
-    pub(super) pair_index: HashMap<(u32, u32), u32, foldhash::quality::RandomState>,
+    /// Finds a pair by (truster, subject): a table of pair numbers, hashed by the pair's own
+    /// truster and subject (4 bytes a slot rather than a 12-byte key and value).
+    pub(super) pair_index: HashTable<u32>,
+    pub(super) hasher: foldhash::quality::RandomState,
+    /// Log indexes cited by pairs, each with the position of the same pair's previous citation
+    /// (`NO_CITE` for its first): one list for all pairs rather than a vector in each.
+    pub(super) cites: Vec<u64>,
+    pub(super) cite_prev: Vec<u32>,
     pub(super) promises: HashMap<Id, PromiseFacts>,
     pub(super) verdicts_given: u64,
     pub(super) negative_given: u64,
@@ -213,6 +315,9 @@ impl Clone for TrustState {
             people: self.people.clone(),
             pairs: self.pairs.clone(),
             pair_index: self.pair_index.clone(),
+            hasher: self.hasher.clone(),
+            cites: self.cites.clone(),
+            cite_prev: self.cite_prev.clone(),
             promises: self.promises.clone(),
             verdicts_given: self.verdicts_given,
             negative_given: self.negative_given,
@@ -234,6 +339,8 @@ impl PartialEq for TrustState {
             && self.scopes == other.scopes
             && self.people == other.people
             && self.pairs == other.pairs
+            && self.cites == other.cites
+            && self.cite_prev == other.cite_prev
             && self.promises == other.promises
             && self.verdicts_given == other.verdicts_given
             && self.negative_given == other.negative_given
@@ -252,7 +359,10 @@ impl TrustState {
             scopes: Interner::default(),
             people: Vec::new(),
             pairs: Vec::new(),
-            pair_index: HashMap::default(),
+            pair_index: HashTable::new(),
+            hasher: foldhash::quality::RandomState::default(),
+            cites: Vec::new(),
+            cite_prev: Vec::new(),
             promises: HashMap::new(),
             verdicts_given: 0,
             negative_given: 0,
@@ -392,20 +502,13 @@ impl TrustState {
                 };
                 let positive = kept * weight;
                 let negative = (1.0 - kept) * p.betrayal_weight * weight;
-                let mut counts = Counts::default();
-                match result {
-                    OutcomeResult::Kept => counts.kept = 1,
-                    OutcomeResult::Broken => counts.broken = 1,
-                    OutcomeResult::Partial(_) => counts.partial = 1,
-                }
                 let id = self.pair_id(facts.promisee, facts.promisor);
                 self.record(
                     id,
-                    facts.promisor,
+                    Source::Outcome(*result),
                     Some(facts.scope),
                     at,
                     Evidence { positive, negative },
-                    counts,
                     &[facts.index, index],
                 );
             }
@@ -430,32 +533,21 @@ impl TrustState {
                 let cap = self.params.rating_cap;
                 let id = self.pair_id(rater, subject);
                 let pair = &mut self.pairs[id as usize];
-                let so_far = if negative {
-                    pair.rated_negative
-                } else {
-                    pair.rated_positive
-                };
-                let weight = weight.min((cap - so_far).max(0.0));
+                let weight = weight.min((cap - pair.rated(negative)).max(0.0));
                 let evidence = if negative {
-                    pair.rated_negative += weight;
                     Evidence {
                         positive: 0.0,
                         negative: weight,
                     }
                 } else {
-                    pair.rated_positive += weight;
                     Evidence {
                         positive: weight,
                         negative: 0.0,
                     }
                 };
                 self.count_verdict(id, subject, negative);
-                let counts = Counts {
-                    ratings_positive: u32::from(!negative),
-                    ratings_negative: u32::from(negative),
-                    ..Counts::default()
-                };
-                self.record(id, subject, scope, at, evidence, counts, &[index]);
+                let source = Source::Rating { negative };
+                self.record(id, source, scope, at, evidence, &[index]);
             }
             Body::Report {
                 reporter,
@@ -473,18 +565,13 @@ impl TrustState {
                     * self.fairness(reporter);
                 let id = self.pair_id(reporter, subject);
                 self.count_verdict(id, subject, true);
-                let pair = &mut self.pairs[id as usize];
-                let weight = weight.min((self.params.report_cap - pair.reported).max(0.0));
-                pair.reported += weight;
-                let counts = Counts {
-                    reports: 1,
-                    ..Counts::default()
-                };
+                let so_far = self.pairs[id as usize].reported();
+                let weight = weight.min((self.params.report_cap - so_far).max(0.0));
                 let evidence = Evidence {
                     positive: 0.0,
                     negative: weight,
                 };
-                self.record(id, subject, scope, at, evidence, counts, &[index]);
+                self.record(id, Source::Report, scope, at, evidence, &[index]);
             }
             Body::Vouch {
                 voucher,
@@ -557,59 +644,108 @@ impl TrustState {
 
     /// The pair (truster, subject), if the truster has recorded anything about the subject.
     pub(super) fn pair(&self, truster: u32, subject: u32) -> Option<&Pair> {
-        let id = self.pair_index.get(&(truster, subject))?;
-        self.pairs.get(*id as usize)
+        let hash = self.hasher.hash_one((truster, subject));
+        let pairs = &self.pairs;
+        let id = self.pair_index.find(hash, |&i| {
+            let pair = &pairs[i as usize];
+            (pair.truster, pair.subject) == (truster, subject)
+        })?;
+        pairs.get(*id as usize)
     }
 
     /// The number of the pair (truster, subject), created empty on first use.
     pub(super) fn pair_id(&mut self, truster: u32, subject: u32) -> u32 {
-        if let Some(id) = self.pair_index.get(&(truster, subject)) {
+        let hash = self.hasher.hash_one((truster, subject));
+        let pairs = &self.pairs;
+        let found = self.pair_index.find(hash, |&i| {
+            let pair = &pairs[i as usize];
+            (pair.truster, pair.subject) == (truster, subject)
+        });
+        if let Some(id) = found {
             return *id;
         }
         let id = self.pairs.len() as u32;
-        self.pairs.push(Pair {
-            truster,
-            ..Pair::default()
+        self.pairs.push(Pair::new(truster, subject));
+        let (pairs, hasher) = (&self.pairs, &self.hasher);
+        self.pair_index.insert_unique(hash, id, |&i| {
+            let pair = &pairs[i as usize];
+            hasher.hash_one((pair.truster, pair.subject))
         });
-        self.pair_index.insert((truster, subject), id);
         self.people[subject as usize].from.push(id);
         id
     }
 
-    /// Adds weighted evidence of pair `id` (from its truster) about `subject`, citing the log
-    /// entries it comes from.
-    // One call per folded event, with values already at hand: no struct built on the hot path.
-    #[allow(clippy::too_many_arguments)]
+    /// The log indexes a pair cites, most recent first.
+    pub(super) fn cites(&self, pair: &Pair) -> impl Iterator<Item = u64> + '_ {
+        let mut at = pair.last_cite;
+        std::iter::from_fn(move || {
+            (at != NO_CITE).then(|| {
+                let i = at as usize;
+                at = self.cite_prev[i];
+                self.cites[i]
+            })
+        })
+    }
+
+    /// Adds weighted evidence of pair `id` (from its truster) about its subject, citing the
+    /// log entries it comes from.
     pub(super) fn record(
         &mut self,
         id: u32,
-        subject: u32,
+        source: Source,
         scope: Option<u32>,
         at: i64,
         evidence: Evidence,
-        counts: Counts,
         indexes: &[u64],
     ) {
         let p = &self.params;
-        let person = &mut self.people[subject as usize];
-        person
-            .total
-            .add(at, evidence.positive, evidence.negative, p);
         let pair = &mut self.pairs[id as usize];
-        pair.evidence
-            .add(at, evidence.positive, evidence.negative, p);
-        pair.raw_positive += evidence.positive;
-        pair.raw_negative += evidence.negative;
-        pair.counts.add(&counts);
-        pair.indexes.extend_from_slice(indexes);
-        if let Some(scope) = scope {
-            scoped(&mut pair.scoped, scope).add(at, evidence.positive, evidence.negative, p);
-            scoped(&mut person.scoped_total, scope).add(
-                at,
-                evidence.positive,
-                evidence.negative,
-                p,
-            );
+        let person = &mut self.people[pair.subject as usize];
+        let Evidence { positive, negative } = evidence;
+        person.total.add(at, positive, negative, p);
+        pair.evidence.add(at, positive, negative, p);
+        match source {
+            Source::Rating { negative: true } => pair.ratings_negative += 1,
+            Source::Rating { negative: false } => pair.ratings_positive += 1,
+            _ => {}
+        }
+        if scope.is_some() || !matches!(source, Source::Rating { .. }) {
+            // Made from the raw sums before this evidence joins them.
+            let more = pair.more();
+            match source {
+                Source::Rating { .. } => {
+                    more.rated_positive += positive;
+                    more.rated_negative += negative;
+                }
+                Source::Report => {
+                    more.reported += negative;
+                    more.reports += 1;
+                }
+                Source::Outcome(OutcomeResult::Kept) => more.kept += 1,
+                Source::Outcome(OutcomeResult::Broken) => more.broken += 1,
+                Source::Outcome(OutcomeResult::Partial(_)) => more.partial += 1,
+            }
+            if let Some(scope) = scope {
+                scoped(&mut more.scoped, scope).add(at, positive, negative, p);
+                scoped(&mut person.scoped_total, scope).add(at, positive, negative, p);
+            }
+        } else if let Some(more) = &mut pair.more {
+            // A plain rating of a pair that already keeps its rating sums apart.
+            more.rated_positive += positive;
+            more.rated_negative += negative;
+        }
+        pair.raw_positive += positive;
+        pair.raw_negative += negative;
+        for &index in indexes {
+            // Positions are u32: past 4,294,967,294 citations (34 GB of them) further evidence
+            // still counts but is no longer cited.
+            let next = u32::try_from(self.cites.len()).unwrap_or(NO_CITE);
+            if next == NO_CITE {
+                break;
+            }
+            self.cites.push(index);
+            self.cite_prev.push(pair.last_cite);
+            pair.last_cite = next;
         }
     }
 }
