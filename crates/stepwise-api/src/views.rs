@@ -257,6 +257,12 @@ impl From<&StepCause> for CauseView {
     }
 }
 
+/// What follows when a policy names no seeds (`[network] seeds`), in words.
+pub const NO_SEEDS: &str = "none named ([network] seeds in the policy): network rank \
+starts from every principal alike, so identities that trust only each other earn rank, and the \
+base rate that comes with it, like anyone else; name the principals trusted from the start with \
+`stepwise init --seed ID` or under [network] seeds";
+
 /// A cause in words.
 pub fn cause_text(cause: &StepCause) -> String {
     match *cause {

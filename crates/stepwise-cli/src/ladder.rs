@@ -118,6 +118,26 @@ fn fold(data: &DataDir, replay: &Replay) -> Result<(LadderState, Time)> {
 }
 
 /// The evidence line of an answer: the cited entries, and which were imported as history.
+/// The policy's seeds as JSON: a list of ids.
+fn seeds_json(seeds: &[Id]) -> Value {
+    seeds.iter().map(|s| Value::from(s.as_str())).collect()
+}
+
+/// The seeds in words, or what follows from naming none.
+fn write_seeds(w: &mut dyn Write, seeds: &Value) -> std::io::Result<()> {
+    match seeds.as_array().map(Vec::as_slice) {
+        Some([]) | None => writeln!(w, "seeds: {}", wire::NO_SEEDS),
+        Some(list) => {
+            let names: Vec<&str> = list.iter().filter_map(Value::as_str).collect();
+            writeln!(
+                w,
+                "seeds: {} (network rank starts from them)",
+                names.join(", ")
+            )
+        }
+    }
+}
+
 pub fn write_evidence(w: &mut dyn Write, evidence: &[u64], history: &[u64]) -> std::io::Result<()> {
     let list = |xs: &[u64]| xs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
     if evidence.is_empty() {
@@ -204,7 +224,10 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
     let steps = &explanation.timeline;
     let view = ExplainView::new(&explanation, state.trust().log_size());
     let levels = state.ladder().levels();
-    out.emit(&to_json(&view)?, |w| {
+    let seeds = seeds_json(&state.trust().params().seeds);
+    let mut json = to_json(&view)?;
+    json["seeds"] = seeds.clone();
+    out.emit(&json, |w| {
         writeln!(
             w,
             "{subject} at {at}: level {} ({}), stakes up to {}",
@@ -249,6 +272,7 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
         }
         write_next_step(w, view.next_step.as_ref())?;
         write_evidence(w, &view.evidence, &view.history)?;
+        write_seeds(w, &seeds)?;
         writeln!(
             w,
             "log size: {} (replay with --log-size {} --at {at})",
@@ -264,6 +288,7 @@ pub fn ladder(data: &DataDir, out: &mut Out) -> Result<bool> {
     let day = stepwise::model::params::DAY_MICROS as f64;
     let rows = to_json(&wire::ladder_view(&ladder))?;
     let rules = ladder.rules();
+    let seeds = seeds_json(&policy.model.seeds);
     out.emit(&rows, |w| {
         writeln!(w, "{:>3}  {:<14} {:>10}  {:<44}  capabilities", "lvl", "name", "max stake", "to enter")?;
         for (k, l) in ladder.levels().iter().enumerate() {
@@ -315,7 +340,7 @@ pub fn ladder(data: &DataDir, out: &mut Out) -> Result<bool> {
                 "at level 0 (no step down) a broken promise takes half the share of the limit it betrayed, until its cool-down ends"
             )?;
         }
-        Ok(())
+        write_seeds(w, &seeds)
     })?;
     Ok(true)
 }

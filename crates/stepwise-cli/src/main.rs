@@ -47,6 +47,10 @@ enum Command {
         /// The log's origin line and key name (default: `stepwise.local/log/<random>`).
         #[arg(long)]
         origin: Option<String>,
+        /// A principal the operator trusts from the start (repeatable): written to the policy's
+        /// `[network] seeds`, where network rank starts.
+        #[arg(long = "seed", value_name = "ID")]
+        seeds: Vec<String>,
     },
     /// Append one event to the log and print its index.
     Record(record::RecordArgs),
@@ -91,7 +95,7 @@ fn main() -> ExitCode {
     let mut out = Out::new(cli.json);
     let data = DataDir::new(&cli.data);
     let result = match cli.command {
-        Command::Init { origin } => init(&data, origin.as_deref(), &mut out),
+        Command::Init { origin, seeds } => init(&data, origin.as_deref(), &seeds, &mut out),
         Command::Record(args) => record::run(&data, args, &mut out),
         Command::Import(args) => import::run(&data, args, &mut out),
         Command::Keygen {
@@ -120,19 +124,36 @@ fn main() -> ExitCode {
     }
 }
 
-fn init(data: &DataDir, origin: Option<&str>, out: &mut Out) -> Result<bool> {
-    let verifier = data.init(origin)?;
+fn init(data: &DataDir, origin: Option<&str>, seeds: &[String], out: &mut Out) -> Result<bool> {
+    let seeds = seeds
+        .iter()
+        .map(|s| stepwise::evidence::Id::parse("--seed", s))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !seeds.is_empty() && data.policy_path().exists() {
+        anyhow::bail!(
+            "--seed: {} already holds a policy; name the seeds in its [network] seeds instead",
+            data.policy_path().display()
+        );
+    }
+    let verifier = data.init(origin, &seeds)?;
+    let seed_names: Vec<&str> = seeds.iter().map(|s| s.as_str()).collect();
     out.emit(
         &serde_json::json!({
             "data": data.path(),
             "origin": verifier.name(),
             "verifier_key": verifier.encode(),
+            "seeds": seed_names,
         }),
         |w| {
             writeln!(w, "initialized stepwise data in {}", data.path().display())?;
             writeln!(w, "log origin:   {}", verifier.name())?;
             writeln!(w, "verifier key: {}", verifier.encode())?;
-            writeln!(w, "policy:       {}", data.policy_path().display())
+            writeln!(w, "policy:       {}", data.policy_path().display())?;
+            if seed_names.is_empty() {
+                writeln!(w, "seeds:        {}", stepwise_api::NO_SEEDS)
+            } else {
+                writeln!(w, "seeds:        {}", seed_names.join(", "))
+            }
         },
     )?;
     Ok(true)
@@ -143,7 +164,7 @@ fn open_for_writing(
     data: &DataDir,
 ) -> Result<stepwise::ledger::Ledger<stepwise::store::SqliteStore>> {
     if !data.is_initialized() {
-        let verifier = data.init(None)?;
+        let verifier = data.init(None, &[])?;
         eprintln!(
             "stepwise: initialized new data directory {} (log origin {})",
             data.path().display(),

@@ -152,7 +152,7 @@ fn open_store(data: &DataDir, store: Option<&str>) -> Result<Box<dyn Store>> {
         ),
         None => {
             if !data.is_initialized() {
-                data.init(None)?;
+                data.init(None, &[])?;
             }
             Box::new(data.open_store()?)
         }

@@ -169,6 +169,43 @@ fn init_creates_a_data_dir_once_and_never_overwrites_the_key() {
 }
 
 #[test]
+fn init_names_seeds_and_ladder_and_explain_say_when_there_are_none() {
+    let s = Sandbox::new();
+    let bad = s.run(&["init", "--seed", "two words"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("--seed"), "{}", stderr(&bad));
+    assert!(!s.data().exists(), "nothing created on bad input");
+    let out = s.json(&["init", "--seed", "user:alice", "--seed", "org:acme"]);
+    assert_eq!(out["seeds"], serde_json::json!(["user:alice", "org:acme"]));
+    let policy = std::fs::read_to_string(s.data().join("stepwise.toml")).expect("policy");
+    assert!(
+        policy.contains("\nseeds = [\"user:alice\", \"org:acme\"]\n"),
+        "{policy}"
+    );
+    let ladder = s.expect(&["ladder"], 0);
+    assert!(
+        ladder.contains("seeds: user:alice, org:acme (network rank starts from them)"),
+        "{ladder}"
+    );
+    let explain = s.json(&["explain", "user:bob"]);
+    assert_eq!(
+        explain["seeds"],
+        serde_json::json!(["user:alice", "org:acme"])
+    );
+
+    let none = Sandbox::new();
+    none.expect(&["init"], 0);
+    for args in [&["ladder"][..], &["explain", "user:bob"]] {
+        let text = none.expect(args, 0);
+        assert!(
+            text.contains("seeds: none named ([network] seeds in the policy)")
+                && text.contains("identities that trust only each other earn rank"),
+            "{args:?}: {text}"
+        );
+    }
+}
+
+#[test]
 fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
     let s = Sandbox::new();
     let first = s.json(PROMISE);

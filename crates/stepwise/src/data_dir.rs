@@ -11,9 +11,10 @@
 //! Creating a directory never overwrites an existing key: losing the log key would orphan every
 //! checkpoint ever signed.
 
+use crate::evidence::Id;
 use crate::ledger::note::{LogSigner, LogVerifier, NoteError};
 use crate::ledger::{Ledger, LedgerError};
-use crate::policy::{DEFAULT_POLICY, Policy, PolicyError};
+use crate::policy::{DEFAULT_POLICY, Policy, PolicyError, default_policy_with_seeds};
 use crate::store::{SqliteStore, StoreError};
 use std::fs;
 use std::io::Write as _;
@@ -103,9 +104,10 @@ impl DataDir {
     }
 
     /// Creates the directory, a new log key named `origin` (a random one when `None`), the
-    /// default policy (unless one is there) and an empty log with its first checkpoint.
-    pub fn init(&self, origin: Option<&str>) -> Result<LogVerifier, DataDirError> {
-        let verifier = self.create(origin)?;
+    /// default policy with `seeds` named (unless a policy is there) and an empty log with its
+    /// first checkpoint.
+    pub fn init(&self, origin: Option<&str>, seeds: &[Id]) -> Result<LogVerifier, DataDirError> {
+        let verifier = self.create_with(origin, &default_policy_with_seeds(seeds))?;
         // Opening writes the empty log's first checkpoint; nothing is stamped, so no clock is read.
         self.open_ledger(std::sync::Arc::new(crate::ledger::SystemClock))?;
         Ok(verifier)
@@ -114,6 +116,10 @@ impl DataDir {
     /// Creates the directory, a new log key and the default policy (unless one is there), but
     /// no store: for a server whose log lives in PostgreSQL.
     pub fn create(&self, origin: Option<&str>) -> Result<LogVerifier, DataDirError> {
+        self.create_with(origin, DEFAULT_POLICY)
+    }
+
+    fn create_with(&self, origin: Option<&str>, policy: &str) -> Result<LogVerifier, DataDirError> {
         if self.is_initialized() {
             return Err(DataDirError::AlreadyInitialized(self.root.clone()));
         }
@@ -145,7 +151,7 @@ impl DataDir {
             false,
         )?;
         if !self.policy_path().exists() {
-            write_new(&self.policy_path(), DEFAULT_POLICY, false)?;
+            write_new(&self.policy_path(), policy, false)?;
         }
         Ok(verifier)
     }

@@ -39,6 +39,11 @@ max_ahead = "5m"
 refresh_interval = "1s"
 # ...unless this many entries have been appended since the last refresh: then at once.
 refresh_events = 10000
+# Seeds: the principals the operator trusts from the start (EigenTrust's pre-trusted peers,
+# written by `stepwise init --seed ID`). The rank starts from them and flows along trust, so a
+# principal no seed reaches earns none. With none named the rank starts from every principal
+# alike, and identities that trust only each other earn rank like anyone else.
+seeds = []
 
 # The trust model. Every formula is in docs/MODEL.md; the values below are the defaults.
 [model]
@@ -69,8 +74,7 @@ rating_cap = 4.0
 # Pseudo-count smoothing a rater's negative verdicts against those its peers' judgement of the
 # same subjects predicted (P8: raters who pan whom everyone else praises weigh less).
 vindictive_prior = 5.0
-# Network rank (EigenTrust): pre-trusted principals (none: everyone), damping, convergence.
-seeds = []
+# Network rank (EigenTrust): damping and convergence (its seeds are under [network]).
 alpha = 0.15
 epsilon = 1e-10
 max_iterations = 1000
@@ -335,6 +339,7 @@ struct RawModel {
     report_cap: Option<f64>,
     rating_cap: Option<f64>,
     vindictive_prior: Option<f64>,
+    /// Read by [`Policy::from_toml`]: seeds are named under `[network]` now.
     seeds: Option<Vec<String>>,
     alpha: Option<f64>,
     epsilon: Option<f64>,
@@ -372,12 +377,6 @@ impl RawModel {
         p.rank.alpha = self.alpha.unwrap_or(p.rank.alpha);
         p.rank.epsilon = self.epsilon.unwrap_or(p.rank.epsilon);
         p.rank.max_iterations = self.max_iterations.unwrap_or(p.rank.max_iterations);
-        p.seeds = self
-            .seeds
-            .unwrap_or_default()
-            .iter()
-            .map(|s| Id::parse("model.seeds", s).map_err(|e| PolicyError(e.to_string())))
-            .collect::<Result<_, _>>()?;
         p.check().map_err(PolicyError)?;
         Ok(p)
     }
@@ -418,6 +417,7 @@ impl RawTime {
 struct RawNetwork {
     refresh_interval: Option<String>,
     refresh_events: Option<u64>,
+    seeds: Option<Vec<String>>,
 }
 
 impl RawNetwork {
@@ -439,10 +439,43 @@ impl RawNetwork {
     }
 }
 
+/// Principal ids from a policy list, each checked and named by `field` if it is not one.
+fn seeds_of(field: &str, list: Option<&[String]>) -> Result<Vec<Id>, PolicyError> {
+    list.unwrap_or_default()
+        .iter()
+        .map(|s| Id::parse(field, s).map_err(|e| PolicyError(e.to_string())))
+        .collect()
+}
+
+/// The default policy with `seeds` named under `[network]`: what `stepwise init --seed` writes.
+pub fn default_policy_with_seeds(seeds: &[Id]) -> String {
+    let list: Vec<String> = seeds
+        .iter()
+        .map(|s| toml::Value::String(s.as_str().to_owned()).to_string())
+        .collect();
+    DEFAULT_POLICY.replacen(
+        "\nseeds = []\n",
+        &format!("\nseeds = [{}]\n", list.join(", ")),
+        1,
+    )
+}
+
 impl Policy {
     /// Parses and checks policy text.
     pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
-        let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError(e.to_string()))?;
+        let mut raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError(e.to_string()))?;
+        // Seeds were once named under [model]; a policy written then still loads.
+        let seeds = match (raw.network.seeds.take(), raw.model.seeds.take()) {
+            (Some(_), Some(_)) => {
+                return Err(PolicyError(
+                    "network.seeds: seeds are also named under [model] (their older place); \
+                     keep one list, under [network]"
+                        .into(),
+                ));
+            }
+            (Some(list), None) => seeds_of("network.seeds", Some(&list))?,
+            (None, list) => seeds_of("model.seeds", list.as_deref())?,
+        };
         let operators = raw
             .ledger
             .operators
@@ -466,7 +499,10 @@ impl Policy {
                 operators,
                 window: raw.time.into_window()?,
             },
-            model: raw.model.into_params()?,
+            model: ModelParams {
+                seeds,
+                ..raw.model.into_params()?
+            },
             ladder,
             network: raw.network.into_refresh()?,
         })
@@ -674,5 +710,34 @@ mod tests {
             30 * crate::model::params::DAY_MICROS
         );
         assert_eq!(p.model.seeds[0].as_str(), "user:1");
+    }
+
+    #[test]
+    fn seeds_are_named_under_network_and_init_writes_them() {
+        assert!(Policy::default().model.seeds.is_empty());
+        let seeds = ["user:alice", "org:acme"].map(|s| Id::parse("t", s).expect("id"));
+        let text = default_policy_with_seeds(&seeds);
+        assert!(
+            text.contains("\nseeds = [\"user:alice\", \"org:acme\"]\n"),
+            "{text}"
+        );
+        let p = Policy::from_toml(&text).expect("valid");
+        assert_eq!(p.model.seeds, seeds);
+        assert_eq!(
+            Policy {
+                model: ModelParams::default(),
+                ..p
+            },
+            Policy::default(),
+            "nothing else differs from the default"
+        );
+        let both = "[network]\nseeds = [\"a\"]\n[model]\nseeds = [\"b\"]\n";
+        let err = Policy::from_toml(both).expect_err("named twice");
+        assert!(
+            err.0.contains("network.seeds") && err.0.contains("[model]"),
+            "{err}"
+        );
+        let err = Policy::from_toml("[network]\nseeds = [\"two words\"]\n").expect_err("bad id");
+        assert!(err.0.contains("network.seeds"), "{err}");
     }
 }
