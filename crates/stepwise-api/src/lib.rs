@@ -5,8 +5,10 @@
 //! line prints them with `--json`, so a script reads the same document whichever it asked. This
 //! crate holds no behaviour beyond mapping domain values to their wire form.
 
+pub mod decision_json;
 pub mod messages;
 pub mod views;
 
+pub use decision_json::write_decision;
 pub use messages::*;
 pub use views::*;

@@ -68,6 +68,9 @@ pub enum ServeError {
 /// The routes of [`routes::table`], with their middleware, over `app`.
 fn router(app: Arc<App>) -> Router {
     let (api, _document) = routes::table().split_for_parts();
+    // A peer of `POST /v1/decide` for the load example, outside the API and its document.
+    #[cfg(feature = "bench-peer")]
+    let api = api.merge(routes::peer::routes());
     api.route_layer(axum::middleware::from_fn_with_state(
         Arc::clone(&app),
         track,

@@ -1011,3 +1011,68 @@ async fn batch_decisions_equal_single_ones_item_by_item() {
         assert_eq!(r.status, 400, "{body}: {}", r.body);
     }
 }
+
+/// The benchmarking peer of `POST /v1/decide` (feature `bench-peer`) takes the same key and the
+/// same body and answers the constant reply of the kind asked for; it is not in the document.
+#[cfg(feature = "bench-peer")]
+#[tokio::test]
+async fn the_bench_peer_does_the_request_work_of_a_decision() {
+    let api = Api::open(Limits::default());
+    let reader = Some(api.keys.reader.as_str());
+    let ask = r#"{"subject":"user:ann","capability":"read","stake":1}"#;
+    let verdict = r#"{"subject":"user:ann","capability":"read","stake":1,"explain":false}"#;
+    assert_eq!(
+        api.call("POST", "/bench/peer/decide", reader, Some(ask))
+            .await
+            .status,
+        400,
+        "no replies set yet"
+    );
+    let set =
+        json!({"explained": r#"{"allowed":true,"long":"…"}"#, "verdict": r#"{"allowed":true}"#});
+    let r = api
+        .call("PUT", "/bench/peer", reader, Some(&set.to_string()))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["verdict"], 16);
+    let again = api
+        .call("PUT", "/bench/peer", reader, Some(&set.to_string()))
+        .await;
+    assert_eq!(again.status, 200, "the same replies again");
+    let other = json!({"explained": "{}", "verdict": "{}"}).to_string();
+    assert_eq!(
+        api.call("PUT", "/bench/peer", reader, Some(&other))
+            .await
+            .status,
+        400
+    );
+    let r = api
+        .call("POST", "/bench/peer/decide", reader, Some(ask))
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, set["explained"].as_str().unwrap_or_default());
+    assert_eq!(r.headers["content-type"], "application/json");
+    let r = api
+        .call("POST", "/bench/peer/decide", reader, Some(verdict))
+        .await;
+    assert_eq!(r.body, set["verdict"].as_str().unwrap_or_default());
+    // The request work of a decision: its key check and its parse.
+    for (key, body, status) in [
+        (None, ask, 401),
+        (reader, r#"{"subject":"user:ann"}"#, 400),
+        (
+            reader,
+            r#"{"subject":"user:ann","capability":"read","stake":1,"x":1}"#,
+            400,
+        ),
+    ] {
+        let peer = api
+            .call("POST", "/bench/peer/decide", key, Some(body))
+            .await;
+        let decide = api.call("POST", "/v1/decide", key, Some(body)).await;
+        assert_eq!((peer.status, decide.status), (status, status), "{body}");
+        assert_eq!(peer.body, decide.body);
+    }
+    let document = api.call("GET", "/openapi.json", None, None).await;
+    assert!(!document.body.contains("/bench/peer"));
+}

@@ -9,8 +9,16 @@ pub(crate) fn get(addr: SocketAddr, path: &str, key: Option<&str>) -> Vec<u8> {
 }
 
 pub(crate) fn post(addr: SocketAddr, path: &str, key: &str, body: &str) -> Vec<u8> {
+    with_body("POST", addr, path, key, body)
+}
+
+pub(crate) fn put(addr: SocketAddr, path: &str, key: &str, body: &str) -> Vec<u8> {
+    with_body("PUT", addr, path, key, body)
+}
+
+fn with_body(method: &str, addr: SocketAddr, path: &str, key: &str, body: &str) -> Vec<u8> {
     format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )

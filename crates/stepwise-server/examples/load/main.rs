@@ -1,6 +1,7 @@
-//! HTTP load generator for `stepwise serve`: `POST /v1/decide` against `GET /healthz` on the same
-//! server in the same run, batched ingest over `POST /v1/events`, group commit of single-event
-//! appends at 1 and at N concurrent connections, and on request (`--phases mixed,batch`) trust
+//! HTTP load generator for `stepwise serve`: `POST /v1/decide` against `GET /healthz` and
+//! against a fair peer (the same request answered with a constant reply of the same size; see
+//! `decide.rs`) on the same server in the same run, batched ingest over `POST /v1/events`,
+//! group commit of single-event appends at 1 and at N concurrent connections, and on request (`--phases mixed,batch`) trust
 //! figures and decisions while other clients append, against each alone, and decisions a
 //! hundred per request against one per request.
 //!
@@ -15,12 +16,13 @@
 //! reply. Beside throughput and latency it reports the CPU time the server and the client spent
 //! per request (from `/proc`), which a busy shared machine disturbs much less than throughput,
 //! and the commit counters of `GET /metrics`. The server runs unmodified, with only its rate
-//! limit lifted: this program must never change what it measures.
+//! limit lifted (and, for the peer, built with the `bench-peer` feature, which adds its two
+//! routes outside the API): this program must never change what it measures.
 //!
 //! From the repository root (PostgreSQL: a fresh, empty database; no OTC import there):
 //!
 //! ```sh
-//! cargo build --release
+//! cargo build --release -p stepwise-cli --features bench-peer   # the server with the peer
 //! cargo run --release -p stepwise-server --example load -- --json
 //! cargo run --release -p stepwise-server --example load -- --phases ingest,group \
 //!     --store postgres://postgres@127.0.0.1:5432/stepwise_load
@@ -40,6 +42,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 mod batch;
+mod decide;
 mod drive;
 mod harness;
 mod http;
@@ -47,6 +50,7 @@ mod mixed;
 mod phases;
 
 use batch::*;
+use decide::*;
 use drive::*;
 use harness::*;
 use http::*;
@@ -79,7 +83,8 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
   --appends N             most single-event appends per round (default 20000)
   --append-seconds S      longest single-event round (default 3)
   --event rating|promise  what the recorder records (default rating)
-  --verdict               ask decide for the bare verdict (\"explain\": false) instead of the explanation
+  --decisions KIND        explained, verdict (\"explain\": false) or both (default both)
+  --verdict               the same as --decisions verdict
   --json                  print the results as JSON (the table goes to standard error)";
 
 /// What one run measures, and how hard.
@@ -110,7 +115,7 @@ struct Options {
     appends: u64,
     append_seconds: f64,
     event: EventKind,
-    verdict: bool,
+    decisions: Decisions,
     json: bool,
 }
 
@@ -148,7 +153,7 @@ impl Options {
             appends: 20_000,
             append_seconds: 3.0,
             event: EventKind::Rating,
-            verdict: false,
+            decisions: Decisions::Both,
             json: false,
         };
         while let Some(flag) = args.next() {
@@ -157,7 +162,7 @@ impl Options {
                 continue;
             }
             if flag == "--verdict" {
-                o.verdict = true;
+                o.decisions = Decisions::Verdict;
                 continue;
             }
             if flag == "--help" || flag == "-h" {
@@ -207,6 +212,18 @@ impl Options {
                 "--group" => o.group_connections = number(&flag, &value)?,
                 "--appends" => o.appends = number(&flag, &value)?,
                 "--append-seconds" => o.append_seconds = number(&flag, &value)?,
+                "--decisions" => {
+                    o.decisions = match value.as_str() {
+                        "explained" => Decisions::Explained,
+                        "verdict" => Decisions::Verdict,
+                        "both" => Decisions::Both,
+                        other => {
+                            return Err(format!(
+                                "--decisions: {other:?} is not explained, verdict or both"
+                            ));
+                        }
+                    }
+                }
                 "--event" => {
                     o.event = match value.as_str() {
                         "rating" => EventKind::Rating,

@@ -1,5 +1,5 @@
-//! The phases of the load: decide against healthz, batched ingest, group commit (the mixed
-//! phase has a file of its own); the events
+//! The phases of the load: batched ingest, group commit (the decide, batch and mixed phases
+//! have files of their own); the events
 //! they send and the counters they read.
 
 use super::*;
@@ -22,7 +22,7 @@ pub(crate) async fn measure(o: &Options, addr: SocketAddr, keys: &Keys) -> Resul
     ));
     out["principals"] = json!(subjects.len());
     if o.decide {
-        let (text, value) = decide_against_healthz(o, addr, &keys.reader, &subjects).await?;
+        let (text, value) = decide_against_peers(o, addr, &keys.reader, &subjects).await?;
         table.push_str(&text);
         out["decide"] = value;
     }
@@ -120,150 +120,6 @@ pub(crate) fn event(kind: EventKind, n: u64, subjects: &[String]) -> String {
             pid = std::process::id()
         ),
     }
-}
-
-pub(crate) async fn decide_against_healthz(
-    o: &Options,
-    addr: SocketAddr,
-    reader: &str,
-    subjects: &[String],
-) -> Result<(String, Value), String> {
-    const CAPABILITIES: [&str; 2] = ["read", "propose"];
-    const STAKES: [&str; 5] = ["0", "1", "5", "20", "100"];
-    let decides: Vec<Vec<u8>> = (0..8192_usize)
-        .map(|i| {
-            let body = format!(
-                r#"{{"subject":"{}","capability":"{}","stake":{}{}}}"#,
-                subjects[i.wrapping_mul(7919) % subjects.len()],
-                CAPABILITIES[i % 2],
-                STAKES[(i / 2) % STAKES.len()],
-                if o.verdict { r#","explain":false"# } else { "" }
-            );
-            post(addr, "/v1/decide", reader, &body)
-        })
-        .collect();
-    let decide = Load::new("decide", decides, Check::Decision);
-    let healthz = Load::new("healthz", vec![get(addr, "/healthz", None)], Check::Status);
-
-    // One decision, shown so a reader of the output sees what was asked and answered.
-    let sample = Connection::open(addr)
-        .await?
-        .exchange(&decide.requests[0])
-        .await?;
-    if !sample.is_success() || !Check::Decision.passes(&sample.body) {
-        return Err(format!("POST /v1/decide: {}", sample.describe()));
-    }
-    let allowed = {
-        let mut allowed = 0;
-        let mut conn = Connection::open(addr).await?;
-        for request in decide.requests.iter().take(500) {
-            let reply = conn.exchange(request).await?;
-            if reply.body.windows(14).any(|w| w == br#""allowed":true"#) {
-                allowed += 1;
-            }
-        }
-        allowed
-    };
-
-    let bound = Bound {
-        seconds: o.seconds,
-        requests: o.requests,
-    };
-    let warm = Bound {
-        seconds: o.warmup,
-        requests: o.requests,
-    };
-    if o.warmup > 0.0 {
-        drive(addr, &healthz, o.connections, warm)
-            .await?
-            .checked()?;
-        drive(addr, &decide, o.connections, warm).await?.checked()?;
-    }
-    let mut rounds_h = Vec::new();
-    let mut rounds_d = Vec::new();
-    for round in 0..o.rounds {
-        // Alternate which goes first, so a trend in the noise favours neither.
-        if round % 2 == 0 {
-            rounds_h.push(
-                drive(addr, &healthz, o.connections, bound)
-                    .await?
-                    .checked()?,
-            );
-            rounds_d.push(
-                drive(addr, &decide, o.connections, bound)
-                    .await?
-                    .checked()?,
-            );
-        } else {
-            rounds_d.push(
-                drive(addr, &decide, o.connections, bound)
-                    .await?
-                    .checked()?,
-            );
-            rounds_h.push(
-                drive(addr, &healthz, o.connections, bound)
-                    .await?
-                    .checked()?,
-            );
-        }
-        eprintln!(
-            "load: round {}: healthz {:.0} req/s, decide {:.0} req/s",
-            round + 1,
-            rounds_h[round].per_second(),
-            rounds_d[round].per_second()
-        );
-    }
-    let h = Summary::of(&rounds_h);
-    let d = Summary::of(&rounds_d);
-    let ratios: Vec<f64> = rounds_h
-        .iter()
-        .zip(&rounds_d)
-        .map(|(h, d)| d.per_second() / h.per_second())
-        .collect();
-    let ratio = d.per_second / h.per_second;
-    let mut text = format!(
-        "decide against healthz: {} connections, {} rounds of at most {} s or {} requests, medians\n\
-         (sample decision: {}; {allowed} of 500 sampled decisions allowed)\n\n\
-         | endpoint | req/s | p50 | p99 | server CPU per request | client CPU per request | reply body | requests |\n\
-         |---|---|---|---|---|---|---|---|\n",
-        o.connections,
-        o.rounds,
-        o.seconds,
-        o.requests,
-        String::from_utf8_lossy(&sample.body),
-    );
-    for (name, s) in [("GET /healthz", &h), ("POST /v1/decide", &d)] {
-        text.push_str(&format!(
-            "| {name} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.1} µs | {:.0} B | {} |\n",
-            s.per_second,
-            s.p50_us,
-            s.p99_us,
-            s.server_cpu_us,
-            s.client_cpu_us,
-            s.body_bytes,
-            s.requests
-        ));
-    }
-    text.push_str(&format!(
-        "\ndecide / healthz throughput: {ratio:.2} (ratio of medians; per round: {}; target ≥ 0.80)\n\
-         server CPU per request, healthz / decide: {:.2}\n\n",
-        ratios
-            .iter()
-            .map(|r| format!("{r:.2}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        h.server_cpu_us / d.server_cpu_us,
-    ));
-    let value = json!({
-        "healthz": h.json(&rounds_h),
-        "decide": d.json(&rounds_d),
-        "ratio": ratio,
-        "ratio_median_of_rounds": median(&ratios),
-        "server_cpu_ratio_healthz_over_decide": h.server_cpu_us / d.server_cpu_us,
-        "ratios": ratios,
-        "sampled_allowed_of_500": allowed,
-    });
-    Ok((text, value))
 }
 
 pub(crate) async fn ingest(

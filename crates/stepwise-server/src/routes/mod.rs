@@ -6,6 +6,8 @@ mod events;
 mod keys;
 mod log;
 mod operations;
+#[cfg(feature = "bench-peer")]
+pub mod peer;
 mod trust;
 
 use crate::app::App;

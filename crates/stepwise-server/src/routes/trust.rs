@@ -10,9 +10,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 use stepwise::evidence::{Id, Time};
-use stepwise::ladder::LadderState;
+use stepwise::ladder::{Decision, LadderState};
 use stepwise::ledger::replay::Prefix;
 use stepwise_api::{
     self as wire, AtQuery, DecideBatchItem, DecideReply, DecideRequest, DecisionView, ErrorBody,
@@ -169,9 +171,29 @@ pub async fn decide(
     State(app): Shared,
     _caller: Caller,
     raw: Result<Bytes, BytesRejection>,
-) -> Result<Json<DecideReply>, ApiError> {
+) -> Result<Response, ApiError> {
     let request: DecideRequest = json(&body(raw)?)?;
-    Ok(Json(decide_one(&app, request).await?))
+    // Written straight to bytes (the same JSON as the views serialise to, without building
+    // them), within the read of the state.
+    let reply = decide_with(&app, request, |d, size, explain| {
+        let mut out = Vec::with_capacity(if explain { 2048 } else { 256 });
+        if explain {
+            wire::write_decision(d, size, &mut out);
+        } else {
+            // Serialising a verdict into a `Vec` cannot fail.
+            let _ = serde_json::to_writer(&mut out, &VerdictView::new(d, size));
+        }
+        out
+    })
+    .await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Bytes::from(reply),
+    )
+        .into_response())
 }
 
 /// Many decisions in one request: an array of decision requests, answered by an array of
@@ -208,8 +230,25 @@ pub async fn decide_batch(
     Ok(Json(answers))
 }
 
-/// One decision request, checked and answered.
+/// One decision request, checked and answered with its view.
 async fn decide_one(app: &Arc<App>, request: DecideRequest) -> Result<DecideReply, ApiError> {
+    decide_with(app, request, |d, size, explain| {
+        if explain {
+            DecideReply::Explained(Box::new(DecisionView::new(d, size)))
+        } else {
+            DecideReply::Verdict(VerdictView::new(d, size))
+        }
+    })
+    .await
+}
+
+/// One decision request, checked and decided; `answer` turns the decision, the log size it was
+/// computed at and whether it is to be explained into the reply.
+async fn decide_with<R: Send + 'static>(
+    app: &Arc<App>,
+    request: DecideRequest,
+    answer: impl FnOnce(&Decision<'_>, u64, bool) -> R + Send + 'static,
+) -> Result<R, ApiError> {
     let subject = Id::parse("subject", &request.subject)?;
     if request.capability.is_empty() || request.capability.len() > stepwise::evidence::MAX_ID_LEN {
         return Err(ApiError::field(
@@ -234,12 +273,7 @@ async fn decide_one(app: &Arc<App>, request: DecideRequest) -> Result<DecideRepl
     };
     with_state(app, ask, Cost::Quick, move |state, at| {
         let d = state.decide(&subject, &capability, stake, truster.as_ref(), at);
-        let size = state.trust().log_size();
-        if explain {
-            DecideReply::Explained(Box::new(DecisionView::new(&d, size)))
-        } else {
-            DecideReply::Verdict(VerdictView::new(&d, size))
-        }
+        answer(&d, state.trust().log_size(), explain)
     })
     .await
 }

@@ -6,7 +6,8 @@
 
 use super::climb::{LadderState, Position, Step};
 use crate::evidence::{Id, Time};
-use serde_json::{Value, json};
+use serde_json::Value;
+use std::fmt;
 
 /// Why a request was refused.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -92,6 +93,58 @@ impl Reason {
             Reason::Cooldown { .. } => "cooldown",
         }
     }
+}
+
+/// The figures behind a [`Reason`], one shape per kind of reason. Each variant's fields are
+/// declared in sorted order, so that serialised directly they read as the JSON object
+/// [`Decision::reason_data`] builds (whose keys are sorted).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+// The variants and fields are the figures the reasons' words name (see `write_reason`).
+#[allow(missing_docs)]
+pub enum ReasonData<'a> {
+    Stake {
+        stake: String,
+    },
+    Capability {
+        capability: &'a str,
+    },
+    Floor {
+        expected: f64,
+        floor: f64,
+    },
+    MinLevel {
+        level: usize,
+        min_level: usize,
+    },
+    NeededLevel {
+        capability: &'a str,
+        level: usize,
+        needed_level: usize,
+    },
+    Limit {
+        exposure: f64,
+        level: usize,
+        level_0_share: f64,
+        limit: f64,
+        stake: f64,
+    },
+    Needed {
+        expected: f64,
+        needed: f64,
+    },
+    Level {
+        expected: f64,
+        level: usize,
+        uncertainty: f64,
+    },
+    Granted {
+        capability: &'a str,
+        from_level: Option<usize>,
+    },
+    Until {
+        until: String,
+    },
 }
 
 /// The reasons behind a verdict, the deciding one first; no allocation.
@@ -366,22 +419,33 @@ impl Decision<'_> {
 
     /// A reason in words.
     pub fn describe(&self, reason: &Reason) -> String {
+        let mut text = String::new();
+        // Writing to a `String` cannot fail.
+        let _ = self.write_reason(reason, &mut text);
+        text
+    }
+
+    /// A reason in words, written to `out` (what [`Decision::describe`] returns).
+    pub fn write_reason(&self, reason: &Reason, out: &mut impl fmt::Write) -> fmt::Result {
         let ladder = self.state.ladder();
         let levels = ladder.levels();
         let name = |k: usize| levels[k].name.as_str();
         match *reason {
             Reason::Denied(Denial::InvalidStake) => {
-                format!("the stake {} is not a finite number ≥ 0", self.stake)
+                write!(out, "the stake {} is not a finite number ≥ 0", self.stake)
             }
-            Reason::Denied(Denial::UnknownCapability) => format!(
+            Reason::Denied(Denial::UnknownCapability) => write!(
+                out,
                 "no level grants {:?}; the ladder's capabilities are {}",
                 self.capability,
                 ladder.capabilities_at(levels.len() - 1).join(", ")
             ),
-            Reason::Denied(Denial::NegativeRecord { expected, floor }) => format!(
+            Reason::Denied(Denial::NegativeRecord { expected, floor }) => write!(
+                out,
                 "expected trust {expected:.3} is below the floor {floor} that even level 0 requires: the record is negative"
             ),
-            Reason::Denied(Denial::BelowTrusterMinimum { min_level }) => format!(
+            Reason::Denied(Denial::BelowTrusterMinimum { min_level }) => write!(
+                out,
                 "{} accepts only level {min_level} ({}) and above; {} is at level {} ({})",
                 self.truster.map_or("the truster", Id::as_str),
                 name(min_level),
@@ -389,7 +453,8 @@ impl Decision<'_> {
                 self.level,
                 name(self.level)
             ),
-            Reason::Denied(Denial::CapabilityNeedsLevel { needed }) => format!(
+            Reason::Denied(Denial::CapabilityNeedsLevel { needed }) => write!(
+                out,
                 "{:?} needs level {needed} ({}); {} is at level {} ({}), {} step(s) below",
                 self.capability,
                 name(needed),
@@ -398,28 +463,30 @@ impl Decision<'_> {
                 name(self.level),
                 needed - self.level
             ),
-            Reason::Denied(Denial::StakeAboveLimit) => format!(
-                "stake {} is above the limit {} of level {} ({}){}{}",
-                self.stake,
-                self.limit,
-                self.level,
-                name(self.level),
+            Reason::Denied(Denial::StakeAboveLimit) => {
+                write!(
+                    out,
+                    "stake {} is above the limit {} of level {} ({})",
+                    self.stake,
+                    self.limit,
+                    self.level,
+                    name(self.level),
+                )?;
                 if self.level_0_share < 1.0 {
-                    format!(
+                    write!(
+                        out,
                         ", cut to {:.1}% of level 0's by the promises it broke there while their cool-down runs (until {})",
                         100.0 * self.level_0_share,
                         self.position.losses_until
-                    )
-                } else {
-                    String::new()
-                },
-                if self.truster.is_some_and(|t| ladder.profile(t).is_some()) {
-                    " under the truster's own profile"
-                } else {
-                    ""
+                    )?;
                 }
-            ),
-            Reason::Denied(Denial::ExposureAboveLimit) => format!(
+                if self.truster.is_some_and(|t| ladder.profile(t).is_some()) {
+                    out.write_str(" under the truster's own profile")?;
+                }
+                Ok(())
+            }
+            Reason::Denied(Denial::ExposureAboveLimit) => write!(
+                out,
                 "stake {} with {} already at stake in open promises would put {} at risk, above the limit {} of level {} ({}); at most {} more now",
                 self.stake,
                 self.exposure,
@@ -429,11 +496,13 @@ impl Decision<'_> {
                 name(self.level),
                 self.available()
             ),
-            Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => format!(
+            Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => write!(
+                out,
                 "{} requires expected trust {needed} in its own view; it is {expected:.3}",
                 self.truster.map_or("the truster", Id::as_str)
             ),
-            Reason::Level => format!(
+            Reason::Level => write!(
+                out,
                 "{} is at level {} ({}) with expected trust {:.3} and uncertainty {:.3}",
                 self.subject_id,
                 self.level,
@@ -441,60 +510,85 @@ impl Decision<'_> {
                 self.expected,
                 self.uncertainty
             ),
-            Reason::CapabilityGranted => format!(
+            Reason::CapabilityGranted => write!(
+                out,
                 "level {} ({}) grants {:?} (from level {})",
                 self.level,
                 name(self.level),
                 self.capability,
                 self.needed_level.unwrap_or(0)
             ),
-            Reason::StakeWithinLimit if self.exposure > 0.0 => format!(
+            Reason::StakeWithinLimit if self.exposure > 0.0 => write!(
+                out,
                 "stake {} with {} already at stake in open promises is within the limit {}",
                 self.stake, self.exposure, self.limit
             ),
             Reason::StakeWithinLimit => {
-                format!("stake {} is within the limit {}", self.stake, self.limit)
+                write!(
+                    out,
+                    "stake {} is within the limit {}",
+                    self.stake, self.limit
+                )
             }
             Reason::Cooldown { until } => {
-                format!("a broken promise started a cool-down: no promotion before {until}")
+                write!(
+                    out,
+                    "a broken promise started a cool-down: no promotion before {until}"
+                )
             }
         }
     }
 
     /// A reason as JSON data.
     pub fn reason_data(&self, reason: &Reason) -> Value {
+        serde_json::to_value(self.reason_fields(reason)).unwrap_or(Value::Null)
+    }
+
+    /// The figures behind a reason: serialised, the object [`Decision::reason_data`] holds,
+    /// its keys in the same (sorted) order.
+    pub fn reason_fields(&self, reason: &Reason) -> ReasonData<'_> {
         match *reason {
-            Reason::Denied(Denial::InvalidStake) => json!({"stake": self.stake.to_string()}),
-            Reason::Denied(Denial::UnknownCapability) => json!({"capability": self.capability}),
+            Reason::Denied(Denial::InvalidStake) => ReasonData::Stake {
+                stake: self.stake.to_string(),
+            },
+            Reason::Denied(Denial::UnknownCapability) => ReasonData::Capability {
+                capability: self.capability,
+            },
             Reason::Denied(Denial::NegativeRecord { expected, floor }) => {
-                json!({"expected": expected, "floor": floor})
+                ReasonData::Floor { expected, floor }
             }
-            Reason::Denied(Denial::BelowTrusterMinimum { min_level }) => {
-                json!({"min_level": min_level, "level": self.level})
-            }
-            Reason::Denied(Denial::CapabilityNeedsLevel { needed }) => {
-                json!({"capability": self.capability, "needed_level": needed, "level": self.level})
-            }
+            Reason::Denied(Denial::BelowTrusterMinimum { min_level }) => ReasonData::MinLevel {
+                level: self.level,
+                min_level,
+            },
+            Reason::Denied(Denial::CapabilityNeedsLevel { needed }) => ReasonData::NeededLevel {
+                capability: self.capability,
+                level: self.level,
+                needed_level: needed,
+            },
             Reason::Denied(Denial::StakeAboveLimit | Denial::ExposureAboveLimit)
-            | Reason::StakeWithinLimit => json!({
-                "stake": self.stake,
-                "exposure": self.exposure,
-                "limit": self.limit,
-                "level_0_share": self.level_0_share,
-                "level": self.level,
-            }),
+            | Reason::StakeWithinLimit => ReasonData::Limit {
+                exposure: self.exposure,
+                level: self.level,
+                level_0_share: self.level_0_share,
+                limit: self.limit,
+                stake: self.stake,
+            },
             Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => {
-                json!({"expected": expected, "needed": needed})
+                ReasonData::Needed { expected, needed }
             }
-            Reason::Level => json!({
-                "level": self.level,
-                "expected": self.expected,
-                "uncertainty": self.uncertainty,
-            }),
-            Reason::CapabilityGranted => {
-                json!({"capability": self.capability, "from_level": self.needed_level})
-            }
-            Reason::Cooldown { until } => json!({"until": until.to_string()}),
+            Reason::Level => ReasonData::Level {
+                expected: self.expected,
+                level: self.level,
+                uncertainty: self.uncertainty,
+            },
+            Reason::CapabilityGranted => ReasonData::Granted {
+                capability: self.capability,
+                from_level: self.needed_level,
+            },
+            Reason::Cooldown { until } => ReasonData::Until {
+                until: until.to_string(),
+            },
         }
     }
 
@@ -589,40 +683,58 @@ impl Decision<'_> {
 
     /// A requirement of the next step in words.
     pub fn describe_requirement(&self, r: &Requirement) -> String {
+        let mut text = String::new();
+        // Writing to a `String` cannot fail.
+        let _ = self.write_requirement(r, &mut text);
+        text
+    }
+
+    /// A requirement of the next step in words, written to `out` (what
+    /// [`Decision::describe_requirement`] returns).
+    pub fn write_requirement(&self, r: &Requirement, out: &mut impl fmt::Write) -> fmt::Result {
         let levels = self.state.ladder().levels();
         let Some(next) = levels.get(self.level + 1) else {
-            return String::new();
+            return Ok(());
         };
         let req = &next.requires;
         match r.name {
-            "kept" => format!(
+            "kept" => write!(
+                out,
                 "kept promises at stake ≥ {} since reaching level {}: {} of {}",
                 req.kept_min_stake, self.level, r.current, r.needed
             ),
-            "min_expected" => format!("expected trust {:.3}, needs ≥ {}", r.current, r.needed),
-            "max_uncertainty" => format!("uncertainty {:.3}, needs ≤ {}", r.current, r.needed),
-            "tenure_days" => format!(
+            "min_expected" => write!(out, "expected trust {:.3}, needs ≥ {}", r.current, r.needed),
+            "max_uncertainty" => write!(out, "uncertainty {:.3}, needs ≤ {}", r.current, r.needed),
+            "tenure_days" => write!(
+                out,
                 "{:.1} days at level {}, needs {:.1}",
                 r.current, self.level, r.needed
             ),
             "clean_days" => match self.position.last_broken {
-                Some(t) => format!(
+                Some(t) => write!(
+                    out,
                     "last broken promise {:.1} days ago ({t}), needs {:.1}",
                     r.current, r.needed
                 ),
-                None => format!("no broken promise ever (needs {:.1} days clean)", r.needed),
+                None => write!(
+                    out,
+                    "no broken promise ever (needs {:.1} days clean)",
+                    r.needed
+                ),
             },
             "cooldown_days_left" => {
-                format!(
+                write!(
+                    out,
                     "cool-down after a broken promise: {:.1} days left",
                     r.current
                 )
             }
-            "vouches" => format!(
+            "vouches" => write!(
+                out,
                 "vouches from principals at level {} ({}) or above: {} of {}",
                 req.vouchers_level, levels[req.vouchers_level].name, r.current, r.needed
             ),
-            other => other.to_owned(),
+            other => out.write_str(other),
         }
     }
 

@@ -13,7 +13,9 @@ use crate::evidence::Id;
 use std::collections::HashMap;
 
 pub use climb::{LadderState, Position, Step, StepCause};
-pub use decision::{Decision, Denial, Explanation, NextStep, Reason, Reasons, Requirement};
+pub use decision::{
+    Decision, Denial, Explanation, NextStep, Reason, ReasonData, Reasons, Requirement,
+};
 
 /// What it takes to enter a level (all must hold).
 #[derive(Debug, Clone, PartialEq, Default)]
