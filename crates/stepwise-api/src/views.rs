@@ -331,6 +331,9 @@ pub struct ExplainView {
     pub history: Vec<u64>,
     /// Log size the answer was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
+    /// The policy's seeds (`[network] seeds`), where network rank starts. Empty: none are
+    /// named, so identities that trust only each other earn rank like anyone else.
+    pub seeds: Vec<String>,
 }
 
 impl ExplainView {
@@ -365,6 +368,7 @@ impl ExplainView {
             history: d.history(&evidence),
             evidence,
             log_size,
+            seeds: e.seeds().iter().map(ToString::to_string).collect(),
         }
     }
 }

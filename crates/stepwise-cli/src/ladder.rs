@@ -224,10 +224,8 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
     let steps = &explanation.timeline;
     let view = ExplainView::new(&explanation, state.trust().log_size());
     let levels = state.ladder().levels();
-    let seeds = seeds_json(&state.trust().params().seeds);
-    let mut json = to_json(&view)?;
-    json["seeds"] = seeds.clone();
-    out.emit(&json, |w| {
+    let seeds = seeds_json(explanation.seeds());
+    out.emit(&to_json(&view)?, |w| {
         writeln!(
             w,
             "{subject} at {at}: level {} ({}), stakes up to {}",

@@ -13,13 +13,87 @@ use stepwise::store::Store as _;
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
 
+    /// With seeds named, evidence given by principals no seed reaches — ratings, reports,
+    /// vouches, and outcomes of promises made to them — never raises anyone's level, at any
+    /// instant: it is ignored, or (a broken or overdue promise) it lowers.
+    #[test]
+    fn evidence_from_principals_no_seed_reaches_never_raises_a_level(
+        steps in prop::collection::vec(step(), 1..150),
+        intrusions in prop::collection::vec((0..1000usize, 0..6u8, 0..PEOPLE.len(), -10..=10i32), 1..40),
+        later in 0.0..200.0f64,
+    ) {
+        let (events, last) = history(&steps);
+        let seeded = ModelParams {
+            seeds: vec![id("ann"), id("bob")],
+            ..ModelParams::default()
+        };
+        let day_of = |e: &Event| (e.at.as_micros() - at(0.0).as_micros()) as f64 / stepwise::model::params::DAY_MICROS as f64;
+        // The same history with the outsiders' evidence woven in, each at the instant of the
+        // event it precedes (or after the last).
+        let mut woven: Vec<Event> = Vec::new();
+        let mut intrusions = intrusions;
+        intrusions.sort_by_key(|i| i.0);
+        let mut next = intrusions.iter().peekable();
+        for k in 0..=events.len() {
+            let day = events.get(k).map_or(last, day_of);
+            while let Some((_, kind, target, v)) = next.next_if(|i| i.0 % (events.len() + 1) <= k) {
+                let outsider = format!("ring:{}", (*v).rem_euclid(3));
+                let member = PEOPLE[*target];
+                let value = f64::from(*v) / 10.0;
+                match kind {
+                    0 => woven.push(rating(&outsider, member, value, day)),
+                    1 => woven.push(report(&outsider, member, value.abs().max(0.1), day)),
+                    2 => woven.push(vouch(&outsider, member, value.abs().max(0.1), day)),
+                    3 => woven.push(rating(&outsider, &format!("ring:{}", (*v + 1).rem_euclid(3)), value, day)),
+                    _ => {
+                        let pid = format!("x{}", woven.len());
+                        woven.push(promise(&pid, member, &outsider, 60.0, day, day + 2.0));
+                        let result = if *kind == 4 { "kept" } else if *v < 0 { "broken" } else { "partial:0.5" };
+                        woven.push(outcome(&pid, result, day));
+                    }
+                }
+            }
+            if let Some(e) = events.get(k) {
+                woven.push(e.clone());
+            }
+        }
+        let fold = |events: &[Event]| {
+            let mut state = LadderState::new(seeded.clone(), Ladder::default());
+            for (i, e) in events.iter().enumerate() {
+                state.apply(i as u64, e);
+            }
+            state
+        };
+        let (plain, with) = (fold(&events), fold(&woven));
+        for who in PEOPLE {
+            for day in [last, last + later] {
+                let (a, b) = (plain.level_at(&id(who), at(day)), with.level_at(&id(who), at(day)));
+                prop_assert!(b <= a, "{who} on day {day}: {a} without the outsiders, {b} with them");
+                // Nor the standing the ladder reads: their evidence weighs nothing.
+                // (Someone never seen stands at the base rate.)
+                let standing = |s: &LadderState| {
+                    let i = s.trust().principal_index(&id(who));
+                    i.map_or(s.trust().params().base_rate, |i| s.trust().standing(i, at(day)).expected())
+                };
+                let (a, b) = (standing(&plain), standing(&with));
+                prop_assert!(b <= a + 1e-9, "{who} on day {day}: expected trust {a} without, {b} with");
+            }
+        }
+    }
+
     /// The positions and timelines folded event by event (with decisions asked in between)
     /// equal those of a replay of the stored log, and so do the decisions.
     #[test]
     fn levels_are_a_pure_function_of_the_log(steps in prop::collection::vec(step(), 1..120)) {
         let (events, last) = history(&steps);
         let (mut ledger, clock) = ledger_and_clock("ladder.test/log", 5);
-        let mut incremental = LadderState::new(ModelParams::default(), Ladder::default());
+        // Half the histories under seeds, whose reach the fold keeps too.
+        let params = if steps.len() % 2 == 1 {
+            ModelParams { seeds: vec![id("ann"), id("cat")], ..ModelParams::default() }
+        } else {
+            ModelParams::default()
+        };
+        let mut incremental = LadderState::new(params.clone(), Ladder::default());
         for e in events {
             let appended = append_live(&mut ledger, &clock, e);
             let index = appended.results[0].clone().expect("valid history");
@@ -29,7 +103,8 @@ proptest! {
             let ann = id("ann");
             let _ = incremental.decide(&ann, "act:low", 50.0, None, at(last)).next_step();
         }
-        let replayed = LadderState::replay(ledger.store(), ModelParams::default(), Ladder::default(), Prefix::ALL, &mut |_| {}).expect("replay");
+        let replayed = LadderState::replay(ledger.store(), params, Ladder::default(), Prefix::ALL, &mut |_| {}).expect("replay");
+        prop_assert!(incremental.trust() == replayed.trust(), "the trust states differ");
         for who in PEOPLE {
             let who = id(who);
             prop_assert_eq!(incremental.position(&who), replayed.position(&who));

@@ -44,6 +44,19 @@ impl World {
         Self::new(Ladder::default())
     }
 
+    /// The default ladder under a policy that names `seeds`.
+    fn seeded(seeds: &[&str]) -> Self {
+        let params = ModelParams {
+            seeds: seeds.iter().map(|s| id(s)).collect(),
+            ..ModelParams::default()
+        };
+        Self {
+            state: LadderState::new(params, Ladder::default()),
+            next: 0,
+            promises: 0,
+        }
+    }
+
     fn record(&mut self, json: String) -> u64 {
         let event = Event::from_json(&json).unwrap_or_else(|e| panic!("{json}: {e}"));
         let index = self.next;
@@ -668,4 +681,98 @@ fn decisions_cite_the_evidence_and_steps_behind_them() {
     let step = w.state.timeline(&id("agent:bot"))[0];
     assert_eq!(step.cause, StepCause::Promoted { index: None });
     assert_eq!(step.at, at(1.0));
+}
+
+/// Two seeds, and five members each of them rated: the part of the network the seeds reach.
+fn seeds_and_members() -> World {
+    let mut w = World::seeded(&["seed:a", "seed:b"]);
+    for m in 0..5 {
+        w.rating("seed:a", &format!("member:{m}"), 1.0, 0.0);
+        w.rating("seed:b", &format!("member:{m}"), 1.0, 0.0);
+    }
+    w
+}
+
+#[test]
+fn with_seeds_an_honest_newcomer_who_deals_with_reached_members_climbs() {
+    let mut w = seeds_and_members();
+    // Three kept promises a day at stake 60, each judged by one of the members in turn.
+    let mut reached_2 = None;
+    for day in 1..=60 {
+        for k in 0..3 {
+            let member = format!("member:{}", (day * 3 + k) % 5);
+            let d = f64::from(day) + f64::from(k) * 0.1;
+            w.promise("user:new", &member, 60.0, d, "kept");
+        }
+        if reached_2.is_none() && w.level("user:new", f64::from(day) + 0.9) >= 2 {
+            reached_2 = Some(day);
+        }
+    }
+    let day = reached_2.expect("level 2 within 60 days");
+    assert!(day <= 60, "level 2 on day {day}");
+}
+
+#[test]
+fn with_seeds_a_ring_no_seed_reaches_cannot_lift_anyone() {
+    for old in [false, true] {
+        let mut w = seeds_and_members();
+        let ring: Vec<String> = (0..10).map(|i| format!("ring:{i}")).collect();
+        if old {
+            // An old ring: its members dealt with each other for 100 days first.
+            for day in 0..100 {
+                for (i, a) in ring.iter().enumerate() {
+                    let b = &ring[(i + 1 + day % 9) % 10];
+                    w.promise(a, b, 60.0, f64::from(day as u32), "kept");
+                    w.rating(b, a, 1.0, f64::from(day as u32) + 0.6);
+                }
+            }
+        }
+        // Then the ring takes turns judging the attacker's promises, all kept, for 200 days.
+        let start = if old { 100.0 } else { 0.0 };
+        for day in 0..200 {
+            for k in 0..3 {
+                let judge = &ring[(day * 3 + k) % 10];
+                let d = start + f64::from(day as u32) + k as f64 * 0.1;
+                w.promise("agent:x", judge, 60.0, d, "kept");
+            }
+            w.rating(
+                &ring[day % 10],
+                "agent:x",
+                1.0,
+                start + f64::from(day as u32) + 0.5,
+            );
+        }
+        let end = start + 200.0;
+        assert_eq!(w.level("agent:x", end), 0, "old ring {old}");
+        let attacker = id("agent:x");
+        let explanation = w.state.explain(&attacker, at(end));
+        let checklist: Vec<String> = explanation
+            .standing
+            .next_step()
+            .expect("a next step")
+            .requirements()
+            .iter()
+            .map(|r| explanation.standing.describe_requirement(r))
+            .collect();
+        assert!(
+            checklist.iter().any(|t| t.contains("0 of 3")
+                && t.contains("600 more were judged by principals no seed reaches")),
+            "{checklist:?}"
+        );
+    }
+    // Without seeds the same ring lifts the attacker: what the seeds defend against.
+    let mut w = World::default_ladder();
+    for day in 0..30 {
+        for k in 0..3 {
+            let judge = format!("ring:{}", (day * 3 + k) % 10);
+            w.promise(
+                "agent:x",
+                &judge,
+                60.0,
+                f64::from(day as u32) + k as f64 * 0.1,
+                "kept",
+            );
+        }
+    }
+    assert!(w.level("agent:x", 30.0) >= 2);
 }

@@ -87,8 +87,12 @@ pub struct Position {
     pub level_0_share: f64,
     /// When the cool-down of the latest of those betrayals ends.
     pub losses_until: Time,
-    /// Kept promises at the next level's stakes since reaching the current level.
+    /// Kept promises at the next level's stakes since reaching the current level, judged by
+    /// promisees the seeds reach (all promisees when no seeds are named).
     pub kept_toward_next: u32,
+    /// Kept promises at those stakes since then that did not count: judged by promisees no seed
+    /// reached when they judged.
+    pub kept_not_counted: u32,
     /// The latest broken or overdue promise, if any.
     pub last_broken: Option<Time>,
     /// The instant of the last event folded into this position: conditions that events
@@ -114,6 +118,7 @@ impl Position {
             level_0_share: 1.0,
             losses_until: Time::MIN,
             kept_toward_next: 0,
+            kept_not_counted: 0,
             last_broken: None,
             updated: at,
             charged: Vec::new(),
@@ -216,6 +221,14 @@ impl LadderState {
                 .map(|(promisor, stake, promise_index)| (promisor, stake, promise_index, *result)),
             _ => None,
         };
+        // Whether the promisee's word counts is judged before its outcome is folded in.
+        let credible = match &event.body {
+            Body::Outcome { promise, .. } => self
+                .trust
+                .promisee_of(promise)
+                .is_none_or(|q| self.trust.reached(q)),
+            _ => true,
+        };
         let subject = |trust: &TrustState| match &event.body {
             Body::Outcome { .. } => outcome.map(|(promisor, ..)| promisor),
             Body::Rating { subject, .. }
@@ -251,7 +264,11 @@ impl LadderState {
                     if let Some(next) = levels.get(position.level + 1)
                         && stake >= next.requires.kept_min_stake
                     {
-                        position.kept_toward_next += 1;
+                        if credible {
+                            position.kept_toward_next += 1;
+                        } else {
+                            position.kept_not_counted += 1;
+                        }
                     }
                 }
                 OutcomeResult::Broken => {
@@ -425,6 +442,7 @@ fn demote(
         let credit = (1.0 - severity) * f64::from(req.kept);
         (credit.floor() as u32).min(req.kept.saturating_sub(1))
     });
+    position.kept_not_counted = 0;
     let tenure_credit = next.map_or(0, |req| {
         ((1.0 - severity) * req.min_tenure as f64).floor() as i64
     });
@@ -508,6 +526,7 @@ fn promote(position: &mut Position, when: Time, index: Option<u64>, steps: &mut 
     position.level += 1;
     position.since = when;
     position.kept_toward_next = 0;
+    position.kept_not_counted = 0;
     position.tenure_credit = 0;
     steps.push(Step {
         at: when,
@@ -581,6 +600,7 @@ fn evaluate(
         position.level -= 1;
         position.since = at;
         position.kept_toward_next = 0;
+        position.kept_not_counted = 0;
         position.tenure_credit = 0;
         steps.push(Step {
             at,

@@ -219,6 +219,14 @@ pub struct Explanation<'a> {
     pub standing: Decision<'a>,
 }
 
+impl Explanation<'_> {
+    /// The policy's seeds, where network rank starts and whose reach decides whose word counts
+    /// (none: every principal alike).
+    pub fn seeds(&self) -> &[Id] {
+        &self.standing.state.trust().params().seeds
+    }
+}
+
 /// A decision, with its explanation available on demand.
 #[derive(Debug, Clone)]
 pub struct Decision<'a> {
@@ -698,11 +706,24 @@ impl Decision<'_> {
         };
         let req = &next.requires;
         match r.name {
-            "kept" => write!(
-                out,
-                "kept promises at stake ≥ {} since reaching level {}: {} of {}",
-                req.kept_min_stake, self.level, r.current, r.needed
-            ),
+            "kept" => {
+                write!(
+                    out,
+                    "kept promises at stake ≥ {} since reaching level {}: {} of {}",
+                    req.kept_min_stake, self.level, r.current, r.needed
+                )?;
+                match self.position.kept_not_counted {
+                    0 => Ok(()),
+                    1 => write!(
+                        out,
+                        " (1 more was judged by a principal no seed reaches: it does not count)"
+                    ),
+                    n => write!(
+                        out,
+                        " ({n} more were judged by principals no seed reaches: they do not count)"
+                    ),
+                }
+            }
             "min_expected" => write!(out, "expected trust {:.3}, needs ≥ {}", r.current, r.needed),
             "max_uncertainty" => write!(out, "uncertainty {:.3}, needs ≤ {}", r.current, r.needed),
             "tenure_days" => write!(

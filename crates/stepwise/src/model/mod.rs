@@ -1,7 +1,7 @@
 //! The trust model: how evidence in the log becomes trust figures.
 //!
 //! `opinion` is subjective-logic arithmetic, `rank` is network reputation (EigenTrust) over the
-//! graph of local trust, `decay` the evidence that fades, `interner` the ids' dense indexes,
+//! graph of local trust, `decay` the evidence that fades, `reach` which principals the seeds reach, `interner` the ids' dense indexes,
 //! `state` the fold of the log into everything a trust query needs, and `queries` those
 //! questions. Every formula and default is in docs/MODEL.md. Nothing here does I/O or reads
 //! the clock; replaying a stored log is the ledger's (`ledger::replay`).
@@ -12,4 +12,5 @@ pub mod opinion;
 pub mod params;
 mod queries;
 pub mod rank;
+mod reach;
 pub mod state;

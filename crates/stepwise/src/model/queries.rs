@@ -60,6 +60,22 @@ impl TrustState {
             .map(|f| (f.promisor, f.stake, f.index))
     }
 
+    /// Who judges the open promise `id`: its promisee.
+    pub fn promisee_of(&self, id: &Id) -> Option<u32> {
+        self.promises.get(id).map(|f| f.promisee)
+    }
+
+    /// Whether policy seeds are named, so that evidence counts by who gives it.
+    pub fn seeded(&self) -> bool {
+        self.reach.is_some()
+    }
+
+    /// Whether a seed reaches principal `who` (every principal when no seeds are named): whether
+    /// the kept promises it judges count on the ladder.
+    pub fn reached(&self, who: u32) -> bool {
+        self.reach.as_ref().is_none_or(|r| r.reached(who))
+    }
+
     /// A principal's promises with no outcome: (due, stake, log index), in the order made.
     pub fn open_promises(&self, subject: u32) -> impl Iterator<Item = (Time, f64, u64)> + '_ {
         self.people[subject as usize]
@@ -80,12 +96,14 @@ impl TrustState {
             .fold(0.0, |sum, o| sum + o.stake)
     }
 
-    /// The principals with an active vouch for `subject` (any scope).
+    /// The principals with an active vouch for `subject` (any scope) whose word counts: all of
+    /// them, or with seeds named those the seeds reach.
     pub fn vouchers(&self, subject: u32) -> impl Iterator<Item = u32> + '_ {
         self.people[subject as usize]
             .vouched_by
             .iter()
             .map(|v| v.voucher)
+            .filter(|v| self.reached(*v))
     }
 
     /// Verdicts (ratings and reports) a principal has given so far, and how many were negative.
@@ -370,7 +388,10 @@ impl TrustState {
             return total;
         }
         for vouch in &self.people[subject as usize].vouched_by {
-            if !scope_matches(vouch.scope, scope) || path.contains(&vouch.voucher) {
+            if !scope_matches(vouch.scope, scope)
+                || path.contains(&vouch.voucher)
+                || !self.reached(vouch.voucher)
+            {
                 continue;
             }
             let statement = Opinion::from_evidence(

@@ -13,6 +13,7 @@ use super::interner::Interner;
 use super::opinion::{Evidence, Opinion};
 use super::params::ModelParams;
 use super::rank::Ranking;
+use super::reach::Reach;
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use hashbrown::HashTable;
 use std::collections::HashMap;
@@ -291,6 +292,9 @@ pub struct TrustState {
     /// (`NO_CITE` for its first): one list for all pairs rather than a vector in each.
     pub(super) cites: Vec<u64>,
     pub(super) cite_prev: Vec<u32>,
+    /// Which principals the seeds reach, when seeds are named (without seeds every principal's
+    /// word counts).
+    pub(super) reach: Option<Reach>,
     pub(super) promises: HashMap<Id, PromiseFacts>,
     pub(super) verdicts_given: u64,
     pub(super) negative_given: u64,
@@ -318,6 +322,7 @@ impl Clone for TrustState {
             hasher: self.hasher.clone(),
             cites: self.cites.clone(),
             cite_prev: self.cite_prev.clone(),
+            reach: self.reach.clone(),
             promises: self.promises.clone(),
             verdicts_given: self.verdicts_given,
             negative_given: self.negative_given,
@@ -341,6 +346,7 @@ impl PartialEq for TrustState {
             && self.pairs == other.pairs
             && self.cites == other.cites
             && self.cite_prev == other.cite_prev
+            && self.reach == other.reach
             && self.promises == other.promises
             && self.verdicts_given == other.verdicts_given
             && self.negative_given == other.negative_given
@@ -353,7 +359,9 @@ impl PartialEq for TrustState {
 impl TrustState {
     /// An empty state under `params` (checked by the caller: see [`ModelParams::check`]).
     pub fn new(params: ModelParams) -> Self {
+        let reach = (!params.seeds.is_empty()).then(Reach::default);
         Self {
+            reach,
             params,
             principals: Interner::default(),
             scopes: Interner::default(),
@@ -409,13 +417,20 @@ impl TrustState {
         let i = self.principals.intern(id);
         if i as usize == self.people.len() {
             self.people.push(Principal::default());
+            if let Some(reach) = &mut self.reach {
+                reach.add_principal(self.params.seeds.contains(id));
+            }
         }
         i
     }
 
     /// A principal's credibility as an author of verdicts at `at`: its expected trust from the
-    /// direct evidence about it, under the average base rate (no rank, so no recursion).
+    /// direct evidence about it, under the average base rate (no rank, so no recursion); with
+    /// seeds named, 0 for a principal no seed reaches.
     pub(super) fn credibility(&self, who: u32, at: i64) -> f64 {
+        if self.reach.as_ref().is_some_and(|r| !r.reached(who)) {
+            return 0.0;
+        }
         let p = &self.params;
         let evidence = self.people[who as usize].total.value(at, p);
         Opinion::from_evidence(evidence, p.prior_weight, p.base_rate).expected()
@@ -502,6 +517,11 @@ impl TrustState {
                 };
                 let positive = kept * weight;
                 let negative = (1.0 - kept) * p.betrayal_weight * weight;
+                if positive > 0.0
+                    && let Some(reach) = &mut self.reach
+                {
+                    reach.positive(facts.promisee, facts.promisor);
+                }
                 let id = self.pair_id(facts.promisee, facts.promisor);
                 self.record(
                     id,
@@ -546,6 +566,11 @@ impl TrustState {
                     }
                 };
                 self.count_verdict(id, subject, negative);
+                if *value > 0.0
+                    && let Some(reach) = &mut self.reach
+                {
+                    reach.positive(rater, subject);
+                }
                 let source = Source::Rating { negative };
                 self.record(id, source, scope, at, evidence, &[index]);
             }
@@ -590,6 +615,11 @@ impl TrustState {
                     weight: *weight,
                     index,
                 });
+                if *weight > 0.0
+                    && let Some(reach) = &mut self.reach
+                {
+                    reach.positive(voucher, subject);
+                }
             }
             Body::Unvouch {
                 voucher,
@@ -612,8 +642,17 @@ impl TrustState {
         }
     }
 
-    /// Counts a verdict of pair `pair` (its truster the author) about `subject`.
+    /// Counts a verdict of pair `pair` (its truster the author) about `subject`: not at all
+    /// when seeds are named and none reaches the author, whose verdicts then weigh nothing and
+    /// do not move the yardstick of fairness either.
     pub(super) fn count_verdict(&mut self, pair: u32, subject: u32, negative: bool) {
+        if self
+            .reach
+            .as_ref()
+            .is_some_and(|r| !r.reached(self.pairs[pair as usize].truster))
+        {
+            return;
+        }
         // What the other raters of this subject said, smoothed towards the community's share
         // with the prior weight of an opinion.
         let overall = self.community_negative_share();
