@@ -39,15 +39,8 @@ pub(crate) async fn batch(
         .collect();
     let single = Load::new("decide", singles, Check::Decision);
     let batched = Load::new("decide/batch", batches, Check::Decision);
-    let bound = Bound {
-        seconds: o.seconds,
-        requests: o.requests,
-    };
-    if o.warmup > 0.0 {
-        let warm = Bound {
-            seconds: o.warmup,
-            requests: o.requests,
-        };
+    let bound = o.round();
+    if let Some(warm) = o.warm_up() {
         drive(addr, &batched, o.connections, warm)
             .await?
             .checked()?;

@@ -167,15 +167,8 @@ pub(crate) async fn decide_against_peers(
             loads.push((format!("POST /bench/peer/decide, {}", kind.name()), p));
         }
     }
-    let bound = Bound {
-        seconds: o.seconds,
-        requests: o.requests,
-    };
-    if o.warmup > 0.0 {
-        let warm = Bound {
-            seconds: o.warmup,
-            requests: o.requests,
-        };
+    let bound = o.round();
+    if let Some(warm) = o.warm_up() {
         for (_, load) in &loads {
             drive(addr, load, o.connections, warm).await?.checked()?;
         }

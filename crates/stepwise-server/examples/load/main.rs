@@ -126,6 +126,22 @@ enum EventKind {
 }
 
 impl Options {
+    /// How long a measured round lasts, and how many requests it may send.
+    fn round(&self) -> Bound {
+        Bound {
+            seconds: self.seconds,
+            requests: self.requests,
+        }
+    }
+
+    /// The warm-up round, if one is asked for.
+    fn warm_up(&self) -> Option<Bound> {
+        (self.warmup > 0.0).then_some(Bound {
+            seconds: self.warmup,
+            requests: self.requests,
+        })
+    }
+
     fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, String> {
         let mut o = Self {
             bin: PathBuf::from("target/release/stepwise"),

@@ -68,21 +68,14 @@ pub(crate) async fn mixed(
     let decide = Load::new("decide", decides, Check::Decision);
     let append = Load::new("append", appends, Check::NoneRefused);
     let readers = (o.connections / 2).max(1);
-    let bound = Bound {
-        seconds: o.seconds,
-        requests: o.requests,
-    };
+    let bound = o.round();
     let reads = || async {
         tokio::try_join!(
             drive(addr, &trust, readers, bound),
             drive(addr, &decide, readers, bound)
         )
     };
-    if o.warmup > 0.0 {
-        let warm = Bound {
-            seconds: o.warmup,
-            requests: o.requests,
-        };
+    if let Some(warm) = o.warm_up() {
         drive(addr, &trust, readers, warm).await?.checked()?;
         drive(addr, &append, o.writers, warm).await?.checked()?;
     }
