@@ -683,25 +683,25 @@ impl TrustState {
 
     /// The pair (truster, subject), if the truster has recorded anything about the subject.
     pub(super) fn pair(&self, truster: u32, subject: u32) -> Option<&Pair> {
-        let hash = self.hasher.hash_one((truster, subject));
-        let pairs = &self.pairs;
-        let id = self.pair_index.find(hash, |&i| {
-            let pair = &pairs[i as usize];
-            (pair.truster, pair.subject) == (truster, subject)
-        })?;
-        pairs.get(*id as usize)
+        let id = self.find_pair(self.hasher.hash_one((truster, subject)), truster, subject)?;
+        self.pairs.get(id as usize)
     }
 
-    /// The number of the pair (truster, subject), created empty on first use.
-    pub(super) fn pair_id(&mut self, truster: u32, subject: u32) -> u32 {
-        let hash = self.hasher.hash_one((truster, subject));
+    /// The number of the pair (truster, subject) whose hash is `hash`, if there is one.
+    fn find_pair(&self, hash: u64, truster: u32, subject: u32) -> Option<u32> {
         let pairs = &self.pairs;
         let found = self.pair_index.find(hash, |&i| {
             let pair = &pairs[i as usize];
             (pair.truster, pair.subject) == (truster, subject)
         });
-        if let Some(id) = found {
-            return *id;
+        found.copied()
+    }
+
+    /// The number of the pair (truster, subject), created empty on first use.
+    pub(super) fn pair_id(&mut self, truster: u32, subject: u32) -> u32 {
+        let hash = self.hasher.hash_one((truster, subject));
+        if let Some(id) = self.find_pair(hash, truster, subject) {
+            return id;
         }
         let id = self.pairs.len() as u32;
         self.pairs.push(Pair::new(truster, subject));
