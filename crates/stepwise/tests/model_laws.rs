@@ -392,6 +392,42 @@ fn a_pair_keeps_its_cap_counts_and_citations_whatever_kinds_it_carries() {
 }
 
 #[test]
+fn with_seeds_only_reached_vouchers_count_but_a_truster_s_own_vouch_does_in_its_view() {
+    // Two seeds; one rates the other, so that the other's vouch carries belief.
+    let params = ModelParams {
+        seeds: vec![id("seed"), id("root")],
+        ..ModelParams::default()
+    };
+    let events = [
+        rating("root", "seed", 1.0, 0.0),
+        rating("ring", "seed", 1.0, 0.0),
+        vouch("seed", "ann", 1.0, 0.0),
+        vouch("ring", "bob", 1.0, 0.0),
+        vouch("ring", "ann", 1.0, 0.0),
+    ];
+    let mut state = TrustState::new(params);
+    for (i, e) in events.iter().enumerate() {
+        state.apply(i as u64, e);
+    }
+    let day = at(1.0);
+    let ann = state.trust(&id("ann"), None, None, day);
+    let bob = state.trust(&id("bob"), None, None, day);
+    assert_eq!(ann.counts.vouches, 1, "the seed's vouch, not the ring's");
+    assert!(ann.vouched.positive > 0.0, "{:?}", ann.vouched);
+    assert_eq!(bob.counts.vouches, 0);
+    assert_eq!(
+        bob.vouched.positive, 0.0,
+        "a voucher no seed reaches adds nothing"
+    );
+    let in_ring_view = state.trust(&id("bob"), Some(&id("ring")), None, day);
+    assert!(
+        in_ring_view.vouched.positive > 0.0,
+        "in its own view the ring's vouch counts (P10): {:?}",
+        in_ring_view.vouched
+    );
+}
+
+#[test]
 fn vouches_carry_trust_discounted_and_never_more_than_the_voucher_has() {
     // ann has a strong record with bob as promisee; ann vouches for cat; dan vouches for eve
     // but nobody trusts dan.

@@ -309,7 +309,7 @@ impl TrustState {
         }
         let vouched = self.vouched(s, t, scope, at, p.vouch_depth, &mut vec![s]);
         for v in &person.vouched_by {
-            if scope_matches(v.scope, scope) {
+            if scope_matches(v.scope, scope) && (t == Some(v.voucher) || self.reached(v.voucher)) {
                 report.counts.vouches += 1;
                 indexes.push(v.index);
             }
@@ -388,9 +388,10 @@ impl TrustState {
             return total;
         }
         for vouch in &self.people[subject as usize].vouched_by {
+            // A truster's own vouch counts in its own view, reached or not (P10).
             if !scope_matches(vouch.scope, scope)
                 || path.contains(&vouch.voucher)
-                || !self.reached(vouch.voucher)
+                || !(truster == Some(vouch.voucher) || self.reached(vouch.voucher))
             {
                 continue;
             }
