@@ -48,8 +48,8 @@ pub struct ReasonView {
 /// One requirement of the next level and where the principal stands.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RequirementView {
-    /// Stable name: `kept`, `min_expected`, `max_uncertainty`, `tenure_days`, `clean_days`,
-    /// `cooldown_days_left`, `vouches`.
+    /// Stable name: `kept`, `counterparties`, `min_expected`, `max_uncertainty`,
+    /// `tenure_days`, `clean_days`, `cooldown_days_left`, `vouches`.
     pub name: String,
     /// Where the principal stands; `null` when unbounded (a record that never broke a promise).
     pub current: Option<f64>,
@@ -523,6 +523,8 @@ pub struct RequiresView {
     pub vouches: u32,
     /// Smallest level of a voucher whose vouch counts.
     pub vouchers_level: usize,
+    /// Distinct promisees (whose word counts) among those who judged the kept promises.
+    pub min_counterparties: u32,
 }
 
 /// One level of the ladder.
@@ -567,6 +569,7 @@ pub fn ladder_view(ladder: &stepwise::ladder::Ladder) -> Vec<LevelView> {
                     clean_for_days: r.clean_for as f64 / day,
                     vouches: r.vouches,
                     vouchers_level: r.vouchers_level,
+                    min_counterparties: r.min_counterparties,
                 }),
             }
         })

@@ -295,7 +295,7 @@ pub fn ladder(data: &DataDir, out: &mut Out) -> Result<bool> {
                 "everyone starts here".to_owned()
             } else {
                 let mut parts = vec![
-                    format!("{} kept ≥{}", r.kept, r.kept_min_stake),
+                    format!("{} kept ≥{} from {} promisees", r.kept, r.kept_min_stake, r.min_counterparties),
                     format!("E≥{}", r.min_expected),
                     format!("u≤{}", r.max_uncertainty),
                     format!("{:.0}d at {}", r.min_tenure as f64 / day, k - 1),

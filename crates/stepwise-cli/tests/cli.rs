@@ -1007,10 +1007,11 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
     let day = |d: u32| format!("2026-03-{d:02}T00:00:00Z");
     for i in 1..=3u32 {
         let id = format!("p{i}");
+        // Two promisees: the first level asks for kept promises judged by two.
         s.promise_settled(
             &id,
             "agent:bot",
-            "user:ann",
+            if i == 2 { "user:bob" } else { "user:ann" },
             "20",
             &day(i),
             &day(20),
@@ -1555,7 +1556,7 @@ fn what_people_read_is_kept_in_snapshots() {
         s.promise_settled(
             &format!("p{i}"),
             "agent:bot",
-            "user:ann",
+            if i == 2 { "user:bob" } else { "user:ann" },
             "20",
             &day(i),
             &day(20),

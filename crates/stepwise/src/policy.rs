@@ -120,6 +120,7 @@ min_expected = 0.6        # minimum expected trust
 max_uncertainty = 0.5     # maximum uncertainty (P6)
 min_tenure = "1d"         # time spent on the level below
 clean_for = "7d"          # no broken or overdue promise within this long
+min_counterparties = 2    # distinct promisees who judged those kept promises (whose word counts)
 
 [[ladder.levels]]
 name = "trusted"
@@ -131,6 +132,7 @@ min_expected = 0.75
 max_uncertainty = 0.2
 min_tenure = "7d"
 clean_for = "30d"
+min_counterparties = 3
 
 [[ladder.levels]]
 name = "steward"
@@ -142,6 +144,7 @@ min_expected = 0.85
 max_uncertainty = 0.1
 min_tenure = "30d"
 clean_for = "90d"
+min_counterparties = 5
 vouches = 1               # active vouches needed...
 vouchers_level = 2        # ...from principals at this level or above (P7)
 
@@ -236,6 +239,7 @@ struct RawLevel {
     clean_for: Option<String>,
     vouches: Option<u32>,
     vouchers_level: Option<usize>,
+    min_counterparties: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -296,6 +300,7 @@ impl RawLadder {
                         clean_for: duration_of(&key("clean_for"), l.clean_for.as_deref())?,
                         vouches: l.vouches.unwrap_or(0),
                         vouchers_level: l.vouchers_level.unwrap_or(0),
+                        min_counterparties: l.min_counterparties.unwrap_or(0),
                     },
                 })
             })
@@ -730,6 +735,16 @@ mod tests {
             },
             Policy::default(),
             "nothing else differs from the default"
+        );
+        let levels = Policy::default().ladder.levels().to_vec();
+        let counterparties: Vec<u32> = levels
+            .iter()
+            .map(|l| l.requires.min_counterparties)
+            .collect();
+        assert_eq!(
+            counterparties,
+            [0, 2, 3, 5],
+            "the default ladder's distinct promisees"
         );
         let both = "[network]\nseeds = [\"a\"]\n[model]\nseeds = [\"b\"]\n";
         let err = Policy::from_toml(both).expect_err("named twice");

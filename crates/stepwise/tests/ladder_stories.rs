@@ -66,9 +66,12 @@ impl World {
     }
 
     /// `who` promises `to` something at `stake` on `day`, and it ends `result` half a day later.
+    /// `to` = `"clients"`: one of five clients in turn (levels ask for distinct promisees).
     fn promise(&mut self, who: &str, to: &str, stake: f64, day: f64, result: &str) -> u64 {
         self.promises += 1;
         let pid = format!("p{}", self.promises);
+        let client = format!("client:{}", self.promises % 5);
+        let to = if to == "clients" { client.as_str() } else { to };
         self.record(format!(
             r#"{{"kind":"promise","at":"{}","id":"{pid}","promisor":"{who}","promisee":"{to}","scope":"work","stake":{stake},"due":"{}"}}"#,
             at(day),
@@ -128,7 +131,7 @@ fn a_newcomer_may_take_a_small_stake_at_once() {
 fn a_hundred_kept_promises_of_stake_1_do_not_unlock_a_stake_of_500() {
     let mut w = World::default_ladder();
     for i in 0..100 {
-        w.promise("agent:small", "user:ann", 1.0, f64::from(i) * 0.1, "kept");
+        w.promise("agent:small", "clients", 1.0, f64::from(i) * 0.1, "kept");
     }
     let small = id("agent:small");
     let d = w.state.decide(&small, "act:medium", 500.0, None, at(30.0));
@@ -152,7 +155,7 @@ fn climbing_needs_evidence_at_each_step() {
     // Ten kept promises at stake 60 on day 0: enough for level 1 (3 at ≥ 5), but they were
     // gathered before level 1 was reached, so they cannot count toward level 2.
     for i in 0..10 {
-        w.promise("agent:bot", "user:ann", 60.0, f64::from(i) * 0.05, "kept");
+        w.promise("agent:bot", "clients", 60.0, f64::from(i) * 0.05, "kept");
     }
     assert_eq!(w.level("agent:bot", 0.9), 0, "tenure of one day first");
     assert_eq!(w.level("agent:bot", 1.1), 1);
@@ -166,7 +169,7 @@ fn climbing_needs_evidence_at_each_step() {
     for i in 0..10 {
         w.promise(
             "agent:bot",
-            "user:ann",
+            "clients",
             60.0,
             2.0 + f64::from(i) * 0.1,
             "kept",
@@ -191,7 +194,7 @@ fn climbing_needs_evidence_at_each_step() {
 fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
     let mut w = World::default_ladder();
     for i in 0..5 {
-        w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+        w.promise("agent:bot", "clients", 10.0, f64::from(i) * 0.1, "kept");
     }
     w.rating("user:bob", "agent:bot", 1.0, 8.0);
     assert_eq!(w.level("agent:bot", 8.0), 1);
@@ -211,7 +214,7 @@ fn one_betrayal_demotes_at_once_and_blocks_promotion_for_the_cool_down() {
     for i in 0..5 {
         w.promise(
             "agent:bot",
-            "user:ann",
+            "clients",
             10.0,
             10.0 + f64::from(i) * 0.1,
             "kept",
@@ -244,13 +247,13 @@ fn contributor_who_slips(scale_by_stake: bool, slip: f64, kept_after: bool) -> W
     let ladder = default_ladder_with(|r| r.scale_by_stake = scale_by_stake);
     let mut w = World::new(ladder);
     for i in 0..5 {
-        w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+        w.promise("agent:bot", "clients", 10.0, f64::from(i) * 0.1, "kept");
     }
     w.rating("user:bob", "agent:bot", 1.0, 8.0);
     assert_eq!(w.level("agent:bot", 8.0), 1);
     w.promise("agent:bot", "user:ann", slip, 9.0, "broken");
     if kept_after {
-        w.promise("agent:bot", "user:ann", 10.0, 10.0, "kept");
+        w.promise("agent:bot", "clients", 10.0, 10.0, "kept");
     }
     w
 }
@@ -313,7 +316,7 @@ fn slicing_a_betrayal_into_small_ones_buys_no_shorter_way_back() {
     let mut sliced = World::default_ladder();
     for w in [&mut whole, &mut sliced] {
         for i in 0..5 {
-            w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+            w.promise("agent:bot", "clients", 10.0, f64::from(i) * 0.1, "kept");
         }
         w.rating("user:bob", "agent:bot", 1.0, 8.0);
         assert_eq!(w.level("agent:bot", 8.0), 1);
@@ -340,7 +343,7 @@ fn slicing_a_betrayal_into_small_ones_buys_no_shorter_way_back() {
         for i in 0..5 {
             w.promise(
                 "agent:bot",
-                "user:ann",
+                "clients",
                 10.0,
                 10.0 + f64::from(i) * 0.1,
                 "kept",
@@ -392,7 +395,7 @@ fn larger_betrayals_fall_further() {
     .expect("ladder");
     let climb = |w: &mut World, who: &str| {
         for i in 0..3 {
-            w.promise(who, "user:ann", 1.0, f64::from(i), "kept");
+            w.promise(who, "clients", 1.0, f64::from(i), "kept");
         }
         w.rating("user:bob", who, 1.0, 3.0);
         assert_eq!(w.level(who, 3.0), 3);
@@ -410,7 +413,7 @@ fn larger_betrayals_fall_further() {
 fn a_promise_left_past_due_demotes_when_it_falls_due() {
     let mut w = World::default_ladder();
     for i in 0..5 {
-        w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+        w.promise("agent:bot", "clients", 10.0, f64::from(i) * 0.1, "kept");
     }
     let late = w.open_promise("agent:bot", "user:ann", 10.0, 2.0, 6.0);
     assert_eq!(w.level("agent:bot", 5.9), 1);
@@ -444,7 +447,7 @@ fn a_promise_left_past_due_demotes_when_it_falls_due() {
 fn a_small_dip_does_not_demote_but_a_real_fall_does() {
     let mut w = World::default_ladder();
     for i in 0..3 {
-        w.promise("agent:bot", "user:ann", 5.0, f64::from(i) * 0.1, "kept");
+        w.promise("agent:bot", "clients", 5.0, f64::from(i) * 0.1, "kept");
     }
     w.rating("user:bob", "agent:bot", 0.1, 1.5);
     assert_eq!(w.level("agent:bot", 1.5), 1);
@@ -485,7 +488,7 @@ fn an_on_off_principal_never_holds_the_level_an_honest_one_reaches() {
     let mut on_off_best = 0;
     for i in 0..60 {
         let day = f64::from(i) * 2.0;
-        w.promise("agent:honest", "user:ann", 60.0, day, "kept");
+        w.promise("agent:honest", "clients", 60.0, day, "kept");
         let result = if i % 4 == 3 { "broken" } else { "kept" };
         w.promise("agent:onoff", "user:ann", 60.0, day, result);
         w.rating("user:bob", "agent:honest", 0.5, day + 1.0);
@@ -533,7 +536,7 @@ fn a_cautious_truster_refuses_what_the_default_policy_allows() {
 fn open_promises_use_up_the_limit_until_they_end() {
     let mut w = World::default_ladder();
     for i in 0..3 {
-        w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept");
+        w.promise("agent:bot", "clients", 10.0, f64::from(i) * 0.1, "kept");
     }
     let bot = id("agent:bot");
     assert_eq!(
@@ -667,7 +670,7 @@ fn decisions_cite_the_evidence_and_steps_behind_them() {
     let mut w = World::default_ladder();
     let mut indexes = Vec::new();
     for i in 0..3 {
-        indexes.push(w.promise("agent:bot", "user:ann", 10.0, f64::from(i) * 0.1, "kept"));
+        indexes.push(w.promise("agent:bot", "clients", 10.0, f64::from(i) * 0.1, "kept"));
     }
     w.rating("user:bob", "agent:bot", 1.0, 2.0);
     let bot = id("agent:bot");
@@ -775,4 +778,42 @@ fn with_seeds_a_ring_no_seed_reaches_cannot_lift_anyone() {
         }
     }
     assert!(w.level("agent:x", 30.0) >= 2);
+}
+
+#[test]
+fn one_credible_insider_lifts_an_attacker_by_no_more_than_one_level() {
+    let mut w = seeds_and_members();
+    // member:0 is the insider: it judges a third of the attacker's promises, kept; the ring
+    // judges the rest.
+    for day in 0..200 {
+        for k in 0..3 {
+            let judge = if k == 0 {
+                "member:0".to_owned()
+            } else {
+                format!("ring:{}", (day * 3 + k) % 10)
+            };
+            w.promise(
+                "agent:x",
+                &judge,
+                60.0,
+                f64::from(day) + f64::from(k) * 0.1,
+                "kept",
+            );
+        }
+    }
+    assert!(w.level("agent:x", 200.0) <= 1);
+    // A second reached promisee is what the first level asks for.
+    let bot = id("agent:x");
+    let d = w.state.decide(&bot, "act:low", 50.0, None, at(200.0));
+    let next = d.next_step().expect("a next step");
+    let counterparties = next
+        .requirements()
+        .iter()
+        .find(|r| r.name == "counterparties")
+        .expect("the counterparty requirement");
+    assert_eq!((counterparties.current, counterparties.needed), (1.0, 2.0));
+    assert!(
+        d.describe_requirement(counterparties)
+            .contains("distinct promisees")
+    );
 }

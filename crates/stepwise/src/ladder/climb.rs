@@ -93,6 +93,10 @@ pub struct Position {
     /// Kept promises at those stakes since then that did not count: judged by promisees no seed
     /// reached when they judged.
     pub kept_not_counted: u32,
+    /// The distinct promisees who judged the kept promises in `kept_toward_next`.
+    counterparties: Vec<u32>,
+    /// Counterparties still credited after a fall by a small slip, as kept promises are.
+    counterparty_credit: u32,
     /// The latest broken or overdue promise, if any.
     pub last_broken: Option<Time>,
     /// The instant of the last event folded into this position: conditions that events
@@ -119,12 +123,19 @@ impl Position {
             losses_until: Time::MIN,
             kept_toward_next: 0,
             kept_not_counted: 0,
+            counterparties: Vec::new(),
+            counterparty_credit: 0,
             last_broken: None,
             updated: at,
             charged: Vec::new(),
             breaches: Vec::new(),
             tenure_credit: 0,
         }
+    }
+
+    /// How many distinct promisees judged the kept promises that count toward the next level.
+    pub fn counterparties(&self) -> u32 {
+        self.counterparties.len() as u32 + self.counterparty_credit
     }
 
     /// Time counted as spent on the current level at `at`, in microseconds: since it was
@@ -221,14 +232,12 @@ impl LadderState {
                 .map(|(promisor, stake, promise_index)| (promisor, stake, promise_index, *result)),
             _ => None,
         };
-        // Whether the promisee's word counts is judged before its outcome is folded in.
-        let credible = match &event.body {
-            Body::Outcome { promise, .. } => self
-                .trust
-                .promisee_of(promise)
-                .is_none_or(|q| self.trust.reached(q)),
-            _ => true,
+        // Who judged it, and whether its word counts, before its outcome is folded in.
+        let judge = match &event.body {
+            Body::Outcome { promise, .. } => self.trust.promisee_of(promise),
+            _ => None,
         };
+        let credible = judge.is_none_or(|q| self.trust.reached(q));
         let subject = |trust: &TrustState| match &event.body {
             Body::Outcome { .. } => outcome.map(|(promisor, ..)| promisor),
             Body::Rating { subject, .. }
@@ -266,6 +275,11 @@ impl LadderState {
                     {
                         if credible {
                             position.kept_toward_next += 1;
+                            if let Some(q) = judge
+                                && !position.counterparties.contains(&q)
+                            {
+                                position.counterparties.push(q);
+                            }
                         } else {
                             position.kept_not_counted += 1;
                         }
@@ -443,6 +457,11 @@ fn demote(
         (credit.floor() as u32).min(req.kept.saturating_sub(1))
     });
     position.kept_not_counted = 0;
+    position.counterparties.clear();
+    position.counterparty_credit = next.map_or(0, |req| {
+        let credit = (1.0 - severity) * f64::from(req.min_counterparties);
+        (credit.floor() as u32).min(req.min_counterparties.saturating_sub(1))
+    });
     let tenure_credit = next.map_or(0, |req| {
         ((1.0 - severity) * req.min_tenure as f64).floor() as i64
     });
@@ -478,6 +497,7 @@ pub(crate) fn requirements_met(
 ) -> bool {
     position.cooldown_until <= at
         && position.kept_toward_next >= req.kept
+        && position.counterparties() >= req.min_counterparties
         && expected >= req.min_expected
         && uncertainty <= req.max_uncertainty
         && position.tenure(at) >= req.min_tenure
@@ -497,6 +517,7 @@ fn promotion_instant(
 ) -> Option<Time> {
     let req = &ladder.levels().get(position.level + 1)?.requires;
     if position.kept_toward_next < req.kept
+        || position.counterparties() < req.min_counterparties
         || (req.vouches > 0
             && count_vouchers(trust, positions, s, req.vouchers_level) < req.vouches)
     {
@@ -527,6 +548,8 @@ fn promote(position: &mut Position, when: Time, index: Option<u64>, steps: &mut 
     position.since = when;
     position.kept_toward_next = 0;
     position.kept_not_counted = 0;
+    position.counterparties.clear();
+    position.counterparty_credit = 0;
     position.tenure_credit = 0;
     steps.push(Step {
         at: when,
@@ -601,6 +624,8 @@ fn evaluate(
         position.since = at;
         position.kept_toward_next = 0;
         position.kept_not_counted = 0;
+        position.counterparties.clear();
+        position.counterparty_credit = 0;
         position.tenure_credit = 0;
         steps.push(Step {
             at,

@@ -172,8 +172,8 @@ impl Reasons {
 /// [`Decision::describe_requirement`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Requirement {
-    /// Stable name: `kept`, `min_expected`, `max_uncertainty`, `tenure_days`, `clean_days`,
-    /// `cooldown_days_left`, `vouches`.
+    /// Stable name: `kept`, `counterparties`, `min_expected`, `max_uncertainty`,
+    /// `tenure_days`, `clean_days`, `cooldown_days_left`, `vouches`.
     pub name: &'static str,
     /// Where the principal stands (infinite when it never broke a promise, for `clean_days`).
     pub current: f64,
@@ -197,7 +197,7 @@ pub struct NextStep {
     pub level: usize,
     /// What it would allow.
     pub max_stake: f64,
-    items: [Requirement; 7],
+    items: [Requirement; 8],
     len: usize,
 }
 
@@ -616,7 +616,7 @@ impl Decision<'_> {
         let mut step = NextStep {
             level: self.level + 1,
             max_stake: next.max_stake,
-            items: [NO_REQUIREMENT; 7],
+            items: [NO_REQUIREMENT; 8],
             len: 0,
         };
         let mut add = |name, current: f64, needed: f64, met: bool| {
@@ -631,6 +631,15 @@ impl Decision<'_> {
         if req.kept > 0 {
             let (have, need) = (p.kept_toward_next, req.kept);
             add("kept", f64::from(have), f64::from(need), have >= need);
+        }
+        if req.min_counterparties > 0 {
+            let (have, need) = (p.counterparties(), req.min_counterparties);
+            add(
+                "counterparties",
+                f64::from(have),
+                f64::from(need),
+                have >= need,
+            );
         }
         if req.min_expected > 0.0 {
             let e = self.expected;
@@ -754,6 +763,11 @@ impl Decision<'_> {
                 out,
                 "vouches from principals at level {} ({}) or above: {} of {}",
                 req.vouchers_level, levels[req.vouchers_level].name, r.current, r.needed
+            ),
+            "counterparties" => write!(
+                out,
+                "distinct promisees who judged those kept promises: {} of {}",
+                r.current, r.needed
             ),
             other => out.write_str(other),
         }

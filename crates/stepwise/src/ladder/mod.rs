@@ -36,6 +36,9 @@ pub struct Requirements {
     pub vouches: u32,
     /// …from principals at or above this level (P7).
     pub vouchers_level: usize,
+    /// Distinct promisees among those who judged the kept promises that count (whose word
+    /// counts: reached from the seeds when seeds are named): a ring of one cannot lift anyone.
+    pub min_counterparties: u32,
 }
 
 /// One rung of the ladder.
@@ -361,6 +364,7 @@ impl Default for Ladder {
                     clean_for: 7 * day,
                     vouches: 0,
                     vouchers_level: 0,
+                    min_counterparties: 2,
                 },
             },
             Level {
@@ -376,6 +380,7 @@ impl Default for Ladder {
                     clean_for: 30 * day,
                     vouches: 0,
                     vouchers_level: 0,
+                    min_counterparties: 3,
                 },
             },
             Level {
@@ -391,6 +396,7 @@ impl Default for Ladder {
                     clean_for: 90 * day,
                     vouches: 1,
                     vouchers_level: 2,
+                    min_counterparties: 5,
                 },
             },
         ];
