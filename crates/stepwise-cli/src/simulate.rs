@@ -11,7 +11,7 @@ use stepwise_sim::simulate::{self, Config, SCENARIOS, Scenario};
 #[derive(Args)]
 pub struct SimulateArgs {
     /// The scenario (honest, on-off, slow-con, whitewash, sybil, badmouth, ballot-stuff,
-    /// camouflage, slice), or `all`.
+    /// camouflage, slice, exit-scam, promisee-ring, old-ring, rating-ring, insider), or `all`.
     #[arg(long)]
     scenario: String,
     /// The seed of every random draw.

@@ -1,10 +1,12 @@
 //! The attack simulator: deterministic for a seed, sane metrics, honest control, scenario names.
 
 use std::str::FromStr;
+use stepwise::evidence::Id;
 use stepwise::ladder::{Ladder, Rules};
 use stepwise::model::params::ModelParams;
 use stepwise_sim::simulate::{
-    CLIENTS, Config, HONEST, MAX_EXPOSURE, Report, SCENARIOS, Scenario, SystemResult, run, run_with,
+    CLIENTS, Config, HONEST, MAX_EXPOSURE, RING, Report, SCENARIOS, Scenario, SystemResult, run,
+    run_with,
 };
 
 /// The default ladder with one rule changed by `change`.
@@ -316,6 +318,103 @@ fn stepwise_lets_attackers_take_no_more_than_the_average_baseline() {
         let stepwise = get(&report, "stepwise").attacker_gain;
         let average = get(&report, "average").attacker_gain;
         assert!(stepwise <= average, "{scenario}: {stepwise} > {average}");
+    }
+}
+
+/// The default model with every client named a seed, as `stepwise init --seed client:0 …` does.
+fn clients_as_seeds() -> ModelParams {
+    ModelParams {
+        seeds: (0..CLIENTS)
+            .map(|i| Id::parse("seed", &format!("client:{i}")).expect("id"))
+            .collect(),
+        ..ModelParams::default()
+    }
+}
+
+/// The default ladder without the distinct-counterparty requirement.
+fn ladder_without_counterparties() -> Ladder {
+    let base = Ladder::default();
+    let mut levels = base.levels().to_vec();
+    for level in &mut levels {
+        level.requires.min_counterparties = 0;
+    }
+    Ladder::new(levels, base.rules().clone(), Default::default()).expect("ladder")
+}
+
+/// Issue 14: with no seed named, a ring of ten identities that record the front's fake promises
+/// kept lifts it to level 2 (fresh or with 100 days of dealing among themselves); with the
+/// clients as seeds nobody the ring's word reaches counts, the front stays on level 0 and takes
+/// less, and the honest principals, whose clients are seeds, fare exactly as before.
+#[test]
+fn with_the_clients_as_seeds_no_ring_lifts_its_front() {
+    assert_eq!(RING, 10);
+    for seed in 1..=3 {
+        for scenario in [Scenario::PromiseeRing, Scenario::OldRing] {
+            let open = run(&config(scenario, seed, 200));
+            let seeded = run_with(
+                &config(scenario, seed, 200),
+                clients_as_seeds(),
+                Ladder::default(),
+            );
+            let (open, seeded) = (get(&open, "stepwise"), get(&seeded, "stepwise"));
+            assert_eq!(open.attacker_top_level, Some(2), "{scenario} seed {seed}");
+            assert_eq!(seeded.attacker_top_level, Some(0), "{scenario} seed {seed}");
+            assert!(
+                seeded.attacker_gain < open.attacker_gain,
+                "{scenario} seed {seed}: {} ≥ {}",
+                seeded.attacker_gain,
+                open.attacker_gain
+            );
+            assert_eq!(
+                seeded.honest_gain, open.honest_gain,
+                "{scenario} seed {seed}"
+            );
+            assert_eq!(seeded.honest_shortfall, open.honest_shortfall);
+        }
+    }
+}
+
+/// One credible insider (a real client) recording a front's fake promises kept is one
+/// counterparty: the distinct-counterparty requirement keeps the front on level 0, seeds or
+/// not; without that requirement the same insider lifts it to level 2.
+#[test]
+fn one_insider_is_one_counterparty_and_lifts_nobody() {
+    for seed in 1..=3 {
+        let c = config(Scenario::Insider, seed, 200);
+        for params in [ModelParams::default(), clients_as_seeds()] {
+            let report = run_with(&c, params, Ladder::default());
+            assert_eq!(get(&report, "stepwise").attacker_top_level, Some(0));
+            assert!(report.target().expect("attack").gain_ok, "seed {seed}");
+        }
+        let without = run_with(&c, ModelParams::default(), ladder_without_counterparties());
+        assert_eq!(get(&without, "stepwise").attacker_top_level, Some(2));
+    }
+}
+
+/// A ring's +1 ratings do not cover a front's betrayals: it stays within level 1 and takes
+/// well under 1 % of what the average baseline lets it take, seeds or not.
+#[test]
+fn a_rating_ring_does_not_cover_betrayals() {
+    for seed in 1..=3 {
+        for params in [ModelParams::default(), clients_as_seeds()] {
+            let report = run_with(
+                &config(Scenario::RatingRing, seed, 200),
+                params,
+                Ladder::default(),
+            );
+            let (stepwise, average) = (get(&report, "stepwise"), get(&report, "average"));
+            assert!(stepwise.attacker_top_level <= Some(1), "seed {seed}");
+            assert!(
+                stepwise.attacker_betrayals > 0,
+                "seed {seed}: the front never betrayed"
+            );
+            assert!(
+                stepwise.attacker_gain < 0.01 * average.attacker_gain,
+                "seed {seed}: {} against {}",
+                stepwise.attacker_gain,
+                average.attacker_gain
+            );
+        }
     }
 }
 

@@ -61,6 +61,16 @@
 //! | `camouflage` | 3 attackers climb with most clients and, every 12th round, betray their one chosen victim client at their limit |
 //! | `slice` | 3 attackers climb until their limit reaches 1,000 (or half the run passes); from then on, whenever their limit is back at the best it has ever been (and above the newcomer's 10), they betray ⌊[`SLICE`] · limit⌋ — just under half, one demotion step on the default ladder — the attack on a cool-down that scales with the stake |
 //! | `exit-scam` | 3 attackers climb until their limit reaches 1,000 (or half the run passes); then, in one morning, each promises every client in turn as much as it is allowed (first [`MAX_EXPOSURE`], if refused what its limit leaves), breaks every promise and leaves — the attack on a limit that bounds each promise but not what is at risk at once |
+//! | `promisee-ring` | a front and a ring of [`RING`] fresh identities nobody else deals with: every round, after the requests to real clients, the front promises each ring member in turn (starting one further along each round) as much as its limit leaves (the largest stake tier within it), and each records the promise kept and rates the front +1; the front deals with real clients only to betray them (the *ring front's rule*, below) |
+//! | `old-ring` | the same, but the ring's members have dealt with each other since round 0 (each promises the next one every round, kept and rated +1), and the front appears at round ⌊R/2⌋: a ring with months of history behind it |
+//! | `rating-ring` | a front deals with real clients, keeping its promises (the largest stake tier within its limit) and betraying one client at its limit every 10th round, while a ring of [`RING`] identities nobody else deals with rates it +1 every round (and each member rates the next +1) to cover the betrayals |
+//! | `insider` | one real client (`client:0`, whose word counts like any client's) colludes: every round the front promises it as much as its limit leaves, and it records the promise kept and rates the front +1; the front deals with no one else except to betray other clients (the ring front's rule) |
+//!
+//! **The ring front's rule** (`promisee-ring`, `old-ring`, `insider`): the front betrays one
+//! real client (never the insider) at its limit whenever its limit is 1,000 or more (level 2 of
+//! the default ladder, where the ring put it within ten days); once half of its time in
+//! the market has passed without that, whenever its limit is above 0 — it takes what it can.
+//! Its promises to the ring are fakes: evidence, not attacker requests or gain.
 //!
 //! # The systems
 //!
@@ -107,7 +117,7 @@ use world::*;
 pub(crate) use world::splitmix64;
 
 /// The scenario names, as given to `stepwise simulate --scenario`.
-pub const SCENARIOS: [&str; 10] = [
+pub const SCENARIOS: [&str; 14] = [
     "honest",
     "on-off",
     "slow-con",
@@ -118,6 +128,10 @@ pub const SCENARIOS: [&str; 10] = [
     "camouflage",
     "slice",
     "exit-scam",
+    "promisee-ring",
+    "old-ring",
+    "rating-ring",
+    "insider",
 ];
 
 /// Rounds (days) simulated unless told otherwise.
@@ -130,6 +144,8 @@ pub const MAX_ROUNDS: u32 = 36_500;
 pub const HONEST: usize = 20;
 /// Clients: the promisees of every real promise.
 pub const CLIENTS: usize = 10;
+/// Members of the ring in `promisee-ring`, `old-ring` and `rating-ring`.
+pub const RING: usize = 10;
 /// Honest demand: (stake, probability) tiers.
 pub const STAKE_TIERS: [(f64, f64); 3] = [(5.0, 0.6), (50.0, 0.3), (500.0, 0.1)];
 /// Probability that an honest principal keeps an allowed promise.
@@ -178,11 +194,19 @@ pub enum Scenario {
     Slice,
     /// Promises to every client at once, all broken: the exit scam.
     ExitScam,
+    /// A ring of fresh identities records the front's fake promises kept.
+    PromiseeRing,
+    /// The same with a ring whose members dealt with each other for months first.
+    OldRing,
+    /// A ring of identities rates up a front that deals with real clients and betrays some.
+    RatingRing,
+    /// One real client records the front's fake promises kept.
+    Insider,
 }
 
 impl Scenario {
     /// Every scenario, in the order of [`SCENARIOS`].
-    pub const ALL: [Scenario; 10] = [
+    pub const ALL: [Scenario; 14] = [
         Scenario::Honest,
         Scenario::OnOff,
         Scenario::SlowCon,
@@ -193,6 +217,10 @@ impl Scenario {
         Scenario::Camouflage,
         Scenario::Slice,
         Scenario::ExitScam,
+        Scenario::PromiseeRing,
+        Scenario::OldRing,
+        Scenario::RatingRing,
+        Scenario::Insider,
     ];
 
     /// Its name, as in [`SCENARIOS`].
@@ -208,6 +236,10 @@ impl Scenario {
             Scenario::Camouflage => "camouflage",
             Scenario::Slice => "slice",
             Scenario::ExitScam => "exit-scam",
+            Scenario::PromiseeRing => "promisee-ring",
+            Scenario::OldRing => "old-ring",
+            Scenario::RatingRing => "rating-ring",
+            Scenario::Insider => "insider",
         }
     }
 
@@ -233,6 +265,18 @@ impl Scenario {
             }
             Scenario::ExitScam => {
                 "attackers climb, then promise every client at once, break every promise and leave"
+            }
+            Scenario::PromiseeRing => {
+                "a ring of fresh identities records a front's fake promises kept; it betrays clients"
+            }
+            Scenario::OldRing => {
+                "the same ring, after 100 days of dealing with each other; the front comes later"
+            }
+            Scenario::RatingRing => {
+                "a ring rates up a front that keeps promises to clients and betrays every 10th day"
+            }
+            Scenario::Insider => {
+                "one real client records a front's fake promises kept; it betrays other clients"
             }
         }
     }

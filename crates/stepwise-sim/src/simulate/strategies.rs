@@ -16,6 +16,14 @@ pub(super) enum Role {
     Camouflage,
     Slicer,
     ExitScam,
+    /// The front of `promisee-ring`, `old-ring` and `insider`.
+    RingFront,
+    /// A member of the promisee ring, fresh at round 0.
+    RingMember,
+    /// A member of the old ring: deals with the next member every round from round 0.
+    OldRingMember,
+    RatingFront,
+    Rater,
 }
 
 impl Role {
@@ -33,6 +41,10 @@ impl Role {
             Role::Camouflage => "camouflage",
             Role::Slicer => "slice",
             Role::ExitScam => "exit-scam",
+            Role::RingFront => "ring-front",
+            Role::RingMember | Role::OldRingMember => "ring",
+            Role::RatingFront => "rated-front",
+            Role::Rater => "rater",
         }
     }
 }
@@ -97,6 +109,20 @@ impl World {
 
     pub(super) fn victim_client(&self, a: &Attacker) -> usize {
         CLIENTS - 1 - a.n % CLIENTS
+    }
+
+    /// The client attacker `a` betrays in round `r`: its victim (camouflage), otherwise one
+    /// drawn at random, never the insider.
+    pub(super) fn betrayed_client(&self, a: &Attacker, r: u32) -> usize {
+        if a.role == Role::Camouflage {
+            return self.victim_client(a);
+        }
+        let pick = (draw(self.seed, r, a.slot(), DRAW_CLIENT) % CLIENTS as u64) as usize;
+        if self.insider == Some(pick) {
+            (pick + 1) % CLIENTS
+        } else {
+            pick
+        }
     }
 
     /// What attacker `a` does with real clients this round, given its limit.
@@ -168,9 +194,32 @@ impl World {
                     Move::Climb
                 }
             }
-            Role::SybilSupporter | Role::Badmouther | Role::Accomplice | Role::Colluder => {
-                Move::Idle
+            Role::RingFront => {
+                // Betray at 1,000 or more; once half its time is gone without that, at any
+                // limit it is given.
+                let patience = a.born + (self.rounds - a.born) / 2;
+                if r < a.born || limit <= 0.0 {
+                    Move::Idle
+                } else if limit >= 1_000.0 || (r >= patience && a.best_limit < 1_000.0) {
+                    Move::Betray
+                } else {
+                    Move::Idle
+                }
             }
+            Role::RatingFront => {
+                if r % 10 == 9 {
+                    Move::Betray
+                } else {
+                    Move::Climb
+                }
+            }
+            Role::SybilSupporter
+            | Role::Badmouther
+            | Role::Accomplice
+            | Role::Colluder
+            | Role::RingMember
+            | Role::OldRingMember
+            | Role::Rater => Move::Idle,
         }
     }
 }

@@ -108,6 +108,8 @@ pub(super) struct World {
     pub(super) clients: Vec<Id>,
     pub(super) attackers: Vec<Attacker>,
     pub(super) victims: Vec<usize>,
+    /// The client who colludes with the front (`insider`).
+    pub(super) insider: Option<usize>,
     pub(super) scope: Id,
     pub(super) promises: u64,
 }
@@ -139,6 +141,23 @@ impl World {
             Scenario::Camouflage => make(Role::Camouflage, 3, 0),
             Scenario::Slice => make(Role::Slicer, 3, 0),
             Scenario::ExitScam => make(Role::ExitScam, 3, 0),
+            Scenario::PromiseeRing => {
+                let mut ring = make(Role::RingFront, 1, 0);
+                ring.extend(make(Role::RingMember, RING, 1));
+                ring
+            }
+            Scenario::OldRing => {
+                let mut ring = make(Role::RingFront, 1, 0);
+                ring[0].born = config.rounds / 2;
+                ring.extend(make(Role::OldRingMember, RING, 1));
+                ring
+            }
+            Scenario::RatingRing => {
+                let mut ring = make(Role::RatingFront, 1, 0);
+                ring.extend(make(Role::Rater, RING, 1));
+                ring
+            }
+            Scenario::Insider => make(Role::RingFront, 1, 0),
         };
         Self {
             seed: config.seed,
@@ -147,6 +166,7 @@ impl World {
             clients: (0..CLIENTS).map(|i| id(&format!("client:{i}"))).collect(),
             attackers,
             victims: (0..5.min(HONEST)).collect(),
+            insider: (config.scenario == Scenario::Insider).then_some(0),
             scope: id("trade"),
             promises: 0,
         }
@@ -270,13 +290,7 @@ impl World {
                 let (kept, clients) = match self.decide_move(a, r, limit) {
                     Move::Idle => continue,
                     Move::Climb => (true, vec![self.client_for(a, r)]),
-                    Move::Betray if a.role == Role::Camouflage => {
-                        (false, vec![self.victim_client(a)])
-                    }
-                    Move::Betray => (
-                        false,
-                        vec![(draw(self.seed, r, a.slot(), DRAW_CLIENT) % CLIENTS as u64) as usize],
-                    ),
+                    Move::Betray => (false, vec![self.betrayed_client(a, r)]),
                     Move::Scam => (false, (0..CLIENTS).collect()),
                 };
                 for (k, client) in clients.into_iter().enumerate() {
@@ -315,7 +329,7 @@ impl World {
                 }
             }
             self.attackers = attackers;
-            self.stuff(&mut gate, &mut clock, &mut pending);
+            self.stuff(&mut gate, &mut clock, &mut pending, r);
 
             // Outcomes and ratings, recorded by each promisee.
             for Pending { promise, deal: p } in pending {
@@ -477,6 +491,16 @@ impl World {
             }
         }
 
+        // Every rater rates the front and the next rater +1, every day.
+        let raters = self.ids(Role::Rater);
+        for front in &self.ids(Role::RatingFront) {
+            for (k, rater) in raters.iter().enumerate() {
+                let next = &raters[(k + 1) % raters.len()];
+                gate.record(&Self::rate(clock.at(MORNING), rater, front, 1.0));
+                gate.record(&Self::rate(clock.at(MORNING), rater, next, 1.0));
+            }
+        }
+
         let targets = self.ids(Role::BallotTarget);
         for a in &mut self.attackers {
             if a.role != Role::Accomplice || a.vouched {
@@ -505,14 +529,15 @@ impl World {
         }
     }
 
-    /// The fake promises of ballot-stuffing, made after the morning's requests to real clients
-    /// (so that they use what is left of the limit, not what the attack needs), each kept and
-    /// rated +1 in the afternoon.
+    /// The fake promises of ballot-stuffing and of the rings, made after the morning's
+    /// requests to real clients (so that they use what is left of the limit, not what the attack
+    /// needs), each kept and rated +1 in the afternoon.
     pub(super) fn stuff<G: Gate>(
         &mut self,
         gate: &mut G,
         clock: &mut Clock,
         pending: &mut Vec<Pending>,
+        r: u32,
     ) {
         let targets = self.ids(Role::BallotTarget);
         let accomplices = self.ids(Role::Accomplice);
@@ -528,6 +553,25 @@ impl World {
         for acc in &accomplices {
             for c in &colluders {
                 stuffing.push((acc.clone(), c.clone()));
+            }
+        }
+        // The old ring deals with itself from round 0: each member promises the next.
+        let old = self.ids(Role::OldRingMember);
+        for (k, member) in old.iter().enumerate() {
+            stuffing.push((member.clone(), old[(k + 1) % old.len()].clone()));
+        }
+        // The ring front, once in the market, promises each member in turn, or the insider.
+        let mut ring = self.ids(Role::RingMember);
+        ring.extend(old);
+        ring.extend(self.insider.map(|c| self.clients[c].clone()));
+        // Members take turns: each round starts one further along, so that a limit that
+        // covers only a few promises still spreads them over the whole ring.
+        for front in self.attackers.iter().filter(|a| a.role == Role::RingFront) {
+            if r >= front.born {
+                for k in 0..ring.len() {
+                    let member = &ring[(r as usize + k) % ring.len()];
+                    stuffing.push((front.id.clone(), member.clone()));
+                }
             }
         }
         for (promisor, promisee) in stuffing {
