@@ -427,6 +427,51 @@ fn with_seeds_only_reached_vouchers_count_but_a_truster_s_own_vouch_does_in_its_
     );
 }
 
+/// P10: in a truster's own view the truster is a seed too. Its own evidence counts there even
+/// when no seed reaches it, and whoever it gave positive evidence about is reached in its view,
+/// so a vouch by such a principal counts there, discounted by the truster's own opinion of the
+/// voucher, while everyone's view and a stranger's ignore it.
+#[test]
+fn in_a_truster_s_view_its_own_counterparties_are_reached() {
+    let params = ModelParams {
+        seeds: vec![id("seed")],
+        ..ModelParams::default()
+    };
+    let mut events = vec![rating("seed", "ann", 1.0, 0.0)];
+    for i in 0..5 {
+        events.push(rating("tom", "carol", 1.0, 0.1 * f64::from(i)));
+    }
+    events.push(vouch("carol", "dan", 1.0, 1.0));
+    events.push(rating("uma", "ann", 1.0, 1.0));
+    let mut state = TrustState::new(params);
+    for (i, e) in events.iter().enumerate() {
+        state.apply(i as u64, e);
+    }
+    let day = at(2.0);
+    let carol = state.trust(&id("carol"), None, None, day);
+    assert_eq!(
+        carol.evidence.positive, 0.0,
+        "tom's word counts for nobody else"
+    );
+    let carol_by_tom = state.trust(&id("carol"), Some(&id("tom")), None, day);
+    assert!(
+        carol_by_tom.evidence.positive > 0.0,
+        "but it counts for tom"
+    );
+    let everyone = state.trust(&id("dan"), None, None, day);
+    assert_eq!(everyone.counts.vouches, 0, "no seed reaches carol");
+    assert_eq!(everyone.vouched.positive, 0.0);
+    let by_tom = state.trust(&id("dan"), Some(&id("tom")), None, day);
+    assert_eq!(
+        by_tom.counts.vouches, 1,
+        "tom rated carol: she is reached in his view"
+    );
+    assert!(by_tom.vouched.positive > 0.0, "{:?}", by_tom.vouched);
+    let by_uma = state.trust(&id("dan"), Some(&id("uma")), None, day);
+    assert_eq!(by_uma.counts.vouches, 0, "uma never dealt with carol");
+    assert_eq!(by_uma.vouched.positive, 0.0);
+}
+
 #[test]
 fn vouches_carry_trust_discounted_and_never_more_than_the_voucher_has() {
     // ann has a strong record with bob as promisee; ann vouches for cat; dan vouches for eve

@@ -76,6 +76,18 @@ impl TrustState {
         self.reach.as_ref().is_none_or(|r| r.reached(who))
     }
 
+    /// Whether `who`'s word counts in `truster`'s view (everyone's when `None`): whether a seed
+    /// reaches it, or, in a truster's own view, where the truster is a seed too (P10), whether
+    /// it is the truster or someone the truster gave positive evidence about. One step only:
+    /// reach further from those needs two reached recorders, as from any seed, and the truster's
+    /// own opinion of them weighs what they pass on anyway.
+    pub fn reached_in_view(&self, who: u32, truster: Option<u32>) -> bool {
+        self.reached(who)
+            || truster.is_some_and(|t| {
+                t == who || self.reach.as_ref().is_some_and(|r| r.has_edge(t, who))
+            })
+    }
+
     /// A principal's promises with no outcome: (due, stake, log index), in the order made.
     pub fn open_promises(&self, subject: u32) -> impl Iterator<Item = (Time, f64, u64)> + '_ {
         self.people[subject as usize]
@@ -159,15 +171,16 @@ impl TrustState {
     }
 
     /// What computing the network rank of this state needs, copied out of it (the local trust
-    /// of every pair: the positive part of its undecayed net evidence), so that the computation
-    /// can run without holding the state.
+    /// of every pair: the positive part of its undecayed net evidence; with seeds named, of the
+    /// pairs whose truster a seed reaches), so that the computation can run without holding
+    /// the state.
     pub fn rank_job(&self) -> RankJob {
         let mut edges = Vec::with_capacity(self.pairs.len());
         for (subject, person) in self.people.iter().enumerate() {
             for i in &person.from {
                 let pair = &self.pairs[*i as usize];
                 let net = pair.raw_positive - pair.raw_negative;
-                if net > 0.0 {
+                if net > 0.0 && self.reached(pair.truster) {
                     edges.push((pair.truster, subject as u32, net));
                 }
             }
@@ -309,7 +322,7 @@ impl TrustState {
         }
         let vouched = self.vouched(s, t, scope, at, p.vouch_depth, &mut vec![s]);
         for v in &person.vouched_by {
-            if scope_matches(v.scope, scope) && (t == Some(v.voucher) || self.reached(v.voucher)) {
+            if scope_matches(v.scope, scope) && self.reached_in_view(v.voucher, t) {
                 report.counts.vouches += 1;
                 indexes.push(v.index);
             }
@@ -388,10 +401,11 @@ impl TrustState {
             return total;
         }
         for vouch in &self.people[subject as usize].vouched_by {
-            // A truster's own vouch counts in its own view, reached or not (P10).
+            // In a truster's own view its own vouch counts, and those of whoever it gave
+            // positive evidence about, reached by a seed or not (P10).
             if !scope_matches(vouch.scope, scope)
                 || path.contains(&vouch.voucher)
-                || !(truster == Some(vouch.voucher) || self.reached(vouch.voucher))
+                || !self.reached_in_view(vouch.voucher, truster)
             {
                 continue;
             }

@@ -57,6 +57,11 @@ impl Reach {
             .is_some_and(|f| f & EXTENDING != 0)
     }
 
+    /// Whether `from` gave positive evidence about `to`.
+    pub(super) fn has_edge(&self, from: u32, to: u32) -> bool {
+        self.edges.contains(&(from, to))
+    }
+
     /// `from` gave positive evidence about `to`.
     pub(super) fn positive(&mut self, from: u32, to: u32) {
         if from == to || !self.edges.insert((from, to)) {

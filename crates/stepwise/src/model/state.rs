@@ -425,12 +425,10 @@ impl TrustState {
     }
 
     /// A principal's credibility as an author of verdicts at `at`: its expected trust from the
-    /// direct evidence about it, under the average base rate (no rank, so no recursion); with
-    /// seeds named, 0 for a principal no seed reaches.
+    /// direct evidence about it, under the average base rate (no rank, so no recursion). With
+    /// seeds named, what a principal no seed reaches gives still counts in its own view, not in
+    /// anyone else's ([`TrustState::record`]).
     pub(super) fn credibility(&self, who: u32, at: i64) -> f64 {
-        if self.reach.as_ref().is_some_and(|r| !r.reached(who)) {
-            return 0.0;
-        }
         let p = &self.params;
         let evidence = self.people[who as usize].total.value(at, p);
         Opinion::from_evidence(evidence, p.prior_weight, p.base_rate).expected()
@@ -739,9 +737,15 @@ impl TrustState {
     ) {
         let p = &self.params;
         let pair = &mut self.pairs[id as usize];
+        // With seeds named, the word of an author no seed reaches counts in its own view (the
+        // pair), where it is a seed too (P10), and nowhere else: not in everyone's view (the
+        // totals), nor in the network rank (`rank_job`).
+        let for_everyone = self.reach.as_ref().is_none_or(|r| r.reached(pair.truster));
         let person = &mut self.people[pair.subject as usize];
         let Evidence { positive, negative } = evidence;
-        person.total.add(at, positive, negative, p);
+        if for_everyone {
+            person.total.add(at, positive, negative, p);
+        }
         pair.evidence.add(at, positive, negative, p);
         match source {
             Source::Rating { negative: true } => pair.ratings_negative += 1,
@@ -766,7 +770,9 @@ impl TrustState {
             }
             if let Some(scope) = scope {
                 scoped(&mut more.scoped, scope).add(at, positive, negative, p);
-                scoped(&mut person.scoped_total, scope).add(at, positive, negative, p);
+                if for_everyone {
+                    scoped(&mut person.scoped_total, scope).add(at, positive, negative, p);
+                }
             }
         } else if let Some(more) = &mut pair.more {
             // A plain rating of a pair that already keeps its rating sums apart.
