@@ -817,3 +817,96 @@ fn one_credible_insider_lifts_an_attacker_by_no_more_than_one_level() {
             .contains("distinct promisees")
     );
 }
+
+/// For agents: a refusal says whether any record could ever allow the request ("never" or
+/// "not yet"), and when time alone will — retrying then is allowed, a moment before it is not.
+#[test]
+fn a_refusal_says_never_or_not_yet_and_when_time_alone_will_allow_it() {
+    let mut w = World::default_ladder();
+    let agent = id("agent:a");
+    let now = at(0.0);
+    let never = |capability: &str, stake: f64| {
+        let d = w.state.decide(&agent, capability, stake, None, now);
+        assert!(!d.allowed);
+        assert_eq!(d.retryable(), Some(false), "{capability} at {stake}");
+        assert_eq!(d.earliest_retry(), None);
+    };
+    never("launch:rockets", 5.0);
+    never("act:high", 20_000.0);
+    never("propose", f64::NAN);
+    let d = w.state.decide(&agent, "propose", 5.0, None, now);
+    assert!(d.allowed);
+    assert_eq!((d.retryable(), d.earliest_retry()), (None, None));
+    // Not yet, and not a matter of time: kept promises first.
+    let d = w.state.decide(&agent, "act:low", 50.0, None, now);
+    assert_eq!((d.retryable(), d.earliest_retry()), (Some(true), None));
+
+    // Kept promises to several clients on day 0: all level 1 asks for but a day at level 0.
+    for i in 0..8 {
+        w.promise("agent:a", "clients", 5.0, f64::from(i) * 0.05, "kept");
+    }
+    let d = w.state.decide(&agent, "act:low", 50.0, None, at(0.6));
+    assert!(!d.allowed, "{:?}", d.reasons());
+    assert_eq!(d.retryable(), Some(true));
+    let when = d.earliest_retry().expect("only tenure is missing");
+    let step = d.next_step().expect("next step");
+    let unmet: Vec<&str> = step
+        .requirements()
+        .iter()
+        .filter(|r| !r.met)
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(unmet, ["tenure_days"]);
+    assert!(w.state.decide(&agent, "act:low", 50.0, None, when).allowed);
+    let before = Time::from_micros(when.as_micros() - 1).expect("time");
+    assert!(
+        !w.state
+            .decide(&agent, "act:low", 50.0, None, before)
+            .allowed
+    );
+    // Two steps up is more than time: no instant.
+    let d = w.state.decide(&agent, "act:medium", 500.0, None, at(0.6));
+    assert_eq!((d.retryable(), d.earliest_retry()), (Some(true), None));
+
+    // A small slip at level 1 steps it down, and what it costs is a matter of time: the
+    // instant says when it is over.
+    for i in 0..30 {
+        w.promise("agent:a", "clients", 5.0, 1.0 + f64::from(i) * 0.05, "kept");
+    }
+    assert_eq!(w.level("agent:a", 3.0), 1);
+    w.promise("agent:a", "clients", 5.0, 3.0, "broken");
+    for i in 0..4 {
+        w.promise("agent:a", "clients", 5.0, 3.1 + f64::from(i) * 0.05, "kept");
+    }
+    let d = w.state.decide(&agent, "act:low", 50.0, None, at(3.6));
+    assert!(!d.allowed, "{:?}", d.reasons());
+    let step = d.next_step().expect("next step");
+    let unmet: Vec<&str> = step
+        .requirements()
+        .iter()
+        .filter(|r| !r.met)
+        .map(|r| r.name)
+        .collect();
+    assert!(unmet.contains(&"cooldown_days_left"), "{unmet:?}");
+    let when = d.earliest_retry().expect("only time is missing");
+    assert!(when > at(3.6));
+    assert!(w.state.decide(&agent, "act:low", 50.0, None, when).allowed);
+    let before = Time::from_micros(when.as_micros() - 1).expect("time");
+    assert!(
+        !w.state
+            .decide(&agent, "act:low", 50.0, None, before)
+            .allowed
+    );
+
+    // At level 0 a betrayal halves the limit until its cool-down ends: that too is time.
+    let mut w = World::default_ladder();
+    for i in 0..5 {
+        w.promise("agent:b", "clients", 5.0, f64::from(i) * 0.05, "kept");
+    }
+    w.promise("agent:b", "clients", 5.0, 0.3, "broken");
+    let b = id("agent:b");
+    let d = w.state.decide(&b, "propose", 10.0, None, at(0.9));
+    assert_eq!(d.denial, Some(Denial::StakeAboveLimit), "{:?}", d.reasons());
+    let when = d.earliest_retry().expect("the bound on losses ends");
+    assert!(w.state.decide(&b, "propose", 10.0, None, when).allowed);
+}

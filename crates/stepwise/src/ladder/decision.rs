@@ -230,7 +230,7 @@ impl Explanation<'_> {
 /// A decision, with its explanation available on demand.
 #[derive(Debug, Clone)]
 pub struct Decision<'a> {
-    state: &'a LadderState,
+    pub(super) state: &'a LadderState,
     subject: Option<u32>,
     /// The principal asked about.
     pub subject_id: &'a Id,
@@ -267,7 +267,7 @@ pub struct Decision<'a> {
     /// The log size of the network rank the decision used, when it used one (a truster whose
     /// profile sets `min_expected`: its own view of the subject, base rate from the rank).
     pub rank_log_size: Option<u64>,
-    position: Position,
+    pub(super) position: Position,
 }
 
 impl LadderState {

@@ -8,6 +8,7 @@
 
 pub mod climb;
 pub mod decision;
+mod retry;
 
 use crate::evidence::Id;
 use std::collections::HashMap;
