@@ -145,7 +145,10 @@ fn fraud_scoring_holds_out_the_trusted_core() {
     let (aucs, users, core) = fraud_auc(&ratings, &labels, 1, &ModelParams::default());
     assert_eq!(core, 2, "user 1 and user 2");
     assert_eq!(users, 3, "core member 2 is not scored");
-    assert_eq!(aucs.len(), 4);
+    assert_eq!(aucs.len(), 6);
+    // With the core's ratings held out, 3 (fraudulent) has only negatives left, 4 (benign) a
+    // positive, 5 (benign) nothing: its record puts 3 above both.
+    assert_eq!(aucs[0], ("stepwise", Some(1.0)));
     // Another founder: user 5 rated 4 at +9, so 5 and 4 form the core; 2 and 3 are scored.
     let (_, users, core) = fraud_auc(&ratings, &labels, 5, &ModelParams::default());
     assert_eq!((core, users), (2, 2));

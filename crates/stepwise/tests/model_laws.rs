@@ -177,6 +177,33 @@ fn a_promise_past_due_without_outcome_counts_as_broken_from_then() {
 }
 
 #[test]
+fn the_record_keeps_the_whole_history_while_trust_fades() {
+    let events = vec![
+        rating("ann", "bob", 0.8, 0.0),
+        rating("cat", "bob", -0.4, 0.0),
+        promise("p", "bob", "ann", 10.0, 0.0, 5.0),
+    ];
+    let state = state_of(&events);
+    let bob = state.principal_index(&id("bob")).expect("bob");
+    // Both raters are newcomers (credibility ½); cat's first verdict is not yet judged unfair.
+    let (kind, unkind) = (0.8 * 0.5, 0.4 * 0.5);
+    let before_due = state.record_of(bob, at(4.0));
+    assert_eq!((before_due.positive, before_due.negative), (kind, unkind));
+    // Years later trust has faded towards the base rate; the record has not, and the promise
+    // left without an outcome is on it as broken, at the promisee's credibility when made.
+    let later = state.record_of(bob, at(3_000.0));
+    let betrayal = 3.0 * (1.0 + 11f64.log2()) * 0.5;
+    assert_eq!(later.positive, kind);
+    assert!(
+        (later.negative - unkind - betrayal).abs() < 1e-12,
+        "{later:?}"
+    );
+    let faded = everyone(&state, "bob", 3_000.0).evidence;
+    assert!(faded.positive < kind / 1000.0, "{faded:?}");
+    assert!(faded.negative < later.negative / 10.0, "{faded:?}");
+}
+
+#[test]
 fn partial_outcomes_split_by_their_fraction() {
     let events = vec![
         promise("p", "bob", "ann", 0.0, 0.0, 5.0),

@@ -441,10 +441,15 @@ impl Run {
 /// Fraud detection on the REV2 labels, with the label leakage of PROVENANCE.md avoided: the
 /// labels were derived from ratings given by a trusted core (the platform's founder, `root` —
 /// user 1 on Bitcoin OTC — and the users the founder rated ≥ +5), so every rating *given by* a
-/// core member is held out of the input, and core members are not scored. Each remaining labelled user is scored by each system's view of it after
-/// the held-out history: for stepwise, `1 − E`, its expected trust in everyone's view as of the
-/// last rating the user received (evidence fades: a user last rated in 2011 is not judged on
-/// what is left of that in 2016). Returns (system, AUC for "fraudulent", users scored).
+/// core member is held out of the input, and core members are not scored. Each remaining
+/// labelled user is scored by each system's view of it after the held-out history: for
+/// stepwise, `1 − E` of its **record** ([`TrustState::record_of`]: every verdict as weighted
+/// when recorded, nothing faded) under the average base rate — a label judges a whole history,
+/// and a fraud review asks what the user has done, not how far to trust it today. Two other
+/// reads of the same state follow the baselines, for the ablation: `stepwise_record_ranked`
+/// (the record under the network rank's base rate) and `stepwise_trust_now` (expected trust in
+/// everyone's view, fading evidence and the rank's base rate, as of the last rating the user
+/// received). Returns (system, AUC for "fraudulent"), users scored, core size.
 pub fn fraud_auc(
     ratings: &[Rating],
     labels: &HashMap<u64, bool>,
@@ -481,14 +486,6 @@ pub fn fraud_auc(
         edges.push((r.rater, r.subject, f64::from(r.value) / 10.0));
     }
     let (_, goodness) = FairnessGoodness::compute(&edges);
-    // Each user is judged as of the last rating it received: evidence fades, and a user last
-    // rated in 2011 is not to be judged on what is left of it in 2016.
-    let mut last_judged: HashMap<u64, Time> = HashMap::new();
-    for r in &kept {
-        if let Some(t) = Time::from_unix_seconds(r.time) {
-            last_judged.insert(r.subject, t);
-        }
-    }
     let users: Vec<(u64, bool)> = labels
         .iter()
         .filter(|(u, _)| !core.contains(u))
@@ -502,16 +499,45 @@ pub fn fraud_auc(
             &truth,
         )
     };
-    let stepwise = score(&|u| {
+    let w = params.prior_weight;
+    let end = kept
+        .last()
+        .and_then(|r| Time::from_unix_seconds(r.time))
+        .unwrap_or(Time::MIN);
+    let index = |u: u64| {
         Id::parse("u", &u.to_string())
-            .map(|id| {
-                let at = last_judged.get(&u).copied().unwrap_or(Time::MIN);
-                1.0 - state
-                    .trust_ranked(&id, None, None, at, &ranking)
-                    .opinion
-                    .expected()
-            })
-            .unwrap_or(0.5)
+            .ok()
+            .and_then(|id| state.principal_index(&id))
+    };
+    // A label judges a whole history, so stepwise is asked what a platform's fraud review asks:
+    // the user's record — every verdict as weighted when it was recorded, nothing faded — read
+    // as its standing (the average base rate, as the ladder reads it: the user's own evidence,
+    // not its place in the network).
+    let record = |u: u64, base_rate: f64| {
+        let evidence = index(u)
+            .map(|i| state.record_of(i, end))
+            .unwrap_or_default();
+        1.0 - Opinion::from_evidence(evidence, w, base_rate).expected()
+    };
+    let stepwise = score(&|u| record(u, params.base_rate));
+    // Two other reads of the same state, for the ablation (EVALUATION.md): the record under the
+    // network rank's base rate, and expected trust now — fading evidence and the rank's base
+    // rate — as of the last rating the user received.
+    let ranked = |u: u64, at: Time| {
+        Id::parse("u", &u.to_string())
+            .map(|id| state.trust_ranked(&id, None, None, at, &ranking).opinion)
+            .unwrap_or_else(|_| Opinion::from_evidence(Default::default(), w, params.base_rate))
+    };
+    let record_ranked = score(&|u| record(u, ranked(u, end).base_rate));
+    let mut last_judged: HashMap<u64, Time> = HashMap::new();
+    for r in &kept {
+        if let Some(t) = Time::from_unix_seconds(r.time) {
+            last_judged.insert(r.subject, t);
+        }
+    }
+    let trust_now = score(&|u| {
+        let at = last_judged.get(&u).copied().unwrap_or(Time::MIN);
+        1.0 - ranked(u, at).expected()
     });
     let mean_rating = score(&|u| {
         mean.get(&u)
@@ -528,6 +554,8 @@ pub fn fraud_auc(
             ("mean_rating", mean_rating),
             ("beta", beta_score),
             ("fairness_goodness", fg),
+            ("stepwise_record_ranked", record_ranked),
+            ("stepwise_trust_now", trust_now),
         ],
         users.len(),
         core.len(),

@@ -383,6 +383,31 @@ impl TrustState {
         evidence
     }
 
+    /// A principal's **record** as of `at`: all direct evidence about it from every author,
+    /// weighted as it was recorded (credibility, fairness, caps) but never faded — the sum of
+    /// the pairs' undecayed sums that network rank reads as local trust — with promises overdue
+    /// at `at` counted as broken. It answers questions about a whole history (an audit, a fraud
+    /// review: "what has this principal done?"), not whether to trust it now: decisions read
+    /// evidence that fades (P4). The record of a state folded up to `at` is what was on record
+    /// at `at`; a later fold does not forget what came after.
+    pub fn record_of(&self, subject: u32, at: Time) -> Evidence {
+        let at = at.as_micros();
+        let person = &self.people[subject as usize];
+        let mut evidence = person.from.iter().map(|i| &self.pairs[*i as usize]).fold(
+            Evidence::default(),
+            |sum, pair| {
+                sum.plus(Evidence {
+                    positive: pair.raw_positive,
+                    negative: pair.raw_negative,
+                })
+            },
+        );
+        for o in person.open.iter().filter(|o| o.due <= at) {
+            evidence.negative += o.penalty;
+        }
+        evidence
+    }
+
     /// Evidence reaching `subject` through vouch chains of at most `depth` links, discounted
     /// at every link by the trust in the voucher (P7). `path` holds the principals already on
     /// the chain, so that no chain loops.
