@@ -33,6 +33,16 @@ pub fn write_decision(d: &Decision<'_>, log_size: u64, out: &mut Vec<u8>) {
     value(out, &d.limit);
     out.extend_from_slice(b",\"exposure\":");
     value(out, &d.exposure);
+    out.extend_from_slice(b",\"retryable\":");
+    value(out, &d.retryable());
+    out.extend_from_slice(b",\"earliest_retry\":");
+    match d.earliest_retry() {
+        None => out.extend_from_slice(b"null"),
+        Some(when) => words(out, &mut text, |t| {
+            use std::fmt::Write as _;
+            write!(t, "{when}")
+        }),
+    }
     out.extend_from_slice(b",\"reasons\":[");
     for (i, r) in d.reasons().as_slice().iter().enumerate() {
         if i > 0 {

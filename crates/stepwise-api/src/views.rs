@@ -97,6 +97,14 @@ pub struct DecisionView {
     pub limit: f64,
     /// What it already has at stake: its promises with no outcome that are not yet due.
     pub exposure: f64,
+    /// For a refusal: `false` when no record could allow the request under this policy (never:
+    /// a bad stake, a capability no level grants, a stake above the top of the ladder), `true`
+    /// when one could (not yet); `null` when allowed.
+    pub retryable: Option<bool>,
+    /// For a refusal that time alone will lift (tenure, a clean period, a cool-down): the first
+    /// instant (RFC 3339) at which the same request would be allowed if nothing new were
+    /// recorded; `null` otherwise.
+    pub earliest_retry: Option<String>,
     /// The reasons, the deciding one first.
     pub reasons: Vec<ReasonView>,
     /// What it takes to reach the next level; `null` at the top.
@@ -150,6 +158,8 @@ impl DecisionView {
             },
             limit: d.limit,
             exposure: d.exposure,
+            retryable: d.retryable(),
+            earliest_retry: d.earliest_retry().map(|t| t.to_string()),
             reasons: d
                 .reasons()
                 .as_slice()
@@ -183,6 +193,12 @@ pub struct VerdictView {
     pub limit: f64,
     /// What it already has at stake: its promises with no outcome that are not yet due.
     pub exposure: f64,
+    /// For a refusal: `false` when no record could allow it (never), `true` when one could
+    /// (not yet); `null` when allowed.
+    pub retryable: Option<bool>,
+    /// For a refusal that time alone will lift: the first instant (RFC 3339) at which it would
+    /// be allowed if nothing new were recorded; `null` otherwise.
+    pub earliest_retry: Option<String>,
     /// The reasons' stable codes, the deciding one first.
     pub reasons: Vec<&'static str>,
     /// Log size the decision was computed at.
@@ -200,6 +216,8 @@ impl VerdictView {
             level: d.level,
             limit: d.limit,
             exposure: d.exposure,
+            retryable: d.retryable(),
+            earliest_retry: d.earliest_retry().map(|t| t.to_string()),
             reasons: d.reasons().as_slice().iter().map(|r| r.code()).collect(),
             log_size,
             rank_log_size: d.rank_log_size,

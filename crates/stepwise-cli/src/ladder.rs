@@ -206,6 +206,17 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
         for r in &view.reasons {
             writeln!(w, "  - {}", r.message)?;
         }
+        match (view.retryable, &view.earliest_retry) {
+            (Some(false), _) => {
+                writeln!(w, "retry: never — no record allows this under the policy")?
+            }
+            (Some(true), Some(when)) => writeln!(
+                w,
+                "retry: not yet — time alone allows it from {when}, if nothing changes"
+            )?,
+            (Some(true), None) => writeln!(w, "retry: not yet — after the next step below")?,
+            (None, _) => {}
+        }
         write_next_step(w, view.next_step.as_ref())?;
         write_evidence(w, &view.evidence, &view.history)?;
         writeln!(

@@ -385,7 +385,8 @@ impl TrustState {
 
     /// A principal's **record** as of `at`: all direct evidence about it from every author,
     /// weighted as it was recorded (credibility, fairness, caps) but never faded — the sum of
-    /// the pairs' undecayed sums that network rank reads as local trust — with promises overdue
+    /// the pairs' undecayed sums that network rank reads as local trust (with seeds named, of
+    /// authors a seed reaches) — with promises overdue
     /// at `at` counted as broken. It answers questions about a whole history (an audit, a fraud
     /// review: "what has this principal done?"), not whether to trust it now: decisions read
     /// evidence that fades (P4). The record of a state folded up to `at` is what was on record
@@ -393,15 +394,18 @@ impl TrustState {
     pub fn record_of(&self, subject: u32, at: Time) -> Evidence {
         let at = at.as_micros();
         let person = &self.people[subject as usize];
-        let mut evidence = person.from.iter().map(|i| &self.pairs[*i as usize]).fold(
-            Evidence::default(),
-            |sum, pair| {
+        // With seeds named, as in the rank: only authors a seed reaches.
+        let mut evidence = person
+            .from
+            .iter()
+            .map(|i| &self.pairs[*i as usize])
+            .filter(|pair| self.reached(pair.truster))
+            .fold(Evidence::default(), |sum, pair| {
                 sum.plus(Evidence {
                     positive: pair.raw_positive,
                     negative: pair.raw_negative,
                 })
-            },
-        );
+            });
         for o in person.open.iter().filter(|o| o.due <= at) {
             evidence.negative += o.penalty;
         }
