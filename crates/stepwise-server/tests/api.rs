@@ -988,6 +988,19 @@ async fn batch_decisions_equal_single_ones_item_by_item() {
     assert!(answers.iter().any(|a| a["allowed"] == true));
     assert!(answers.iter().any(|a| a["allowed"] == false));
     assert!(answers.iter().any(|a| a["error"]["field"] == "stake"));
+    // Never or not yet: a stake above the top of the ladder and a capability no level grants
+    // are never allowed; an allowed request has nothing to retry; the bare verdict says it too.
+    for never in [&answers[2], &answers[7]] {
+        assert_eq!(never["allowed"], false, "{never}");
+        assert_eq!(never["retryable"], false, "{never}");
+        assert_eq!(never["earliest_retry"], Value::Null, "{never}");
+    }
+    assert_eq!(answers[0]["retryable"], Value::Null);
+    let bare = answers[1].as_object().expect("a verdict");
+    assert!(
+        bare.contains_key("retryable") && bare.contains_key("earliest_retry"),
+        "{bare:?}"
+    );
     // A malformed item is refused in its place; an empty batch or a non-array as a whole.
     let r = api
         .call(
