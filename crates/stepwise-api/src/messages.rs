@@ -259,6 +259,89 @@ pub struct RankView {
     pub rank_log_size: u64,
 }
 
+/// Query of the promises that await judgement.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PromisesQuery {
+    /// Must be `true`: the promises with no outcome yet (settled promises live in the log).
+    pub open: Option<bool>,
+    /// Only those made to this principal (its review queue).
+    pub promisee: Option<String>,
+    /// Continue after this log index: the `next_cursor` of the page before.
+    pub cursor: Option<u64>,
+    /// At most this many (default 100, at most 1000).
+    pub limit: Option<usize>,
+    /// The instant overdue promises are marked as of (RFC 3339; default now).
+    pub at: Option<String>,
+}
+
+/// A promise with no outcome yet.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PromiseRow {
+    /// The promise's id (what an outcome names).
+    pub id: String,
+    /// Who made it.
+    pub promisor: String,
+    /// Who judges it: the only principal who may record its outcome.
+    pub promisee: String,
+    /// In what scope.
+    pub scope: String,
+    /// At what stake.
+    pub stake: f64,
+    /// When it was made (RFC 3339).
+    pub made: String,
+    /// When it falls due (RFC 3339).
+    pub due: String,
+    /// Past due at `at`: it counts as broken until its outcome is recorded.
+    pub overdue: bool,
+    /// Its log index.
+    pub index: u64,
+}
+
+/// Promises that await judgement, oldest first, a page at a time.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PromisesView {
+    /// The page, oldest first.
+    pub promises: Vec<PromiseRow>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<u64>,
+    /// The instant overdue promises were marked as of (RFC 3339).
+    pub at: String,
+    /// Log size of the state served.
+    pub log_size: u64,
+}
+
+impl PromisesView {
+    /// A page of `rows` (`more` when others follow), as of `at`, from a state at `log_size`.
+    pub fn new(
+        rows: Vec<stepwise::model::OpenPromiseRow>,
+        more: bool,
+        at: stepwise::evidence::Time,
+        log_size: u64,
+    ) -> Self {
+        let next_cursor = more.then(|| rows.last().map(|r| r.index)).flatten();
+        Self {
+            promises: rows
+                .into_iter()
+                .map(|r| PromiseRow {
+                    id: r.id.to_string(),
+                    promisor: r.promisor.to_string(),
+                    promisee: r.promisee.to_string(),
+                    scope: r.scope.to_string(),
+                    stake: r.stake,
+                    made: r.made.to_string(),
+                    due: r.due.to_string(),
+                    overdue: r.overdue,
+                    index: r.index,
+                })
+                .collect(),
+            next_cursor,
+            at: at.to_string(),
+            log_size,
+        }
+    }
+}
+
 /// The policy in force.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PolicyView {

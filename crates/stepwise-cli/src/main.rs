@@ -71,6 +71,9 @@ enum Command {
     Trust(trust::TrustArgs),
     /// Network rank (EigenTrust): who the network as a whole trusts most.
     Rank(trust::RankArgs),
+    /// The promises that await judgement (`--open`), oldest first, overdue ones marked;
+    /// `--promisee P` for one principal's review queue.
+    Promises(trust::PromisesArgs),
     /// May SUBJECT do CAPABILITY at this stake now? Exit 0 allowed, 1 denied; reasons and the
     /// next step always.
     Decide(ladder::DecideArgs),
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
         Command::Log(cmd) => log::run(&data, cmd, &mut out),
         Command::Trust(args) => trust::trust(&data, args, &mut out),
         Command::Rank(args) => trust::rank(&data, args, &mut out),
+        Command::Promises(args) => trust::promises(&data, args, &mut out),
         Command::Decide(args) => ladder::decide(&data, args, &mut out),
         Command::Explain(args) => ladder::explain(&data, args, &mut out),
         Command::Ladder => ladder::ladder(&data, &mut out),

@@ -1,6 +1,7 @@
-//! `stepwise trust` and `stepwise rank`: the trust model's figures, with what stands behind them.
+//! `stepwise trust` and `stepwise rank`: the trust model's figures, with what stands behind them;
+//! `stepwise promises --open`: what awaits judgement.
 //!
-//! Both fold the stored log into a fresh trust state (only the events up to `--at` when it is
+//! Each folds the stored log into a fresh trust state (only the events up to `--at` when it is
 //! given, so a past figure is reproduced exactly) and then ask it one question.
 
 use crate::output::Out;
@@ -11,7 +12,7 @@ use stepwise::evidence::Id;
 use stepwise::ledger::replay::Prefix;
 use stepwise::model::params::ModelParams;
 use stepwise::model::state::TrustState;
-use stepwise_api::TrustView;
+use stepwise_api::{PromisesView, TrustView};
 
 #[derive(Args)]
 pub struct TrustArgs {
@@ -32,12 +33,30 @@ pub struct RankArgs {
     /// How many principals to list (default: 20 in text, all with --json).
     #[arg(long)]
     top: Option<usize>,
-    /// Pre-trusted principals, comma-separated (default: the policy's `model.seeds`).
+    /// Pre-trusted principals, comma-separated (default: the policy's `[network] seeds`).
     #[arg(long, value_delimiter = ',')]
     seeds: Option<Vec<String>>,
     /// Damping α, the weight of the pre-trusted set (default: the policy's `model.alpha`).
     #[arg(long)]
     alpha: Option<f64>,
+}
+
+#[derive(Args)]
+pub struct PromisesArgs {
+    /// List the promises with no outcome yet (required: settled promises are in the log).
+    #[arg(long)]
+    open: bool,
+    /// Only those made to this principal: its review queue.
+    #[arg(long)]
+    promisee: Option<String>,
+    /// At most this many, oldest first (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    limit: usize,
+    /// Continue after this log index (the `next_cursor` of the page before).
+    #[arg(long)]
+    cursor: Option<u64>,
+    #[command(flatten)]
+    replay: crate::ladder::Replay,
 }
 
 /// Folds the data directory's whole log with `params`.
@@ -181,5 +200,63 @@ pub fn rank(data: &DataDir, args: RankArgs, out: &mut Out) -> Result<bool> {
             )
         },
     )?;
+    Ok(true)
+}
+
+pub fn promises(data: &DataDir, args: PromisesArgs, out: &mut Out) -> Result<bool> {
+    if !args.open {
+        bail!(
+            "--open is required: only promises with no outcome are listed (settled ones are in the log: `stepwise log`)"
+        );
+    }
+    if !(1..=1_000).contains(&args.limit) {
+        bail!("--limit must be between 1 and 1000, not {}", args.limit);
+    }
+    let promisee = args
+        .promisee
+        .map(|p| Id::parse("--promisee", &p))
+        .transpose()?;
+    let params = data.policy()?.model;
+    let (state, at) = args.replay.fold(
+        data,
+        |store, prefix, progress| Ok(TrustState::replay(store, params, prefix, progress)?),
+        TrustState::instant_for,
+    )?;
+    let (rows, more) = state.awaiting_judgement(promisee.as_ref(), args.cursor, args.limit, at);
+    let view = PromisesView::new(rows, more, at, state.log_size());
+    out.emit(&serde_json::to_value(&view)?, |w| {
+        let whose = promisee
+            .as_ref()
+            .map_or(String::new(), |p| format!(" made to {p}"));
+        if view.promises.is_empty() {
+            return writeln!(w, "no promise{whose} awaits judgement at {at}");
+        }
+        writeln!(
+            w,
+            "promises{whose} awaiting judgement at {at}, oldest first:"
+        )?;
+        for p in &view.promises {
+            writeln!(
+                w,
+                "  #{:<6} {} by {} to {}, stake {} in {}, due {}{}",
+                p.index,
+                p.id,
+                p.promisor,
+                p.promisee,
+                p.stake,
+                p.scope,
+                p.due,
+                if p.overdue {
+                    " — OVERDUE: counts as broken until judged"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        if let Some(next) = view.next_cursor {
+            writeln!(w, "more: --cursor {next}")?;
+        }
+        Ok(())
+    })?;
     Ok(true)
 }

@@ -205,6 +205,48 @@ fn init_names_seeds_and_ladder_and_explain_say_when_there_are_none() {
     }
 }
 
+/// `stepwise promises --open`: what awaits judgement, oldest first, one promisee's queue with
+/// `--promisee`, a page at a time; a judged promise leaves the list; bad flags exit 2.
+#[test]
+fn promises_open_lists_what_awaits_judgement() {
+    let s = Sandbox::new();
+    s.json(PROMISE);
+    let mut second = PROMISE.to_vec();
+    second[3] = "p-2";
+    second[7] = "user:bob";
+    s.json(&second);
+    let mut third = PROMISE.to_vec();
+    third[3] = "p-3";
+    s.json(&third);
+    s.json(&["record", "outcome", "--promise", "p-1", "--result", "kept"]);
+    let ids = |page: &Value| -> Vec<String> {
+        page["promises"]
+            .as_array()
+            .expect("promises")
+            .iter()
+            .map(|p| p["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let all = s.json(&["promises", "--open"]);
+    assert_eq!(ids(&all), ["p-2", "p-3"]);
+    let ann = s.json(&["promises", "--open", "--promisee", "user:ann"]);
+    assert_eq!(ids(&ann), ["p-3"]);
+    assert_eq!(ann["promises"][0]["overdue"], false);
+    let first = s.json(&["promises", "--open", "--limit", "1"]);
+    assert_eq!(ids(&first), ["p-2"]);
+    let cursor = first["next_cursor"].to_string();
+    let rest = s.json(&["promises", "--open", "--limit", "1", "--cursor", &cursor]);
+    assert_eq!(ids(&rest), ["p-3"]);
+    // In 2100 both are overdue, and the text says so.
+    let text = s.expect(&["promises", "--open", "--at", "2100-01-01T00:00:00Z"], 0);
+    assert_eq!(text.matches("OVERDUE").count(), 2, "{text}");
+    for bad in [&["promises"][..], &["promises", "--open", "--limit", "0"]] {
+        let out = s.run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&out).contains("--"), "{}", stderr(&out));
+    }
+}
+
 #[test]
 fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
     let s = Sandbox::new();

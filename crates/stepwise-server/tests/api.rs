@@ -162,6 +162,7 @@ fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
             | "/v1/principals/{id}/trust"
             | "/v1/principals/{id}/explain"
             | "/v1/rank"
+            | "/v1/promises"
             | "/v1/policy",
         )
         | ("post", "/v1/decide" | "/v1/decide/batch") => Some(Role::Reader),
@@ -184,6 +185,7 @@ fn example(method: &str, route: &str) -> (String, Option<String>) {
     let query = match route {
         "/v1/log/proof/inclusion" => "?index=0",
         "/v1/log/proof/consistency" => "?old=1",
+        "/v1/promises" => "?open=true",
         _ => "",
     };
     let body = match (method, route) {
@@ -271,7 +273,7 @@ async fn the_role_matrix_holds_for_every_operation_in_the_document() {
     }
     assert_eq!(
         operations.len(),
-        17,
+        18,
         "the document's operations: {operations:?}"
     );
 
@@ -922,6 +924,88 @@ async fn answers_replay_exactly_while_the_rank_moves_on() {
         (r.status, r.json()["field"].as_str()),
         (400, Some("rank_log_size"))
     );
+}
+
+/// `GET /v1/promises?{query}` with `key`, which must answer 200.
+async fn list(api: &Api, key: &str, query: &str) -> Value {
+    let r = api
+        .call("GET", &format!("/v1/promises?{query}"), Some(key), None)
+        .await;
+    assert_eq!(r.status, 200, "{query}: {}", r.body);
+    r.json()
+}
+
+/// `GET /v1/promises?open=true` lists what awaits judgement, oldest first, a page at a time,
+/// one promisee's queue with `promisee`, overdue ones marked; a judged promise leaves it.
+#[tokio::test]
+async fn open_promises_are_listed_oldest_first_by_promisee_and_page() {
+    let api = Api::open(Limits::default());
+    let (ann, bob, reader) = (
+        api.keys.ann.as_str(),
+        api.keys.bob.as_str(),
+        api.keys.reader.as_str(),
+    );
+    let mut late = promise("q0", "user:ann", "user:bob");
+    late["due"] = json!(ago(1.0));
+    let events = Value::from(vec![
+        late,
+        promise("q1", "user:ann", "user:bob"),
+        promise("q2", "user:ann", "user:cat"),
+        promise("q3", "user:ann", "user:bob"),
+    ])
+    .to_string();
+    assert_eq!(
+        api.call("POST", "/v1/events", Some(ann), Some(&events))
+            .await
+            .status,
+        200
+    );
+    let kept = outcome("q1", "kept").to_string();
+    assert_eq!(
+        api.call("POST", "/v1/events", Some(bob), Some(&kept))
+            .await
+            .status,
+        201
+    );
+    let ids = |page: &Value| -> Vec<String> {
+        page["promises"]
+            .as_array()
+            .expect("promises")
+            .iter()
+            .map(|p| p["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let all = list(&api, reader, "open=true").await;
+    assert_eq!(ids(&all), ["q0", "q2", "q3"], "q1 was judged");
+    assert_eq!(all["next_cursor"], Value::Null);
+    assert_eq!(all["promises"][0]["overdue"], true);
+    assert_eq!(all["promises"][1]["overdue"], false);
+    let bobs = list(&api, reader, "open=true&promisee=user:bob&limit=1").await;
+    assert_eq!(ids(&bobs), ["q0"]);
+    let cursor = bobs["next_cursor"].as_u64().expect("a next page");
+    let r = api
+        .call(
+            "GET",
+            &format!("/v1/promises?open=true&promisee=user:bob&limit=1&cursor={cursor}"),
+            Some(reader),
+            None,
+        )
+        .await;
+    assert_eq!(ids(&r.json()), ["q3"]);
+    assert_eq!(r.json()["next_cursor"], Value::Null);
+    let nobody = list(&api, reader, "open=true&promisee=user:nobody").await;
+    assert_eq!(ids(&nobody), Vec::<String>::new());
+    for (query, field) in [
+        ("", "open"),
+        ("open=false", "open"),
+        ("open=true&limit=0", "limit"),
+    ] {
+        let r = api
+            .call("GET", &format!("/v1/promises?{query}"), Some(reader), None)
+            .await;
+        assert_eq!(r.status, 400, "{query}");
+        assert_eq!(r.json()["field"], field, "{query}: {}", r.body);
+    }
 }
 
 /// `POST /v1/decide/batch` answers each request exactly as `POST /v1/decide` answers it alone,

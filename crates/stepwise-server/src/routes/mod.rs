@@ -38,6 +38,7 @@ pub fn table() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(trust::decide_batch))
         .routes(routes!(trust::explain))
         .routes(routes!(trust::rank))
+        .routes(routes!(trust::promises))
         .routes(routes!(trust::policy))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))

@@ -18,7 +18,8 @@ use stepwise::ladder::{Decision, LadderState};
 use stepwise::ledger::replay::Prefix;
 use stepwise_api::{
     self as wire, AtQuery, DecideBatchItem, DecideReply, DecideRequest, DecisionView, ErrorBody,
-    ExplainView, PolicyView, RankQuery, RankRow, RankView, TrustQuery, TrustView, VerdictView,
+    ExplainView, PolicyView, PromisesQuery, PromisesView, RankQuery, RankRow, RankView, TrustQuery,
+    TrustView, VerdictView,
 };
 
 /// How long an answer from the live state may take.
@@ -306,6 +307,51 @@ pub async fn explain(
             &state.explain(&subject, at),
             state.trust().log_size(),
         ))
+    })
+    .await
+}
+
+/// The promises with no outcome yet, oldest first, overdue ones marked: what awaits judgement
+/// (with `promisee`, that principal's review queue). A page at a time: pass `next_cursor` as
+/// `cursor` for the next.
+#[utoipa::path(get, path = "/v1/promises", tag = "trust",
+    params(PromisesQuery),
+    responses(
+        (status = 200, description = "A page of open promises", body = PromisesView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn promises(
+    State(app): Shared,
+    _caller: Caller,
+    q: Result<Query<PromisesQuery>, QueryRejection>,
+) -> Result<Json<PromisesView>, ApiError> {
+    let q = query(q)?;
+    if q.open != Some(true) {
+        return Err(ApiError::field(
+            "open",
+            "must be true: only promises with no outcome are listed (settled ones are in the log)",
+        ));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            format!("{limit} is not between 1 and 1000"),
+        ));
+    }
+    let promisee = optional_id("promisee", q.promisee.as_deref())?;
+    let at = optional_time("at", q.at.as_deref())?;
+    let ask = Ask {
+        at,
+        ..Ask::default()
+    };
+    // Walks every open promise: a blocking thread, like the rank.
+    with_state(&app, ask, Cost::Heavy, move |state, at| {
+        let trust = state.trust();
+        let (rows, more) = trust.awaiting_judgement(promisee.as_ref(), q.cursor, limit, at);
+        Json(PromisesView::new(rows, more, at, trust.log_size()))
     })
     .await
 }
