@@ -8,7 +8,7 @@ use crate::output::Out;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use stepwise::data_dir::DataDir;
-use stepwise::evidence::Id;
+use stepwise::evidence::{Id, Time};
 use stepwise::ledger::replay::Prefix;
 use stepwise::model::params::ModelParams;
 use stepwise::model::state::TrustState;
@@ -59,6 +59,17 @@ pub struct PromisesArgs {
     replay: crate::ladder::Replay,
 }
 
+/// Folds the data directory's log under its policy, up to what `replay` asks (`--log-size`,
+/// `--at`), and the instant it answers for.
+fn fold_until(data: &DataDir, replay: &crate::ladder::Replay) -> Result<(TrustState, Time)> {
+    let params = data.policy()?.model;
+    replay.fold(
+        data,
+        |store, prefix, progress| Ok(TrustState::replay(store, params, prefix, progress)?),
+        TrustState::instant_for,
+    )
+}
+
 /// Folds the data directory's whole log with `params`.
 fn fold(data: &DataDir, params: ModelParams) -> Result<TrustState> {
     let store = data.open_store()?;
@@ -78,12 +89,7 @@ pub fn trust(data: &DataDir, args: TrustArgs, out: &mut Out) -> Result<bool> {
         .map(|t| Id::parse("--truster", &t))
         .transpose()?;
     let scope = args.scope.map(|s| Id::parse("--scope", &s)).transpose()?;
-    let params = data.policy()?.model;
-    let (state, at) = args.replay.fold(
-        data,
-        |store, prefix, progress| Ok(TrustState::replay(store, params, prefix, progress)?),
-        TrustState::instant_for,
-    )?;
+    let (state, at) = fold_until(data, &args.replay)?;
     let report = state.trust(&subject, truster.as_ref(), scope.as_ref(), at);
     let o = &report.opinion;
     let c = &report.counts;
@@ -216,12 +222,7 @@ pub fn promises(data: &DataDir, args: PromisesArgs, out: &mut Out) -> Result<boo
         .promisee
         .map(|p| Id::parse("--promisee", &p))
         .transpose()?;
-    let params = data.policy()?.model;
-    let (state, at) = args.replay.fold(
-        data,
-        |store, prefix, progress| Ok(TrustState::replay(store, params, prefix, progress)?),
-        TrustState::instant_for,
-    )?;
+    let (state, at) = fold_until(data, &args.replay)?;
     let (rows, more) = state.awaiting_judgement(promisee.as_ref(), args.cursor, args.limit, at);
     let view = PromisesView::new(rows, more, at, state.log_size());
     out.emit(&serde_json::to_value(&view)?, |w| {

@@ -818,6 +818,16 @@ fn one_credible_insider_lifts_an_attacker_by_no_more_than_one_level() {
     );
 }
 
+/// The names of the next step's requirements `d` does not meet yet.
+fn unmet(d: &stepwise::ladder::Decision<'_>) -> Vec<&'static str> {
+    let step = d.next_step().expect("a next step");
+    step.requirements()
+        .iter()
+        .filter(|r| !r.met)
+        .map(|r| r.name)
+        .collect()
+}
+
 /// For agents: a refusal says whether any record could ever allow the request ("never" or
 /// "not yet"), and when time alone will — retrying then is allowed, a moment before it is not.
 #[test]
@@ -849,14 +859,7 @@ fn a_refusal_says_never_or_not_yet_and_when_time_alone_will_allow_it() {
     assert!(!d.allowed, "{:?}", d.reasons());
     assert_eq!(d.retryable(), Some(true));
     let when = d.earliest_retry().expect("only tenure is missing");
-    let step = d.next_step().expect("next step");
-    let unmet: Vec<&str> = step
-        .requirements()
-        .iter()
-        .filter(|r| !r.met)
-        .map(|r| r.name)
-        .collect();
-    assert_eq!(unmet, ["tenure_days"]);
+    assert_eq!(unmet(&d), ["tenure_days"]);
     assert!(w.state.decide(&agent, "act:low", 50.0, None, when).allowed);
     let before = Time::from_micros(when.as_micros() - 1).expect("time");
     assert!(
@@ -880,14 +883,7 @@ fn a_refusal_says_never_or_not_yet_and_when_time_alone_will_allow_it() {
     }
     let d = w.state.decide(&agent, "act:low", 50.0, None, at(3.6));
     assert!(!d.allowed, "{:?}", d.reasons());
-    let step = d.next_step().expect("next step");
-    let unmet: Vec<&str> = step
-        .requirements()
-        .iter()
-        .filter(|r| !r.met)
-        .map(|r| r.name)
-        .collect();
-    assert!(unmet.contains(&"cooldown_days_left"), "{unmet:?}");
+    assert!(unmet(&d).contains(&"cooldown_days_left"), "{:?}", unmet(&d));
     let when = d.earliest_retry().expect("only time is missing");
     assert!(when > at(3.6));
     assert!(w.state.decide(&agent, "act:low", 50.0, None, when).allowed);
