@@ -1,10 +1,11 @@
 //! The trust model: how evidence in the log becomes trust figures.
 //!
 //! `opinion` is subjective-logic arithmetic, `rank` is network reputation (EigenTrust) over the
-//! graph of local trust, `decay` the evidence that fades, `reach` which principals the seeds reach, `interner` the ids' dense indexes,
-//! `state` the fold of the log into everything a trust query needs, and `queries` those
-//! questions (`promises`: the promises that await judgement). Every formula and default is in docs/MODEL.md. Nothing here does I/O or reads
-//! the clock; replaying a stored log is the ledger's (`ledger::replay`).
+//! graph of local trust, `decay` the evidence that fades, `reach` which principals the seeds
+//! reach, `interner` the ids' dense indexes, `state` the fold of the log into everything a trust
+//! query needs, and `queries` those questions (`promises`: the promises that await judgement).
+//! Every formula and default is in docs/MODEL.md. Nothing here does I/O or reads the clock;
+//! replaying a stored log is the ledger's (`ledger::replay`).
 
 mod decay;
 mod interner;

@@ -386,11 +386,11 @@ impl TrustState {
     /// A principal's **record** as of `at`: all direct evidence about it from every author,
     /// weighted as it was recorded (credibility, fairness, caps) but never faded — the sum of
     /// the pairs' undecayed sums that network rank reads as local trust (with seeds named, of
-    /// authors a seed reaches) — with promises overdue
-    /// at `at` counted as broken. It answers questions about a whole history (an audit, a fraud
-    /// review: "what has this principal done?"), not whether to trust it now: decisions read
-    /// evidence that fades (P4). The record of a state folded up to `at` is what was on record
-    /// at `at`; a later fold does not forget what came after.
+    /// authors a seed reaches) — with promises overdue at `at` counted as broken. It answers
+    /// questions about a whole history (an audit, a fraud review: "what has this principal
+    /// done?"), not whether to trust it now: decisions read evidence that fades (P4). The record
+    /// of a state folded up to `at` is what was on record at `at`; a later fold does not forget
+    /// what came after.
     pub fn record_of(&self, subject: u32, at: Time) -> Evidence {
         let at = at.as_micros();
         let person = &self.people[subject as usize];
