@@ -601,3 +601,38 @@ fn past_figures_are_reproduced_by_replaying_up_to_their_instant() {
             < a.opinion.expected()
     );
 }
+
+/// The promises awaiting judgement come in log order whoever made them, a page at a time, one
+/// promisee's queue when asked, overdue ones marked; a judged promise leaves the list.
+#[test]
+fn promises_awaiting_judgement_come_in_log_order_a_page_at_a_time() {
+    let events = [
+        promise("a1", "zed", "ann", 5.0, 0.0, 1.0),
+        promise("b1", "amy", "bob", 5.0, 0.1, 9.0),
+        promise("a2", "zed", "bob", 5.0, 0.2, 9.0),
+        promise("b2", "amy", "ann", 5.0, 0.3, 9.0),
+        outcome("a2", "kept", 0.4),
+        promise("c1", "cal", "ann", 5.0, 0.5, 9.0),
+    ];
+    let state = state_of(&events);
+    let ids = |rows: &[stepwise::model::OpenPromiseRow]| -> Vec<String> {
+        rows.iter().map(|r| r.id.to_string()).collect()
+    };
+    let (all, more) = state.awaiting_judgement(None, None, 10, at(2.0));
+    assert_eq!(
+        (ids(&all), more),
+        (
+            vec!["a1".into(), "b1".into(), "b2".into(), "c1".into()],
+            false
+        )
+    );
+    assert!(all[0].overdue && !all[1].overdue, "a1 fell due on day 1");
+    let (page, more) = state.awaiting_judgement(None, None, 2, at(2.0));
+    assert_eq!((ids(&page), more), (vec!["a1".into(), "b1".into()], true));
+    let (rest, more) = state.awaiting_judgement(None, Some(page[1].index), 2, at(2.0));
+    assert_eq!((ids(&rest), more), (vec!["b2".into(), "c1".into()], false));
+    let (ann, _) = state.awaiting_judgement(Some(&id("ann")), None, 10, at(2.0));
+    assert_eq!(ids(&ann), ["a1", "b2", "c1"]);
+    let (nobody, more) = state.awaiting_judgement(Some(&id("nobody")), None, 10, at(2.0));
+    assert!(nobody.is_empty() && !more);
+}
