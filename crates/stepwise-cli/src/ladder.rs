@@ -44,8 +44,8 @@ pub struct ExplainArgs {
 }
 
 /// Which part of the log an answer is computed from, and at what instant: together with the
-/// log size every answer reports, what replays it exactly.
-#[derive(Args)]
+/// log size every answer reports, what replays it exactly. The default: the whole log, now.
+#[derive(Args, Default)]
 pub struct Replay {
     /// The instant, RFC 3339 (default: now). Only events dated up to then count.
     #[arg(long)]
@@ -100,7 +100,7 @@ impl Replay {
     }
 }
 
-fn fold(data: &DataDir, replay: &Replay) -> Result<(LadderState, Time)> {
+pub fn fold(data: &DataDir, replay: &Replay) -> Result<(LadderState, Time)> {
     let policy = data.policy()?;
     replay.fold(
         data,
@@ -181,51 +181,75 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
     if !(args.stake.is_finite() && args.stake >= 0.0) {
         bail!("--stake {} must be a finite number ≥ 0", args.stake);
     }
-    let (state, at) = fold(data, &args.replay)?;
-    let d = state.decide(&subject, &args.capability, args.stake, truster.as_ref(), at);
-    let view = DecisionView::new(&d, state.trust().log_size());
-    out.emit(&to_json(&view)?, |w| {
-        writeln!(
-            w,
-            "{}: {} {} {} at stake {} (level {} {}, limit {}{})",
-            if view.allowed { "ALLOWED" } else { "DENIED" },
-            subject,
-            if view.allowed { "may" } else { "may not" },
-            args.capability,
-            args.stake,
-            view.level.index,
-            view.level.name,
-            view.limit,
-            if view.exposure > 0.0 {
-                format!(", {} already at stake", view.exposure)
-            } else {
-                String::new()
-            }
-        )?;
-        writeln!(w, "reasons:")?;
-        for r in &view.reasons {
-            writeln!(w, "  - {}", r.message)?;
-        }
-        match (view.retryable, &view.earliest_retry) {
-            (Some(false), _) => {
-                writeln!(w, "retry: never — no record allows this under the policy")?
-            }
-            (Some(true), Some(when)) => writeln!(
-                w,
-                "retry: not yet — time alone allows it from {when}, if nothing changes"
-            )?,
-            (Some(true), None) => writeln!(w, "retry: not yet — after the next step below")?,
-            (None, _) => {}
-        }
-        write_next_step(w, view.next_step.as_ref())?;
-        write_evidence(w, &view.evidence, &view.history)?;
-        writeln!(
-            w,
-            "log size: {} (replay with --log-size {} --at {at})",
-            view.log_size, view.log_size
-        )
-    })?;
+    let view = decision(
+        data,
+        &args.replay,
+        &subject,
+        &args.capability,
+        args.stake,
+        truster.as_ref(),
+    )?;
+    out.emit(&to_json(&view)?, |w| write_decision(w, &view))?;
     Ok(view.allowed)
+}
+
+/// The decision on one request, as every interface prints it (`stepwise decide`, the MCP
+/// `decide` tool): folded from the part of the log `replay` asks for. The stake must already be
+/// checked (finite, ≥ 0).
+pub fn decision(
+    data: &DataDir,
+    replay: &Replay,
+    subject: &Id,
+    capability: &str,
+    stake: f64,
+    truster: Option<&Id>,
+) -> Result<DecisionView> {
+    let (state, at) = fold(data, replay)?;
+    let d = state.decide(subject, capability, stake, truster, at);
+    Ok(DecisionView::new(&d, state.trust().log_size()))
+}
+
+/// A decision in words: the verdict, the reasons, whether and when to retry, the next step and
+/// the evidence.
+pub fn write_decision(w: &mut dyn Write, view: &DecisionView) -> std::io::Result<()> {
+    let at = &view.at;
+    writeln!(
+        w,
+        "{}: {} {} {} at stake {} (level {} {}, limit {}{})",
+        if view.allowed { "ALLOWED" } else { "DENIED" },
+        view.subject,
+        if view.allowed { "may" } else { "may not" },
+        view.capability,
+        view.stake,
+        view.level.index,
+        view.level.name,
+        view.limit,
+        if view.exposure > 0.0 {
+            format!(", {} already at stake", view.exposure)
+        } else {
+            String::new()
+        }
+    )?;
+    writeln!(w, "reasons:")?;
+    for r in &view.reasons {
+        writeln!(w, "  - {}", r.message)?;
+    }
+    match (view.retryable, &view.earliest_retry) {
+        (Some(false), _) => writeln!(w, "retry: never — no record allows this under the policy")?,
+        (Some(true), Some(when)) => writeln!(
+            w,
+            "retry: not yet — time alone allows it from {when}, if nothing changes"
+        )?,
+        (Some(true), None) => writeln!(w, "retry: not yet — after the next step below")?,
+        (None, _) => {}
+    }
+    write_next_step(w, view.next_step.as_ref())?;
+    write_evidence(w, &view.evidence, &view.history)?;
+    writeln!(
+        w,
+        "log size: {} (replay with --log-size {} --at {at})",
+        view.log_size, view.log_size
+    )
 }
 
 pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool> {

@@ -8,6 +8,7 @@ mod eval;
 mod import;
 mod ladder;
 mod log;
+mod mcp;
 mod output;
 mod record;
 mod serve;
@@ -85,6 +86,9 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Run the HTTP server (JSON API; see docs/API.md) until SIGTERM or Ctrl-C.
     Serve(serve::ServeArgs),
+    /// Serve the Model Context Protocol on stdio for an agent: tools decide, explain, trust,
+    /// ladder, promise, outcome and promises_open; resources the policy and the checkpoint.
+    Mcp(mcp::McpArgs),
     /// Manage the server's API keys.
     #[command(subcommand)]
     Key(serve::KeyCommand),
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(&data, args, &mut out),
         Command::Simulate(args) => simulate::run(args, &mut out),
         Command::Serve(args) => serve::serve(&data, args),
+        Command::Mcp(args) => mcp::run(&data, args),
         Command::Key(cmd) => serve::key(&data, cmd, &mut out),
     };
     match result {

@@ -46,16 +46,22 @@ impl Out {
         let message = format!("{e:#}");
         let mut err = io::stderr().lock();
         let _ = if self.json {
-            let mut body = serde_json::json!({ "error": message });
-            if let Some(refusal) = e.chain().find_map(|c| c.downcast_ref::<FieldError>()) {
-                body["field"] = refusal.field.clone().into();
-                body["code"] = refusal.code.into();
-            }
-            writeln!(err, "{body}")
+            writeln!(err, "{}", error_json(e))
         } else {
             writeln!(err, "error: {message}")
         };
     }
+}
+
+/// An error as JSON: `{"error": …}`, with the event field at fault and its stable code when an
+/// event was refused (what `--json` prints on stderr, and the MCP tools return).
+pub fn error_json(e: &anyhow::Error) -> Value {
+    let mut body = serde_json::json!({ "error": format!("{e:#}") });
+    if let Some(refusal) = e.chain().find_map(|c| c.downcast_ref::<FieldError>()) {
+        body["field"] = refusal.field.clone().into();
+        body["code"] = refusal.code.into();
+    }
+    body
 }
 
 /// True when the error is a write to a closed pipe.

@@ -201,6 +201,48 @@ pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
         }
         event.sig = Some(signer.sign_bytes(&event.signing_bytes()));
     }
+    let recorded = append(data, event)?;
+    out.emit(&recorded.to_json(), |w| {
+        writeln!(
+            w,
+            "recorded {} at index {} (log size {})",
+            recorded.kind, recorded.index, recorded.size
+        )
+    })?;
+    Ok(true)
+}
+
+/// What an append reports: where the event went, and the log it is now part of.
+pub struct Recorded {
+    /// The event's kind.
+    pub kind: stepwise::evidence::Kind,
+    /// Its index in the log.
+    pub index: u64,
+    /// Its leaf hash.
+    pub leaf_hash: stepwise::ledger::merkle::Hash,
+    /// The log's size after the append.
+    pub size: u64,
+    /// The log's root hash after the append.
+    pub root: stepwise::ledger::merkle::Hash,
+}
+
+impl Recorded {
+    /// The JSON `stepwise record --json` prints.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "index": self.index,
+            "kind": self.kind.name(),
+            "leaf_hash": hex(&self.leaf_hash),
+            "size": self.size,
+            "root": hex(&self.root),
+        })
+    }
+}
+
+/// Appends one event through the ledger, so that every rule and limit of the log holds (who may
+/// record what, the time window, signatures): the one append path of `stepwise record` and the
+/// MCP `promise` and `outcome` tools. A refused event is an error, and nothing is recorded.
+pub fn append(data: &DataDir, event: Event) -> Result<Recorded> {
     let kind = event.kind();
     let mut ledger = crate::open_for_writing(data)?;
     let appended = ledger.append(vec![event])?;
@@ -214,17 +256,13 @@ pub fn run(data: &DataDir, args: RecordArgs, out: &mut Out) -> Result<bool> {
     };
     let entry = ledger.entry(index)?;
     let cp = &appended.checkpoint;
-    out.emit(
-        &serde_json::json!({
-            "index": index,
-            "kind": kind.name(),
-            "leaf_hash": hex(&entry.leaf_hash),
-            "size": cp.size,
-            "root": hex(&cp.root),
-        }),
-        |w| writeln!(w, "recorded {kind} at index {index} (log size {})", cp.size),
-    )?;
-    Ok(true)
+    Ok(Recorded {
+        kind,
+        index,
+        leaf_hash: entry.leaf_hash,
+        size: cp.size,
+        root: cp.root,
+    })
 }
 
 fn read_principal_key(path: &Path) -> Result<LogSigner> {

@@ -61,7 +61,7 @@ pub struct PromisesArgs {
 
 /// Folds the data directory's log under its policy, up to what `replay` asks (`--log-size`,
 /// `--at`), and the instant it answers for.
-fn fold_until(data: &DataDir, replay: &crate::ladder::Replay) -> Result<(TrustState, Time)> {
+pub fn fold_until(data: &DataDir, replay: &crate::ladder::Replay) -> Result<(TrustState, Time)> {
     let params = data.policy()?.model;
     replay.fold(
         data,
@@ -215,16 +215,18 @@ pub fn promises(data: &DataDir, args: PromisesArgs, out: &mut Out) -> Result<boo
             "--open is required: only promises with no outcome are listed (settled ones are in the log: `stepwise log`)"
         );
     }
-    if !(1..=1_000).contains(&args.limit) {
-        bail!("--limit must be between 1 and 1000, not {}", args.limit);
-    }
     let promisee = args
         .promisee
         .map(|p| Id::parse("--promisee", &p))
         .transpose()?;
-    let (state, at) = fold_until(data, &args.replay)?;
-    let (rows, more) = state.awaiting_judgement(promisee.as_ref(), args.cursor, args.limit, at);
-    let view = PromisesView::new(rows, more, at, state.log_size());
+    let (view, at) = open_promises(
+        data,
+        &args.replay,
+        promisee.as_ref(),
+        args.cursor,
+        args.limit,
+        "--limit",
+    )?;
     out.emit(&serde_json::to_value(&view)?, |w| {
         let whose = promisee
             .as_ref()
@@ -260,4 +262,23 @@ pub fn promises(data: &DataDir, args: PromisesArgs, out: &mut Out) -> Result<boo
         Ok(())
     })?;
     Ok(true)
+}
+
+/// The promises awaiting judgement (made to `promisee` if given), oldest first after `cursor`, at
+/// most `limit` (1 to 1000; `limit_field` names the argument in the error): what `stepwise
+/// promises --open` and the MCP `promises_open` tool print, and the instant it is for.
+pub fn open_promises(
+    data: &DataDir,
+    replay: &crate::ladder::Replay,
+    promisee: Option<&Id>,
+    cursor: Option<u64>,
+    limit: usize,
+    limit_field: &str,
+) -> Result<(PromisesView, Time)> {
+    if !(1..=1_000).contains(&limit) {
+        bail!("{limit_field} must be between 1 and 1000, not {limit}");
+    }
+    let (state, at) = fold_until(data, replay)?;
+    let (rows, more) = state.awaiting_judgement(promisee, cursor, limit, at);
+    Ok((PromisesView::new(rows, more, at, state.log_size()), at))
 }
