@@ -15,6 +15,7 @@ mod output;
 mod record;
 mod serve;
 mod simulate;
+mod stdio;
 mod trust;
 
 use anyhow::Result;

@@ -74,7 +74,10 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
         );
     }
     let ledger = crate::open_for_writing(data)?;
-    let store = data.open_store()?;
+    // The decision log is not evidence: its commits need not wait for the disk (a crash of the
+    // gate loses none; the next promise's commit syncs them), which keeps them off the call's
+    // critical path.
+    let store = data.open_store()?.without_sync_wait()?;
     let (state, _) = crate::ladder::fold(data, &Replay::default())?;
     let live = Live::new(state, ledger.checkpoint().clone());
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -94,7 +97,7 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
             promises: AtomicU64::new(0),
         }));
         let service = gate
-            .serve(rmcp::transport::stdio())
+            .serve(crate::stdio::transport())
             .await
             .context("starting the MCP session on stdio")?;
         service.waiting().await.context("the MCP session")?;

@@ -67,6 +67,16 @@ impl SqliteStore {
         Self::init(conn)
     }
 
+    /// Lets this handle's own commits return before the disk has synced them (`synchronous=NORMAL`
+    /// in WAL mode): a crash of the process loses nothing, a power failure may lose this
+    /// handle's last commits (the next commit of any handle with the default setting syncs them
+    /// too). Only for records that are not evidence, such as the gate's decision log: appends to
+    /// the log must go through a handle with the default, `synchronous=FULL`.
+    pub fn without_sync_wait(self) -> Result<Self, StoreError> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(self)
+    }
+
     /// A store in memory, for tests and simulations.
     pub fn in_memory() -> Result<Self, StoreError> {
         Self::init(Connection::open_in_memory()?)
