@@ -2,12 +2,14 @@
 
 Run over stdio by `stepwise gate -- python upstream.py CALLS_FILE`. It appends the name of every
 tool call it receives to CALLS_FILE, one per line, so a test can tell which calls reached it.
-Tools: echo (answers its text), deploy (a stake in `amount`), fail (a tool error), crash (exits
-mid-call), secret (which the test policy does not name).
+Tools: echo (answers its text), deploy (a stake in `amount`), slow (answers after `seconds`),
+fail (a tool error), crash (exits mid-call), secret (which the test policy does not name).
 """
 
 import os
 import sys
+
+import anyio
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -33,6 +35,14 @@ def deploy(service: str, amount: float) -> str:
     """Deploys SERVICE; AMOUNT is what is at stake."""
     seen("deploy")
     return f"deployed {service} (stake {amount})"
+
+
+@server.tool()
+async def slow(seconds: float, amount: float) -> str:
+    """Answers after SECONDS; AMOUNT is what is at stake."""
+    seen("slow")
+    await anyio.sleep(seconds)
+    return f"done after {seconds} s (stake {amount})"
 
 
 @server.tool()

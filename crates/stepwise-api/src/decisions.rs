@@ -26,6 +26,11 @@ pub mod result {
 /// The reason code of a call to a tool the policy does not name.
 pub const TOOL_NOT_IN_POLICY: &str = "tool_not_in_policy";
 
+/// The reason code of a call the ladder allows alone, refused because with the agent's calls
+/// not yet answered it would put more at stake at once than its limit (`[ladder]
+/// limit_exposure`). The ladder's own codes follow it.
+pub const CALLS_IN_FLIGHT: &str = "calls_in_flight";
+
 /// One decision of the gate, as kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct GateDecision {
@@ -41,8 +46,9 @@ pub struct GateDecision {
     pub promisee: Option<String>,
     /// The verdict.
     pub allowed: bool,
-    /// The reason codes, the deciding one first (`tool_not_in_policy` for a tool the policy does
-    /// not name; otherwise those of `POST /v1/decide`).
+    /// The reason codes, the deciding one first: `tool_not_in_policy` for a tool the policy does
+    /// not name; otherwise those of `POST /v1/decide`, after `calls_in_flight` when the gate
+    /// refused what the ladder allowed because of calls not yet answered.
     pub reasons: Vec<String>,
     /// For a refusal: `false` never, `true` not yet; `null` when allowed.
     pub retryable: Option<bool>,

@@ -41,7 +41,7 @@ use stepwise::ledger::Ledger;
 use stepwise::policy::{GateTool, StakeSource};
 use stepwise::store::{SqliteStore, Store as _};
 use stepwise_api::DecisionView;
-use stepwise_api::decisions::{GateDecision, TOOL_NOT_IN_POLICY, result};
+use stepwise_api::decisions::{CALLS_IN_FLIGHT, GateDecision, TOOL_NOT_IN_POLICY, result};
 use stepwise_server::app::{Ask, Live};
 use upstream::Upstream;
 
@@ -95,6 +95,8 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
             store: Mutex::new(store),
             upstream,
             promises: AtomicU64::new(0),
+            limit_exposure: policy.ladder.rules().limit_exposure,
+            in_flight: Mutex::new(InFlight::default()),
         }));
         let service = gate
             .serve(crate::stdio::transport())
@@ -121,6 +123,56 @@ struct Inner {
     upstream: Upstream,
     /// Promises recorded by this process, for unique ids.
     promises: AtomicU64,
+    /// Whether the ladder bounds what is at stake at once (`[ladder] limit_exposure`).
+    limit_exposure: bool,
+    /// Allowed calls whose promise is not recorded yet. Held while deciding and while recording
+    /// a promise, so that no two calls are allowed more than the limit between them.
+    in_flight: Mutex<InFlight>,
+}
+
+/// Allowed calls not yet answered, and their stakes.
+#[derive(Default)]
+struct InFlight {
+    calls: usize,
+    stake: f64,
+}
+
+impl InFlight {
+    fn release(&mut self, stake: f64) {
+        self.calls = self.calls.saturating_sub(1);
+        self.stake = if self.calls == 0 {
+            0.0
+        } else {
+            (self.stake - stake).max(0.0)
+        };
+    }
+}
+
+/// What the gate makes of a call the policy names.
+enum Verdict {
+    /// The ladder refuses it.
+    Denied(DecisionView),
+    /// The ladder allows it, but with the calls not yet answered it would put more at stake at
+    /// once than the limit: how many those calls are, and their stake.
+    Crowded(DecisionView, usize, f64),
+    /// Allowed, its stake counted as in flight until the reservation ends.
+    Allowed(DecisionView, Reservation),
+}
+
+/// An allowed call's stake, counted in flight until its promise is recorded or the call ends
+/// (also when the client cancels it: dropping the reservation releases it).
+struct Reservation {
+    inner: Arc<Inner>,
+    stake: f64,
+    released: bool,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        if !self.released {
+            lock(&self.inner.in_flight).release(self.stake);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -170,16 +222,38 @@ impl Inner {
         Ok(())
     }
 
-    /// The decision on a call of `tool` at `stake` now, from the state as of the stored log.
-    fn decide(&self, tool: &GateTool, stake: f64) -> Result<DecisionView> {
+    /// The decision on a call of `tool` at `stake` now, from the state as of the stored log,
+    /// with the stakes of the allowed calls not yet answered taken into account.
+    fn decide(self: &Arc<Self>, tool: &GateTool, stake: f64) -> Result<Verdict> {
         self.catch_up()?;
+        let mut in_flight = lock(&self.in_flight);
         let now = crate::record::now();
-        self.live
+        let view = self
+            .live
             .answer(Ask::default(), now, |state, at| {
                 let d = state.decide(&self.principal, &tool.capability, stake, None, at);
                 DecisionView::new(&d, state.trust().log_size())
             })
-            .map_err(|_| anyhow!("the live state could not answer for now"))
+            .map_err(|_| anyhow!("the live state could not answer for now"))?;
+        if !view.allowed {
+            return Ok(Verdict::Denied(view));
+        }
+        if self.limit_exposure
+            && in_flight.calls > 0
+            && view.exposure + in_flight.stake + stake > view.limit
+        {
+            return Ok(Verdict::Crowded(view, in_flight.calls, in_flight.stake));
+        }
+        in_flight.calls += 1;
+        in_flight.stake += stake;
+        Ok(Verdict::Allowed(
+            view,
+            Reservation {
+                inner: Arc::clone(self),
+                stake,
+                released: false,
+            },
+        ))
     }
 
     /// Keeps `decision` in the decision log; its place there, or `None` (with a warning on
@@ -204,7 +278,17 @@ impl Inner {
 
     /// Records the promise of an allowed call to `name`: by the principal, to the tool's
     /// promisee, at `stake`, due the tool's `due` from now. Its id and log index.
-    fn promise(&self, name: &str, tool: &GateTool, stake: f64) -> Result<(String, u64)> {
+    fn promise(
+        &self,
+        name: &str,
+        tool: &GateTool,
+        mut reservation: Reservation,
+    ) -> Result<(String, u64)> {
+        let stake = reservation.stake;
+        let mut in_flight = lock(&self.in_flight);
+        // Once recorded, the promise counts in the state's exposure instead.
+        in_flight.release(stake);
+        reservation.released = true;
         let now = crate::record::now();
         let due = now
             .as_micros()
@@ -287,22 +371,48 @@ impl Gate {
             }
         };
         let (decider, gated) = (Arc::clone(&inner), tool.clone());
-        let view = match blocking(move || decider.decide(&gated, stake)).await? {
-            Ok(view) => view,
+        let verdict = match blocking(move || decider.decide(&gated, stake)).await? {
+            Ok(verdict) => verdict,
             Err(e) => return Err(ErrorData::internal_error(format!("deciding: {e:#}"), None)),
         };
+        let (view, reservation) = match verdict {
+            Verdict::Allowed(view, reservation) => (view, reservation),
+            Verdict::Denied(view) => {
+                let decision =
+                    GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
+                let mut words = Vec::new();
+                crate::ladder::write_decision(&mut words, &view)
+                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+                let text = format!(
+                    "stepwise gate: the call to {name:?} was not made.\n{}",
+                    String::from_utf8_lossy(&words)
+                );
+                let seq = self.keep(decision).await?;
+                return Ok(refusal(text, json!({ "decision": view, "decision_seq": seq })).into());
+            }
+            Verdict::Crowded(view, calls, in_flight) => {
+                let mut decision =
+                    GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
+                decision.allowed = false;
+                decision.reasons.insert(0, CALLS_IN_FLIGHT.to_owned());
+                decision.retryable = Some(true);
+                let text = format!(
+                    "stepwise gate: the call to {name:?} was not made: {} calls not yet answered \
+                     hold {in_flight} at stake; with this one ({stake}) and the {} of open \
+                     promises, {} would be at stake at once, above the limit of {} at level {} \
+                     ({}) ({CALLS_IN_FLIGHT}). retry: not yet — when those calls have finished.",
+                    calls,
+                    view.exposure,
+                    view.exposure + in_flight + stake,
+                    view.limit,
+                    view.level.index,
+                    view.level.name,
+                );
+                let seq = self.keep(decision).await?;
+                return Ok(refusal(text, json!({ "decision": view, "decision_seq": seq })).into());
+            }
+        };
         let mut decision = GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
-        if !view.allowed {
-            let mut words = Vec::new();
-            crate::ladder::write_decision(&mut words, &view)
-                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-            let text = format!(
-                "stepwise gate: the call to {name:?} was not made.\n{}",
-                String::from_utf8_lossy(&words)
-            );
-            let seq = self.keep(decision).await?;
-            return Ok(refusal(text, json!({ "decision": view, "decision_seq": seq })).into());
-        }
         let mut result = match self.forward(request).await {
             Ok(result) => result,
             Err(failure) => {
@@ -327,7 +437,7 @@ impl Gate {
         let recorder = Arc::clone(&inner);
         let tool_name = name.clone();
         let gated = tool.clone();
-        match blocking(move || recorder.promise(&tool_name, &gated, stake)).await? {
+        match blocking(move || recorder.promise(&tool_name, &gated, reservation)).await? {
             Ok((id, index)) => {
                 decision.result = result::FORWARDED.into();
                 decision.promise = Some(id);
