@@ -4,10 +4,11 @@ upstream MCP server and through the gate, in the same run, by the official Pytho
 Usage: python gate_bench.py path/to/stepwise [calls per round] [rounds]
 (run by scripts/gate-bench, which makes the venv)
 
-Both sessions are open at once; each round makes CALLS calls of `echo` directly, then CALLS
-through the gate (alternating which goes first), timing each call. Through the gate every call is
-decided, forwarded, and records a promise and a decision (each committed to the SQLite store
-before the answer). Prints the median and p90 of each and the median overhead, as JSON.
+Both sessions are open at once; each round makes CALLS pairs of `echo` calls, one directly and
+one through the gate, alternating which goes first, so that a shared, noisy machine slows both
+alike. Through the gate every call is decided, forwarded, and records a promise (committed to the
+SQLite store, synced, before the answer) and a decision. Prints the median and p90 of each, the
+difference of the medians, and the median of the pairs' differences, as JSON.
 """
 
 import asyncio
@@ -44,12 +45,12 @@ due = "1h"
 """
 
 
-async def timed(session, n, out):
-    for i in range(n):
-        t = time.perf_counter()
-        r = await session.call_tool("echo", {"text": f"call {i}"})
-        out.append(time.perf_counter() - t)
-        assert not r.is_error, r
+async def timed(session, i):
+    t = time.perf_counter()
+    r = await session.call_tool("echo", {"text": f"call {i}"})
+    elapsed = time.perf_counter() - t
+    assert not r.is_error, r
+    return elapsed
 
 
 def quantile(xs, q):
@@ -71,20 +72,23 @@ async def main():
                 stdio_client(gated) as (r2, w2), ClientSession(r2, w2) as g:
             await d.initialize()
             await g.initialize()
-            await timed(d, 20, [])  # warm-up
-            await timed(g, 20, [])
-            direct_t, gate_t, overheads = [], [], []
+            for i in range(20):  # warm-up
+                await timed(d, i)
+                await timed(g, i)
+            direct_t, gate_t, pairs, rounds = [], [], [], []
             for k in range(ROUNDS):
                 a, b = [], []
-                if k % 2 == 0:
-                    await timed(d, CALLS, a)
-                    await timed(g, CALLS, b)
-                else:
-                    await timed(g, CALLS, b)
-                    await timed(d, CALLS, a)
+                for i in range(CALLS):
+                    if (i + k) % 2 == 0:
+                        a.append(await timed(d, i))
+                        b.append(await timed(g, i))
+                    else:
+                        b.append(await timed(g, i))
+                        a.append(await timed(d, i))
                 direct_t += a
                 gate_t += b
-                overheads.append(statistics.median(b) - statistics.median(a))
+                pairs += [y - x for x, y in zip(a, b)]
+                rounds.append(statistics.median(b) - statistics.median(a))
         ms = lambda s: round(s * 1000, 3)
         print(json.dumps({
             "calls": CALLS * ROUNDS,
@@ -93,7 +97,8 @@ async def main():
             "gate_p50_ms": ms(statistics.median(gate_t)),
             "gate_p90_ms": ms(quantile(gate_t, 0.9)),
             "overhead_p50_ms": ms(statistics.median(gate_t) - statistics.median(direct_t)),
-            "overhead_per_round_ms": [ms(o) for o in overheads],
+            "overhead_pairs_p50_ms": ms(statistics.median(pairs)),
+            "overhead_per_round_ms": [ms(o) for o in rounds],
         }, indent=2))
 
 

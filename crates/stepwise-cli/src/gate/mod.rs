@@ -80,8 +80,10 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
     let store = data.open_store()?.without_sync_wait()?;
     let (state, _) = crate::ladder::fold(data, &Replay::default())?;
     let live = Live::new(state, ledger.checkpoint().clone());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a call's store work (a read before deciding, one synced commit for a promise,
+    // one unsynced for the decision) runs on it between the messages it waits for, which costs
+    // less than handing each to another thread and waking this one again.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
@@ -344,21 +346,12 @@ impl Inner {
     }
 }
 
-/// Runs blocking store work off the protocol's tasks.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ErrorData> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ErrorData::internal_error(format!("the gate failed: {e}"), None))
-}
-
 impl Gate {
     async fn call(&self, request: CallToolRequestParams) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
         let inner = Arc::clone(&self.0);
         let Some(tool) = inner.tools.get(&name).cloned() else {
-            return Ok(blocking(move || inner.not_in_policy(&name)).await?.into());
+            return Ok(inner.not_in_policy(&name).into());
         };
         let stake = match stake_of(&name, &tool, request.arguments.as_ref()) {
             Ok(stake) => stake,
@@ -370,8 +363,7 @@ impl Gate {
                 .into());
             }
         };
-        let (decider, gated) = (Arc::clone(&inner), tool.clone());
-        let verdict = match blocking(move || decider.decide(&gated, stake)).await? {
+        let verdict = match inner.decide(&tool, stake) {
             Ok(verdict) => verdict,
             Err(e) => return Err(ErrorData::internal_error(format!("deciding: {e:#}"), None)),
         };
@@ -387,7 +379,7 @@ impl Gate {
                     "stepwise gate: the call to {name:?} was not made.\n{}",
                     String::from_utf8_lossy(&words)
                 );
-                let seq = self.keep(decision).await?;
+                let seq = inner.keep(&decision);
                 return Ok(refusal(text, json!({ "decision": view, "decision_seq": seq })).into());
             }
             Verdict::Crowded(view, calls, in_flight) => {
@@ -408,7 +400,7 @@ impl Gate {
                     view.level.index,
                     view.level.name,
                 );
-                let seq = self.keep(decision).await?;
+                let seq = inner.keep(&decision);
                 return Ok(refusal(text, json!({ "decision": view, "decision_seq": seq })).into());
             }
         };
@@ -418,7 +410,7 @@ impl Gate {
             Err(failure) => {
                 decision.result = result::UPSTREAM_FAILED.into();
                 decision.error = Some(failure.message());
-                let seq = self.keep(decision).await?;
+                let seq = inner.keep(&decision);
                 return match failure {
                     Failure::Upstream(e) => Err(e),
                     other => Ok(refusal(
@@ -431,13 +423,10 @@ impl Gate {
         };
         if result.is_error == Some(true) {
             decision.result = result::TOOL_ERROR.into();
-            self.keep(decision).await?;
+            inner.keep(&decision);
             return Ok(result.into());
         }
-        let recorder = Arc::clone(&inner);
-        let tool_name = name.clone();
-        let gated = tool.clone();
-        match blocking(move || recorder.promise(&tool_name, &gated, reservation)).await? {
+        match inner.promise(&name, &tool, reservation) {
             Ok((id, index)) => {
                 decision.result = result::FORWARDED.into();
                 decision.promise = Some(id);
@@ -457,7 +446,7 @@ impl Gate {
             "promisee": tool.promisee.as_str(),
             "error": decision.error,
         });
-        let seq = self.keep(decision).await?;
+        let seq = inner.keep(&decision);
         let MetaObject(object) = result
             .meta
             .get_or_insert_with(|| MetaObject(JsonObject::new()));
@@ -465,12 +454,6 @@ impl Gate {
         stepwise["decision_seq"] = json!(seq);
         object.insert("stepwise".into(), stepwise);
         Ok(result.into())
-    }
-
-    /// Keeps `decision` in the decision log, off the protocol's tasks.
-    async fn keep(&self, decision: GateDecision) -> Result<Option<u64>, ErrorData> {
-        let inner = Arc::clone(&self.0);
-        blocking(move || inner.keep(&decision)).await
     }
 
     /// Forwards the call to the upstream server; a session that broke is ended, so the next
