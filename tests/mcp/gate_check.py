@@ -21,6 +21,7 @@ import sys
 import tempfile
 
 from mcp import ClientSession, StdioServerParameters
+from mcp import MCPError
 from mcp.client.stdio import stdio_client
 
 BIN = sys.argv[1]
@@ -148,6 +149,18 @@ async def more(s, data, calls):
     check(len(calls_seen(calls)) == before, "calls with a bad stake never reach the upstream")
     check(log_size(data) == size and len(decisions(data)) == kept,
           "calls with a bad stake record nothing, in the log or the decision log")
+
+    before = len(calls_seen(calls))
+    try:
+        r = await s.call_tool("echo", {"txt": "a misspelt argument"})
+        t, failed = answer_text(r), r.is_error
+    except MCPError as e:
+        t, failed = str(e), True
+    check(failed and "text" in t, "bad arguments for the upstream tool are its error, passed on", t)
+    check(log_size(data) == size, "a call the upstream refused records no promise")
+    last = decisions(data)[-1]
+    check(last["tool"] == "echo" and last["promise"] is None and last["result"] in ("tool_error", "upstream_failed"),
+          "the decision log says what became of it", last)
 
     r = await s.call_tool("crash", {})
     t = answer_text(r)
