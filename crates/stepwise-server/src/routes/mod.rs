@@ -5,6 +5,7 @@
 mod events;
 mod keys;
 mod log;
+pub(crate) mod mcp;
 mod operations;
 #[cfg(feature = "bench-peer")]
 pub mod peer;
