@@ -6,9 +6,11 @@
 //! crate holds no behaviour beyond mapping domain values to their wire form.
 
 pub mod decision_json;
+pub mod decisions;
 pub mod messages;
 pub mod views;
 
 pub use decision_json::write_decision;
+pub use decisions::{DecisionEntry, DecisionsQuery, DecisionsView, GateDecision};
 pub use messages::*;
 pub use views::*;

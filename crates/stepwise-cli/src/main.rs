@@ -4,7 +4,9 @@
 //! some lines, or `decide` denied); 2 a usage, input or environment error, with a message on stderr, in
 //! which case nothing was recorded. Output is for people by default and JSON with `--json`.
 
+mod decisions;
 mod eval;
+mod gate;
 mod import;
 mod ladder;
 mod log;
@@ -13,6 +15,7 @@ mod output;
 mod record;
 mod serve;
 mod simulate;
+mod stdio;
 mod trust;
 
 use anyhow::Result;
@@ -89,6 +92,12 @@ enum Command {
     /// Serve the Model Context Protocol on stdio for an agent: tools decide, explain, trust,
     /// ladder, promise, outcome and promises_open; resources the policy and the checkpoint.
     Mcp(mcp::McpArgs),
+    /// An MCP proxy that gives an agent's tools graduated autonomy: starts the upstream MCP
+    /// server given after `--` and lets a call through only when the ladder allows it,
+    /// recording a promise for each (see docs/AGENTS.md).
+    Gate(gate::GateArgs),
+    /// The decision log of `stepwise gate`: every call it allowed or denied, oldest first.
+    Decisions(decisions::DecisionsArgs),
     /// Manage the server's API keys.
     #[command(subcommand)]
     Key(serve::KeyCommand),
@@ -120,6 +129,8 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args, &mut out),
         Command::Serve(args) => serve::serve(&data, args),
         Command::Mcp(args) => mcp::run(&data, args),
+        Command::Gate(args) => gate::run(&data, args),
+        Command::Decisions(args) => decisions::run(&data, args, &mut out),
         Command::Key(cmd) => serve::key(&data, cmd, &mut out),
     };
     match result {

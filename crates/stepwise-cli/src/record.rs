@@ -245,15 +245,7 @@ impl Recorded {
 pub fn append(data: &DataDir, event: Event) -> Result<Recorded> {
     let kind = event.kind();
     let mut ledger = crate::open_for_writing(data)?;
-    let appended = ledger.append(vec![event])?;
-    crate::warn_clock(&appended);
-    let index = match appended.results.into_iter().next() {
-        Some(Ok(index)) => index,
-        Some(Err(e)) => {
-            return Err(anyhow::Error::new(e).context(format!("the {kind} event was refused")));
-        }
-        None => bail!("the ledger returned no result"),
-    };
+    let (index, appended) = append_to(&mut ledger, event)?;
     let entry = ledger.entry(index)?;
     let cp = &appended.checkpoint;
     Ok(Recorded {
@@ -263,6 +255,24 @@ pub fn append(data: &DataDir, event: Event) -> Result<Recorded> {
         size: cp.size,
         root: cp.root,
     })
+}
+
+/// Appends one event to an open ledger: its index and what the ledger committed, or the
+/// ledger's refusal naming the field at fault (nothing recorded).
+pub fn append_to<S: stepwise::store::Store>(
+    ledger: &mut stepwise::ledger::Ledger<S>,
+    event: Event,
+) -> Result<(u64, stepwise::ledger::Appended)> {
+    let kind = event.kind();
+    let appended = ledger.append(vec![event])?;
+    crate::warn_clock(&appended);
+    match appended.results.first() {
+        Some(Ok(index)) => Ok((*index, appended)),
+        Some(Err(e)) => {
+            Err(anyhow::Error::new(e.clone()).context(format!("the {kind} event was refused")))
+        }
+        None => bail!("the ledger returned no result"),
+    }
 }
 
 fn read_principal_key(path: &Path) -> Result<LogSigner> {

@@ -1640,3 +1640,40 @@ fn what_people_read_is_kept_in_snapshots() {
     insta::assert_snapshot!("trust", text(&["trust", "agent:bot"], 0));
     insta::assert_snapshot!("ladder", text(&["ladder"], 0));
 }
+
+/// `stepwise gate` refuses to start without a calling principal or an upstream it can start,
+/// saying which, and `stepwise decisions` names a bad flag; nothing is recorded by either.
+#[test]
+fn gate_and_decisions_refuse_bad_input_by_name() {
+    let s = Sandbox::new();
+    s.json(PROMISE);
+    let out = s.run(&["gate", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--principal"), "{}", stderr(&out));
+    let out = s.run(&[
+        "gate",
+        "--principal",
+        "agent:bot",
+        "--",
+        "/nonexistent/upstream-server",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("starting the upstream server `/nonexistent/upstream-server`"),
+        "{}",
+        stderr(&out)
+    );
+    for (bad, flag) in [
+        (&["decisions", "--limit", "0"][..], "--limit"),
+        (&["decisions", "--since", "yesterday"][..], "--since"),
+        (&["decisions", "--principal", "a b"][..], "--principal"),
+    ] {
+        let out = s.run(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(stderr(&out).contains(flag), "{bad:?}: {}", stderr(&out));
+    }
+    let none = s.json(&["decisions"]);
+    assert_eq!(none["decisions"], serde_json::json!([]));
+    assert_eq!(none["next_cursor"], Value::Null);
+    assert_eq!(s.json(&["log", "checkpoint"])["size"], 1);
+}

@@ -169,6 +169,7 @@ pub(super) fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
             | "/v1/principals/{id}/explain"
             | "/v1/rank"
             | "/v1/promises"
+            | "/v1/decisions"
             | "/v1/policy",
         )
         | ("post", "/v1/decide" | "/v1/decide/batch") => Some(Role::Reader),
@@ -279,7 +280,7 @@ async fn the_role_matrix_holds_for_every_operation_in_the_document() {
     }
     assert_eq!(
         operations.len(),
-        18,
+        19,
         "the document's operations: {operations:?}"
     );
 
@@ -939,6 +940,74 @@ async fn list(api: &Api, key: &str, query: &str) -> Value {
         .await;
     assert_eq!(r.status, 200, "{query}: {}", r.body);
     r.json()
+}
+
+/// `GET /v1/decisions` reads the gate's decision log from the store: oldest first, one
+/// principal's with `principal`, from an instant with `since`, a page at a time; bad parameters
+/// name their field.
+#[tokio::test]
+async fn the_decision_log_is_read_by_principal_instant_and_page() {
+    let api = Api::open(Limits::default());
+    let reader = api.keys.reader.as_str();
+    let mut store =
+        SqliteStore::open(&DataDir::new(api._dir.path().join("data")).store_path()).expect("store");
+    let at = |s: &str| stepwise::evidence::Time::parse("at", s).expect("time");
+    for (when, who, tool) in [
+        ("2026-12-01T10:00:00Z", "agent:a", "echo"),
+        ("2026-12-01T11:00:00Z", "agent:b", "deploy"),
+        ("2026-12-01T12:00:00Z", "agent:a", "deploy"),
+    ] {
+        let mut d = stepwise_api::GateDecision::not_in_policy(who, tool, when.to_owned(), 0);
+        d.reasons = vec!["level_too_low".into()];
+        let body = serde_json::to_string(&d).expect("json");
+        store.put_decision(at(when), who, &body).expect("kept");
+    }
+    let get = |q: &str| {
+        let path = format!("/v1/decisions{q}");
+        let api = &api;
+        async move { api.call("GET", &path, Some(reader), None).await }
+    };
+    let tools = |page: &Value| -> Vec<String> {
+        page["decisions"]
+            .as_array()
+            .expect("decisions")
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {}",
+                    d["principal"].as_str().unwrap_or("?"),
+                    d["tool"].as_str().unwrap_or("?")
+                )
+            })
+            .collect()
+    };
+    let all = get("").await.json();
+    assert_eq!(
+        tools(&all),
+        ["agent:a echo", "agent:b deploy", "agent:a deploy"]
+    );
+    assert_eq!(all["decisions"][1]["seq"], 2);
+    assert_eq!(all["decisions"][1]["reasons"], json!(["level_too_low"]));
+    assert_eq!(all["next_cursor"], Value::Null);
+    let first = get("?principal=agent:a&limit=1").await.json();
+    assert_eq!(tools(&first), ["agent:a echo"]);
+    let cursor = first["next_cursor"].as_u64().expect("a next page");
+    let rest = get(&format!("?principal=agent:a&limit=1&cursor={cursor}"))
+        .await
+        .json();
+    assert_eq!(tools(&rest), ["agent:a deploy"]);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let late = get("?since=2026-12-01T10:30:00Z").await.json();
+    assert_eq!(tools(&late), ["agent:b deploy", "agent:a deploy"]);
+    for (query, field) in [
+        ("?limit=0", "limit"),
+        ("?since=yesterday", "since"),
+        ("?principal=a%20b", "principal"),
+    ] {
+        let r = get(query).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.body);
+        assert_eq!(r.json()["field"], field, "{query}: {}", r.body);
+    }
 }
 
 /// `GET /v1/promises?open=true` lists what awaits judgement, oldest first, a page at a time,

@@ -11,6 +11,9 @@ use crate::model::params::{ModelParams, parse_duration};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
+mod gate;
+pub use gate::{GatePolicy, GateTool, StakeSource};
+
 /// The policy written by `stepwise init`, with every setting documented.
 pub const DEFAULT_POLICY: &str = r#"# stepwise policy.
 #
@@ -154,6 +157,15 @@ vouchers_level = 2        # ...from principals at this level or above (P7)
 # max_stake = 200         # and never more than this
 # min_level = 1           # refuse newcomers
 # min_expected = 0.8      # require this expected trust in its own view
+
+# `stepwise gate` puts an agent's MCP tools behind the ladder: a tool not named here is refused,
+# a named one is called only when the ladder allows its capability at its stake, and every
+# allowed call records a promise for its promisee to judge (docs/AGENTS.md). For example:
+# [gate.tools."deploy"]
+# capability = "act:high"  # a capability some level grants
+# stake_arg = "amount"     # the stake: this argument of the call, or `stake = 500` for a fixed one
+# promisee = "user:ann"    # who judges the result
+# due = "24h"              # by when, after the call
 "#;
 
 /// The parsed policy.
@@ -167,6 +179,8 @@ pub struct Policy {
     pub ladder: Ladder,
     /// How the server keeps the network rank fresh.
     pub network: RankRefresh,
+    /// The tools `stepwise gate` lets through.
+    pub gate: GatePolicy,
 }
 
 /// When the server refreshes the network rank (`[network]`): once the log has grown, at most
@@ -209,6 +223,8 @@ struct RawPolicy {
     ladder: Option<RawLadder>,
     #[serde(default)]
     trusters: BTreeMap<String, RawProfile>,
+    #[serde(default)]
+    gate: gate::RawGate,
 }
 
 #[derive(Deserialize)]
@@ -499,7 +515,9 @@ impl Policy {
                 .map_err(PolicyError)?
             }
         };
+        let gate = raw.gate.into_gate(&ladder)?;
         Ok(Self {
+            gate,
             ledger: LedgerConfig {
                 operators,
                 window: raw.time.into_window()?,

@@ -17,7 +17,9 @@ use stepwise::keys::{KeyRecord, Role, generate_key, key_hash};
 use stepwise::ledger::merkle::{Hash, verify_consistency, verify_inclusion};
 use stepwise::ledger::note::LogSigner;
 use stepwise::ledger::{Clock, Ledger, LedgerConfig, ManualClock, verify};
-use stepwise::store::{Entry, PostgresStore, SqliteStore, Store, StoreError, StoredCheckpoint};
+use stepwise::store::{
+    DecisionQuery, Entry, PostgresStore, SqliteStore, Store, StoreError, StoredCheckpoint,
+};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -180,6 +182,7 @@ suite!(
     two_ledgers_opening_one_empty_log_together_both_succeed,
     two_ledgers_appending_concurrently_build_one_consistent_log,
     the_store_works_inside_spawn_blocking,
+    decisions_are_kept_in_order_and_read_by_principal_time_and_page,
 );
 
 /// A made-up entry: stores never check hashes, so any 32 bytes do.
@@ -357,6 +360,50 @@ fn key_records_are_stored_found_listed_and_revoked_without_plaintext<D: Db>(db: 
         assert!(!raw.contains(text.as_str()), "plaintext key stored");
         assert!(!raw.contains(&text[3..]), "plaintext key stored");
     }
+    Ok(())
+}
+
+fn decisions_are_kept_in_order_and_read_by_principal_time_and_page<D: Db>(db: &D) -> TestResult {
+    let mut store = db.connect()?;
+    let at = |micros| Time::from_micros(micros).ok_or("time");
+    let mut kept = Vec::new();
+    for (i, who) in ["agent:a", "agent:b", "agent:a", "agent:a"]
+        .into_iter()
+        .enumerate()
+    {
+        let body = format!("{{\"n\":{i}}}");
+        kept.push(store.put_decision(at(100 * (i as i64 + 1))?, who, &body)?);
+    }
+    assert!(kept.windows(2).all(|w| w[0] < w[1]), "{kept:?}");
+    // Another connection sees them all, in order, bodies as given.
+    let other = db.connect()?;
+    let all = other.decisions(&DecisionQuery {
+        limit: 10,
+        ..DecisionQuery::default()
+    })?;
+    assert_eq!(all.iter().map(|d| d.seq).collect::<Vec<_>>(), kept);
+    assert_eq!(all[1].principal, "agent:b");
+    assert_eq!(all[1].body, "{\"n\":1}");
+    assert_eq!(all[3].at, at(400)?);
+    // One principal's, from an instant, a page at a time.
+    let query = DecisionQuery {
+        principal: Some("agent:a"),
+        since: Some(at(200)?),
+        after: 0,
+        limit: 1,
+    };
+    let first = other.decisions(&query)?;
+    assert_eq!(first.iter().map(|d| d.seq).collect::<Vec<_>>(), [kept[2]]);
+    let second = other.decisions(&DecisionQuery {
+        after: first[0].seq,
+        ..query
+    })?;
+    assert_eq!(second.iter().map(|d| d.seq).collect::<Vec<_>>(), [kept[3]]);
+    let none = other.decisions(&DecisionQuery {
+        after: kept[3],
+        ..query
+    })?;
+    assert!(none.is_empty());
     Ok(())
 }
 
@@ -629,7 +676,50 @@ fn a_version_1_sqlite_store_is_upgraded_when_opened() -> TestResult {
     let version: i64 =
         rusqlite::Connection::open(db.path())?
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
-    assert_eq!(version, 2);
+    assert_eq!(version, stepwise::store::SCHEMA_VERSION);
+    Ok(())
+}
+
+/// A store written by a stepwise that knew schema version 2 (no decisions table) opens, keeps
+/// its log and keys, and gains the decision log.
+#[test]
+fn a_version_2_sqlite_store_is_upgraded_when_opened() -> TestResult {
+    let db = SqliteDb::new()?;
+    {
+        let mut ledger = open(&db)?;
+        ledger.append(vec![rating("user:ann", 1)?])?;
+    }
+    {
+        let conn = rusqlite::Connection::open(db.path())?;
+        conn.execute_batch("DROP TABLE decisions; PRAGMA user_version = 2;")?;
+    }
+    let mut store = db.connect()?;
+    assert_eq!(store.size()?, 1);
+    let seq = store.put_decision(Time::MIN, "agent:a", "{}")?;
+    assert_eq!(
+        store.decisions(&DecisionQuery {
+            limit: 5,
+            ..DecisionQuery::default()
+        })?[0]
+            .seq,
+        seq
+    );
+    Ok(())
+}
+
+/// A PostgreSQL database of schema version 2 gains the decisions table when connected to.
+#[test]
+fn a_version_2_postgres_schema_is_upgraded_when_connected() -> TestResult {
+    let db = PostgresDb::new()?;
+    drop(db.connect()?);
+    let mut client = ::postgres::Client::connect(&db.url, ::postgres::NoTls)?;
+    client.batch_execute("DROP TABLE decisions; UPDATE stepwise_schema SET version = 2")?;
+    let mut store = db.connect()?;
+    store.put_decision(Time::MIN, "agent:a", "{}")?;
+    let version: i64 = client
+        .query_one("SELECT version FROM stepwise_schema", &[])?
+        .try_get(0)?;
+    assert_eq!(version, stepwise::store::SCHEMA_VERSION);
     Ok(())
 }
 
@@ -646,7 +736,8 @@ fn a_postgres_schema_from_a_newer_stepwise_is_refused() -> TestResult {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(
-        refused.contains("version 99") && refused.contains("knows 2"),
+        refused.contains("version 99")
+            && refused.contains(&format!("knows {}", stepwise::store::SCHEMA_VERSION)),
         "{refused}"
     );
     Ok(())

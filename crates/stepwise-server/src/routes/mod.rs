@@ -2,6 +2,7 @@
 //! the OpenAPI document are both made from [`table`], so neither can name a route the other
 //! lacks.
 
+mod decisions;
 mod events;
 mod keys;
 mod log;
@@ -41,6 +42,7 @@ pub fn table() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(trust::rank))
         .routes(routes!(trust::promises))
         .routes(routes!(trust::policy))
+        .routes(routes!(decisions::decisions))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
 }

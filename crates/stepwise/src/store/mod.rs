@@ -6,8 +6,9 @@
 //! Each entry row carries, beside its leaf hash, the hashes of the complete subtrees that the leaf
 //! completed, so any proof needs only O(log n) point reads and nothing is held in memory.
 //!
-//! Beside the log, a store keeps the server's API key records ([`KeyRecord`]): they are not
-//! evidence, so they are not in the log, but every process serving one log must see the same keys.
+//! Beside the log, a store keeps the server's API key records ([`KeyRecord`]) and the gate's
+//! decision log ([`DecisionRecord`]): they are not evidence, so they are not in the Merkle log,
+//! but every process serving one log must see the same keys and decisions.
 //!
 //! Two stores implement the trait with the same tables: [`SqliteStore`] (one file, one machine)
 //! and [`PostgresStore`] (several processes sharing one database; appends sequenced by a lock in
@@ -16,14 +17,45 @@
 pub mod postgres;
 pub mod sqlite;
 
+use crate::evidence::Time;
 use crate::keys::KeyRecord;
 use crate::ledger::merkle::{self, HASH_LEN, Hash, SubtreeSource};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
-/// Version of the tables both stores keep: 1 had the log only; 2 added API key records.
-pub const SCHEMA_VERSION: i64 = 2;
+/// Version of the tables both stores keep: 1 had the log only; 2 added API key records; 3 added
+/// the decision log.
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// One kept decision of `stepwise gate`: what was asked, the verdict and why (the JSON object
+/// `body`, which the store keeps as given and never reads), with what the log is searched by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionRecord {
+    /// Its place in the decision log, from 1, in the order kept (assigned by the store).
+    pub seq: u64,
+    /// When it was decided.
+    pub at: Time,
+    /// Who asked.
+    pub principal: String,
+    /// The record, a JSON object.
+    pub body: String,
+}
+
+/// Which decision records to read: those after `after` (a `seq`; 0 for the first), oldest
+/// first, at most `limit`, only `principal`'s when given, only those decided at or after
+/// `since` when given.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DecisionQuery<'a> {
+    /// Only this principal's.
+    pub principal: Option<&'a str>,
+    /// Only those decided at or after this instant.
+    pub since: Option<Time>,
+    /// Only those with a larger `seq`.
+    pub after: u64,
+    /// At most this many.
+    pub limit: usize,
+}
 
 /// One stored log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,6 +193,12 @@ pub trait Store: Send {
     /// Marks the key `id` revoked. `Ok(true)` when such a key exists (revoking twice is not an
     /// error), `Ok(false)` when no key has that id.
     fn revoke_key(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// Keeps one decision record (durably, in its own transaction); returns its `seq`.
+    fn put_decision(&mut self, at: Time, principal: &str, body: &str) -> Result<u64, StoreError>;
+
+    /// The decision records `query` asks for, oldest first.
+    fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError>;
 }
 
 /// A hash column as stored: exactly [`HASH_LEN`] bytes, or the store is damaged.
@@ -231,7 +269,7 @@ fn key_from_row(
     created: i64,
     revoked: bool,
 ) -> Result<KeyRecord, StoreError> {
-    use crate::evidence::{Id, Time};
+    use crate::evidence::Id;
     use crate::keys::Role;
     let whose = format!("key {id}");
     let hash = stored_hash(&whose, "hash", hash)?;
@@ -251,6 +289,30 @@ fn key_from_row(
         created,
         revoked,
     })
+}
+
+/// A decision record from its stored columns.
+fn decision_from_row(
+    seq: i64,
+    at: i64,
+    principal: String,
+    body: String,
+) -> Result<DecisionRecord, StoreError> {
+    let seq = u64::try_from(seq)
+        .map_err(|_| StoreError::Corrupt(format!("negative decision number {seq}")))?;
+    let at = Time::from_micros(at)
+        .ok_or_else(|| StoreError::Corrupt(format!("decision {seq}: time {at} is out of range")))?;
+    Ok(DecisionRecord {
+        seq,
+        at,
+        principal,
+        body,
+    })
+}
+
+/// A page size as a database integer.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
 /// Complete subtree hashes read from a store: the leaf hash for level 0, otherwise the hash kept

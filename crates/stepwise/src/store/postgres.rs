@@ -1,6 +1,6 @@
 //! The shared store: PostgreSQL, for several stepwise processes serving one log.
 //!
-//! The tables mirror the SQLite store's (entries, checkpoints, keys) plus a one-row
+//! The tables mirror the SQLite store's (entries, checkpoints, keys, decisions) plus a one-row
 //! `stepwise_schema` table holding the schema version. The database sequences appends: each
 //! batch is one transaction that first takes a transaction-scoped advisory lock, so writers in
 //! any number of processes queue one after another; under the lock it checks that the log still
@@ -16,9 +16,11 @@
 //! socket, a tunnel or a private network.
 
 use super::{
-    Entry, SCHEMA_VERSION, Store, StoreError, StoredCheckpoint, checkpoint_from_row,
-    entry_from_row, joined_subtrees, key_from_row, sql_index,
+    DecisionQuery, DecisionRecord, Entry, SCHEMA_VERSION, Store, StoreError, StoredCheckpoint,
+    checkpoint_from_row, decision_from_row, entry_from_row, joined_subtrees, key_from_row,
+    sql_index, sql_limit,
 };
+use crate::evidence::Time;
 use crate::keys::KeyRecord;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Row, Statement};
@@ -57,6 +59,13 @@ CREATE TABLE IF NOT EXISTS keys (
     created   BIGINT NOT NULL,
     revoked   BOOLEAN NOT NULL DEFAULT FALSE
 );
+CREATE TABLE IF NOT EXISTS decisions (
+    seq       BIGSERIAL PRIMARY KEY,
+    at        BIGINT NOT NULL,
+    principal TEXT NOT NULL,
+    body      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_principal ON decisions (principal, seq);
 ";
 
 /// `MAX` over the primary key is one step down the index, however long the log.
@@ -229,6 +238,11 @@ fn create_schema(client: &mut Client) -> Result<(), StoreError> {
     tx.batch_execute(SCHEMA)?;
     tx.execute(
         "INSERT INTO stepwise_schema (version) VALUES ($1) ON CONFLICT DO NOTHING",
+        &[&SCHEMA_VERSION],
+    )?;
+    // Version 2 lacked only the decisions table, which the statements above have created.
+    tx.execute(
+        "UPDATE stepwise_schema SET version = $1 WHERE version = 2",
         &[&SCHEMA_VERSION],
     )?;
     let version: i64 = tx
@@ -441,5 +455,43 @@ impl Store for PostgresStore {
             .client
             .execute("UPDATE keys SET revoked = TRUE WHERE id = $1", &[&id])?;
         Ok(changed > 0)
+    }
+
+    fn put_decision(&mut self, at: Time, principal: &str, body: &str) -> Result<u64, StoreError> {
+        let seq: i64 = self
+            .conn_mut()
+            .client
+            .query_one(
+                "INSERT INTO decisions (at, principal, body) VALUES ($1, $2, $3) RETURNING seq",
+                &[&at.as_micros(), &principal, &body],
+            )?
+            .try_get(0)?;
+        u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("decision number {seq}")))
+    }
+
+    fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError> {
+        self.conn()
+            .client
+            .query(
+                "SELECT seq, at, principal, body FROM decisions \
+                 WHERE seq > $1 AND ($2::TEXT IS NULL OR principal = $2) \
+                 AND ($3::BIGINT IS NULL OR at >= $3) ORDER BY seq LIMIT $4",
+                &[
+                    &sql_index(query.after)?,
+                    &query.principal,
+                    &query.since.map(Time::as_micros),
+                    &sql_limit(query.limit),
+                ],
+            )?
+            .iter()
+            .map(|row| {
+                decision_from_row(
+                    row.try_get(0)?,
+                    row.try_get(1)?,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                )
+            })
+            .collect()
     }
 }

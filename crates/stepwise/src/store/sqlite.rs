@@ -1,15 +1,17 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`.
 //!
-//! Plain, portable SQL (entries, checkpoints, keys: integer keys, blobs) that the PostgreSQL
-//! store mirrors. A batch is one `BEGIN IMMEDIATE` transaction: the size check, the entry rows
+//! Plain, portable SQL (entries, checkpoints, keys, decisions: integer keys, blobs) that the
+//! PostgreSQL store mirrors. A batch is one `BEGIN IMMEDIATE` transaction: the size check, the entry rows
 //! and the checkpoint commit together, and the commit returns only once SQLite has synced the
-//! WAL. The schema version is SQLite's `user_version`; a version-1 file (no keys table) is
-//! upgraded when opened.
+//! WAL. The schema version is SQLite's `user_version`; a file of an older version (no keys
+//! table, no decisions table) is upgraded when opened.
 
 use super::{
-    Entry, SCHEMA_VERSION, Store, StoreError, StoredCheckpoint, checkpoint_from_row,
-    entry_from_row, joined_subtrees, key_from_row, sql_index,
+    DecisionQuery, DecisionRecord, Entry, SCHEMA_VERSION, Store, StoreError, StoredCheckpoint,
+    checkpoint_from_row, decision_from_row, entry_from_row, joined_subtrees, key_from_row,
+    sql_index, sql_limit,
 };
+use crate::evidence::Time;
 use crate::keys::KeyRecord;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -41,6 +43,17 @@ CREATE TABLE IF NOT EXISTS keys (
 );
 ";
 
+/// The gate's decision log (added in schema version 3).
+const DECISION_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS decisions (
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        INTEGER NOT NULL,
+    principal TEXT NOT NULL,
+    body      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_by_principal ON decisions (principal, seq);
+";
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
@@ -52,6 +65,16 @@ impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path)?;
         Self::init(conn)
+    }
+
+    /// Lets this handle's own commits return before the disk has synced them (`synchronous=NORMAL`
+    /// in WAL mode): a crash of the process loses nothing, a power failure may lose this
+    /// handle's last commits (the next commit of any handle with the default setting syncs them
+    /// too). Only for records that are not evidence, such as the gate's decision log: appends to
+    /// the log must go through a handle with the default, `synchronous=FULL`.
+    pub fn without_sync_wait(self) -> Result<Self, StoreError> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(self)
     }
 
     /// A store in memory, for tests and simulations.
@@ -69,8 +92,9 @@ impl SqliteStore {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             match version {
-                0 => tx.execute_batch(&format!("{LOG_TABLES}{KEY_TABLE}"))?,
-                1 => tx.execute_batch(KEY_TABLE)?,
+                0 => tx.execute_batch(&format!("{LOG_TABLES}{KEY_TABLE}{DECISION_TABLE}"))?,
+                1 => tx.execute_batch(&format!("{KEY_TABLE}{DECISION_TABLE}"))?,
+                2 => tx.execute_batch(DECISION_TABLE)?,
                 SCHEMA_VERSION => {}
                 other => {
                     return Err(StoreError::Corrupt(format!(
@@ -274,5 +298,37 @@ impl Store for SqliteStore {
             .prepare_cached("UPDATE keys SET revoked = 1 WHERE id = ?1")?
             .execute([id])?;
         Ok(changed > 0)
+    }
+
+    fn put_decision(&mut self, at: Time, principal: &str, body: &str) -> Result<u64, StoreError> {
+        let seq: i64 = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO decisions (at, principal, body) VALUES (?1, ?2, ?3) RETURNING seq",
+            )?
+            .query_row(params![at.as_micros(), principal, body], |r| r.get(0))?;
+        u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("decision number {seq}")))
+    }
+
+    fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, at, principal, body FROM decisions \
+             WHERE seq > ?1 AND (?2 IS NULL OR principal = ?2) AND (?3 IS NULL OR at >= ?3) \
+             ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                sql_index(query.after)?,
+                query.principal,
+                query.since.map(Time::as_micros),
+                sql_limit(query.limit)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )?;
+        rows.map(|r| {
+            let (seq, at, principal, body) = r?;
+            decision_from_row(seq, at, principal, body)
+        })
+        .collect()
     }
 }

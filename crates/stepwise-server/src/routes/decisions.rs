@@ -1,0 +1,53 @@
+//! The decision log of `stepwise gate`: every call it allowed or denied, kept in the store beside
+//! the Merkle log.
+
+use super::{Shared, optional_id, optional_time, query};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use stepwise::store::{DecisionQuery, Store};
+use stepwise_api::{DecisionsQuery, DecisionsView, ErrorBody};
+
+/// The gate's decisions, oldest first, optionally one principal's and from an instant on; a page
+/// at a time: pass `next_cursor` as `cursor` for the next. Each replays with
+/// `POST /v1/decide` at its `log_size` and `at`.
+#[utoipa::path(get, path = "/v1/decisions", tag = "trust",
+    params(DecisionsQuery),
+    responses(
+        (status = 200, description = "A page of the decision log", body = DecisionsView),
+        (status = 400, description = "Malformed parameter", body = ErrorBody),
+        (status = 401, description = "No valid key", body = ErrorBody),
+        (status = 429, description = "Over the key's rate", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn decisions(
+    State(app): Shared,
+    _caller: Caller,
+    q: Result<Query<DecisionsQuery>, QueryRejection>,
+) -> Result<Json<DecisionsView>, ApiError> {
+    let q = query(q)?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1_000).contains(&limit) {
+        return Err(ApiError::field(
+            "limit",
+            format!("{limit} is not between 1 and 1000"),
+        ));
+    }
+    let principal = optional_id("principal", q.principal.as_deref())?;
+    let since = optional_time("since", q.since.as_deref())?;
+    let after = q.cursor.unwrap_or(0);
+    app.pool
+        .with(move |s: &mut dyn Store| {
+            let records = s.decisions(&DecisionQuery {
+                principal: principal.as_ref().map(|p| p.as_str()),
+                since,
+                after,
+                limit: limit + 1,
+            })?;
+            DecisionsView::from_records(records, limit)
+                .map(Json)
+                .map_err(ApiError::internal)
+        })
+        .await
+}
