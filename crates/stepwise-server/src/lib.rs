@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod limits;
+pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -71,6 +72,8 @@ fn router(app: Arc<App>) -> Router {
     // A peer of `POST /v1/decide` for the load example, outside the API and its document.
     #[cfg(feature = "bench-peer")]
     let api = api.merge(routes::peer::routes());
+    // MCP over streamable HTTP: JSON-RPC, not a REST resource, so outside the document.
+    let api = api.merge(routes::mcp::routes(&app));
     api.route_layer(axum::middleware::from_fn_with_state(
         Arc::clone(&app),
         track,

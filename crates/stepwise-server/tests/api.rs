@@ -18,36 +18,36 @@ use stepwise_server::{Config, Server};
 use tower::ServiceExt as _;
 
 /// An answer, read whole.
-struct Reply {
-    status: u16,
-    headers: axum::http::HeaderMap,
-    body: String,
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) headers: axum::http::HeaderMap,
+    pub(super) body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
 }
 
 /// The keys of a test data directory.
-struct Keys {
-    admin: String,
-    ann: String,
-    bob: String,
-    reader: String,
+pub(super) struct Keys {
+    pub(super) admin: String,
+    pub(super) ann: String,
+    pub(super) bob: String,
+    pub(super) reader: String,
 }
 
 /// A server opened in process on a fresh data directory; stopped when dropped.
-struct Api {
-    router: Option<Router>,
+pub(super) struct Api {
+    pub(super) router: Option<Router>,
     server: Option<Server>,
-    keys: Keys,
+    pub(super) keys: Keys,
     _dir: tempfile::TempDir,
 }
 
 impl Api {
-    fn open(limits: Limits) -> Self {
+    pub(super) fn open(limits: Limits) -> Self {
         Self::open_with(limits, "")
     }
 
@@ -95,7 +95,13 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Reply {
+    pub(super) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> Reply {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(k) = key {
             request = request.header("authorization", format!("Bearer {k}"));
@@ -133,7 +139,7 @@ impl Drop for Api {
 
 /// The instant `hours` before now (negative: after), RFC 3339: live evidence is dated near the
 /// moment the log records it.
-fn ago(hours: f64) -> String {
+pub(super) fn ago(hours: f64) -> String {
     let now = stepwise::ledger::SystemClock.now().as_micros();
     stepwise::evidence::Time::from_micros(now - (hours * 3_600e6) as i64)
         .expect("time")
@@ -150,7 +156,7 @@ fn outcome(id: &str, result: &str) -> Value {
 }
 
 /// Who may call each operation: `None` needs no key; otherwise the least role.
-fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
+pub(super) fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
     Some(match (method, route) {
         ("get", "/healthz" | "/metrics" | "/openapi.json") => None,
         (
@@ -203,7 +209,7 @@ fn example(method: &str, route: &str) -> (String, Option<String>) {
     (format!("{path}{query}"), body)
 }
 
-fn rank(role: Role) -> u8 {
+pub(super) fn rank(role: Role) -> u8 {
     match role {
         Role::Reader => 0,
         Role::Recorder => 1,

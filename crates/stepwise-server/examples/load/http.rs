@@ -16,6 +16,17 @@ pub(crate) fn put(addr: SocketAddr, path: &str, key: &str, body: &str) -> Vec<u8
     with_body("PUT", addr, path, key, body)
 }
 
+/// A JSON-RPC message to `/mcp`, accepting what the streamable HTTP transport may answer with.
+pub(crate) fn post_mcp(addr: SocketAddr, key: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST /mcp HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 fn with_body(method: &str, addr: SocketAddr, path: &str, key: &str, body: &str) -> Vec<u8> {
     format!(
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\

@@ -2,8 +2,9 @@
 //! against a fair peer (the same request answered with a constant reply of the same size; see
 //! `decide.rs`) on the same server in the same run, batched ingest over `POST /v1/events`,
 //! group commit of single-event appends at 1 and at N concurrent connections, and on request (`--phases mixed,batch`) trust
-//! figures and decisions while other clients append, against each alone, and decisions a
-//! hundred per request against one per request.
+//! figures and decisions while other clients append, against each alone, decisions a
+//! hundred per request against one per request, and (`--phases mcp`) the `decide` tool through
+//! `POST /mcp` against `POST /v1/decide`.
 //!
 //! It starts the `stepwise` binary as a separate process on a fresh data directory holding the
 //! Bitcoin OTC import, or Epinions with `--epinions` (so decisions are about real principals,
@@ -26,6 +27,7 @@
 //! cargo run --release -p stepwise-server --example load -- --json
 //! cargo run --release -p stepwise-server --example load -- --phases ingest,group \
 //!     --store postgres://postgres@127.0.0.1:5432/stepwise_load
+//! cargo run --release -p stepwise-server --example load -- --phases mcp
 //! cargo run --release -p stepwise-server --example load -- --phases mixed \
 //!     --epinions ../shared/data/soc-sign-epinions.txt.gz
 //! ```
@@ -46,6 +48,7 @@ mod decide;
 mod drive;
 mod harness;
 mod http;
+mod mcp;
 mod mixed;
 mod phases;
 
@@ -54,6 +57,7 @@ use decide::*;
 use drive::*;
 use harness::*;
 use http::*;
+use mcp::*;
 use mixed::*;
 use phases::*;
 
@@ -65,7 +69,7 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
   --epinions PATH         import this SNAP signed network (Epinions) instead of Bitcoin OTC
   --work DIR              where to create the data directory (default: a temporary directory)
   --store URL             run the server on this PostgreSQL database (must be empty; no import)
-  --phases LIST           any of decide,ingest,group,mixed,batch (default: decide,ingest,group)
+  --phases LIST           any of decide,ingest,group,mixed,batch,mcp (default: decide,ingest,group)
   --connections N         connections for decide and healthz; in the mixed phase, half ask for
                           trust and half decide (default 8)
   --writers N             connections appending single ratings in the mixed phase (default 2)
@@ -96,6 +100,7 @@ struct Options {
     work: Option<PathBuf>,
     store: Option<String>,
     decide: bool,
+    mcp: bool,
     ingest: bool,
     group: bool,
     mixed: bool,
@@ -150,6 +155,7 @@ impl Options {
             work: None,
             store: None,
             decide: true,
+            mcp: false,
             ingest: true,
             group: true,
             mixed: false,
@@ -197,8 +203,8 @@ impl Options {
                 "--work" => o.work = Some(value.into()),
                 "--store" => o.store = Some(value),
                 "--phases" => {
-                    (o.decide, o.ingest, o.group, o.mixed, o.batch_phase) =
-                        (false, false, false, false, false);
+                    (o.decide, o.ingest, o.group, o.mixed, o.batch_phase, o.mcp) =
+                        (false, false, false, false, false, false);
                     for phase in value.split(',') {
                         match phase {
                             "decide" => o.decide = true,
@@ -206,9 +212,10 @@ impl Options {
                             "group" => o.group = true,
                             "mixed" => o.mixed = true,
                             "batch" => o.batch_phase = true,
+                            "mcp" => o.mcp = true,
                             other => {
                                 return Err(format!(
-                                    "--phases: {other:?} is not decide, ingest, group, mixed or batch"
+                                    "--phases: {other:?} is not decide, ingest, group, mixed, batch or mcp"
                                 ));
                             }
                         }
@@ -270,7 +277,7 @@ impl Options {
         if !(o.seconds > 0.0 && o.append_seconds > 0.0 && o.warmup >= 0.0) {
             return Err("--seconds and --append-seconds must be > 0, --warmup ≥ 0".into());
         }
-        if o.store.is_some() && (o.decide || o.mixed || o.batch_phase) {
+        if o.store.is_some() && (o.decide || o.mixed || o.batch_phase || o.mcp) {
             return Err(
                 "--store: the OTC import goes to the SQLite store only; add --phases ingest,group"
                     .into(),

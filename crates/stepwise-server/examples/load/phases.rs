@@ -26,6 +26,11 @@ pub(crate) async fn measure(o: &Options, addr: SocketAddr, keys: &Keys) -> Resul
         table.push_str(&text);
         out["decide"] = value;
     }
+    if o.mcp {
+        let (text, value) = decide_over_mcp(o, addr, &keys.reader, &subjects).await?;
+        table.push_str(&text);
+        out["mcp"] = value;
+    }
     let mut ids = 0_u64;
     let events = |count: usize, ids: &mut u64| -> Vec<String> {
         (0..count)

@@ -1,6 +1,7 @@
 //! The log's entries: record evidence, read one entry.
 
 use super::{Shared, batch_size, body, json, path, query};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, Code};
 use axum::Json;
@@ -14,6 +15,7 @@ use serde_json::Value;
 use stepwise::evidence::Event;
 use stepwise::keys::Role;
 use stepwise::ledger::Origin;
+use stepwise::store::StoredCheckpoint;
 use stepwise_api::{
     AppendQuery, AppendResponse, AppendResult, CheckpointRef, ErrorBody, EventView, EventsBody, hex,
 };
@@ -141,13 +143,39 @@ pub async fn append(
     };
     if single {
         if let Some(error) = reply.results.first().and_then(|r| r.error.as_ref()) {
-            let mut e = ApiError::new(Code::of_refusal(&error.code), &error.message);
-            e.body.field.clone_from(&error.field);
-            return Err(e);
+            return Err(refused(error));
         }
         return Ok((StatusCode::CREATED, Json(reply)).into_response());
     }
     Ok(Json(reply).into_response())
+}
+
+/// One event as the key's principal, live, as a single-event `POST /v1/events` records it (the
+/// same role, authorship and ledger rules): the MCP `promise` and `outcome` tools. Answers its
+/// index and the checkpoint of its commit once it is durable; a refusal records nothing.
+pub(super) async fn record_one(
+    app: &App,
+    caller: &Caller,
+    value: &Value,
+) -> Result<(u64, StoredCheckpoint), ApiError> {
+    caller.require(Role::Recorder)?;
+    let mut event = Event::from_value(value).map_err(|e| refused(&refusal(e)))?;
+    authorize(caller, &mut event, None)?;
+    let written = app.writer.append(vec![event], Origin::Live).await?;
+    match written.results.into_iter().next() {
+        Some(Ok(index)) => Ok((index, written.checkpoint)),
+        Some(Err(e)) => Err(refused(&refusal(e))),
+        None => Err(ApiError::internal(
+            "the ledger gave no result for the event",
+        )),
+    }
+}
+
+/// A single event's refusal as the error it is answered with (422).
+fn refused(error: &ErrorBody) -> ApiError {
+    let mut e = ApiError::new(Code::of_refusal(&error.code), &error.message);
+    e.body.field.clone_from(&error.field);
+    e
 }
 
 fn refusal(e: stepwise::evidence::FieldError) -> ErrorBody {

@@ -6,6 +6,7 @@ mod decisions;
 mod events;
 mod keys;
 mod log;
+pub(crate) mod mcp;
 mod operations;
 #[cfg(feature = "bench-peer")]
 pub mod peer;

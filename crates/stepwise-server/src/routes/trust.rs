@@ -143,17 +143,23 @@ pub async fn trust(
         rank_log_size: q.rank_log_size,
         at,
     };
-    with_state(&app, ask, Cost::Quick, move |state, at| {
+    Ok(Json(trust_view(&app, subject, truster, scope, ask).await?))
+}
+
+/// A principal's trust figure from the fold `ask` asks for: `GET /v1/principals/{id}/trust`
+/// and the MCP `trust` tool.
+pub(super) async fn trust_view(
+    app: &Arc<App>,
+    subject: Id,
+    truster: Option<Id>,
+    scope: Option<Id>,
+    ask: Ask,
+) -> Result<TrustView, ApiError> {
+    with_state(app, ask, Cost::Quick, move |state, at| {
         let report = state
             .trust()
             .trust(&subject, truster.as_ref(), scope.as_ref(), at);
-        Json(TrustView::new(
-            &report,
-            &subject,
-            truster.as_ref(),
-            scope.as_ref(),
-            at,
-        ))
+        TrustView::new(&report, &subject, truster.as_ref(), scope.as_ref(), at)
     })
     .await
 }
@@ -231,8 +237,12 @@ pub async fn decide_batch(
     Ok(Json(answers))
 }
 
-/// One decision request, checked and answered with its view.
-async fn decide_one(app: &Arc<App>, request: DecideRequest) -> Result<DecideReply, ApiError> {
+/// One decision request, checked and answered with its view: an item of
+/// `POST /v1/decide/batch`, and the MCP `decide` tool.
+pub(super) async fn decide_one(
+    app: &Arc<App>,
+    request: DecideRequest,
+) -> Result<DecideReply, ApiError> {
     decide_with(app, request, |d, size, explain| {
         if explain {
             DecideReply::Explained(Box::new(DecisionView::new(d, size)))
@@ -302,11 +312,18 @@ pub async fn explain(
         at,
         ..Ask::default()
     };
-    with_state(&app, ask, Cost::Quick, move |state, at| {
-        Json(ExplainView::new(
-            &state.explain(&subject, at),
-            state.trust().log_size(),
-        ))
+    Ok(Json(explain_view(&app, subject, ask).await?))
+}
+
+/// A principal's standing from the fold `ask` asks for: `GET /v1/principals/{id}/explain` and
+/// the MCP `explain` tool.
+pub(super) async fn explain_view(
+    app: &Arc<App>,
+    subject: Id,
+    ask: Ask,
+) -> Result<ExplainView, ApiError> {
+    with_state(app, ask, Cost::Quick, move |state, at| {
+        ExplainView::new(&state.explain(&subject, at), state.trust().log_size())
     })
     .await
 }
@@ -334,24 +351,38 @@ pub async fn promises(
             "must be true: only promises with no outcome are listed (settled ones are in the log)",
         ));
     }
-    let limit = q.limit.unwrap_or(100);
+    let promisee = optional_id("promisee", q.promisee.as_deref())?;
+    let at = optional_time("at", q.at.as_deref())?;
+    let page = open_promises(&app, promisee, q.cursor, q.limit, at).await?;
+    Ok(Json(page))
+}
+
+/// A page of the promises with no outcome yet (at most `limit`, default 100, after log index
+/// `cursor`), at instant `at` (default now): `GET /v1/promises?open=true` and the MCP
+/// `promises_open` tool.
+pub(super) async fn open_promises(
+    app: &Arc<App>,
+    promisee: Option<Id>,
+    cursor: Option<u64>,
+    limit: Option<usize>,
+    at: Option<Time>,
+) -> Result<PromisesView, ApiError> {
+    let limit = limit.unwrap_or(100);
     if !(1..=1_000).contains(&limit) {
         return Err(ApiError::field(
             "limit",
             format!("{limit} is not between 1 and 1000"),
         ));
     }
-    let promisee = optional_id("promisee", q.promisee.as_deref())?;
-    let at = optional_time("at", q.at.as_deref())?;
     let ask = Ask {
         at,
         ..Ask::default()
     };
     // Walks every open promise: a blocking thread, like the rank.
-    with_state(&app, ask, Cost::Heavy, move |state, at| {
+    with_state(app, ask, Cost::Heavy, move |state, at| {
         let trust = state.trust();
-        let (rows, more) = trust.awaiting_judgement(promisee.as_ref(), q.cursor, limit, at);
-        Json(PromisesView::new(rows, more, at, trust.log_size()))
+        let (rows, more) = trust.awaiting_judgement(promisee.as_ref(), cursor, limit, at);
+        PromisesView::new(rows, more, at, trust.log_size())
     })
     .await
 }

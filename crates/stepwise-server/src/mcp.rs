@@ -1,0 +1,311 @@
+//! The Model Context Protocol tools and resources of stepwise, defined once for both servers
+//! that offer them: `stepwise mcp` on stdio (the CLI crate, folding the data directory afresh
+//! on each call) and `/mcp` of `stepwise serve` over streamable HTTP ([`crate::routes`],
+//! answering from the server's live state).
+//!
+//! Here are what a client sees before it calls anything: each tool's name, description and
+//! argument schema (the argument structs' doc comments are the schema's descriptions), the
+//! resources, the server's name and instructions; and how arguments are read (strictly: an
+//! unknown or malformed argument is an error naming it). What a tool does is each server's:
+//! nothing here reads the log or the clock.
+
+use rmcp::handler::server::common::schema_for_type;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Implementation, JsonObject, Resource, ServerCapabilities,
+    ServerConfig, Tool, ToolAnnotations,
+};
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Number, Value};
+
+// The tools' arguments: their doc comments are the descriptions in the JSON schemas a client
+// sees, and they are deserialised strictly (an unknown argument is an error, not ignored).
+
+/// May a principal do a capability at this stake now?
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideArgs {
+    /// The principal asking to act, for example `agent:bot`.
+    pub subject: String,
+    /// What it asks to do: a capability of the ladder (see the `ladder` tool), for example
+    /// `propose` or `act:low`.
+    pub capability: String,
+    /// What is at stake, a number ≥ 0 in the installation's unit.
+    pub stake: f64,
+    /// Decide for this truster, with its own (stricter) profile; default: the policy's.
+    #[serde(default)]
+    pub truster: Option<String>,
+}
+
+/// A principal's standing on the ladder.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainArgs {
+    /// The principal, for example `agent:bot`.
+    pub subject: String,
+}
+
+/// A principal's trust figure.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustArgs {
+    /// The principal to assess.
+    pub subject: String,
+    /// From this principal's own point of view; default: everyone's.
+    #[serde(default)]
+    pub truster: Option<String>,
+    /// Only evidence recorded in this scope (vouches for all scopes count too).
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// No arguments.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LadderArgs {}
+
+// Serialised, with `kind`, `at` and the promisor (or author) added, a promise's or an outcome's
+// arguments are the event's JSON object, checked by the same validation as every recorded event.
+
+/// A promise by the calling principal.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromiseArgs {
+    /// A unique id for the promise, for example `deploy-2026-12-02-1`.
+    pub id: String,
+    /// To whom the promise is made: the principal who will judge it (and the only one who may
+    /// record its outcome).
+    pub promisee: String,
+    /// What kind of action, for example `deploy:staging`.
+    pub scope: String,
+    /// What is at stake, a number ≥ 0.
+    pub stake: Number,
+    /// The instant (RFC 3339, for example `2026-12-03T12:00:00Z`) by which the outcome is due;
+    /// after it, a promise with no outcome counts as broken.
+    pub due: String,
+    /// Free text (at most 1024 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// How a promise turned out.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+// Doc comments on the variants would turn the schema's plain `enum` of strings into a `oneOf`
+// that clients see; `OutcomeArgs::result` describes the values instead.
+#[allow(missing_docs)]
+pub enum OutcomeResult {
+    Kept,
+    Broken,
+    Partial,
+}
+
+/// The outcome of a promise made to the calling principal.
+#[derive(Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeArgs {
+    /// The promise's id.
+    pub promise: String,
+    /// `kept`, `broken` or `partial`.
+    pub result: OutcomeResult,
+    /// With `partial`: the part kept, in [0, 1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<Number>,
+    /// Free text (at most 1024 bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The promises that await judgement.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromisesOpenArgs {
+    /// Only those made to this principal: its review queue. Default: all.
+    #[serde(default)]
+    pub promisee: Option<String>,
+    /// At most this many, oldest first (1 to 1000; default 100).
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Continue after this log index: the `next_cursor` of the page before.
+    #[serde(default)]
+    pub cursor: Option<u64>,
+}
+
+const DECIDE: &str = "May SUBJECT do CAPABILITY at STAKE now? Answers from the evidence in the \
+log: `allowed`, the `reasons` (the deciding one first, each with a stable `code`), the \
+principal's `level` and `limit`, and `next_step` (what it takes to reach the next level, each \
+requirement marked met or not). A refusal is a normal result, not an error: `retryable` false \
+means no record can allow this under the policy (do not retry; ask a human or choose a smaller \
+stake or another capability); true means not yet (meet the next step first), and \
+`earliest_retry` is the instant from which time alone allows it, when it does. `log_size` and \
+`at` replay the answer exactly.";
+
+const EXPLAIN: &str = "A principal's standing on the ladder: its level, the stakes and \
+capabilities it allows, what is already at stake in open promises, its timeline of promotions \
+and demotions with their causes, and the next-step checklist. Use it to plan how to earn a \
+capability.";
+
+const TRUST: &str = "How much a principal can be trusted: the expected trust in [0, 1], the \
+subjective-logic opinion (belief, disbelief, uncertainty, base rate), the evidence counts (kept, \
+broken, partial, overdue promises; ratings; reports; vouches), the network rank, and the log \
+entries cited. Optionally from one truster's point of view, or within one scope.";
+
+const LADDER: &str = "The policy's ladder: each level's name, the largest stake it allows, its \
+capabilities, and what it takes to enter it. Every principal starts at level 0.";
+
+const PROMISE: &str = "Record a promise made by you (the calling principal) to PROMISEE: to do \
+something in SCOPE at STAKE by DUE. Kept promises are how a principal climbs the ladder; the \
+promisee judges the outcome later. Returns the log `index` of the recorded event. A bad argument \
+is an error naming the field, and nothing is recorded.";
+
+const OUTCOME: &str = "Record the outcome of promise PROMISE: kept, broken, or partial (with \
+`fraction`, the part kept). Only the promise's promisee may record it, never the promisor: the \
+call is refused unless you (the calling principal) are the promisee. Returns the log `index`.";
+
+const PROMISES_OPEN: &str = "The promises that await judgement (no outcome recorded yet), oldest \
+first, optionally only those made to PROMISEE (a review queue). Those past their due instant are \
+marked `overdue`: they count as broken until judged. Page with `next_cursor`.";
+
+/// The tools, in the order a client lists them.
+pub fn tools() -> Vec<Tool> {
+    let reads = ToolAnnotations::new()
+        .read_only(true)
+        .idempotent(true)
+        .open_world(false);
+    let records = ToolAnnotations::new()
+        .read_only(false)
+        .destructive(false)
+        .idempotent(false)
+        .open_world(false);
+    vec![
+        Tool::new("decide", DECIDE, schema_for_type::<DecideArgs>()).annotate(reads.clone()),
+        Tool::new("explain", EXPLAIN, schema_for_type::<ExplainArgs>()).annotate(reads.clone()),
+        Tool::new("trust", TRUST, schema_for_type::<TrustArgs>()).annotate(reads.clone()),
+        Tool::new("ladder", LADDER, schema_for_type::<LadderArgs>()).annotate(reads.clone()),
+        Tool::new("promise", PROMISE, schema_for_type::<PromiseArgs>()).annotate(records.clone()),
+        Tool::new("outcome", OUTCOME, schema_for_type::<OutcomeArgs>()).annotate(records),
+        Tool::new(
+            "promises_open",
+            PROMISES_OPEN,
+            schema_for_type::<PromisesOpenArgs>(),
+        )
+        .annotate(reads),
+    ]
+}
+
+/// The message for a call of a tool that does not exist.
+pub fn unknown_tool(name: &str) -> String {
+    format!(
+        "no tool named {name:?}; the tools are: {}",
+        tools()
+            .iter()
+            .map(|t| t.name.as_ref())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// The policy resource's address.
+pub const POLICY_URI: &str = "stepwise://policy";
+/// The latest checkpoint resource's address.
+pub const CHECKPOINT_URI: &str = "stepwise://checkpoint";
+
+/// The resources, in the order a client lists them.
+pub fn resources() -> Vec<Resource> {
+    vec![
+        Resource::new(POLICY_URI, "policy")
+            .with_description("The policy (stepwise.toml): the ladder, the model's settings, the seeds, the time window.")
+            .with_mime_type("application/toml"),
+        Resource::new(CHECKPOINT_URI, "checkpoint")
+            .with_description("The log's latest signed checkpoint (a C2SP signed note: origin, size, root hash, signature), as `stepwise log checkpoint` prints it.")
+            .with_mime_type("text/plain"),
+    ]
+}
+
+/// The message for a read of a resource that does not exist.
+pub fn unknown_resource(uri: &str) -> String {
+    format!("no resource {uri:?}; the resources are {POLICY_URI} and {CHECKPOINT_URI}")
+}
+
+/// What the server says of itself at initialisation; `who` names the calling principal.
+pub fn server_config(who: &str) -> ServerConfig {
+    ServerConfig::new(
+        ServerCapabilities::builder()
+            .enable_tools()
+            .enable_resources()
+            .build(),
+    )
+    .with_server_info(Implementation::new("stepwise", env!("CARGO_PKG_VERSION")))
+    .with_instructions(format!(
+        "stepwise: graduated trust from recorded evidence. You are {who}. Before a consequential \
+         action, call `decide`; if refused, read `next_step`, `retryable` and \
+         `earliest_retry`. Record what you undertake with `promise`; its promisee judges it \
+         with `outcome`."
+    ))
+}
+
+/// A tool's arguments that could not be read: the argument at fault (none when the arguments
+/// as a whole are wrong, as a missing one) and the message naming it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ArgumentError {
+    /// The argument's path, as `stake` or `fraction`.
+    pub field: Option<String>,
+    /// What was wrong, naming the tool and the argument.
+    pub message: String,
+}
+
+/// The arguments of `tool`, deserialised strictly; an error names the argument at fault.
+pub fn arguments<T: DeserializeOwned>(
+    tool: &str,
+    arguments: Option<JsonObject>,
+) -> Result<T, ArgumentError> {
+    let value = Value::Object(arguments.unwrap_or_default());
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            ArgumentError {
+                field: None,
+                message: format!("{tool}: {}", e.inner()),
+            }
+        } else {
+            ArgumentError {
+                message: format!("{tool}: argument `{path}`: {}", e.inner()),
+                field: Some(path),
+            }
+        }
+    })
+}
+
+/// What a tool answers: the JSON, and optionally words before it.
+pub struct Answer {
+    /// Words for a reader, before the JSON.
+    pub summary: Option<String>,
+    /// The answer.
+    pub json: Value,
+}
+
+impl Answer {
+    /// An answer that is JSON only.
+    pub fn json(json: Value) -> Self {
+        Self {
+            summary: None,
+            json,
+        }
+    }
+
+    /// The result: the words, then the JSON as the CLI's `--json` prints it; an object is also
+    /// the structured content (MCP allows only objects there, so the ladder's list is text only).
+    pub fn into_result(self) -> CallToolResult {
+        let pretty = serde_json::to_string_pretty(&self.json).unwrap_or_default();
+        let mut content: Vec<ContentBlock> =
+            self.summary.into_iter().map(ContentBlock::text).collect();
+        content.push(ContentBlock::text(pretty));
+        let mut result = CallToolResult::success(content);
+        if self.json.is_object() {
+            result.structured_content = Some(self.json);
+        }
+        result
+    }
+}
