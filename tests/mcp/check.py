@@ -12,40 +12,18 @@ import asyncio
 import datetime
 import json
 import subprocess
-import sys
 import tempfile
 
+import common
+from common import BIN, check, cli, log_size, text
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-BIN = sys.argv[1]
 TOOLS = {"decide", "explain", "trust", "ladder", "promise", "outcome", "promises_open"}
-checks = 0
 
 
-def check(cond, what, detail=None):
-    global checks
-    if not cond:
-        print(f"FAIL: {what}" + (f"\n  {detail}" if detail is not None else ""), file=sys.stderr)
-        sys.exit(1)
-    checks += 1
-    print(f"ok: {what}")
 
 
-def cli(data, *args):
-    """The CLI's --json answer (exit 0 or 1: 1 is a negative answer)."""
-    run = subprocess.run([BIN, "--data", data, "--json", *args], capture_output=True, text=True)
-    if run.returncode not in (0, 1):
-        sys.exit(f"stepwise {' '.join(args)} failed: {run.stderr}")
-    return json.loads(run.stdout)
-
-
-def log_size(data):
-    return cli(data, "log", "checkpoint")["size"]
-
-
-def text(result):
-    return "\n".join(c.text for c in result.content if c.type == "text")
 
 
 def session(data, principal):
@@ -168,7 +146,7 @@ def main():
         )
         asyncio.run(agent(data, due))
         asyncio.run(promisee(data))
-    print(f"stepwise mcp: {checks} checks passed")
+    print(f"stepwise mcp: {common.passed()} checks passed")
 
 
 main()

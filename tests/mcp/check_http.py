@@ -14,29 +14,17 @@ import asyncio
 import datetime
 import json
 import subprocess
-import sys
 import tempfile
 
 import httpx2
+import common
+from common import BIN, check, text
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
-BIN = sys.argv[1]
 TOOLS = {"decide", "explain", "trust", "ladder", "promise", "outcome", "promises_open"}
-checks = 0
 
 
-def check(cond, what, detail=None):
-    global checks
-    if not cond:
-        print(f"FAIL: {what}" + (f"\n  {detail}" if detail is not None else ""), file=sys.stderr)
-        sys.exit(1)
-    checks += 1
-    print(f"ok: {what}")
-
-
-def text(result):
-    return "\n".join(c.text for c in result.content if c.type == "text")
 
 
 def create_key(data, role, principal=None):
@@ -164,7 +152,7 @@ def main():
         finally:
             server.terminate()
             server.wait(timeout=30)
-    print(f"stepwise serve /mcp: {checks} checks passed")
+    print(f"stepwise serve /mcp: {common.passed()} checks passed")
 
 
 main()

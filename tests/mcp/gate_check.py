@@ -16,39 +16,20 @@ import asyncio
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 
+import common
+from common import BIN, check, cli, log_size
 from mcp import ClientSession, StdioServerParameters
 from mcp import MCPError
 from mcp.client.stdio import stdio_client
 
-BIN = sys.argv[1]
 HERE = os.path.dirname(os.path.abspath(__file__))
 AGENTS = os.path.join(HERE, "..", "..", "docs", "AGENTS.md")
-checks = 0
 
 
-def check(cond, what, detail=None):
-    global checks
-    if not cond:
-        print(f"FAIL: {what}" + (f"\n  {detail}" if detail is not None else ""), file=sys.stderr)
-        sys.exit(1)
-    checks += 1
-    print(f"ok: {what}")
 
-
-def cli(data, *args):
-    """The CLI's --json answer (exit 0 or 1: 1 is a negative answer)."""
-    run = subprocess.run([BIN, "--data", data, "--json", *args], capture_output=True, text=True)
-    if run.returncode not in (0, 1):
-        sys.exit(f"stepwise {' '.join(args)} failed: {run.stderr}")
-    return json.loads(run.stdout)
-
-
-def log_size(data):
-    return cli(data, "log", "checkpoint")["size"]
 
 
 def decisions(data):
@@ -264,7 +245,7 @@ async def main():
         check("secret" not in calls_seen(calls), "the tool the policy does not name was never called")
         replays(data)
         await concurrent(tmp)
-    print(f"gate check: {checks} checks passed")
+    print(f"gate check: {common.passed()} checks passed")
 
 
 asyncio.run(main())

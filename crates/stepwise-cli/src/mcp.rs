@@ -54,7 +54,7 @@ pub fn run(data: &DataDir, args: McpArgs) -> Result<bool> {
             principal,
         };
         let service = server
-            .serve(rmcp::transport::stdio())
+            .serve(crate::stdio::transport())
             .await
             .context("starting the MCP session on stdio")?;
         service.waiting().await.context("the MCP session")?;
