@@ -193,6 +193,24 @@ due = "1h"
         check(not fourth.is_error, "what fits under the limit runs", answer_text(fourth))
     replays(data, "agent:eager")
 
+    # A call the client gives up on stops counting at once.
+    params = StdioServerParameters(
+        command=BIN, args=["--data", data, "gate", "--principal", "agent:patient", "--", *upstream])
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+        await s.initialize()
+        seen = len(calls_seen(calls))
+        try:
+            await s.call_tool("slow", {"seconds": 3, "amount": 6}, read_timeout_seconds=0.5)
+            gave_up = False
+        except MCPError:
+            gave_up = True
+        check(gave_up and len(calls_seen(calls)) == seen + 1, "the client gives up on a slow call")
+        r = await s.call_tool("slow", {"seconds": 0, "amount": 6})
+        check(not r.is_error, "a call given up on holds no stake", answer_text(r))
+        last = decisions(data)[-1]
+        check(last["principal"] == "agent:patient" and last["result"] == "forwarded",
+              "only the call that was answered is in the decision log", last)
+
 
 def replays(data, principal="agent:bot"):
     """Every decision with a capability replays exactly at its log size and instant."""

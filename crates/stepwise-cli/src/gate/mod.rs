@@ -389,7 +389,7 @@ impl Gate {
                 decision.reasons.insert(0, CALLS_IN_FLIGHT.to_owned());
                 decision.retryable = Some(true);
                 let text = format!(
-                    "stepwise gate: the call to {name:?} was not made: {} calls not yet answered \
+                    "stepwise gate: the call to {name:?} was not made: {} call(s) not yet answered \
                      hold {in_flight} at stake; with this one ({stake}) and the {} of open \
                      promises, {} would be at stake at once, above the limit of {} at level {} \
                      ({}) ({CALLS_IN_FLIGHT}). retry: not yet — when those calls have finished.",
@@ -566,8 +566,16 @@ impl ServerHandler for Gate {
     async fn call_tool(
         &self,
         request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        self.call(request).await
+        // A call the client cancels is dropped where it stands: its stake stops counting, and a
+        // call to the upstream in flight is cancelled there too.
+        tokio::select! {
+            answer = self.call(request) => answer,
+            () = context.ct.cancelled() => Err(ErrorData::internal_error(
+                "the client cancelled the call",
+                None,
+            )),
+        }
     }
 }
