@@ -404,6 +404,7 @@ impl Gate {
                 return Ok(refusal(text, json!({ "decision": view, "decision_seq": seq })).into());
             }
         };
+        // What became of the call is set below, once it is known.
         let mut decision = GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
         let mut result = match self.forward(request).await {
             Ok(result) => result,
@@ -440,19 +441,20 @@ impl Gate {
                 );
             }
         }
-        let stepwise = json!({
-            "promise": decision.promise,
-            "promise_index": decision.promise_index,
-            "promisee": tool.promisee.as_str(),
-            "error": decision.error,
-        });
         let seq = inner.keep(&decision);
         let MetaObject(object) = result
             .meta
             .get_or_insert_with(|| MetaObject(JsonObject::new()));
-        let mut stepwise = stepwise;
-        stepwise["decision_seq"] = json!(seq);
-        object.insert("stepwise".into(), stepwise);
+        object.insert(
+            "stepwise".into(),
+            json!({
+                "promise": decision.promise,
+                "promise_index": decision.promise_index,
+                "promisee": tool.promisee.as_str(),
+                "error": decision.error,
+                "decision_seq": seq,
+            }),
+        );
         Ok(result.into())
     }
 
