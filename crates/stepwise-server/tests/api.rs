@@ -997,6 +997,9 @@ async fn the_decision_log_is_read_by_principal_instant_and_page() {
         .json();
     assert_eq!(tools(&rest), ["agent:a deploy"]);
     assert_eq!(rest["next_cursor"], Value::Null);
+    let past_the_end = get("?cursor=9223372036854775808").await;
+    assert_eq!(past_the_end.status, 200, "{}", past_the_end.body);
+    assert_eq!(tools(&past_the_end.json()), Vec::<String>::new());
     let late = get("?since=2026-12-01T10:30:00Z").await.json();
     assert_eq!(tools(&late), ["agent:b deploy", "agent:a deploy"]);
     for (query, field) in [

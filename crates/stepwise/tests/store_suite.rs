@@ -404,6 +404,12 @@ fn decisions_are_kept_in_order_and_read_by_principal_time_and_page<D: Db>(db: &D
         ..query
     })?;
     assert!(none.is_empty());
+    // A cursor beyond any stored number is past the end, not an error.
+    let beyond = other.decisions(&DecisionQuery {
+        after: u64::MAX,
+        ..query
+    })?;
+    assert!(beyond.is_empty());
     Ok(())
 }
 

@@ -470,6 +470,10 @@ impl Store for PostgresStore {
     }
 
     fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError> {
+        // No decision has a number beyond the database's integers.
+        let Ok(after) = i64::try_from(query.after) else {
+            return Ok(Vec::new());
+        };
         self.conn()
             .client
             .query(
@@ -477,7 +481,7 @@ impl Store for PostgresStore {
                  WHERE seq > $1 AND ($2::TEXT IS NULL OR principal = $2) \
                  AND ($3::BIGINT IS NULL OR at >= $3) ORDER BY seq LIMIT $4",
                 &[
-                    &sql_index(query.after)?,
+                    &after,
                     &query.principal,
                     &query.since.map(Time::as_micros),
                     &sql_limit(query.limit),

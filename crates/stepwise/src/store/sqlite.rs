@@ -311,6 +311,10 @@ impl Store for SqliteStore {
     }
 
     fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError> {
+        // No decision has a number beyond the database's integers.
+        let Ok(after) = i64::try_from(query.after) else {
+            return Ok(Vec::new());
+        };
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, at, principal, body FROM decisions \
              WHERE seq > ?1 AND (?2 IS NULL OR principal = ?2) AND (?3 IS NULL OR at >= ?3) \
@@ -318,7 +322,7 @@ impl Store for SqliteStore {
         )?;
         let rows = stmt.query_map(
             params![
-                sql_index(query.after)?,
+                after,
                 query.principal,
                 query.since.map(Time::as_micros),
                 sql_limit(query.limit)
