@@ -26,6 +26,10 @@ from mcp import MCPError
 from mcp.client.stdio import stdio_client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The gates here follow the log every 20 ms; a test waits ten times that for evidence recorded
+# by another process to reach the gate's state.
+GATE = ["gate", "--follow-ms", "20"]
+FOLLOW = 0.2
 AGENTS = os.path.join(HERE, "..", "..", "docs", "AGENTS.md")
 
 
@@ -85,6 +89,8 @@ async def transcript(s, data, calls):
             m = re.fullmatch(r"# (\S+) judges every open promise: (kept|broken)", line)
             check(m is not None, f"the transcript's step is one this test knows: {line!r}")
             judge_all(data, m.group(1), m.group(2))
+            # The gate reads what others append every --follow-ms (20 here).
+            await asyncio.sleep(FOLLOW)
             continue
         m = re.fullmatch(r"→ (\S+) (\{.*\})", line)
         check(m is not None, f"a transcript line is a call: {line!r}")
@@ -172,7 +178,7 @@ due = "1h"
 """)
     upstream = [sys.executable, os.path.join(HERE, "upstream.py"), calls]
     params = StdioServerParameters(
-        command=BIN, args=["--data", data, "gate", "--principal", "agent:eager", "--", *upstream])
+        command=BIN, args=["--data", data, *GATE, "--principal", "agent:eager", "--", *upstream])
     async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
         await s.initialize()
         first = asyncio.create_task(s.call_tool("slow", {"seconds": 1.5, "amount": 6}))
@@ -195,7 +201,7 @@ due = "1h"
 
     # A call the client gives up on stops counting at once.
     params = StdioServerParameters(
-        command=BIN, args=["--data", data, "gate", "--principal", "agent:patient", "--", *upstream])
+        command=BIN, args=["--data", data, *GATE, "--principal", "agent:patient", "--", *upstream])
     async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
         await s.initialize()
         seen = len(calls_seen(calls))
@@ -246,7 +252,7 @@ async def main():
         with open(os.path.join(data, "stepwise.toml"), "w") as f:
             f.write(block_after("<!-- gate-policy", "toml"))
         upstream = [sys.executable, os.path.join(HERE, "upstream.py"), calls]
-        params = StdioServerParameters(command=BIN, args=["--data", data, "gate", "--", *upstream])
+        params = StdioServerParameters(command=BIN, args=["--data", data, *GATE, "--", *upstream])
         async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
             init = await s.initialize()
             check(init.server_info.name == "stepwise-gate", "the gate names itself", init.server_info)

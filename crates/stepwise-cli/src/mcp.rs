@@ -21,7 +21,7 @@ use rmcp::model::{
     ReadResourceResponse, ReadResourceResult, ResourceContents, ServerConfig,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt as _};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use stepwise::data_dir::DataDir;
@@ -53,11 +53,7 @@ pub fn run(data: &DataDir, args: McpArgs) -> Result<bool> {
             data: data.clone(),
             principal,
         };
-        let service = server
-            .serve(crate::stdio::transport())
-            .await
-            .context("starting the MCP session on stdio")?;
-        service.waiting().await.context("the MCP session")?;
+        crate::stdio::serve(server).await?;
         Ok(true)
     })
 }

@@ -6,11 +6,23 @@
 //! hand-offs off every message. Anything else (a terminal, a file, a socket) gets tokio's
 //! standard streams.
 
+use anyhow::{Context as _, Result};
+use rmcp::{ServerHandler, ServiceExt as _};
 use std::os::fd::AsFd as _;
 use tokio::io::{AsyncRead, AsyncWrite};
 
+/// Serves `handler` on stdin and stdout until the client closes stdin.
+pub async fn serve(handler: impl ServerHandler) -> Result<()> {
+    let service = handler
+        .serve(transport())
+        .await
+        .context("starting the MCP session on stdio")?;
+    service.waiting().await.context("the MCP session")?;
+    Ok(())
+}
+
 /// A reader of stdin and a writer of stdout; must be called inside a Tokio runtime.
-pub fn transport() -> (
+fn transport() -> (
     Box<dyn AsyncRead + Send + Unpin>,
     Box<dyn AsyncWrite + Send + Unpin>,
 ) {

@@ -3,8 +3,9 @@
 //! The gate starts the upstream MCP server given after `--` (stdio) and offers its tools to the
 //! client on its own stdio. Each call is decided before it is forwarded: the policy's
 //! `[gate.tools."<name>"]` makes the call a request for a capability at a stake (fixed, or read
-//! from an argument), decided by the ladder for the calling principal from the live state (the
-//! log folded once at start, then followed: what other writers append counts at the next call).
+//! from an argument), decided by the ladder for the calling principal from the live state in
+//! memory (the log folded once at start, then followed every `--follow-ms` by a thread, as the
+//! server does: the decision path never reads the store).
 //!
 //! * Allowed: the call is forwarded and the upstream result passes back unchanged, but for
 //!   `_meta.stepwise` (the promise recorded, the decision's place in the decision log). A promise
@@ -30,19 +31,20 @@ use rmcp::model::{
     ServerConfig,
 };
 use rmcp::service::{RequestContext, ServiceError};
-use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt as _};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Event, Id, Time};
 use stepwise::ledger::Ledger;
 use stepwise::policy::{GateTool, StakeSource};
-use stepwise::store::{SqliteStore, Store as _};
+use stepwise::store::{SqliteStore, Store};
 use stepwise_api::DecisionView;
 use stepwise_api::decisions::{CALLS_IN_FLIGHT, GateDecision, TOOL_NOT_IN_POLICY, result};
-use stepwise_server::app::{Ask, Live};
+use stepwise_server::app::{Ask, Live, Pool, spawn_follower};
 use upstream::Upstream;
 
 #[derive(clap::Args)]
@@ -51,6 +53,10 @@ pub struct GateArgs {
     /// promises allowed calls record. Default: the policy's `[gate] principal`.
     #[arg(long, value_name = "ID")]
     principal: Option<String>,
+    /// How often to read what other processes appended to the log (a promisee's outcomes), in
+    /// milliseconds: a decision counts evidence recorded elsewhere from at most this long ago.
+    #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
+    follow_ms: u64,
     /// The upstream MCP server to start, and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -79,7 +85,25 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
     // critical path.
     let store = data.open_store()?.without_sync_wait()?;
     let (state, _) = crate::ladder::fold(data, &Replay::default())?;
-    let live = Live::new(state, ledger.checkpoint().clone());
+    let live = Arc::new(Live::new(state, ledger.checkpoint().clone()));
+    // Decisions are answered from memory: what other processes append (the promisee's
+    // outcomes above all) is folded in by a follower thread, as in `stepwise serve`, never on
+    // the decision path. The gate's own promises are folded as they are committed.
+    let path = data.store_path();
+    let pool = Arc::new(Pool::new(Box::new(move || {
+        Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>)
+    })));
+    let follower_store = pool.open()?;
+    live.catch_up(&*follower_store)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    spawn_follower(
+        follower_store,
+        pool,
+        Arc::clone(&live),
+        Duration::from_millis(args.follow_ms),
+        Arc::clone(&stop),
+    )
+    .context("starting the follower thread")?;
     // One thread: a call's store work (a read before deciding, one synced commit for a promise,
     // one unsynced for the decision) runs on it between the messages it waits for, which costs
     // less than handing each to another thread and waking this one again.
@@ -87,7 +111,7 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let upstream = Upstream::start(args.command).await?;
         let gate = Gate(Arc::new(Inner {
             principal,
@@ -100,13 +124,11 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
             limit_exposure: policy.ladder.rules().limit_exposure,
             in_flight: Mutex::new(InFlight::default()),
         }));
-        let service = gate
-            .serve(crate::stdio::transport())
-            .await
-            .context("starting the MCP session on stdio")?;
-        service.waiting().await.context("the MCP session")?;
+        crate::stdio::serve(gate).await?;
         Ok(true)
-    })
+    });
+    stop.store(true, Ordering::Relaxed);
+    served
 }
 
 /// The gate: shared by every call of the session.
@@ -117,10 +139,10 @@ struct Inner {
     principal: Id,
     tools: BTreeMap<String, GateTool>,
     /// The trust state, following the log.
-    live: Live,
+    live: Arc<Live>,
     /// Appends the promises of allowed calls.
     ledger: Mutex<Ledger<SqliteStore>>,
-    /// Reads the log's new entries; keeps the decision log.
+    /// Keeps the decision log.
     store: Mutex<SqliteStore>,
     upstream: Upstream,
     /// Promises recorded by this process, for unique ids.
@@ -218,16 +240,9 @@ fn stake_of(name: &str, tool: &GateTool, args: Option<&JsonObject>) -> Result<f6
 }
 
 impl Inner {
-    /// Brings the state up to the stored log.
-    fn catch_up(&self) -> Result<()> {
-        self.live.catch_up(&*lock(&self.store))?;
-        Ok(())
-    }
-
-    /// The decision on a call of `tool` at `stake` now, from the state as of the stored log,
-    /// with the stakes of the allowed calls not yet answered taken into account.
+    /// The decision on a call of `tool` at `stake` now, from the state in memory, with the
+    /// stakes of the allowed calls not yet answered taken into account.
     fn decide(self: &Arc<Self>, tool: &GateTool, stake: f64) -> Result<Verdict> {
-        self.catch_up()?;
         let mut in_flight = lock(&self.in_flight);
         let now = crate::record::now();
         let view = self
