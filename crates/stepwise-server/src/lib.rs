@@ -74,6 +74,8 @@ fn router(app: Arc<App>) -> Router {
     let api = api.merge(routes::peer::routes());
     // MCP over streamable HTTP: JSON-RPC, not a REST resource, so outside the document.
     let api = api.merge(routes::mcp::routes(&app));
+    // The dashboard: static pages that call the API like any client.
+    let api = api.merge(routes::ui::routes());
     api.route_layer(axum::middleware::from_fn_with_state(
         Arc::clone(&app),
         track,

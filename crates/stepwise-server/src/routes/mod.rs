@@ -11,6 +11,7 @@ mod operations;
 #[cfg(feature = "bench-peer")]
 pub mod peer;
 mod trust;
+pub(crate) mod ui;
 
 use crate::app::App;
 use crate::error::{ApiError, Code};

@@ -1,0 +1,1 @@
+// In-browser proof verification (placeholder).
