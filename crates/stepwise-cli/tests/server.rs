@@ -574,6 +574,68 @@ fn sigterm_during_writes_loses_no_acknowledged_event() {
     }
 }
 
+/// The live stream never ends by itself; a SIGTERM ends it, so the server still stops at once
+/// with a dashboard open. The stream announces the log's growth on the way, and the dashboard
+/// page is served from the binary.
+#[test]
+fn sigterm_ends_the_live_stream_and_the_server_stops() {
+    let (_dir, data, keys) = setup();
+    let server = Server::start(&data, &[]);
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    write!(
+        stream,
+        "GET /v1/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\r\n",
+        keys.reader
+    )
+    .expect("request sent");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut seen = String::new();
+    let mut read_until = |needle: &str, seen: &mut String| {
+        while !seen.contains(needle) {
+            let mut line = String::new();
+            assert!(
+                reader.read_line(&mut line).expect("the stream answers") > 0,
+                "the stream ended before {needle:?}: {seen}"
+            );
+            seen.push_str(&line);
+        }
+    };
+    read_until("event: log", &mut seen);
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(seen.contains("text/event-stream"), "{seen}");
+    let r = server.request(
+        "POST",
+        "/v1/events",
+        Some(&keys.ann),
+        Some(&json!({"kind": "rating", "at": ago(0.0), "rater": "user:ann", "subject": "user:bob", "value": 1}).to_string()),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    let index = r.json()["results"][0]["index"].as_u64().expect("index");
+    read_until(&format!("\"log_size\":{}", index + 1), &mut seen);
+    let page = server.request("GET", "/ui/principals/user:ann", None, None);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("/ui/assets/app.js"), "{}", page.body);
+
+    let started = Instant::now();
+    let status = server.terminate();
+    assert!(status.success(), "server exit status {status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopping took {:?} with a stream open",
+        started.elapsed()
+    );
+    // The stream ended with the server (a chunked body's end, or the connection closed).
+    let mut rest = String::new();
+    let _ = reader.read_to_string(&mut rest);
+    assert!(
+        !rest.contains("event: log\ndata: {\"log_size\":0"),
+        "{rest}"
+    );
+}
+
 /// A fresh PostgreSQL database on the test server, dropped afterwards.
 struct Database {
     admin: String,

@@ -276,6 +276,7 @@ impl Server {
             replays: tokio::sync::Semaphore::new(2),
             limits: config.limits.clone(),
             openapi: openapi::document().into(),
+            closing: tokio::sync::watch::Sender::new(false),
         });
         Ok(Server {
             app,
@@ -327,6 +328,12 @@ pub async fn run(
         .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
     let listener = tokio::net::TcpListener::bind(addr).await?;
     ready(listener.local_addr()?);
+    let app = Arc::clone(&server.app);
+    let shutdown = async move {
+        shutdown.await;
+        // Live streams end now; every other request in flight is answered.
+        app.closing.send_replace(true);
+    };
     let served = axum::serve(listener, server.router())
         .with_graceful_shutdown(shutdown)
         .await;

@@ -50,6 +50,9 @@ impl Journal {
         if self.marks.len() <= i {
             self.marks.resize_with(i + 1, Vec::new);
         }
+        // An event dated before one logged ahead of it (within the log's window) is charted
+        // from the later instant: a principal's marks never go back in time.
+        let at = self.marks[i].last().map_or(at, |m| m.at.max(at));
         self.marks[i].push(Mark {
             at,
             mark: state.trust().standing_mark(s),

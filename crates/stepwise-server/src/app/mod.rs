@@ -47,4 +47,7 @@ pub struct App {
     pub replays: tokio::sync::Semaphore,
     /// The OpenAPI document, as served.
     pub openapi: axum::body::Bytes,
+    /// Set when the server starts shutting down: streams that never end by themselves (the
+    /// live stream) end then, so that a graceful shutdown does not wait for their clients.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }

@@ -374,22 +374,29 @@ pub async fn stream(
         log_size: checkpoint.size,
         root: hex(&checkpoint.root),
     };
+    let closing = app.closing.subscribe();
     let events = futures_util::stream::unfold(
-        (Some(first), listener),
-        |(pending, mut listener)| async move {
+        (Some(first), listener, closing),
+        |(pending, mut listener, mut closing)| async move {
+            use tokio::sync::broadcast::error::RecvError;
             let event = match pending {
                 Some(news) => announce(&news),
-                None => match listener.recv().await {
-                    Ok(news) => announce(&news),
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
-                        SseEvent::default()
+                None => {
+                    let received = tokio::select! {
+                        received = listener.recv() => received,
+                        // The server is shutting down (or gone): the stream ends.
+                        _ = closing.wait_for(|closing| *closing) => return None,
+                    };
+                    match received {
+                        Ok(news) => announce(&news),
+                        Err(RecvError::Lagged(missed)) => SseEvent::default()
                             .event("lagged")
-                            .data(format!("{{\"missed\":{missed}}}"))
+                            .data(format!("{{\"missed\":{missed}}}")),
+                        Err(RecvError::Closed) => return None,
                     }
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
-                },
+                }
             };
-            Some((Ok(event), (None, listener)))
+            Some((Ok(event), (None, listener, closing)))
         },
     );
     Sse::new(events).keep_alive(
