@@ -366,7 +366,7 @@ def principals(page, reader, base):
 
     page.fill("#prefix", "otc:10")
     page.select_option("#sort", "id")  # submits the form
-    page.wait_for_url("**/ui/principals?prefix=otc%3A10&sort=id")
+    page.wait_for_url(lambda u: u.endswith("/ui/principals?prefix=otc%3A10&sort=id"))
     page.wait_for_function("[...document.querySelectorAll('#principals tbody tr')].every(r => r.dataset.principal.startsWith('otc:10'))")
     api = reader.get("/v1/principals?prefix=otc:10&sort=id&limit=50")
     ids = page.locator("#principals tbody tr").evaluate_all("rows => rows.map(r => r.dataset.principal)")
@@ -374,14 +374,14 @@ def principals(page, reader, base):
     check(fmt_int(api["matched"]) in page.inner_text("#principals-summary"), "principals: the count of matches")
 
     page.select_option("#sort", "rank")
-    page.wait_for_url("**/ui/principals?prefix=otc%3A10&sort=rank")
+    page.wait_for_url(lambda u: u.endswith("/ui/principals?prefix=otc%3A10&sort=rank"))
     api = reader.get("/v1/principals?prefix=otc:10&sort=rank&limit=50")
     page.wait_for_function(f"document.querySelector('#principals tbody tr') && document.querySelector('#principals tbody tr').dataset.principal === {json.dumps(api['principals'][0]['principal'])}")
     ids = page.locator("#principals tbody tr").evaluate_all("rows => rows.map(r => r.dataset.principal)")
     check(ids == [p["principal"] for p in api["principals"]], "principals: sorted by rank, as the API sorts")
 
     page.go_back()
-    page.wait_for_url("**/ui/principals?prefix=otc%3A10&sort=id")
+    page.wait_for_url(lambda u: u.endswith("/ui/principals?prefix=otc%3A10&sort=id"))
     page.wait_for_function("document.querySelector('#sort').value === 'id'")
     check(True, "principals: the back button returns to the previous search")
 
@@ -425,6 +425,7 @@ def principal(page, reader, base):
 
 
 def entry(ctx, page, reader, base, console):
+    key = reader.key
     size = reader.get("/v1/overview")["log_size"]
     index = size // 3
     e = reader.get(f"/v1/events/{index}")
@@ -455,7 +456,7 @@ def entry(ctx, page, reader, base, console):
             route.fulfill(response=resp, body=body)
 
         p.route(pattern, handler)
-        p.goto(f"{base}/ui/log/{index}")
+        p.goto(f"{base}/ui/log/{index}#key={key}")
         p.wait_for_selector("#proof-summary[data-proof=verified], #proof-summary[data-proof=failed]")
         states = dict(p.locator("#checks li").evaluate_all("ls => ls.map(l => [l.dataset.check, l.dataset.proof])"))
         failed = sorted(k for k, v in states.items() if v == "failed")
@@ -468,7 +469,7 @@ def entry(ctx, page, reader, base, console):
         j["proof"][0] = flip_hex(j["proof"][0])
         return json.dumps(j)
 
-    p = tampered("inclusion proof (one hash)", "**/v1/log/proof/inclusion?*", flip_proof, ["inclusion"])
+    p = tampered("inclusion proof (one hash)", re.compile(r"/v1/log/proof/inclusion\?"), flip_proof, ["inclusion"])
     check("audit path" in p.inner_text("#checks li[data-check=inclusion]"), "the failed inclusion check says the audit path does not lead to the root")
     p.screenshot(path=str(OUT / "entry-tampered.png"), full_page=True)
     p.close()
@@ -480,7 +481,7 @@ def entry(ctx, page, reader, base, console):
         j["bytes"] = base64.b64encode(bytes(raw)).decode()
         return json.dumps(j)
 
-    p = tampered("entry bytes (one bit)", f"**/v1/events/{index}", flip_bytes, ["leaf", "inclusion"])
+    p = tampered("entry bytes (one bit)", re.compile(rf"/v1/events/{index}$"), flip_bytes, ["leaf", "inclusion"])
     p.close()
 
     def flip_signature(text):
@@ -490,7 +491,7 @@ def entry(ctx, page, reader, base, console):
         raw[10] ^= 0x01  # inside the Ed25519 signature, after the 4-byte key id
         return body + "\n\n" + prefix + " " + base64.b64encode(bytes(raw)).decode() + "\n"
 
-    p = tampered("checkpoint signature (one bit)", "**/v1/log/checkpoint", flip_signature, ["checkpoint"])
+    p = tampered("checkpoint signature (one bit)", re.compile(r"/v1/log/checkpoint$"), flip_signature, ["checkpoint"])
     check("signature" in p.inner_text("#checks li[data-check=checkpoint]"), "the failed checkpoint check names the signature")
     p.close()
 
@@ -501,7 +502,7 @@ def entry(ctx, page, reader, base, console):
         lines[2] = base64.b64encode(bytes(raw)).decode()
         return "\n".join(lines)
 
-    p = tampered("checkpoint root (signature kept)", "**/v1/log/checkpoint", flip_root, ["checkpoint", "inclusion", "root"])
+    p = tampered("checkpoint root (signature kept)", re.compile(r"/v1/log/checkpoint$"), flip_root, ["checkpoint", "inclusion", "root"])
     p.close()
 
     p = console.watch(ctx.new_page())
@@ -512,8 +513,8 @@ def entry(ctx, page, reader, base, console):
         j["proof"][-1] = flip_hex(j["proof"][-1])
         route.fulfill(response=resp, body=json.dumps(j))
 
-    p.route("**/v1/log/proof/consistency?*", flip_consistency)
-    p.goto(f"{base}/ui/log/{index}")
+    p.route(re.compile(r"/v1/log/proof/consistency\?"), flip_consistency)
+    p.goto(f"{base}/ui/log/{index}#key={key}")
     p.wait_for_selector("#consistency-result")
     check(p.get_attribute("#proof-summary", "data-proof") == "verified" and p.get_attribute("#consistency-result", "data-proof") == "failed",
           "tampered consistency proof: the consistency check fails, the entry's own checks still pass", p.inner_text("#consistency-result"))
@@ -565,7 +566,7 @@ def keyboard(page, base):
     page.focus("#prefix")
     page.keyboard.type("otc:7")
     page.keyboard.press("Enter")
-    page.wait_for_url("**/ui/principals?prefix=otc%3A7*")
+    page.wait_for_url(lambda u: "/ui/principals?prefix=otc%3A7" in u)
     page.wait_for_function("[...document.querySelectorAll('#principals tbody tr')].every(r => r.dataset.principal.startsWith('otc:7'))")
     check(True, "keyboard: typing a prefix and Enter searches")
 

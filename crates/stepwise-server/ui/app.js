@@ -356,7 +356,7 @@ const routes = [
   [/^\/ui\/?$/, "overview", overviewView],
   [/^\/ui\/principals\/?$/, "principals", principalsView],
   [/^\/ui\/principals\/(.+)$/, "principals", principalView],
-  [/^\/ui\/log\/(\d+)$/, "overview", entryView],
+  [/^\/ui\/log\/(\d+)$/, "log", entryView],
   [/^\/ui\/ladder\/?$/, "ladder", ladderView],
   [/^\/ui\/review\/?$/, "review", reviewView],
 ];
@@ -774,18 +774,19 @@ function drawPrincipal(body, id, { explain: x, trust: t, series, vouches, row })
   const cited = [...new Set([...(x.evidence || []), ...((t && t.indexes) || [])])].sort((a, b) => a - b);
   const shown = cited.slice(-300);
   const historySet = new Set([...(x.history || []), ...((t && t.history) || [])]);
+  const allHistory = cited.length > 0 && cited.every((i) => historySet.has(i));
   const evidence = section(
     "Evidence",
     note(
       `${int(cited.length)} log entries cited by the standing and the trust figure` +
         (t && t.indexes_total > (t.indexes || []).length ? ` (the trust figure rests on ${int(t.indexes_total)} in all)` : "") +
         (shown.length < cited.length ? `; the latest ${int(shown.length)} are listed` : "") +
-        (historySet.size ? "; entries marked h were imported as history." : "."),
+        (allHistory ? "; all imported as history (dated by their data set)." : historySet.size ? "; entries marked h were imported as history." : "."),
     ),
     h(
       "ul",
       { class: "chips", id: "evidence" },
-      shown.map((i) => h("li", {}, entryLink(i, historySet.has(i) ? `#${int(i)} h` : `#${int(i)}`))),
+      shown.map((i) => h("li", {}, entryLink(i, historySet.has(i) && !allHistory ? `#${int(i)} h` : `#${int(i)}`))),
     ),
   );
 
@@ -832,7 +833,16 @@ function drawChart(box, series) {
       { label: "level", scale: "level", stroke: "#b5501a", width: 2, paths: uPlot.paths.stepped({ align: 1 }), value: (u, v) => (v === null ? "—" : String(v)) },
     ],
     axes: [
-      {},
+      {
+        // Dates as ISO 8601 (UTC): the day, or the time of day over a short span.
+        values: (u, splits) => {
+          const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+          return splits.map((s) => {
+            const t = new Date(s * 1000).toISOString();
+            return span < 2 * 86400 ? t.slice(11, 16) : t.slice(0, 10);
+          });
+        },
+      },
       { scale: "trust", label: "expected trust" },
       { scale: "level", side: 1, label: "level", grid: { show: false }, incrs: [1] },
     ],
