@@ -131,6 +131,18 @@ def wait_for(cond, seconds=30, what="condition"):
     sys.exit(f"timed out waiting for {what}")
 
 
+def wait_js(page, expression, seconds=TIMEOUT / 1000):
+    """Waits until a JavaScript expression is true in the page. (Playwright's wait_for_function
+    evaluates a string, which the dashboard's Content-Security-Policy forbids.)"""
+    deadline = time.monotonic() + seconds
+    while True:
+        if page.evaluate(f"() => Boolean({expression})"):
+            return
+        if time.monotonic() > deadline:
+            sys.exit(f"FAIL: timed out waiting in {page.url} for {expression}")
+        time.sleep(0.1)
+
+
 class Console:
     """Console errors and uncaught exceptions of every page, with the page's address."""
 
@@ -345,7 +357,7 @@ def live(page, reader, agent, now):
     page.wait_for_selector("#live[data-live=on]")
     status, r = agent.post("/v1/events", {"kind": "rating", "at": iso(datetime.datetime.now(datetime.timezone.utc)), "rater": "agent:bot", "subject": "otc:1", "value": 0.5})
     check(status == 201, "an event appended through the API while the overview is open", r)
-    page.wait_for_function(f"document.querySelector('#log-size') && document.querySelector('#log-size').dataset.value === '{before + 1}'", timeout=TIMEOUT)
+    wait_js(page, f"document.querySelector('#log-size') && document.querySelector('#log-size').dataset.value === '{before + 1}'")
     check(page.evaluate("window.__no_reload === true"), f"live: the overview shows log size {before + 1} without a reload")
 
 
@@ -359,7 +371,7 @@ def principals(page, reader, base):
     page.screenshot(path=str(OUT / "principals.png"))
 
     page.click("#more")
-    page.wait_for_function("document.querySelectorAll('#principals tbody tr').length > 50")
+    wait_js(page, "document.querySelectorAll('#principals tbody tr').length > 50")
     api2 = reader.get(f"/v1/principals?sort=level&limit=50&cursor={urllib.parse.quote(api['next_cursor'])}")
     ids = page.locator("#principals tbody tr").evaluate_all("rows => rows.map(r => r.dataset.principal)")
     check(ids[50:] == [p["principal"] for p in api2["principals"]], "principals: More loads the next page with next_cursor")
@@ -367,7 +379,7 @@ def principals(page, reader, base):
     page.fill("#prefix", "otc:10")
     page.select_option("#sort", "id")  # submits the form
     page.wait_for_url(lambda u: u.endswith("/ui/principals?prefix=otc%3A10&sort=id"))
-    page.wait_for_function("[...document.querySelectorAll('#principals tbody tr')].every(r => r.dataset.principal.startsWith('otc:10'))")
+    wait_js(page, "[...document.querySelectorAll('#principals tbody tr')].every(r => r.dataset.principal.startsWith('otc:10'))")
     api = reader.get("/v1/principals?prefix=otc:10&sort=id&limit=50")
     ids = page.locator("#principals tbody tr").evaluate_all("rows => rows.map(r => r.dataset.principal)")
     check(ids == [p["principal"] for p in api["principals"]] and ids == sorted(ids), f"principals: search otc:10 sorted by id ({api['matched']} match)", ids[:5])
@@ -376,13 +388,13 @@ def principals(page, reader, base):
     page.select_option("#sort", "rank")
     page.wait_for_url(lambda u: u.endswith("/ui/principals?prefix=otc%3A10&sort=rank"))
     api = reader.get("/v1/principals?prefix=otc:10&sort=rank&limit=50")
-    page.wait_for_function(f"document.querySelector('#principals tbody tr') && document.querySelector('#principals tbody tr').dataset.principal === {json.dumps(api['principals'][0]['principal'])}")
+    wait_js(page, f"document.querySelector('#principals tbody tr') && document.querySelector('#principals tbody tr').dataset.principal === {json.dumps(api['principals'][0]['principal'])}")
     ids = page.locator("#principals tbody tr").evaluate_all("rows => rows.map(r => r.dataset.principal)")
     check(ids == [p["principal"] for p in api["principals"]], "principals: sorted by rank, as the API sorts")
 
     page.go_back()
     page.wait_for_url(lambda u: u.endswith("/ui/principals?prefix=otc%3A10&sort=id"))
-    page.wait_for_function("document.querySelector('#sort').value === 'id'")
+    wait_js(page, "document.querySelector('#sort').value === 'id'")
     check(True, "principals: the back button returns to the previous search")
 
 
@@ -426,7 +438,7 @@ def principal(page, reader, base):
 
 def entry(ctx, page, reader, base, console):
     key = reader.key
-    size = reader.get("/v1/overview")["log_size"]
+    size = int(reader.get("/v1/log/checkpoint").split("\n")[1])
     index = size // 3
     e = reader.get(f"/v1/events/{index}")
     page.goto(f"{base}/ui/log/{index}")
@@ -441,7 +453,7 @@ def entry(ctx, page, reader, base, console):
     # Another earlier size: the checkpoint this browser verified just now is remembered.
     page.fill("#old-size", str(max(1, index // 2)))
     page.click("#consistency button[type=submit]")
-    page.wait_for_function(f"document.querySelector('#consistency-result') && document.querySelector('#consistency-result').textContent.includes('{max(1, index // 2)} entries')")
+    wait_js(page, f"document.querySelector('#consistency-result') && document.querySelector('#consistency-result').textContent.includes('{max(1, index // 2)} entries')")
     check(page.get_attribute("#consistency-result", "data-proof") == "verified", f"entry {index}: consistency from size {max(1, index // 2)} verified too")
 
     def flip_hex(h):
@@ -567,7 +579,7 @@ def keyboard(page, base):
     page.keyboard.type("otc:7")
     page.keyboard.press("Enter")
     page.wait_for_url(lambda u: "/ui/principals?prefix=otc%3A7" in u)
-    page.wait_for_function("[...document.querySelectorAll('#principals tbody tr')].every(r => r.dataset.principal.startsWith('otc:7'))")
+    wait_js(page, "[...document.querySelectorAll('#principals tbody tr')].every(r => r.dataset.principal.startsWith('otc:7'))")
     check(True, "keyboard: typing a prefix and Enter searches")
 
 
@@ -590,7 +602,7 @@ def review(ctx, base, keys, reader, console):
     text = page.inner_text("#review-result")
     check(after > before and f"{before:.3f}" in page.inner_text("#review-result .standing-before") and f"{after:.3f}" in page.inner_text("#review-result .standing-after"),
           f"review: 'kept' recorded, agent:bot's standing shown rising {before:.3f} → {after:.3f}", text)
-    page.wait_for_function("!document.querySelector(\"#review tr[data-promise='ui-kept']\")")
+    wait_js(page, "!document.querySelector(\"#review tr[data-promise='ui-kept']\")")
     check(all(p["id"] != "ui-kept" for p in reader.get("/v1/promises?open=true&promisee=user:reviewer")["promises"]), "review: the judged promise left the queue (API and page)")
 
     before = after

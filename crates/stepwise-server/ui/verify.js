@@ -246,9 +246,10 @@ export async function keyId(name, pub) {
 
 /** `<name>+<hex key id>+<base64(0x01 ‖ public key)>` → { name, keyId, pub }; throws a ProofError. */
 export async function parseVerifierKey(vkey) {
-  const parts = String(vkey).split("+");
-  if (parts.length !== 3) throw new ProofError("the verifier key is not name+id+key");
-  const [name, idHex, keyText] = parts;
+  // The name holds no "+", the id is hex; the base64 key may hold "+" itself.
+  const m = /^([^+]+)\+([0-9a-fA-F]{8})\+([A-Za-z0-9+/]+={0,2})$/.exec(String(vkey).trim());
+  if (!m) throw new ProofError("the verifier key is not <name>+<8 hex digits>+<base64 key>");
+  const [, name, idHex, keyText] = m;
   const id = hexToBytes(idHex);
   const blob = b64ToBytes(keyText);
   if (id.length !== 4) throw new ProofError("the verifier key's id is not 4 bytes");
