@@ -1234,6 +1234,7 @@ async function reviewView(current) {
     for (const b of list.querySelectorAll("button")) b.disabled = true;
     try {
       const r = await api("/v1/events", { method: "POST", body });
+      const index = r.results && r.results[0] ? r.results[0].index : null;
       const after = await standingOf(p.promisor).catch(() => null);
       if (!current()) return;
       clear(
@@ -1242,7 +1243,7 @@ async function reviewView(current) {
           "p",
           { class: "ok", id: "review-result", dataset: { promise: p.id } },
           `Recorded: promise ${p.id} ${result}${result === "partial" ? ` (${fraction})` : ""} as entry `,
-          entryLink(r.index),
+          entryLink(index),
           `. ${p.promisor}'s standing: `,
           h("span", { class: "standing-before" }, before ? `${fixed(before.expected)} (level ${before.level.index} ${before.level.name})` : "—"),
           " → ",
