@@ -5,11 +5,13 @@
 //! line prints them with `--json`, so a script reads the same document whichever it asked. This
 //! crate holds no behaviour beyond mapping domain values to their wire form.
 
+pub mod dashboard;
 pub mod decision_json;
 pub mod decisions;
 pub mod messages;
 pub mod views;
 
+pub use dashboard::*;
 pub use decision_json::write_decision;
 pub use decisions::{DecisionEntry, DecisionsQuery, DecisionsView, GateDecision};
 pub use messages::*;

@@ -298,6 +298,22 @@ pub struct PromiseRow {
     pub index: u64,
 }
 
+impl From<&stepwise::model::OpenPromiseRow> for PromiseRow {
+    fn from(r: &stepwise::model::OpenPromiseRow) -> Self {
+        Self {
+            id: r.id.to_string(),
+            promisor: r.promisor.to_string(),
+            promisee: r.promisee.to_string(),
+            scope: r.scope.to_string(),
+            stake: r.stake,
+            made: r.made.to_string(),
+            due: r.due.to_string(),
+            overdue: r.overdue,
+            index: r.index,
+        }
+    }
+}
+
 /// Promises that await judgement, oldest first, a page at a time.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct PromisesView {
@@ -321,20 +337,7 @@ impl PromisesView {
     ) -> Self {
         let next_cursor = more.then(|| rows.last().map(|r| r.index)).flatten();
         Self {
-            promises: rows
-                .into_iter()
-                .map(|r| PromiseRow {
-                    id: r.id.to_string(),
-                    promisor: r.promisor.to_string(),
-                    promisee: r.promisee.to_string(),
-                    scope: r.scope.to_string(),
-                    stake: r.stake,
-                    made: r.made.to_string(),
-                    due: r.due.to_string(),
-                    overdue: r.overdue,
-                    index: r.index,
-                })
-                .collect(),
+            promises: rows.into_iter().map(|r| PromiseRow::from(&r)).collect(),
             next_cursor,
             at: at.to_string(),
             log_size,

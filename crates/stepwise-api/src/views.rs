@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stepwise::evidence::Id;
-use stepwise::ladder::{Decision, Explanation, StepCause};
+use stepwise::ladder::{Decision, Explanation, Step, StepCause};
 use stepwise::model::params::DAY_MICROS;
 use stepwise::model::state::TrustReport;
 use utoipa::ToSchema;
@@ -316,6 +316,17 @@ pub struct StepView {
     pub cause: CauseView,
 }
 
+impl From<&Step> for StepView {
+    fn from(s: &Step) -> Self {
+        Self {
+            at: s.at.to_string(),
+            from: s.from,
+            to: s.to,
+            cause: (&s.cause).into(),
+        }
+    }
+}
+
 /// A principal's place on the ladder and how it got there.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ExplainView {
@@ -372,16 +383,7 @@ impl ExplainView {
             capabilities: d.capabilities().into_iter().map(str::to_owned).collect(),
             expected: d.expected,
             uncertainty: d.uncertainty,
-            timeline: e
-                .timeline
-                .iter()
-                .map(|s| StepView {
-                    at: s.at.to_string(),
-                    from: s.from,
-                    to: s.to,
-                    cause: (&s.cause).into(),
-                })
-                .collect(),
+            timeline: e.timeline.iter().map(StepView::from).collect(),
             next_step: next_step(d),
             history: d.history(&evidence),
             evidence,

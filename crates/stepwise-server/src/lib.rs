@@ -29,7 +29,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use stepwise::data_dir::{DataDir, DataDirError};
 use stepwise::ladder::LadderState;
-use stepwise::ledger::replay::Prefix;
 use stepwise::ledger::{Ledger, LedgerError, SystemClock};
 use stepwise::store::{PostgresStore, SqliteStore, Store, StoreError};
 
@@ -144,8 +143,13 @@ fn start<S: Store + 'static>(
 ) -> Result<(Writer, std::thread::JoinHandle<()>, Arc<Live>), ServeError> {
     let ledger = open()?;
     let checkpoint = ledger.checkpoint().clone();
-    let state = LadderState::replay(ledger.store(), model, ladder, Prefix::ALL, &mut |_| {})?;
-    let live = Arc::new(Live::new(state, checkpoint));
+    let empty = LadderState::new(model, ladder);
+    let live = Arc::new(Live::start(
+        empty,
+        checkpoint,
+        ledger.store(),
+        routes::now(),
+    )?);
     let (writer, thread) = Writer::spawn(ledger, open, Arc::clone(&live), Arc::clone(metrics))?;
     Ok((writer, thread, live))
 }
@@ -181,6 +185,7 @@ pub struct Server {
     writer: std::thread::JoinHandle<()>,
     follower: std::thread::JoinHandle<()>,
     ranker: std::thread::JoinHandle<()>,
+    tabler: std::thread::JoinHandle<()>,
     stop: Arc<AtomicBool>,
 }
 
@@ -253,6 +258,11 @@ impl Server {
             Arc::clone(&metrics),
             Arc::clone(&stop),
         )?;
+        let tabler = app::board::spawn_tabler(
+            Arc::clone(&live),
+            app::board::TABLE_INTERVAL,
+            Arc::clone(&stop),
+        )?;
         let app = Arc::new(App {
             policy,
             policy_text,
@@ -272,6 +282,7 @@ impl Server {
             writer: writer_thread,
             follower,
             ranker,
+            tabler,
             stop,
         })
     }
@@ -281,8 +292,8 @@ impl Server {
         router(Arc::clone(&self.app))
     }
 
-    /// Stops the writer (after it has answered every request it took), the follower and the
-    /// ranker.
+    /// Stops the writer (after it has answered every request it took), the follower, the
+    /// ranker and the tabler.
     /// Blocking: call it off the async threads, once every router is dropped.
     pub fn stop(self) {
         let Self {
@@ -290,6 +301,7 @@ impl Server {
             writer,
             follower,
             ranker,
+            tabler,
             stop,
         } = self;
         drop(app);
@@ -297,6 +309,7 @@ impl Server {
         let _ = writer.join();
         let _ = follower.join();
         let _ = ranker.join();
+        let _ = tabler.join();
     }
 }
 

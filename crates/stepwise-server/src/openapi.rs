@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "log", description = "Record evidence; read and prove the log"),
         (name = "trust", description = "Trust figures, decisions and explanations"),
+        (name = "dashboard", description = "What the dashboard reads: the principals table, the overview, a principal's history, the live stream"),
         (name = "keys", description = "API keys (admin)"),
         (name = "operations", description = "Health, metrics and this document"),
     )

@@ -4,17 +4,20 @@
 //! rank fresh, so that no request ever computes it.
 
 use super::Pool;
+use super::board::{Journal, NEWS_BACKLOG, News, Table};
 use crate::metrics::Metrics;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
+use stepwise::evidence::Event;
 use stepwise::evidence::Time;
 use stepwise::ladder::LadderState;
 use stepwise::ledger::{Appended, decode_entry};
 use stepwise::model::state::RankSnapshot;
 use stepwise::policy::RankRefresh;
 use stepwise::store::{Store, StoreError, StoredCheckpoint};
+use stepwise_api::PrincipalStep;
 
 /// How many published ranks are kept for replays that name one (`rank_log_size`): a replay
 /// with one of them gives the very bits answered; an older one is computed again (cold), equal
@@ -42,20 +45,49 @@ pub struct Live {
     folding: Mutex<()>,
     /// The latest published ranks, newest last.
     retained: Mutex<VecDeque<RankSnapshot>>,
+    /// Standing marks and recent steps, written with the state (lock order: state, then
+    /// journal).
+    journal: RwLock<Journal>,
+    /// The principals table, replaced whole by the tabler thread.
+    table: RwLock<Arc<Table>>,
+    /// Announcements for the live stream.
+    news: tokio::sync::broadcast::Sender<News>,
 }
 
 impl Live {
     /// A live state that starts from `state`, folded from the log up to `checkpoint`; its
-    /// network rank is computed now, so that no request has to.
+    /// network rank is computed now, so that no request has to. Its journal holds only what
+    /// is folded from now on, and its principals table is empty until one is published: see
+    /// [`Live::start`] for a server's.
     pub fn new(mut state: LadderState, checkpoint: StoredCheckpoint) -> Self {
         let snapshot = state.trust().rank_job().snapshot();
         state.publish_rank(snapshot.clone());
+        let (news, _) = tokio::sync::broadcast::channel(NEWS_BACKLOG);
         Self {
             state: RwLock::new(state),
             checkpoint: RwLock::new(checkpoint),
             folding: Mutex::new(()),
             retained: Mutex::new(VecDeque::from([snapshot])),
+            journal: RwLock::new(Journal::default()),
+            table: RwLock::new(Arc::new(Table::default())),
+            news,
         }
+    }
+
+    /// A server's live state: `empty` (a state with nothing folded, of the policy's model and
+    /// ladder) with the whole of `store` folded in through the journal, so that it holds every
+    /// event; its network rank and principals table (as of `now`) computed before any request.
+    pub fn start(
+        empty: LadderState,
+        checkpoint: StoredCheckpoint,
+        store: &dyn Store,
+        now: Time,
+    ) -> Result<Self, StoreError> {
+        let live = Self::new(empty, checkpoint);
+        live.catch_up(store)?;
+        live.publish_rank(live.read(|s| s.trust().rank_job().snapshot()));
+        live.publish_table(Table::compute(&live, now));
+        Ok(live)
     }
 
     /// Publishes `snapshot` as the rank answers use (unless a newer one is), and keeps it for
@@ -152,19 +184,8 @@ impl Live {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let from = self.read(|s| s.trust().log_size());
             if recorded.peek().is_some_and(|&(first, _)| first == from) {
-                let mut state = self
-                    .state
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for (index, event) in recorded {
-                    state.apply(index, event);
-                }
-                drop(state);
-                *self
-                    .checkpoint
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    appended.checkpoint.clone();
+                self.fold(recorded);
+                self.set_checkpoint(appended.checkpoint.clone());
                 return Ok(appended.checkpoint.size);
             }
         }
@@ -191,20 +212,84 @@ impl Live {
             events.push((entry.index, decode_entry(&entry)?));
             Ok(())
         })?;
-        {
-            let mut state = self
-                .state
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (index, event) in &events {
-                state.apply(*index, event);
+        self.fold(events.iter().map(|(index, event)| (*index, event)));
+        self.set_checkpoint(checkpoint);
+        Ok(to)
+    }
+
+    /// Folds `events` (in log order, right after what the state holds) into the state and the
+    /// journal, announcing the steps they cause to whoever listens.
+    fn fold<'e>(&self, events: impl Iterator<Item = (u64, &'e Event)>) {
+        let mut state = self
+            .state
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut journal = self
+            .journal
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let listening = self.news.receiver_count() > 0;
+        for (index, event) in events {
+            let applied = state.apply(index, event);
+            let steps = journal.note(&state, event.at, applied);
+            if listening && let Some(s) = applied.subject {
+                let principal = state.trust().principal(s);
+                for step in steps {
+                    if let Some(id) = principal {
+                        let step = PrincipalStep::new(state.ladder(), id, step);
+                        let _ = self.news.send(News::Step(Arc::new(step)));
+                    }
+                }
             }
         }
+    }
+
+    /// Takes `checkpoint` as the newest, and announces the log's growth.
+    fn set_checkpoint(&self, checkpoint: StoredCheckpoint) {
+        let news = News::Log {
+            log_size: checkpoint.size,
+            root: stepwise_api::hex(&checkpoint.root),
+        };
         *self
             .checkpoint
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = checkpoint;
-        Ok(to)
+        // Nobody listening is not an error.
+        let _ = self.news.send(news);
+    }
+
+    /// Runs `f` on the state and the journal together (read locks, in the fold's order).
+    pub fn read_journal<R>(&self, f: impl FnOnce(&LadderState, &Journal) -> R) -> R {
+        self.read(|state| {
+            let journal = self
+                .journal
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            f(state, &journal)
+        })
+    }
+
+    /// The principals table as last computed.
+    pub fn table(&self) -> Arc<Table> {
+        Arc::clone(
+            &self
+                .table
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Replaces the principals table.
+    pub fn publish_table(&self, table: Table) {
+        *self
+            .table
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(table);
+    }
+
+    /// Listens to the live stream's announcements from now on.
+    pub fn listen(&self) -> tokio::sync::broadcast::Receiver<News> {
+        self.news.subscribe()
     }
 }
 

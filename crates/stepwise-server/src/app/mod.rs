@@ -5,6 +5,7 @@
 //! entries read back from the store, whoever wrote them (this process, another server on the
 //! same PostgreSQL database, or the `stepwise` command on the same SQLite file).
 
+pub mod board;
 mod keys;
 mod live;
 mod pool;

@@ -2,6 +2,7 @@
 //! the OpenAPI document are both made from [`table`], so neither can name a route the other
 //! lacks.
 
+mod dashboard;
 mod decisions;
 mod events;
 mod keys;
@@ -44,6 +45,12 @@ pub fn table() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(trust::promises))
         .routes(routes!(trust::policy))
         .routes(routes!(decisions::decisions))
+        .routes(routes!(dashboard::whoami))
+        .routes(routes!(dashboard::principals))
+        .routes(routes!(dashboard::overview))
+        .routes(routes!(dashboard::series))
+        .routes(routes!(dashboard::vouches))
+        .routes(routes!(dashboard::stream))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
 }

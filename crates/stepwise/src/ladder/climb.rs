@@ -162,6 +162,17 @@ impl Position {
     }
 }
 
+/// What folding one event changed on the ladder.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// The principal whose standing the event is about (the subject of a rating, report or
+    /// vouch, the promisor of an outcome), if any.
+    pub subject: Option<u32>,
+    /// How many promotions and demotions its timeline gained: the last `new_steps` of
+    /// [`LadderState::timeline_of`].
+    pub new_steps: usize,
+}
+
 /// The trust state together with everyone's ladder position and level timeline.
 #[derive(Debug, Clone)]
 pub struct LadderState {
@@ -223,8 +234,9 @@ impl LadderState {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// Folds in the event at log `index` (events in log order, already valid).
-    pub fn apply(&mut self, index: u64, event: &Event) {
+    /// Folds in the event at log `index` (events in log order, already valid), and says whose
+    /// standing it changed and how many steps that principal's timeline gained.
+    pub fn apply(&mut self, index: u64, event: &Event) -> Applied {
         let outcome = match &event.body {
             Body::Outcome { promise, result } => self
                 .trust
@@ -248,6 +260,7 @@ impl LadderState {
         };
         // What time did before this event comes first — promotions by tenure, promises that
         // fell due — while the trust state still holds those promises as open.
+        let steps_before = subject(&self.trust).map_or(0, |s| self.timelines[s as usize].len());
         if let Some(s) = subject(&self.trust) {
             let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
             let (position, _) = self.caught_up(s, event.at, &mut timeline);
@@ -260,7 +273,7 @@ impl LadderState {
             self.timelines.push(Vec::new());
         }
         let Some(s) = subject(&self.trust) else {
-            return;
+            return Applied::default();
         };
         let mut position = self.positions[s as usize].clone();
         let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
@@ -307,7 +320,13 @@ impl LadderState {
             &mut timeline,
         );
         self.positions[s as usize] = position;
+        // A new subject starts with an empty timeline: every step it has is new.
+        let new_steps = timeline.len().saturating_sub(steps_before);
         self.timelines[s as usize] = timeline;
+        Applied {
+            subject: Some(s),
+            new_steps,
+        }
     }
 
     /// The position of `subject` at instant `at`: the stored one, re-evaluated at `at` (time
@@ -360,7 +379,8 @@ impl LadderState {
         (position, at)
     }
 
-    pub(crate) fn timeline_of(&self, s: u32) -> &[Step] {
+    /// Every promotion and demotion of the principal numbered `s`, in order.
+    pub fn timeline_of(&self, s: u32) -> &[Step] {
         self.timelines.get(s as usize).map_or(&[], Vec::as_slice)
     }
 

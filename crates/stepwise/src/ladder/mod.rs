@@ -13,7 +13,7 @@ mod retry;
 use crate::evidence::Id;
 use std::collections::HashMap;
 
-pub use climb::{LadderState, Position, Step, StepCause};
+pub use climb::{Applied, LadderState, Position, Step, StepCause};
 pub use decision::{
     Decision, Denial, Explanation, NextStep, Reason, ReasonData, Reasons, Requirement,
 };

@@ -62,21 +62,49 @@ impl TrustState {
         open.sort_unstable_by_key(index);
         let rows = open
             .into_iter()
-            .filter_map(|(p, k)| {
-                let o = &self.people[p as usize].open[k];
-                Some(OpenPromiseRow {
-                    id: o.id.clone(),
-                    promisor: self.principal(p)?.clone(),
-                    promisee: self.principal(o.promisee)?.clone(),
-                    scope: self.scopes.ids.get(o.scope as usize)?.clone(),
-                    stake: o.stake,
-                    made: Time::from_micros(o.made)?,
-                    due: Time::from_micros(o.due)?,
-                    overdue: o.due <= at.as_micros(),
-                    index: o.index,
-                })
-            })
+            .filter_map(|(p, k)| self.open_row(p, k, at))
             .collect();
         (rows, more)
+    }
+
+    /// The promises past due at `at` with no outcome: how many, and the oldest `limit` of them
+    /// (in log order).
+    pub fn past_due(&self, at: Time, limit: usize) -> (usize, Vec<OpenPromiseRow>) {
+        let at_micros = at.as_micros();
+        let mut due: Vec<(u64, u32, usize)> = Vec::new();
+        for (promisor, person) in self.people.iter().enumerate() {
+            for (k, o) in person.open.iter().enumerate() {
+                if o.due <= at_micros {
+                    due.push((o.index, promisor as u32, k));
+                }
+            }
+        }
+        let count = due.len();
+        if count > limit {
+            due.select_nth_unstable(limit);
+            due.truncate(limit);
+        }
+        due.sort_unstable();
+        let rows = due
+            .into_iter()
+            .filter_map(|(_, p, k)| self.open_row(p, k, at))
+            .collect();
+        (count, rows)
+    }
+
+    /// The `k`th open promise of principal `p` as a row, overdue marked as of `at`.
+    fn open_row(&self, p: u32, k: usize, at: Time) -> Option<OpenPromiseRow> {
+        let o = &self.people[p as usize].open[k];
+        Some(OpenPromiseRow {
+            id: o.id.clone(),
+            promisor: self.principal(p)?.clone(),
+            promisee: self.principal(o.promisee)?.clone(),
+            scope: self.scopes.ids.get(o.scope as usize)?.clone(),
+            stake: o.stake,
+            made: Time::from_micros(o.made)?,
+            due: Time::from_micros(o.due)?,
+            overdue: o.due <= at.as_micros(),
+            index: o.index,
+        })
     }
 }

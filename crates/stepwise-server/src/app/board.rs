@@ -1,0 +1,354 @@
+//! What the dashboard reads beside the live trust state, kept as the log is folded so that no
+//! request walks the whole state or replays the log:
+//!
+//! * the **journal**: for every principal, a standing mark after each event about it (its
+//!   standing through time, for the chart), and the latest promotions and demotions of anyone;
+//! * the **news**: each growth of the log and each promotion or demotion as it is folded, for
+//!   the live stream (`GET /v1/stream`);
+//! * the **table**: every principal's level, standing and rank, sorted four ways, recomputed
+//!   by a background thread after the log grows (`GET /v1/principals`, `GET /v1/overview`).
+//!
+//! All are views of the log; none is stored, and each is rebuilt by folding the log again.
+
+use super::Live;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use stepwise::evidence::{Id, Time};
+use stepwise::ladder::{Applied, LadderState, Step};
+use stepwise::model::{OpenPromiseRow, StandingMark};
+use stepwise_api::{PrincipalSort, PrincipalStep};
+
+/// How many of the latest steps the journal keeps for the overview.
+pub const RECENT_STEPS: usize = 32;
+
+/// A principal's standing just after one event about it.
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    /// The event's instant.
+    pub at: Time,
+    /// The evidence about the principal then.
+    pub mark: StandingMark,
+}
+
+/// Standing marks and the latest steps, appended as events are folded.
+#[derive(Debug, Default)]
+pub struct Journal {
+    marks: Vec<Vec<Mark>>,
+    recent: VecDeque<(u32, Step)>,
+}
+
+impl Journal {
+    /// Notes what folding the event at `at` changed (`applied`), `state` being the state just
+    /// after it; returns the new steps of that principal.
+    pub fn note<'s>(&mut self, state: &'s LadderState, at: Time, applied: Applied) -> &'s [Step] {
+        let Some(s) = applied.subject else {
+            return &[];
+        };
+        let i = s as usize;
+        if self.marks.len() <= i {
+            self.marks.resize_with(i + 1, Vec::new);
+        }
+        self.marks[i].push(Mark {
+            at,
+            mark: state.trust().standing_mark(s),
+        });
+        let timeline = state.timeline_of(s);
+        let new = &timeline[timeline.len().saturating_sub(applied.new_steps)..];
+        for step in new {
+            if self.recent.len() == RECENT_STEPS {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((s, *step));
+        }
+        new
+    }
+
+    /// The standing marks of principal `s`, in log order.
+    pub fn marks(&self, s: u32) -> &[Mark] {
+        self.marks.get(s as usize).map_or(&[], Vec::as_slice)
+    }
+
+    /// The latest steps of anyone, newest first.
+    pub fn recent_steps(&self) -> impl Iterator<Item = &(u32, Step)> {
+        self.recent.iter().rev()
+    }
+}
+
+/// What the live stream announces.
+#[derive(Debug, Clone)]
+pub enum News {
+    /// The log grew to `log_size` entries under this root (hex).
+    Log {
+        /// Entries.
+        log_size: u64,
+        /// Root hash, hex.
+        root: String,
+    },
+    /// A principal was promoted or demoted.
+    Step(Arc<PrincipalStep>),
+}
+
+/// How many announcements wait for a slow listener before it misses some (it is told).
+pub const NEWS_BACKLOG: usize = 1024;
+
+/// One principal's row.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The principal.
+    pub id: Id,
+    /// Its level.
+    pub level: usize,
+    /// Expected trust of its standing.
+    pub expected: f64,
+    /// Uncertainty of its standing.
+    pub uncertainty: f64,
+    /// Network rank score.
+    pub rank: f64,
+}
+
+/// Every principal's row, with the four orders the API lists them in.
+#[derive(Debug)]
+pub struct Table {
+    /// Log size the rows were computed from (the state's when the computation ended).
+    pub log_size: u64,
+    /// The instant levels and standing were computed at.
+    pub at: Time,
+    /// Rows by principal number.
+    pub rows: Vec<Row>,
+    orders: [Vec<u32>; 4],
+    /// Principals per level.
+    pub levels: Vec<usize>,
+    /// Promises past due and with no outcome at `at`: how many, and the oldest ten.
+    pub overdue: (usize, Vec<OpenPromiseRow>),
+}
+
+impl Default for Table {
+    /// The table of an empty log.
+    fn default() -> Self {
+        Self {
+            log_size: 0,
+            at: Time::MIN,
+            rows: Vec::new(),
+            orders: Default::default(),
+            levels: Vec::new(),
+            overdue: (0, Vec::new()),
+        }
+    }
+}
+
+/// How soon after the log grows the table is recomputed (when computing it is quick).
+pub const TABLE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Rows computed under one read lock: short enough that folds waiting for the lock, and the
+/// decisions queued behind them, wait milliseconds.
+const CHUNK: usize = 4096;
+
+impl Table {
+    /// The table of the live state at instant `now` (read a chunk at a time).
+    pub fn compute(live: &Live, now: Time) -> Self {
+        let (count, at, levels) = live.read(|s| {
+            (
+                s.trust().principals(),
+                s.trust().instant_for(now),
+                s.ladder().levels().len(),
+            )
+        });
+        let mut rows = Vec::with_capacity(count);
+        let mut steps = Vec::new();
+        while rows.len() < count {
+            let from = rows.len();
+            live.read(|s| {
+                let trust = s.trust();
+                let ranking = trust.ranking();
+                for i in from..count.min(from + CHUNK) {
+                    let n = i as u32;
+                    let Some(id) = trust.principal(n) else { break };
+                    steps.clear();
+                    let level = s.position_at(Some(n), at, &mut steps).level;
+                    let standing = trust.standing(n, at);
+                    rows.push(Row {
+                        id: id.clone(),
+                        level,
+                        expected: standing.expected(),
+                        uncertainty: standing.uncertainty,
+                        rank: ranking.scores.get(i).copied().unwrap_or(0.0),
+                    });
+                }
+            });
+        }
+        let (log_size, overdue) = live.read(|s| (s.trust().log_size(), s.trust().past_due(at, 10)));
+        let mut per_level = vec![0; levels];
+        for row in &rows {
+            if let Some(n) = per_level.get_mut(row.level) {
+                *n += 1;
+            }
+        }
+        let mut table = Self {
+            log_size,
+            at,
+            rows,
+            orders: Default::default(),
+            levels: per_level,
+            overdue,
+        };
+        for sort in [
+            PrincipalSort::Id,
+            PrincipalSort::Level,
+            PrincipalSort::Trust,
+            PrincipalSort::Rank,
+        ] {
+            let mut order: Vec<u32> = (0..table.rows.len() as u32).collect();
+            order.sort_unstable_by(|&a, &b| {
+                key(sort, &table.rows[a as usize]).cmp(&key(sort, &table.rows[b as usize]))
+            });
+            table.orders[slot(sort)] = order;
+        }
+        table
+    }
+
+    /// A page of the rows whose id starts with `prefix`, in `sort`'s order, after the row
+    /// `after` names; with whether more follow and how many rows match.
+    pub fn page(
+        &self,
+        sort: PrincipalSort,
+        prefix: &str,
+        after: Option<&Cursor>,
+        limit: usize,
+    ) -> (Vec<&Row>, bool, usize) {
+        let order = &self.orders[slot(sort)];
+        let matches = |r: &Row| r.id.as_str().starts_with(prefix);
+        // By id, the matches are one run of the order: found by bisection.
+        let (run, matched) = if sort == PrincipalSort::Id {
+            let lo = order.partition_point(|&i| self.rows[i as usize].id.as_str() < prefix);
+            let hi = lo + order[lo..].partition_point(|&i| matches(&self.rows[i as usize]));
+            (&order[lo..hi], hi - lo)
+        } else if prefix.is_empty() {
+            (&order[..], order.len())
+        } else {
+            let matched = self.rows.iter().filter(|r| matches(r)).count();
+            (&order[..], matched)
+        };
+        let start = after.map_or(0, |c| {
+            run.partition_point(|&i| key(sort, &self.rows[i as usize]) <= c.key())
+        });
+        let mut page = Vec::with_capacity(limit.min(matched));
+        let mut more = false;
+        for &i in &run[start..] {
+            let row = &self.rows[i as usize];
+            if !matches(row) {
+                continue;
+            }
+            if page.len() == limit {
+                more = true;
+                break;
+            }
+            page.push(row);
+        }
+        (page, more, matched)
+    }
+}
+
+fn slot(sort: PrincipalSort) -> usize {
+    match sort {
+        PrincipalSort::Id => 0,
+        PrincipalSort::Level => 1,
+        PrincipalSort::Trust => 2,
+        PrincipalSort::Rank => 3,
+    }
+}
+
+/// Where a row sorts: highest figures first (negated), ties by id.
+#[derive(Debug, PartialEq, PartialOrd)]
+struct SortKey<'r>(usize, f64, f64, &'r str);
+
+impl Eq for SortKey<'_> {}
+
+impl Ord for SortKey<'_> {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0
+            .cmp(&other.0)
+            .then(self.1.total_cmp(&other.1))
+            .then(self.2.total_cmp(&other.2))
+            .then(self.3.cmp(other.3))
+    }
+}
+
+fn key(sort: PrincipalSort, row: &Row) -> SortKey<'_> {
+    let id = row.id.as_str();
+    match sort {
+        PrincipalSort::Id => SortKey(0, 0.0, 0.0, id),
+        PrincipalSort::Level => SortKey(usize::MAX - row.level, -row.expected, 0.0, id),
+        PrincipalSort::Trust => SortKey(0, -row.expected, 0.0, id),
+        PrincipalSort::Rank => SortKey(0, -row.rank, 0.0, id),
+    }
+}
+
+/// Where a page ended: the last row's sort key, so the next page starts after it in whatever
+/// table is current then (a row that moved meanwhile may be seen twice or not at all, never
+/// the rest of the table shifted by one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    level: usize,
+    figure: f64,
+    id: String,
+}
+
+impl Cursor {
+    /// The cursor after `row` in `sort`'s order.
+    pub fn after(sort: PrincipalSort, row: &Row) -> Self {
+        let SortKey(level, figure, _, id) = key(sort, row);
+        Self {
+            level,
+            figure,
+            id: id.to_owned(),
+        }
+    }
+
+    fn key(&self) -> SortKey<'_> {
+        SortKey(self.level, self.figure, 0.0, &self.id)
+    }
+
+    /// Its text form: `<level>:<figure>:<id>` (the figure's bits in hex, exact).
+    pub fn encode(&self) -> String {
+        format!("{}:{:x}:{}", self.level, self.figure.to_bits(), self.id)
+    }
+
+    /// Reads the text form.
+    pub fn decode(text: &str) -> Option<Self> {
+        let mut parts = text.splitn(3, ':');
+        let level = parts.next()?.parse().ok()?;
+        let figure = f64::from_bits(u64::from_str_radix(parts.next()?, 16).ok()?);
+        let id = parts.next()?.to_owned();
+        Some(Self { level, figure, id })
+    }
+}
+
+/// Recomputes the table after the log grows: at most every `interval`, and never more often
+/// than four times the last computation took (so that at any scale it takes at most a fifth
+/// of a core). Stops when `stop` is set.
+pub fn spawn_tabler(
+    live: Arc<Live>,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("stepwise-tabler".into())
+        .spawn(move || {
+            let mut wait = interval;
+            let mut last = Instant::now();
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(10).min(interval));
+                let behind = live.read(|s| s.trust().log_size()) != live.table().log_size;
+                if !behind || last.elapsed() < wait {
+                    continue;
+                }
+                let started = Instant::now();
+                let table = Table::compute(&live, crate::routes::now());
+                live.publish_table(table);
+                last = Instant::now();
+                wait = interval.max(started.elapsed() * 4);
+            }
+        })
+}
