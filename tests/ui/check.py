@@ -136,7 +136,7 @@ def wait_js(page, expression, seconds=TIMEOUT / 1000):
     evaluates a string, which the dashboard's Content-Security-Policy forbids.)"""
     deadline = time.monotonic() + seconds
     while True:
-        if page.evaluate(f"() => Boolean({expression})"):
+        if page.evaluate(f"() => {{ try {{ return Boolean({expression}); }} catch {{ return false; }} }}"):
             return
         if time.monotonic() > deadline:
             sys.exit(f"FAIL: timed out waiting in {page.url} for {expression}")

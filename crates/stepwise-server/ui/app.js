@@ -339,9 +339,12 @@ function onLogGrowth(fn, ms = 1000) {
       fn();
     }, wait);
   };
+  // `lagged`: the server dropped announcements for this stream; read everything again too.
   live.addEventListener("log", handler);
+  live.addEventListener("lagged", handler);
   cleanups.push(() => {
     live.removeEventListener("log", handler);
+    live.removeEventListener("lagged", handler);
     if (timer) clearTimeout(timer);
   });
 }
@@ -501,16 +504,24 @@ function drawOverview(body, o) {
   );
 }
 
+/** A promotion or demotion of the overview (or the stream): from/to levels with their names. */
 function stepRow(s) {
-  const from = typeof s.from === "object" ? `${s.from.level} ${s.from.name}` : String(s.from);
-  const to = typeof s.to === "object" ? `${s.to.level} ${s.to.name}` : String(s.to);
-  const promoted = s.promoted ?? (typeof s.to === "object" ? s.to.level > s.from.level : s.to > s.from);
+  const level = (n, name) => (typeof n === "object" && n ? `${n.level} ${n.name}` : `${n}${name ? " " + name : ""}`);
+  const fromN = typeof s.from === "object" ? s.from.level : s.from;
+  const toN = typeof s.to === "object" ? s.to.level : s.to;
+  const promoted = s.promoted ?? toN > fromN;
+  const index = s.index ?? (s.cause && typeof s.cause === "object" ? s.cause.index : null);
   return h(
     "tr",
     {},
     h("td", {}, principalLink(s.principal)),
-    h("td", {}, h("span", { class: promoted ? "up" : "down" }, promoted ? "▲ promoted " : "▼ demoted "), `${from} → ${to}`),
-    h("td", {}, stepCause(s.cause), s.index !== null && s.index !== undefined ? [" ", entryLink(s.index)] : null),
+    h(
+      "td",
+      {},
+      h("span", { class: promoted ? "up" : "down" }, promoted ? "▲ promoted " : "▼ demoted "),
+      `${level(s.from, s.from_name)} → ${level(s.to, s.to_name)}`,
+    ),
+    h("td", {}, s.text || stepCause(s.cause), index !== null && index !== undefined ? [" ", entryLink(index)] : null),
     h("td", { class: "time" }, iso(s.at)),
   );
 }
@@ -797,8 +808,17 @@ function drawPrincipal(body, id, { explain: x, trust: t, series, vouches, row })
       list.length === 0
         ? note("None.")
         : table(
-            [who === "voucher" ? "Voucher" : "Subject", "Scope", "Entry"],
-            list.map((v) => h("tr", {}, h("td", {}, principalLink(v[who])), h("td", {}, v.scope || "all scopes"), h("td", {}, entryLink(v.index)))),
+            [who === "voucher" ? "Voucher" : "Subject", "Scope", "Counted", "Entry"],
+            list.map((v) =>
+              h(
+                "tr",
+                {},
+                h("td", {}, principalLink(v[who])),
+                h("td", {}, v.scope || "all scopes"),
+                h("td", {}, v.counted === undefined ? "—" : v.counted ? "yes" : "no (no seed reaches the voucher)"),
+                h("td", {}, entryLink(v.index)),
+              ),
+            ),
           );
     append(vouchCard, [
       h("h3", {}, `Received (${int(vouches.received.length)})`),
