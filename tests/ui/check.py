@@ -212,6 +212,17 @@ def run_checks(base, keys, data):
     status, answer = admin.post("/v1/events?history=true", [{"kind": "vouch", "at": iso(now), "voucher": "otc:1", "subject": "otc:2", "weight": 0.5}])
     check(status == 200 and answer["recorded"] == 1, "a vouch otc:1 → otc:2 recorded as history", answer)
 
+    # user:climber keeps three promises at stake 5 to three promisees (loaded as history, dated
+    # days ago so its tenure counts): it climbs to level 1. The live check below demotes it.
+    past = lambda **kw: iso(now - datetime.timedelta(**kw))
+    climb = [{"kind": "promise", "at": past(days=3), "id": f"climb-{i}", "promisor": "user:climber", "promisee": f"user:p{i}", "scope": "deploy", "stake": 5, "due": past(days=2)} for i in range(3)]
+    climb += [{"kind": "outcome", "at": past(days=2, hours=12 - i), "promise": f"climb-{i}", "result": "kept", "author": f"user:p{i}"} for i in range(3)]
+    climb += [{"kind": "promise", "at": past(hours=1), "id": "climb-fall", "promisor": "user:climber", "promisee": "user:p0", "scope": "deploy", "stake": 5, "due": iso(now + datetime.timedelta(days=1))}]
+    status, answer = admin.post("/v1/events?history=true", climb)
+    check(status == 200 and answer["recorded"] == len(climb), "user:climber's record loaded as history", answer)
+    x = reader.get("/v1/principals/user:climber/explain")
+    check(x["level"]["index"] == 1 and len(x["timeline"]) == 1, "user:climber was promoted to level 1", x["timeline"])
+
     # The background table catches up with the log.
     wait_for(lambda: reader.get("/v1/principals?limit=1")["log_size"] == reader.get("/v1/overview")["log_size"], 60, "the principals table")
 
@@ -227,7 +238,7 @@ def run_checks(base, keys, data):
         page.goto(f"{base}/ui/#key={keys['reader']}")
         page.wait_for_selector("#log-size")
         overview(page, reader, base)
-        live(page, reader, agent, now)
+        live(page, reader, agent, admin)
         principals(page, reader, base)
         principal(page, reader, base)
         entry(ctx, page, reader, base, console)
@@ -351,7 +362,7 @@ def overview(page, reader, base):
     page.screenshot(path=str(OUT / "overview.png"), full_page=True)
 
 
-def live(page, reader, agent, now):
+def live(page, reader, agent, admin):
     page.evaluate("window.__no_reload = true")
     before = int(page.get_attribute("#log-size", "data-value"))
     page.wait_for_selector("#live[data-live=on]")
@@ -359,6 +370,18 @@ def live(page, reader, agent, now):
     check(status == 201, "an event appended through the API while the overview is open", r)
     wait_js(page, f"document.querySelector('#log-size') && document.querySelector('#log-size').dataset.value === '{before + 1}'")
     check(page.evaluate("window.__no_reload === true"), f"live: the overview shows log size {before + 1} without a reload")
+    # A broken promise demotes user:climber at once: the overview lists the demotion, still without a reload.
+    now = datetime.datetime.now(datetime.timezone.utc)
+    status, r = admin.post("/v1/events?history=true", [{"kind": "outcome", "at": iso(now), "promise": "climb-fall", "result": "broken", "author": "user:p0"}])
+    check(status == 200 and r["recorded"] == 1, "user:climber's promise judged broken through the API", r)
+    wait_js(page, "document.querySelector('#recent-steps tbody tr') && document.querySelector('#recent-steps tbody tr').textContent.includes('demoted')")
+    first = page.inner_text("#recent-steps tbody tr")
+    steps = reader.get("/v1/overview")["recent_steps"]
+    check(page.evaluate("window.__no_reload === true") and "user:climber" in first and "1 contributor → 0 newcomer" in first and steps[0]["principal"] == "user:climber" and steps[0]["to"] == 0,
+          "live: the demotion shows in recent promotions and demotions, with its cause", first)
+    check(page.locator("#recent-steps tbody tr").count() == len(steps) and any("promoted" in t for t in page.locator("#recent-steps tbody tr").all_inner_texts()),
+          f"overview: the {len(steps)} recent steps, the promotion among them")
+    page.screenshot(path=str(OUT / "overview.png"), full_page=True)
 
 
 def principals(page, reader, base):
@@ -426,6 +449,19 @@ def principal(page, reader, base):
     links = page.locator("#evidence a").evaluate_all("as => as.map(a => a.getAttribute('href'))")
     check(links and all(l.startswith("/ui/log/") and int(l.rsplit("/", 1)[1]) in cited for l in links), f"{top}: {len(links)} evidence links to its log entries")
     page.screenshot(path=str(OUT / "principal.png"), full_page=True)
+
+    x = reader.get("/v1/principals/user:climber/explain")
+    page.goto(f"{base}/ui/principals/user:climber")
+    page.wait_for_selector("#timeline tbody tr")
+    rows = page.locator("#timeline tbody tr").all_inner_texts()
+    check(len(rows) == len(x["timeline"]) == 2 and "0 → 1" in rows[1] and "1 → 0" in rows[0] and "broken promise" in rows[0],
+          "user:climber: the timeline, newest first: promoted 0 → 1, demoted 1 → 0 for a broken promise", rows)
+    cause = x["timeline"][-1]["cause"]["index"]
+    check(page.locator(f"#timeline a[href='/ui/log/{cause}']").count() == 1, f"user:climber: the demotion links to its cause, entry {cause}")
+    series = reader.get("/v1/principals/user:climber/series?points=200")
+    page.wait_for_selector("#chart canvas")
+    check(max(p["level"] for p in series["points"]) == 1, "user:climber: the chart's series reaches level 1")
+    page.screenshot(path=str(OUT / "principal-climber.png"), full_page=True)
 
     v = reader.get("/v1/principals/otc:2/vouches")
     page.goto(f"{base}/ui/principals/otc:2")
