@@ -454,7 +454,7 @@ def principal(page, reader, base):
     page.goto(f"{base}/ui/principals/user:climber")
     page.wait_for_selector("#timeline tbody tr")
     rows = page.locator("#timeline tbody tr").all_inner_texts()
-    check(len(rows) == len(x["timeline"]) == 2 and "0 → 1" in rows[1] and "1 → 0" in rows[0] and "broken promise" in rows[0],
+    check(len(rows) == len(x["timeline"]) == 2 and "0 newcomer → 1 contributor" in rows[1] and "1 contributor → 0 newcomer" in rows[0] and "broken promise" in rows[0],
           "user:climber: the timeline, newest first: promoted 0 → 1, demoted 1 → 0 for a broken promise", rows)
     cause = x["timeline"][-1]["cause"]["index"]
     check(page.locator(f"#timeline a[href='/ui/log/{cause}']").count() == 1, f"user:climber: the demotion links to its cause, entry {cause}")

@@ -91,6 +91,12 @@ function section(title, ...children) {
   return h("section", { class: "card" }, h("h2", {}, title), ...children);
 }
 
+/** A card across the whole grid. */
+function wide(card) {
+  card.classList.add("wide");
+  return card;
+}
+
 function note(text, cls = "muted") {
   return h("p", { class: cls }, text);
 }
@@ -102,10 +108,10 @@ function errorBox(e) {
 function stepCause(cause) {
   if (!cause) return "";
   if (typeof cause === "string") return cause;
-  const at = cause.index === null || cause.index === undefined ? "" : ` (entry ${cause.index})`;
+  const at = "";
   switch (cause.kind) {
     case "promoted":
-      return cause.index === null || cause.index === undefined ? "requirements met as time passed" : `requirements met${at}`;
+      return cause.index === null || cause.index === undefined ? "requirements met as time passed" : "requirements met";
     case "broken_promise":
       return `broken promise of stake ${stake(cause.stake)}${at}`;
     case "overdue_promise":
@@ -173,6 +179,16 @@ async function api(path, { method = "GET", body, text = false, signal } = {}) {
 
 const enc = encodeURIComponent;
 
+// The policy changes only when the server restarts: read it once per sign-in.
+let policyPromise = null;
+function getPolicy() {
+  if (!policyPromise) {
+    policyPromise = api("/v1/policy");
+    policyPromise.catch(() => (policyPromise = null));
+  }
+  return policyPromise;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signing in and out
 
@@ -213,6 +229,7 @@ function signInForm(message) {
 function signOut(message) {
   sessionStorage.removeItem(KEY_STORE);
   me = null;
+  policyPromise = null;
   stopStream();
   signInForm(message);
 }
@@ -496,11 +513,11 @@ function drawOverview(body, o) {
         ? note("None yet.")
         : table(["Principal", "Move", "Cause", "At"], o.recent_steps.map(stepRow), { id: "recent-steps" }),
     ),
-    section(
+    wide(section(
       "Open promises past due",
       note(`${int((o.overdue || {}).count || 0)} past due, counted as broken until judged.`),
       ((o.overdue || {}).promises || []).length === 0 ? null : promiseTable(o.overdue.promises, { id: "overdue" }),
-    ),
+    )),
   );
 }
 
@@ -668,15 +685,16 @@ async function principalView(id, current) {
   document.title = `${id} · stepwise`;
   const base = `/v1/principals/${enc(id)}`;
   const draw = async () => {
-    const [explain, trust, series, vouches, row] = await Promise.all([
+    const [explain, trust, series, vouches, row, policy] = await Promise.all([
       api(`${base}/explain`),
       api(`${base}/trust`),
       api(`${base}/series?points=200`).catch((e) => ({ error: e })),
       api(`${base}/vouches`).catch((e) => ({ error: e })),
       api(`/v1/principals?${new URLSearchParams({ prefix: id, sort: "id", limit: "1" })}`).catch((e) => ({ error: e })),
+      getPolicy().catch(() => null),
     ]);
     if (!current()) return null;
-    return { explain, trust, series, vouches, row };
+    return { explain, trust, series, vouches, row, policy };
   };
   const data = await draw();
   if (!data) return;
@@ -697,7 +715,11 @@ async function principalView(id, current) {
   );
 }
 
-function drawPrincipal(body, id, { explain: x, trust: t, series, vouches, row }) {
+function drawPrincipal(body, id, { explain: x, trust: t, series, vouches, row, policy }) {
+  const levelName = (k) => {
+    const l = policy && policy.ladder[k];
+    return l ? `${k} ${l.name}` : String(k);
+  };
   const exact = row && !row.error ? (row.principals || []).find((p) => p.principal === id) : null;
   const rankText = exact ? rank(exact.rank) : t ? rank(t.rank) : "—";
   const standing = section(
@@ -774,7 +796,7 @@ function drawPrincipal(body, id, { explain: x, trust: t, series, vouches, row })
                 "tr",
                 {},
                 h("td", { class: "time" }, iso(s.at)),
-                h("td", {}, h("span", { class: s.to > s.from ? "up" : "down" }, s.to > s.from ? "▲ " : "▼ "), `${s.from} → ${s.to}`),
+                h("td", {}, h("span", { class: s.to > s.from ? "up" : "down" }, s.to > s.from ? "▲ " : "▼ "), `${levelName(s.from)} → ${levelName(s.to)}`),
                 h("td", {}, stepCause(s.cause), s.cause && s.cause.index !== null && s.cause.index !== undefined ? [" ", entryLink(s.cause.index)] : null),
               ),
             ),
@@ -855,11 +877,12 @@ function drawChart(box, series) {
     axes: [
       {
         // Dates as ISO 8601 (UTC): the day, or the time of day over a short span.
+        space: 90,
         values: (u, splits) => {
-          const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+          const step = splits.length > 1 ? splits[1] - splits[0] : 86400;
           return splits.map((s) => {
             const t = new Date(s * 1000).toISOString();
-            return span < 2 * 86400 ? t.slice(11, 16) : t.slice(0, 10);
+            return step < 86400 ? `${t.slice(5, 10)} ${t.slice(11, 16)}` : t.slice(0, 10);
           });
         },
       },
@@ -952,7 +975,7 @@ function checkItem(list, name, ok, words) {
 async function verifyEntry(index, entry, list, current) {
   let failed = null;
   const fail = (why) => (failed = failed || why);
-  const [note_, policy] = await Promise.all([api("/v1/log/checkpoint", { text: true }), api("/v1/policy")]);
+  const [note_, policy] = await Promise.all([api("/v1/log/checkpoint", { text: true }), getPolicy()]);
   if (!current()) return { ok: false };
   const signed = await verify.verifyCheckpoint(note_, policy.verifier_key);
   if (!checkItem(list, "checkpoint", signed.ok, signed.ok ? `the checkpoint is ${signed.reason}.` : `checkpoint signature: ${signed.reason}.`)) {
@@ -1126,7 +1149,7 @@ async function checkConsistency(old, index, cp, leaf, seen) {
 
 async function ladderView(current) {
   document.title = "Ladder · stepwise";
-  const policy = await api("/v1/policy");
+  const policy = await getPolicy();
   if (!current()) return;
   const capabilities = [...new Set(policy.ladder.flatMap((l) => l.capabilities))];
   const reqText = (r) => {
