@@ -223,8 +223,7 @@ def run_checks(base, keys, data):
     x = reader.get("/v1/principals/user:climber/explain")
     check(x["level"]["index"] == 1 and len(x["timeline"]) == 1, "user:climber was promoted to level 1", x["timeline"])
 
-    # The background table catches up with the log.
-    wait_for(lambda: reader.get("/v1/principals?limit=1")["log_size"] == reader.get("/v1/overview")["log_size"], 60, "the principals table")
+    settle(reader)
 
     console = Console()
     with sync_playwright() as pw:
@@ -240,7 +239,7 @@ def run_checks(base, keys, data):
         overview(page, reader, base)
         live(page, reader, agent, admin)
         principals(page, reader, base)
-        principal(page, reader, base)
+        principal(page, reader, agent, base)
         entry(ctx, page, reader, base, console)
         ladder(page, reader, base)
         keyboard(page, base)
@@ -384,7 +383,13 @@ def live(page, reader, agent, admin):
     page.screenshot(path=str(OUT / "overview.png"), full_page=True)
 
 
+def settle(reader):
+    """Waits until the principals table (recomputed in the background) has caught up with the log."""
+    wait_for(lambda: reader.get("/v1/principals?limit=1")["log_size"] == reader.get("/v1/overview")["log_size"], 60, "the principals table")
+
+
 def principals(page, reader, base):
+    settle(reader)
     page.click("nav a[href='/ui/principals']")
     page.wait_for_selector("#principals tbody tr")
     api = reader.get("/v1/principals?sort=level&limit=50")
@@ -421,7 +426,7 @@ def principals(page, reader, base):
     check(True, "principals: the back button returns to the previous search")
 
 
-def principal(page, reader, base):
+def principal(page, reader, agent, base):
     # The principal with the highest network rank: plenty of evidence and a real level.
     top = reader.get("/v1/rank?top=1")["principals"][0]["principal"]
     page.goto(f"{base}/ui/principals?sort=rank")
@@ -470,6 +475,17 @@ def principal(page, reader, base):
     page.goto(f"{base}/ui/principals/otc:1")
     page.wait_for_selector("#vouches-given")
     check("otc:2" in page.inner_text("#vouches-given"), "otc:1: the vouch it gave to otc:2")
+
+    # Live: a rating of otc:1 appended while its page is open shows up without a reload.
+    page.wait_for_selector("#live[data-live=on]")
+    page.evaluate("window.__no_reload = true")
+    ratings = int(page.get_attribute("#counts", "data-ratings"))
+    t = reader.get("/v1/principals/otc:1/trust")["counts"]
+    check(ratings == t["ratings_positive"] + t["ratings_negative"], f"otc:1: its {ratings} ratings counted as the API counts them")
+    status, r = agent.post("/v1/events", {"kind": "rating", "at": iso(datetime.datetime.now(datetime.timezone.utc)), "rater": "agent:bot", "subject": "otc:1", "value": -0.5})
+    check(status == 201, "a rating of otc:1 appended while its page is open", r)
+    wait_js(page, f"document.querySelector('#counts').dataset.ratings === '{ratings + 1}'")
+    check(page.evaluate("window.__no_reload === true") and "1 negative" in page.inner_text("#counts"), f"live: otc:1's page counts {ratings + 1} ratings, one negative, without a reload", page.inner_text("#counts"))
 
 
 def entry(ctx, page, reader, base, console):

@@ -745,7 +745,9 @@ function drawPrincipal(body, id, { explain: x, trust: t, series, vouches, row, p
       h("dd", {}, `${iso(x.at)}, log size ${int(x.log_size)}`),
     ),
     t
-      ? note(
+      ? h(
+          "p",
+          { class: "muted", id: "counts", dataset: { ratings: String(t.counts.ratings_positive + t.counts.ratings_negative) } },
           `Evidence counts: ${int(t.counts.kept)} kept, ${int(t.counts.broken)} broken, ${int(t.counts.partial)} partial, ` +
             `${int(t.counts.overdue)} overdue, ${int(t.counts.ratings_positive)} positive and ${int(t.counts.ratings_negative)} negative ratings, ` +
             `${int(t.counts.reports)} reports, ${int(t.counts.vouches)} vouches.`,
