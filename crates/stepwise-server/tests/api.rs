@@ -54,16 +54,23 @@ impl Api {
     /// A server whose policy file has `network` as its `[network]` section (default: as
     /// `stepwise init` writes it).
     fn open_with(limits: Limits, network: &str) -> Self {
+        Self::open_edited(limits, |policy| {
+            if network.is_empty() {
+                return policy;
+            }
+            let policy = policy.replace("refresh_interval = \"1s\"\n", "");
+            policy.replace("refresh_events = 10000\n", network)
+        })
+    }
+
+    /// A server whose policy is `stepwise init`'s with `edit` applied to its text.
+    pub(super) fn open_edited(limits: Limits, edit: impl FnOnce(String) -> String) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         let data_dir = DataDir::new(&data);
         data_dir.create(None).expect("init");
-        if !network.is_empty() {
-            let policy = std::fs::read_to_string(data_dir.policy_path()).expect("policy");
-            let policy = policy.replace("refresh_interval = \"1s\"\n", "");
-            let policy = policy.replace("refresh_events = 10000\n", network);
-            std::fs::write(data_dir.policy_path(), policy).expect("policy written");
-        }
+        let policy = std::fs::read_to_string(data_dir.policy_path()).expect("policy");
+        std::fs::write(data_dir.policy_path(), edit(policy)).expect("policy written");
         let mut store = SqliteStore::open(&data_dir.store_path()).expect("store");
         let mut key = |role: Role, principal: Option<&str>| {
             let text = generate_key().expect("key");
@@ -116,9 +123,19 @@ impl Api {
         let response = router.oneshot(request).await.expect("infallible");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
+        let stream = headers
+            .get("content-type")
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+        let bytes = if stream {
+            // A stream never ends: its first event is the answer.
+            use futures_util::StreamExt as _;
+            let mut frames = response.into_body().into_data_stream();
+            frames.next().await.and_then(Result::ok).unwrap_or_default()
+        } else {
+            axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body")
+        };
         Reply {
             status,
             headers,
@@ -146,12 +163,12 @@ pub(super) fn ago(hours: f64) -> String {
         .to_string()
 }
 
-fn promise(id: &str, promisor: &str, promisee: &str) -> Value {
+pub(super) fn promise(id: &str, promisor: &str, promisee: &str) -> Value {
     json!({"kind": "promise", "at": ago(6.0), "id": id, "promisor": promisor,
            "promisee": promisee, "scope": "deploy", "stake": 1, "due": ago(-18.0)})
 }
 
-fn outcome(id: &str, result: &str) -> Value {
+pub(super) fn outcome(id: &str, result: &str) -> Value {
     json!({"kind": "outcome", "at": ago(2.0), "promise": id, "result": result})
 }
 
@@ -170,7 +187,13 @@ pub(super) fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
             | "/v1/rank"
             | "/v1/promises"
             | "/v1/decisions"
-            | "/v1/policy",
+            | "/v1/policy"
+            | "/v1/whoami"
+            | "/v1/principals"
+            | "/v1/overview"
+            | "/v1/principals/{id}/series"
+            | "/v1/principals/{id}/vouches"
+            | "/v1/stream",
         )
         | ("post", "/v1/decide" | "/v1/decide/batch") => Some(Role::Reader),
         ("post", "/v1/events") => Some(Role::Recorder),
@@ -280,7 +303,7 @@ async fn the_role_matrix_holds_for_every_operation_in_the_document() {
     }
     assert_eq!(
         operations.len(),
-        19,
+        25,
         "the document's operations: {operations:?}"
     );
 
@@ -726,7 +749,7 @@ async fn every_error_has_one_shape_with_its_documented_code_and_status() {
     }
 }
 
-fn rating(rater: &str, subject: &str) -> Value {
+pub(super) fn rating(rater: &str, subject: &str) -> Value {
     json!({"kind": "rating", "at": ago(0.1), "rater": rater, "subject": subject, "value": 1})
 }
 

@@ -1,6 +1,7 @@
-//! The server's integration tests, in one binary: the API in process, MCP over HTTP on a real
-//! port, and the OpenAPI document.
+//! The server's integration tests, in one binary: the API in process (and what the dashboard
+//! reads), MCP over HTTP on a real port, and the OpenAPI document.
 
 mod api;
+mod dashboard;
 mod mcp;
 mod openapi;
