@@ -247,6 +247,7 @@ def run_checks(base, keys, data):
         check(not errors, "no console errors or page errors on any page the reader opened", errors)
         page.close()
 
+        reconnect(ctx, base, keys["reader"], console)
         review(ctx, base, keys, reader, console)
         phone(browser, base, keys, console)
         browser.close()
@@ -633,6 +634,29 @@ def keyboard(page, base):
     page.wait_for_url(lambda u: "/ui/principals?prefix=otc%3A7" in u)
     wait_js(page, "[...document.querySelectorAll('#principals tbody tr')].every(r => r.dataset.principal.startsWith('otc:7'))")
     check(True, "keyboard: typing a prefix and Enter searches")
+
+
+def reconnect(ctx, base, key, console):
+    """The live stream fails twice, then connects: the page retries, waiting longer each time."""
+    page = console.watch(ctx.new_page())
+    attempts = []
+
+    def handler(route):
+        attempts.append(time.monotonic())
+        if len(attempts) <= 2:
+            route.abort()
+        else:
+            route.continue_()
+
+    page.route(re.compile(r"/v1/stream$"), handler)
+    page.goto(f"{base}/ui/#key={key}")
+    page.wait_for_selector("#live[data-live=reconnecting]")
+    page.wait_for_selector("#live[data-live=on]")
+    gaps = [round(b - a, 2) for a, b in zip(attempts, attempts[1:])]
+    check(len(attempts) == 3 and gaps[0] >= 0.9 and gaps[1] >= gaps[0] + 0.5, f"live: two failed connections, retried after {gaps[0]} s then {gaps[1]} s, then live", gaps)
+    errors = console.take()
+    check(errors and all("ERR_FAILED" in e[1] for e in errors), "the only console messages are the browser's notes of the two failed connections", errors)
+    page.close()
 
 
 def review(ctx, base, keys, reader, console):
