@@ -1156,15 +1156,16 @@ async function ladderView(current) {
   const capabilities = [...new Set(policy.ladder.flatMap((l) => l.capabilities))];
   const reqText = (r) => {
     if (!r) return "where everyone starts";
+    const n = (k, one, many) => `${stake(k)} ${k === 1 ? one : many}`;
     const parts = [
-      `${int(r.kept)} kept promises of stake ≥ ${stake(r.kept_min_stake)}`,
+      `${n(r.kept, "kept promise", "kept promises")} of stake ≥ ${stake(r.kept_min_stake)}`,
       `expected trust ≥ ${fixed(r.min_expected, 2)}`,
       `uncertainty ≤ ${fixed(r.max_uncertainty, 2)}`,
-      `${stake(r.min_tenure_days)} days at the level below`,
-      `${stake(r.clean_for_days)} days without a broken promise`,
+      `${n(r.min_tenure_days, "day", "days")} at the level below`,
+      `${n(r.clean_for_days, "day", "days")} without a broken promise`,
     ];
-    if (r.min_counterparties) parts.push(`${int(r.min_counterparties)} distinct promisees`);
-    if (r.vouches) parts.push(`${int(r.vouches)} vouches from level ${r.vouchers_level} or above`);
+    if (r.min_counterparties) parts.push(n(r.min_counterparties, "distinct promisee", "distinct promisees"));
+    if (r.vouches) parts.push(`${n(r.vouches, "vouch", "vouches")} from level ${r.vouchers_level} or above`);
     return parts.join("; ");
   };
   const ladder = table(
