@@ -282,6 +282,48 @@ def vectors(ctx, base, console):
         wrong = [r for r in mine if r[1] == r[2]]
         good = sum(1 for r in mine if not r[1])
         check(mine and not wrong, f"verify.js: {len(mine)} {kind} vectors ({good} valid accepted, {len(mine) - good} corrupted rejected)", wrong[:5])
+    # Corruptions derived here from each valid proof: one bit of either root, or of any proof
+    # hash, must make it fail (the vectors above leave some of these out, e.g. a wrong earlier root
+    # with an intact later one).
+    def flip(b64):
+        raw = bytearray(base64.b64decode(b64))
+        raw[-1] ^= 0x01
+        return base64.b64encode(bytes(raw)).decode()
+
+    derived = []
+    for name, d in cases:
+        if d["wantErr"]:
+            continue
+        if "leafIdx" in d:
+            fields = ["root", "leafHash"]
+        elif d["size1"] != d["size2"]:
+            fields = ["root1", "root2"]
+        else:
+            continue
+        for f in fields:
+            derived.append([f"{name}: {f} flipped", {**d, f: flip(d[f]), "wantErr": True}])
+        for i in range(len(d["proof"] or [])):
+            proof = list(d["proof"])
+            proof[i] = flip(proof[i])
+            derived.append([f"{name}: proof[{i}] flipped", {**d, "proof": proof, "wantErr": True}])
+    results = page.evaluate(
+        """async (cases) => {
+          const v = await import('/ui/assets/verify.js');
+          const b = (s) => v.b64ToBytes(s || '');
+          const out = [];
+          for (const [name, d] of cases) {
+            const r = 'leafIdx' in d
+              ? await v.verifyInclusion(d.leafIdx, d.treeSize, b(d.leafHash), (d.proof || []).map(b), b(d.root))
+              : await v.verifyConsistency(d.size1, d.size2, (d.proof || []).map(b), b(d.root1), b(d.root2));
+            out.push([name, r.ok]);
+          }
+          return out;
+        }""",
+        derived,
+    )
+    accepted = [r[0] for r in results if r[1]]
+    check(len(results) > 20 and not accepted, f"verify.js: {len(results)} corruptions of the valid vectors (one bit of a root, the leaf or a proof hash) all rejected", accepted[:5])
+
     # The hashes themselves: the standard 8-leaf tree's root, built from its leaves in the page.
     root = page.evaluate(
         """async () => {
