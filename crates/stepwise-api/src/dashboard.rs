@@ -43,11 +43,13 @@ pub struct PrincipalsQuery {
     #[param(max_length = 128)]
     pub prefix: Option<String>,
     /// `id` (default), `level`, `trust` or `rank`.
+    #[param(inline)]
     pub sort: Option<PrincipalSort>,
     /// `next_cursor` of the page before.
     #[param(max_length = 300)]
     pub cursor: Option<String>,
     /// Rows per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -203,6 +205,7 @@ pub struct OverviewView {
 #[into_params(parameter_in = Query)]
 pub struct SeriesQuery {
     /// How many points, 2 to 1000 (default 200), evenly spaced from its first evidence to now.
+    #[param(minimum = 2, maximum = 1000)]
     pub points: Option<usize>,
 }
 
