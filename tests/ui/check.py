@@ -609,6 +609,16 @@ def entry(ctx, page, reader, base, console):
         lines[2] = base64.b64encode(bytes(raw)).decode()
         return "\n".join(lines)
 
+    def other_key_id(text):
+        j = json.loads(text)
+        name, kid, key = j["verifier_key"].split("+", 2)
+        j["verifier_key"] = f"{name}+{flip_hex(kid)}+{key}"
+        return json.dumps(j)
+
+    p = tampered("verifier key id (policy)", re.compile(r"/v1/policy$"), other_key_id, ["checkpoint"])
+    check("key" in p.inner_text("#checks li[data-check=checkpoint]"), "the failed checkpoint check names the key", p.inner_text("#checks li[data-check=checkpoint]"))
+    p.close()
+
     p = tampered("checkpoint root (signature kept)", re.compile(r"/v1/log/checkpoint$"), flip_root, ["checkpoint", "inclusion", "root"])
     p.close()
 
