@@ -204,7 +204,8 @@ pub struct OverviewView {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SeriesQuery {
-    /// How many points, 2 to 1000 (default 200), evenly spaced from its first evidence to now.
+    /// How many points, 2 to 1000 (default 200), evenly spaced from its first evidence to now
+    /// (one point, now, for a principal with no evidence yet).
     #[param(minimum = 2, maximum = 1000)]
     pub points: Option<usize>,
 }
