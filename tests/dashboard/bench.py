@@ -42,8 +42,8 @@ def main():
         # Exit 1: its self-ratings are refused by line number, as the README says.
         if loaded.returncode not in (0, 1) or "recorded" not in loaded.stdout:
             sys.exit(f"import failed: {loaded.stdout}{loaded.stderr}")
-        print(f"epinions: {loaded.stdout.strip().splitlines()[-1]} "
-              f"({time.monotonic() - started:.1f} s)")
+        recorded = next(l for l in loaded.stdout.splitlines() if l.startswith("recorded"))
+        print(f"epinions: {recorded} ({time.monotonic() - started:.1f} s)")
         # One principal with 1,000 events: ratings by 1,000 Epinions users, one every ~9 h.
         now = datetime.datetime.now(datetime.timezone.utc)
         lines = []
@@ -61,6 +61,8 @@ def main():
             sys.exit(f"import failed: {added.stdout}{added.stderr}")
         key = json.loads(run([binary, "key", "create", "--role", "reader", "--json",
                               "--data", data]).stdout)["key"]
+        recorder = json.loads(run([binary, "key", "create", "--role", "recorder", "--principal",
+                                   "bench:rater", "--json", "--data", data]).stdout)["key"]
         started = time.monotonic()
         server = subprocess.Popen([binary, "serve", "--addr", "127.0.0.1:0", "--data", data,
                                    "--rate", "100000", "--burst", "100000"],
@@ -117,6 +119,24 @@ def main():
                 p95 = times[int(len(times) * 0.95) - 1]
                 ratio = f"{median / limit:.3f}" if limit else "-"
                 print(f"{name:58} {median:9.3f} {p95:7.3f} {limit or '-':>6} {ratio:>6}")
+            # How long after an append the table reflects it (its recomputation at this scale).
+            lags = []
+            for i in range(7):
+                event = json.dumps({"kind": "rating", "at": datetime.datetime.now(
+                    datetime.timezone.utc).isoformat().replace("+00:00", "Z"),
+                    "rater": "bench:rater", "subject": f"ep:{i}", "value": 1})
+                conn.request("POST", "/v1/events", body=event,
+                             headers={"Authorization": f"Bearer {recorder}",
+                                      "Content-Type": "application/json"})
+                reply = conn.getresponse()
+                size = json.loads(reply.read())["results"][0]["index"] + 1
+                t = time.perf_counter()
+                while get("/v1/principals?limit=1")["log_size"] < size:
+                    time.sleep(0.005)
+                lags.append((time.perf_counter() - t) * 1000)
+                time.sleep(1.5)
+            print(f"table caught up after an append: median {statistics.median(lags):.0f} ms "
+                  f"(range {min(lags):.0f}-{max(lags):.0f} ms over {len(lags)} appends)")
             with open(f"/proc/{server.pid}/status") as f:
                 rss = next(l for l in f if l.startswith("VmRSS")).split()[1]
             print(f"serve: VmRSS {int(rss) / 1024:.0f} MiB")
