@@ -255,6 +255,21 @@ def run_checks(base, keys, data):
         browser.close()
 
 
+
+# Runs verify.js on known-answer cases in the page: [name, wantErr, ok, reason] for each.
+RUN_VECTORS = """async (cases) => {
+  const v = await import('/ui/assets/verify.js');
+  const b = (s) => v.b64ToBytes(s || '');
+  const out = [];
+  for (const [name, d] of cases) {
+    const r = 'leafIdx' in d
+      ? await v.verifyInclusion(d.leafIdx, d.treeSize, b(d.leafHash), (d.proof || []).map(b), b(d.root))
+      : await v.verifyConsistency(d.size1, d.size2, (d.proof || []).map(b), b(d.root1), b(d.root2));
+    out.push([name, d.wantErr, r.ok, r.reason]);
+  }
+  return out;
+}"""
+
 def vectors(ctx, base, console):
     """verify.js against the RFC 6962 known-answer vectors of transparency-dev/merkle."""
     cases = []
@@ -264,21 +279,7 @@ def vectors(ctx, base, console):
     page = console.watch(ctx.new_page())
     page.goto(f"{base}/ui/")
     page.wait_for_selector("#sign-in")
-    results = page.evaluate(
-        """async (cases) => {
-          const v = await import('/ui/assets/verify.js');
-          const b = (s) => v.b64ToBytes(s || '');
-          const out = [];
-          for (const [name, d] of cases) {
-            const r = 'leafIdx' in d
-              ? await v.verifyInclusion(d.leafIdx, d.treeSize, b(d.leafHash), (d.proof || []).map(b), b(d.root))
-              : await v.verifyConsistency(d.size1, d.size2, (d.proof || []).map(b), b(d.root1), b(d.root2));
-            out.push([name, d.wantErr, r.ok, r.reason]);
-          }
-          return out;
-        }""",
-        cases,
-    )
+    results = page.evaluate(RUN_VECTORS, cases)
     for kind in ("inclusion", "consistency"):
         mine = [r for r in results if r[0].startswith(kind)]
         wrong = [r for r in mine if r[1] == r[2]]
@@ -308,21 +309,7 @@ def vectors(ctx, base, console):
             proof = list(d["proof"])
             proof[i] = flip(proof[i])
             derived.append([f"{name}: proof[{i}] flipped", {**d, "proof": proof, "wantErr": True}])
-    results = page.evaluate(
-        """async (cases) => {
-          const v = await import('/ui/assets/verify.js');
-          const b = (s) => v.b64ToBytes(s || '');
-          const out = [];
-          for (const [name, d] of cases) {
-            const r = 'leafIdx' in d
-              ? await v.verifyInclusion(d.leafIdx, d.treeSize, b(d.leafHash), (d.proof || []).map(b), b(d.root))
-              : await v.verifyConsistency(d.size1, d.size2, (d.proof || []).map(b), b(d.root1), b(d.root2));
-            out.push([name, r.ok]);
-          }
-          return out;
-        }""",
-        derived,
-    )
+    results = [[name, ok] for name, _, ok, _ in page.evaluate(RUN_VECTORS, derived)]
     accepted = [r[0] for r in results if r[1]]
     check(len(results) > 20 and not accepted, f"verify.js: {len(results)} corruptions of the valid vectors (one bit of a root, the leaf or a proof hash) all rejected", accepted[:5])
 

@@ -24,6 +24,9 @@ use stepwise_api::PrincipalStep;
 /// within the rank's ε.
 pub const RETAINED_RANKS: usize = 4;
 
+/// How many entries a catch-up decodes before folding them.
+const CATCH_UP_CHUNK: u64 = 65_536;
+
 /// What an answer is asked to be the fold of: the first `log_size` entries (default: all), the
 /// network rank of the first `rank_log_size` (default: the latest published), the instant `at`
 /// (default: now).
@@ -207,12 +210,21 @@ impl Live {
         if to <= from {
             return Ok(from);
         }
-        let mut events = Vec::with_capacity(usize::try_from(to - from).unwrap_or(0));
-        store.scan(from, to, &mut |entry| {
-            events.push((entry.index, decode_entry(&entry)?));
-            Ok(())
-        })?;
-        self.fold(events.iter().map(|(index, event)| (*index, event)));
+        // A chunk at a time, so that a long log (a server starting) is never all decoded at
+        // once; each chunk's fold leaves the state at a prefix of the log.
+        let mut events =
+            Vec::with_capacity(usize::try_from((to - from).min(CATCH_UP_CHUNK)).unwrap_or(0));
+        let mut start = from;
+        while start < to {
+            let end = to.min(start + CATCH_UP_CHUNK);
+            events.clear();
+            store.scan(start, end, &mut |entry| {
+                events.push((entry.index, decode_entry(&entry)?));
+                Ok(())
+            })?;
+            self.fold(events.iter().map(|(index, event)| (*index, event)));
+            start = end;
+        }
         self.set_checkpoint(checkpoint);
         Ok(to)
     }
