@@ -11,7 +11,6 @@ Usage: python3 tests/dashboard/bench.py path/to/stepwise [rounds]
 """
 
 import datetime
-import gzip
 import http.client
 import json
 import os

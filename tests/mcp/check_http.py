@@ -12,27 +12,18 @@ failed check.
 
 import asyncio
 import datetime
-import json
 import subprocess
 import tempfile
 
 import httpx2
 import common
-from common import BIN, check, text
+from common import BIN, check, create_key, text
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 TOOLS = {"decide", "explain", "trust", "ladder", "promise", "outcome", "promises_open"}
 
 
-
-
-def create_key(data, role, principal=None):
-    args = [BIN, "--data", data, "--json", "key", "create", "--role", role]
-    if principal:
-        args += ["--principal", principal]
-    run = subprocess.run(args, capture_output=True, text=True, check=True)
-    return json.loads(run.stdout)["key"]
 
 
 class Api:

@@ -1,5 +1,5 @@
-"""What the MCP checks share: the binary under test, the check that counts and stops at the first
-failure, and the CLI's --json answers to compare with."""
+"""What the MCP and dashboard checks share: the binary under test, the check that counts and stops
+at the first failure, API keys made with the CLI, and the CLI's --json answers to compare with."""
 
 import json
 import subprocess
@@ -16,11 +16,20 @@ def check(cond, what, detail=None):
         print(f"FAIL: {what}" + (f"\n  {detail}" if detail is not None else ""), file=sys.stderr)
         sys.exit(1)
     checks += 1
-    print(f"ok: {what}")
+    print(f"ok: {what}", flush=True)
 
 
 def passed():
     return checks
+
+
+def create_key(data, role, principal=None):
+    """A new API key's text, made with `stepwise key create`."""
+    args = [BIN, "--data", data, "--json", "key", "create", "--role", role]
+    if principal:
+        args += ["--principal", principal]
+    run = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(run.stdout)["key"]
 
 
 def cli(data, *args):

@@ -30,8 +30,12 @@ import urllib.request
 
 from playwright.sync_api import sync_playwright
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else sys.exit("usage: python3 tests/ui/check.py path/to/stepwise")
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The binary, the counted check and keys made with the CLI, as the MCP checks have them.
+sys.path.insert(0, str(ROOT / "tests" / "mcp"))
+import common  # noqa: E402
+from common import BIN, check, create_key  # noqa: E402
+
 SHARED = ROOT.parent / "shared"
 OTC = SHARED / "data" / "soc-sign-bitcoinotc.csv.gz"
 VECTORS = SHARED / "testdata" / "rfc6962"
@@ -39,18 +43,7 @@ OUT = pathlib.Path(os.environ.get("UI_OUT") or ROOT / "tests" / "ui" / "out")
 CHROMIUM = os.environ.get("UI_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT = 15_000  # ms, for anything the page waits on
 
-checks = 0
 started = time.monotonic()
-
-
-def check(cond, what, detail=None):
-    """Counts a passed check; prints what failed and exits non-zero on a failed one."""
-    global checks
-    if not cond:
-        print(f"FAIL: {what}" + (f"\n  {detail}" if detail is not None else ""), file=sys.stderr)
-        sys.exit(1)
-    checks += 1
-    print(f"ok: {what}", flush=True)
 
 
 def iso(t):
@@ -89,14 +82,6 @@ class Api:
 
     def post(self, path, body):
         return self.call("POST", path, body)
-
-
-def create_key(data, role, principal=None):
-    args = [BIN, "--data", data, "--json", "key", "create", "--role", role]
-    if principal:
-        args += ["--principal", principal]
-    run = subprocess.run(args, capture_output=True, text=True, check=True)
-    return json.loads(run.stdout)["key"]
 
 
 def start_server(data):
@@ -189,7 +174,7 @@ def main():
         except subprocess.TimeoutExpired:
             server.kill()
         shutil.rmtree(data, ignore_errors=True)
-    print(f"ui: {checks} checks passed ({time.monotonic() - started:.0f} s; screenshots in {OUT})")
+    print(f"ui: {common.passed()} checks passed ({time.monotonic() - started:.0f} s; screenshots in {OUT})")
 
 
 def run_checks(base, keys, data):
