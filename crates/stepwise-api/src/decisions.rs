@@ -159,7 +159,7 @@ impl DecisionsView {
     /// The page of `records` as read for a page of `limit` (read `limit + 1`: one more tells
     /// that another page follows). A body that is not a decision is an error naming its `seq`.
     pub fn from_records(
-        records: Vec<stepwise::store::DecisionRecord>,
+        records: Vec<stepwise_store::DecisionRecord>,
         limit: usize,
     ) -> Result<Self, String> {
         let more = records.len() > limit;

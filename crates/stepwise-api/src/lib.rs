@@ -5,12 +5,14 @@
 //! line prints them with `--json`, so a script reads the same document whichever it asked. This
 //! crate holds no behaviour beyond mapping domain values to their wire form.
 
+pub mod codes;
 pub mod dashboard;
 pub mod decision_json;
 pub mod decisions;
 pub mod messages;
 pub mod views;
 
+pub use codes::Code;
 pub use dashboard::*;
 pub use decision_json::write_decision;
 pub use decisions::{DecisionEntry, DecisionsQuery, DecisionsView, GateDecision};

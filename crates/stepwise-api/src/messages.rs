@@ -5,11 +5,11 @@ use crate::views::{DecisionView, LevelView, RankRow, VerdictView};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stepwise::evidence::Id;
-use stepwise::keys::{KeyRecord, Role};
+use stepwise_store::keys::{KeyRecord, Role};
 use utoipa::{IntoParams, ToSchema};
 
 /// The body of every error response.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     /// Stable, machine-readable: `unauthorized`, `forbidden`, `invalid_request`,
     /// `invalid_event`, `at_out_of_window`, `not_found`, `method_not_allowed`,

@@ -3,10 +3,10 @@
 use crate::output::Out;
 use anyhow::{Result, anyhow, bail};
 use clap::Args;
-use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
-use stepwise::store::{DecisionQuery, Store as _};
 use stepwise_api::DecisionsView;
+use stepwise_store::data_dir::DataDir;
+use stepwise_store::{DecisionQuery, DecisionStore as _};
 
 #[derive(Args)]
 pub struct DecisionsArgs {

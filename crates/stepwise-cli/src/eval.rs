@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use stepwise::data_dir::DataDir;
 use stepwise_sim::eval::{self, Rating};
+use stepwise_store::data_dir::DataDir;
 
 #[derive(Args)]
 pub struct EvalArgs {

@@ -11,9 +11,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal as _, Read};
 use std::path::PathBuf;
-use stepwise::data_dir::DataDir;
-use stepwise::evidence::{Body, Event, FieldError, Id, MAX_EVENT_BYTES, Time};
-use stepwise::ledger::{MAX_BATCH, Origin};
+use stepwise::evidence::{Body, Event, FieldError, Id, MAX_EVENT_BYTES, Refusal, Time};
+use stepwise::ledger::Origin;
+use stepwise_store::MAX_BATCH;
+use stepwise_store::data_dir::DataDir;
 
 #[derive(Args)]
 pub struct ImportArgs {
@@ -108,7 +109,7 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
             match result {
                 Ok(_) => *recorded += 1,
                 Err(e) => {
-                    if e.code == FieldError::AT_OUT_OF_WINDOW {
+                    if e.code == Refusal::AtOutOfWindow {
                         out_of_window += 1;
                     }
                     rejected.push(Rejected {

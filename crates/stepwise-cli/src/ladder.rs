@@ -4,16 +4,16 @@
 //! `decide` exits 0 when allowed and 1 when denied, so shell scripts can branch on it.
 
 use crate::output::Out;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use serde_json::Value;
 use std::io::Write;
-use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Id, Time};
 use stepwise::ladder::LadderState;
-use stepwise::ledger::replay::Prefix;
-use stepwise::store::Store as _;
-use stepwise_api::{self as wire, DecisionView, ExplainView, NextStepView};
+use stepwise_api::{self as wire, DecisionView, NextStepView};
+use stepwise_engine::Prefix;
+use stepwise_engine::question::{self, Decide, Explain, Question};
+use stepwise_store::data_dir::DataDir;
 
 fn to_json(view: &impl serde::Serialize) -> Result<Value> {
     Ok(serde_json::to_value(view)?)
@@ -62,59 +62,42 @@ pub struct Replay {
 }
 
 impl Replay {
-    /// Folds the part of the data directory's log this asks for with `fold`; returns the state
-    /// and the instant to answer at (the one given, or now: see `TrustState::instant_for`).
-    pub fn fold<T>(
-        &self,
-        data: &DataDir,
-        fold: impl FnOnce(&stepwise::store::SqliteStore, Prefix, &mut dyn FnMut(u64)) -> Result<T>,
-        instant_for: impl FnOnce(&T, Time) -> Time,
-    ) -> Result<(T, Time)> {
-        let until = self
-            .at
-            .as_deref()
-            .map(|text| Time::parse("--at", text))
-            .transpose()?;
-        let store = data.open_store()?;
-        let size = store.size()?;
-        if let Some(n) = self.log_size.filter(|&n| n > size) {
-            bail!("--log-size {n} is larger than the log ({size} entries)");
-        }
-        let n = self.log_size.unwrap_or(size);
-        if let Some(k) = self.rank_log_size.filter(|&k| k > n) {
-            bail!("--rank-log-size {k} is larger than the log size answered from ({n})");
-        }
-        let prefix = Prefix {
-            log_size: self.log_size,
-            until,
-            rank_log_size: self.rank_log_size,
-        };
-        let bar = crate::output::spinner();
-        let state = fold(&store, prefix, &mut |n| {
-            bar.set_message(format!("{n} entries read"));
-            bar.tick();
-        })?;
-        bar.finish_and_clear();
-        let at = until.unwrap_or_else(|| instant_for(&state, crate::record::now()));
-        Ok((state, at))
+    /// The fold this asks for, in the engine's one type (the instant parsed; the sizes are
+    /// checked against the log when it is folded).
+    pub fn prefix(&self) -> Result<Prefix> {
+        Ok(question::prefix(
+            self.log_size,
+            self.rank_log_size,
+            self.at.as_deref(),
+        )?)
     }
 }
 
-pub fn fold(data: &DataDir, replay: &Replay) -> Result<(LadderState, Time)> {
+/// Folds the part of the data directory's log `prefix` asks for (checked against the log by the
+/// engine), with a spinner; returns the state and the instant to answer at (the one given, or
+/// now: see `TrustState::instant_for`).
+pub fn fold_prefix(data: &DataDir, prefix: Prefix) -> Result<(LadderState, Time)> {
     let policy = data.policy()?;
-    replay.fold(
-        data,
-        |store, prefix, progress| {
-            Ok(LadderState::replay(
-                store,
-                policy.model,
-                policy.ladder,
-                prefix,
-                progress,
-            )?)
-        },
-        |state, now| state.trust().instant_for(now),
-    )
+    let store = data.open_store()?;
+    let bar = crate::output::spinner();
+    let folded = question::replay(&store, &policy, prefix, crate::record::now(), &mut |n| {
+        bar.set_message(format!("{n} entries read"));
+        bar.tick();
+    })?;
+    bar.finish_and_clear();
+    Ok(folded)
+}
+
+/// Folds the part of the data directory's log `replay` asks for.
+pub fn fold(data: &DataDir, replay: &Replay) -> Result<(LadderState, Time)> {
+    fold_prefix(data, replay.prefix()?)
+}
+
+/// Answers `question` from a fold of the data directory's log: the engine's question, asked of
+/// a replay, as a one-shot command asks it.
+pub fn ask<Q: Question>(data: &DataDir, question: Q) -> Result<Q::Answer> {
+    let (state, at) = fold_prefix(data, question.prefix())?;
+    Ok(question.answer(&state, at))
 }
 
 /// The evidence line of an answer: the cited entries, and which were imported as history.
@@ -178,35 +161,23 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
         .truster
         .map(|t| Id::parse("--truster", &t))
         .transpose()?;
-    if !(args.stake.is_finite() && args.stake >= 0.0) {
-        bail!("--stake {} must be a finite number ≥ 0", args.stake);
-    }
-    let view = decision(
-        data,
-        &args.replay,
-        &subject,
+    let question = Decide::new(
+        subject,
         &args.capability,
         args.stake,
-        truster.as_ref(),
+        truster,
+        args.replay.prefix()?,
     )?;
+    let view = decision(data, &question)?;
     out.emit(&to_json(&view)?, |w| write_decision(w, &view))?;
     Ok(view.allowed)
 }
 
-/// The decision on one request, as every interface prints it (`stepwise decide`, the MCP
-/// `decide` tool): folded from the part of the log `replay` asks for. The stake must already be
-/// checked (finite, ≥ 0).
-pub fn decision(
-    data: &DataDir,
-    replay: &Replay,
-    subject: &Id,
-    capability: &str,
-    stake: f64,
-    truster: Option<&Id>,
-) -> Result<DecisionView> {
-    let (state, at) = fold(data, replay)?;
-    let d = state.decide(subject, capability, stake, truster, at);
-    Ok(DecisionView::new(&d, state.trust().log_size()))
+/// The decision on one question, as every interface prints it (`stepwise decide`, the MCP
+/// `decide` tool): folded from the part of the log the question asks of.
+pub fn decision(data: &DataDir, question: &Decide) -> Result<DecisionView> {
+    let (state, at) = fold_prefix(data, question.prefix)?;
+    Ok(question.view(&state, at))
 }
 
 /// A decision in words: the verdict, the reasons, whether and when to retry, the next step and
@@ -257,7 +228,11 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
     let (state, at) = fold(data, &args.replay)?;
     let explanation = state.explain(&subject, at);
     let steps = &explanation.timeline;
-    let view = ExplainView::new(&explanation, state.trust().log_size());
+    let view = Explain {
+        subject: subject.clone(),
+        prefix: Prefix::ALL,
+    }
+    .answer(&state, at);
     let levels = state.ladder().levels();
     let seeds = seeds_json(explanation.seeds());
     out.emit(&to_json(&view)?, |w| {

@@ -7,8 +7,8 @@ use crate::output::{Out, hex};
 use anyhow::{Context as _, Result};
 use base64::Engine as _;
 use clap::Subcommand;
-use stepwise::data_dir::DataDir;
-use stepwise::ledger::{self, note::LogVerifier};
+use stepwise::ledger::note::LogVerifier;
+use stepwise_store::data_dir::DataDir;
 
 #[derive(Subcommand)]
 pub enum LogCommand {
@@ -152,7 +152,7 @@ fn verify(data: &DataDir, key: Option<String>, out: &mut Out) -> Result<bool> {
     let policy = data.policy()?;
     let store = data.open_store()?;
     let bar = crate::output::spinner();
-    let report = ledger::verify(&store, &verifier, &policy.ledger, &mut |n| {
+    let report = stepwise_store::verify(&store, &verifier, &policy.ledger, &mut |n| {
         bar.set_message(format!("{n} entries verified"));
         bar.tick();
     })?;

@@ -23,7 +23,7 @@ use clap::{Parser, Subcommand};
 use output::Out;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use stepwise::data_dir::DataDir;
+use stepwise_store::data_dir::DataDir;
 
 /// stepwise: a graduated-trust engine. Trust is earned step by step from recorded evidence.
 #[derive(Parser)]
@@ -180,9 +180,7 @@ fn init(data: &DataDir, origin: Option<&str>, seeds: &[String], out: &mut Out) -
 }
 
 /// Opens the data directory for writing, creating it with defaults on first use.
-fn open_for_writing(
-    data: &DataDir,
-) -> Result<stepwise::ledger::Ledger<stepwise::store::SqliteStore>> {
+fn open_for_writing(data: &DataDir) -> Result<stepwise_store::Ledger<stepwise_store::SqliteStore>> {
     if !data.is_initialized() {
         let verifier = data.init(None, &[])?;
         eprintln!(
@@ -196,7 +194,7 @@ fn open_for_writing(
 
 /// Warns on stderr when a commit was stamped with the log's latest time because the clock read
 /// earlier (it stepped back, or a server sharing the log runs ahead).
-fn warn_clock(appended: &stepwise::ledger::Appended) {
+fn warn_clock(appended: &stepwise_store::Appended) {
     if let Some(behind) = appended.clock_behind {
         eprintln!(
             "stepwise: warning: the clock reads {:.3} s earlier than the log's latest recorded time; \

@@ -13,7 +13,7 @@
 //! A denial is a normal result; bad arguments and refused events are tool errors naming the
 //! field, with nothing recorded. Nothing here may write to stdout but the protocol itself.
 
-use crate::ladder::{self, Replay};
+use crate::ladder;
 use anyhow::{Context as _, Result, bail};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject,
@@ -24,12 +24,14 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Event, Id};
+use stepwise_engine::Prefix;
+use stepwise_engine::question::{Decide, Explain, OpenPromises, Trust};
 use stepwise_server::mcp::{
     self as tools, Answer, CHECKPOINT_URI, DecideArgs, ExplainArgs, LadderArgs, OutcomeArgs,
     POLICY_URI, PromiseArgs, PromisesOpenArgs, TrustArgs,
 };
+use stepwise_store::data_dir::DataDir;
 
 #[derive(clap::Args)]
 pub struct McpArgs {
@@ -90,23 +92,17 @@ impl McpServer {
     /// Runs one tool; any error is the tool's error, never the session's.
     fn call(&self, name: &str, args: Option<JsonObject>) -> Result<Answer> {
         let data = &self.data;
-        let now = Replay::default();
         match name {
             "decide" => {
                 let a: DecideArgs = arguments(name, args)?;
-                let subject = Id::parse("subject", &a.subject)?;
-                let truster = optional_id("truster", a.truster)?;
-                if !(a.stake.is_finite() && a.stake >= 0.0) {
-                    bail!("stake: {} must be a finite number ≥ 0", a.stake);
-                }
-                let view = ladder::decision(
-                    data,
-                    &now,
-                    &subject,
+                let question = Decide::new(
+                    Id::parse("subject", &a.subject)?,
                     &a.capability,
                     a.stake,
-                    truster.as_ref(),
+                    optional_id("truster", a.truster)?,
+                    Prefix::ALL,
                 )?;
+                let view = ladder::decision(data, &question)?;
                 let mut words = Vec::new();
                 ladder::write_decision(&mut words, &view)?;
                 Ok(Answer {
@@ -116,27 +112,25 @@ impl McpServer {
             }
             "explain" => {
                 let a: ExplainArgs = arguments(name, args)?;
-                let subject = Id::parse("subject", &a.subject)?;
-                let (state, at) = ladder::fold(data, &now)?;
-                let explanation = state.explain(&subject, at);
-                let view = stepwise_api::ExplainView::new(&explanation, state.trust().log_size());
-                Ok(Answer::json(serde_json::to_value(&view)?))
+                let question = Explain {
+                    subject: Id::parse("subject", &a.subject)?,
+                    prefix: Prefix::ALL,
+                };
+                Ok(Answer::json(serde_json::to_value(ladder::ask(
+                    data, question,
+                )?)?))
             }
             "trust" => {
                 let a: TrustArgs = arguments(name, args)?;
-                let subject = Id::parse("subject", &a.subject)?;
-                let truster = optional_id("truster", a.truster)?;
-                let scope = optional_id("scope", a.scope)?;
-                let (state, at) = crate::trust::fold_until(data, &now)?;
-                let report = state.trust(&subject, truster.as_ref(), scope.as_ref(), at);
-                let view = stepwise_api::TrustView::new(
-                    &report,
-                    &subject,
-                    truster.as_ref(),
-                    scope.as_ref(),
-                    at,
-                );
-                Ok(Answer::json(serde_json::to_value(&view)?))
+                let question = Trust {
+                    subject: Id::parse("subject", &a.subject)?,
+                    truster: optional_id("truster", a.truster)?,
+                    scope: optional_id("scope", a.scope)?,
+                    prefix: Prefix::ALL,
+                };
+                Ok(Answer::json(serde_json::to_value(ladder::ask(
+                    data, question,
+                )?)?))
             }
             "ladder" => {
                 let _: LadderArgs = arguments(name, args)?;
@@ -155,16 +149,15 @@ impl McpServer {
             }
             "promises_open" => {
                 let a: PromisesOpenArgs = arguments(name, args)?;
-                let promisee = optional_id("promisee", a.promisee)?;
-                let (view, _) = crate::trust::open_promises(
-                    data,
-                    &now,
-                    promisee.as_ref(),
+                let question = OpenPromises::new(
+                    optional_id("promisee", a.promisee)?,
                     a.cursor,
-                    a.limit.unwrap_or(100),
-                    "limit",
+                    a.limit,
+                    Prefix::ALL,
                 )?;
-                Ok(Answer::json(serde_json::to_value(&view)?))
+                Ok(Answer::json(serde_json::to_value(ladder::ask(
+                    data, question,
+                )?)?))
             }
             other => bail!("{}", tools::unknown_tool(other)),
         }

@@ -43,7 +43,7 @@ impl Out {
     /// the event field at fault and its stable code, such as `at_out_of_window`, when an event
     /// was refused).
     pub fn error(&mut self, e: &anyhow::Error) {
-        let message = format!("{e:#}");
+        let message = flagged(e);
         let mut err = io::stderr().lock();
         let _ = if self.json {
             writeln!(err, "{}", error_json(e))
@@ -53,13 +53,48 @@ impl Out {
     }
 }
 
+/// The engine names a request's fields as the wire does (`log_size: 99 is larger than the
+/// log`); on the command line the same message names the flag (`--log-size 99 is larger than
+/// the log`), or the argument (`CAPABILITY: …`).
+fn flagged(e: &anyhow::Error) -> String {
+    const FLAGS: [(&str, &str); 9] = [
+        ("log_size", "--log-size"),
+        ("rank_log_size", "--rank-log-size"),
+        ("at", "--at"),
+        ("limit", "--limit"),
+        ("cursor", "--cursor"),
+        ("stake", "--stake"),
+        ("truster", "--truster"),
+        ("subject", "SUBJECT"),
+        ("capability", "CAPABILITY"),
+    ];
+    let message = format!("{e:#}");
+    let Some(field) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<stepwise_engine::Error>())
+        .and_then(|engine| engine.body.field.as_deref())
+    else {
+        return message;
+    };
+    let Some(&(_, flag)) = FLAGS.iter().find(|(name, _)| *name == field) else {
+        return message;
+    };
+    let said = format!("{field}: ");
+    let named = if flag.starts_with("--") {
+        format!("{flag} ")
+    } else {
+        format!("{flag}: ")
+    };
+    message.replacen(&said, &named, 1)
+}
+
 /// An error as JSON: `{"error": …}`, with the event field at fault and its stable code when an
 /// event was refused (what `--json` prints on stderr, and the MCP tools return).
 pub fn error_json(e: &anyhow::Error) -> Value {
     let mut body = serde_json::json!({ "error": format!("{e:#}") });
     if let Some(refusal) = e.chain().find_map(|c| c.downcast_ref::<FieldError>()) {
         body["field"] = refusal.field.clone().into();
-        body["code"] = refusal.code.into();
+        body["code"] = refusal.code.name().into();
     }
     body
 }

@@ -10,9 +10,9 @@ use serde::Serialize;
 use serde_json::{Number, Value};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use stepwise::data_dir::DataDir;
 use stepwise::evidence::{Event, Id, Time, base64_encode};
 use stepwise::ledger::note::LogSigner;
+use stepwise_store::data_dir::DataDir;
 
 #[derive(Args)]
 pub struct RecordArgs {
@@ -259,10 +259,10 @@ pub fn append(data: &DataDir, event: Event) -> Result<Recorded> {
 
 /// Appends one event to an open ledger: its index and what the ledger committed, or the
 /// ledger's refusal naming the field at fault (nothing recorded).
-pub fn append_to<S: stepwise::store::Store>(
-    ledger: &mut stepwise::ledger::Ledger<S>,
+pub fn append_to<S: stepwise_store::Store>(
+    ledger: &mut stepwise_store::Ledger<S>,
     event: Event,
-) -> Result<(u64, stepwise::ledger::Appended)> {
+) -> Result<(u64, stepwise_store::Appended)> {
     let kind = event.kind();
     let appended = ledger.append(vec![event])?;
     crate::warn_clock(&appended);

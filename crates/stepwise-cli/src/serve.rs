@@ -5,11 +5,11 @@ use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use std::net::SocketAddr;
 use std::time::Duration;
-use stepwise::data_dir::DataDir;
 use stepwise::evidence::Id;
-use stepwise::keys::{KeyRecord, Role, generate_key};
-use stepwise::store::{PostgresStore, Store};
 use stepwise_server::limits::Limits;
+use stepwise_store::data_dir::DataDir;
+use stepwise_store::keys::{KeyRecord, Role, generate_key};
+use stepwise_store::{PostgresStore, Store};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -53,11 +53,11 @@ pub fn serve(data: &DataDir, args: ServeArgs) -> Result<bool> {
             args.timeout
         );
     }
-    if args.max_batch == 0 || args.max_batch > stepwise::ledger::MAX_BATCH {
+    if args.max_batch == 0 || args.max_batch > stepwise_store::MAX_BATCH {
         bail!(
             "--max-batch {} must be between 1 and {}",
             args.max_batch,
-            stepwise::ledger::MAX_BATCH
+            stepwise_store::MAX_BATCH
         );
     }
     if args.follow_ms == 0 {

@@ -7,12 +7,13 @@
 use crate::output::Out;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use stepwise::data_dir::DataDir;
-use stepwise::evidence::{Id, Time};
-use stepwise::ledger::replay::Prefix;
+use stepwise::evidence::Id;
 use stepwise::model::params::ModelParams;
 use stepwise::model::state::TrustState;
-use stepwise_api::{PromisesView, TrustView};
+use stepwise_api::TrustView;
+use stepwise_engine::question::OpenPromises;
+use stepwise_store::data_dir::DataDir;
+use stepwise_store::replay::Prefix;
 
 #[derive(Args)]
 pub struct TrustArgs {
@@ -59,22 +60,11 @@ pub struct PromisesArgs {
     replay: crate::ladder::Replay,
 }
 
-/// Folds the data directory's log under its policy, up to what `replay` asks (`--log-size`,
-/// `--at`), and the instant it answers for.
-pub fn fold_until(data: &DataDir, replay: &crate::ladder::Replay) -> Result<(TrustState, Time)> {
-    let params = data.policy()?.model;
-    replay.fold(
-        data,
-        |store, prefix, progress| Ok(TrustState::replay(store, params, prefix, progress)?),
-        TrustState::instant_for,
-    )
-}
-
 /// Folds the data directory's whole log with `params`.
 fn fold(data: &DataDir, params: ModelParams) -> Result<TrustState> {
     let store = data.open_store()?;
     let bar = crate::output::spinner();
-    let state = TrustState::replay(&store, params, Prefix::ALL, &mut |n| {
+    let state = stepwise_store::replay::trust_state(&store, params, Prefix::ALL, &mut |n| {
         bar.set_message(format!("{n} entries read"));
         bar.tick();
     })?;
@@ -89,7 +79,8 @@ pub fn trust(data: &DataDir, args: TrustArgs, out: &mut Out) -> Result<bool> {
         .map(|t| Id::parse("--truster", &t))
         .transpose()?;
     let scope = args.scope.map(|s| Id::parse("--scope", &s)).transpose()?;
-    let (state, at) = fold_until(data, &args.replay)?;
+    let (folded, at) = crate::ladder::fold(data, &args.replay)?;
+    let state = folded.trust();
     let report = state.trust(&subject, truster.as_ref(), scope.as_ref(), at);
     let o = &report.opinion;
     let c = &report.counts;
@@ -219,14 +210,14 @@ pub fn promises(data: &DataDir, args: PromisesArgs, out: &mut Out) -> Result<boo
         .promisee
         .map(|p| Id::parse("--promisee", &p))
         .transpose()?;
-    let (view, at) = open_promises(
-        data,
-        &args.replay,
-        promisee.as_ref(),
+    let question = OpenPromises::new(
+        promisee.clone(),
         args.cursor,
-        args.limit,
-        "--limit",
+        Some(args.limit),
+        args.replay.prefix()?,
     )?;
+    let view = crate::ladder::ask(data, question)?;
+    let at = view.at.clone();
     out.emit(&serde_json::to_value(&view)?, |w| {
         let whose = promisee
             .as_ref()
@@ -262,23 +253,4 @@ pub fn promises(data: &DataDir, args: PromisesArgs, out: &mut Out) -> Result<boo
         Ok(())
     })?;
     Ok(true)
-}
-
-/// The promises awaiting judgement (made to `promisee` if given), oldest first after `cursor`, at
-/// most `limit` (1 to 1000; `limit_field` names the argument in the error): what `stepwise
-/// promises --open` and the MCP `promises_open` tool print, and the instant it is for.
-pub fn open_promises(
-    data: &DataDir,
-    replay: &crate::ladder::Replay,
-    promisee: Option<&Id>,
-    cursor: Option<u64>,
-    limit: usize,
-    limit_field: &str,
-) -> Result<(PromisesView, Time)> {
-    if !(1..=1_000).contains(&limit) {
-        bail!("{limit_field} must be between 1 and 1000, not {limit}");
-    }
-    let (state, at) = fold_until(data, replay)?;
-    let (rows, more) = state.awaiting_judgement(promisee, cursor, limit, at);
-    Ok((PromisesView::new(rows, more, at, state.log_size()), at))
 }

@@ -1428,7 +1428,8 @@ fn alike(a: &Value, b: &Value) -> bool {
 
 #[test]
 fn a_log_written_before_trusted_time_is_read_verified_and_answered_alike() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stepwise/tests/fixtures/log-v1");
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../stepwise-store/tests/fixtures/log-v1");
     let s = Sandbox::new();
     std::fs::create_dir(s.data()).expect("data dir");
     for file in ["stepwise.toml", "log.key", "log.pub", "ledger.sqlite"] {

@@ -782,14 +782,14 @@ fn two_servers_on_one_postgres_database_keep_one_consistent_log() {
     assert_eq!(ca, cb);
     assert!(ca.contains(&format!("\n{size}\n")), "{ca}");
     // The whole log verifies against the log key.
-    let verifier = stepwise::data_dir::DataDir::new(&data)
+    let verifier = stepwise_store::data_dir::DataDir::new(&data)
         .verifier()
         .expect("verifier");
-    let policy = stepwise::data_dir::DataDir::new(&data)
+    let policy = stepwise_store::data_dir::DataDir::new(&data)
         .policy()
         .expect("policy");
-    let store = stepwise::store::PostgresStore::connect(&url).expect("connect");
-    let report = stepwise::ledger::verify(&store, &verifier, &policy.ledger, &mut |_| {})
+    let store = stepwise_store::PostgresStore::connect(&url).expect("connect");
+    let report = stepwise_store::verify(&store, &verifier, &policy.ledger, &mut |_| {})
         .expect("verify runs");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     drop((a, b));

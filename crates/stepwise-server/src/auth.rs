@@ -11,7 +11,7 @@ use axum::extract::FromRequestParts;
 use axum::http::{header, request::Parts};
 use std::sync::Arc;
 use stepwise::evidence::Id;
-use stepwise::keys::{Role, check_key_text, key_hash};
+use stepwise_store::keys::{Role, check_key_text, key_hash};
 
 /// Whether `role` includes what `needed` allows: admin ⊇ recorder ⊇ reader.
 pub fn allows(role: Role, needed: Role) -> bool {
@@ -35,6 +35,14 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// Who records when this key appends: its principal, named by its key in a refusal.
+    pub fn recorder(&self) -> stepwise_engine::Recorder {
+        stepwise_engine::Recorder {
+            credential: format!("key {}", self.key_id),
+            principal: self.principal.clone(),
+        }
+    }
+
     /// 403 unless the caller's role includes `needed`.
     pub fn require(&self, needed: Role) -> Result<(), ApiError> {
         if allows(self.role, needed) {
@@ -75,12 +83,12 @@ impl FromRequestParts<Arc<App>> for Caller {
         check_key_text(key).map_err(|e| ApiError::unauthorized(e.to_string()))?;
         let record = app
             .keys
-            .lookup(&app.pool, key_hash(key))
+            .lookup(app.engine.pool(), key_hash(key))
             .await?
             .filter(|r| !r.revoked)
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked API key"))?;
         if let Err(wait) = app.limiter.take(&record.id) {
-            app.metrics.rate_limited();
+            app.engine.metrics().rate_limited();
             let mut e = ApiError::new(
                 Code::RateLimited,
                 format!(

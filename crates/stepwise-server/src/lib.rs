@@ -11,26 +11,21 @@ pub mod auth;
 pub mod error;
 pub mod limits;
 pub mod mcp;
-pub mod metrics;
 pub mod openapi;
 pub mod routes;
 
-use app::{App, Live, Pool, Writer};
+use app::App;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use error::{ApiError, Code};
 use limits::{Limits, RateLimiter};
-use metrics::Metrics;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use stepwise::data_dir::{DataDir, DataDirError};
-use stepwise::ladder::LadderState;
-use stepwise::ledger::{Ledger, LedgerError, SystemClock};
-use stepwise::store::{PostgresStore, SqliteStore, Store, StoreError};
+use stepwise_engine::{Engine, OpenError, Options};
+use stepwise_store::data_dir::DataDir;
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -48,21 +43,12 @@ pub struct Config {
 /// Why the server could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
-    /// The data directory could not be read or created.
+    /// The engine could not start (data directory, store, ledger).
     #[error(transparent)]
-    Data(#[from] DataDirError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The ledger could not be opened.
-    #[error(transparent)]
-    Ledger(#[from] LedgerError),
+    Open(#[from] OpenError),
     /// Listening or serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
-    /// The store option is not one this build knows.
-    #[error("--store {0:?}: expected a postgres:// or postgresql:// URL")]
-    StoreUrl(String),
 }
 
 /// The routes of [`routes::table`], with their middleware, over `app`.
@@ -111,7 +97,8 @@ async fn track(
         .into_response(),
     };
     let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
-    app.metrics
+    app.engine
+        .metrics()
         .request(method, route, response.status().as_u16(), started.elapsed());
     response
 }
@@ -129,29 +116,6 @@ fn method_name(method: &axum::http::Method) -> &'static str {
         Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
     }
-}
-
-/// Opens the ledger, folds the log into a live state and starts the writer (which opens the
-/// ledger again with `open` if its connection to the store is lost).
-fn start<S: Store + 'static>(
-    open: impl Fn() -> Result<Ledger<S>, LedgerError> + Send + 'static,
-    (model, ladder): (
-        stepwise::model::params::ModelParams,
-        stepwise::ladder::Ladder,
-    ),
-    metrics: &Arc<Metrics>,
-) -> Result<(Writer, std::thread::JoinHandle<()>, Arc<Live>), ServeError> {
-    let ledger = open()?;
-    let checkpoint = ledger.checkpoint().clone();
-    let empty = LadderState::new(model, ladder);
-    let live = Arc::new(Live::start(
-        empty,
-        checkpoint,
-        ledger.store(),
-        routes::now(),
-    )?);
-    let (writer, thread) = Writer::spawn(ledger, open, Arc::clone(&live), Arc::clone(metrics))?;
-    Ok((writer, thread, live))
 }
 
 /// Resolves when SIGTERM or SIGINT arrives.
@@ -178,114 +142,32 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// A server that has folded its log and started its writer and follower, ready to answer
-/// requests ([`Server::router`]), on a listener ([`run`]) or in process (tests).
+/// A server whose engine has folded its log and started its writer, follower, ranker and
+/// tabler, ready to answer requests ([`Server::router`]), on a listener ([`run`]) or in
+/// process (tests).
 pub struct Server {
     app: Arc<App>,
-    writer: std::thread::JoinHandle<()>,
-    follower: std::thread::JoinHandle<()>,
-    ranker: std::thread::JoinHandle<()>,
-    tabler: std::thread::JoinHandle<()>,
-    stop: Arc<AtomicBool>,
 }
 
 impl Server {
-    /// Opens the data directory (created when new) and the store, folds the log and starts the
-    /// writer and the follower. Blocking work (the PostgreSQL client is blocking): call it off
-    /// the async threads.
+    /// Opens the data directory (created when new) and the store through the engine.
+    /// Blocking work (the PostgreSQL client is blocking): call it off the async threads.
     pub fn open(config: &Config) -> Result<Self, ServeError> {
-        let data = DataDir::new(&config.data);
-        if !data.is_initialized() {
-            data.create(None)?;
-        }
-        let policy = data.policy()?;
-        let policy_text = std::fs::read_to_string(data.policy_path()).unwrap_or_default();
-        let signer = data.signer()?;
-        let verifier_key = signer.verifier().encode();
-        let metrics = Arc::new(Metrics::default());
-        let stop = Arc::new(AtomicBool::new(false));
-
-        // The writer owns the ledger; the follower and the read pool get handles of their own.
-        let model = (policy.model.clone(), policy.ladder.clone());
-        let (opener, (writer, writer_thread, live)): (app::Opener, _) = match &config.store {
-            None => {
-                let path = data.store_path();
-                let (at, config) = (path.clone(), policy.ledger.clone());
-                let open = move || {
-                    Ledger::open(
-                        SqliteStore::open(&at)?,
-                        signer.clone(),
-                        config.clone(),
-                        Arc::new(SystemClock),
-                    )
-                };
-                let started = start(open, model, &metrics)?;
-                let opener: app::Opener =
-                    Box::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>));
-                (opener, started)
-            }
-            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                let (at, config) = (url.clone(), policy.ledger.clone());
-                let open = move || {
-                    Ledger::open(
-                        PostgresStore::connect(&at)?,
-                        signer.clone(),
-                        config.clone(),
-                        Arc::new(SystemClock),
-                    )
-                };
-                let started = start(open, model, &metrics)?;
-                let url = url.clone();
-                let opener: app::Opener =
-                    Box::new(move || Ok(Box::new(PostgresStore::connect(&url)?) as Box<dyn Store>));
-                (opener, started)
-            }
-            Some(other) => return Err(ServeError::StoreUrl(other.clone())),
+        let options = Options {
+            store: config.store.clone(),
+            follow_interval: config.limits.follow_interval,
+            ..Options::default()
         };
-        let pool = Arc::new(Pool::new(opener));
-        let follower_store = pool.open()?;
-        live.catch_up(&*follower_store)?;
-        let follower = app::spawn_follower(
-            follower_store,
-            Arc::clone(&pool),
-            Arc::clone(&live),
-            config.limits.follow_interval,
-            Arc::clone(&stop),
-        )?;
-        let ranker = app::spawn_ranker(
-            Arc::clone(&live),
-            policy.network,
-            Arc::clone(&metrics),
-            Arc::clone(&stop),
-        )?;
-        let tabler = app::board::spawn_tabler(
-            Arc::clone(&live),
-            app::board::TABLE_INTERVAL,
-            Arc::clone(&stop),
-        )?;
+        let engine = Engine::open(&DataDir::new(&config.data), &options)?;
         let app = Arc::new(App {
-            policy,
-            policy_text,
-            verifier_key,
-            writer,
-            live,
-            pool,
+            engine,
             keys: app::KeyCache::default(),
             limiter: RateLimiter::new(config.limits.rate, config.limits.burst),
-            metrics,
-            replays: tokio::sync::Semaphore::new(2),
             limits: config.limits.clone(),
             openapi: openapi::document().into(),
             closing: tokio::sync::watch::Sender::new(false),
         });
-        Ok(Server {
-            app,
-            writer: writer_thread,
-            follower,
-            ranker,
-            tabler,
-            stop,
-        })
+        Ok(Server { app })
     }
 
     /// The routes over this server's state.
@@ -293,24 +175,10 @@ impl Server {
         router(Arc::clone(&self.app))
     }
 
-    /// Stops the writer (after it has answered every request it took), the follower, the
-    /// ranker and the tabler.
-    /// Blocking: call it off the async threads, once every router is dropped.
+    /// Stops the engine: its writer after it has answered every request it took, then the
+    /// follower, the ranker and the tabler. Blocking: call it off the async threads.
     pub fn stop(self) {
-        let Self {
-            app,
-            writer,
-            follower,
-            ranker,
-            tabler,
-            stop,
-        } = self;
-        drop(app);
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let _ = writer.join();
-        let _ = follower.join();
-        let _ = ranker.join();
-        let _ = tabler.join();
+        self.app.engine.stop();
     }
 }
 

@@ -9,12 +9,12 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use stepwise::data_dir::DataDir;
-use stepwise::keys::{KeyRecord, Role, generate_key};
 use stepwise::ledger::Clock as _;
-use stepwise::store::{SqliteStore, Store as _};
 use stepwise_server::limits::Limits;
 use stepwise_server::{Config, Server};
+use stepwise_store::data_dir::DataDir;
+use stepwise_store::keys::{KeyRecord, Role, generate_key};
+use stepwise_store::{DecisionStore as _, KeyStore as _, SqliteStore};
 use tower::ServiceExt as _;
 
 /// An answer, read whole.
@@ -691,7 +691,7 @@ async fn every_error_has_one_shape_with_its_documented_code_and_status() {
     for (method, path, key, body, code, field) in cases {
         let r = api.call(method, &path, key, body.as_deref()).await;
         let what = format!("{method} {path}: {} {}", r.status, r.body);
-        assert_eq!(r.status, code.status().as_u16(), "{what}");
+        assert_eq!(r.status, code.status(), "{what}");
         assert_eq!(
             r.headers.get("content-type").and_then(|v| v.to_str().ok()),
             Some("application/json"),
@@ -919,7 +919,7 @@ async fn answers_replay_exactly_while_the_rank_moves_on() {
     // Three more ranks were published: the one answered with is still kept.
     assert_eq!(replayed.to_string(), body, "replays byte for byte");
     // Enough refreshes to forget it: computed again from the prefix, within ε.
-    for _ in 0..stepwise_server::app::RETAINED_RANKS {
+    for _ in 0..stepwise_engine::RETAINED_RANKS {
         let n = record(ann, "user:ann", "user:dee").await;
         let _ = poll(&api, path, std::time::Duration::from_secs(5), |a| {
             a["rank_log_size"].as_u64() == Some(n)

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
-use stepwise::keys::Role;
 use stepwise_server::limits::Limits;
+use stepwise_store::keys::Role;
 
 /// The API served on a local port, by a runtime of its own, until dropped.
 struct Served {

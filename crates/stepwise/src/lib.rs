@@ -1,39 +1,34 @@
-//! stepwise: a graduated-trust engine.
+//! stepwise: a graduated-trust engine — its pure core.
 //!
 //! stepwise answers *may this principal do this, at this stake, now — and if not, what is the
 //! next step?* from recorded evidence. This crate holds the evidence model ([`evidence`]), the
-//! tamper-evident Merkle log it is kept in ([`ledger`]), storage ([`store`]), the operator's
-//! policy ([`policy`]) and the on-disk layout of a stepwise data directory ([`data_dir`]).
+//! rules and formats of the tamper-evident Merkle log it is kept in ([`ledger`]), the trust
+//! model ([`model`]), the ladder and its decisions ([`ladder`]) and the operator's policy
+//! ([`policy`]). It does no I/O: no database, no files, no clock, no async runtime. Storage
+//! (the ledger over SQLite or PostgreSQL, replay, the data directory) is `stepwise-store`.
 //!
 //! ```
-//! use std::sync::Arc;
-//! use stepwise::evidence::{Event, Time};
-//! use stepwise::ledger::{Ledger, LedgerConfig, ManualClock, note::LogSigner};
-//! use stepwise::store::SqliteStore;
+//! use stepwise::evidence::{Event, Id, Time};
+//! use stepwise::ladder::{Ladder, LadderState};
+//! use stepwise::model::params::ModelParams;
 //!
-//! // The log stamps each entry with its clock's time (binaries pass `SystemClock`); an event's
-//! // own time `at` must lie within the policy's window around it (24 h back, 5 min ahead).
-//! let clock = Arc::new(ManualClock::new(Time::parse("now", "2026-11-25T14:00:00Z").unwrap()));
-//! let signer = LogSigner::generate("example.org/log").unwrap();
-//! let store = SqliteStore::in_memory().unwrap();
-//! let mut ledger = Ledger::open(store, signer, LedgerConfig::default(), clock).unwrap();
+//! // Fold evidence (in log order) into a state, then ask it a question at an instant.
+//! let mut state = LadderState::new(ModelParams::default(), Ladder::default());
 //! let promise = Event::from_json(r#"{"kind":"promise","at":"2026-11-25T12:00:00Z","id":"p1",
 //!     "promisor":"agent:bot","promisee":"user:ann","scope":"deploy","stake":5,
 //!     "due":"2026-11-26T12:00:00Z"}"#).unwrap();
 //! let kept = Event::from_json(r#"{"kind":"outcome","at":"2026-11-25T13:00:00Z","promise":"p1",
-//!     "result":"kept"}"#).unwrap();
-//! let appended = ledger.append(vec![promise, kept]).unwrap();
-//! assert_eq!(appended.results.iter().map(|r| *r.as_ref().unwrap()).collect::<Vec<_>>(), [0, 1]);
-//! assert_eq!(appended.recorded_at.unwrap().to_string(), "2026-11-25T14:00:00Z");
-//! let proof = ledger.inclusion_proof(1, 2).unwrap();
-//! stepwise::ledger::merkle::verify_inclusion(&proof.leaf_hash, 1, 2, &proof.hashes, &proof.root).unwrap();
+//!     "result":"kept","author":"user:ann"}"#).unwrap();
+//! state.apply(0, &promise);
+//! state.apply(1, &kept);
+//! let now = Time::parse("now", "2026-11-25T14:00:00Z").unwrap();
+//! let bot = Id::parse("subject", "agent:bot").unwrap();
+//! let decision = state.decide(&bot, "read", 1.0, None, now);
+//! assert!(decision.allowed);
 //! ```
 
-pub mod data_dir;
 pub mod evidence;
-pub mod keys;
 pub mod ladder;
 pub mod ledger;
 pub mod model;
 pub mod policy;
-pub mod store;

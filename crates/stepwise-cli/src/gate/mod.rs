@@ -23,7 +23,6 @@
 
 mod upstream;
 
-use crate::ladder::Replay;
 use anyhow::{Context as _, Result, anyhow, bail};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
@@ -34,17 +33,17 @@ use rmcp::service::{RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use stepwise::data_dir::DataDir;
-use stepwise::evidence::{Event, Id, Time};
-use stepwise::ledger::Ledger;
+use stepwise::evidence::{Event, Id, Time, check_stake};
 use stepwise::policy::{GateTool, StakeSource};
-use stepwise::store::{SqliteStore, Store};
 use stepwise_api::DecisionView;
 use stepwise_api::decisions::{CALLS_IN_FLIGHT, GateDecision, TOOL_NOT_IN_POLICY, result};
-use stepwise_server::app::{Ask, Live, Pool, spawn_follower};
+use stepwise_engine::question::Decide;
+use stepwise_engine::{Engine, Options, Prefix, Recorder};
+use stepwise_store::data_dir::DataDir;
+use stepwise_store::{DecisionStore as _, SqliteStore};
 use upstream::Upstream;
 
 #[derive(clap::Args)]
@@ -79,31 +78,23 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
              will be refused (tool_not_in_policy)"
         );
     }
-    let ledger = crate::open_for_writing(data)?;
     // The decision log is not evidence: its commits need not wait for the disk (a crash of the
     // gate loses none; the next promise's commit syncs them), which keeps them off the call's
     // critical path.
+    drop(crate::open_for_writing(data)?);
     let store = data.open_store()?.without_sync_wait()?;
-    let (state, _) = crate::ladder::fold(data, &Replay::default())?;
-    let live = Arc::new(Live::new(state, ledger.checkpoint().clone()));
     // Decisions are answered from memory: what other processes append (the promisee's
-    // outcomes above all) is folded in by a follower thread, as in `stepwise serve`, never on
-    // the decision path. The gate's own promises are folded as they are committed.
-    let path = data.store_path();
-    let pool = Arc::new(Pool::new(Box::new(move || {
-        Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>)
-    })));
-    let follower_store = pool.open()?;
-    live.catch_up(&*follower_store)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    spawn_follower(
-        follower_store,
-        pool,
-        Arc::clone(&live),
-        Duration::from_millis(args.follow_ms),
-        Arc::clone(&stop),
-    )
-    .context("starting the follower thread")?;
+    // outcomes above all) is folded in by the engine's follower, never on the decision path.
+    // The gate's own promises are committed on the calling thread (one client: no writer
+    // thread to hand them to) and folded as they are committed.
+    let options = Options {
+        follow_interval: Duration::from_millis(args.follow_ms),
+        group_commit: false,
+        ranker: false,
+        tabler: false,
+        ..Options::default()
+    };
+    let engine = Engine::open(data, &options).context("opening the engine")?;
     // One thread: a call's store work (a read before deciding, one synced commit for a promise,
     // one unsynced for the decision) runs on it between the messages it waits for, which costs
     // less than handing each to another thread and waking this one again.
@@ -111,13 +102,16 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let served = runtime.block_on(async {
+    runtime.block_on(async {
         let upstream = Upstream::start(args.command).await?;
         let gate = Gate(Arc::new(Inner {
+            recorder: Recorder {
+                credential: "--principal".into(),
+                principal: Some(principal.clone()),
+            },
             principal,
             tools: policy.gate.tools,
-            live,
-            ledger: Mutex::new(ledger),
+            engine,
             store: Mutex::new(store),
             upstream,
             promises: AtomicU64::new(0),
@@ -126,9 +120,7 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
         }));
         crate::stdio::serve(gate).await?;
         Ok(true)
-    });
-    stop.store(true, Ordering::Relaxed);
-    served
+    })
 }
 
 /// The gate: shared by every call of the session.
@@ -137,11 +129,11 @@ struct Gate(Arc<Inner>);
 
 struct Inner {
     principal: Id,
+    /// Who records the promises of allowed calls: the principal.
+    recorder: Recorder,
     tools: BTreeMap<String, GateTool>,
-    /// The trust state, following the log.
-    live: Arc<Live>,
-    /// Appends the promises of allowed calls.
-    ledger: Mutex<Ledger<SqliteStore>>,
+    /// The trust state, following the log; appends the promises of allowed calls.
+    engine: Engine,
     /// Keeps the decision log.
     store: Mutex<SqliteStore>,
     upstream: Upstream,
@@ -229,7 +221,7 @@ fn stake_of(name: &str, tool: &GateTool, args: Option<&JsonObject>) -> Result<f6
         ),
         Some(v) => v
             .as_f64()
-            .filter(|s| s.is_finite() && *s >= 0.0)
+            .and_then(|s| check_stake(arg, s).ok())
             .ok_or_else(|| {
                 anyhow!(
                     "{name}: argument `{arg}` is {v}, not a number ≥ 0; the policy reads the \
@@ -244,14 +236,17 @@ impl Inner {
     /// stakes of the allowed calls not yet answered taken into account.
     fn decide(self: &Arc<Self>, tool: &GateTool, stake: f64) -> Result<Verdict> {
         let mut in_flight = lock(&self.in_flight);
-        let now = crate::record::now();
+        let question = Decide::new(
+            self.principal.clone(),
+            &tool.capability,
+            stake,
+            None,
+            Prefix::ALL,
+        )?;
         let view = self
-            .live
-            .answer(Ask::default(), now, |state, at| {
-                let d = state.decide(&self.principal, &tool.capability, stake, None, at);
-                DecisionView::new(&d, state.trust().log_size())
-            })
-            .map_err(|_| anyhow!("the live state could not answer for now"))?;
+            .engine
+            .decide_here(&question)
+            .ok_or_else(|| anyhow!("the live state could not answer for now"))?;
         if !view.allowed {
             return Ok(Verdict::Denied(view));
         }
@@ -329,15 +324,13 @@ impl Inner {
             "due": due.to_string(),
             "note": format!("stepwise gate: a call to the tool {name:?}"),
         }))?;
-        let mut ledger = lock(&self.ledger);
-        let (index, appended) = crate::record::append_to(&mut *ledger, event)?;
-        self.live.fold_committed(&appended, ledger.store())?;
-        Ok((id, index))
+        let recorded = self.engine.record_here(&self.recorder, event)?;
+        Ok((id, recorded.index))
     }
 
     /// The answer to a call of a tool the policy does not name.
     fn not_in_policy(&self, name: &str) -> CallToolResult {
-        let (at, log_size) = self.live.read(|s| {
+        let (at, log_size) = self.engine.live().read(|s| {
             let trust = s.trust();
             (trust.instant_for(crate::record::now()), trust.log_size())
         });

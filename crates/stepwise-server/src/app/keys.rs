@@ -1,11 +1,11 @@
 //! Recently seen API key records, so a busy key costs no store read.
 
-use super::Pool;
 use crate::error::ApiError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use stepwise::keys::KeyRecord;
+use stepwise_engine::Pool;
+use stepwise_store::keys::KeyRecord;
 
 /// How long a key record (or its absence) is trusted before the store is asked again.
 pub const KEY_TTL: Duration = Duration::from_secs(2);
@@ -55,7 +55,9 @@ impl KeyCache {
         if let Some(found) = self.get(&hash) {
             return Ok(found);
         }
-        let record = pool.with(move |s| Ok(s.key_by_hash(&hash)?)).await?;
+        let record = pool
+            .with::<_, ApiError>(move |s| Ok(s.key_by_hash(&hash)?))
+            .await?;
         self.put(hash, record.clone());
         Ok(record)
     }

@@ -5,7 +5,6 @@
 
 use super::{Shared, now, path, query};
 use crate::app::App;
-use crate::app::board::{Cursor, News};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use axum::Json;
@@ -22,6 +21,7 @@ use stepwise_api::{
     PrincipalRow, PrincipalStep, PrincipalsQuery, PrincipalsView, PromiseRow, SeriesPoint,
     SeriesQuery, SeriesView, StepView, VouchView, VouchesView, WhoAmI, hex,
 };
+use stepwise_engine::board::{Cursor, News};
 
 /// The key this request was made with: its role and the principal it records as.
 #[utoipa::path(get, path = "/v1/whoami", tag = "dashboard",
@@ -82,7 +82,7 @@ pub async fn principals(
                 .ok_or_else(|| ApiError::field("cursor", "is not a next_cursor this endpoint gave"))
         })
         .transpose()?;
-    let table = app.live.table();
+    let table = app.engine.live().table();
     let small = table.rows.len() <= 16_384;
     let names = level_names(&app);
     // A page walks at most the whole order once (a prefix with sorting by a figure): a
@@ -121,7 +121,8 @@ pub async fn principals(
 }
 
 fn level_names(app: &App) -> Vec<String> {
-    app.policy
+    app.engine
+        .policy()
         .ladder
         .levels()
         .iter()
@@ -138,22 +139,23 @@ fn level_names(app: &App) -> Vec<String> {
         (status = 429, description = "Over the key's rate", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn overview(State(app): Shared, _caller: Caller) -> Result<Json<OverviewView>, ApiError> {
-    let checkpoint = app.live.checkpoint();
+    let checkpoint = app.engine.live().checkpoint();
     let size = checkpoint.size;
     let recent: Vec<(u64, Event)> = app
-        .pool
-        .with(move |store| {
+        .engine
+        .pool()
+        .with::<_, ApiError>(move |store| {
             let mut events = Vec::new();
             store.scan(size.saturating_sub(10), size, &mut |entry| {
-                events.push((entry.index, stepwise::ledger::decode_entry(&entry)?));
+                events.push((entry.index, stepwise_store::decode_entry(&entry)?));
                 Ok(())
             })?;
             Ok(events)
         })
         .await?;
-    let table = app.live.table();
+    let table = app.engine.live().table();
     let names = level_names(&app);
-    let (principals, recent_steps) = app.live.read_journal(|state, journal| {
+    let (principals, recent_steps) = app.engine.live().read_journal(|state, journal| {
         let trust = state.trust();
         let steps = journal
             .recent_steps()
@@ -246,7 +248,7 @@ pub async fn series(
         ));
     }
     let now = now();
-    Ok(Json(app.live.read_journal(|state, journal| {
+    Ok(Json(app.engine.live().read_journal(|state, journal| {
         let trust = state.trust();
         let to = trust.instant_for(now);
         let s = trust.principal_index(&subject);
@@ -320,7 +322,7 @@ pub async fn vouches(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<VouchesView>, ApiError> {
     let subject = Id::parse("id", &path(id)?)?;
-    Ok(Json(app.live.read(|state| {
+    Ok(Json(app.engine.live().read(|state| {
         let trust = state.trust();
         let view = |rows: Vec<VouchRow>| -> Vec<VouchView> {
             rows.into_iter()
@@ -368,8 +370,8 @@ pub async fn stream(
     State(app): Shared,
     _caller: Caller,
 ) -> Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>> {
-    let listener = app.live.listen();
-    let checkpoint = app.live.checkpoint();
+    let listener = app.engine.live().listen();
+    let checkpoint = app.engine.live().checkpoint();
     let first = News::Log {
         log_size: checkpoint.size,
         root: hex(&checkpoint.root),

@@ -7,8 +7,8 @@ use crate::error::ApiError;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use stepwise::store::{DecisionQuery, Store};
 use stepwise_api::{DecisionsQuery, DecisionsView, ErrorBody};
+use stepwise_store::{DecisionQuery, Store};
 
 /// The gate's decisions, oldest first, optionally one principal's and from an instant on; a page
 /// at a time: pass `next_cursor` as `cursor` for the next. Each replays with
@@ -37,8 +37,9 @@ pub async fn decisions(
     let principal = optional_id("principal", q.principal.as_deref())?;
     let since = optional_time("since", q.since.as_deref())?;
     let after = q.cursor.unwrap_or(0);
-    app.pool
-        .with(move |s: &mut dyn Store| {
+    app.engine
+        .pool()
+        .with::<_, ApiError>(move |s: &mut dyn Store| {
             let records = s.decisions(&DecisionQuery {
                 principal: principal.as_ref().map(|p| p.as_str()),
                 since,

@@ -1,7 +1,7 @@
 //! The log's entries: record evidence, read one entry.
 
 use super::{Shared, batch_size, body, json, path, query};
-use crate::app::App;
+
 use crate::auth::Caller;
 use crate::error::{ApiError, Code};
 use axum::Json;
@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::Value;
 use stepwise::evidence::Event;
-use stepwise::keys::Role;
 use stepwise::ledger::Origin;
-use stepwise::store::StoredCheckpoint;
 use stepwise_api::{
     AppendQuery, AppendResponse, AppendResult, CheckpointRef, ErrorBody, EventView, EventsBody, hex,
 };
+use stepwise_engine::{Error, authorize};
+use stepwise_store::keys::Role;
 
 /// Record evidence: one event (an object) or a batch (an array).
 ///
@@ -78,8 +78,9 @@ pub async fn append(
         }
     };
     batch_size(items.len(), app.limits.max_batch, "events")?;
+    let recorder = caller.recorder();
     // Parse every event; refusals keep their place in the results.
-    let mut parsed: Vec<Option<ErrorBody>> = Vec::with_capacity(items.len());
+    let mut parsed: Vec<Option<Error>> = Vec::with_capacity(items.len());
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         match Event::from_value(item) {
@@ -87,47 +88,51 @@ pub async fn append(
                 // History is the operator's: an admin key loads a data set in the names it
                 // gives (it could create keys for them anyway), and the entries say so.
                 if origin == Origin::Live {
-                    authorize(&caller, &mut event, if single { None } else { Some(i) })?;
+                    authorize(&recorder, &mut event, if single { None } else { Some(i) })?;
                 }
                 events.push(event);
                 parsed.push(None);
             }
-            Err(e) => parsed.push(Some(refusal(e))),
+            Err(e) => parsed.push(Some(Error::refused(e))),
         }
     }
     let written = if events.is_empty() {
         None
     } else {
-        Some(app.writer.append(events, origin).await?)
+        Some(app.engine.append(events, origin).await?)
     };
     let checkpoint = written
         .as_ref()
-        .map_or_else(|| app.live.checkpoint(), |w| w.checkpoint.clone());
+        .map_or_else(|| app.engine.live().checkpoint(), |w| w.checkpoint.clone());
     let mut ledger_results = written.map(|w| w.results.into_iter());
-    let results: Vec<AppendResult> = parsed
+    // Each event's fate, typed: its index, or the error it was refused with.
+    let fates: Vec<Result<u64, Error>> = parsed
         .into_iter()
         .map(|p| match p {
-            Some(error) => AppendResult {
-                index: None,
-                error: Some(error),
-            },
+            Some(error) => Err(error),
             None => match ledger_results.as_mut().and_then(Iterator::next) {
-                Some(Ok(index)) => AppendResult {
-                    index: Some(index),
-                    error: None,
-                },
-                Some(Err(e)) => AppendResult {
-                    index: None,
-                    error: Some(refusal(e)),
-                },
-                None => AppendResult {
-                    index: None,
-                    error: Some(ErrorBody {
-                        code: Code::Internal.name().into(),
-                        message: "the ledger gave no result for this event".into(),
-                        field: None,
-                    }),
-                },
+                Some(Ok(index)) => Ok(index),
+                Some(Err(e)) => Err(Error::refused(e)),
+                None => Err(Error::new(
+                    Code::Internal,
+                    "the ledger gave no result for this event",
+                )),
+            },
+        })
+        .collect();
+    if single && let Some(Err(error)) = fates.first() {
+        return Err(ApiError(error.clone()));
+    }
+    let results: Vec<AppendResult> = fates
+        .into_iter()
+        .map(|fate| match fate {
+            Ok(index) => AppendResult {
+                index: Some(index),
+                error: None,
+            },
+            Err(error) => AppendResult {
+                index: None,
+                error: Some(error.body),
             },
         })
         .collect();
@@ -142,75 +147,9 @@ pub async fn append(
         },
     };
     if single {
-        if let Some(error) = reply.results.first().and_then(|r| r.error.as_ref()) {
-            return Err(refused(error));
-        }
         return Ok((StatusCode::CREATED, Json(reply)).into_response());
     }
     Ok(Json(reply).into_response())
-}
-
-/// One event as the key's principal, live, as a single-event `POST /v1/events` records it (the
-/// same role, authorship and ledger rules): the MCP `promise` and `outcome` tools. Answers its
-/// index and the checkpoint of its commit once it is durable; a refusal records nothing.
-pub(super) async fn record_one(
-    app: &App,
-    caller: &Caller,
-    value: &Value,
-) -> Result<(u64, StoredCheckpoint), ApiError> {
-    caller.require(Role::Recorder)?;
-    let mut event = Event::from_value(value).map_err(|e| refused(&refusal(e)))?;
-    authorize(caller, &mut event, None)?;
-    let written = app.writer.append(vec![event], Origin::Live).await?;
-    match written.results.into_iter().next() {
-        Some(Ok(index)) => Ok((index, written.checkpoint)),
-        Some(Err(e)) => Err(refused(&refusal(e))),
-        None => Err(ApiError::internal(
-            "the ledger gave no result for the event",
-        )),
-    }
-}
-
-/// A single event's refusal as the error it is answered with (422).
-fn refused(error: &ErrorBody) -> ApiError {
-    let mut e = ApiError::new(Code::of_refusal(&error.code), &error.message);
-    e.body.field.clone_from(&error.field);
-    e
-}
-
-fn refusal(e: stepwise::evidence::FieldError) -> ErrorBody {
-    ErrorBody {
-        code: Code::of_refusal(e.code).name().into(),
-        message: format!("{}: {}", e.field, e.problem),
-        field: Some(e.field),
-    }
-}
-
-/// Nobody records in someone else's name: an unsigned event is authored by the key's principal
-/// (filled in when absent); a signed one is checked by the ledger against its author's key.
-fn authorize(caller: &Caller, event: &mut Event, position: Option<usize>) -> Result<(), ApiError> {
-    if event.sig.is_some() {
-        return Ok(());
-    }
-    let at = position.map_or(String::new(), |i| format!(" (event {i})"));
-    let Some(principal) = &caller.principal else {
-        return Err(ApiError::forbidden(format!(
-            "key {} has no principal, so it may only relay signed events{at}",
-            caller.key_id
-        )));
-    };
-    match &event.author {
-        None => event.author = Some(principal.clone()),
-        Some(author) if author == principal => {}
-        Some(author) => {
-            return Err(ApiError::forbidden(format!(
-                "key {} records as {principal}; it may not record an event authored by {author}{at} \
-                 unless the event carries {author}'s signature",
-                caller.key_id
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Read one event of the log.
@@ -229,15 +168,16 @@ pub async fn event(
     index: Result<Path<u64>, PathRejection>,
 ) -> Result<Json<EventView>, ApiError> {
     let index = path(index)?;
-    let size = app.live.checkpoint().size;
+    let size = app.engine.live().checkpoint().size;
     if index >= size {
         return Err(ApiError::not_found(format!(
             "no entry {index}: the log holds {size} entries"
         )));
     }
     let entry = app
-        .pool
-        .with(move |s| {
+        .engine
+        .pool()
+        .with::<_, ApiError>(move |s| {
             s.entry(index)?
                 .ok_or_else(|| ApiError::not_found(format!("no entry {index}")))
         })

@@ -9,8 +9,8 @@ use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use stepwise::keys::{KeyRecord, Role};
 use stepwise_api::{ErrorBody, KeyRequest, KeyView, NewKey};
+use stepwise_store::keys::{KeyRecord, Role};
 
 /// Create an API key (admin).
 #[utoipa::path(post, path = "/v1/keys", tag = "keys",
@@ -31,11 +31,14 @@ pub async fn create_key(
     let request: KeyRequest = json(&body(raw)?)?;
     let role = Role::from(request.role);
     let principal = optional_id("principal", request.principal.as_deref())?;
-    let key = stepwise::keys::generate_key()
+    let key = stepwise_store::keys::generate_key()
         .map_err(|e| ApiError::internal(format!("could not create a key: {e}")))?;
     let record = KeyRecord::new(&key, role, principal, now());
     let stored = record.clone();
-    app.pool.with(move |s| Ok(s.put_key(&stored)?)).await?;
+    app.engine
+        .pool()
+        .with::<_, ApiError>(move |s| Ok(s.put_key(&stored)?))
+        .await?;
     app.keys.put(record.hash, Some(record.clone()));
     Ok((
         StatusCode::CREATED,
@@ -57,7 +60,11 @@ pub async fn create_key(
     security(("bearer" = [])))]
 pub async fn list_keys(State(app): Shared, caller: Caller) -> Result<Json<Vec<KeyView>>, ApiError> {
     caller.require(Role::Admin)?;
-    let keys = app.pool.with(|s| Ok(s.keys()?)).await?;
+    let keys = app
+        .engine
+        .pool()
+        .with::<_, ApiError>(|s| Ok(s.keys()?))
+        .await?;
     Ok(Json(keys.iter().map(KeyView::from).collect()))
 }
 
@@ -80,7 +87,11 @@ pub async fn revoke_key(
     caller.require(Role::Admin)?;
     let id = path(id)?;
     let target = id.clone();
-    let found = app.pool.with(move |s| Ok(s.revoke_key(&target)?)).await?;
+    let found = app
+        .engine
+        .pool()
+        .with::<_, ApiError>(move |s| Ok(s.revoke_key(&target)?))
+        .await?;
     if !found {
         return Err(ApiError::not_found(format!("no key with id {id:?}")));
     }

@@ -10,10 +10,10 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use stepwise::ledger::merkle;
-use stepwise::store::{Store, StoredTree};
 use stepwise_api::{
     ConsistencyQuery, ConsistencyView, ErrorBody, InclusionQuery, InclusionView, hex,
 };
+use stepwise_store::{Store, StoredTree};
 
 /// The newest signed checkpoint, as a C2SP signed note (text).
 #[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log",
@@ -25,12 +25,12 @@ use stepwise_api::{
 pub async fn checkpoint(State(app): Shared, _caller: Caller) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        app.live.checkpoint().note,
+        app.engine.live().checkpoint().note,
     )
         .into_response()
 }
 
-fn proof_error(e: merkle::ProofError<stepwise::store::StoreError>) -> ApiError {
+fn proof_error(e: merkle::ProofError<stepwise_store::StoreError>) -> ApiError {
     match e {
         merkle::ProofError::Source(e) => e.into(),
         other => ApiError::bad_request(other.to_string()),
@@ -62,7 +62,7 @@ pub async fn inclusion(
     q: Result<Query<InclusionQuery>, QueryRejection>,
 ) -> Result<Json<InclusionView>, ApiError> {
     let q = query(q)?;
-    let log = app.live.checkpoint().size;
+    let log = app.engine.live().checkpoint().size;
     let size = q.size.unwrap_or(log);
     check_size(size, log, "size")?;
     if q.index >= size {
@@ -72,8 +72,9 @@ pub async fn inclusion(
         ));
     }
     let index = q.index;
-    app.pool
-        .with(move |s: &mut dyn Store| {
+    app.engine
+        .pool()
+        .with::<_, ApiError>(move |s: &mut dyn Store| {
             let tree = StoredTree(&*s);
             let proof = merkle::inclusion_proof(&tree, index, size).map_err(proof_error)?;
             let root = merkle::root(&tree, size)?;
@@ -106,7 +107,7 @@ pub async fn consistency(
     q: Result<Query<ConsistencyQuery>, QueryRejection>,
 ) -> Result<Json<ConsistencyView>, ApiError> {
     let q = query(q)?;
-    let log = app.live.checkpoint().size;
+    let log = app.engine.live().checkpoint().size;
     let new = q.new.unwrap_or(log);
     check_size(new, log, "new")?;
     let old = q.old;
@@ -116,8 +117,9 @@ pub async fn consistency(
             format!("a consistency proof needs 1 ≤ old ≤ new, not {old} and {new}"),
         ));
     }
-    app.pool
-        .with(move |s: &mut dyn Store| {
+    app.engine
+        .pool()
+        .with::<_, ApiError>(move |s: &mut dyn Store| {
             let tree = StoredTree(&*s);
             let proof = merkle::consistency_proof(&tree, old, new).map_err(proof_error)?;
             Ok(Json(ConsistencyView {

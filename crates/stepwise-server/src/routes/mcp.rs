@@ -10,10 +10,7 @@
 //! The server keeps no MCP session: each request stands alone (rmcp's stateless mode, with
 //! JSON replies), so any process serving the same log answers any request.
 
-use super::events::record_one;
-use super::trust::{decide_one, explain_view, open_promises, trust_view};
-use super::{now, optional_id};
-use crate::app::{App, Ask};
+use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{ApiError, Code};
 use crate::mcp::{
@@ -38,8 +35,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::sync::Arc;
 use stepwise::evidence::Id;
-use stepwise::keys::Role;
 use stepwise_api::{DecideRequest, hex};
+use stepwise_engine::question::{
+    Decide, Explain, OpenPromises, Question, Trust, optional_id, prefix,
+};
+use stepwise_engine::{Prefix, now};
+use stepwise_store::keys::Role;
 
 /// The `/mcp` route over `app`: authentication first, then rmcp's streamable HTTP service.
 pub(crate) fn routes(app: &Arc<App>) -> Router<Arc<App>> {
@@ -143,7 +144,17 @@ fn view(value: &impl serde::Serialize) -> Result<Answer, ApiError> {
 }
 
 fn optional(field: &str, value: Option<String>) -> Result<Option<Id>, ApiError> {
-    optional_id(field, value.as_deref())
+    Ok(optional_id(field, value.as_deref())?)
+}
+
+impl Endpoint {
+    /// The engine's answer to `question`, as a tool's answer.
+    async fn ask<Q: Question>(&self, question: Q) -> Result<Answer, ApiError>
+    where
+        Q::Answer: serde::Serialize,
+    {
+        view(&self.app.engine.ask(question).await?)
+    }
 }
 
 impl Endpoint {
@@ -168,23 +179,33 @@ impl Endpoint {
                     rank_log_size: None,
                     explain: Some(true),
                 };
-                view(&decide_one(app, request).await?)
+                self.ask(Decide::from_request(&request)?).await
             }
             "explain" => {
                 let a: ExplainArgs = arguments(name, args)?;
                 let subject = Id::parse("subject", &a.subject)?;
-                view(&explain_view(app, subject, Ask::default()).await?)
+                self.ask(Explain {
+                    subject,
+                    prefix: Prefix::ALL,
+                })
+                .await
             }
             "trust" => {
                 let a: TrustArgs = arguments(name, args)?;
                 let subject = Id::parse("subject", &a.subject)?;
                 let truster = optional("truster", a.truster)?;
                 let scope = optional("scope", a.scope)?;
-                view(&trust_view(app, subject, truster, scope, Ask::default()).await?)
+                self.ask(Trust {
+                    subject,
+                    truster,
+                    scope,
+                    prefix: Prefix::ALL,
+                })
+                .await
             }
             "ladder" => {
                 let _: LadderArgs = arguments(name, args)?;
-                view(&stepwise_api::ladder_view(&app.policy.ladder))
+                view(&stepwise_api::ladder_view(&app.engine.policy().ladder))
             }
             // The role first: a reader key learns what it lacks before anything else.
             "promise" => {
@@ -200,7 +221,13 @@ impl Endpoint {
             "promises_open" => {
                 let a: PromisesOpenArgs = arguments(name, args)?;
                 let promisee = optional("promisee", a.promisee)?;
-                view(&open_promises(app, promisee, a.cursor, a.limit, None).await?)
+                self.ask(OpenPromises::new(
+                    promisee,
+                    a.cursor,
+                    a.limit,
+                    prefix(None, None, None)?,
+                )?)
+                .await
             }
             other => Err(ApiError::bad_request(tools::unknown_tool(other))),
         }
@@ -227,11 +254,18 @@ impl Endpoint {
                 map.insert("promisor".into(), principal.as_str().into());
             }
         }
-        let (index, checkpoint) = record_one(&self.app, caller, &Value::Object(map)).await?;
+        caller.require(Role::Recorder)?;
+        let recorded = self
+            .app
+            .engine
+            .record_one(&caller.recorder(), &Value::Object(map))
+            .await?;
+        let (index, checkpoint) = (recorded.index, recorded.checkpoint);
         let entry = self
             .app
-            .pool
-            .with(move |s| {
+            .engine
+            .pool()
+            .with::<_, ApiError>(move |s| {
                 s.entry(index)?
                     .ok_or_else(|| ApiError::not_found(format!("no entry {index}")))
             })
@@ -254,9 +288,9 @@ impl Endpoint {
     /// The text of a resource.
     fn resource(&self, uri: &str) -> Option<ResourceContents> {
         Some(match uri {
-            POLICY_URI => ResourceContents::text(self.app.policy_text.clone(), uri)
+            POLICY_URI => ResourceContents::text(self.app.engine.policy_text().to_owned(), uri)
                 .with_mime_type("application/toml"),
-            CHECKPOINT_URI => ResourceContents::text(self.app.live.checkpoint().note, uri),
+            CHECKPOINT_URI => ResourceContents::text(self.app.engine.live().checkpoint().note, uri),
             _ => return None,
         })
     }

@@ -21,7 +21,7 @@ use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use std::sync::Arc;
-use stepwise::evidence::{Id, Time};
+
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -57,11 +57,8 @@ pub fn table() -> OpenApiRouter<Arc<App>> {
 
 type Shared = State<Arc<App>>;
 
-/// The current instant, by the clock the ledger stamps entries with.
-pub fn now() -> Time {
-    use stepwise::ledger::Clock as _;
-    stepwise::ledger::SystemClock.now()
-}
+pub use stepwise_engine::now;
+use stepwise_engine::question::{optional_id, optional_time};
 
 fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     body.map_err(|e| {
@@ -104,12 +101,4 @@ fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
 
 fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
-}
-
-fn optional_id(field: &str, text: Option<&str>) -> Result<Option<Id>, ApiError> {
-    Ok(text.map(|t| Id::parse(field, t)).transpose()?)
-}
-
-fn optional_time(field: &str, text: Option<&str>) -> Result<Option<Time>, ApiError> {
-    Ok(text.map(|t| Time::parse(field, t)).transpose()?)
 }

@@ -18,13 +18,13 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(app): Shared) -> Response {
-    let (size, rank_size, principals) = app.live.read(|s| {
+    let (size, rank_size, principals) = app.engine.live().read(|s| {
         let trust = s.trust();
         (trust.log_size(), trust.rank_log_size(), trust.principals())
     });
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(size, rank_size, principals),
+        app.engine.metrics().render(size, rank_size, principals),
     )
         .into_response()
 }

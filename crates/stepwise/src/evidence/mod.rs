@@ -33,6 +33,19 @@ pub const MAX_EVENT_BYTES: usize = 16 * 1024;
 /// Largest stake: beyond this a double no longer counts units exactly.
 pub const MAX_STAKE: f64 = 1e15;
 
+/// Checks a stake asked about (a decision's, a gated call's): a finite number ≥ 0. The one
+/// check of such a stake, whichever door it came through; `field` names it in the error.
+pub fn check_stake(field: &str, stake: f64) -> Result<f64, FieldError> {
+    if stake.is_finite() && stake >= 0.0 {
+        Ok(stake)
+    } else {
+        Err(FieldError::new(
+            field,
+            format!("{stake} must be a finite number ≥ 0"),
+        ))
+    }
+}
+
 /// A field of an event was missing or wrong. The message names the field and the problem.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("field `{field}`: {problem}")]
@@ -41,27 +54,43 @@ pub struct FieldError {
     pub field: String,
     /// What is wrong with it, and what was expected.
     pub problem: String,
-    /// A stable code for programs: [`FieldError::INVALID`] unless a rule has its own.
-    pub code: &'static str,
+    /// What kind of refusal it is, for programs: [`Refusal::InvalidEvent`] unless a rule has
+    /// its own.
+    pub code: Refusal,
+}
+
+/// Why an event was refused, as a stable code for programs (each is also a code of the API's
+/// error table, with its HTTP status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Refusal {
+    /// The event itself is malformed or breaks a ledger rule.
+    InvalidEvent,
+    /// The event's `at` lies outside the log's time window.
+    AtOutOfWindow,
+}
+
+impl Refusal {
+    /// The stable text of the code.
+    pub fn name(self) -> &'static str {
+        match self {
+            Refusal::InvalidEvent => "invalid_event",
+            Refusal::AtOutOfWindow => "at_out_of_window",
+        }
+    }
 }
 
 impl FieldError {
-    /// The code of most refusals: the event itself is malformed or breaks a ledger rule.
-    pub const INVALID: &'static str = "invalid_event";
-    /// The code of an event whose `at` lies outside the log's time window.
-    pub const AT_OUT_OF_WINDOW: &'static str = "at_out_of_window";
-
     /// A problem with `field`.
     pub fn new(field: impl Into<String>, problem: impl Into<String>) -> Self {
         Self {
             field: field.into(),
             problem: problem.into(),
-            code: Self::INVALID,
+            code: Refusal::InvalidEvent,
         }
     }
 
     /// The same problem under a code of its own.
-    pub fn with_code(mut self, code: &'static str) -> Self {
+    pub fn with_code(mut self, code: Refusal) -> Self {
         self.code = code;
         self
     }

@@ -194,8 +194,8 @@ impl LadderState {
     }
 
     /// Records that the state reflects a log of `size` entries (some may have been left out
-    /// by an instant: see `ledger::replay`).
-    pub(crate) fn set_log_size(&mut self, size: u64) {
+    /// by an instant: see `stepwise_store::replay`).
+    pub fn set_log_size(&mut self, size: u64) {
         self.trust.set_log_size(size);
     }
 
@@ -211,7 +211,7 @@ impl LadderState {
     }
 
     /// Computes the network rank of this state now and publishes it as of log size `log_size`.
-    pub(crate) fn refresh_rank_as_of(&mut self, log_size: u64) {
+    pub fn refresh_rank_as_of(&mut self, log_size: u64) {
         self.trust.refresh_rank_as_of(log_size);
     }
 

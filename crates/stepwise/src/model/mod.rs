@@ -6,7 +6,7 @@
 //! query needs, and `queries` those questions (`promises`: the promises that await judgement; `history`: what a
 //! chart of a principal's past reads).
 //! Every formula and default is in docs/MODEL.md. Nothing here does I/O or reads the clock;
-//! replaying a stored log is the ledger's (`ledger::replay`).
+//! replaying a stored log is `stepwise-store`'s (`stepwise_store::replay`).
 
 mod decay;
 mod history;

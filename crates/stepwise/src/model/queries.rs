@@ -215,7 +215,7 @@ impl TrustState {
 
     /// Computes the rank of this state now and publishes it as of log size `log_size` (a replay
     /// up to an instant holds fewer entries than its log size).
-    pub(crate) fn refresh_rank_as_of(&mut self, log_size: u64) {
+    pub fn refresh_rank_as_of(&mut self, log_size: u64) {
         let mut snapshot = self.rank_job().snapshot();
         snapshot.log_size = log_size;
         self.publish_rank(snapshot);

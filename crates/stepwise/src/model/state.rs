@@ -384,7 +384,7 @@ impl TrustState {
 
     /// Records that the state reflects a log of `size` entries (some may have been left out
     /// by an `until` instant).
-    pub(crate) fn set_log_size(&mut self, size: u64) {
+    pub fn set_log_size(&mut self, size: u64) {
         self.log_size = size;
     }
 

@@ -20,7 +20,7 @@
 //! ```
 
 use super::PolicyError;
-use crate::evidence::Id;
+use crate::evidence::{Id, check_stake};
 use crate::ladder::Ladder;
 use crate::model::params::parse_duration;
 use serde::Deserialize;
@@ -103,13 +103,10 @@ impl RawGate {
                     )));
                 }
                 let stake = match (raw.stake, raw.stake_arg) {
-                    (Some(s), None) if s.is_finite() && s >= 0.0 => StakeSource::Fixed(s),
-                    (Some(s), None) => {
-                        return Err(PolicyError(format!(
-                            "{}: {s} must be a finite number ≥ 0",
-                            key("stake")
-                        )));
-                    }
+                    (Some(s), None) => StakeSource::Fixed(
+                        check_stake(&key("stake"), s)
+                            .map_err(|e| PolicyError(format!("{}: {}", e.field, e.problem)))?,
+                    ),
                     (None, Some(arg)) if !arg.is_empty() => StakeSource::Argument(arg),
                     (None, Some(_)) => {
                         return Err(PolicyError(format!(

@@ -12,8 +12,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use stepwise::evidence::{Body, Event, Id, Stamp, Time};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Clock, Ledger, LedgerConfig, ManualClock, verify};
-use stepwise::store::{SqliteStore, Store as _};
+use stepwise::ledger::{Clock, LedgerConfig, ManualClock};
+use stepwise_store::{Ledger, verify};
+use stepwise_store::{LogStore as _, SqliteStore};
 
 const ROUNDS: usize = 30;
 

@@ -1,12 +1,13 @@
-//! Replay: a stored log folded into a trust or ladder state. The one place where the model meets
-//! the store, so that `model` and `ladder` never touch storage.
+//! Replay: a stored log folded into a trust or ladder state ([`trust_state`], [`ladder_state`]).
+//! The one place where the model meets the store, so that `model` and `ladder` never touch
+//! storage.
 
-use super::decode_entry;
-use crate::evidence::{Event, Time};
-use crate::ladder::{Ladder, LadderState};
-use crate::model::params::ModelParams;
-use crate::model::state::TrustState;
-use crate::store::{Store, StoreError};
+use crate::decode_entry;
+use crate::{LogStore, StoreError};
+use stepwise::evidence::{Event, Time};
+use stepwise::ladder::{Ladder, LadderState};
+use stepwise::model::params::ModelParams;
+use stepwise::model::state::TrustState;
 
 /// Which entries of a stored log a replay folds: the first `log_size` (all when `None`), and of
 /// those only the ones whose event time is at or before `until` (all when `None`); and where its
@@ -44,7 +45,7 @@ impl Prefix {
 /// returns the log size folded (the prefix's, or the store's when it holds fewer entries). A
 /// stored entry that does not decode is an error: the log is damaged (`stepwise log verify`
 /// says where).
-pub fn fold_log<S: Store + ?Sized>(
+pub fn fold_log<S: LogStore + ?Sized>(
     store: &S,
     prefix: Prefix,
     progress: &mut dyn FnMut(u64),
@@ -100,7 +101,7 @@ impl Fold for LadderState {
 
 /// Folds the entries `prefix` selects into `state`, publishing the rank `prefix` asks for
 /// (of the first `rank_log_size` entries) on the way.
-fn replay_into<S: Store + ?Sized, T: Fold>(
+fn replay_into<S: LogStore + ?Sized, T: Fold>(
     store: &S,
     mut state: T,
     prefix: Prefix,
@@ -120,31 +121,27 @@ fn replay_into<S: Store + ?Sized, T: Fold>(
     Ok(state)
 }
 
-impl TrustState {
-    /// Folds a stored log into a new state: the entries `prefix` selects (all, by default).
-    /// `progress` hears the number of entries read now and then.
-    pub fn replay<S: Store + ?Sized>(
-        store: &S,
-        params: ModelParams,
-        prefix: Prefix,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Self, StoreError> {
-        replay_into(store, Self::new(params), prefix, progress)
-    }
+/// Folds a stored log into a new trust state: the entries `prefix` selects (all, by default).
+/// `progress` hears the number of entries read now and then.
+pub fn trust_state<S: LogStore + ?Sized>(
+    store: &S,
+    params: ModelParams,
+    prefix: Prefix,
+    progress: &mut dyn FnMut(u64),
+) -> Result<TrustState, StoreError> {
+    replay_into(store, TrustState::new(params), prefix, progress)
 }
 
-impl LadderState {
-    /// Folds the entries of a stored log that `prefix` selects into a new state (see
-    /// [`TrustState::replay`]).
-    pub fn replay<S: Store + ?Sized>(
-        store: &S,
-        params: ModelParams,
-        ladder: Ladder,
-        prefix: Prefix,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<Self, StoreError> {
-        replay_into(store, Self::new(params, ladder), prefix, progress)
-    }
+/// Folds the entries of a stored log that `prefix` selects into a new ladder state (see
+/// [`trust_state`]).
+pub fn ladder_state<S: LogStore + ?Sized>(
+    store: &S,
+    params: ModelParams,
+    ladder: Ladder,
+    prefix: Prefix,
+    progress: &mut dyn FnMut(u64),
+) -> Result<LadderState, StoreError> {
+    replay_into(store, LadderState::new(params, ladder), prefix, progress)
 }
 
 /// Whether the rank asked for (as of log size `rank_at`) is due before the entry at `index` is

@@ -7,12 +7,12 @@
 //! (history excepted), and every checkpoint's signature checked with a key the caller supplies.
 //! It reports problems; it never repairs anything.
 
-use super::LedgerConfig;
-use super::merkle::{self, Frontier};
-use super::note::LogVerifier;
-use super::registry::{Registry, Signatures, Staged};
-use crate::evidence::{Event, Time};
-use crate::store::{Store, StoreError};
+use crate::{LogStore, StoreError};
+use stepwise::evidence::{Event, Time};
+use stepwise::ledger::LedgerConfig;
+use stepwise::ledger::merkle::{self, Frontier};
+use stepwise::ledger::note::LogVerifier;
+use stepwise::ledger::registry::{Registry, Signatures, Staged};
 
 /// One thing found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ impl VerifyReport {
 
 /// Verifies everything in `store` against checkpoints signed by `verifier`. `progress` is told
 /// how many entries have been checked, now and then.
-pub fn verify<S: Store + ?Sized>(
+pub fn verify<S: LogStore + ?Sized>(
     store: &S,
     verifier: &LogVerifier,
     config: &LedgerConfig,

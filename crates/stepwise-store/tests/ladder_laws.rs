@@ -6,9 +6,9 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 use stepwise::evidence::{Body, Event};
 use stepwise::ladder::{Ladder, LadderState, Rules, StepCause};
-use stepwise::ledger::replay::{Prefix, fold_log};
 use stepwise::model::params::ModelParams;
-use stepwise::store::Store as _;
+use stepwise_store::LogStore as _;
+use stepwise_store::replay::{Prefix, fold_log};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(96))]
@@ -103,7 +103,7 @@ proptest! {
             let ann = id("ann");
             let _ = incremental.decide(&ann, "act:low", 50.0, None, at(last)).next_step();
         }
-        let replayed = LadderState::replay(ledger.store(), params, Ladder::default(), Prefix::ALL, &mut |_| {}).expect("replay");
+        let replayed = stepwise_store::replay::ladder_state(ledger.store(), params, Ladder::default(), Prefix::ALL, &mut |_| {}).expect("replay");
         prop_assert!(incremental.trust() == replayed.trust(), "the trust states differ");
         for who in PEOPLE {
             let who = id(who);
@@ -343,7 +343,7 @@ proptest! {
             // An outcome dated before its promise is refused; the rest is recorded.
             let _ = ledger.append(vec![e]).expect("storage works");
         }
-        let again = LadderState::replay(
+        let again = stepwise_store::replay::ladder_state(
             ledger.store(),
             ModelParams::default(),
             Ladder::default(),

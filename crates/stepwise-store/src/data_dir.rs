@@ -11,14 +11,14 @@
 //! Creating a directory never overwrites an existing key: losing the log key would orphan every
 //! checkpoint ever signed.
 
-use crate::evidence::Id;
-use crate::ledger::note::{LogSigner, LogVerifier, NoteError};
 use crate::ledger::{Ledger, LedgerError};
-use crate::policy::{DEFAULT_POLICY, Policy, PolicyError, default_policy_with_seeds};
-use crate::store::{SqliteStore, StoreError};
+use crate::{SqliteStore, StoreError};
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use stepwise::evidence::Id;
+use stepwise::ledger::note::{LogSigner, LogVerifier, NoteError};
+use stepwise::policy::{DEFAULT_POLICY, Policy, PolicyError, default_policy_with_seeds};
 
 /// Why a data directory could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -109,7 +109,7 @@ impl DataDir {
     pub fn init(&self, origin: Option<&str>, seeds: &[Id]) -> Result<LogVerifier, DataDirError> {
         let verifier = self.create_with(origin, &default_policy_with_seeds(seeds))?;
         // Opening writes the empty log's first checkpoint; nothing is stamped, so no clock is read.
-        self.open_ledger(std::sync::Arc::new(crate::ledger::SystemClock))?;
+        self.open_ledger(std::sync::Arc::new(stepwise::ledger::SystemClock))?;
         Ok(verifier)
     }
 
@@ -193,7 +193,7 @@ impl DataDir {
     /// The ledger, ready to append, stamping entries with `clock`.
     pub fn open_ledger(
         &self,
-        clock: std::sync::Arc<dyn crate::ledger::Clock>,
+        clock: std::sync::Arc<dyn stepwise::ledger::Clock>,
     ) -> Result<Ledger<SqliteStore>, DataDirError> {
         let signer = self.signer()?;
         let policy = self.policy()?;

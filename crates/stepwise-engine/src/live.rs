@@ -3,8 +3,8 @@
 //! keeps it current when other processes append; and the ranker thread that keeps its network
 //! rank fresh, so that no request ever computes it.
 
-use super::Pool;
-use super::board::{Journal, NEWS_BACKLOG, News, Table};
+use crate::Pool;
+use crate::board::{Journal, NEWS_BACKLOG, News, Table};
 use crate::metrics::Metrics;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 use stepwise::evidence::Event;
 use stepwise::evidence::Time;
 use stepwise::ladder::LadderState;
-use stepwise::ledger::{Appended, decode_entry};
 use stepwise::model::state::RankSnapshot;
 use stepwise::policy::RankRefresh;
-use stepwise::store::{Store, StoreError, StoredCheckpoint};
 use stepwise_api::PrincipalStep;
+use stepwise_store::replay::Prefix;
+use stepwise_store::{Appended, decode_entry};
+use stepwise_store::{LogStore, Store, StoreError, StoredCheckpoint};
 
 /// How many published ranks are kept for replays that name one (`rank_log_size`): a replay
 /// with one of them gives the very bits answered; an older one is computed again (cold), equal
@@ -26,19 +27,6 @@ pub const RETAINED_RANKS: usize = 4;
 
 /// How many entries a catch-up decodes before folding them.
 const CATCH_UP_CHUNK: u64 = 65_536;
-
-/// What an answer is asked to be the fold of: the first `log_size` entries (default: all), the
-/// network rank of the first `rank_log_size` (default: the latest published), the instant `at`
-/// (default: now).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Ask {
-    /// Log size.
-    pub log_size: Option<u64>,
-    /// Log size of the network rank.
-    pub rank_log_size: Option<u64>,
-    /// Instant.
-    pub at: Option<Time>,
-}
 
 /// The trust state as of the newest entry this process has read, with the newest checkpoint.
 pub struct Live {
@@ -77,19 +65,23 @@ impl Live {
         }
     }
 
-    /// A server's live state: `empty` (a state with nothing folded, of the policy's model and
+    /// An engine's live state: `empty` (a state with nothing folded, of the policy's model and
     /// ladder) with the whole of `store` folded in through the journal, so that it holds every
-    /// event; its network rank and principals table (as of `now`) computed before any request.
+    /// event; its network rank and (with `table`) its principals table as of `now` computed
+    /// before any request.
     pub fn start(
         empty: LadderState,
         checkpoint: StoredCheckpoint,
-        store: &dyn Store,
+        store: &dyn LogStore,
         now: Time,
+        table: bool,
     ) -> Result<Self, StoreError> {
         let live = Self::new(empty, checkpoint);
         live.catch_up(store)?;
         live.publish_rank(live.read(|s| s.trust().rank_job().snapshot()));
-        live.publish_table(Table::compute(&live, now));
+        if table {
+            live.publish_table(Table::compute(&live, now));
+        }
         Ok(live)
     }
 
@@ -120,26 +112,27 @@ impl Live {
             .cloned()
     }
 
-    /// Runs `f` on the live state when it is exactly the fold `ask` asks for, in one read lock:
-    /// the same log size and rank log size (when given), and no folded event dated after `at`
-    /// (when given; otherwise the instant is [`stepwise::model::state::TrustState::instant_for`]
-    /// `now`). Otherwise gives `f` back, for a replay from the store.
+    /// Runs `f` on the live state when it is exactly the fold `prefix` asks for, in one read
+    /// lock: the same log size and rank log size (when given), and no folded event dated after
+    /// `until` (when given; otherwise the instant is
+    /// [`stepwise::model::state::TrustState::instant_for`] `now`). Otherwise gives `f` back, for
+    /// a replay from the store.
     pub fn answer<R, F: FnOnce(&LadderState, Time) -> R>(
         &self,
-        ask: Ask,
+        prefix: Prefix,
         now: Time,
         f: F,
     ) -> Result<R, F> {
         self.read(|state| {
             let trust = state.trust();
-            if ask.log_size.is_some_and(|n| n != trust.log_size())
-                || ask
+            if prefix.log_size.is_some_and(|n| n != trust.log_size())
+                || prefix
                     .rank_log_size
                     .is_some_and(|k| k != trust.rank_log_size())
             {
                 return Err(f);
             }
-            match ask.at {
+            match prefix.until {
                 None => Ok(f(state, trust.instant_for(now))),
                 Some(at) if trust.latest_event().is_none_or(|latest| latest <= at) => {
                     Ok(f(state, at))
@@ -172,7 +165,7 @@ impl Live {
     pub fn fold_committed(
         &self,
         appended: &Appended,
-        store: &dyn Store,
+        store: &dyn LogStore,
     ) -> Result<u64, StoreError> {
         let mut recorded = appended
             .results
@@ -197,7 +190,7 @@ impl Live {
 
     /// Folds every entry the store has beyond what the state holds; returns the new log size.
     /// Entries are decoded before the write lock is taken, so readers wait only for the fold.
-    pub fn catch_up(&self, store: &dyn Store) -> Result<u64, StoreError> {
+    pub fn catch_up(&self, store: &dyn LogStore) -> Result<u64, StoreError> {
         let _folding = self
             .folding
             .lock()

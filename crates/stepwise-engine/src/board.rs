@@ -10,7 +10,7 @@
 //!
 //! All are views of the log; none is stored, and each is rebuilt by folding the log again.
 
-use super::Live;
+use crate::Live;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -373,7 +373,7 @@ pub fn spawn_tabler(
                     continue;
                 }
                 let started = Instant::now();
-                let table = Table::compute(&live, crate::routes::now());
+                let table = Table::compute(&live, crate::now());
                 live.publish_table(table);
                 last = Instant::now();
                 wait = interval.max(started.elapsed() * 4);

@@ -16,15 +16,15 @@
 //! socket, a tunnel or a private network.
 
 use super::{
-    DecisionQuery, DecisionRecord, Entry, SCHEMA_VERSION, Store, StoreError, StoredCheckpoint,
-    checkpoint_from_row, decision_from_row, entry_from_row, joined_subtrees, key_from_row,
-    sql_index, sql_limit,
+    DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
+    StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row, entry_from_row,
+    joined_subtrees, key_from_row, sql_index, sql_limit,
 };
-use crate::evidence::Time;
 use crate::keys::KeyRecord;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Row, Statement};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use stepwise::evidence::Time;
 
 /// Advisory lock key serialising appends ("stepwise" in ASCII).
 const APPEND_LOCK: i64 = 0x7374_6570_7769_7365;
@@ -286,7 +286,7 @@ fn to_key(row: &Row) -> Result<KeyRecord, StoreError> {
     )
 }
 
-impl Store for PostgresStore {
+impl LogStore for PostgresStore {
     fn size(&self) -> Result<u64, StoreError> {
         let mut conn = self.conn();
         let conn = &mut *conn;
@@ -402,7 +402,9 @@ impl Store for PostgresStore {
             .map(to_checkpoint)
             .collect()
     }
+}
 
+impl KeyStore for PostgresStore {
     fn put_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
         let result = self.conn_mut().client.execute(
             "INSERT INTO keys (id, hash, role, principal, created, revoked) \
@@ -456,7 +458,9 @@ impl Store for PostgresStore {
             .execute("UPDATE keys SET revoked = TRUE WHERE id = $1", &[&id])?;
         Ok(changed > 0)
     }
+}
 
+impl DecisionStore for PostgresStore {
     fn put_decision(&mut self, at: Time, principal: &str, body: &str) -> Result<u64, StoreError> {
         let seq: i64 = self
             .conn_mut()

@@ -6,9 +6,10 @@ use proptest::prelude::*;
 use std::sync::Arc;
 use stepwise::evidence::{Event, Id, Time};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Appended, Ledger, LedgerConfig, ManualClock};
+use stepwise::ledger::{LedgerConfig, ManualClock};
 use stepwise::model::params::DAY_MICROS;
-use stepwise::store::SqliteStore;
+use stepwise_store::SqliteStore;
+use stepwise_store::{Appended, Ledger};
 
 pub const PEOPLE: [&str; 6] = ["ann", "bob", "cat", "dan", "eve", "fay"];
 pub const T0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00:00Z

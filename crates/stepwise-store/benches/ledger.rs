@@ -12,8 +12,9 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, 
 use std::hint::black_box;
 use stepwise::evidence::{Body, Event, Id, Time};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Clock as _, Ledger, LedgerConfig, SystemClock};
-use stepwise::store::{Entry, PostgresStore, SqliteStore};
+use stepwise::ledger::{Clock as _, LedgerConfig, SystemClock};
+use stepwise_store::Ledger;
+use stepwise_store::{Entry, PostgresStore, SqliteStore};
 
 /// When the benchmark started: events are dated from then on, as live evidence is, so the
 /// ledger stamps them with the system clock and checks its time window on every one.

@@ -1,13 +1,14 @@
 //! The one writer: a thread that owns the ledger and group-commits whatever appends are
 //! waiting, answering each request once its events are durable and folded.
 
-use super::Live;
-use crate::error::ApiError;
+use crate::Error;
+use crate::Live;
 use crate::metrics::Metrics;
 use std::sync::Arc;
 use stepwise::evidence::{Event, FieldError};
-use stepwise::ledger::{Ledger, LedgerError, MAX_BATCH, Origin};
-use stepwise::store::{Store, StoreError, StoredCheckpoint};
+use stepwise::ledger::Origin;
+use stepwise_store::{Ledger, LedgerError, MAX_BATCH};
+use stepwise_store::{Store, StoreError, StoredCheckpoint};
 use tokio::sync::{mpsc, oneshot};
 
 /// What the writer answers for one request's events.
@@ -21,18 +22,25 @@ pub struct Written {
 struct Job {
     events: Vec<Event>,
     origin: Origin,
-    reply: oneshot::Sender<Result<Written, ApiError>>,
+    reply: oneshot::Sender<Result<Written, Error>>,
+}
+
+/// What the writer's queue carries: appends, and at the end the word to stop.
+enum Message {
+    Append(Job),
+    /// Answer every job taken before this, then stop.
+    Stop,
 }
 
 /// The handle requests use to append.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::Sender<Message>,
 }
 
 impl Writer {
-    /// Starts the writer thread over `ledger`. It ends when every handle is dropped, after
-    /// answering every job it took.
+    /// Starts the writer thread over `ledger`. It ends when every handle is dropped or
+    /// [`Writer::close`] is called, after answering every job it took.
     pub fn spawn<S: Store + 'static>(
         ledger: Ledger<S>,
         reopen: impl Fn() -> Result<Ledger<S>, LedgerError> + Send + 'static,
@@ -49,19 +57,68 @@ impl Writer {
     /// Appends `events`, dated as `origin` says; answers once they are durable
     /// (group-committed with whatever other requests of the same origin are waiting) and folded
     /// into the live state.
-    pub async fn append(&self, events: Vec<Event>, origin: Origin) -> Result<Written, ApiError> {
+    pub async fn append(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job {
+            .send(Message::Append(Job {
                 events,
                 origin,
                 reply,
-            })
+            }))
             .await
-            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
-        answer
-            .await
-            .map_err(|_| ApiError::internal("the writer stopped before answering"))?
+            .map_err(|_| shutting_down())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// [`Writer::append`] for a caller outside the async runtime: blocks until answered.
+    pub fn append_blocking(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .blocking_send(Message::Append(Job {
+                events,
+                origin,
+                reply,
+            }))
+            .map_err(|_| shutting_down())?;
+        answer.blocking_recv().map_err(|_| stopped())?
+    }
+
+    /// Asks the writer to stop once it has answered every append sent before; appends sent
+    /// after are refused as the engine shutting down. Waits (without the async runtime's
+    /// blocking calls, which may not run inside it) while the queue is full.
+    pub fn close(&self) {
+        loop {
+            match self.jobs.try_send(Message::Stop) {
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                // Sent, or the writer is already gone and has nothing left to answer.
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        }
+    }
+}
+
+fn shutting_down() -> Error {
+    Error::unavailable("the server is shutting down")
+}
+
+fn stopped() -> Error {
+    Error::internal("the writer stopped before answering")
+}
+
+/// What a failed append is answered with. Only a lost connection can leave a commit's fate
+/// unknown; say so. A damaged store is no reason to retry (500); anything else is (503).
+pub(crate) fn append_failed(e: LedgerError) -> Error {
+    match &e {
+        LedgerError::Store(StoreError::Corrupt(what)) => {
+            Error::from(StoreError::Corrupt(what.clone()))
+        }
+        LedgerError::Store(StoreError::Database(_)) => Error::unavailable(format!(
+            "the store failed during the commit ({e}); the events may not have been \
+             recorded: retry (a promise id refused as already used means it was)"
+        )),
+        _ => Error::unavailable(format!("nothing was recorded: {e}")),
     }
 }
 
@@ -71,7 +128,7 @@ impl Writer {
 fn write_loop<S: Store>(
     mut ledger: Ledger<S>,
     reopen: impl Fn() -> Result<Ledger<S>, LedgerError>,
-    mut rx: mpsc::Receiver<Job>,
+    mut rx: mpsc::Receiver<Message>,
     live: &Live,
     metrics: &Metrics,
 ) {
@@ -80,14 +137,19 @@ fn write_loop<S: Store>(
         let first = match carry.take() {
             Some(job) => job,
             None => match rx.blocking_recv() {
-                Some(job) => job,
-                None => return,
+                Some(Message::Append(job)) => job,
+                Some(Message::Stop) | None => return,
             },
         };
         let mut total = first.events.len();
         let origin = first.origin;
         let mut jobs = vec![first];
-        while let Ok(job) = rx.try_recv() {
+        let mut stopping = false;
+        while let Ok(message) = rx.try_recv() {
+            let Message::Append(job) = message else {
+                stopping = true;
+                break;
+            };
             if total + job.events.len() > MAX_BATCH || job.origin != origin {
                 carry = Some(job);
                 break;
@@ -129,21 +191,10 @@ fn write_loop<S: Store>(
             }
             Err(e) => {
                 tracing::error!("append failed: {e}");
-                // Only a lost connection can leave a commit's fate unknown; say so. A damaged
-                // store is no reason to retry (500); anything else is (503).
                 let lost = matches!(e, LedgerError::Store(StoreError::Database(_)));
-                let answer = || match &e {
-                    LedgerError::Store(StoreError::Corrupt(what)) => {
-                        ApiError::from(StoreError::Corrupt(what.clone()))
-                    }
-                    _ if lost => ApiError::unavailable(format!(
-                        "the store failed during the commit ({e}); the events may not have been \
-                         recorded: retry (a promise id refused as already used means it was)"
-                    )),
-                    _ => ApiError::unavailable(format!("nothing was recorded: {e}")),
-                };
+                let answer = append_failed(e);
                 for reply in replies {
-                    let _ = reply.send(Err(answer()));
+                    let _ = reply.send(Err(answer.clone()));
                 }
                 if lost {
                     match reopen() {
@@ -152,6 +203,9 @@ fn write_loop<S: Store>(
                     }
                 }
             }
+        }
+        if stopping {
+            return;
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Store handles for reads: opened on demand, reused, and bounded in number.
 
-use crate::error::ApiError;
+use crate::Error;
 use std::sync::{Arc, Mutex};
-use stepwise::store::{Store, StoreError};
+use stepwise_store::{Store, StoreError};
 
 /// Opens a new handle on the store (a connection).
 pub type Opener = Box<dyn Fn() -> Result<Box<dyn Store>, StoreError> + Send + Sync>;
@@ -34,16 +34,17 @@ impl Pool {
     }
 
     /// Runs `f` with a store handle on a blocking thread. A handle that failed is dropped, not
-    /// reused (its connection may be broken).
-    pub async fn with<R: Send + 'static>(
+    /// reused (its connection may be broken). `E` is the caller's error (the engine's, or a
+    /// door's that wraps it).
+    pub async fn with<R: Send + 'static, E: From<Error> + From<StoreError> + Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&mut dyn Store) -> Result<R, ApiError> + Send + 'static,
-    ) -> Result<R, ApiError> {
+        f: impl FnOnce(&mut dyn Store) -> Result<R, E> + Send + 'static,
+    ) -> Result<R, E> {
         let _permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| ApiError::unavailable("the server is shutting down"))?;
+            .map_err(|_| Error::unavailable("the server is shutting down"))?;
         let pool = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let idle = pool.idle.lock().map(|mut v| v.pop()).ok().flatten();
@@ -60,6 +61,6 @@ impl Pool {
             result
         })
         .await
-        .map_err(|e| ApiError::internal(format!("a read task failed: {e}")))?
+        .map_err(|e| Error::internal(format!("a read task failed: {e}")))?
     }
 }

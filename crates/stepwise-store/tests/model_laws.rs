@@ -3,10 +3,10 @@
 use crate::common::*;
 use proptest::prelude::*;
 use stepwise::evidence::{Event, Id};
-use stepwise::ledger::replay::Prefix;
 use stepwise::model::params::ModelParams;
 use stepwise::model::state::{TrustReport, TrustState};
-use stepwise::store::Store as _;
+use stepwise_store::LogStore as _;
+use stepwise_store::replay::Prefix;
 
 /// A state built by applying `events` in order (they must be valid in that order).
 fn state_of(events: &[Event]) -> TrustState {
@@ -57,7 +57,7 @@ proptest! {
             incremental.apply(index, &decoded);
             let _ = incremental.trust(&id("ann"), None, None, at(last));
         }
-        let replayed = TrustState::replay(ledger.store(), ModelParams::default(), Prefix::ALL, &mut |_| {}).expect("replay");
+        let replayed = stepwise_store::replay::trust_state(ledger.store(), ModelParams::default(), Prefix::ALL, &mut |_| {}).expect("replay");
         prop_assert_eq!(ledger.store().size().expect("size"), replayed.log_size());
         prop_assert!(incremental == replayed);
         for subject in PEOPLE {
@@ -579,7 +579,7 @@ fn past_figures_are_reproduced_by_replaying_up_to_their_instant() {
     clock.set(at(1.0));
     ledger.append(early.clone()).expect("append");
     append_live(&mut ledger, &clock, rating("dan", "bob", -1.0, 10.0));
-    let then = TrustState::replay(
+    let then = stepwise_store::replay::trust_state(
         ledger.store(),
         ModelParams::default(),
         Prefix::until(at(2.0)),

@@ -7,14 +7,14 @@
 //! table, no decisions table) is upgraded when opened.
 
 use super::{
-    DecisionQuery, DecisionRecord, Entry, SCHEMA_VERSION, Store, StoreError, StoredCheckpoint,
-    checkpoint_from_row, decision_from_row, entry_from_row, joined_subtrees, key_from_row,
-    sql_index, sql_limit,
+    DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
+    StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row, entry_from_row,
+    joined_subtrees, key_from_row, sql_index, sql_limit,
 };
-use crate::evidence::Time;
 use crate::keys::KeyRecord;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
+use stepwise::evidence::Time;
 
 /// The log's tables (schema version 1).
 const LOG_TABLES: &str = "
@@ -154,7 +154,7 @@ fn current_size(conn: &Connection) -> Result<u64, StoreError> {
     u64::try_from(next).map_err(|_| StoreError::Corrupt(format!("log size {next}")))
 }
 
-impl Store for SqliteStore {
+impl LogStore for SqliteStore {
     fn size(&self) -> Result<u64, StoreError> {
         current_size(&self.conn)
     }
@@ -250,7 +250,9 @@ impl Store for SqliteStore {
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.map(|r| to_checkpoint(r?)).collect()
     }
+}
 
+impl KeyStore for SqliteStore {
     fn put_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
         let inserted = self
             .conn
@@ -299,7 +301,9 @@ impl Store for SqliteStore {
             .execute([id])?;
         Ok(changed > 0)
     }
+}
 
+impl DecisionStore for SqliteStore {
     fn put_decision(&mut self, at: Time, principal: &str, body: &str) -> Result<u64, StoreError> {
         let seq: i64 = self
             .conn

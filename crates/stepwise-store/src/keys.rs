@@ -13,12 +13,12 @@
 //! Keys are not evidence: they are never written to the log. This module does no I/O besides
 //! reading the OS's randomness in [`generate_key`].
 
-use crate::evidence::{Id, Time};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::str::FromStr;
+use stepwise::evidence::{Id, Time};
 
 /// The prefix of every key's text: makes keys recognisable (and findable by secret scanners).
 pub const KEY_PREFIX: &str = "sw_";

@@ -1,28 +1,38 @@
-//! Storage: where the log's entries and signed checkpoints live.
+//! stepwise's storage: where the log's entries and signed checkpoints live, the writer that
+//! appends to them ([`Ledger`]), the fold of a stored log into the core's states ([`replay`]),
+//! its full audit ([`verify`]), the files of one installation ([`data_dir`]) and the API keys
+//! and decision log kept beside the log ([`keys`], [`DecisionRecord`]).
 //!
 //! A store keeps bytes and hashes that the ledger computed; it never interprets events and never
-//! decides what is valid. It must make a batch durable as one transaction (all of it or none of
-//! it) and refuse a batch that was computed against an older log (another writer got there first).
-//! Each entry row carries, beside its leaf hash, the hashes of the complete subtrees that the leaf
-//! completed, so any proof needs only O(log n) point reads and nothing is held in memory.
+//! decides what is valid (that is the core's `stepwise::ledger`). It must make a batch durable
+//! as one transaction (all of it or none of it) and refuse a batch that was computed against an
+//! older log (another writer got there first). Each entry row carries, beside its leaf hash, the
+//! hashes of the complete subtrees that the leaf completed, so any proof needs only O(log n)
+//! point reads and nothing is held in memory.
 //!
-//! Beside the log, a store keeps the server's API key records ([`KeyRecord`]) and the gate's
-//! decision log ([`DecisionRecord`]): they are not evidence, so they are not in the Merkle log,
-//! but every process serving one log must see the same keys and decisions.
-//!
-//! Two stores implement the trait with the same tables: [`SqliteStore`] (one file, one machine)
-//! and [`PostgresStore`] (several processes sharing one database; appends sequenced by a lock in
-//! the database).
+//! What a store does is three traits, by what it keeps: [`LogStore`] (the Merkle log and its
+//! checkpoints), [`KeyStore`] (API key records: not evidence, so not in the log, but every
+//! process serving one log must see the same keys) and [`DecisionStore`] (the gate's decision
+//! log); [`Store`] is all three. Two stores implement them with the same tables:
+//! [`SqliteStore`] (one file, one machine) and [`PostgresStore`] (several processes sharing one
+//! database; appends sequenced by a lock in the database).
 
+pub mod data_dir;
+pub mod keys;
+pub mod ledger;
 pub mod postgres;
+pub mod replay;
 pub mod sqlite;
+mod verify;
 
-use crate::evidence::Time;
-use crate::keys::KeyRecord;
-use crate::ledger::merkle::{self, HASH_LEN, Hash, SubtreeSource};
+use keys::KeyRecord;
+use stepwise::evidence::Time;
+use stepwise::ledger::merkle::{self, HASH_LEN, Hash, SubtreeSource};
 
+pub use ledger::{Appended, Ledger, LedgerError, MAX_BATCH, decode_entry};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use verify::{MAX_PROBLEMS, Problem, VerifyReport, verify};
 
 /// Version of the tables both stores keep: 1 had the log only; 2 added API key records; 3 added
 /// the decision log.
@@ -133,8 +143,9 @@ fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// What a store must do. The ledger is the only writer; everything here is plain storage.
-pub trait Store: Send {
+/// The log: entries and signed checkpoints. The ledger is the only writer; everything here is
+/// plain storage.
+pub trait LogStore: Send {
     /// Number of entries in the log.
     fn size(&self) -> Result<u64, StoreError>;
 
@@ -160,15 +171,15 @@ pub trait Store: Send {
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError>;
 
-    /// Takes the lock that sequences appends and keeps it until the next [`Store::append`] or
-    /// [`Store::release_append_lock`] on this store: a writer that lost a race holds it while
+    /// Takes the lock that sequences appends and keeps it until the next [`LogStore::append`] or
+    /// [`LogStore::release_append_lock`] on this store: a writer that lost a race holds it while
     /// it re-reads the log and retries, so that the retry cannot lose again. Stores with one
     /// writer, or whose own locking is enough, need not do anything.
     fn hold_append_lock(&mut self) -> Result<(), StoreError> {
         Ok(())
     }
 
-    /// Releases the lock taken by [`Store::hold_append_lock`], if it is still held; cheap (no
+    /// Releases the lock taken by [`LogStore::hold_append_lock`], if it is still held; cheap (no
     /// round trip) when it is not.
     fn release_append_lock(&mut self) -> Result<(), StoreError> {
         Ok(())
@@ -179,7 +190,10 @@ pub trait Store: Send {
 
     /// Every stored checkpoint, smallest size first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+}
 
+/// API key records, kept beside the log (never in it).
+pub trait KeyStore: Send {
     /// Stores a new API key record. Fails with [`StoreError::Duplicate`] when a key with the
     /// same id or hash is already stored. Only the hash is stored, never the key's text.
     fn put_key(&mut self, key: &KeyRecord) -> Result<(), StoreError>;
@@ -193,12 +207,83 @@ pub trait Store: Send {
     /// Marks the key `id` revoked. `Ok(true)` when such a key exists (revoking twice is not an
     /// error), `Ok(false)` when no key has that id.
     fn revoke_key(&mut self, id: &str) -> Result<bool, StoreError>;
+}
 
+/// The gate's decision log, kept beside the log (not evidence).
+pub trait DecisionStore: Send {
     /// Keeps one decision record (durably, in its own transaction); returns its `seq`.
     fn put_decision(&mut self, at: Time, principal: &str, body: &str) -> Result<u64, StoreError>;
 
     /// The decision records `query` asks for, oldest first.
     fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError>;
+}
+
+/// Everything one installation keeps: the log, its API keys and the decision log, in one
+/// database. Implemented for every type that keeps all three.
+pub trait Store: LogStore + KeyStore + DecisionStore {}
+
+impl<T: LogStore + KeyStore + DecisionStore> Store for T {}
+
+/// A boxed store is a store (a process that picks SQLite or PostgreSQL at run time).
+impl<T: LogStore + ?Sized> LogStore for Box<T> {
+    fn size(&self) -> Result<u64, StoreError> {
+        (**self).size()
+    }
+    fn entry(&self, index: u64) -> Result<Option<Entry>, StoreError> {
+        (**self).entry(index)
+    }
+    fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        visit: &mut dyn FnMut(Entry) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        (**self).scan(from, to, visit)
+    }
+    fn append(
+        &mut self,
+        base: u64,
+        entries: &[Entry],
+        checkpoint: &StoredCheckpoint,
+    ) -> Result<(), StoreError> {
+        (**self).append(base, entries, checkpoint)
+    }
+    fn hold_append_lock(&mut self) -> Result<(), StoreError> {
+        (**self).hold_append_lock()
+    }
+    fn release_append_lock(&mut self) -> Result<(), StoreError> {
+        (**self).release_append_lock()
+    }
+    fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        (**self).latest_checkpoint()
+    }
+    fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        (**self).checkpoints()
+    }
+}
+
+impl<T: KeyStore + ?Sized> KeyStore for Box<T> {
+    fn put_key(&mut self, key: &KeyRecord) -> Result<(), StoreError> {
+        (**self).put_key(key)
+    }
+    fn key_by_hash(&self, hash: &[u8; 32]) -> Result<Option<KeyRecord>, StoreError> {
+        (**self).key_by_hash(hash)
+    }
+    fn keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        (**self).keys()
+    }
+    fn revoke_key(&mut self, id: &str) -> Result<bool, StoreError> {
+        (**self).revoke_key(id)
+    }
+}
+
+impl<T: DecisionStore + ?Sized> DecisionStore for Box<T> {
+    fn put_decision(&mut self, at: Time, principal: &str, body: &str) -> Result<u64, StoreError> {
+        (**self).put_decision(at, principal, body)
+    }
+    fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError> {
+        (**self).decisions(query)
+    }
 }
 
 /// A hash column as stored: exactly [`HASH_LEN`] bytes, or the store is damaged.
@@ -269,8 +354,8 @@ fn key_from_row(
     created: i64,
     revoked: bool,
 ) -> Result<KeyRecord, StoreError> {
-    use crate::evidence::Id;
     use crate::keys::Role;
+    use stepwise::evidence::Id;
     let whose = format!("key {id}");
     let hash = stored_hash(&whose, "hash", hash)?;
     let role = Role::parse(role).map_err(|e| StoreError::Corrupt(format!("{whose}: {e}")))?;
@@ -317,9 +402,9 @@ fn sql_limit(limit: usize) -> i64 {
 
 /// Complete subtree hashes read from a store: the leaf hash for level 0, otherwise the hash kept
 /// beside the leaf that completed the subtree.
-pub struct StoredTree<'a, S: Store + ?Sized>(pub &'a S);
+pub struct StoredTree<'a, S: LogStore + ?Sized>(pub &'a S);
 
-impl<S: Store + ?Sized> SubtreeSource for StoredTree<'_, S> {
+impl<S: LogStore + ?Sized> SubtreeSource for StoredTree<'_, S> {
     type Error = StoreError;
 
     fn subtree(&self, level: u32, index: u64) -> Result<Hash, StoreError> {

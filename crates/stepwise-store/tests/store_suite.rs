@@ -13,13 +13,14 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use stepwise::evidence::{Body, Event, Id, Time};
-use stepwise::keys::{KeyRecord, Role, generate_key, key_hash};
 use stepwise::ledger::merkle::{Hash, verify_consistency, verify_inclusion};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Clock, Ledger, LedgerConfig, ManualClock, verify};
-use stepwise::store::{
+use stepwise::ledger::{Clock, LedgerConfig, ManualClock};
+use stepwise_store::keys::{KeyRecord, Role, generate_key, key_hash};
+use stepwise_store::{
     DecisionQuery, Entry, PostgresStore, SqliteStore, Store, StoreError, StoredCheckpoint,
 };
+use stepwise_store::{DecisionStore as _, KeyStore as _, Ledger, LogStore as _, verify};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -682,7 +683,7 @@ fn a_version_1_sqlite_store_is_upgraded_when_opened() -> TestResult {
     let version: i64 =
         rusqlite::Connection::open(db.path())?
             .pragma_query_value(None, "user_version", |r| r.get(0))?;
-    assert_eq!(version, stepwise::store::SCHEMA_VERSION);
+    assert_eq!(version, stepwise_store::SCHEMA_VERSION);
     Ok(())
 }
 
@@ -725,7 +726,7 @@ fn a_version_2_postgres_schema_is_upgraded_when_connected() -> TestResult {
     let version: i64 = client
         .query_one("SELECT version FROM stepwise_schema", &[])?
         .try_get(0)?;
-    assert_eq!(version, stepwise::store::SCHEMA_VERSION);
+    assert_eq!(version, stepwise_store::SCHEMA_VERSION);
     Ok(())
 }
 
@@ -743,7 +744,7 @@ fn a_postgres_schema_from_a_newer_stepwise_is_refused() -> TestResult {
         .unwrap_or_default();
     assert!(
         refused.contains("version 99")
-            && refused.contains(&format!("knows {}", stepwise::store::SCHEMA_VERSION)),
+            && refused.contains(&format!("knows {}", stepwise_store::SCHEMA_VERSION)),
         "{refused}"
     );
     Ok(())

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use stepwise::evidence::{Event, Stamp, Time};
 use stepwise::ledger::merkle::{Frontier, leaf_hash};
 use stepwise::ledger::note::{Checkpoint, LogSigner};
-use stepwise::ledger::{Ledger, LedgerConfig, ManualClock, verify};
-use stepwise::store::{Entry, SqliteStore, Store as _, StoredCheckpoint};
+use stepwise::ledger::{LedgerConfig, ManualClock};
+use stepwise_store::{Entry, LogStore as _, SqliteStore, StoredCheckpoint};
+use stepwise_store::{Ledger, verify};
 
 fn signer() -> LogSigner {
     LogSigner::from_seed("tamper.test/log", [11; 32]).expect("signer")

@@ -1,0 +1,303 @@
+//! stepwise's engine: the live trust state and everything that keeps it current, behind typed
+//! questions that every door (the HTTP API, MCP on stdio and over HTTP, the gate, the command
+//! line) asks in the same words.
+//!
+//! An [`Engine`] opens a data directory's store, folds the log into a [`Live`] state, and keeps
+//! it current: appends go through one appender (a group-committing writer thread for a server,
+//! or the caller's own thread for a single-client door such as the gate), a follower folds what
+//! other processes append, a ranker keeps the network rank fresh and a tabler the principals
+//! table. Questions ([`question`]) are checked once, here, with one message per mistake, and
+//! answered from memory when the live state is the fold asked for, otherwise from a replay of
+//! the stored prefix ([`Prefix`]). Answers are the wire views of `stepwise-api`, so every door
+//! prints the same document; errors are [`Error`], a code of the one table with its message.
+//!
+//! Architecture Invariant: no door logic here — no HTTP, no MCP, no flags. The engine never
+//! reads the clock on the decision path but through [`now`], once per question.
+
+pub mod board;
+mod error;
+mod live;
+pub mod metrics;
+mod pool;
+pub mod question;
+mod record;
+mod writer;
+
+pub use error::Error;
+pub use live::{Live, RETAINED_RANKS, spawn_follower, spawn_ranker};
+pub use metrics::Metrics;
+pub use pool::{Opener, POOL_SIZE, Pool};
+pub use record::{Recorded, Recorder, authorize};
+pub use stepwise_api::Code;
+pub use stepwise_store::replay::Prefix;
+pub use writer::{Writer, Written};
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use stepwise::evidence::{Event, Time};
+use stepwise::ladder::LadderState;
+use stepwise::ledger::{Clock as _, Origin, SystemClock};
+use stepwise::policy::Policy;
+use stepwise_store::data_dir::{DataDir, DataDirError};
+use stepwise_store::{Ledger, LedgerError, PostgresStore, SqliteStore, Store, StoreError};
+
+/// The current instant, by the clock the ledger stamps entries with.
+pub fn now() -> Time {
+    SystemClock.now()
+}
+
+/// Where the log is kept and what the engine runs beside its state.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A `postgres://` URL: the log in PostgreSQL; `None`: the data directory's SQLite file.
+    pub store: Option<String>,
+    /// How often the follower folds what other processes appended.
+    pub follow_interval: Duration,
+    /// Appends on a writer thread that group-commits every request waiting (a server with many
+    /// clients), or on the caller's own thread (one client: no thread hop on its path).
+    pub group_commit: bool,
+    /// Keep the network rank fresh in the background (a ranker thread).
+    pub ranker: bool,
+    /// Keep the principals table in the background (a tabler thread; the dashboard's reads).
+    pub tabler: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            store: None,
+            follow_interval: Duration::from_millis(250),
+            group_commit: true,
+            ranker: true,
+            tabler: true,
+        }
+    }
+}
+
+/// Why an engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory could not be read or created.
+    #[error(transparent)]
+    Data(#[from] DataDirError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ledger could not be opened.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A thread could not be started.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// The store option is not one this build knows.
+    #[error("--store {0:?}: expected a postgres:// or postgresql:// URL")]
+    StoreUrl(String),
+}
+
+/// How appends reach the ledger.
+enum Appender {
+    /// One writer thread, group-committing whatever requests wait.
+    Group(Writer),
+    /// The caller's thread, one commit at a time.
+    Direct(Box<Mutex<Ledger<Box<dyn Store>>>>),
+}
+
+/// The engine: the policy, the live state and the threads that keep it current.
+pub struct Engine {
+    policy: Policy,
+    policy_text: String,
+    verifier_key: String,
+    appender: Appender,
+    live: Arc<Live>,
+    pool: Arc<Pool>,
+    metrics: Arc<Metrics>,
+    /// Bounds how many replays of an earlier prefix run at once.
+    replays: tokio::sync::Semaphore,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// Opens the ledger over a new store handle (again after a lost connection).
+type LedgerOpener = Box<dyn Fn() -> Result<Ledger<Box<dyn Store>>, LedgerError> + Send>;
+
+impl Engine {
+    /// Opens the data directory `data` (created when new) and its store, folds the log, and
+    /// starts the threads `options` asks for. Blocking work (the PostgreSQL client is
+    /// blocking): call it off the async threads.
+    pub fn open(data: &DataDir, options: &Options) -> Result<Self, OpenError> {
+        if !data.is_initialized() {
+            data.create(None)?;
+        }
+        let policy = data.policy()?;
+        let policy_text = std::fs::read_to_string(data.policy_path()).unwrap_or_default();
+        let signer = data.signer()?;
+        let verifier_key = signer.verifier().encode();
+        let opener: Opener = match &options.store {
+            None => {
+                let path = data.store_path();
+                Box::new(move || Ok(Box::new(SqliteStore::open(&path)?) as Box<dyn Store>))
+            }
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let url = url.clone();
+                Box::new(move || Ok(Box::new(PostgresStore::connect(&url)?) as Box<dyn Store>))
+            }
+            Some(other) => return Err(OpenError::StoreUrl(other.clone())),
+        };
+        let pool = Arc::new(Pool::new(opener));
+        let open_ledger: LedgerOpener = {
+            let pool = Arc::clone(&pool);
+            let config = policy.ledger.clone();
+            Box::new(move || {
+                Ledger::open(
+                    pool.open()?,
+                    signer.clone(),
+                    config.clone(),
+                    Arc::new(SystemClock),
+                )
+            })
+        };
+        let ledger = open_ledger()?;
+        let empty = LadderState::new(policy.model.clone(), policy.ladder.clone());
+        let live = Arc::new(Live::start(
+            empty,
+            ledger.checkpoint().clone(),
+            ledger.store(),
+            now(),
+            options.tabler,
+        )?);
+        let metrics = Arc::new(Metrics::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let appender = if options.group_commit {
+            let (writer, thread) =
+                Writer::spawn(ledger, open_ledger, Arc::clone(&live), Arc::clone(&metrics))?;
+            threads.push(thread);
+            Appender::Group(writer)
+        } else {
+            Appender::Direct(Box::new(Mutex::new(ledger)))
+        };
+        let follower_store = pool.open()?;
+        live.catch_up(&*follower_store)?;
+        threads.push(spawn_follower(
+            follower_store,
+            Arc::clone(&pool),
+            Arc::clone(&live),
+            options.follow_interval,
+            Arc::clone(&stop),
+        )?);
+        if options.ranker {
+            threads.push(spawn_ranker(
+                Arc::clone(&live),
+                policy.network,
+                Arc::clone(&metrics),
+                Arc::clone(&stop),
+            )?);
+        }
+        if options.tabler {
+            threads.push(board::spawn_tabler(
+                Arc::clone(&live),
+                board::TABLE_INTERVAL,
+                Arc::clone(&stop),
+            )?);
+        }
+        Ok(Self {
+            policy,
+            policy_text,
+            verifier_key,
+            appender,
+            live,
+            pool,
+            metrics,
+            replays: tokio::sync::Semaphore::new(2),
+            threads: Mutex::new(threads),
+            stop,
+        })
+    }
+
+    /// The operator's policy (ladder, model, ledger rules, gate).
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The policy file's text, as served.
+    pub fn policy_text(&self) -> &str {
+        &self.policy_text
+    }
+
+    /// The log's verifier key, in signed-note form.
+    pub fn verifier_key(&self) -> &str {
+        &self.verifier_key
+    }
+
+    /// The live trust state.
+    pub fn live(&self) -> &Arc<Live> {
+        &self.live
+    }
+
+    /// Store handles for reads.
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+
+    /// Commit, rank and request figures.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Appends `events`, dated as `origin` says; answers once they are durable and folded into
+    /// the live state. Each event's result is its index or why the ledger refused it.
+    pub async fn append(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
+        match &self.appender {
+            Appender::Group(writer) => writer.append(events, origin).await,
+            Appender::Direct(_) => self.append_here(events, origin),
+        }
+    }
+
+    /// Appends `events` on the calling thread (an engine opened without group commit), or
+    /// hands them to the writer and blocks until they are durable: for sync callers.
+    pub fn append_here(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
+        match &self.appender {
+            Appender::Group(writer) => writer.append_blocking(events, origin),
+            Appender::Direct(ledger) => {
+                let mut ledger = ledger
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let appended = ledger
+                    .append_as(events, origin)
+                    .map_err(writer::append_failed)?;
+                self.live.fold_committed(&appended, ledger.store())?;
+                Ok(Written {
+                    results: appended.results,
+                    checkpoint: appended.checkpoint,
+                })
+            }
+        }
+    }
+
+    /// Stops the threads: the writer once it has answered every append sent before, then the
+    /// follower, ranker and tabler. Appends after it are refused (`unavailable`). Blocking: call
+    /// it off the async threads.
+    pub fn stop(&self) {
+        if let Appender::Group(writer) = &self.appender {
+            writer.close();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        let threads = std::mem::take(
+            &mut *self
+                .threads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Engine {
+    /// An engine dropped without [`Engine::stop`] stops its threads all the same.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,450 @@
+//! The ledger over a store: the one writer of the log.
+//!
+//! It stamps each batch with the time it heard it (from the [`Clock`] it was given, never
+//! decreasing along the log), refuses an event whose `at` lies outside the policy's window
+//! around that stamp, validates each event against the log (the core's [`Registry`]), gives it
+//! the next index, hashes its canonical bytes into the tree, and commits a whole batch with a
+//! freshly signed checkpoint in one durable transaction: an index is handed out only after that
+//! commit. It keeps in memory only the tree's right edge and the registry needed for
+//! validation; proofs read stored subtree hashes. It must never rewrite or delete an entry, and
+//! it never reads the clock except through the [`Clock`] its caller passed in.
+
+use crate::{Entry, LogStore, StoreError, StoredCheckpoint, StoredTree};
+use std::sync::Arc;
+use stepwise::evidence::{Event, FieldError, Stamp, Time};
+use stepwise::ledger::merkle::{self, Frontier, Hash};
+use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
+use stepwise::ledger::registry::{Registry, Signatures, Staged};
+use stepwise::ledger::{Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin};
+
+/// Largest batch accepted by [`Ledger::append`].
+pub const MAX_BATCH: usize = 10_000;
+
+/// Why the ledger could not do what was asked. Refused events are not errors: see
+/// [`Appended::results`].
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// Storage failed; nothing of the batch was recorded.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Signing or reading a checkpoint failed.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// The request names entries or sizes the log does not have.
+    #[error("{0}")]
+    OutOfRange(String),
+}
+
+/// The result of appending a batch.
+#[derive(Debug)]
+pub struct Appended {
+    /// For each event of the batch, in order: its log index, or why it was refused.
+    pub results: Vec<Result<u64, FieldError>>,
+    /// The checkpoint signed for the new size (the previous one when nothing was recorded).
+    pub checkpoint: StoredCheckpoint,
+    /// The batch as the ledger saw it (default authors and the stamp filled in), in the order
+    /// of `results`: each recorded event is exactly what its entry's canonical bytes decode to,
+    /// so a caller can fold it without reading the log back.
+    pub events: Vec<Event>,
+    /// The `recorded_at` of the batch's entries (`None` when nothing was recorded).
+    pub recorded_at: Option<Time>,
+    /// When the clock read earlier than the log's latest `recorded_at` (it stepped back, or
+    /// another writer's clock runs ahead): by how many microseconds. The batch was stamped with
+    /// that latest time instead, so the log never goes back in time.
+    pub clock_behind: Option<i64>,
+}
+
+impl Appended {
+    /// How many events were recorded.
+    pub fn recorded(&self) -> usize {
+        self.results.iter().filter(|r| r.is_ok()).count()
+    }
+}
+
+/// The ledger over a store.
+pub struct Ledger<S: LogStore> {
+    store: S,
+    signer: LogSigner,
+    frontier: Frontier,
+    registry: Registry,
+    checkpoint: StoredCheckpoint,
+    config: LedgerConfig,
+    clock: Arc<dyn Clock>,
+    /// The latest `recorded_at` in the log (`None` while it holds no stamped entry).
+    recorded_at: Option<Time>,
+}
+
+impl<S: LogStore> Ledger<S> {
+    /// Opens the ledger over `store`, signing checkpoints with `signer` and stamping entries
+    /// with `clock`. An empty store gets its first checkpoint (size 0); otherwise the registry
+    /// is rebuilt by replaying the log.
+    ///
+    /// Other processes may open or append to the same database meanwhile: when two open an empty
+    /// log together, one signs size 0 and the other finds that checkpoint and uses it.
+    pub fn open(
+        mut store: S,
+        signer: LogSigner,
+        config: LedgerConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, LedgerError> {
+        // The size-0 checkpoint is written at most once; a second pass always finds one.
+        for _attempt in 0..3 {
+            if let Some(checkpoint) = store.latest_checkpoint()? {
+                return Self::open_at(store, signer, config, clock, checkpoint);
+            }
+            let first = sign(&signer, &Frontier::default())?;
+            match store.append(0, &[], &first) {
+                // Either way a checkpoint is stored now: read it back.
+                Ok(()) | Err(StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Corrupt(
+            "the store accepted the first checkpoint but does not return it".into(),
+        )
+        .into())
+    }
+
+    /// The ledger at `checkpoint`, the latest one read. The tree is loaded at the checkpoint's
+    /// size rather than the store's current size: entries and their checkpoint commit together,
+    /// so a writer that committed after the checkpoint was read cannot make the two disagree
+    /// (that writer's entries are picked up by the next append's conflict and refresh).
+    fn open_at(
+        store: S,
+        signer: LogSigner,
+        config: LedgerConfig,
+        clock: Arc<dyn Clock>,
+        checkpoint: StoredCheckpoint,
+    ) -> Result<Self, LedgerError> {
+        let size = checkpoint.size;
+        let stored = store.size()?;
+        if stored < size {
+            return Err(StoreError::Corrupt(format!(
+                "the latest checkpoint covers {size} entries but the log holds {stored}"
+            ))
+            .into());
+        }
+        let frontier = Frontier::load(&StoredTree(&store), size)?;
+        let mut ledger = Self {
+            store,
+            signer,
+            frontier,
+            registry: Registry::new(config.operators.clone()),
+            checkpoint,
+            config,
+            clock,
+            recorded_at: None,
+        };
+        ledger.catch_up(0, size)?;
+        Ok(ledger)
+    }
+
+    /// Replays entries `from..to` into the registry and the latest `recorded_at`.
+    fn catch_up(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
+        let mut staged = Staged::default();
+        let registry = &self.registry;
+        let recorded_at = &mut self.recorded_at;
+        self.store.scan(from, to, &mut |entry| {
+            let mut event = decode_entry(&entry)?;
+            if let Some(stamp) = event.stamp {
+                *recorded_at = (*recorded_at).max(Some(stamp.recorded_at));
+            }
+            registry
+                .admit(&mut staged, &mut event, entry.index, Signatures::Trust)
+                .map_err(|e| {
+                    StoreError::Corrupt(format!("entry {} breaks a ledger rule: {e}", entry.index))
+                })
+        })?;
+        self.registry.merge(staged);
+        Ok(())
+    }
+
+    /// Re-reads what other writers appended since this ledger last looked, up to the latest
+    /// checkpoint (never beyond it: see [`Ledger::open_at`]). Changes nothing on error.
+    fn refresh(&mut self) -> Result<(), LedgerError> {
+        let checkpoint = self
+            .store
+            .latest_checkpoint()?
+            .ok_or_else(|| StoreError::Corrupt("the log's checkpoints have disappeared".into()))?;
+        let (from, to) = (self.frontier.size(), checkpoint.size);
+        if to < from {
+            return Err(StoreError::Corrupt(format!(
+                "the latest checkpoint covers {to} entries but this ledger has seen {from}"
+            ))
+            .into());
+        }
+        if to > from {
+            let frontier = Frontier::load(&StoredTree(&self.store), to)?;
+            self.catch_up(from, to)?;
+            self.frontier = frontier;
+        }
+        self.checkpoint = checkpoint;
+        Ok(())
+    }
+
+    /// Appends a batch of live evidence: every valid event is recorded, in order, in one
+    /// durable transaction with a new signed checkpoint; each refused event says why (an `at`
+    /// outside the time window among them). When this returns `Ok`, every index in
+    /// [`Appended::results`] is on disk. On `Err`, nothing of the batch was recorded.
+    pub fn append(&mut self, events: Vec<Event>) -> Result<Appended, LedgerError> {
+        self.append_as(events, Origin::Live)
+    }
+
+    /// Appends a batch dated as `origin` says: [`Origin::History`] is the operator's act of
+    /// loading a data set with its own dates.
+    pub fn append_as(
+        &mut self,
+        mut events: Vec<Event>,
+        origin: Origin,
+    ) -> Result<Appended, LedgerError> {
+        if events.len() > MAX_BATCH {
+            return Err(LedgerError::OutOfRange(format!(
+                "a batch holds at most {MAX_BATCH} events, not {}",
+                events.len()
+            )));
+        }
+        // Another process may have appended; a conflict means recompute against its entries.
+        // After losing a race the ledger holds the store's append lock while it re-reads and
+        // retries, so the retry cannot lose again: no writer starves, however busy the others.
+        let mut last = None;
+        for _attempt in 0..8 {
+            let attempt = self.try_append(&mut events, origin);
+            // `append` released the lock if it ran; this covers a retry that recorded nothing.
+            let released = self.store.release_append_lock();
+            match attempt {
+                Err(LedgerError::Store(conflict @ StoreError::Conflict { .. })) => {
+                    released?;
+                    last = Some(conflict);
+                    self.store.hold_append_lock()?;
+                    if let Err(e) = self.refresh() {
+                        self.store.release_append_lock()?;
+                        return Err(e);
+                    }
+                }
+                // A failed release cannot undo a commit, and means the connection (and the
+                // lock with it) is gone: the attempt's own result is the answer.
+                Ok(mut appended) => {
+                    appended.events = events;
+                    return Ok(appended);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(LedgerError::Store(last.unwrap_or_else(|| {
+            StoreError::Corrupt("gave up after 8 conflicting concurrent appends".into())
+        })))
+    }
+
+    /// Filling in a default author and the stamp are the only changes to `events`; a retry
+    /// overwrites them, so a conflict costs no copy of the batch. The stamp is read here, after
+    /// any conflict has brought this ledger up to the store's last entry, and the store commits
+    /// only if no other writer appended meanwhile: `recorded_at` never decreases along the log,
+    /// however many processes append and however their clocks disagree.
+    fn try_append(
+        &mut self,
+        events: &mut [Event],
+        origin: Origin,
+    ) -> Result<Appended, LedgerError> {
+        let base = self.frontier.size();
+        let now = self.clock.now();
+        let recorded_at = self.recorded_at.map_or(now, |last| last.max(now));
+        let clock_behind = self
+            .recorded_at
+            .filter(|last| *last > now)
+            .map(|last| last.as_micros() - now.as_micros());
+        let stamp = Stamp {
+            recorded_at,
+            history: origin == Origin::History,
+        };
+        let mut frontier = self.frontier.clone();
+        let mut staged = Staged::default();
+        let mut results = Vec::with_capacity(events.len());
+        let mut entries = Vec::with_capacity(events.len());
+        let mut completed = Vec::with_capacity(64);
+        for event in events.iter_mut() {
+            let index = frontier.size();
+            event.stamp = Some(stamp);
+            let admitted = self
+                .config
+                .window
+                .check(event.at, recorded_at, stamp.history)
+                .and_then(|()| {
+                    self.registry
+                        .admit(&mut staged, event, index, Signatures::Check)
+                });
+            match admitted {
+                Ok(()) => {
+                    let bytes = event.canonical_bytes();
+                    let leaf_hash = merkle::leaf_hash(&bytes);
+                    frontier.push(leaf_hash, &mut completed);
+                    entries.push(Entry {
+                        index,
+                        bytes,
+                        leaf_hash,
+                        subtree_hashes: completed.clone(),
+                    });
+                    results.push(Ok(index));
+                }
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if entries.is_empty() {
+            return Ok(Appended {
+                results,
+                checkpoint: self.checkpoint.clone(),
+                events: Vec::new(),
+                recorded_at: None,
+                clock_behind: None,
+            });
+        }
+        let checkpoint = sign(&self.signer, &frontier)?;
+        self.store.append(base, &entries, &checkpoint)?;
+        self.frontier = frontier;
+        self.registry.merge(staged);
+        self.checkpoint = checkpoint.clone();
+        self.recorded_at = Some(recorded_at);
+        Ok(Appended {
+            results,
+            checkpoint,
+            events: Vec::new(),
+            recorded_at: Some(recorded_at),
+            clock_behind,
+        })
+    }
+
+    /// The latest `recorded_at` in the log, if it holds any stamped entry.
+    pub fn recorded_at(&self) -> Option<Time> {
+        self.recorded_at
+    }
+
+    /// Number of entries.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The latest signed checkpoint.
+    pub fn checkpoint(&self) -> &StoredCheckpoint {
+        &self.checkpoint
+    }
+
+    /// The key that verifies this ledger's checkpoints.
+    pub fn verifier(&self) -> LogVerifier {
+        self.signer.verifier()
+    }
+
+    /// The settings this ledger validates with.
+    pub fn config(&self) -> &LedgerConfig {
+        &self.config
+    }
+
+    /// The store underneath (read-only).
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The entry at `index`.
+    pub fn entry(&self, index: u64) -> Result<Entry, LedgerError> {
+        self.store.entry(index)?.ok_or_else(|| {
+            LedgerError::OutOfRange(format!(
+                "no entry {index}: the log holds {} entries (0 to {})",
+                self.size(),
+                self.size().saturating_sub(1)
+            ))
+        })
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), LedgerError> {
+        if size > self.size() {
+            return Err(LedgerError::OutOfRange(format!(
+                "size {size} is larger than the log ({} entries)",
+                self.size()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The root hash of the tree of the first `size` entries.
+    pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
+        self.check_size(size)?;
+        if size == self.size() {
+            return Ok(self.frontier.root());
+        }
+        Ok(merkle::root(&StoredTree(&self.store), size)?)
+    }
+
+    /// Proof that entry `index` is in the tree of `size` entries.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, LedgerError> {
+        self.check_size(size)?;
+        if index >= size {
+            return Err(LedgerError::OutOfRange(format!(
+                "entry {index} is not in a tree of {size} entries"
+            )));
+        }
+        let tree = StoredTree(&self.store);
+        let hashes = merkle::inclusion_proof(&tree, index, size).map_err(proof_error)?;
+        Ok(InclusionProof {
+            index,
+            size,
+            leaf_hash: self.entry(index)?.leaf_hash,
+            root: self.root_at(size)?,
+            hashes,
+        })
+    }
+
+    /// Proof that the tree of `old_size` entries is a prefix of the tree of `new_size`.
+    pub fn consistency_proof(
+        &self,
+        old_size: u64,
+        new_size: u64,
+    ) -> Result<ConsistencyProof, LedgerError> {
+        self.check_size(new_size)?;
+        if old_size == 0 || old_size > new_size {
+            return Err(LedgerError::OutOfRange(format!(
+                "a consistency proof needs 1 ≤ old size ≤ new size, not {old_size} and {new_size}"
+            )));
+        }
+        let tree = StoredTree(&self.store);
+        let hashes = merkle::consistency_proof(&tree, old_size, new_size).map_err(proof_error)?;
+        Ok(ConsistencyProof {
+            old_size,
+            new_size,
+            old_root: self.root_at(old_size)?,
+            new_root: self.root_at(new_size)?,
+            hashes,
+        })
+    }
+}
+
+/// The event a stored entry holds (format 1 or 2); an entry that does not decode means a
+/// damaged log. The one decoder of stored entries: replay, catch-up and followers use it
+/// (verification reports each problem instead of stopping at the first).
+pub fn decode_entry(entry: &Entry) -> Result<Event, StoreError> {
+    Event::from_entry(&entry.bytes).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "entry {} does not decode ({e}); run `stepwise log verify`",
+            entry.index
+        ))
+    })
+}
+
+fn proof_error(e: merkle::ProofError<StoreError>) -> LedgerError {
+    match e {
+        merkle::ProofError::Source(e) => LedgerError::Store(e),
+        other => LedgerError::OutOfRange(other.to_string()),
+    }
+}
+
+/// Signs the checkpoint for the tree `frontier` describes.
+fn sign(signer: &LogSigner, frontier: &Frontier) -> Result<StoredCheckpoint, NoteError> {
+    let checkpoint = Checkpoint {
+        origin: signer.name().to_owned(),
+        size: frontier.size(),
+        root: frontier.root(),
+        extensions: Vec::new(),
+    };
+    Ok(StoredCheckpoint {
+        size: checkpoint.size,
+        root: checkpoint.root,
+        note: signer.sign_checkpoint(&checkpoint)?,
+    })
+}
