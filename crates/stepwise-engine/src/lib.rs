@@ -14,7 +14,6 @@
 //! Architecture Invariant: no door logic here — no HTTP, no MCP, no flags. The engine never
 //! reads the clock on the decision path but through [`now`], once per question.
 
-pub mod board;
 mod error;
 mod live;
 pub mod metrics;
@@ -24,7 +23,7 @@ mod record;
 mod writer;
 
 pub use error::Error;
-pub use live::{Live, RETAINED_RANKS, spawn_follower, spawn_ranker};
+pub use live::{Live, RETAINED_RANKS, board, spawn_follower, spawn_ranker};
 pub use metrics::Metrics;
 pub use pool::{Opener, POOL_SIZE, Pool};
 pub use record::{Recorded, Recorder, authorize};

@@ -3,9 +3,11 @@
 //! keeps it current when other processes append; and the ranker thread that keeps its network
 //! rank fresh, so that no request ever computes it.
 
+pub mod board;
+
 use crate::Pool;
-use crate::board::{Journal, NEWS_BACKLOG, News, Table};
 use crate::metrics::Metrics;
+use board::{Journal, NEWS_BACKLOG, News, Table};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

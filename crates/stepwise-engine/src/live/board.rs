@@ -10,7 +10,7 @@
 //!
 //! All are views of the log; none is stored, and each is rebuilt by folding the log again.
 
-use crate::Live;
+use super::Live;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
