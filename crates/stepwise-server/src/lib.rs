@@ -10,7 +10,6 @@ pub mod app;
 pub mod auth;
 pub mod error;
 pub mod limits;
-pub mod mcp;
 pub mod openapi;
 pub mod routes;
 

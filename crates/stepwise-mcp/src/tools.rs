@@ -1,13 +1,9 @@
-//! The Model Context Protocol tools and resources of stepwise, defined once for both servers
-//! that offer them: `stepwise mcp` on stdio (the CLI crate, folding the data directory afresh
-//! on each call) and `/mcp` of `stepwise serve` over streamable HTTP ([`crate::routes`],
-//! answering from the server's live state).
-//!
-//! Here are what a client sees before it calls anything: each tool's name, description and
-//! argument schema (the argument structs' doc comments are the schema's descriptions), the
-//! resources, the server's name and instructions; and how arguments are read (strictly: an
-//! unknown or malformed argument is an error naming it). What a tool does is each server's:
-//! nothing here reads the log or the clock.
+//! The tool table: what a client sees before it calls anything — each tool's name,
+//! description and argument schema (the argument structs' doc comments are the schema's
+//! descriptions), the resources, the server's name and instructions — and how a call is read:
+//! its name parsed once into a [`ToolName`], its arguments strictly into the tool's argument
+//! type ([`Call::parse`]; an unknown or malformed argument is an error naming it). Nothing here
+//! reads the log or the clock.
 
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{
@@ -167,40 +163,136 @@ const PROMISES_OPEN: &str = "The promises that await judgement (no outcome recor
 first, optionally only those made to PROMISEE (a review queue). Those past their due instant are \
 marked `overdue`: they count as broken until judged. Page with `next_cursor`.";
 
+/// Every tool, one row each: its name, description, argument schema and whether it records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToolName {
+    /// `decide`.
+    Decide,
+    /// `explain`.
+    Explain,
+    /// `trust`.
+    Trust,
+    /// `ladder`.
+    Ladder,
+    /// `promise`.
+    Promise,
+    /// `outcome`.
+    Outcome,
+    /// `promises_open`.
+    PromisesOpen,
+}
+
+impl ToolName {
+    /// Every tool, in the order a client lists them.
+    pub const ALL: [ToolName; 7] = [
+        ToolName::Decide,
+        ToolName::Explain,
+        ToolName::Trust,
+        ToolName::Ladder,
+        ToolName::Promise,
+        ToolName::Outcome,
+        ToolName::PromisesOpen,
+    ];
+
+    /// The tool's name as a client calls it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ToolName::Decide => "decide",
+            ToolName::Explain => "explain",
+            ToolName::Trust => "trust",
+            ToolName::Ladder => "ladder",
+            ToolName::Promise => "promise",
+            ToolName::Outcome => "outcome",
+            ToolName::PromisesOpen => "promises_open",
+        }
+    }
+
+    /// The tool called `name`, if any.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name)
+    }
+
+    /// Whether a call records evidence (and so needs a recorder's rights).
+    pub fn records(self) -> bool {
+        matches!(self, ToolName::Promise | ToolName::Outcome)
+    }
+
+    /// The tool as a client lists it.
+    pub fn tool(self) -> Tool {
+        let (description, schema) = match self {
+            ToolName::Decide => (DECIDE, schema_for_type::<DecideArgs>()),
+            ToolName::Explain => (EXPLAIN, schema_for_type::<ExplainArgs>()),
+            ToolName::Trust => (TRUST, schema_for_type::<TrustArgs>()),
+            ToolName::Ladder => (LADDER, schema_for_type::<LadderArgs>()),
+            ToolName::Promise => (PROMISE, schema_for_type::<PromiseArgs>()),
+            ToolName::Outcome => (OUTCOME, schema_for_type::<OutcomeArgs>()),
+            ToolName::PromisesOpen => (PROMISES_OPEN, schema_for_type::<PromisesOpenArgs>()),
+        };
+        let annotations = if self.records() {
+            ToolAnnotations::new()
+                .read_only(false)
+                .destructive(false)
+                .idempotent(false)
+                .open_world(false)
+        } else {
+            ToolAnnotations::new()
+                .read_only(true)
+                .idempotent(true)
+                .open_world(false)
+        };
+        Tool::new(self.name(), description, schema).annotate(annotations)
+    }
+}
+
 /// The tools, in the order a client lists them.
 pub fn tools() -> Vec<Tool> {
-    let reads = ToolAnnotations::new()
-        .read_only(true)
-        .idempotent(true)
-        .open_world(false);
-    let records = ToolAnnotations::new()
-        .read_only(false)
-        .destructive(false)
-        .idempotent(false)
-        .open_world(false);
-    vec![
-        Tool::new("decide", DECIDE, schema_for_type::<DecideArgs>()).annotate(reads.clone()),
-        Tool::new("explain", EXPLAIN, schema_for_type::<ExplainArgs>()).annotate(reads.clone()),
-        Tool::new("trust", TRUST, schema_for_type::<TrustArgs>()).annotate(reads.clone()),
-        Tool::new("ladder", LADDER, schema_for_type::<LadderArgs>()).annotate(reads.clone()),
-        Tool::new("promise", PROMISE, schema_for_type::<PromiseArgs>()).annotate(records.clone()),
-        Tool::new("outcome", OUTCOME, schema_for_type::<OutcomeArgs>()).annotate(records),
-        Tool::new(
-            "promises_open",
-            PROMISES_OPEN,
-            schema_for_type::<PromisesOpenArgs>(),
-        )
-        .annotate(reads),
-    ]
+    ToolName::ALL.into_iter().map(ToolName::tool).collect()
+}
+
+/// A call, its tool named and its arguments read: parsed once, then answered by the handler.
+pub enum Call {
+    /// `decide`.
+    Decide(DecideArgs),
+    /// `explain`.
+    Explain(ExplainArgs),
+    /// `trust`.
+    Trust(TrustArgs),
+    /// `ladder`.
+    Ladder,
+    /// `promise`.
+    Promise(PromiseArgs),
+    /// `outcome`.
+    Outcome(OutcomeArgs),
+    /// `promises_open`.
+    PromisesOpen(PromisesOpenArgs),
+}
+
+impl Call {
+    /// Reads the call of tool `tool` with `args`, strictly; an error names the argument at fault.
+    pub fn parse(tool: ToolName, args: Option<JsonObject>) -> Result<Self, ArgumentError> {
+        let name = tool.name();
+        Ok(match tool {
+            ToolName::Decide => Call::Decide(arguments(name, args)?),
+            ToolName::Explain => Call::Explain(arguments(name, args)?),
+            ToolName::Trust => Call::Trust(arguments(name, args)?),
+            ToolName::Ladder => {
+                let LadderArgs {} = arguments(name, args)?;
+                Call::Ladder
+            }
+            ToolName::Promise => Call::Promise(arguments(name, args)?),
+            ToolName::Outcome => Call::Outcome(arguments(name, args)?),
+            ToolName::PromisesOpen => Call::PromisesOpen(arguments(name, args)?),
+        })
+    }
 }
 
 /// The message for a call of a tool that does not exist.
 pub fn unknown_tool(name: &str) -> String {
     format!(
         "no tool named {name:?}; the tools are: {}",
-        tools()
+        ToolName::ALL
             .iter()
-            .map(|t| t.name.as_ref())
+            .map(|t| t.name())
             .collect::<Vec<_>>()
             .join(", ")
     )
@@ -257,7 +349,7 @@ pub struct ArgumentError {
 }
 
 /// The arguments of `tool`, deserialised strictly; an error names the argument at fault.
-pub fn arguments<T: DeserializeOwned>(
+fn arguments<T: DeserializeOwned>(
     tool: &str,
     arguments: Option<JsonObject>,
 ) -> Result<T, ArgumentError> {
