@@ -280,6 +280,25 @@ fn too_long(scripts: &[(String, String)]) -> Vec<String> {
         .collect()
 }
 
+#[test]
+fn javascript_and_python_files_are_held_to_the_size_cap() {
+    let root = root();
+    let mut paths = Vec::new();
+    for dir in ["crates", "tests", "scripts"] {
+        files(&root.join(dir), &[".js", ".py"], &mut paths);
+    }
+    assert!(paths.len() >= 8, "only {} scripts found", paths.len());
+    let scripts: Vec<(String, String)> = paths
+        .iter()
+        .map(|p| {
+            let shown = p.strip_prefix(&root).unwrap_or(p).display().to_string();
+            (shown, std::fs::read_to_string(p).expect("readable"))
+        })
+        .collect();
+    let found = too_long(&scripts);
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
 /// The repository paths a document names in backticks (`crates/…`, `tests/…`, `scripts/…`,
 /// `docs/…`, `.ci/…`) that do not exist under `root`.
 fn missing_paths(doc: &str, root: &Path) -> Vec<String> {

@@ -17,6 +17,38 @@ use std::sync::Arc;
 /// The embedded assets: (path under `/ui/assets/`, content type, bytes).
 const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.js", JS, include_bytes!("../../ui/app.js")),
+    ("dom.js", JS, include_bytes!("../../ui/dom.js")),
+    ("session.js", JS, include_bytes!("../../ui/session.js")),
+    (
+        "views/entry.js",
+        JS,
+        include_bytes!("../../ui/views/entry.js"),
+    ),
+    (
+        "views/ladder.js",
+        JS,
+        include_bytes!("../../ui/views/ladder.js"),
+    ),
+    (
+        "views/overview.js",
+        JS,
+        include_bytes!("../../ui/views/overview.js"),
+    ),
+    (
+        "views/principal.js",
+        JS,
+        include_bytes!("../../ui/views/principal.js"),
+    ),
+    (
+        "views/principals.js",
+        JS,
+        include_bytes!("../../ui/views/principals.js"),
+    ),
+    (
+        "views/review.js",
+        JS,
+        include_bytes!("../../ui/views/review.js"),
+    ),
     ("style.css", CSS, include_bytes!("../../ui/style.css")),
     ("verify.js", JS, include_bytes!("../../ui/verify.js")),
     (
