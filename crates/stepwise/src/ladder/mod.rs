@@ -9,6 +9,7 @@
 pub mod climb;
 pub mod decision;
 mod retry;
+mod words;
 
 use crate::evidence::Id;
 use std::collections::HashMap;
