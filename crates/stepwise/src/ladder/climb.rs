@@ -12,9 +12,11 @@
 
 use super::{Ladder, Requirements};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
+use crate::model::StandingMark;
 use crate::model::opinion::Opinion;
 use crate::model::params::ModelParams;
 use crate::model::state::{RankSnapshot, TrustState};
+use std::borrow::Cow;
 
 /// Why a principal moved on the ladder.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -173,6 +175,58 @@ pub struct Applied {
     pub new_steps: usize,
 }
 
+/// What a decision reads of one principal, in one cache line, kept with every event that
+/// changes its position or the evidence about it. A decision touches nothing else of the
+/// principal when the position is *settled*: no open promise (none can fall due, weigh on the
+/// standing as overdue, or be at stake) and fewer kept promises or counterparties than the next
+/// level asks (no promotion, whatever time does). Then only a fall in standing can move it,
+/// and the standing follows from `mark` alone. The position and the evidence themselves are
+/// spread over three cache lines or more, which on a state larger than the caches are as many
+/// misses on every decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(align(64))]
+struct Quick {
+    /// The evidence about the principal as of its last event.
+    mark: StandingMark,
+    since: Time,
+    losses_until: Time,
+    level_0_share: f64,
+    /// At most 64 levels (`Ladder::new`).
+    level: u8,
+    settled: bool,
+}
+
+impl Quick {
+    fn of(trust: &TrustState, ladder: &Ladder, s: u32, position: &Position) -> Self {
+        let promotable = ladder.levels().get(position.level + 1).is_some_and(|next| {
+            position.kept_toward_next >= next.requires.kept
+                && position.counterparties() >= next.requires.min_counterparties
+        });
+        Self {
+            mark: trust.standing_mark(s),
+            since: position.since,
+            losses_until: position.losses_until,
+            level_0_share: position.level_0_share,
+            level: position.level as u8,
+            settled: !promotable && !trust.has_open_promises(s),
+        }
+    }
+}
+
+/// A principal's place at an instant, as a decision reads it ([`LadderState::now`]).
+#[derive(Debug)]
+pub(super) struct Now<'a> {
+    /// The position, borrowed from the state when time changed nothing.
+    pub(super) position: Cow<'a, Position>,
+    pub(super) level: usize,
+    pub(super) level_0_share: f64,
+    pub(super) losses_until: Time,
+    /// The standing the position was judged on.
+    pub(super) standing: Opinion,
+    /// Whether the principal may have open promises (without any, nothing is at stake).
+    pub(super) open: bool,
+}
+
 /// The trust state together with everyone's ladder position and level timeline.
 #[derive(Debug, Clone)]
 pub struct LadderState {
@@ -180,6 +234,8 @@ pub struct LadderState {
     ladder: Ladder,
     positions: Vec<Position>,
     timelines: Vec<Vec<Step>>,
+    /// Per principal, what a decision reads ([`Quick`]).
+    quick: Vec<Quick>,
 }
 
 impl LadderState {
@@ -190,6 +246,16 @@ impl LadderState {
             ladder,
             positions: Vec::new(),
             timelines: Vec::new(),
+            quick: Vec::new(),
+        }
+    }
+
+    /// Brings principal `s`'s [`Quick`] up to date with its position and evidence.
+    fn refresh(&mut self, s: u32) {
+        let quick = Quick::of(&self.trust, &self.ladder, s, &self.positions[s as usize]);
+        match self.quick.get_mut(s as usize) {
+            Some(q) => *q = quick,
+            None => self.quick.push(quick),
         }
     }
 
@@ -271,6 +337,13 @@ impl LadderState {
         while self.positions.len() < self.trust.principals() {
             self.positions.push(Position::newcomer(event.at));
             self.timelines.push(Vec::new());
+            self.refresh(self.quick.len() as u32);
+        }
+        // A promise changes its promisor's evidence (an open promise) but not its position.
+        if let Body::Promise { promisor, .. } = &event.body
+            && let Some(p) = self.trust.principal_index(promisor)
+        {
+            self.refresh(p);
         }
         let Some(s) = subject(&self.trust) else {
             return Applied::default();
@@ -320,6 +393,7 @@ impl LadderState {
             &mut timeline,
         );
         self.positions[s as usize] = position;
+        self.refresh(s);
         // A new subject starts with an empty timeline: every step it has is new.
         let new_steps = timeline.len().saturating_sub(steps_before);
         self.timelines[s as usize] = timeline;
@@ -360,6 +434,41 @@ impl LadderState {
             steps,
         );
         (position, standing)
+    }
+
+    /// The position at `at` and the standing it was judged on, as [`LadderState::position_at`]
+    /// finds them, reading only the principal's [`Quick`] when its position is settled and its
+    /// standing keeps it on its level: the stored position then holds as it is.
+    pub(super) fn now(&self, subject: Option<u32>, at: Time) -> Now<'_> {
+        if let Some(s) = subject
+            && let Some(q) = self.quick.get(s as usize)
+            && q.settled
+        {
+            // As `caught_up` and `evaluate` would: never before the level was reached.
+            let at = at.max(q.since);
+            let standing = self.trust.standing_from(Some(&q.mark), None, at);
+            let level = usize::from(q.level);
+            let (expected, uncertainty) = (standing.expected(), standing.uncertainty);
+            if level == 0 || keeps(&self.ladder, level, expected, uncertainty) {
+                return Now {
+                    position: Cow::Borrowed(&self.positions[s as usize]),
+                    level,
+                    level_0_share: q.level_0_share,
+                    losses_until: q.losses_until,
+                    standing,
+                    open: false,
+                };
+            }
+        }
+        let (position, standing) = self.position_and_standing(subject, at, &mut Vec::new());
+        Now {
+            level: position.level,
+            level_0_share: position.level_0_share,
+            losses_until: position.losses_until,
+            standing,
+            open: subject.is_some(),
+            position: Cow::Owned(position),
+        }
     }
 
     /// A copy of `s`'s stored position with what time did up to `at` replayed (see
@@ -615,6 +724,14 @@ fn catch_up(
     }
 }
 
+/// Whether a standing keeps a principal on `level` (> 0): within the margin of its entry
+/// requirements.
+fn keeps(ladder: &Ladder, level: usize, expected: f64, uncertainty: f64) -> bool {
+    let req = &ladder.levels()[level].requires;
+    let margin = ladder.rules().margin;
+    expected >= req.min_expected - margin && uncertainty <= req.max_uncertainty + margin
+}
+
 /// At instant `at`: a demotion if standing fell beyond the margin, then a promotion if every
 /// requirement of the next level holds (the event at `index` completing them, if any).
 // It borrows parts of `LadderState` separately (one of them mutably), which a `&mut self`
@@ -633,10 +750,8 @@ fn evaluate(
     let levels = ladder.levels();
     let standing = trust.standing(s, at);
     let (expected, uncertainty) = (standing.expected(), standing.uncertainty);
-    let margin = ladder.rules().margin;
     while position.level > 0 {
-        let req = &levels[position.level].requires;
-        if expected >= req.min_expected - margin && uncertainty <= req.max_uncertainty + margin {
+        if keeps(ladder, position.level, expected, uncertainty) {
             break;
         }
         let from = position.level;
@@ -670,4 +785,201 @@ fn evaluate(
         }
     }
     standing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ladder::{Level, Rules};
+    use crate::model::params::DAY_MICROS;
+    use std::collections::HashMap;
+
+    /// SplitMix64, so that every run folds the same logs.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % n
+        }
+    }
+
+    fn id(text: &str) -> Id {
+        Id::parse("test", text).expect("valid id")
+    }
+
+    fn time(day: f64) -> Time {
+        Time::from_micros(1_767_225_600_000_000 + (day * DAY_MICROS as f64) as i64).expect("time")
+    }
+
+    /// The default ladder, and one climbed in days rather than months (every requirement
+    /// but the standing a tenth as long, half as many kept promises), so that random logs
+    /// reach every level and fall from it.
+    fn ladders() -> Vec<Ladder> {
+        let quick_levels: Vec<Level> = Ladder::default()
+            .levels()
+            .iter()
+            .map(|level| {
+                let mut level = level.clone();
+                let r = &mut level.requires;
+                r.kept /= 2;
+                r.min_tenure /= 10;
+                r.clean_for /= 10;
+                level
+            })
+            .collect();
+        let rules = Rules {
+            cooldown: 3 * DAY_MICROS,
+            ..Rules::default()
+        };
+        let quick = Ladder::new(quick_levels, rules, HashMap::new()).expect("valid ladder");
+        vec![Ladder::default(), quick]
+    }
+
+    /// A random event at `day` among `people` principals; `open` holds the promises with no
+    /// outcome yet.
+    fn event(rng: &mut Rng, day: f64, people: u64, open: &mut Vec<Id>, n: usize) -> Event {
+        let who = |rng: &mut Rng| id(&format!("p{}", rng.below(people)));
+        let (author, body) = match rng.below(10) {
+            0..3 => {
+                let promisor = who(rng);
+                let promise = id(&format!("promise{n}"));
+                open.push(promise.clone());
+                let stake = [1.0, 8.0, 60.0, 200.0, 600.0, 900.0][rng.below(6) as usize];
+                let body = Body::Promise {
+                    id: promise,
+                    promisor: promisor.clone(),
+                    promisee: who(rng),
+                    scope: id("task"),
+                    stake,
+                    due: time(day + 0.5 + rng.below(12) as f64),
+                };
+                (promisor, body)
+            }
+            3..7 if !open.is_empty() => {
+                // Mostly the oldest: some fall due first, most do not.
+                let promise = open.remove(rng.below(open.len().min(3) as u64) as usize);
+                let result = match rng.below(10) {
+                    0..8 => OutcomeResult::Kept,
+                    8 => OutcomeResult::Broken,
+                    _ => OutcomeResult::Partial(0.5),
+                };
+                (who(rng), Body::Outcome { promise, result })
+            }
+            7 => {
+                let (voucher, subject) = (who(rng), who(rng));
+                let scope = None;
+                let body = if rng.below(4) == 0 {
+                    Body::Unvouch {
+                        voucher: voucher.clone(),
+                        subject,
+                        scope,
+                    }
+                } else {
+                    Body::Vouch {
+                        voucher: voucher.clone(),
+                        subject,
+                        scope,
+                        weight: 1.0,
+                    }
+                };
+                (voucher, body)
+            }
+            8 if rng.below(3) == 0 => {
+                let reporter = who(rng);
+                let body = Body::Report {
+                    reporter: reporter.clone(),
+                    subject: who(rng),
+                    scope: None,
+                    severity: 0.5,
+                    evidence: None,
+                };
+                (reporter, body)
+            }
+            _ => {
+                let rater = who(rng);
+                let value = (rng.below(21) as f64 - 4.0) / 16.0;
+                let body = Body::Rating {
+                    rater: rater.clone(),
+                    subject: who(rng),
+                    value,
+                    scope: None,
+                };
+                (rater, body)
+            }
+        };
+        Event {
+            at: time(day),
+            author: Some(author),
+            body,
+            note: None,
+            sig: None,
+            stamp: None,
+        }
+    }
+
+    /// The decision's shortcut ([`LadderState::now`]) finds what a full re-evaluation finds,
+    /// bit for bit, at every instant, and every principal's `Quick` matches its position and
+    /// evidence after every event.
+    #[test]
+    fn the_quick_path_agrees_with_the_full_evaluation() {
+        let (mut quick, mut full, mut highest, mut demoted) = (0, 0, 0, false);
+        for ladder in ladders() {
+            for seed in 0..12 {
+                let mut rng = Rng(seed);
+                let mut state = LadderState::new(ModelParams::default(), ladder.clone());
+                let (mut day, mut open) = (0.0, Vec::new());
+                for n in 0..400 {
+                    day += rng.below(100) as f64 / 150.0;
+                    let event = event(&mut rng, day, 6, &mut open, n);
+                    state.apply(n as u64, &event);
+                    for s in 0..state.trust.principals() as u32 {
+                        let expected =
+                            Quick::of(&state.trust, &state.ladder, s, &state.positions[s as usize]);
+                        assert_eq!(state.quick[s as usize], expected, "seed {seed}, event {n}");
+                    }
+                    if n % 5 != 0 {
+                        continue;
+                    }
+                    for s in 0..state.trust.principals() as u32 {
+                        for later in [-1.0, 0.0, 0.3, 1.0, 4.0, 12.0, 45.0, 200.0] {
+                            let at = time(day + later);
+                            let now = state.now(Some(s), at);
+                            let (position, standing) =
+                                state.position_and_standing(Some(s), at, &mut Vec::new());
+                            let context =
+                                format!("seed {seed}, event {n}, p{s}, day {day}+{later}");
+                            assert_eq!(now.level, position.level, "{context}");
+                            assert_eq!(now.level_0_share, position.level_0_share, "{context}");
+                            assert_eq!(now.losses_until, position.losses_until, "{context}");
+                            assert_eq!(now.standing, standing, "{context}");
+                            assert_eq!(*now.position, position, "{context}");
+                            match now.position {
+                                Cow::Borrowed(_) => {
+                                    assert!(!now.open && !state.trust.has_open_promises(s));
+                                    quick += 1;
+                                }
+                                Cow::Owned(_) => full += 1,
+                            }
+                        }
+                    }
+                }
+                for timeline in &state.timelines {
+                    for step in timeline {
+                        highest = highest.max(step.to);
+                        demoted |= step.to < step.from;
+                    }
+                }
+            }
+        }
+        eprintln!("quick {quick}, full {full}, highest {highest}, demoted {demoted}");
+        assert!(quick > 1000 && full > 1000, "quick {quick}, full {full}");
+        assert!(
+            highest >= 2 && demoted,
+            "highest level {highest}, demoted: {demoted}"
+        );
+    }
 }

@@ -42,9 +42,19 @@ impl Decaying {
     /// The evidence as of `at`. An instant before the last update does not un-see later
     /// evidence: past instants are answered by a state folded up to them.
     pub(super) fn value(&self, at: i64, p: &ModelParams) -> Evidence {
+        // A sum that is zero (most principals have no negative evidence) stays what it is,
+        // sign included, without the cost of an exponential: with half-lives > 0 (checked by
+        // `ModelParams::check`) a decay factor is in [0, 1].
+        let faded = |sum: f64, half_life| {
+            if sum == 0.0 {
+                sum
+            } else {
+                sum * decay(at - self.at, half_life)
+            }
+        };
         Evidence {
-            positive: self.positive * decay(at - self.at, p.half_life_positive),
-            negative: self.negative * decay(at - self.at, p.half_life_negative),
+            positive: faded(self.positive, p.half_life_positive),
+            negative: faded(self.negative, p.half_life_negative),
         }
     }
 }

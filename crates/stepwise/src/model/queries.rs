@@ -96,6 +96,12 @@ impl TrustState {
             .filter_map(|o| Time::from_micros(o.due).map(|due| (due, o.stake, o.index)))
     }
 
+    /// Whether `subject` has any promise with no outcome (none: nothing of its can fall due,
+    /// weigh on its standing as overdue, or be at stake).
+    pub fn has_open_promises(&self, subject: u32) -> bool {
+        !self.people[subject as usize].open.is_empty()
+    }
+
     /// What `subject` has at stake at `at`: the stakes of its promises with no outcome that are
     /// not yet due (one past due already counts as broken).
     pub fn exposure(&self, subject: u32, at: Time) -> f64 {
