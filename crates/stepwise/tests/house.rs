@@ -1,7 +1,8 @@
 //! The house rules that look across files, kept by tests as `tidy` keeps the per-file ones: no
-//! import cycle between the modules of a crate; no build output tracked by git; the size cap
-//! for JavaScript and Python files too; every file path ARCHITECTURE.md's map names exists;
-//! no test function longer than [`MAX_TEST_LINES`] (a longer one becomes named cases).
+//! import cycle between the modules of a crate; the pure core depends on no database and no
+//! async runtime; no build output tracked by git; the size cap for JavaScript and Python files
+//! too; every file path ARCHITECTURE.md's map names exists; no test function longer than
+//! [`MAX_TEST_LINES`] (a longer one becomes named cases).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -368,6 +369,47 @@ fn long_tests(text: &str) -> Vec<(String, usize)> {
     found
 }
 
+/// The crates a dependency tree (`cargo tree --prefix none` lines) holds that the pure core must
+/// never depend on: a database driver or an async runtime.
+fn forbidden_in_core(tree: &str) -> Vec<String> {
+    const FORBIDDEN: [&str; 6] = [
+        "rusqlite",
+        "libsqlite3-sys",
+        "postgres",
+        "tokio-postgres",
+        "tokio",
+        "sqlx",
+    ];
+    let mut found: Vec<String> = tree
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| FORBIDDEN.contains(name))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+#[test]
+fn the_core_depends_on_no_database_and_no_async_runtime() {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tree = std::process::Command::new(cargo)
+        .current_dir(root())
+        .args(["tree", "--offline", "-p", "stepwise", "-e", "normal,build", "--prefix", "none"])
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        tree.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&tree.stderr)
+    );
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    assert!(tree.contains("ed25519-dalek"), "the tree lists the core's own dependencies");
+    let found = forbidden_in_core(&tree);
+    assert!(found.is_empty(), "the core depends on {found:?}");
+}
+
 /// Each rule can fail: broken on purpose, it is reported.
 #[test]
 fn each_broken_house_rule_is_reported() {
@@ -391,6 +433,9 @@ fn each_broken_house_rule_is_reported() {
         file("b/inner.rs", "use super::super::a;\n"),
     ];
     assert_eq!(cycle(&module_uses(&acyclic)), None);
+    // A database or a runtime in the core's tree.
+    let tree = "stepwise v0.1.0\nsha2 v0.10.9\ntokio v1.54.1\nrusqlite v0.43.0 (*)\n";
+    assert_eq!(forbidden_in_core(tree), ["rusqlite", "tokio"]);
     // Build output.
     let tracked = "src/lib.rs\ntests/mcp/__pycache__/common.cpython-311.pyc\ntarget/debug/x\n";
     assert_eq!(build_output(tracked).len(), 2);

@@ -325,7 +325,7 @@ impl LadderState {
         let needed_level = ladder.level_granting(capability);
         let floor = ladder.rules().floor_expected;
         let mut rank_log_size = None;
-        let denial = if !(stake.is_finite() && stake >= 0.0) {
+        let denial = if crate::evidence::check_stake("stake", stake).is_err() {
             Some(Denial::InvalidStake)
         } else if needed_level.is_none() {
             Some(Denial::UnknownCapability)
