@@ -248,7 +248,7 @@ fn promises_open_lists_what_awaits_judgement() {
 }
 
 #[test]
-fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
+fn record_prints_the_index_and_the_log_size() {
     let s = Sandbox::new();
     let first = s.json(PROMISE);
     assert_eq!(first["index"], 0);
@@ -258,10 +258,114 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
         0,
     );
     assert_eq!(outcome.trim(), "recorded outcome at index 1 (log size 2)");
+}
+
+/// A sandbox whose log holds `PROMISE` (p-1, at index 0) and its kept outcome (at index 1).
+fn sandbox_with_a_kept_promise() -> Sandbox {
+    let s = Sandbox::new();
+    s.json(PROMISE);
+    s.expect(
+        &["record", "outcome", "--promise", "p-1", "--result", "kept"],
+        0,
+    );
+    s
+}
+
+/// The words of a command line as a shell splits them: at spaces, a 'quoted phrase' one word.
+fn words(line: &str) -> Vec<&str> {
+    line.split('\'')
+        .enumerate()
+        .flat_map(|(i, part)| {
+            if i % 2 == 1 {
+                vec![part]
+            } else {
+                part.split_whitespace().collect()
+            }
+        })
+        .collect()
+}
+
+/// `stepwise record` command lines refused, in a log holding `PROMISE` and its kept outcome:
+/// the case, the command line and what the refusal names.
+const REFUSED_RECORDS: &[(&str, &str, &str)] = &[
+    (
+        "a_negative_stake",
+        "record promise --id p-2 --promisor a --promisee b --scope s --stake -1 \
+         --due 2030-01-01T00:00:00Z",
+        "`stake`",
+    ),
+    (
+        "a_stake_that_is_no_number",
+        "record promise --id p-2 --promisor a --promisee b --scope s --stake NaN \
+         --due 2030-01-01T00:00:00Z",
+        "--stake",
+    ),
+    (
+        "a_promise_id_already_recorded",
+        "record promise --id p-1 --promisor agent:bot --promisee user:ann \
+         --scope deploy:staging --stake 10 --due 2099-11-26T12:00:00Z",
+        "`id`",
+    ),
+    (
+        "a_second_outcome_of_one_promise",
+        "record outcome --promise p-1 --result kept",
+        "`promise`",
+    ),
+    (
+        "an_outcome_of_no_promise",
+        "record outcome --promise nope --result kept",
+        "`promise`",
+    ),
+    (
+        "an_outcome_by_the_promisor",
+        "record outcome --promise p-1 --result kept --author agent:bot",
+        "`author`",
+    ),
+    (
+        "a_rating_above_1",
+        "record rating --rater a --subject b --value 2",
+        "`value`",
+    ),
+    (
+        "a_rating_dated_with_words",
+        "record rating --rater a --subject b --value 1 --at 'last tuesday'",
+        "`at`",
+    ),
+    (
+        "a_vouch_of_weight_0",
+        "record vouch --voucher a --subject b --weight 0",
+        "`weight`",
+    ),
+    (
+        "a_public_key_that_is_no_key",
+        "record key --principal a --public-key AAAA",
+        "`public_key`",
+    ),
+];
+
+#[test]
+fn record_refuses_bad_input_with_exit_2_naming_the_field_without_touching_the_log() {
+    let s = sandbox_with_a_kept_promise();
     let before = s.checkpoint();
-    // The log's window on `at`: 24 h back and 5 min ahead of the moment it records the event.
-    let day_ago = minutes_from_now(-25 * 60);
-    let soon = minutes_from_now(10);
+    for (case, line, field) in REFUSED_RECORDS {
+        let args = words(line);
+        let out = s.run(&args);
+        assert_eq!(out.status.code(), Some(2), "{case}: {args:?}");
+        assert!(
+            stderr(&out).contains(field),
+            "{case}: {args:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(s.checkpoint(), before, "{case}: {args:?} changed the log");
+    }
+}
+
+/// The log's window on `at`: 24 h back and 5 min ahead of the moment it records the event.
+#[test]
+fn record_refuses_evidence_dated_outside_the_logs_window_and_tells_scripts_why() {
+    let s = sandbox_with_a_kept_promise();
+    let before = s.checkpoint();
+    let (day_ago, soon) = (minutes_from_now(-25 * 60), minutes_from_now(10));
     let rating_at = |at| {
         [
             "record",
@@ -277,117 +381,10 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
         ]
     };
     let (backdated, ahead) = (rating_at(&day_ago), rating_at(&soon));
-
-    let bad: &[(&[&str], &str)] = &[
-        (
-            &[
-                "record",
-                "promise",
-                "--id",
-                "p-2",
-                "--promisor",
-                "a",
-                "--promisee",
-                "b",
-                "--scope",
-                "s",
-                "--stake",
-                "-1",
-                "--due",
-                "2030-01-01T00:00:00Z",
-            ],
-            "`stake`",
-        ),
-        (
-            &[
-                "record",
-                "promise",
-                "--id",
-                "p-2",
-                "--promisor",
-                "a",
-                "--promisee",
-                "b",
-                "--scope",
-                "s",
-                "--stake",
-                "NaN",
-                "--due",
-                "2030-01-01T00:00:00Z",
-            ],
-            "--stake",
-        ),
-        (PROMISE, "`id`"),
-        (
-            &["record", "outcome", "--promise", "p-1", "--result", "kept"],
-            "`promise`",
-        ),
-        (
-            &["record", "outcome", "--promise", "nope", "--result", "kept"],
-            "`promise`",
-        ),
-        (
-            &[
-                "record",
-                "outcome",
-                "--promise",
-                "p-1",
-                "--result",
-                "kept",
-                "--author",
-                "agent:bot",
-            ],
-            "`author`",
-        ),
-        (
-            &[
-                "record",
-                "rating",
-                "--rater",
-                "a",
-                "--subject",
-                "b",
-                "--value",
-                "2",
-            ],
-            "`value`",
-        ),
-        (
-            &[
-                "record",
-                "rating",
-                "--rater",
-                "a",
-                "--subject",
-                "b",
-                "--value",
-                "1",
-                "--at",
-                "last tuesday",
-            ],
-            "`at`",
-        ),
-        (
-            &[
-                "record",
-                "vouch",
-                "--voucher",
-                "a",
-                "--subject",
-                "b",
-                "--weight",
-                "0",
-            ],
-            "`weight`",
-        ),
-        (
-            &["record", "key", "--principal", "a", "--public-key", "AAAA"],
-            "`public_key`",
-        ),
+    for (args, field) in [
         (&backdated, "is before the log's time window"),
         (&ahead, "is ahead of the log's time window"),
-    ];
-    for (args, field) in bad {
+    ] {
         let out = s.run(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(stderr(&out).contains(field), "{args:?}: {}", stderr(&out));
@@ -408,24 +405,23 @@ fn record_prints_the_index_and_refuses_bad_input_without_touching_the_log() {
             .contains("--history"),
         "{err}"
     );
-    // Usage errors are exit 2 too.
+}
+
+#[test]
+fn usage_errors_exit_2_too() {
+    let s = sandbox_with_a_kept_promise();
     assert_eq!(
         s.run(&["record", "promise", "--id", "x"]).status.code(),
         Some(2)
     );
     assert_eq!(s.run(&["frobnicate"]).status.code(), Some(2));
-    // JSON errors for scripts.
-    let out = s.run(&[
-        "record",
-        "rating",
-        "--rater",
-        "a",
-        "--subject",
-        "a",
-        "--value",
-        "1",
-        "--json",
-    ]);
+}
+
+#[test]
+fn record_errors_are_json_for_scripts() {
+    let s = sandbox_with_a_kept_promise();
+    let self_rating = words("record rating --rater a --subject a --value 1 --json");
+    let out = s.run(&self_rating);
     let err: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
     assert!(
         err["error"]
@@ -747,8 +743,9 @@ fn unhex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-#[test]
-fn changing_any_stored_byte_makes_verify_exit_1() {
+/// A log of 40 ratings imported in batches of 7, verified, with its SQLite file checkpointed
+/// whole and copied aside; returns the sandbox, the store's path and the pristine copy's.
+fn forty_ratings_and_a_pristine_copy() -> (Sandbox, PathBuf, PathBuf) {
     let s = Sandbox::new();
     let mut lines = Vec::new();
     let at = minutes_from_now(-1);
@@ -774,7 +771,55 @@ fn changing_any_stored_byte_makes_verify_exit_1() {
             .expect("checkpoint wal");
     }
     std::fs::copy(&db_path, &pristine).expect("copy");
+    (s, db_path, pristine)
+}
 
+/// Flips one bit of one stored value of `column` (an entry's, or a checkpoint's note), chosen
+/// by `next`; returns where, for the failure message.
+fn flip_a_stored_bit(db_path: &Path, column: &str, next: &mut impl FnMut(u64) -> u64) -> String {
+    let db = rusqlite::Connection::open(db_path).expect("sqlite");
+    let (table, key, id) = if column == "note" {
+        let size: i64 = db
+            .query_row(
+                "SELECT size FROM checkpoints LIMIT 1 OFFSET ?1",
+                [next(7) as i64],
+                |r| r.get(0),
+            )
+            .expect("a checkpoint");
+        ("checkpoints", "size", size)
+    } else {
+        ("entries", "idx", next(40) as i64)
+    };
+    // subtree_hashes is empty for even indexes: pick an odd one.
+    let id = if column == "subtree_hashes" {
+        id | 1
+    } else {
+        id
+    };
+    let mut blob: Vec<u8> = db
+        .query_row(
+            &format!("SELECT CAST({column} AS BLOB) FROM {table} WHERE {key} = ?1"),
+            [id],
+            |r| r.get(0),
+        )
+        .expect("stored value");
+    let at = next(blob.len() as u64) as usize;
+    blob[at] ^= 1 << next(8);
+    let update = format!("UPDATE {table} SET {column} = ?1 WHERE {key} = ?2");
+    if column == "note" {
+        let text = String::from_utf8_lossy(&blob).into_owned();
+        db.execute(&update, rusqlite::params![text, id])
+            .expect("tamper");
+    } else {
+        db.execute(&update, rusqlite::params![blob, id])
+            .expect("tamper");
+    }
+    format!("{table}.{column} at {key} {id}, byte {at}")
+}
+
+#[test]
+fn changing_any_stored_byte_makes_verify_exit_1() {
+    let (s, db_path, pristine) = forty_ratings_and_a_pristine_copy();
     // A deterministic spread of (entry, column, byte, bit) choices.
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = |n: u64| {
@@ -788,61 +833,22 @@ fn changing_any_stored_byte_makes_verify_exit_1() {
         let _ = std::fs::remove_file(s.data().join("ledger.sqlite-wal"));
         let _ = std::fs::remove_file(s.data().join("ledger.sqlite-shm"));
         let column = ["bytes", "leaf_hash", "subtree_hashes", "note"][round % 4];
-        let db = rusqlite::Connection::open(&db_path).expect("sqlite");
-        let (table, key, id) = if column == "note" {
-            let size: i64 = db
-                .query_row(
-                    "SELECT size FROM checkpoints LIMIT 1 OFFSET ?1",
-                    [next(7) as i64],
-                    |r| r.get(0),
-                )
-                .expect("a checkpoint");
-            ("checkpoints", "size", size)
-        } else {
-            ("entries", "idx", next(40) as i64)
-        };
-        // subtree_hashes is empty for even indexes: pick an odd one.
-        let id = if column == "subtree_hashes" {
-            id | 1
-        } else {
-            id
-        };
-        let mut blob: Vec<u8> = db
-            .query_row(
-                &format!("SELECT CAST({column} AS BLOB) FROM {table} WHERE {key} = ?1"),
-                [id],
-                |r| r.get(0),
-            )
-            .expect("stored value");
-        let at = next(blob.len() as u64) as usize;
-        blob[at] ^= 1 << next(8);
-        if column == "note" {
-            let text = String::from_utf8_lossy(&blob).into_owned();
-            db.execute(
-                &format!("UPDATE {table} SET {column} = ?1 WHERE {key} = ?2"),
-                rusqlite::params![text, id],
-            )
-            .expect("tamper");
-        } else {
-            db.execute(
-                &format!("UPDATE {table} SET {column} = ?1 WHERE {key} = ?2"),
-                rusqlite::params![blob, id],
-            )
-            .expect("tamper");
-        }
-        drop(db);
+        let flipped = flip_a_stored_bit(&db_path, column, &mut next);
         let out = s.run(&["log", "verify", "--json"]);
         assert_eq!(
             out.status.code(),
             Some(1),
-            "flipping a bit of {table}.{column} at {key} {id}, byte {at}, was not detected: {}",
+            "flipping a bit of {flipped}, was not detected: {}",
             String::from_utf8_lossy(&out.stdout)
         );
         let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
         assert_eq!(report["ok"], false);
     }
-    // Deleting the newest entry is tampering too.
-    std::fs::copy(&pristine, &db_path).expect("restore");
+}
+
+#[test]
+fn deleting_the_newest_entry_makes_verify_exit_1() {
+    let (s, db_path, _pristine) = forty_ratings_and_a_pristine_copy();
     let db = rusqlite::Connection::open(&db_path).expect("sqlite");
     db.execute("DELETE FROM entries WHERE idx = 39", [])
         .expect("delete");
@@ -1042,36 +1048,67 @@ fn trust_and_rank_explain_themselves() {
     );
 }
 
-#[test]
-fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
+/// Midnight of day `d` of March 2026.
+fn march(d: u32) -> String {
+    format!("2026-03-{d:02}T00:00:00Z")
+}
+
+/// A data directory where agent:bot kept three promises of stake 20, made and kept on March 1
+/// to 3, all due March 20, loaded as history (entries 0 to 5). Two promisees, Ann and Bob: the
+/// first level asks for kept promises judged by two.
+fn bot_with_three_kept_promises() -> Sandbox {
     let s = Sandbox::new();
     s.expect(&["init"], 0);
-    let day = |d: u32| format!("2026-03-{d:02}T00:00:00Z");
     for i in 1..=3u32 {
+        let promisee = if i == 2 { "user:bob" } else { "user:ann" };
         let id = format!("p{i}");
-        // Two promisees: the first level asks for kept promises judged by two.
-        s.promise_settled(
-            &id,
-            "agent:bot",
-            if i == 2 { "user:bob" } else { "user:ann" },
-            "20",
-            &day(i),
-            &day(20),
-            "kept",
-            &day(i),
-        );
+        let (made, due) = (march(i), march(20));
+        s.promise_settled(&id, "agent:bot", promisee, "20", &made, &due, "kept", &made);
     }
-    // Allowed: exit 0, with the keys scripts rely on.
-    let allowed = s.run(&[
+    s
+}
+
+/// As `bot_with_three_kept_promises`, and then p9 to Ann (stake 20), made March 11 and broken
+/// March 12 (entries 6 and 7).
+fn bot_after_a_broken_promise() -> Sandbox {
+    let s = bot_with_three_kept_promises();
+    let (made, due, broken) = (march(11), march(20), march(12));
+    s.promise_settled(
+        "p9",
+        "agent:bot",
+        "user:ann",
+        "20",
+        &made,
+        &due,
+        "broken",
+        &broken,
+    );
+    s
+}
+
+/// `stepwise decide agent:bot CAPABILITY --stake STAKE --at <March day>`, with `--json` when
+/// `json`.
+fn decide_for_bot(s: &Sandbox, capability: &str, stake: &str, day: u32, json: bool) -> Output {
+    let at = march(day);
+    let mut args = vec![
         "decide",
         "agent:bot",
-        "act:low",
+        capability,
         "--stake",
-        "50",
+        stake,
         "--at",
-        &day(10),
-        "--json",
-    ]);
+        &at,
+    ];
+    if json {
+        args.push("--json");
+    }
+    s.run(&args)
+}
+
+#[test]
+fn decide_allows_with_exit_0_and_the_keys_scripts_rely_on() {
+    let s = bot_with_three_kept_promises();
+    let allowed = decide_for_bot(&s, "act:low", "50", 10, true);
     assert_eq!(allowed.status.code(), Some(0), "{}", stderr(&allowed));
     let d: Value = serde_json::from_slice(&allowed.stdout).expect("JSON");
     assert_eq!(d["allowed"], true);
@@ -1087,84 +1124,61 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
     assert_eq!(d["evidence"], serde_json::json!([0, 1, 2, 3, 4, 5]));
     // All of it was loaded as history, and the decision says so.
     assert_eq!(d["history"], d["evidence"]);
-    // Denied: exit 1, the deciding reason first.
-    let denied = s.run(&[
-        "decide",
-        "agent:bot",
-        "act:medium",
-        "--stake",
-        "500",
-        "--at",
-        &day(10),
-        "--json",
-    ]);
+}
+
+#[test]
+fn decide_denies_with_exit_1_the_deciding_reason_first_and_the_next_step() {
+    let s = bot_with_three_kept_promises();
+    let denied = decide_for_bot(&s, "act:medium", "500", 10, true);
     assert_eq!(denied.status.code(), Some(1));
     let d: Value = serde_json::from_slice(&denied.stdout).expect("JSON");
     assert_eq!(d["allowed"], false);
     assert_eq!(d["reasons"][0]["code"], "capability_needs_level");
     assert_eq!(d["reasons"][0]["data"]["needed_level"], 2);
     // Human output states the verdict, the reasons and the next step.
-    let text = String::from_utf8(
-        s.run(&[
-            "decide",
-            "agent:bot",
-            "act:medium",
-            "--stake",
-            "500",
-            "--at",
-            &day(10),
-        ])
-        .stdout,
-    )
-    .expect("utf-8");
+    let text = String::from_utf8(decide_for_bot(&s, "act:medium", "500", 10, false).stdout)
+        .expect("utf-8");
     assert!(text.starts_with("DENIED"), "{text}");
     assert!(text.contains("next step: level 2 (trusted"), "{text}");
-    // A broken promise demotes at once; explain shows the timeline with its causes.
-    s.promise_settled(
-        "p9",
-        "agent:bot",
-        "user:ann",
-        "20",
-        &day(11),
-        &day(20),
-        "broken",
-        &day(12),
-    );
-    let e = s.json(&["explain", "agent:bot", "--at", &day(13)]);
+}
+
+/// A broken promise demotes at once; explain shows the timeline with its causes.
+#[test]
+fn a_broken_promise_demotes_at_once_and_explain_names_it_as_the_cause() {
+    let s = bot_after_a_broken_promise();
+    let e = s.json(&["explain", "agent:bot", "--at", &march(13)]);
     assert_eq!(e["level"]["index"], 0);
     let timeline = e["timeline"].as_array().expect("timeline");
     assert_eq!(timeline.len(), 2, "{timeline:?}");
     assert_eq!(timeline[0]["to"], 1);
     assert_eq!(timeline[1]["cause"]["kind"], "broken_promise");
     assert_eq!(timeline[1]["cause"]["index"], 7);
-    let after = s.run(&[
-        "decide",
-        "agent:bot",
-        "act:low",
-        "--stake",
-        "50",
-        "--at",
-        &day(13),
-    ]);
+    let after = decide_for_bot(&s, "act:low", "50", 13, false);
     assert_eq!(after.status.code(), Some(1));
-    // At level 0 there is no step down: a promise broken there halves what is left of level
-    // 0's limit until its cool-down ends, and an open promise holds part of the rest.
+}
+
+/// At level 0 there is no step down: a promise broken there halves what is left of level 0's
+/// limit until its cool-down ends, and an open promise holds part of the rest.
+#[test]
+fn at_level_0_a_broken_promise_halves_the_limit_and_open_promises_hold_part_of_it() {
+    let s = bot_after_a_broken_promise();
+    let (made, due, broken) = (march(13), march(20), march(14));
     s.promise_settled(
         "p10",
         "agent:bot",
         "user:ann",
         "10",
-        &day(13),
-        &day(20),
+        &made,
+        &due,
         "broken",
-        &day(14),
+        &broken,
     );
     s.history(&[format!(
         r#"{{"kind":"promise","at":"{}","id":"p11","promisor":"agent:bot","promisee":"user:ann","scope":"deploy","stake":2,"due":"{}"}}"#,
-        day(15),
-        day(30)
+        march(15),
+        march(30)
     )]);
-    let e = s.json(&["explain", "agent:bot", "--at", &day(16)]);
+    let e = s.json(&["explain", "agent:bot", "--at", &march(16)]);
     assert_eq!(
         (
             e["max_stake"].as_f64(),
@@ -1174,22 +1188,13 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
         (Some(10.0), Some(5.0), Some(2.0)),
         "{e}"
     );
-    let text = s.expect(&["explain", "agent:bot", "--at", &day(16)], 0);
+    let text = s.expect(&["explain", "agent:bot", "--at", &march(16)], 0);
     assert!(text.contains("limit now: 5"), "{text}");
     assert!(
         text.contains("at stake: 2 in open promises, so at most 3 more now"),
         "{text}"
     );
-    let over = s.run(&[
-        "decide",
-        "agent:bot",
-        "propose",
-        "--stake",
-        "4",
-        "--at",
-        &day(16),
-        "--json",
-    ]);
+    let over = decide_for_bot(&s, "propose", "4", 16, true);
     assert_eq!(over.status.code(), Some(1));
     let d: Value = serde_json::from_slice(&over.stdout).expect("JSON");
     assert_eq!(d["reasons"][0]["code"], "exposure_above_limit");
@@ -1197,7 +1202,11 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
         (d["limit"].as_f64(), d["exposure"].as_f64()),
         (Some(5.0), Some(2.0))
     );
-    // Errors are exit 2.
+}
+
+#[test]
+fn decide_errors_are_exit_2() {
+    let s = bot_with_three_kept_promises();
     for bad in [
         &["decide", "agent:bot", "act:low", "--stake", "-5"][..],
         &["decide", "agent:bot", "act:low", "--stake", "NaN"],
@@ -1206,7 +1215,12 @@ fn decide_answers_with_exit_codes_reasons_and_the_next_step() {
     ] {
         assert_eq!(s.run(bad).status.code(), Some(2), "{bad:?}");
     }
-    // The ladder itself, for people and scripts.
+}
+
+/// The ladder itself, for people and scripts.
+#[test]
+fn ladder_lists_the_levels_for_people_and_scripts() {
+    let s = bot_with_three_kept_promises();
     let ladder = s.json(&["ladder"]);
     assert_eq!(ladder.as_array().map(Vec::len), Some(4));
     assert_eq!(ladder[3]["requires"]["vouches"], 1);

@@ -230,193 +230,181 @@ fn setup() -> (tempfile::TempDir, PathBuf, Keys) {
     (dir, data, keys)
 }
 
+/// A `stepwise serve` on a fresh data directory with `setup`'s four keys: what the cases of one
+/// story share, in order, each starting from the log the case before it left.
+struct Served {
+    // Declared first, so dropped first: the server stops before its directory goes.
+    server: Server,
+    data: PathBuf,
+    keys: Keys,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    fn start(extra: &[&str]) -> Self {
+        let (dir, data, keys) = setup();
+        let server = Server::start(&data, extra);
+        Self {
+            server,
+            data,
+            keys,
+            _dir: dir,
+        }
+    }
+
+    /// `GET path` with the reader key.
+    fn read(&self, path: &str) -> Reply {
+        self.server
+            .request("GET", path, Some(&self.keys.reader), None)
+    }
+
+    /// `POST path` of `body` with `key`.
+    fn post(&self, key: &str, path: &str, body: &str) -> Reply {
+        self.server.request("POST", path, Some(key), Some(body))
+    }
+}
+
+/// One server answers every endpoint; what it answers about the log, trust and decisions is
+/// what the command line answers on the same data directory. The cases run in order on one
+/// server: each starts from the log of three events the second case records.
 #[test]
 fn every_endpoint_answers_and_decisions_match_the_command_line() {
-    let (_dir, data, keys) = setup();
-    let server = Server::start(&data, &[]);
+    let served = Served::start(&[]);
+    the_health_check_answers_without_a_key(&served);
+    recorded_events_answer_their_indexes_and_the_checkpoint(&served);
+    an_event_is_stored_with_its_author_from_the_key(&served);
+    the_checkpoint_and_proofs_agree_with_the_command_line(&served);
+    trust_decide_and_explain_at_an_instant_equal_the_command_lines_answers(&served);
+    without_at_the_live_state_answers_and_the_bare_verdict_agrees(&served);
+    the_rank_is_refreshed_in_the_background_and_the_policy_is_served(&served);
+    bad_input_names_the_field_and_unknown_routes_and_methods_answer_json(&served);
+    metrics_and_the_openapi_document_need_no_key(&served);
+}
+
+fn the_health_check_answers_without_a_key(s: &Served) {
     assert_eq!(
-        server.request("GET", "/healthz", None, None).json()["status"],
+        s.server.request("GET", "/healthz", None, None).json()["status"],
         "ok"
     );
+}
 
-    // Ann promises Bob; Bob (the promisee) records the outcome.
-    let r = server.request(
-        "POST",
-        "/v1/events",
-        Some(&keys.ann),
-        Some(&promise("p1", "user:ann", "user:bob", 5).to_string()),
-    );
+/// Ann promises Bob; Bob (the promisee) records the outcome, and a promise of his own.
+fn recorded_events_answer_their_indexes_and_the_checkpoint(s: &Served) {
+    let p1 = promise("p1", "user:ann", "user:bob", 5).to_string();
+    let r = s.post(&s.keys.ann, "/v1/events", &p1);
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.json()["results"][0]["index"], 0);
-    let r = server.request(
-        "POST",
-        "/v1/events",
-        Some(&keys.bob),
-        Some(
-            &json!([
-                outcome("p1", "kept"),
-                promise("p2", "user:bob", "user:ann", 3)
-            ])
-            .to_string(),
-        ),
-    );
+    let batch = json!([
+        outcome("p1", "kept"),
+        promise("p2", "user:bob", "user:ann", 3)
+    ]);
+    let r = s.post(&s.keys.bob, "/v1/events", &batch.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
     assert_eq!(v["recorded"], 2);
     assert_eq!(v["results"][0]["index"], 1);
     assert_eq!(v["results"][1]["index"], 2);
     assert_eq!(v["checkpoint"]["size"], 3);
+}
 
-    // The event as stored, with its author filled in from the key.
-    let r = server.request("GET", "/v1/events/1", Some(&keys.reader), None);
+/// The event as stored, with its author filled in from the key; past the log, none.
+fn an_event_is_stored_with_its_author_from_the_key(s: &Served) {
+    let r = s.read("/v1/events/1");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["event"]["author"], "user:bob");
-    assert_eq!(
-        server
-            .request("GET", "/v1/events/3", Some(&keys.reader), None)
-            .status,
-        404
-    );
+    assert_eq!(s.read("/v1/events/3").status, 404);
+}
 
-    // The checkpoint is the signed note the command line prints, and proofs agree with it.
-    let r = server.request("GET", "/v1/log/checkpoint", Some(&keys.reader), None);
+/// The checkpoint is the signed note the command line prints, and proofs agree with it.
+fn the_checkpoint_and_proofs_agree_with_the_command_line(s: &Served) {
+    let r = s.read("/v1/log/checkpoint");
     assert_eq!(r.status, 200);
     assert!(
         r.header("content-type")
             .is_some_and(|c| c.starts_with("text/plain"))
     );
-    let proof = server
-        .request(
-            "GET",
-            "/v1/log/proof/inclusion?index=1",
-            Some(&keys.reader),
-            None,
-        )
-        .json();
+    let proof = s.read("/v1/log/proof/inclusion?index=1").json();
     assert_eq!(proof["size"], 3);
     assert!(r.body.contains("\n3\n"));
-    let cli_proof = cli_json(&data, &["log", "proof", "inclusion", "1"]);
+    let cli_proof = cli_json(&s.data, &["log", "proof", "inclusion", "1"]);
     assert_eq!(proof["proof"], cli_proof["proof"]);
     assert_eq!(proof["root"], cli_proof["root"]);
-    let cons = server
-        .request(
-            "GET",
-            "/v1/log/proof/consistency?old=1&new=3",
-            Some(&keys.reader),
-            None,
-        )
-        .json();
-    let cli_cons = cli_json(&data, &["log", "proof", "consistency", "1", "3"]);
+    let cons = s.read("/v1/log/proof/consistency?old=1&new=3").json();
+    let cli_cons = cli_json(&s.data, &["log", "proof", "consistency", "1", "3"]);
     assert_eq!(cons["proof"], cli_cons["proof"]);
     assert_eq!(
-        server
-            .request(
-                "GET",
-                "/v1/log/proof/consistency?old=0",
-                Some(&keys.reader),
-                None
-            )
-            .json()["field"],
+        s.read("/v1/log/proof/consistency?old=0").json()["field"],
         "old"
     );
+}
 
-    // Trust, decide and explain at an instant equal the command line's answers: after the
-    // latest event (answered from the live state) and between two events (a replay).
+/// Trust, decide and explain at an instant equal the command line's answers: after the latest
+/// event (answered from the live state) and between two events (a replay).
+fn trust_decide_and_explain_at_an_instant_equal_the_command_lines_answers(s: &Served) {
     let (later, between) = (ago(-9.0 * 24.0), ago(4.0));
     for at in [later.as_str(), between.as_str()] {
-        let get = |path: String| {
-            server
-                .request("GET", &path, Some(&keys.reader), None)
-                .json()
-        };
-        let trust = get(format!("/v1/principals/user:ann/trust?at={at}"));
+        let trust = s
+            .read(&format!("/v1/principals/user:ann/trust?at={at}"))
+            .json();
         // The server's network rank is refreshed in the background: the command line answers
         // with the rank the server used.
         let rank_size = trust["rank_log_size"].to_string();
-        assert_eq!(
-            trust,
-            cli_json(
-                &data,
-                &[
-                    "trust",
-                    "user:ann",
-                    "--at",
-                    at,
-                    "--rank-log-size",
-                    &rank_size
-                ]
-            )
-        );
+        let cli_trust = [
+            "trust",
+            "user:ann",
+            "--at",
+            at,
+            "--rank-log-size",
+            &rank_size,
+        ];
+        assert_eq!(trust, cli_json(&s.data, &cli_trust));
         let ask = json!({"subject": "user:ann", "capability": "act:low", "stake": 5, "at": at});
-        let decision = server
-            .request(
-                "POST",
-                "/v1/decide",
-                Some(&keys.reader),
-                Some(&ask.to_string()),
-            )
+        let decision = s
+            .post(&s.keys.reader, "/v1/decide", &ask.to_string())
             .json();
-        let cli = stepwise(
-            &data,
-            &[
-                "decide", "user:ann", "act:low", "--stake", "5", "--at", at, "--json",
-            ],
-        );
+        let cli_decide = [
+            "decide", "user:ann", "act:low", "--stake", "5", "--at", at, "--json",
+        ];
+        let cli = stepwise(&s.data, &cli_decide);
         let cli_decision: Value = serde_json::from_slice(&cli.stdout).expect("JSON");
         assert_eq!(decision, cli_decision);
         assert_eq!(decision["log_size"], 3);
-        let explain = get(format!("/v1/principals/user:ann/explain?at={at}"));
+        let explain = s
+            .read(&format!("/v1/principals/user:ann/explain?at={at}"))
+            .json();
         assert_eq!(
             explain,
-            cli_json(&data, &["explain", "user:ann", "--at", at])
+            cli_json(&s.data, &["explain", "user:ann", "--at", at])
         );
     }
     // Four hours ago the promise was made but its outcome not yet recorded.
-    let before = server
-        .request(
-            "GET",
-            &format!("/v1/principals/user:ann/trust?at={between}"),
-            Some(&keys.reader),
-            None,
-        )
+    let before = s
+        .read(&format!("/v1/principals/user:ann/trust?at={between}"))
         .json();
     assert_eq!(before["counts"]["kept"], 0);
+}
 
-    // Without `at`: the live state, now.
-    let now = server
-        .request(
-            "POST",
-            "/v1/decide",
-            Some(&keys.reader),
-            Some(r#"{"subject":"user:ann","capability":"propose","stake":1000000}"#),
-        )
-        .json();
+/// Without `at`: the live state, now; the bare verdict says the same without words.
+fn without_at_the_live_state_answers_and_the_bare_verdict_agrees(s: &Served) {
+    let ask = r#"{"subject":"user:ann","capability":"propose","stake":1000000}"#;
+    let now = s.post(&s.keys.reader, "/v1/decide", ask).json();
     assert_eq!(now["allowed"], false);
     assert_eq!(now["reasons"][0]["code"], "stake_above_limit");
     assert!(now["next_step"]["requirements"].is_array());
-    // The bare verdict says the same without words.
-    let verdict = server
-        .request(
-            "POST",
-            "/v1/decide",
-            Some(&keys.reader),
-            Some(
-                r#"{"subject":"user:ann","capability":"propose","stake":1000000,"explain":false}"#,
-            ),
-        )
-        .json();
+    let bare = r#"{"subject":"user:ann","capability":"propose","stake":1000000,"explain":false}"#;
+    let verdict = s.post(&s.keys.reader, "/v1/decide", bare).json();
     assert_eq!(verdict["allowed"], false);
     assert_eq!(verdict["reasons"][0], "stake_above_limit");
     assert_eq!(verdict["level"], now["level"]["index"]);
     assert_eq!(verdict["log_size"], 3);
     assert!(verdict.get("next_step").is_none());
+}
 
-    // The rank is refreshed in the background (at most every second by default).
+/// The rank is refreshed in the background (at most every second by default).
+fn the_rank_is_refreshed_in_the_background_and_the_policy_is_served(s: &Served) {
     let started = Instant::now();
     let rank = loop {
-        let rank = server
-            .request("GET", "/v1/rank?top=1", Some(&keys.reader), None)
-            .json();
+        let rank = s.read("/v1/rank?top=1").json();
         if rank["rank_log_size"] == 3 || started.elapsed() > Duration::from_secs(10) {
             break rank;
         }
@@ -425,56 +413,52 @@ fn every_endpoint_answers_and_decisions_match_the_command_line() {
     assert_eq!(rank["rank_log_size"], 3, "{rank}");
     assert_eq!(rank["principals"].as_array().map(Vec::len), Some(1));
     assert_eq!(rank["total"], 2);
-    let policy = server
-        .request("GET", "/v1/policy", Some(&keys.reader), None)
-        .json();
+    let policy = s.read("/v1/policy").json();
     assert_eq!(policy["ladder"][0]["name"], "newcomer");
     assert!(
         policy["toml"]
             .as_str()
             .is_some_and(|t| t.contains("[ladder]"))
     );
+}
 
-    // Bad input names the field; unknown routes and methods answer JSON.
-    let r = server.request(
-        "POST",
-        "/v1/decide",
-        Some(&keys.reader),
-        Some(r#"{"subject":"user:ann","capability":"act:low","stake":-1}"#),
-    );
+/// Bad input names the field; unknown routes and methods answer JSON; a refused single event
+/// says which field and why, and nothing is recorded.
+fn bad_input_names_the_field_and_unknown_routes_and_methods_answer_json(s: &Served) {
+    let negative = r#"{"subject":"user:ann","capability":"act:low","stake":-1}"#;
+    let r = s.post(&s.keys.reader, "/v1/decide", negative);
     assert_eq!((r.status, r.json()["field"].as_str()), (400, Some("stake")));
-    let r = server.request("POST", "/v1/decide", Some(&keys.reader), Some("{not json"));
+    let r = s.post(&s.keys.reader, "/v1/decide", "{not json");
     assert_eq!(
         (r.status, r.json()["code"].as_str()),
         (400, Some("invalid_request"))
     );
-    let r = server.request("GET", "/v1/nothing", Some(&keys.reader), None);
+    let r = s.read("/v1/nothing");
     assert_eq!(
         (r.status, r.json()["code"].as_str()),
         (404, Some("not_found"))
     );
-    let r = server.request("DELETE", "/v1/decide", Some(&keys.reader), None);
+    let r = s
+        .server
+        .request("DELETE", "/v1/decide", Some(&s.keys.reader), None);
     assert_eq!(r.status, 405);
     assert_eq!(r.json()["code"], "method_not_allowed");
-
-    // A refused single event says which field and why; nothing is recorded.
-    let r = server.request(
-        "POST",
-        "/v1/events",
-        Some(&keys.bob),
-        Some(&outcome("p-none", "kept").to_string()),
-    );
+    let unknown = outcome("p-none", "kept").to_string();
+    let r = s.post(&s.keys.bob, "/v1/events", &unknown);
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.json()["field"], "promise");
+}
 
-    let metrics = server.request("GET", "/metrics", None, None);
+/// The metrics count the log and the routes; the OpenAPI document is served.
+fn metrics_and_the_openapi_document_need_no_key(s: &Served) {
+    let metrics = s.server.request("GET", "/metrics", None, None);
     assert!(
         metrics.body.contains("stepwise_log_size 3"),
         "{}",
         metrics.body
     );
     assert!(metrics.body.contains("route=\"/v1/decide\""));
-    let doc = server.request("GET", "/openapi.json", None, None).json();
+    let doc = s.server.request("GET", "/openapi.json", None, None).json();
     assert_eq!(doc["openapi"], "3.1.0");
 }
 
@@ -685,74 +669,108 @@ impl Drop for Database {
     }
 }
 
+/// Two `stepwise serve` processes on one PostgreSQL database, with one log key and policy (the
+/// same data directory), and the keys of two recorders and a reader in the database.
+struct TwoServers {
+    // Declared first, so dropped first: the servers stop before their database and directory go.
+    a: Server,
+    b: Server,
+    url: String,
+    data: PathBuf,
+    ann: String,
+    bob: String,
+    reader: String,
+    _dir: tempfile::TempDir,
+    _db: Database,
+}
+
+impl TwoServers {
+    fn start() -> Self {
+        let db = Database::new();
+        let url = db.url();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        stepwise_ok(&data, &["init"]);
+        let ann = key(&data, "recorder", Some("user:ann"), Some(&url));
+        let bob = key(&data, "recorder", Some("user:bob"), Some(&url));
+        let reader = key(&data, "reader", None, Some(&url));
+        let args = [
+            "--store",
+            &url,
+            "--rate",
+            "100000",
+            "--burst",
+            "100000",
+            "--follow-ms",
+            "50",
+        ];
+        let a = Server::start(&data, &args);
+        let b = Server::start(&data, &args);
+        Self {
+            a,
+            b,
+            url,
+            data,
+            ann,
+            bob,
+            reader,
+            _dir: dir,
+            _db: db,
+        }
+    }
+
+    /// Ann and Bob write through both servers at once for two seconds; returns every
+    /// acknowledged (index, promise id).
+    fn write_through_both(&self) -> Vec<(u64, String)> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers = vec![
+            write_stream(self.a.addr, &self.ann, "user:ann", &stop, "a1"),
+            write_stream(self.a.addr, &self.bob, "user:bob", &stop, "a2"),
+            write_stream(self.b.addr, &self.ann, "user:ann", &stop, "b1"),
+            write_stream(self.b.addr, &self.bob, "user:bob", &stop, "b2"),
+        ];
+        std::thread::sleep(Duration::from_millis(2000));
+        stop.store(true, Ordering::Relaxed);
+        writers
+            .into_iter()
+            .flat_map(|w| w.join().expect("writer"))
+            .collect()
+    }
+}
+
+/// The cases run in order on the two servers and the log their concurrent writers left.
 #[test]
 fn two_servers_on_one_postgres_database_keep_one_consistent_log() {
-    let db = Database::new();
-    let url = db.url();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let data = dir.path().join("data");
-    stepwise_ok(&data, &["init"]);
-    let ann = key(&data, "recorder", Some("user:ann"), Some(&url));
-    let bob = key(&data, "recorder", Some("user:bob"), Some(&url));
-    let reader = key(&data, "reader", None, Some(&url));
-    // Two processes, one database, one log key and policy (the same data directory).
-    let a = Server::start(
-        &data,
-        &[
-            "--store",
-            &url,
-            "--rate",
-            "100000",
-            "--burst",
-            "100000",
-            "--follow-ms",
-            "50",
-        ],
-    );
-    let b = Server::start(
-        &data,
-        &[
-            "--store",
-            &url,
-            "--rate",
-            "100000",
-            "--burst",
-            "100000",
-            "--follow-ms",
-            "50",
-        ],
-    );
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers = vec![
-        write_stream(a.addr, &ann, "user:ann", &stop, "a1"),
-        write_stream(a.addr, &bob, "user:bob", &stop, "a2"),
-        write_stream(b.addr, &ann, "user:ann", &stop, "b1"),
-        write_stream(b.addr, &bob, "user:bob", &stop, "b2"),
-    ];
-    std::thread::sleep(Duration::from_millis(2000));
-    stop.store(true, Ordering::Relaxed);
-    let acked: Vec<(u64, String)> = writers
-        .into_iter()
-        .flat_map(|w| w.join().expect("writer"))
-        .collect();
+    let servers = TwoServers::start();
+    let acked = servers.write_through_both();
+    many_writes_are_acknowledged_and_no_index_twice(&acked);
+    both_servers_come_to_the_same_log_with_each_event_where_it_was_said_to_be(&servers, &acked);
+    the_whole_log_verifies_against_the_log_key(&servers);
+}
+
+fn many_writes_are_acknowledged_and_no_index_twice(acked: &[(u64, String)]) {
     assert!(acked.len() > 20, "only {} writes acknowledged", acked.len());
-    // No index was handed out twice.
     let mut indexes: Vec<u64> = acked.iter().map(|(i, _)| *i).collect();
     indexes.sort_unstable();
     let before = indexes.len();
     indexes.dedup();
     assert_eq!(indexes.len(), before, "an index was acknowledged twice");
+}
 
-    // Both servers come to the same log, and each acknowledged event is where it was said to be.
+fn both_servers_come_to_the_same_log_with_each_event_where_it_was_said_to_be(
+    servers: &TwoServers,
+    acked: &[(u64, String)],
+) {
+    let (a, b, reader) = (&servers.a, &servers.b, servers.reader.as_str());
     let size = acked.len() as u64;
     let deadline = Instant::now() + Duration::from_secs(10);
-    for server in [&a, &b] {
+    for server in [a, b] {
         loop {
             let d = server
                 .request(
                     "POST",
                     "/v1/decide",
-                    Some(&reader),
+                    Some(reader),
                     Some(r#"{"subject":"user:ann","capability":"read","stake":0}"#),
                 )
                 .json();
@@ -767,32 +785,30 @@ fn two_servers_on_one_postgres_database_keep_one_consistent_log() {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    for (index, id) in &acked {
-        for server in [&a, &b] {
-            let r = server.request("GET", &format!("/v1/events/{index}"), Some(&reader), None);
+    for (index, id) in acked {
+        for server in [a, b] {
+            let r = server.request("GET", &format!("/v1/events/{index}"), Some(reader), None);
             assert_eq!(r.json()["event"]["id"], id.as_str(), "entry {index}");
         }
     }
     let ca = a
-        .request("GET", "/v1/log/checkpoint", Some(&reader), None)
+        .request("GET", "/v1/log/checkpoint", Some(reader), None)
         .body;
     let cb = b
-        .request("GET", "/v1/log/checkpoint", Some(&reader), None)
+        .request("GET", "/v1/log/checkpoint", Some(reader), None)
         .body;
     assert_eq!(ca, cb);
     assert!(ca.contains(&format!("\n{size}\n")), "{ca}");
-    // The whole log verifies against the log key.
-    let verifier = stepwise_store::data_dir::DataDir::new(&data)
-        .verifier()
-        .expect("verifier");
-    let policy = stepwise_store::data_dir::DataDir::new(&data)
-        .policy()
-        .expect("policy");
-    let store = stepwise_store::PostgresStore::connect(&url).expect("connect");
+}
+
+fn the_whole_log_verifies_against_the_log_key(servers: &TwoServers) {
+    let data_dir = stepwise_store::data_dir::DataDir::new(&servers.data);
+    let verifier = data_dir.verifier().expect("verifier");
+    let policy = data_dir.policy().expect("policy");
+    let store = stepwise_store::PostgresStore::connect(&servers.url).expect("connect");
     let report = stepwise_store::verify(&store, &verifier, &policy.ledger, &mut |_| {})
         .expect("verify runs");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
-    drop((a, b));
 }
 
 #[test]
@@ -1035,22 +1051,54 @@ fn the_server_reconnects_after_losing_its_postgres_connections() {
     }
 }
 
+/// A rating of Bob by `rater`, dated `at`.
+fn rating_of_bob(rater: &str, at: String) -> Value {
+    json!({"kind": "rating", "at": at, "rater": rater, "subject": "user:bob", "value": 1})
+}
+
+/// Asks whether Bob may propose at stake 2, with `extra` fields in the question.
+fn ask_about_bob(s: &Served, extra: Value) -> Reply {
+    let mut body = json!({"subject": "user:bob", "capability": "propose", "stake": 2});
+    for (k, v) in extra.as_object().expect("object") {
+        body[k] = v.clone();
+    }
+    s.post(&s.keys.reader, "/v1/decide", &body.to_string())
+}
+
+/// A decision, trust figure and explanation about Bob, answered live at log size 2.
+struct AnswersAboutBob {
+    decision: Reply,
+    trust: Reply,
+    explain: Reply,
+}
+
+/// The log dates what it records and refuses evidence outside its window; history is loaded
+/// on purpose, with an admin key; every answer replays exactly from its log size and instant.
+/// The cases run in order on one server, each starting from the log the case before it left.
 #[test]
 fn the_log_keeps_time_and_every_answer_replays_exactly() {
-    let (_dir, data, keys) = setup();
-    let server = Server::start(&data, &[]);
-    let post = |key: &str, path: &str, body: Value| {
-        server.request("POST", path, Some(key), Some(&body.to_string()))
-    };
-    let rating = |rater: &str, at: String| json!({"kind": "rating", "at": at, "rater": rater, "subject": "user:bob", "value": 1});
-    // Outside the window: 422 with a stable code naming `at`; nothing is stored.
+    let served = Served::start(&[]);
+    events_dated_outside_the_window_are_refused_naming_at(&served);
+    in_a_batch_the_window_is_kept_per_event_and_entries_carry_the_logs_stamp(&served);
+    history_needs_an_admin_key_which_may_load_it_in_the_data_sets_names(&served);
+    let answers = answers_now_cite_the_history_at_log_size_2(&served);
+    later_evidence_is_recorded_some_backdated_to_before_the_answers(&served);
+    answers_replay_byte_for_byte_from_their_log_size_and_instant(&served, &answers);
+    the_command_line_replays_the_decision(&served, &answers);
+    a_log_size_the_log_does_not_have_is_refused(&served);
+    the_clock_was_never_behind(&served);
+}
+
+/// Outside the window: 422 with a stable code naming `at`; nothing is stored.
+fn events_dated_outside_the_window_are_refused_naming_at(s: &Served) {
     for at in [
         ago(10.0 * 365.0 * 24.0),
         ago(-365.0 * 24.0),
         ago(25.0),
         ago(-0.1),
     ] {
-        let r = post(&keys.ann, "/v1/events", rating("user:ann", at.clone()));
+        let rating = rating_of_bob("user:ann", at.clone()).to_string();
+        let r = s.post(&s.keys.ann, "/v1/events", &rating);
         assert_eq!(r.status, 422, "{at}: {}", r.body);
         let e = r.json();
         assert_eq!(
@@ -1062,76 +1110,88 @@ fn the_log_keeps_time_and_every_answer_replays_exactly() {
             "{e}"
         );
     }
-    // In a batch, per event.
-    let r = post(
-        &keys.ann,
-        "/v1/events",
-        json!([rating("user:ann", ago(1.0)), rating("user:ann", ago(48.0))]),
-    );
+}
+
+fn in_a_batch_the_window_is_kept_per_event_and_entries_carry_the_logs_stamp(s: &Served) {
+    let batch = json!([
+        rating_of_bob("user:ann", ago(1.0)),
+        rating_of_bob("user:ann", ago(48.0))
+    ]);
+    let r = s.post(&s.keys.ann, "/v1/events", &batch.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
     assert_eq!(v["results"][0]["index"], 0);
     assert_eq!(v["results"][1]["error"]["code"], "at_out_of_window");
     assert_eq!(v["checkpoint"]["size"], 1);
-    // The entry carries the log's stamp.
-    let entry = server
-        .request("GET", "/v1/events/0", Some(&keys.reader), None)
-        .json();
+    let entry = s.read("/v1/events/0").json();
     assert!(entry["event"]["recorded_at"].is_string(), "{entry}");
     assert_eq!(entry["event"]["v"], 2);
+}
 
-    // History only with an admin key, which may load it in the data set's names.
-    let old = rating("user:cat", "2019-01-01T00:00:00Z".into());
-    let r = post(&keys.ann, "/v1/events?history=true", old.clone());
+fn history_needs_an_admin_key_which_may_load_it_in_the_data_sets_names(s: &Served) {
+    let old = rating_of_bob("user:cat", "2019-01-01T00:00:00Z".into()).to_string();
+    let r = s.post(&s.keys.ann, "/v1/events?history=true", &old);
     assert_eq!(r.status, 403, "{}", r.body);
     assert!(r.body.contains("admin"), "{}", r.body);
-    let r = post(&keys.admin, "/v1/events?history=true", old);
+    let r = s.post(&s.keys.admin, "/v1/events?history=true", &old);
     assert_eq!(r.status, 201, "{}", r.body);
-    let entry = server
-        .request("GET", "/v1/events/1", Some(&keys.reader), None)
-        .json();
+    let entry = s.read("/v1/events/1").json();
     assert_eq!(entry["event"]["history"], true);
     assert_eq!(entry["event"]["author"], "user:cat");
+}
 
-    // Answers now, then later evidence, some backdated to before their instant.
-    let ask = |extra: Value| {
-        let mut body = json!({"subject": "user:bob", "capability": "propose", "stake": 2});
-        for (k, v) in extra.as_object().expect("object") {
-            body[k] = v.clone();
-        }
-        post(&keys.reader, "/v1/decide", body)
-    };
-    let decision = ask(json!({}));
+fn answers_now_cite_the_history_at_log_size_2(s: &Served) -> AnswersAboutBob {
+    let decision = ask_about_bob(s, json!({}));
     assert_eq!(decision.json()["history"], json!([1]));
-    let get = |path: String| server.request("GET", &path, Some(&keys.reader), None);
-    let trust = get("/v1/principals/user:bob/trust".into());
-    let explain = get("/v1/principals/user:bob/explain".into());
+    let trust = s.read("/v1/principals/user:bob/trust");
+    let explain = s.read("/v1/principals/user:bob/explain");
     for r in [&decision, &trust, &explain] {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.json()["log_size"], 2);
     }
-    let at = decision.json()["at"].as_str().expect("at").to_owned();
-    let r = post(
-        &keys.bob,
-        "/v1/events",
-        json!([rating("user:bob", ago(0.5))]),
-    );
+    AnswersAboutBob {
+        decision,
+        trust,
+        explain,
+    }
+}
+
+fn later_evidence_is_recorded_some_backdated_to_before_the_answers(s: &Served) {
+    let bobs = json!([rating_of_bob("user:bob", ago(0.5))]).to_string();
+    let r = s.post(&s.keys.bob, "/v1/events", &bobs);
     assert_eq!(r.status, 200);
-    let r = post(
-        &keys.admin,
+    let history = json!([
+        rating_of_bob("user:dan", ago(3.0)),
+        rating_of_bob("user:eve", ago(-0.01))
+    ]);
+    let r = s.post(
+        &s.keys.admin,
         "/v1/events?history=true",
-        json!([rating("user:dan", ago(3.0)), rating("user:eve", ago(-0.01))]),
+        &history.to_string(),
     );
     assert_eq!(r.json()["recorded"], 2, "{}", r.body);
+}
 
-    let replayed = ask(json!({"log_size": 2, "at": at}));
+/// Each answer again, at its log size and instant, is the same bytes; without the log size,
+/// the evidence recorded since counts.
+fn answers_replay_byte_for_byte_from_their_log_size_and_instant(
+    s: &Served,
+    answers: &AnswersAboutBob,
+) {
+    let AnswersAboutBob {
+        decision,
+        trust,
+        explain,
+    } = answers;
+    let at = decision.json()["at"].as_str().expect("at").to_owned();
+    let replayed = ask_about_bob(s, json!({"log_size": 2, "at": at}));
     assert_eq!(
         replayed.body, decision.body,
         "the decision replays byte for byte"
     );
     let t_at = trust.json()["at"].as_str().expect("at").to_owned();
     let rank_size = trust.json()["rank_log_size"].clone();
-    let again = get(format!(
+    let again = s.read(&format!(
         "/v1/principals/user:bob/trust?log_size=2&rank_log_size={rank_size}&at={t_at}"
     ));
     assert_eq!(
@@ -1139,18 +1199,21 @@ fn the_log_keeps_time_and_every_answer_replays_exactly() {
         "the trust figure replays byte for byte"
     );
     let e_at = explain.json()["at"].as_str().expect("at").to_owned();
-    let again = get(format!(
+    let again = s.read(&format!(
         "/v1/principals/user:bob/explain?log_size=2&at={e_at}"
     ));
     assert_eq!(
         again.body, explain.body,
         "the explanation replays byte for byte"
     );
-    // Without the log size, the evidence recorded since counts.
-    assert_ne!(ask(json!({"at": at})).body, decision.body);
-    // The command line replays it too.
+    assert_ne!(ask_about_bob(s, json!({"at": at})).body, decision.body);
+}
+
+fn the_command_line_replays_the_decision(s: &Served, answers: &AnswersAboutBob) {
+    let decision = answers.decision.json();
+    let at = decision["at"].as_str().expect("at");
     let cli = stepwise(
-        &data,
+        &s.data,
         &[
             "decide",
             "user:bob",
@@ -1160,21 +1223,26 @@ fn the_log_keeps_time_and_every_answer_replays_exactly() {
             "--log-size",
             "2",
             "--at",
-            &at,
+            at,
             "--json",
         ],
     );
     assert_eq!(
         serde_json::from_slice::<Value>(&cli.stdout).expect("JSON"),
-        decision.json()
+        decision
     );
-    // A log size the log does not have.
-    let r = ask(json!({"log_size": 99}));
+}
+
+fn a_log_size_the_log_does_not_have_is_refused(s: &Served) {
+    let r = ask_about_bob(s, json!({"log_size": 99}));
     assert_eq!(
         (r.status, r.json()["field"].as_str()),
         (400, Some("log_size"))
     );
-    let metrics = server.request("GET", "/metrics", None, None);
+}
+
+fn the_clock_was_never_behind(s: &Served) {
+    let metrics = s.server.request("GET", "/metrics", None, None);
     assert!(
         metrics.body.contains("stepwise_clock_behind_total 0"),
         "{}",

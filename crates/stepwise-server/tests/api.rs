@@ -10,6 +10,7 @@ use axum::http::Request;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use stepwise::ledger::Clock as _;
+use stepwise_server::error::Code;
 use stepwise_server::limits::Limits;
 use stepwise_server::{Config, Server};
 use stepwise_store::data_dir::DataDir;
@@ -240,6 +241,53 @@ pub(super) fn rank(role: Role) -> u8 {
     }
 }
 
+/// Asks for `method route` with every key there is and none, and checks the role matrix
+/// holds: no key needed where `least_role` says so; otherwise 401 without a valid key, 403
+/// below the least role, and past authorization at or above it.
+async fn assert_the_role_matrix_for(api: &Api, method: &str, route: &str) {
+    let least = least_role(method, route).unwrap_or_else(|| {
+        panic!("{method} {route} is in the document but not in this test's role matrix")
+    });
+    let (path, body) = example(method, route);
+    let verb = method.to_uppercase();
+    let Some(least) = least else {
+        let r = api.call(&verb, &path, None, body.as_deref()).await;
+        assert_eq!(r.status, 200, "{verb} {path} needs no key: {}", r.body);
+        return;
+    };
+    for key in [None, Some("sw_not-a-key")] {
+        let r = api.call(&verb, &path, key, body.as_deref()).await;
+        assert_eq!(r.status, 401, "{verb} {path} with key {key:?}: {}", r.body);
+        assert_eq!(r.json()["code"], "unauthorized");
+    }
+    for (role, key) in [
+        (Role::Reader, &api.keys.reader),
+        (Role::Recorder, &api.keys.ann),
+        (Role::Admin, &api.keys.admin),
+    ] {
+        let r = api.call(&verb, &path, Some(key), body.as_deref()).await;
+        if rank(role) < rank(least) {
+            assert_eq!(r.status, 403, "{verb} {path} as {role:?}: {}", r.body);
+            assert_eq!(r.json()["code"], "forbidden");
+        } else {
+            // Past authorization: a second identical promise is refused by the ledger
+            // (422), a key that does not exist is not found (404), an admin key with
+            // no principal may only relay signed events (403, not a role refusal).
+            let allowed = [200, 201, 204, 404, 422];
+            let relay = role == Role::Admin
+                && route == "/v1/events"
+                && r.status == 403
+                && r.body.contains("relay signed events");
+            assert!(
+                allowed.contains(&r.status) || relay,
+                "{verb} {path} as {role:?}: {} {}",
+                r.status,
+                r.body
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_role_matrix_holds_for_every_operation_in_the_document() {
     let api = Api::open(Limits::default());
@@ -258,47 +306,7 @@ async fn the_role_matrix_holds_for_every_operation_in_the_document() {
     for (route, item) in doc["paths"].as_object().expect("paths") {
         for method in item.as_object().expect("operations").keys() {
             operations.insert((method.clone(), route.clone()));
-            let least = least_role(method, route).unwrap_or_else(|| {
-                panic!("{method} {route} is in the document but not in this test's role matrix")
-            });
-            let (path, body) = example(method, route);
-            let verb = method.to_uppercase();
-            let Some(least) = least else {
-                let r = api.call(&verb, &path, None, body.as_deref()).await;
-                assert_eq!(r.status, 200, "{verb} {path} needs no key: {}", r.body);
-                continue;
-            };
-            for key in [None, Some("sw_not-a-key")] {
-                let r = api.call(&verb, &path, key, body.as_deref()).await;
-                assert_eq!(r.status, 401, "{verb} {path} with key {key:?}: {}", r.body);
-                assert_eq!(r.json()["code"], "unauthorized");
-            }
-            for (role, key) in [
-                (Role::Reader, &api.keys.reader),
-                (Role::Recorder, &api.keys.ann),
-                (Role::Admin, &api.keys.admin),
-            ] {
-                let r = api.call(&verb, &path, Some(key), body.as_deref()).await;
-                if rank(role) < rank(least) {
-                    assert_eq!(r.status, 403, "{verb} {path} as {role:?}: {}", r.body);
-                    assert_eq!(r.json()["code"], "forbidden");
-                } else {
-                    // Past authorization: a second identical promise is refused by the ledger
-                    // (422), a key that does not exist is not found (404), an admin key with
-                    // no principal may only relay signed events (403, not a role refusal).
-                    let allowed = [200, 201, 204, 404, 422];
-                    let relay = role == Role::Admin
-                        && route == "/v1/events"
-                        && r.status == 403
-                        && r.body.contains("relay signed events");
-                    assert!(
-                        allowed.contains(&r.status) || relay,
-                        "{verb} {path} as {role:?}: {} {}",
-                        r.status,
-                        r.body
-                    );
-                }
-            }
+            assert_the_role_matrix_for(&api, method, route).await;
         }
     }
     assert_eq!(
@@ -306,8 +314,21 @@ async fn the_role_matrix_holds_for_every_operation_in_the_document() {
         25,
         "the document's operations: {operations:?}"
     );
+}
 
-    // Revoking a key stops it at once; a key created over HTTP works at once.
+#[tokio::test]
+async fn a_revoked_key_stops_at_once_and_a_key_created_over_http_works_at_once() {
+    let api = Api::open(Limits::default());
+    // A key created over HTTP is listed too (after the data directory's own reader key).
+    let made = api
+        .call(
+            "POST",
+            "/v1/keys",
+            Some(&api.keys.admin),
+            Some(r#"{"role":"reader"}"#),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
     let listed = api
         .call("GET", "/v1/keys", Some(&api.keys.admin), None)
         .await
@@ -482,251 +503,287 @@ async fn limits_answer_413_and_429_with_retry_after() {
     );
 }
 
-/// A request that must fail: method, path, key, body, the code it is refused with and the
-/// field named.
-type Case<'a> = (
-    &'a str,
-    String,
-    Option<&'a str>,
-    Option<String>,
-    stepwise_server::error::Code,
-    Option<&'a str>,
+/// Who sends a request that must fail.
+#[derive(Clone, Copy)]
+enum Caller {
+    /// No `Authorization` header.
+    Nobody,
+    /// This text as the bearer key.
+    KeyText(&'static str),
+    Reader,
+    Ann,
+    Admin,
+}
+
+impl Caller {
+    fn key(self, keys: &Keys) -> Option<&str> {
+        match self {
+            Caller::Nobody => None,
+            Caller::KeyText(text) => Some(text),
+            Caller::Reader => Some(&keys.reader),
+            Caller::Ann => Some(&keys.ann),
+            Caller::Admin => Some(&keys.admin),
+        }
+    }
+}
+
+/// The body of a request that must fail.
+#[derive(Clone, Copy)]
+enum Sent {
+    Nothing,
+    Text(&'static str),
+    /// Ann's promise `e1`, recorded before the cases run.
+    RecordedPromise,
+    /// A promise without its `due`.
+    PromiseWithoutDue,
+    /// A promise dated two days ago: before the log's window.
+    PromiseDatedTwoDaysAgo,
+    /// A JSON string of 5000 bytes: over the 4096-byte limit the cases' server has.
+    OverTheBodyLimit,
+}
+
+impl Sent {
+    fn body(self, recorded: &str) -> Option<String> {
+        match self {
+            Sent::Nothing => None,
+            Sent::Text(text) => Some(text.to_owned()),
+            Sent::RecordedPromise => Some(recorded.to_owned()),
+            Sent::PromiseWithoutDue => {
+                let mut no_due = promise("e3", "user:ann", "user:bob");
+                no_due.as_object_mut().expect("object").remove("due");
+                Some(no_due.to_string())
+            }
+            Sent::PromiseDatedTwoDaysAgo => {
+                let mut late = promise("e2", "user:ann", "user:bob");
+                late["at"] = json!(ago(48.0));
+                Some(late.to_string())
+            }
+            Sent::OverTheBodyLimit => Some(format!("\"{}\"", "x".repeat(5000))),
+        }
+    }
+}
+
+/// A request that must fail: the case's name; its method, path, caller and body; the code it
+/// is refused with and the field named.
+type Refusal = (
+    &'static str,
+    (&'static str, &'static str, Caller, Sent),
+    (Code, Option<&'static str>),
 );
+
+/// Every refusal a request can provoke of a server with a 4096-byte body limit whose log holds
+/// Ann's promise `e1`.
+const REFUSALS: &[Refusal] = &[
+    (
+        "an_unknown_route_is_not_found",
+        ("GET", "/v1/nowhere", Caller::Reader, Sent::Nothing),
+        (Code::NotFound, None),
+    ),
+    (
+        "a_method_the_route_does_not_take_is_not_allowed",
+        ("PUT", "/v1/decide", Caller::Reader, Sent::Nothing),
+        (Code::MethodNotAllowed, None),
+    ),
+    (
+        "no_key_is_unauthorized",
+        ("GET", "/v1/rank", Caller::Nobody, Sent::Nothing),
+        (Code::Unauthorized, None),
+    ),
+    (
+        "a_text_that_is_no_key_is_unauthorized",
+        (
+            "GET",
+            "/v1/rank",
+            Caller::KeyText("not a key"),
+            Sent::Nothing,
+        ),
+        (Code::Unauthorized, None),
+    ),
+    (
+        "a_reader_key_may_not_record",
+        ("POST", "/v1/events", Caller::Reader, Sent::RecordedPromise),
+        (Code::Forbidden, None),
+    ),
+    (
+        "a_body_that_is_not_json_is_invalid",
+        ("POST", "/v1/decide", Caller::Reader, Sent::Text("{")),
+        (Code::InvalidRequest, None),
+    ),
+    (
+        "a_negative_stake_names_stake",
+        (
+            "POST",
+            "/v1/decide",
+            Caller::Reader,
+            Sent::Text(r#"{"subject":"user:ann","capability":"read","stake":-1}"#),
+        ),
+        (Code::InvalidRequest, Some("stake")),
+    ),
+    (
+        "an_instant_that_is_no_date_names_at",
+        (
+            "POST",
+            "/v1/decide",
+            Caller::Reader,
+            Sent::Text(r#"{"subject":"user:ann","capability":"read","stake":0,"at":"yesterday"}"#),
+        ),
+        (Code::InvalidRequest, Some("at")),
+    ),
+    (
+        "a_log_size_the_log_does_not_have_names_log_size",
+        (
+            "POST",
+            "/v1/decide",
+            Caller::Reader,
+            Sent::Text(r#"{"subject":"user:ann","capability":"read","stake":0,"log_size":99}"#),
+        ),
+        (Code::InvalidRequest, Some("log_size")),
+    ),
+    (
+        "an_id_with_a_space_names_id",
+        (
+            "GET",
+            "/v1/principals/has%20space/trust",
+            Caller::Reader,
+            Sent::Nothing,
+        ),
+        (Code::InvalidRequest, Some("id")),
+    ),
+    (
+        "a_top_over_the_limit_names_top",
+        ("GET", "/v1/rank?top=99999", Caller::Reader, Sent::Nothing),
+        (Code::InvalidRequest, Some("top")),
+    ),
+    (
+        "a_consistency_proof_from_size_0_names_old",
+        (
+            "GET",
+            "/v1/log/proof/consistency?old=0",
+            Caller::Reader,
+            Sent::Nothing,
+        ),
+        (Code::InvalidRequest, Some("old")),
+    ),
+    (
+        "an_inclusion_proof_past_the_log_names_index",
+        (
+            "GET",
+            "/v1/log/proof/inclusion?index=5",
+            Caller::Reader,
+            Sent::Nothing,
+        ),
+        (Code::InvalidRequest, Some("index")),
+    ),
+    (
+        "an_entry_past_the_log_is_not_found",
+        ("GET", "/v1/events/7", Caller::Reader, Sent::Nothing),
+        (Code::NotFound, None),
+    ),
+    (
+        "an_entry_index_that_is_no_number_is_invalid",
+        ("GET", "/v1/events/seven", Caller::Reader, Sent::Nothing),
+        (Code::InvalidRequest, None),
+    ),
+    (
+        "a_promise_id_already_recorded_names_id",
+        ("POST", "/v1/events", Caller::Ann, Sent::RecordedPromise),
+        (Code::InvalidEvent, Some("id")),
+    ),
+    (
+        "a_promise_without_due_names_due",
+        ("POST", "/v1/events", Caller::Ann, Sent::PromiseWithoutDue),
+        (Code::InvalidEvent, Some("due")),
+    ),
+    (
+        "a_promise_dated_before_the_window_names_at",
+        (
+            "POST",
+            "/v1/events",
+            Caller::Ann,
+            Sent::PromiseDatedTwoDaysAgo,
+        ),
+        (Code::AtOutOfWindow, Some("at")),
+    ),
+    (
+        "an_empty_batch_is_invalid",
+        ("POST", "/v1/events", Caller::Ann, Sent::Text("[]")),
+        (Code::InvalidRequest, None),
+    ),
+    (
+        "a_body_over_the_limit_is_too_large",
+        ("POST", "/v1/events", Caller::Ann, Sent::OverTheBodyLimit),
+        (Code::PayloadTooLarge, None),
+    ),
+    (
+        "revoking_a_key_that_does_not_exist_is_not_found",
+        ("DELETE", "/v1/keys/k_none", Caller::Admin, Sent::Nothing),
+        (Code::NotFound, None),
+    ),
+];
+
+/// The one shape of an error: JSON with exactly `code`, `message` and (when one is at fault)
+/// `field`; the code's documented status; `Retry-After` exactly where retrying can help.
+fn assert_one_error_shape(what: &str, r: &Reply, code: Code, field: Option<&str>) {
+    assert_eq!(r.status, code.status(), "{what}");
+    assert_eq!(
+        r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json"),
+        "{what}"
+    );
+    let e = r.json();
+    let keys: BTreeSet<&str> = e
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let expected: BTreeSet<&str> = match field {
+        Some(_) => ["code", "message", "field"].into(),
+        None => ["code", "message"].into(),
+    };
+    assert_eq!(keys, expected, "{what}");
+    assert_eq!(e["code"], code.name(), "{what}");
+    assert!(
+        e["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{what}"
+    );
+    if let Some(field) = field {
+        assert_eq!(e["field"], field, "{what}");
+    }
+    assert_eq!(
+        r.headers.contains_key("retry-after"),
+        code.retry_after().is_some(),
+        "{what}"
+    );
+}
 
 /// Every error, whatever its cause, is JSON with a stable `code` of the documented list, its
 /// documented status, a `message`, the `field` at fault when there is one, and `Retry-After`
-/// exactly where retrying can help.
+/// exactly where retrying can help: each case of `REFUSALS`, on one server.
 #[tokio::test]
 async fn every_error_has_one_shape_with_its_documented_code_and_status() {
-    use stepwise_server::error::Code;
     let api = Api::open(Limits {
         max_body: 4096,
         ..Limits::default()
     });
-    let (ann, reader) = (api.keys.ann.as_str(), api.keys.reader.as_str());
-    let p = promise("e1", "user:ann", "user:bob").to_string();
-    assert_eq!(
-        api.call("POST", "/v1/events", Some(ann), Some(&p))
-            .await
-            .status,
-        201
-    );
-    let mut late = promise("e2", "user:ann", "user:bob");
-    late["at"] = json!(ago(48.0));
-    let mut no_due = promise("e3", "user:ann", "user:bob");
-    no_due.as_object_mut().expect("object").remove("due");
-    let huge = "x".repeat(5000);
-    // (method, path, key, body, code, field)
-    let cases: Vec<Case> = vec![
-        (
-            "GET",
-            "/v1/nowhere".into(),
-            Some(reader),
-            None,
-            Code::NotFound,
-            None,
-        ),
-        (
-            "PUT",
-            "/v1/decide".into(),
-            Some(reader),
-            None,
-            Code::MethodNotAllowed,
-            None,
-        ),
-        (
-            "GET",
-            "/v1/rank".into(),
-            None,
-            None,
-            Code::Unauthorized,
-            None,
-        ),
-        (
-            "GET",
-            "/v1/rank".into(),
-            Some("not a key"),
-            None,
-            Code::Unauthorized,
-            None,
-        ),
-        (
-            "POST",
-            "/v1/events".into(),
-            Some(reader),
-            Some(p.clone()),
-            Code::Forbidden,
-            None,
-        ),
-        (
-            "POST",
-            "/v1/decide".into(),
-            Some(reader),
-            Some("{".into()),
-            Code::InvalidRequest,
-            None,
-        ),
-        (
-            "POST",
-            "/v1/decide".into(),
-            Some(reader),
-            Some(r#"{"subject":"user:ann","capability":"read","stake":-1}"#.into()),
-            Code::InvalidRequest,
-            Some("stake"),
-        ),
-        (
-            "POST",
-            "/v1/decide".into(),
-            Some(reader),
-            Some(r#"{"subject":"user:ann","capability":"read","stake":0,"at":"yesterday"}"#.into()),
-            Code::InvalidRequest,
-            Some("at"),
-        ),
-        (
-            "POST",
-            "/v1/decide".into(),
-            Some(reader),
-            Some(r#"{"subject":"user:ann","capability":"read","stake":0,"log_size":99}"#.into()),
-            Code::InvalidRequest,
-            Some("log_size"),
-        ),
-        (
-            "GET",
-            "/v1/principals/has%20space/trust".into(),
-            Some(reader),
-            None,
-            Code::InvalidRequest,
-            Some("id"),
-        ),
-        (
-            "GET",
-            "/v1/rank?top=99999".into(),
-            Some(reader),
-            None,
-            Code::InvalidRequest,
-            Some("top"),
-        ),
-        (
-            "GET",
-            "/v1/log/proof/consistency?old=0".into(),
-            Some(reader),
-            None,
-            Code::InvalidRequest,
-            Some("old"),
-        ),
-        (
-            "GET",
-            "/v1/log/proof/inclusion?index=5".into(),
-            Some(reader),
-            None,
-            Code::InvalidRequest,
-            Some("index"),
-        ),
-        (
-            "GET",
-            "/v1/events/7".into(),
-            Some(reader),
-            None,
-            Code::NotFound,
-            None,
-        ),
-        (
-            "GET",
-            "/v1/events/seven".into(),
-            Some(reader),
-            None,
-            Code::InvalidRequest,
-            None,
-        ),
-        (
-            "POST",
-            "/v1/events".into(),
-            Some(ann),
-            Some(p.clone()),
-            Code::InvalidEvent,
-            Some("id"),
-        ),
-        (
-            "POST",
-            "/v1/events".into(),
-            Some(ann),
-            Some(no_due.to_string()),
-            Code::InvalidEvent,
-            Some("due"),
-        ),
-        (
-            "POST",
-            "/v1/events".into(),
-            Some(ann),
-            Some(late.to_string()),
-            Code::AtOutOfWindow,
-            Some("at"),
-        ),
-        (
-            "POST",
-            "/v1/events".into(),
-            Some(ann),
-            Some("[]".into()),
-            Code::InvalidRequest,
-            None,
-        ),
-        (
-            "POST",
-            "/v1/events".into(),
-            Some(ann),
-            Some(format!("\"{huge}\"")),
-            Code::PayloadTooLarge,
-            None,
-        ),
-        (
-            "DELETE",
-            "/v1/keys/k_none".into(),
-            Some(&api.keys.admin),
-            None,
-            Code::NotFound,
-            None,
-        ),
-    ];
+    let recorded = promise("e1", "user:ann", "user:bob").to_string();
+    let r = api
+        .call("POST", "/v1/events", Some(&api.keys.ann), Some(&recorded))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
     let mut seen = BTreeSet::new();
-    for (method, path, key, body, code, field) in cases {
-        let r = api.call(method, &path, key, body.as_deref()).await;
-        let what = format!("{method} {path}: {} {}", r.status, r.body);
-        assert_eq!(r.status, code.status(), "{what}");
-        assert_eq!(
-            r.headers.get("content-type").and_then(|v| v.to_str().ok()),
-            Some("application/json"),
-            "{what}"
-        );
-        let e = r.json();
-        let keys: BTreeSet<&str> = e
-            .as_object()
-            .expect("an object")
-            .keys()
-            .map(String::as_str)
-            .collect();
-        let expected: BTreeSet<&str> = match field {
-            Some(_) => ["code", "message", "field"].into(),
-            None => ["code", "message"].into(),
-        };
-        assert_eq!(keys, expected, "{what}");
-        assert_eq!(e["code"], code.name(), "{what}");
-        assert!(
-            e["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{what}"
-        );
-        if let Some(field) = field {
-            assert_eq!(e["field"], field, "{what}");
-        }
-        assert_eq!(
-            r.headers.contains_key("retry-after"),
-            code.retry_after().is_some(),
-            "{what}"
-        );
+    for (name, (method, path, caller, sent), (code, field)) in REFUSALS {
+        let body = sent.body(&recorded);
+        let r = api
+            .call(method, path, caller.key(&api.keys), body.as_deref())
+            .await;
+        let what = format!("{name}: {method} {path}: {} {}", r.status, r.body);
+        assert_one_error_shape(&what, &r, *code, *field);
         seen.insert(code.name());
     }
     // The log is as it was: one entry, whatever was refused.
     let cp = api
-        .call("GET", "/v1/log/checkpoint", Some(reader), None)
+        .call("GET", "/v1/log/checkpoint", Some(&api.keys.reader), None)
         .await;
     assert!(cp.body.contains("\n1\n"), "{}", cp.body);
     // Every code a request can provoke here was seen (the rest need a failing store, a slow
