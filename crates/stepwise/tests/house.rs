@@ -369,6 +369,26 @@ fn long_tests(text: &str) -> Vec<(String, usize)> {
     found
 }
 
+#[test]
+fn no_test_function_is_longer_than_the_cap() {
+    let mut rust = Vec::new();
+    files(&root().join("crates"), &[".rs"], &mut rust);
+    let found: Vec<String> = rust
+        .iter()
+        .flat_map(|p| {
+            let text = std::fs::read_to_string(p).expect("readable");
+            long_tests(&text)
+                .into_iter()
+                .map(move |(name, n)| format!("{}: {name}: {n} lines", p.display()))
+        })
+        .collect();
+    assert!(
+        found.is_empty(),
+        "test functions over {MAX_TEST_LINES} lines (make them named cases):\n{}",
+        found.join("\n")
+    );
+}
+
 /// The crates a dependency tree (`cargo tree --prefix none` lines) holds that the pure core must
 /// never depend on: a database driver or an async runtime.
 fn forbidden_in_core(tree: &str) -> Vec<String> {
