@@ -1,12 +1,11 @@
 //! `stepwise decisions`: the decision log of `stepwise gate`, oldest first, a page at a time.
 
 use crate::output::Out;
-use anyhow::{Result, anyhow, bail};
+use anyhow::Result;
 use clap::Args;
 use stepwise::evidence::{Id, Time};
-use stepwise_api::DecisionsView;
+use stepwise_engine::reads::DecisionsPage;
 use stepwise_store::data_dir::DataDir;
-use stepwise_store::{DecisionQuery, DecisionStore as _};
 
 #[derive(Args)]
 pub struct DecisionsArgs {
@@ -30,17 +29,8 @@ pub fn run(data: &DataDir, args: DecisionsArgs, out: &mut Out) -> Result<bool> {
         .map(|p| Id::parse("--principal", &p))
         .transpose()?;
     let since = args.since.map(|t| Time::parse("--since", &t)).transpose()?;
-    if !(1..=1_000).contains(&args.limit) {
-        bail!("--limit must be between 1 and 1000, not {}", args.limit);
-    }
-    let store = data.open_store()?;
-    let records = store.decisions(&DecisionQuery {
-        principal: principal.as_ref().map(Id::as_str),
-        since,
-        after: args.cursor.unwrap_or(0),
-        limit: args.limit + 1,
-    })?;
-    let view = DecisionsView::from_records(records, args.limit).map_err(|e| anyhow!(e))?;
+    let page = DecisionsPage::new(principal, since, args.cursor, Some(args.limit))?;
+    let view = page.read(&data.open_store()?)?;
     out.emit(&serde_json::to_value(&view)?, |w| {
         if view.decisions.is_empty() {
             return writeln!(w, "no decision of the gate matches");

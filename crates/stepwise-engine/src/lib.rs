@@ -19,6 +19,7 @@ mod live;
 pub mod metrics;
 mod pool;
 pub mod question;
+pub mod reads;
 mod record;
 mod writer;
 

@@ -418,16 +418,6 @@ impl Engine {
         }
     }
 
-    /// Answers `question` from the live state on the calling thread, for a sync door whose
-    /// questions are always about now (the gate): `None` when the live state is not the fold
-    /// asked for.
-    pub fn ask_here<Q: Question>(&self, question: Q) -> Option<Q::Answer> {
-        let prefix = question.prefix();
-        self.live
-            .answer(prefix, now(), move |state, at| question.answer(state, at))
-            .ok()
-    }
-
     /// The explained decision on `question` from the live state on the calling thread, for a
     /// sync door deciding about now (the gate); `None` when the live state is not the fold
     /// asked for.

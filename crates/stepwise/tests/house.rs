@@ -416,7 +416,16 @@ fn the_core_depends_on_no_database_and_no_async_runtime() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let tree = std::process::Command::new(cargo)
         .current_dir(root())
-        .args(["tree", "--offline", "-p", "stepwise", "-e", "normal,build", "--prefix", "none"])
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "stepwise",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+        ])
         .output()
         .expect("cargo tree runs");
     assert!(
@@ -425,7 +434,10 @@ fn the_core_depends_on_no_database_and_no_async_runtime() {
         String::from_utf8_lossy(&tree.stderr)
     );
     let tree = String::from_utf8_lossy(&tree.stdout);
-    assert!(tree.contains("ed25519-dalek"), "the tree lists the core's own dependencies");
+    assert!(
+        tree.contains("ed25519-dalek"),
+        "the tree lists the core's own dependencies"
+    );
     let found = forbidden_in_core(&tree);
     assert!(found.is_empty(), "the core depends on {found:?}");
 }

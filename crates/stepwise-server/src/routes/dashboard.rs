@@ -1,9 +1,9 @@
 //! What the dashboard reads (any client may): who a key is, the principals table, the
 //! overview, a principal's standing through time and its vouches, and the live stream. Each is
-//! answered from views kept beside the live state (`app::board`): none walks the whole state,
+//! answered from views kept beside the live state (`stepwise_engine::board`): none walks the whole state,
 //! replays the log, or computes the network rank inside the request.
 
-use super::{Shared, now, path, query};
+use super::{Shared, path, query};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -13,15 +13,15 @@ use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use std::convert::Infallible;
 use std::time::Duration;
-use stepwise::evidence::{Body, Event, Id, Time};
-use stepwise::ladder::Step;
+use stepwise::evidence::{Body, Event, Id};
 use stepwise::model::VouchRow;
 use stepwise_api::{
     CheckpointSummary, ErrorBody, EventSummary, LevelCount, OverdueView, OverviewView,
-    PrincipalRow, PrincipalStep, PrincipalsQuery, PrincipalsView, PromiseRow, SeriesPoint,
-    SeriesQuery, SeriesView, StepView, VouchView, VouchesView, WhoAmI, hex,
+    PrincipalRow, PrincipalStep, PrincipalsQuery, PrincipalsView, PromiseRow, SeriesQuery,
+    SeriesView, VouchView, VouchesView, WhoAmI, hex,
 };
 use stepwise_engine::board::{Cursor, News};
+use stepwise_engine::reads::Series;
 
 /// The key this request was made with: its role and the principal it records as.
 #[utoipa::path(get, path = "/v1/whoami", tag = "dashboard",
@@ -240,71 +240,8 @@ pub async fn series(
     q: Result<Query<SeriesQuery>, QueryRejection>,
 ) -> Result<Json<SeriesView>, ApiError> {
     let subject = Id::parse("id", &path(id)?)?;
-    let points = query(q)?.points.unwrap_or(200);
-    if !(2..=1000).contains(&points) {
-        return Err(ApiError::field(
-            "points",
-            format!("{points} is not between 2 and 1000"),
-        ));
-    }
-    let now = now();
-    Ok(Json(app.engine.live().read_journal(|state, journal| {
-        let trust = state.trust();
-        let to = trust.instant_for(now);
-        let s = trust.principal_index(&subject);
-        let marks = s.map_or(&[][..], |s| journal.marks(s));
-        // What time alone did since the last event, as the explanation shows it.
-        let mut steps: Vec<Step> = s.map_or(&[][..], |s| state.timeline_of(s)).to_vec();
-        let level_now = state.position_at(s, to, &mut steps).level;
-        let from = marks.first().map_or(to, |m| m.at.min(to));
-        let instants = spaced(from, to, points);
-        let mut out = Vec::with_capacity(instants.len());
-        let (mut m, mut k, mut level) = (0, 0, 0);
-        for &at in &instants {
-            let seen = m;
-            while m < marks.len() && marks[m].at <= at {
-                m += 1;
-            }
-            while k < steps.len() && steps[k].at <= at {
-                level = steps[k].to;
-                k += 1;
-            }
-            let mark = m.checked_sub(1).map(|last| &marks[last].mark);
-            let expected = trust.standing_from(mark, s, at);
-            out.push(SeriesPoint {
-                at: at.to_string(),
-                expected: expected.expected(),
-                level,
-                events: (m - seen) as u32,
-            });
-        }
-        if let Some(last) = out.last_mut() {
-            last.level = level_now;
-        }
-        SeriesView {
-            principal: subject.to_string(),
-            from: from.to_string(),
-            to: to.to_string(),
-            points: out,
-            steps: steps.iter().map(StepView::from).collect(),
-            log_size: trust.log_size(),
-        }
-    })))
-}
-
-/// `n` instants evenly spaced from `from` to `to` (one when they are equal).
-fn spaced(from: Time, to: Time, n: usize) -> Vec<Time> {
-    let (a, b) = (from.as_micros(), to.as_micros());
-    if b <= a {
-        return vec![to];
-    }
-    let span = (b - a) as f64;
-    (0..n)
-        .filter_map(|i| {
-            let t = a + (span * i as f64 / (n - 1) as f64).round() as i64;
-            Time::from_micros(t.min(b))
-        })
-        .collect()
+    let series = Series::new(subject, query(q)?.points)?;
+    Ok(Json(app.engine.series(&series)))
 }
 
 /// The active vouches a principal received and gave, and whether each voucher's word counts.

@@ -8,7 +8,7 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use stepwise_api::{DecisionsQuery, DecisionsView, ErrorBody};
-use stepwise_store::{DecisionQuery, Store};
+use stepwise_engine::reads::DecisionsPage;
 
 /// The gate's decisions, oldest first, optionally one principal's and from an instant on; a page
 /// at a time: pass `next_cursor` as `cursor` for the next. Each replays with
@@ -27,28 +27,11 @@ pub async fn decisions(
     q: Result<Query<DecisionsQuery>, QueryRejection>,
 ) -> Result<Json<DecisionsView>, ApiError> {
     let q = query(q)?;
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1_000).contains(&limit) {
-        return Err(ApiError::field(
-            "limit",
-            format!("{limit} is not between 1 and 1000"),
-        ));
-    }
-    let principal = optional_id("principal", q.principal.as_deref())?;
-    let since = optional_time("since", q.since.as_deref())?;
-    let after = q.cursor.unwrap_or(0);
-    app.engine
-        .pool()
-        .with::<_, ApiError>(move |s: &mut dyn Store| {
-            let records = s.decisions(&DecisionQuery {
-                principal: principal.as_ref().map(|p| p.as_str()),
-                since,
-                after,
-                limit: limit + 1,
-            })?;
-            DecisionsView::from_records(records, limit)
-                .map(Json)
-                .map_err(ApiError::internal)
-        })
-        .await
+    let page = DecisionsPage::new(
+        optional_id("principal", q.principal.as_deref())?,
+        optional_time("since", q.since.as_deref())?,
+        q.cursor,
+        q.limit,
+    )?;
+    Ok(Json(app.engine.decisions(page).await?))
 }
