@@ -289,6 +289,10 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         );
+        for thread in &threads {
+            // A follower parked for its interval wakes now.
+            thread.thread().unpark();
+        }
         for thread in threads {
             let _ = thread.join();
         }

@@ -1,12 +1,77 @@
-//! The reads that are not questions of the trust state at a prefix: a principal's standing
-//! through time (from the journal kept beside the live state) and a page of the gate's decision
-//! log (from the store). Each is checked once, here, whichever door asks.
+//! The reads that are not questions of the trust state at a prefix — what the dashboard reads
+//! from the views kept beside the live state (the principals table, the overview, a
+//! principal's standing through time, its vouches) and a page of the gate's decision log (from
+//! the store). Each is checked once, here, whichever door asks; none walks the whole state,
+//! replays the log, or computes the network rank.
 
+use crate::board::Cursor;
 use crate::{Engine, Error, now};
-use stepwise::evidence::{Id, Time};
+use stepwise::evidence::{Body, Event, Id, MAX_ID_LEN, Time};
 use stepwise::ladder::Step;
-use stepwise_api::{DecisionsView, SeriesPoint, SeriesView, StepView};
+use stepwise::model::VouchRow;
+use stepwise_api::{
+    CheckpointSummary, DecisionsView, EventSummary, LevelCount, OverdueView, OverviewView,
+    PrincipalRow, PrincipalSort, PrincipalStep, PrincipalsView, PromiseRow, SeriesPoint,
+    SeriesView, StepView, VouchView, VouchesView, hex,
+};
 use stepwise_store::{DecisionQuery, DecisionStore};
+
+/// Most principals a page of the table lists.
+pub const MAX_PRINCIPALS_PAGE: usize = 500;
+
+/// A page of the principals table: ids starting with `prefix`, in `sort` order, after `cursor`.
+#[derive(Debug, Clone)]
+pub struct PrincipalsPage {
+    /// Only ids that start with it.
+    pub prefix: String,
+    /// The order.
+    pub sort: PrincipalSort,
+    /// Continue after this row of the order.
+    pub cursor: Option<Cursor>,
+    /// At most this many (1 to [`MAX_PRINCIPALS_PAGE`]).
+    pub limit: usize,
+}
+
+impl PrincipalsPage {
+    /// The read, each field checked (`limit` defaults to 50).
+    pub fn new(
+        prefix: Option<String>,
+        sort: Option<PrincipalSort>,
+        cursor: Option<&str>,
+        limit: Option<usize>,
+    ) -> Result<Self, Error> {
+        let prefix = prefix.unwrap_or_default();
+        if prefix.len() > MAX_ID_LEN {
+            return Err(Error::field(
+                "prefix",
+                format!(
+                    "is {} bytes long; an id is at most {MAX_ID_LEN}",
+                    prefix.len()
+                ),
+            ));
+        }
+        let limit = limit.unwrap_or(50);
+        if !(1..=MAX_PRINCIPALS_PAGE).contains(&limit) {
+            return Err(Error::field(
+                "limit",
+                format!("{limit} is not between 1 and {MAX_PRINCIPALS_PAGE}"),
+            ));
+        }
+        let cursor = cursor
+            .map(|c| {
+                Cursor::decode(c).ok_or_else(|| {
+                    Error::field("cursor", "is not a next_cursor this endpoint gave")
+                })
+            })
+            .transpose()?;
+        Ok(Self {
+            prefix,
+            sort: sort.unwrap_or_default(),
+            cursor,
+            limit,
+        })
+    }
+}
 
 /// A principal's standing and level at `points` instants evenly spaced from its first
 /// evidence to now.
@@ -99,7 +164,176 @@ fn spaced(from: Time, to: Time, n: usize) -> Vec<Time> {
         .collect()
 }
 
+/// One entry in brief.
+fn summary(index: u64, event: &Event) -> EventSummary {
+    let subject = match &event.body {
+        Body::Promise { promisee, .. } => Some(promisee),
+        Body::Vouch { subject, .. }
+        | Body::Unvouch { subject, .. }
+        | Body::Report { subject, .. }
+        | Body::Rating { subject, .. } => Some(subject),
+        Body::Key { principal, .. } => Some(principal),
+        Body::Outcome { .. } => None,
+    };
+    EventSummary {
+        index,
+        kind: event.kind().name().to_owned(),
+        author: event
+            .author
+            .as_ref()
+            .map_or_else(String::new, Id::to_string),
+        subject: subject.map(Id::to_string),
+        at: event.at.to_string(),
+    }
+}
+
 impl Engine {
+    /// The ladder's level names, by level.
+    fn level_names(&self) -> Vec<String> {
+        self.policy
+            .ladder
+            .levels()
+            .iter()
+            .map(|l| l.name.clone())
+            .collect()
+    }
+
+    /// A page of the principals table as last published. A page walks at most the whole order
+    /// once (a prefix with sorting by a figure): on a blocking thread at scale, inline when the
+    /// table is small.
+    pub async fn principals(&self, page: PrincipalsPage) -> Result<PrincipalsView, Error> {
+        let table = self.live.table();
+        let small = table.rows.len() <= 16_384;
+        let names = self.level_names();
+        let answer = move || {
+            let (rows, more, matched) =
+                table.page(page.sort, &page.prefix, page.cursor.as_ref(), page.limit);
+            PrincipalsView {
+                next_cursor: more
+                    .then(|| rows.last().map(|r| Cursor::after(page.sort, r).encode()))
+                    .flatten(),
+                principals: rows
+                    .into_iter()
+                    .map(|r| PrincipalRow {
+                        principal: r.id.to_string(),
+                        level: r.level,
+                        level_name: names.get(r.level).cloned().unwrap_or_default(),
+                        expected: r.expected,
+                        uncertainty: r.uncertainty,
+                        rank: r.rank,
+                    })
+                    .collect(),
+                matched,
+                total: table.rows.len(),
+                log_size: table.log_size,
+                at: table.at.to_string(),
+            }
+        };
+        if small {
+            Ok(answer())
+        } else {
+            tokio::task::spawn_blocking(answer)
+                .await
+                .map_err(|e| Error::internal(format!("a blocking task failed: {e}")))
+        }
+    }
+
+    /// The log and the ladder at a glance: log size and latest checkpoint, principals per
+    /// level, the latest entries, promotions and demotions, and the promises past due.
+    pub async fn overview(&self) -> Result<OverviewView, Error> {
+        let checkpoint = self.live.checkpoint();
+        let size = checkpoint.size;
+        let recent: Vec<(u64, Event)> = self
+            .pool
+            .with::<_, Error>(move |store| {
+                let mut events = Vec::new();
+                store.scan(size.saturating_sub(10), size, &mut |entry| {
+                    events.push((entry.index, stepwise_store::decode_entry(&entry)?));
+                    Ok(())
+                })?;
+                Ok(events)
+            })
+            .await?;
+        let table = self.live.table();
+        let names = self.level_names();
+        let (principals, recent_steps) = self.live.read_journal(|state, journal| {
+            let trust = state.trust();
+            let steps = journal
+                .recent_steps()
+                .take(10)
+                .filter_map(|(s, step)| {
+                    Some(PrincipalStep::new(
+                        state.ladder(),
+                        trust.principal(*s)?,
+                        step,
+                    ))
+                })
+                .collect::<Vec<_>>();
+            (trust.principals(), steps)
+        });
+        Ok(OverviewView {
+            log_size: size,
+            checkpoint: CheckpointSummary {
+                size,
+                root: hex(&checkpoint.root),
+                note: checkpoint.note,
+            },
+            principals,
+            levels: names
+                .into_iter()
+                .enumerate()
+                .map(|(level, name)| LevelCount {
+                    level,
+                    name,
+                    principals: table.levels.get(level).copied().unwrap_or(0),
+                })
+                .collect(),
+            recent_events: recent.iter().rev().map(|(i, e)| summary(*i, e)).collect(),
+            recent_steps,
+            overdue: OverdueView {
+                count: table.overdue.0,
+                promises: table.overdue.1.iter().map(PromiseRow::from).collect(),
+            },
+            table_log_size: table.log_size,
+            at: table.at.to_string(),
+        })
+    }
+
+    /// The active vouches `subject` received and gave, and whether each voucher's word counts.
+    pub fn vouches(&self, subject: &Id) -> VouchesView {
+        self.live.read(|state| {
+            let trust = state.trust();
+            let view = |rows: Vec<VouchRow>| -> Vec<VouchView> {
+                rows.into_iter()
+                    .filter_map(|v| {
+                        Some(VouchView {
+                            voucher: trust.principal(v.voucher)?.to_string(),
+                            subject: trust.principal(v.subject)?.to_string(),
+                            scope: v.scope.and_then(|s| trust.scope_name(s)).map(Id::to_string),
+                            index: v.index,
+                            counted: v.counted,
+                        })
+                    })
+                    .collect()
+            };
+            let (received, given) =
+                trust
+                    .principal_index(subject)
+                    .map_or((Vec::new(), Vec::new()), |s| {
+                        (
+                            view(trust.vouches_received(s)),
+                            view(trust.vouches_given(s)),
+                        )
+                    });
+            VouchesView {
+                principal: subject.to_string(),
+                received,
+                given,
+                log_size: trust.log_size(),
+            }
+        })
+    }
+
     /// `series`: one pass over the principal's own standing marks and timeline, no replay.
     pub fn series(&self, series: &Series) -> SeriesView {
         let now = now();

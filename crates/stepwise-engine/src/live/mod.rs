@@ -315,7 +315,12 @@ pub fn spawn_follower(
         .spawn(move || {
             let mut store = Some(store);
             while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(interval);
+                // Parked rather than asleep, so that stopping (which unparks) need not wait out
+                // the interval.
+                std::thread::park_timeout(interval);
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
                 let result = match &store {
                     Some(s) => live.catch_up(&**s).map(drop),
                     None => pool.open().map(|s| store = Some(s)),

@@ -1,10 +1,9 @@
 //! What the dashboard reads (any client may): who a key is, the principals table, the
-//! overview, a principal's standing through time and its vouches, and the live stream. Each is
-//! answered from views kept beside the live state (`stepwise_engine::board`): none walks the whole state,
-//! replays the log, or computes the network rank inside the request.
+//! overview, a principal's standing through time and its vouches, and the live stream. Each
+//! handler turns its request into the engine's read (`stepwise_engine::reads`) and the answer
+//! into JSON; the stream forwards the engine's news.
 
 use super::{Shared, path, query};
-use crate::app::App;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use axum::Json;
@@ -13,15 +12,13 @@ use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use std::convert::Infallible;
 use std::time::Duration;
-use stepwise::evidence::{Body, Event, Id};
-use stepwise::model::VouchRow;
+use stepwise::evidence::Id;
 use stepwise_api::{
-    CheckpointSummary, ErrorBody, EventSummary, LevelCount, OverdueView, OverviewView,
-    PrincipalRow, PrincipalStep, PrincipalsQuery, PrincipalsView, PromiseRow, SeriesQuery,
-    SeriesView, VouchView, VouchesView, WhoAmI, hex,
+    ErrorBody, OverviewView, PrincipalsQuery, PrincipalsView, SeriesQuery, SeriesView, VouchesView,
+    WhoAmI, hex,
 };
-use stepwise_engine::board::{Cursor, News};
-use stepwise_engine::reads::Series;
+use stepwise_engine::board::News;
+use stepwise_engine::reads::{PrincipalsPage, Series};
 
 /// The key this request was made with: its role and the principal it records as.
 #[utoipa::path(get, path = "/v1/whoami", tag = "dashboard",
@@ -55,79 +52,8 @@ pub async fn principals(
     q: Result<Query<PrincipalsQuery>, QueryRejection>,
 ) -> Result<Json<PrincipalsView>, ApiError> {
     let q = query(q)?;
-    let prefix = q.prefix.unwrap_or_default();
-    if prefix.len() > stepwise::evidence::MAX_ID_LEN {
-        return Err(ApiError::field(
-            "prefix",
-            format!(
-                "is {} bytes long; an id is at most {}",
-                prefix.len(),
-                stepwise::evidence::MAX_ID_LEN
-            ),
-        ));
-    }
-    let sort = q.sort.unwrap_or_default();
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::field(
-            "limit",
-            format!("{limit} is not between 1 and 500"),
-        ));
-    }
-    let cursor = q
-        .cursor
-        .as_deref()
-        .map(|c| {
-            Cursor::decode(c)
-                .ok_or_else(|| ApiError::field("cursor", "is not a next_cursor this endpoint gave"))
-        })
-        .transpose()?;
-    let table = app.engine.live().table();
-    let small = table.rows.len() <= 16_384;
-    let names = level_names(&app);
-    // A page walks at most the whole order once (a prefix with sorting by a figure): a
-    // blocking thread at scale, inline when the table is small.
-    let answer = move || {
-        let (rows, more, matched) = table.page(sort, &prefix, cursor.as_ref(), limit);
-        PrincipalsView {
-            next_cursor: more
-                .then(|| rows.last().map(|r| Cursor::after(sort, r).encode()))
-                .flatten(),
-            principals: rows
-                .into_iter()
-                .map(|r| PrincipalRow {
-                    principal: r.id.to_string(),
-                    level: r.level,
-                    level_name: names.get(r.level).cloned().unwrap_or_default(),
-                    expected: r.expected,
-                    uncertainty: r.uncertainty,
-                    rank: r.rank,
-                })
-                .collect(),
-            matched,
-            total: table.rows.len(),
-            log_size: table.log_size,
-            at: table.at.to_string(),
-        }
-    };
-    if small {
-        Ok(Json(answer()))
-    } else {
-        tokio::task::spawn_blocking(answer)
-            .await
-            .map(Json)
-            .map_err(|e| ApiError::internal(format!("a blocking task failed: {e}")))
-    }
-}
-
-fn level_names(app: &App) -> Vec<String> {
-    app.engine
-        .policy()
-        .ladder
-        .levels()
-        .iter()
-        .map(|l| l.name.clone())
-        .collect()
+    let page = PrincipalsPage::new(q.prefix, q.sort, q.cursor.as_deref(), q.limit)?;
+    Ok(Json(app.engine.principals(page).await?))
 }
 
 /// The log and the ladder at a glance: log size and latest checkpoint, principals per level,
@@ -139,86 +65,7 @@ fn level_names(app: &App) -> Vec<String> {
         (status = 429, description = "Over the key's rate", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn overview(State(app): Shared, _caller: Caller) -> Result<Json<OverviewView>, ApiError> {
-    let checkpoint = app.engine.live().checkpoint();
-    let size = checkpoint.size;
-    let recent: Vec<(u64, Event)> = app
-        .engine
-        .pool()
-        .with::<_, ApiError>(move |store| {
-            let mut events = Vec::new();
-            store.scan(size.saturating_sub(10), size, &mut |entry| {
-                events.push((entry.index, stepwise_store::decode_entry(&entry)?));
-                Ok(())
-            })?;
-            Ok(events)
-        })
-        .await?;
-    let table = app.engine.live().table();
-    let names = level_names(&app);
-    let (principals, recent_steps) = app.engine.live().read_journal(|state, journal| {
-        let trust = state.trust();
-        let steps = journal
-            .recent_steps()
-            .take(10)
-            .filter_map(|(s, step)| {
-                Some(PrincipalStep::new(
-                    state.ladder(),
-                    trust.principal(*s)?,
-                    step,
-                ))
-            })
-            .collect::<Vec<_>>();
-        (trust.principals(), steps)
-    });
-    Ok(Json(OverviewView {
-        log_size: size,
-        checkpoint: CheckpointSummary {
-            size,
-            root: hex(&checkpoint.root),
-            note: checkpoint.note,
-        },
-        principals,
-        levels: names
-            .into_iter()
-            .enumerate()
-            .map(|(level, name)| LevelCount {
-                level,
-                name,
-                principals: table.levels.get(level).copied().unwrap_or(0),
-            })
-            .collect(),
-        recent_events: recent.iter().rev().map(|(i, e)| summary(*i, e)).collect(),
-        recent_steps,
-        overdue: OverdueView {
-            count: table.overdue.0,
-            promises: table.overdue.1.iter().map(PromiseRow::from).collect(),
-        },
-        table_log_size: table.log_size,
-        at: table.at.to_string(),
-    }))
-}
-
-/// One entry in brief.
-fn summary(index: u64, event: &Event) -> EventSummary {
-    let subject = match &event.body {
-        Body::Promise { promisee, .. } => Some(promisee),
-        Body::Vouch { subject, .. }
-        | Body::Unvouch { subject, .. }
-        | Body::Report { subject, .. }
-        | Body::Rating { subject, .. } => Some(subject),
-        Body::Key { principal, .. } => Some(principal),
-        Body::Outcome { .. } => None,
-    };
-    EventSummary {
-        index,
-        kind: event.kind().name().to_owned(),
-        author: event
-            .author
-            .as_ref()
-            .map_or_else(String::new, Id::to_string),
-        subject: subject.map(Id::to_string),
-        at: event.at.to_string(),
-    }
+    Ok(Json(app.engine.overview().await?))
 }
 
 /// A principal's standing (expected trust from direct evidence, as the ladder reads it) and
@@ -259,37 +106,7 @@ pub async fn vouches(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<VouchesView>, ApiError> {
     let subject = Id::parse("id", &path(id)?)?;
-    Ok(Json(app.engine.live().read(|state| {
-        let trust = state.trust();
-        let view = |rows: Vec<VouchRow>| -> Vec<VouchView> {
-            rows.into_iter()
-                .filter_map(|v| {
-                    Some(VouchView {
-                        voucher: trust.principal(v.voucher)?.to_string(),
-                        subject: trust.principal(v.subject)?.to_string(),
-                        scope: v.scope.and_then(|s| trust.scope_name(s)).map(Id::to_string),
-                        index: v.index,
-                        counted: v.counted,
-                    })
-                })
-                .collect()
-        };
-        let (received, given) =
-            trust
-                .principal_index(&subject)
-                .map_or((Vec::new(), Vec::new()), |s| {
-                    (
-                        view(trust.vouches_received(s)),
-                        view(trust.vouches_given(s)),
-                    )
-                });
-        VouchesView {
-            principal: subject.to_string(),
-            received,
-            given,
-            log_size: trust.log_size(),
-        }
-    })))
+    Ok(Json(app.engine.vouches(&subject)))
 }
 
 /// Server-sent events as the log grows: `log` (`{"log_size", "root"}`) once on connecting and
