@@ -454,6 +454,8 @@ impl Engine {
             });
         self.pool
             .with(move |store| {
+                // The prefix asked for, rank included (the one folded may leave the rank to a
+                // kept one).
                 check_prefix(&prefix, store.size()?)?;
                 let folded = Prefix {
                     rank_log_size: if retained.is_some() {
