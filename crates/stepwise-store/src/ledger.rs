@@ -15,7 +15,10 @@ use stepwise::evidence::{Event, FieldError, Stamp, Time};
 use stepwise::ledger::merkle::{self, Frontier, Hash};
 use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
 use stepwise::ledger::registry::{Registry, Signatures, Staged};
-use stepwise::ledger::{Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin};
+use stepwise::ledger::{
+    Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin, check_consistency_request,
+    check_inclusion_request, check_tree_size,
+};
 
 /// Largest batch accepted by [`Ledger::append`].
 pub const MAX_BATCH: usize = 10_000;
@@ -353,19 +356,9 @@ impl<S: LogStore> Ledger<S> {
         })
     }
 
-    fn check_size(&self, size: u64) -> Result<(), LedgerError> {
-        if size > self.size() {
-            return Err(LedgerError::OutOfRange(format!(
-                "size {size} is larger than the log ({} entries)",
-                self.size()
-            )));
-        }
-        Ok(())
-    }
-
     /// The root hash of the tree of the first `size` entries.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
-        self.check_size(size)?;
+        check_tree_size("size", size, self.size()).map_err(out_of_range)?;
         if size == self.size() {
             return Ok(self.frontier.root());
         }
@@ -374,12 +367,7 @@ impl<S: LogStore> Ledger<S> {
 
     /// Proof that entry `index` is in the tree of `size` entries.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, LedgerError> {
-        self.check_size(size)?;
-        if index >= size {
-            return Err(LedgerError::OutOfRange(format!(
-                "entry {index} is not in a tree of {size} entries"
-            )));
-        }
+        check_inclusion_request(index, size, self.size()).map_err(out_of_range)?;
         let tree = StoredTree(&self.store);
         let hashes = merkle::inclusion_proof(&tree, index, size).map_err(proof_error)?;
         Ok(InclusionProof {
@@ -397,12 +385,7 @@ impl<S: LogStore> Ledger<S> {
         old_size: u64,
         new_size: u64,
     ) -> Result<ConsistencyProof, LedgerError> {
-        self.check_size(new_size)?;
-        if old_size == 0 || old_size > new_size {
-            return Err(LedgerError::OutOfRange(format!(
-                "a consistency proof needs 1 ≤ old size ≤ new size, not {old_size} and {new_size}"
-            )));
-        }
+        check_consistency_request(old_size, new_size, self.size()).map_err(out_of_range)?;
         let tree = StoredTree(&self.store);
         let hashes = merkle::consistency_proof(&tree, old_size, new_size).map_err(proof_error)?;
         Ok(ConsistencyProof {
@@ -425,6 +408,11 @@ pub fn decode_entry(entry: &Entry) -> Result<Event, StoreError> {
             entry.index
         ))
     })
+}
+
+/// A request the log cannot answer, in the words of the core's check.
+fn out_of_range(e: FieldError) -> LedgerError {
+    LedgerError::OutOfRange(format!("{}: {}", e.field, e.problem))
 }
 
 fn proof_error(e: merkle::ProofError<StoreError>) -> LedgerError {

@@ -9,7 +9,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use stepwise::ledger::merkle;
+use stepwise::ledger::{check_consistency_request, check_inclusion_request, merkle};
 use stepwise_api::{
     ConsistencyQuery, ConsistencyView, ErrorBody, InclusionQuery, InclusionView, hex,
 };
@@ -37,16 +37,6 @@ fn proof_error(e: merkle::ProofError<stepwise_store::StoreError>) -> ApiError {
     }
 }
 
-fn check_size(size: u64, log: u64, field: &str) -> Result<(), ApiError> {
-    if size > log {
-        return Err(ApiError::field(
-            field,
-            format!("{size} is larger than the log ({log} entries)"),
-        ));
-    }
-    Ok(())
-}
-
 /// Proof that an entry is in the tree of a given size.
 #[utoipa::path(get, path = "/v1/log/proof/inclusion", tag = "log",
     params(InclusionQuery),
@@ -64,13 +54,7 @@ pub async fn inclusion(
     let q = query(q)?;
     let log = app.engine.live().checkpoint().size;
     let size = q.size.unwrap_or(log);
-    check_size(size, log, "size")?;
-    if q.index >= size {
-        return Err(ApiError::field(
-            "index",
-            format!("entry {} is not in a tree of {size} entries", q.index),
-        ));
-    }
+    check_inclusion_request(q.index, size, log)?;
     let index = q.index;
     app.engine
         .pool()
@@ -109,14 +93,8 @@ pub async fn consistency(
     let q = query(q)?;
     let log = app.engine.live().checkpoint().size;
     let new = q.new.unwrap_or(log);
-    check_size(new, log, "new")?;
     let old = q.old;
-    if old == 0 || old > new {
-        return Err(ApiError::field(
-            "old",
-            format!("a consistency proof needs 1 ≤ old ≤ new, not {old} and {new}"),
-        ));
-    }
+    check_consistency_request(old, new, log)?;
     app.engine
         .pool()
         .with::<_, ApiError>(move |s: &mut dyn Store| {

@@ -154,6 +154,44 @@ pub enum Origin {
     History,
 }
 
+/// Checks that a log of `log_size` entries has a tree of `size` entries (`field` names the
+/// size asked for).
+pub fn check_tree_size(field: &str, size: u64, log_size: u64) -> Result<(), FieldError> {
+    if size > log_size {
+        return Err(FieldError::new(
+            field,
+            format!("{size} is larger than the log ({log_size} entries)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a request for the proof that entry `index` is in the tree of `size` entries, of a log
+/// of `log_size`: the one check, for the ledger and for every door that serves proofs.
+pub fn check_inclusion_request(index: u64, size: u64, log_size: u64) -> Result<(), FieldError> {
+    check_tree_size("size", size, log_size)?;
+    if index >= size {
+        return Err(FieldError::new(
+            "index",
+            format!("entry {index} is not in a tree of {size} entries"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a request for the proof that the tree of `old` entries is a prefix of the tree of
+/// `new`, of a log of `log_size`.
+pub fn check_consistency_request(old: u64, new: u64, log_size: u64) -> Result<(), FieldError> {
+    check_tree_size("new", new, log_size)?;
+    if old == 0 || old > new {
+        return Err(FieldError::new(
+            "old",
+            format!("a consistency proof needs 1 ≤ old ≤ new, not {old} and {new}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Proof that entry `index` is in the tree of `size` entries with root `root`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InclusionProof {
@@ -182,4 +220,41 @@ pub struct ConsistencyProof {
     pub new_root: Hash,
     /// The proof hashes.
     pub hashes: Vec<Hash>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proof_request_the_log_cannot_answer_names_its_field() {
+        // (index or old, size or new, log size) → the field at fault, or none.
+        let inclusion = [
+            ((0, 3, 3), None),
+            ((3, 3, 3), Some("index")),
+            ((0, 4, 3), Some("size")),
+        ];
+        for ((index, size, log), field) in inclusion {
+            let got = check_inclusion_request(index, size, log)
+                .err()
+                .map(|e| e.field);
+            assert_eq!(
+                got.as_deref(),
+                field,
+                "inclusion {index} in {size} of {log}"
+            );
+        }
+        let consistency = [
+            ((1, 3, 3), None),
+            ((0, 3, 3), Some("old")),
+            ((4, 3, 3), Some("old")),
+            ((1, 4, 3), Some("new")),
+        ];
+        for ((old, new, log), field) in consistency {
+            let got = check_consistency_request(old, new, log)
+                .err()
+                .map(|e| e.field);
+            assert_eq!(got.as_deref(), field, "consistency {old} to {new} of {log}");
+        }
+    }
 }
