@@ -5,8 +5,7 @@
 //! missing right is a tool error with the engine's error body (`code`, `message`, `field`).
 
 use crate::tools::{
-    self, Answer, Call, DecideArgs, OutcomeArgs, POLICY_URI, PromiseArgs, PromisesOpenArgs,
-    ToolName, TrustArgs,
+    self, Answer, Call, DecideArgs, POLICY_URI, PromisesOpenArgs, ToolName, TrustArgs,
 };
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListResourcesResult,
@@ -188,12 +187,13 @@ impl<B: Backend> Handler<B> {
     }
 
     /// Records one event of `kind` from a tool's arguments as the caller: the promisor of a
-    /// promise, the author of an outcome. Answers as `stepwise record --json` does.
+    /// promise, the author of an outcome; the arguments, serialised with `kind`, `at` and the
+    /// promisor added, are the event's JSON object. Answers as `stepwise record --json` does.
     async fn record(
         &self,
         caller: &Caller,
         kind: &str,
-        fields: &impl RecordArgs,
+        fields: &impl Serialize,
     ) -> Result<Answer, Error> {
         let Ok(Value::Object(mut map)) = serde_json::to_value(fields) else {
             return Err(Error::internal(format!(
@@ -212,12 +212,6 @@ impl<B: Backend> Handler<B> {
         Ok(recorded_answer(kind, &recorded))
     }
 }
-
-/// The arguments of a tool that records: serialised, with `kind`, `at` and the recorder added,
-/// they are the event's JSON object.
-trait RecordArgs: Serialize {}
-impl RecordArgs for PromiseArgs {}
-impl RecordArgs for OutcomeArgs {}
 
 /// A recorded entry as a tool answers it: a line of words, and the JSON `stepwise record
 /// --json` prints.
