@@ -219,6 +219,7 @@ fn rating_event(rater: Id, subject: Id, value: f64, at: Time) -> Event {
         note: None,
         sig: None,
         stamp: None,
+        seal: None,
     }
 }
 

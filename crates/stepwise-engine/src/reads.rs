@@ -172,7 +172,7 @@ fn summary(index: u64, event: &Event) -> EventSummary {
         | Body::Unvouch { subject, .. }
         | Body::Report { subject, .. }
         | Body::Rating { subject, .. } => Some(subject),
-        Body::Key { principal, .. } => Some(principal),
+        Body::Key { principal, .. } | Body::Erasure { principal, .. } => Some(principal),
         Body::Outcome { .. } => None,
     };
     EventSummary {

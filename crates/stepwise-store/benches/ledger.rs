@@ -36,6 +36,7 @@ fn rating(n: u64) -> Event {
         note: None,
         sig: None,
         stamp: None,
+        seal: None,
     };
     event.author = event.natural_author().cloned();
     event

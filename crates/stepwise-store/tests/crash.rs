@@ -44,6 +44,7 @@ fn rating(n: u64) -> Event {
         note: None,
         sig: None,
         stamp: None,
+        seal: None,
     }
 }
 

@@ -432,6 +432,7 @@ fn rating(rater: &str, n: u64) -> Result<Event, Box<dyn Error>> {
         note: None,
         sig: None,
         stamp: None,
+        seal: None,
     };
     event.author = event.natural_author().cloned();
     Ok(event)

@@ -326,6 +326,7 @@ fn build(ids: &[Id], raw: &[Raw]) -> LadderState {
             note: None,
             sig: None,
             stamp: None,
+            seal: None,
         };
         state.apply(index as u64, &event);
     }

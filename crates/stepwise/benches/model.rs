@@ -81,6 +81,7 @@ fn event(at: i64, body: Body) -> Event {
         note: None,
         sig: None,
         stamp: None,
+        seal: None,
     };
     event.author = event.natural_author().cloned();
     event

@@ -206,6 +206,7 @@ pub fn rating_event(r: &Rating) -> Option<Event> {
         note: None,
         sig: None,
         stamp: None,
+        seal: None,
     })
 }
 

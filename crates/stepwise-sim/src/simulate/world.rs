@@ -195,6 +195,7 @@ impl World {
             note: None,
             sig: None,
             stamp: None,
+            seal: None,
         });
         Pending { promise, deal }
     }
@@ -212,6 +213,7 @@ impl World {
             note: None,
             sig: None,
             stamp: None,
+            seal: None,
         }
     }
 
@@ -348,6 +350,7 @@ impl World {
                     note: None,
                     sig: None,
                     stamp: None,
+                    seal: None,
                 });
                 let at = clock.at(AFTERNOON);
                 let value = if p.kept { 1.0 } else { -1.0 };
@@ -461,6 +464,7 @@ impl World {
                             note: None,
                             sig: None,
                             stamp: None,
+                            seal: None,
                         });
                     }
                 }
@@ -486,6 +490,7 @@ impl World {
                     note: None,
                     sig: None,
                     stamp: None,
+                    seal: None,
                 });
                 gate.record(&Self::rate(clock.at(MORNING), who, victim, -1.0));
             }
@@ -523,6 +528,7 @@ impl World {
                     note: None,
                     sig: None,
                     stamp: None,
+                    seal: None,
                 });
             }
             a.vouched = true;

@@ -4,22 +4,29 @@
 //! sizes. Rules that need the log (duplicate promise ids, who may record an outcome, signatures)
 //! live in [`crate::ledger`]. This module never does I/O and never reads the clock.
 
+mod canonical;
 mod fields;
 mod id;
 pub mod jcs;
+pub mod seal;
 mod time;
 
 use fields::Fields;
 
 pub use id::Id;
+pub use seal::Seal;
 pub use time::Time;
 
 use serde_json::{Map, Value};
 use std::fmt;
 
-/// Version of the entry format written today, as `"v"`: the event with the ledger's stamp
-/// (`recorded_at`, and `history` for imported history). See docs/LOG.md.
-pub const FORMAT_VERSION: u64 = 2;
+/// Version of the entry format new logs write, as `"v"`: the stamped event with every principal
+/// named by a pseudonym and its free text, signature and promise id by commitments
+/// ([`seal`]). See docs/LOG.md.
+pub const FORMAT_V3: u64 = 3;
+/// Version of stamped entries in the clear (`recorded_at`, and `history` for imported history),
+/// written before format 3 and still read, verified and folded.
+pub const FORMAT_V2: u64 = 2;
 /// Version of entries written before trusted time (the event alone, no stamp), still read,
 /// verified and folded; also the form of the bytes an author signs (the event without `sig`
 /// and without the ledger's stamp), so a signature never depends on when the log hears it.
@@ -93,6 +100,44 @@ impl FieldError {
     pub fn with_code(mut self, code: Refusal) -> Self {
         self.code = code;
         self
+    }
+}
+
+/// Why a principal was forgotten, as an erasure entry says (nothing else about it is kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErasureReason {
+    /// The principal, or someone acting for it, asked (GDPR Art. 17).
+    Request,
+    /// A court or an authority ordered it.
+    Legal,
+    /// The operator's own retention policy.
+    Policy,
+}
+
+impl ErasureReason {
+    /// Every reason.
+    pub const ALL: [ErasureReason; 3] = [Self::Request, Self::Legal, Self::Policy];
+
+    /// The reason's code, as written in the entry.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Legal => "legal",
+            Self::Policy => "policy",
+        }
+    }
+
+    /// The reason whose code is `s`; the error names `field`.
+    pub fn parse(field: &str, s: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.name() == s)
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!("{s:?} is not a reason; expected one of request, legal, policy"),
+                )
+            })
     }
 }
 
@@ -183,6 +228,14 @@ pub enum Body {
         /// The 32-byte ed25519 public key.
         public_key: [u8; 32],
     },
+    /// The log forgot `principal` (a pseudonym): its secret and the openings of what names it
+    /// were erased. Written only by the operator's `forget`; it changes no trust.
+    Erasure {
+        /// The forgotten principal's pseudonym.
+        principal: Id,
+        /// Why.
+        reason: ErasureReason,
+    },
 }
 
 /// The kinds of event, as named on the wire.
@@ -202,11 +255,13 @@ pub enum Kind {
     Rating,
     /// `key`
     Key,
+    /// `erasure`
+    Erasure,
 }
 
 impl Kind {
     /// Every kind, in the order of DESIGN.md.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Promise,
         Kind::Outcome,
         Kind::Vouch,
@@ -214,6 +269,7 @@ impl Kind {
         Kind::Report,
         Kind::Rating,
         Kind::Key,
+        Kind::Erasure,
     ];
 
     /// The wire name.
@@ -226,6 +282,7 @@ impl Kind {
             Kind::Report => "report",
             Kind::Rating => "rating",
             Kind::Key => "key",
+            Kind::Erasure => "erasure",
         }
     }
 
@@ -234,7 +291,7 @@ impl Kind {
             FieldError::new(
                 "kind",
                 format!(
-                    "unknown kind {s:?}; expected one of promise, outcome, vouch, unvouch, report, rating, key"
+                    "unknown kind {s:?}; expected one of promise, outcome, vouch, unvouch, report, rating, key, erasure"
                 ),
             )
         })
@@ -250,6 +307,7 @@ impl Kind {
             Kind::Report => &["reporter", "subject", "scope", "severity", "evidence"],
             Kind::Rating => &["rater", "subject", "value", "scope"],
             Kind::Key => &["principal", "public_key"],
+            Kind::Erasure => &["principal", "reason"],
         }
     }
 }
@@ -281,7 +339,8 @@ pub struct Event {
     pub author: Option<Id>,
     /// What happened.
     pub body: Body,
-    /// Free text, at most [`MAX_NOTE_LEN`] bytes; the only part that may ever be redacted.
+    /// Free text, at most [`MAX_NOTE_LEN`] bytes (in a format-3 entry: `None`, and its
+    /// commitment is in `seal`).
     pub note: Option<String>,
     /// The author's ed25519 signature over the event's signing bytes
     /// ([`Event::signing_bytes`]).
@@ -289,6 +348,9 @@ pub struct Event {
     /// The ledger's stamp: `None` for an event not yet appended (and for format-1 entries,
     /// written before the log stamped time).
     pub stamp: Option<Stamp>,
+    /// Format 3: the commitments in place of `note` and `sig` (which are then `None`); `None`
+    /// for an event in the clear (a client's, or a format-1/2 entry).
+    pub seal: Option<Box<Seal>>,
 }
 
 impl Event {
@@ -302,6 +364,7 @@ impl Event {
             Body::Report { .. } => Kind::Report,
             Body::Rating { .. } => Kind::Rating,
             Body::Key { .. } => Kind::Key,
+            Body::Erasure { .. } => Kind::Erasure,
         }
     }
 
@@ -315,6 +378,7 @@ impl Event {
             Body::Report { reporter, .. } => Some(reporter),
             Body::Rating { rater, .. } => Some(rater),
             Body::Key { principal, .. } => Some(principal),
+            Body::Erasure { .. } => None,
         }
     }
 
@@ -324,8 +388,8 @@ impl Event {
         Self::from_text(text, Source::Client)
     }
 
-    /// Decodes the canonical bytes of a stored entry: format 2 (stamped) or format 1 (written
-    /// before trusted time).
+    /// Decodes the canonical bytes of a stored entry: format 3 (sealed), 2 (stamped) or 1
+    /// (written before trusted time).
     pub fn from_entry(bytes: &[u8]) -> Result<Self, FieldError> {
         let text = std::str::from_utf8(bytes)
             .map_err(|_| FieldError::new("(entry)", "is not valid UTF-8"))?;
@@ -362,20 +426,53 @@ impl Event {
         let fields = Fields(map);
         let kind = Kind::parse(fields.str("kind")?)?;
         let version = match (map.get("v"), source) {
-            (None, Source::Client) => FORMAT_VERSION,
-            (Some(v), _) if v.as_u64() == Some(FORMAT_V1) => FORMAT_V1,
-            (Some(v), _) if v.as_u64() == Some(FORMAT_VERSION) => FORMAT_VERSION,
+            (None, Source::Client) => FORMAT_V2,
             (None, Source::Entry) => return Err(FieldError::new("v", "is missing")),
+            (Some(v), _) if v.as_u64() == Some(FORMAT_V1) => FORMAT_V1,
+            (Some(v), _) if v.as_u64() == Some(FORMAT_V2) => FORMAT_V2,
+            (Some(v), Source::Entry) if v.as_u64() == Some(FORMAT_V3) => FORMAT_V3,
+            (Some(v), Source::Client) if v.as_u64() == Some(FORMAT_V3) => {
+                return Err(FieldError::new(
+                    "v",
+                    "3 is the log's sealed form, which the ledger writes; send the event in the \
+                     clear (without `v`)",
+                ));
+            }
             (Some(v), _) => {
                 return Err(FieldError::new(
                     "v",
                     format!(
-                        "unsupported format version {v}; this build reads versions {FORMAT_V1} and {FORMAT_VERSION}"
+                        "unsupported format version {v}; this build reads versions {FORMAT_V1} to {FORMAT_V3}"
                     ),
                 ));
             }
         };
+        let sealed = version == FORMAT_V3;
+        if kind == Kind::Erasure && !sealed {
+            return Err(FieldError::new(
+                "kind",
+                "erasure entries are written only by `stepwise forget` (DELETE \
+                 /v1/principals/{id}), in format 3",
+            ));
+        }
         for key in map.keys() {
+            let hidden = matches!(key.as_str(), "note" | "sig");
+            let committed = matches!(key.as_str(), "note_commit" | "sig_commit");
+            if hidden && sealed {
+                return Err(FieldError::new(
+                    key.as_str(),
+                    format!("is not a field of format 3 (the leaf holds `{key}_commit`)"),
+                ));
+            }
+            if committed && !sealed {
+                return Err(FieldError::new(
+                    key.as_str(),
+                    "is a field of format 3 only (a sealed entry's commitment)",
+                ));
+            }
+            if committed {
+                continue;
+            }
             let stamp = matches!(key.as_str(), "recorded_at" | "history");
             if stamp && source == Source::Client {
                 return Err(FieldError::new(
@@ -502,6 +599,25 @@ impl Event {
                 principal: fields.id("principal")?,
                 public_key: fields.bytes::<32>("public_key")?,
             },
+            Kind::Erasure => {
+                let principal = fields.id("principal")?;
+                if !seal::is_pseudonym(principal.as_str()) {
+                    return Err(FieldError::new(
+                        "principal",
+                        format!("{principal} is not a pseudonym (`~` and 32 hex digits)"),
+                    ));
+                }
+                if map.contains_key("author") {
+                    return Err(FieldError::new(
+                        "author",
+                        "an erasure is the log's own act: it has no author",
+                    ));
+                }
+                Body::Erasure {
+                    principal,
+                    reason: ErasureReason::parse("reason", fields.str("reason")?)?,
+                }
+            }
         };
         let note = match map.get("note") {
             None => None,
@@ -515,7 +631,7 @@ impl Event {
             Some(_) => return Err(FieldError::new("note", "must be a string")),
         };
         let stamp = match (source, version) {
-            (Source::Entry, FORMAT_VERSION) => Some(Stamp {
+            (Source::Entry, FORMAT_V2 | FORMAT_V3) => Some(Stamp {
                 recorded_at: fields.time("recorded_at")?,
                 history: match map.get("history") {
                     None => false,
@@ -535,6 +651,19 @@ impl Event {
                 Some(_) => Some(fields.bytes::<64>("sig")?),
             },
             stamp,
+            seal: if sealed {
+                let commitment = |key: &str| match map.get(key) {
+                    None => Ok(None),
+                    Some(_) => fields.bytes::<32>(key).map(Some),
+                };
+                Some(Box::new(Seal {
+                    note: commitment("note_commit")?,
+                    sig: commitment("sig_commit")?,
+                    ..Seal::default()
+                }))
+            } else {
+                None
+            },
         };
         // Format 1 allowed a promise due at the instant it was made; nothing new may be.
         if let Body::Promise { due, .. } = &event.body {
@@ -565,8 +694,9 @@ impl Event {
         Value::Object(map)
     }
 
-    /// The canonical (RFC 8785) bytes of the event: what the ledger stores and hashes. With a
-    /// stamp they are format 2 (`recorded_at`, `history` included); without, format 1.
+    /// The canonical (RFC 8785) bytes of the event: what the ledger stores and hashes. Sealed,
+    /// they are format 3; with a stamp, format 2 (`recorded_at`, `history` included); without,
+    /// format 1.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         self.write_canonical(true)
     }
@@ -575,182 +705,6 @@ impl Event {
     /// ledger's stamp, which the author cannot know when signing.
     pub fn signing_bytes(&self) -> Vec<u8> {
         self.write_canonical(false)
-    }
-
-    fn write_canonical(&self, as_stored: bool) -> Vec<u8> {
-        let mut fields = self.fields(as_stored);
-        // All keys are ASCII, so byte order is UTF-16 order as JCS requires.
-        fields.sort_unstable_by_key(|(key, _)| *key);
-        let mut out = String::with_capacity(256);
-        out.push('{');
-        for (i, (key, field)) in fields.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push('"');
-            out.push_str(key);
-            out.push_str("\":");
-            field.write(&mut out);
-        }
-        out.push('}');
-        out.into_bytes()
-    }
-
-    /// The fields as stored (`as_stored`), or as signed: without `sig` and the stamp.
-    fn fields(&self, as_stored: bool) -> Vec<(&'static str, Field<'_>)> {
-        use Field::*;
-        let mut f: Vec<(&'static str, Field<'_>)> = Vec::with_capacity(14);
-        match self.stamp.filter(|_| as_stored) {
-            Some(stamp) => {
-                f.push(("v", UInt(FORMAT_VERSION)));
-                f.push(("recorded_at", At(stamp.recorded_at)));
-                if stamp.history {
-                    f.push(("history", Bool(true)));
-                }
-            }
-            None => f.push(("v", UInt(FORMAT_V1))),
-        }
-        f.push(("kind", Str(self.kind().name())));
-        f.push(("at", At(self.at)));
-        if let Some(author) = &self.author {
-            f.push(("author", Str(author.as_str())));
-        }
-        if let Some(note) = &self.note {
-            f.push(("note", Str(note)));
-        }
-        if as_stored && let Some(sig) = &self.sig {
-            f.push(("sig", Bytes(sig)));
-        }
-        fn opt<'a>(f: &mut Vec<(&'static str, Field<'a>)>, key: &'static str, id: &'a Option<Id>) {
-            if let Some(id) = id {
-                f.push((key, Field::Str(id.as_str())));
-            }
-        }
-        match &self.body {
-            Body::Promise {
-                id,
-                promisor,
-                promisee,
-                scope,
-                stake,
-                due,
-            } => {
-                f.push(("id", Str(id.as_str())));
-                f.push(("promisor", Str(promisor.as_str())));
-                f.push(("promisee", Str(promisee.as_str())));
-                f.push(("scope", Str(scope.as_str())));
-                f.push(("stake", Num(*stake)));
-                f.push(("due", At(*due)));
-            }
-            Body::Outcome { promise, result } => {
-                f.push(("promise", Str(promise.as_str())));
-                let name = match result {
-                    OutcomeResult::Kept => "kept",
-                    OutcomeResult::Broken => "broken",
-                    OutcomeResult::Partial(fraction) => {
-                        f.push(("fraction", Num(*fraction)));
-                        "partial"
-                    }
-                };
-                f.push(("result", Str(name)));
-            }
-            Body::Vouch {
-                voucher,
-                subject,
-                scope,
-                weight,
-            } => {
-                f.push(("voucher", Str(voucher.as_str())));
-                f.push(("subject", Str(subject.as_str())));
-                opt(&mut f, "scope", scope);
-                f.push(("weight", Num(*weight)));
-            }
-            Body::Unvouch {
-                voucher,
-                subject,
-                scope,
-            } => {
-                f.push(("voucher", Str(voucher.as_str())));
-                f.push(("subject", Str(subject.as_str())));
-                opt(&mut f, "scope", scope);
-            }
-            Body::Report {
-                reporter,
-                subject,
-                scope,
-                severity,
-                evidence,
-            } => {
-                f.push(("reporter", Str(reporter.as_str())));
-                f.push(("subject", Str(subject.as_str())));
-                opt(&mut f, "scope", scope);
-                f.push(("severity", Num(*severity)));
-                if let Some(index) = evidence {
-                    f.push(("evidence", UInt(*index)));
-                }
-            }
-            Body::Rating {
-                rater,
-                subject,
-                value,
-                scope,
-            } => {
-                f.push(("rater", Str(rater.as_str())));
-                f.push(("subject", Str(subject.as_str())));
-                f.push(("value", Num(*value)));
-                opt(&mut f, "scope", scope);
-            }
-            Body::Key {
-                principal,
-                public_key,
-            } => {
-                f.push(("principal", Str(principal.as_str())));
-                f.push(("public_key", Bytes(public_key)));
-            }
-        }
-        f
-    }
-}
-
-/// One field value of an event, ready to be written canonically.
-enum Field<'a> {
-    Bool(bool),
-    Str(&'a str),
-    Num(f64),
-    UInt(u64),
-    At(Time),
-    Bytes(&'a [u8]),
-}
-
-impl Field<'_> {
-    fn write(&self, out: &mut String) {
-        match self {
-            Field::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-            Field::Str(s) => jcs::write_string(out, s),
-            Field::Num(n) => jcs::write_number(out, *n),
-            Field::UInt(n) => {
-                use std::fmt::Write as _;
-                let _ = write!(out, "{n}");
-            }
-            Field::At(t) => {
-                let (buf, len) = t.rfc3339();
-                out.push('"');
-                out.push_str(std::str::from_utf8(&buf[..len]).unwrap_or_default());
-                out.push('"');
-            }
-            Field::Bytes(b) => jcs::write_string(out, &base64_encode(b)),
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        match self {
-            Field::Bool(b) => Value::from(*b),
-            Field::Str(s) => Value::from(*s),
-            Field::Num(n) => Value::from(*n),
-            Field::UInt(n) => Value::from(*n),
-            Field::At(t) => Value::from(t.to_string()),
-            Field::Bytes(b) => Value::from(base64_encode(b)),
-        }
     }
 }
 

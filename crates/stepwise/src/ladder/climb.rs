@@ -322,7 +322,7 @@ impl LadderState {
             | Body::Report { subject, .. }
             | Body::Vouch { subject, .. }
             | Body::Unvouch { subject, .. } => trust.principal_index(subject),
-            Body::Promise { .. } | Body::Key { .. } => None,
+            Body::Promise { .. } | Body::Key { .. } | Body::Erasure { .. } => None,
         };
         // What time did before this event comes first — promotions by tenure, promises that
         // fell due — while the trust state still holds those promises as open.
@@ -918,6 +918,7 @@ mod tests {
             note: None,
             sig: None,
             stamp: None,
+            seal: None,
         }
     }
 

@@ -21,6 +21,17 @@ struct PromiseFacts {
 
 type VouchKey = (Id, Id, Option<Id>);
 
+/// The signature a sealed event carries on its way into the log, and the bytes it signs.
+fn seal_signature(seal: &crate::evidence::Seal) -> Result<(Vec<u8>, [u8; 64]), FieldError> {
+    let missing = || FieldError::new("sig", "a sealed event lacks its signature's opening");
+    let opening = seal
+        .opening(crate::evidence::seal::Hidden::Sig)
+        .ok_or_else(missing)?;
+    let sig = <[u8; 64]>::try_from(opening.value.as_slice()).map_err(|_| missing())?;
+    let bytes = seal.signed.as_deref().ok_or_else(missing)?;
+    Ok((bytes.to_vec(), sig))
+}
+
 /// Keys, promises and vouches known from the log.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
@@ -93,6 +104,17 @@ impl Registry {
         index: u64,
         signatures: Signatures,
     ) -> Result<(), FieldError> {
+        // An erasure is the log's own act (the operator's `forget`): no author, no signature,
+        // no change to what the registry knows.
+        if let Body::Erasure { .. } = event.body {
+            if event.author.is_some() || event.sig.is_some() {
+                return Err(FieldError::new(
+                    "author",
+                    "an erasure is the log's own act: it has no author and no signature",
+                ));
+            }
+            return Ok(());
+        }
         // Who recorded it: default to the party allowed to record this kind.
         let allowed = match &event.body {
             Body::Outcome { promise, .. } => {
@@ -163,9 +185,12 @@ impl Registry {
             }
             (None, _) => None,
         };
-        match (signing_key, &event.sig) {
-            (None, None) => {}
-            (None, Some(_)) => {
+        // A sealed event (format 3) carries its signature's commitment in the leaf; on its way
+        // in, the seal also carries the signature and the bytes signed (the event in the clear).
+        let signed = event.sig.is_some() || event.seal.as_ref().is_some_and(|s| s.sig.is_some());
+        match (signing_key, signed) {
+            (None, false) => {}
+            (None, true) => {
                 return Err(FieldError::new(
                     "sig",
                     format!(
@@ -173,7 +198,7 @@ impl Registry {
                     ),
                 ));
             }
-            (Some(_), None) => {
+            (Some(_), false) => {
                 return Err(FieldError::new(
                     "sig",
                     format!(
@@ -181,19 +206,21 @@ impl Registry {
                     ),
                 ));
             }
-            (Some(key), Some(sig)) => {
-                if signatures == Signatures::Check {
-                    key.verify_strict(&event.signing_bytes(), &Signature::from_bytes(sig))
-                        .map_err(|_| {
-                            FieldError::new(
-                                "sig",
-                                format!(
-                                    "is not a valid signature by {author}'s key over this event"
-                                ),
-                            )
-                        })?;
-                }
+            (Some(key), true) if signatures == Signatures::Check => {
+                let (bytes, sig) = match (&event.sig, event.seal.as_deref()) {
+                    (Some(sig), _) => (event.signing_bytes(), *sig),
+                    (None, Some(seal)) => seal_signature(seal)?,
+                    (None, None) => unreachable!("`signed` says one of them is there"),
+                };
+                key.verify_strict(&bytes, &Signature::from_bytes(&sig))
+                    .map_err(|_| {
+                        FieldError::new(
+                            "sig",
+                            format!("is not a valid signature by {author}'s key over this event"),
+                        )
+                    })?;
             }
+            (Some(_), true) => {}
         }
 
         // The kind's own rules, then stage the change.
@@ -266,7 +293,7 @@ impl Registry {
                     ));
                 }
             }
-            Body::Rating { .. } => {}
+            Body::Rating { .. } | Body::Erasure { .. } => {}
             Body::Key {
                 principal,
                 public_key,

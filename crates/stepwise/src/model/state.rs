@@ -637,6 +637,9 @@ impl TrustState {
             Body::Key { principal, .. } => {
                 self.person(principal);
             }
+            // Forgetting a principal erases names and text beside the log, never evidence: what
+            // it said and what was said of it keep counting exactly as before.
+            Body::Erasure { .. } => {}
         }
     }
 

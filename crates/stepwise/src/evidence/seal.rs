@@ -1,0 +1,369 @@
+//! Entry format 3: leaves that name nobody and hold no prose (docs/LOG.md "Format 3",
+//! docs/PRIVACY.md).
+//!
+//! A principal is named in the leaf by its **pseudonym**, `~` and the first 16 bytes, in hex, of
+//! `HMAC-SHA256(secret, "stepwise/v3/pseudonym" ‖ 0x00 ‖ id)`, under a random 32-byte secret
+//! kept for that principal off the log. Free text, signatures and promise ids are replaced by
+//! **commitments** `HMAC-SHA256(salt, "stepwise/v3/<field>" ‖ 0x00 ‖ value)` under a fresh
+//! random salt; the salt and the value (the *opening*) are kept off the log too. Erasing the
+//! secret and the openings leaves every leaf, and so every proof, exactly as it was, while
+//! nothing in the leaf can be traced back to a person: the HMAC under an unknown 256-bit key
+//! gives a guesser of names nothing to test a guess against.
+//!
+//! Everything here is pure: the caller says which pseudonym each principal has (it keeps the
+//! secrets); only fresh salts come from the operating system's random source.
+
+use super::{Body, Event, Id};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// Bytes of a principal's secret and of a commitment's salt.
+pub const SECRET_LEN: usize = 32;
+/// A principal's secret, or a commitment's salt.
+pub type Secret = [u8; SECRET_LEN];
+/// A commitment: HMAC-SHA256 under the salt.
+pub type Commitment = [u8; 32];
+/// The first character of every pseudonym (refused as the first character of an id).
+pub const PSEUDONYM_PREFIX: char = '~';
+/// Hex digits after the prefix: 16 bytes of the HMAC.
+const PSEUDONYM_HEX: usize = 32;
+
+/// The domain-separation string of a principal's pseudonym.
+pub const PSEUDONYM_DOMAIN: &str = "stepwise/v3/pseudonym";
+
+/// A field of an event that format 3 keeps off the log, committed to in the leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hidden {
+    /// The free-text `note` (leaf field `note_commit`).
+    Note,
+    /// The author's signature `sig` (leaf field `sig_commit`).
+    Sig,
+    /// A promise's `id` (the leaf's `id` is a pseudonym derived from the commitment).
+    PromiseId,
+}
+
+impl Hidden {
+    /// Every hidden field.
+    pub const ALL: [Hidden; 3] = [Hidden::Note, Hidden::Sig, Hidden::PromiseId];
+
+    /// The field's wire name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Hidden::Note => "note",
+            Hidden::Sig => "sig",
+            Hidden::PromiseId => "id",
+        }
+    }
+
+    /// The field named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// Its commitment's domain-separation string.
+    pub fn domain(self) -> &'static str {
+        match self {
+            Hidden::Note => "stepwise/v3/note",
+            Hidden::Sig => "stepwise/v3/sig",
+            Hidden::PromiseId => "stepwise/v3/promise-id",
+        }
+    }
+}
+
+/// What opens one commitment: the salt and the value committed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    /// Which field.
+    pub field: Hidden,
+    /// The fresh random salt.
+    pub salt: Secret,
+    /// The value: the note's UTF-8, the 64 signature bytes, the promise id's text.
+    pub value: Vec<u8>,
+}
+
+impl Opening {
+    /// The commitment this opening opens.
+    pub fn commitment(&self) -> Commitment {
+        hmac(&self.salt, self.field.domain(), &self.value)
+    }
+}
+
+/// The commitments of a format-3 entry in place of its hidden fields, and, for an event on its
+/// way into the log only, what the ledger needs to check and keep them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Seal {
+    /// The note's commitment, when the event had a note.
+    pub note: Option<Commitment>,
+    /// The signature's commitment, when the event was signed.
+    pub sig: Option<Commitment>,
+    /// The openings of every commitment (empty for an event decoded from the log).
+    pub openings: Vec<Opening>,
+    /// The bytes the author signed (the event in the clear, `Event::signing_bytes`), so the
+    /// ledger can check the signature before it appends; `None` once appended.
+    pub signed: Option<Box<[u8]>>,
+}
+
+impl Seal {
+    /// The opening of `field` that this seal carries, if any.
+    pub fn opening(&self, field: Hidden) -> Option<&Opening> {
+        self.openings.iter().find(|o| o.field == field)
+    }
+}
+
+/// `HMAC-SHA256(key, domain ‖ 0x00 ‖ value)`.
+fn hmac(key: &[u8; 32], domain: &str, value: &[u8]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(domain.as_bytes());
+    mac.update(&[0]);
+    mac.update(value);
+    mac.finalize().into_bytes().into()
+}
+
+fn short_name(digest: &[u8; 32]) -> Id {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(1 + PSEUDONYM_HEX);
+    s.push(PSEUDONYM_PREFIX);
+    for b in &digest[..PSEUDONYM_HEX / 2] {
+        let _ = write!(s, "{b:02x}");
+    }
+    Id::parse("pseudonym", &s).expect("a pseudonym is a valid id")
+}
+
+/// The pseudonym of principal `id` under its `secret`.
+pub fn pseudonym(secret: &Secret, id: &Id) -> Id {
+    short_name(&hmac(secret, PSEUDONYM_DOMAIN, id.as_str().as_bytes()))
+}
+
+/// The log's id of a promise whose opening is `opening` (a [`Hidden::PromiseId`] opening).
+pub fn promise_name(opening: &Opening) -> Id {
+    short_name(&opening.commitment())
+}
+
+/// Whether `s` has the shape of a pseudonym (or a sealed promise id): `~` and 32 lowercase hex
+/// digits.
+pub fn is_pseudonym(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 1 + PSEUDONYM_HEX
+        && b[0] == PSEUDONYM_PREFIX as u8
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+}
+
+/// 32 fresh random bytes: a new principal's secret, or a commitment's salt.
+pub fn fresh_secret() -> Result<Secret, getrandom::Error> {
+    let mut s = [0u8; SECRET_LEN];
+    getrandom::fill(&mut s)?;
+    Ok(s)
+}
+
+/// Every principal `event` names (author first), each once.
+pub fn principals(event: &Event) -> Vec<&Id> {
+    let mut out: Vec<&Id> = Vec::with_capacity(3);
+    if let Some(a) = &event.author {
+        out.push(a);
+    }
+    for id in body_principals(&event.body) {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The principals a body names, in field order.
+pub fn body_principals(body: &Body) -> Vec<&Id> {
+    match body {
+        Body::Promise {
+            promisor, promisee, ..
+        } => vec![promisor, promisee],
+        Body::Outcome { .. } => vec![],
+        Body::Vouch {
+            voucher, subject, ..
+        }
+        | Body::Unvouch {
+            voucher, subject, ..
+        } => vec![voucher, subject],
+        Body::Report {
+            reporter, subject, ..
+        } => vec![reporter, subject],
+        Body::Rating { rater, subject, .. } => vec![rater, subject],
+        Body::Key { principal, .. } | Body::Erasure { principal, .. } => vec![principal],
+    }
+}
+
+/// Seals `clear`, an event as a client gave it, into format 3: every principal renamed by
+/// `principal` (the caller's names: a pseudonym, or the id itself where the log already names
+/// it in the clear), an outcome's promise renamed by `promise`, and the note, the signature and
+/// a promise's id replaced by commitments under fresh salts. The result carries its openings
+/// and the signed bytes for the ledger (see [`Seal`]).
+pub fn seal(
+    clear: &Event,
+    principal: &dyn Fn(&Id) -> Id,
+    promise: &dyn Fn(&Id) -> Id,
+) -> Result<Event, getrandom::Error> {
+    let mut openings = Vec::new();
+    let mut commit = |field: Hidden, value: Vec<u8>| -> Result<Commitment, getrandom::Error> {
+        let opening = Opening {
+            field,
+            salt: fresh_secret()?,
+            value,
+        };
+        let c = opening.commitment();
+        openings.push(opening);
+        Ok(c)
+    };
+    let note = clear
+        .note
+        .as_ref()
+        .map(|n| commit(Hidden::Note, n.clone().into_bytes()))
+        .transpose()?;
+    let sig = clear
+        .sig
+        .map(|s| commit(Hidden::Sig, s.to_vec()))
+        .transpose()?;
+    let p = principal;
+    let body = match &clear.body {
+        Body::Promise {
+            id,
+            promisor,
+            promisee,
+            scope,
+            stake,
+            due,
+        } => Body::Promise {
+            id: short_name(&commit(Hidden::PromiseId, id.as_str().as_bytes().to_vec())?),
+            promisor: p(promisor),
+            promisee: p(promisee),
+            scope: scope.clone(),
+            stake: *stake,
+            due: *due,
+        },
+        Body::Outcome {
+            promise: id,
+            result,
+        } => Body::Outcome {
+            promise: promise(id),
+            result: *result,
+        },
+        Body::Vouch {
+            voucher,
+            subject,
+            scope,
+            weight,
+        } => Body::Vouch {
+            voucher: p(voucher),
+            subject: p(subject),
+            scope: scope.clone(),
+            weight: *weight,
+        },
+        Body::Unvouch {
+            voucher,
+            subject,
+            scope,
+        } => Body::Unvouch {
+            voucher: p(voucher),
+            subject: p(subject),
+            scope: scope.clone(),
+        },
+        Body::Report {
+            reporter,
+            subject,
+            scope,
+            severity,
+            evidence,
+        } => Body::Report {
+            reporter: p(reporter),
+            subject: p(subject),
+            scope: scope.clone(),
+            severity: *severity,
+            evidence: *evidence,
+        },
+        Body::Rating {
+            rater,
+            subject,
+            value,
+            scope,
+        } => Body::Rating {
+            rater: p(rater),
+            subject: p(subject),
+            value: *value,
+            scope: scope.clone(),
+        },
+        Body::Key {
+            principal,
+            public_key,
+        } => Body::Key {
+            principal: p(principal),
+            public_key: *public_key,
+        },
+        Body::Erasure { principal, reason } => Body::Erasure {
+            principal: principal.clone(),
+            reason: *reason,
+        },
+    };
+    Ok(Event {
+        at: clear.at,
+        author: clear.author.as_ref().map(p),
+        body,
+        note: None,
+        sig: None,
+        stamp: clear.stamp,
+        seal: Some(Box::new(Seal {
+            note,
+            sig,
+            openings,
+            signed: clear.sig.map(|_| clear.signing_bytes().into_boxed_slice()),
+        })),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pseudonym_depends_on_the_secret_and_the_id() {
+        let alice = Id::parse("p", "user:alice").unwrap();
+        let bob = Id::parse("p", "user:bob").unwrap();
+        let (s1, s2) = ([1u8; 32], [2u8; 32]);
+        let p = pseudonym(&s1, &alice);
+        assert!(is_pseudonym(p.as_str()), "{p}");
+        assert_eq!(p, pseudonym(&s1, &alice));
+        assert_ne!(p, pseudonym(&s2, &alice));
+        assert_ne!(p, pseudonym(&s1, &bob));
+    }
+
+    #[test]
+    fn an_opening_opens_only_its_own_commitment() {
+        let o = Opening {
+            field: Hidden::Note,
+            salt: [7; 32],
+            value: b"late again".to_vec(),
+        };
+        let c = o.commitment();
+        let other_value = Opening {
+            value: b"late again!".to_vec(),
+            ..o.clone()
+        };
+        let other_field = Opening {
+            field: Hidden::PromiseId,
+            ..o.clone()
+        };
+        let other_salt = Opening {
+            salt: [8; 32],
+            ..o.clone()
+        };
+        for other in [other_value, other_field, other_salt] {
+            assert_ne!(other.commitment(), c);
+        }
+    }
+
+    #[test]
+    fn pseudonym_shape() {
+        assert!(is_pseudonym("~0123456789abcdef0123456789abcdef"));
+        assert!(!is_pseudonym("~0123456789ABCDEF0123456789abcdef"));
+        assert!(!is_pseudonym("~0123456789abcdef0123456789abcde"));
+        assert!(!is_pseudonym("user:alice"));
+    }
+}
