@@ -9,9 +9,10 @@
 //! validation; proofs read stored subtree hashes. It must never rewrite or delete an entry, and
 //! it never reads the clock except through the [`Clock`] its caller passed in.
 
-use crate::{Entry, LogStore, StoreError, StoredCheckpoint, StoredTree};
+use crate::{Entry, LogStore, StoreError, StoredCheckpoint, StoredOpening, StoredTree};
 use std::sync::Arc;
-use stepwise::evidence::{Event, FieldError, Stamp, Time};
+use stepwise::evidence::seal::{self, Commitment, Hidden, Opening};
+use stepwise::evidence::{Body, Event, FieldError, Stamp, Time};
 use stepwise::ledger::merkle::{self, Frontier, Hash};
 use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
 use stepwise::ledger::registry::{Registry, Signatures, Staged};
@@ -75,6 +76,8 @@ pub struct Ledger<S: LogStore> {
     clock: Arc<dyn Clock>,
     /// The latest `recorded_at` in the log (`None` while it holds no stamped entry).
     recorded_at: Option<Time>,
+    /// Whether the log holds a format-3 entry: from then on it takes only sealed events.
+    sealed: bool,
 }
 
 impl<S: LogStore> Ledger<S> {
@@ -137,6 +140,7 @@ impl<S: LogStore> Ledger<S> {
             config,
             clock,
             recorded_at: None,
+            sealed: false,
         };
         ledger.catch_up(0, size)?;
         Ok(ledger)
@@ -147,8 +151,10 @@ impl<S: LogStore> Ledger<S> {
         let mut staged = Staged::default();
         let registry = &self.registry;
         let recorded_at = &mut self.recorded_at;
+        let sealed = &mut self.sealed;
         self.store.scan(from, to, &mut |entry| {
             let mut event = decode_entry(&entry)?;
+            *sealed |= event.seal.is_some();
             if let Some(stamp) = event.stamp {
                 *recorded_at = (*recorded_at).max(Some(stamp.recorded_at));
             }
@@ -227,6 +233,12 @@ impl<S: LogStore> Ledger<S> {
                 // A failed release cannot undo a commit, and means the connection (and the
                 // lock with it) is gone: the attempt's own result is the answer.
                 Ok(mut appended) => {
+                    // Recorded: what the seals carried in is kept beside the log now, and each
+                    // event is exactly what its entry decodes to.
+                    for seal in events.iter_mut().filter_map(|e| e.seal.as_deref_mut()) {
+                        seal.openings = Vec::new();
+                        seal.signed = None;
+                    }
                     appended.events = events;
                     return Ok(appended);
                 }
@@ -264,6 +276,8 @@ impl<S: LogStore> Ledger<S> {
         let mut results = Vec::with_capacity(events.len());
         let mut entries = Vec::with_capacity(events.len());
         let mut completed = Vec::with_capacity(64);
+        let mut openings = Vec::new();
+        let mut sealed = self.sealed;
         for event in events.iter_mut() {
             let index = frontier.size();
             event.stamp = Some(stamp);
@@ -271,12 +285,26 @@ impl<S: LogStore> Ledger<S> {
                 .config
                 .window
                 .check(event.at, recorded_at, stamp.history)
+                .and_then(|()| check_seal(event, sealed))
                 .and_then(|()| {
                     self.registry
                         .admit(&mut staged, event, index, Signatures::Check)
                 });
             match admitted {
                 Ok(()) => {
+                    if let Some(seal) = &event.seal {
+                        sealed = true;
+                        let names = seal::principals(event)
+                            .iter()
+                            .map(|id| id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        openings.extend(seal.openings.iter().map(|o| StoredOpening {
+                            entry: index,
+                            opening: o.clone(),
+                            names: names.clone(),
+                        }));
+                    }
                     let bytes = event.canonical_bytes();
                     let leaf_hash = merkle::leaf_hash(&bytes);
                     frontier.push(leaf_hash, &mut completed);
@@ -301,8 +329,10 @@ impl<S: LogStore> Ledger<S> {
             });
         }
         let checkpoint = sign(&self.signer, &frontier)?;
-        self.store.append(base, &entries, &checkpoint)?;
+        self.store
+            .append_with(base, &entries, &openings, &checkpoint)?;
         self.frontier = frontier;
+        self.sealed = sealed;
         self.registry.merge(staged);
         self.checkpoint = checkpoint.clone();
         self.recorded_at = Some(recorded_at);
@@ -398,7 +428,46 @@ impl<S: LogStore> Ledger<S> {
     }
 }
 
-/// The event a stored entry holds (format 1 or 2); an entry that does not decode means a
+/// Checks a sealed event's openings against its commitments, and that a log which writes format
+/// 3 (`sealed`) takes no event in the clear.
+fn check_seal(event: &Event, sealed: bool) -> Result<(), FieldError> {
+    let Some(seal) = &event.seal else {
+        return if sealed {
+            Err(FieldError::new(
+                "(event)",
+                "this log writes format 3: an event must be sealed (its principals named by \
+                 pseudonyms, its note and signature committed) before it is appended",
+            ))
+        } else {
+            Ok(())
+        };
+    };
+    let opens = |field: Hidden, commitment: Option<&Commitment>| {
+        let opening = seal.opening(field).map(Opening::commitment);
+        if opening.as_ref() == commitment {
+            Ok(())
+        } else {
+            Err(FieldError::new(
+                field.name(),
+                "its opening does not match the sealed event's commitment",
+            ))
+        }
+    };
+    opens(Hidden::Note, seal.note.as_ref())?;
+    opens(Hidden::Sig, seal.sig.as_ref())?;
+    if let Body::Promise { id, .. } = &event.body {
+        let opening = seal.opening(Hidden::PromiseId);
+        if opening.map(seal::promise_name).as_ref() != Some(id) {
+            return Err(FieldError::new(
+                "id",
+                "a sealed promise's id must be the name of its id's commitment",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The event a stored entry holds (format 1, 2 or 3); an entry that does not decode means a
 /// damaged log. The one decoder of stored entries: replay, catch-up and followers use it
 /// (verification reports each problem instead of stopping at the first).
 pub fn decode_entry(entry: &Entry) -> Result<Event, StoreError> {

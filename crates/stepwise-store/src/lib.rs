@@ -21,6 +21,7 @@ pub mod data_dir;
 pub mod keys;
 pub mod ledger;
 pub mod postgres;
+pub mod private;
 pub mod replay;
 pub mod sqlite;
 mod verify;
@@ -31,12 +32,13 @@ use stepwise::ledger::merkle::{self, HASH_LEN, Hash, SubtreeSource};
 
 pub use ledger::{Appended, Ledger, LedgerError, MAX_BATCH, decode_entry};
 pub use postgres::PostgresStore;
+pub use private::{Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening};
 pub use sqlite::SqliteStore;
 pub use verify::{MAX_PROBLEMS, Problem, VerifyReport, verify};
 
 /// Version of the tables both stores keep: 1 had the log only; 2 added API key records; 3 added
-/// the decision log.
-pub const SCHEMA_VERSION: i64 = 3;
+/// the decision log; 4 added what format 3 keeps beside the log (secrets, openings, erasures).
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// One kept decision of `stepwise gate`: what was asked, the verdict and why (the JSON object
 /// `body`, which the store keeps as given and never reads), with what the log is searched by.
@@ -169,6 +171,18 @@ pub trait LogStore: Send {
         base: u64,
         entries: &[Entry],
         checkpoint: &StoredCheckpoint,
+    ) -> Result<(), StoreError> {
+        self.append_with(base, entries, &[], checkpoint)
+    }
+
+    /// [`LogStore::append`], with the openings of the entries' commitments (format 3) in the
+    /// same transaction.
+    fn append_with(
+        &mut self,
+        base: u64,
+        entries: &[Entry],
+        openings: &[StoredOpening],
+        checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError>;
 
     /// Takes the lock that sequences appends and keeps it until the next [`LogStore::append`] or
@@ -218,11 +232,11 @@ pub trait DecisionStore: Send {
     fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError>;
 }
 
-/// Everything one installation keeps: the log, its API keys and the decision log, in one
-/// database. Implemented for every type that keeps all three.
-pub trait Store: LogStore + KeyStore + DecisionStore {}
+/// Everything one installation keeps: the log, what format 3 keeps beside it, its API keys and
+/// the decision log, in one database. Implemented for every type that keeps all four.
+pub trait Store: LogStore + PrivateStore + KeyStore + DecisionStore {}
 
-impl<T: LogStore + KeyStore + DecisionStore> Store for T {}
+impl<T: LogStore + PrivateStore + KeyStore + DecisionStore> Store for T {}
 
 /// A boxed store is a store (a process that picks SQLite or PostgreSQL at run time).
 impl<T: LogStore + ?Sized> LogStore for Box<T> {
@@ -240,13 +254,14 @@ impl<T: LogStore + ?Sized> LogStore for Box<T> {
     ) -> Result<(), StoreError> {
         (**self).scan(from, to, visit)
     }
-    fn append(
+    fn append_with(
         &mut self,
         base: u64,
         entries: &[Entry],
+        openings: &[StoredOpening],
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError> {
-        (**self).append(base, entries, checkpoint)
+        (**self).append_with(base, entries, openings, checkpoint)
     }
     fn hold_append_lock(&mut self) -> Result<(), StoreError> {
         (**self).hold_append_lock()

@@ -21,7 +21,12 @@ use super::{
     joined_subtrees, key_from_row, sql_index, sql_limit,
 };
 use crate::keys::KeyRecord;
+use crate::private::{
+    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, opening_from_row,
+    principal_from_row, pseudonymized,
+};
 use postgres::error::SqlState;
+use stepwise::evidence::seal::Secret;
 use postgres::{Client, Config, NoTls, Row, Statement};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use stepwise::evidence::Time;
@@ -66,6 +71,23 @@ CREATE TABLE IF NOT EXISTS decisions (
     body      TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS decisions_by_principal ON decisions (principal, seq);
+CREATE TABLE IF NOT EXISTS principals (
+    id        TEXT PRIMARY KEY,
+    pseudonym TEXT NOT NULL UNIQUE,
+    secret    BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS openings (
+    entry BIGINT NOT NULL,
+    field TEXT NOT NULL,
+    salt  BYTEA NOT NULL,
+    value BYTEA NOT NULL,
+    names TEXT NOT NULL,
+    PRIMARY KEY (entry, field)
+);
+CREATE TABLE IF NOT EXISTS erasures (
+    pseudonym TEXT PRIMARY KEY,
+    reason    TEXT NOT NULL
+);
 ";
 
 /// `MAX` over the primary key is one step down the index, however long the log.
@@ -156,6 +178,7 @@ impl PostgresStore {
         base: u64,
         size: i64,
         columns: [&(dyn postgres::types::ToSql + Sync); 4],
+        openings: &[StoredOpening],
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError> {
         let conn = self.conn_mut();
@@ -185,6 +208,25 @@ impl PostgresStore {
                 &checkpoint.note,
             ],
         )?;
+        if !openings.is_empty() {
+            let mut entry = Vec::with_capacity(openings.len());
+            let mut field = Vec::with_capacity(openings.len());
+            let mut salt = Vec::with_capacity(openings.len());
+            let mut value = Vec::with_capacity(openings.len());
+            let mut names = Vec::with_capacity(openings.len());
+            for o in openings {
+                entry.push(sql_index(o.entry)?);
+                field.push(o.opening.field.name());
+                salt.push(&o.opening.salt[..]);
+                value.push(o.opening.value.as_slice());
+                names.push(o.names.as_str());
+            }
+            tx.execute(
+                "INSERT INTO openings (entry, field, salt, value, names) \
+                 SELECT * FROM UNNEST($1::BIGINT[], $2::TEXT[], $3::BYTEA[], $4::BYTEA[], $5::TEXT[])",
+                &[&entry, &field, &salt, &value, &names],
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -240,9 +282,9 @@ fn create_schema(client: &mut Client) -> Result<(), StoreError> {
         "INSERT INTO stepwise_schema (version) VALUES ($1) ON CONFLICT DO NOTHING",
         &[&SCHEMA_VERSION],
     )?;
-    // Version 2 lacked only the decisions table, which the statements above have created.
+    // Versions 2 and 3 lacked only tables that the statements above have created.
     tx.execute(
-        "UPDATE stepwise_schema SET version = $1 WHERE version = 2",
+        "UPDATE stepwise_schema SET version = $1 WHERE version IN (2, 3)",
         &[&SCHEMA_VERSION],
     )?;
     let version: i64 = tx
@@ -335,10 +377,11 @@ impl LogStore for PostgresStore {
         Ok(())
     }
 
-    fn append(
+    fn append_with(
         &mut self,
         base: u64,
         entries: &[Entry],
+        openings: &[StoredOpening],
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError> {
         let mut idx = Vec::with_capacity(entries.len());
@@ -352,7 +395,13 @@ impl LogStore for PostgresStore {
             subtrees.push(joined_subtrees(entry));
         }
         let size = sql_index(checkpoint.size)?;
-        let appended = self.append_rows(base, size, [&idx, &bytes, &leaves, &subtrees], checkpoint);
+        let appended = self.append_rows(
+            base,
+            size,
+            [&idx, &bytes, &leaves, &subtrees],
+            openings,
+            checkpoint,
+        );
         let released = self.release_append_lock();
         appended.and(released)
     }
@@ -501,5 +550,153 @@ impl DecisionStore for PostgresStore {
                 )
             })
             .collect()
+    }
+}
+
+fn to_principal(row: &Row) -> Result<PrincipalRecord, StoreError> {
+    principal_from_row(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)
+}
+
+impl PrivateStore for PostgresStore {
+    fn principal(
+        &mut self,
+        id: &str,
+        create: Option<(&str, &Secret)>,
+    ) -> Result<Option<PrincipalRecord>, StoreError> {
+        let client = &mut self.conn_mut().client;
+        if let Some((pseudonym, secret)) = create {
+            client.execute(
+                "INSERT INTO principals (id, pseudonym, secret) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[&id, &pseudonym, &&secret[..]],
+            )?;
+        }
+        client
+            .query_opt(
+                "SELECT id, pseudonym, secret FROM principals WHERE id = $1",
+                &[&id],
+            )?
+            .as_ref()
+            .map(to_principal)
+            .transpose()
+    }
+
+    fn principal_by_pseudonym(
+        &self,
+        pseudonym: &str,
+    ) -> Result<Option<PrincipalRecord>, StoreError> {
+        self.conn()
+            .client
+            .query_opt(
+                "SELECT id, pseudonym, secret FROM principals WHERE pseudonym = $1",
+                &[&pseudonym],
+            )?
+            .as_ref()
+            .map(to_principal)
+            .transpose()
+    }
+
+    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
+        self.conn()
+            .client
+            .query("SELECT id, pseudonym, secret FROM principals", &[])?
+            .iter()
+            .map(to_principal)
+            .collect()
+    }
+
+    fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError> {
+        let to = i64::try_from(to).unwrap_or(i64::MAX);
+        self.conn()
+            .client
+            .query(
+                "SELECT entry, field, salt, value, names FROM openings \
+                 WHERE entry >= $1 AND entry < $2 ORDER BY entry, field",
+                &[&sql_index(from)?, &to],
+            )?
+            .iter()
+            .map(|row| {
+                let field: String = row.try_get(1)?;
+                opening_from_row(
+                    row.try_get(0)?,
+                    &field,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                )
+            })
+            .collect()
+    }
+
+    fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError> {
+        let client = &mut self.conn_mut().client;
+        let mut tx = client.transaction()?;
+        tx.execute("DELETE FROM principals WHERE id = $1", &[&erase.id])?;
+        tx.execute(
+            "DELETE FROM openings WHERE strpos(' ' || names || ' ', ' ' || $1 || ' ') > 0",
+            &[&erase.pseudonym],
+        )?;
+        tx.execute(
+            "UPDATE keys SET revoked = TRUE, principal = NULL WHERE principal = $1",
+            &[&erase.id],
+        )?;
+        let quoted = crate::private::json_string(erase.id);
+        let rows = tx.query(
+            "SELECT seq, body FROM decisions WHERE principal = $1 OR strpos(body, $2) > 0",
+            &[&erase.id, &quoted],
+        )?;
+        for row in rows {
+            let (seq, body): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+            tx.execute(
+                "UPDATE decisions SET principal = CASE WHEN principal = $2 THEN $3 ELSE principal END, \
+                 body = $4 WHERE seq = $1",
+                &[
+                    &seq,
+                    &erase.id,
+                    &erase.pseudonym,
+                    &pseudonymized(&body, erase.id, erase.pseudonym),
+                ],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO erasures (pseudonym, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&erase.pseudonym, &erase.reason],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn pending_erasures(&self) -> Result<Vec<PendingErasure>, StoreError> {
+        self.conn()
+            .client
+            .query(
+                "SELECT pseudonym, reason FROM erasures ORDER BY pseudonym",
+                &[],
+            )?
+            .iter()
+            .map(|row| {
+                Ok(PendingErasure {
+                    pseudonym: row.try_get(0)?,
+                    reason: row.try_get(1)?,
+                })
+            })
+            .collect()
+    }
+
+    fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError> {
+        self.conn_mut()
+            .client
+            .execute("DELETE FROM erasures WHERE pseudonym = $1", &[&pseudonym])?;
+        Ok(())
+    }
+
+    fn scrub(&mut self) -> Result<(), StoreError> {
+        // VACUUM removes the dead row versions from the tables' pages (it cannot run in a
+        // transaction, so each table is its own statement).
+        let client = &mut self.conn_mut().client;
+        for table in ["principals", "openings", "keys", "decisions", "erasures"] {
+            client.batch_execute(&format!("VACUUM {table}"))?;
+        }
+        Ok(())
     }
 }

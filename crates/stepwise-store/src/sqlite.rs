@@ -11,6 +11,11 @@ use super::{
     StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row, entry_from_row,
     joined_subtrees, key_from_row, sql_index, sql_limit,
 };
+use crate::private::{
+    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, opening_from_row,
+    principal_from_row, pseudonymized,
+};
+use stepwise::evidence::seal::Secret;
 use crate::keys::KeyRecord;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -54,6 +59,28 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_by_principal ON decisions (principal, seq);
 ";
 
+/// What format 3 keeps beside the log (added in schema version 4): principals' secrets, the
+/// openings of commitments, erasures whose entry is still to be appended.
+const PRIVATE_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS principals (
+    id        TEXT PRIMARY KEY,
+    pseudonym TEXT NOT NULL UNIQUE,
+    secret    BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS openings (
+    entry INTEGER NOT NULL,
+    field TEXT NOT NULL,
+    salt  BLOB NOT NULL,
+    value BLOB NOT NULL,
+    names TEXT NOT NULL,
+    PRIMARY KEY (entry, field)
+);
+CREATE TABLE IF NOT EXISTS erasures (
+    pseudonym TEXT PRIMARY KEY,
+    reason    TEXT NOT NULL
+);
+";
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
@@ -86,15 +113,21 @@ impl SqliteStore {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // What is deleted is overwritten with zeros, not only unlinked: `forget` must leave no
+        // byte of what it erased in the file.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version != SCHEMA_VERSION {
             // Decided again inside the write lock: another process may be upgrading too.
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             match version {
-                0 => tx.execute_batch(&format!("{LOG_TABLES}{KEY_TABLE}{DECISION_TABLE}"))?,
-                1 => tx.execute_batch(&format!("{KEY_TABLE}{DECISION_TABLE}"))?,
-                2 => tx.execute_batch(DECISION_TABLE)?,
+                0 => tx.execute_batch(&format!(
+                    "{LOG_TABLES}{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}"
+                ))?,
+                1 => tx.execute_batch(&format!("{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}"))?,
+                2 => tx.execute_batch(&format!("{DECISION_TABLE}{PRIVATE_TABLES}"))?,
+                3 => tx.execute_batch(PRIVATE_TABLES)?,
                 SCHEMA_VERSION => {}
                 other => {
                     return Err(StoreError::Corrupt(format!(
@@ -190,10 +223,11 @@ impl LogStore for SqliteStore {
         Ok(())
     }
 
-    fn append(
+    fn append_with(
         &mut self,
         base: u64,
         entries: &[Entry],
+        openings: &[StoredOpening],
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError> {
         let tx = self
@@ -221,6 +255,18 @@ impl LogStore for SqliteStore {
                     entry.bytes,
                     &entry.leaf_hash[..],
                     joined_subtrees(entry)
+                ])?;
+            }
+            let mut open = tx.prepare_cached(
+                "INSERT INTO openings (entry, field, salt, value, names) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for o in openings {
+                open.execute(params![
+                    sql_index(o.entry)?,
+                    o.opening.field.name(),
+                    &o.opening.salt[..],
+                    o.opening.value,
+                    o.names
                 ])?;
             }
             tx.prepare_cached("INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)")?
@@ -338,5 +384,148 @@ impl DecisionStore for SqliteStore {
             decision_from_row(seq, at, principal, body)
         })
         .collect()
+    }
+}
+
+fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Vec<u8>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+}
+
+impl PrivateStore for SqliteStore {
+    fn principal(
+        &mut self,
+        id: &str,
+        create: Option<(&str, &Secret)>,
+    ) -> Result<Option<PrincipalRecord>, StoreError> {
+        if let Some((pseudonym, secret)) = create {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO principals (id, pseudonym, secret) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (id) DO NOTHING",
+                )?
+                .execute(params![id, pseudonym, &secret[..]])?;
+        }
+        self.conn
+            .prepare_cached("SELECT id, pseudonym, secret FROM principals WHERE id = ?1")?
+            .query_row([id], principal_row)
+            .optional()?
+            .map(|(id, p, s)| principal_from_row(id, p, &s))
+            .transpose()
+    }
+
+    fn principal_by_pseudonym(
+        &self,
+        pseudonym: &str,
+    ) -> Result<Option<PrincipalRecord>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT id, pseudonym, secret FROM principals WHERE pseudonym = ?1")?
+            .query_row([pseudonym], principal_row)
+            .optional()?
+            .map(|(id, p, s)| principal_from_row(id, p, &s))
+            .transpose()
+    }
+
+    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, pseudonym, secret FROM principals")?;
+        let rows = stmt.query_map([], principal_row)?;
+        rows.map(|r| {
+            let (id, p, s) = r?;
+            principal_from_row(id, p, &s)
+        })
+        .collect()
+    }
+
+    fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT entry, field, salt, value, names FROM openings \
+             WHERE entry >= ?1 AND entry < ?2 ORDER BY entry, field",
+        )?;
+        let to = i64::try_from(to).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![sql_index(from)?, to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.map(|r| {
+            let (entry, field, salt, value, names): (i64, String, Vec<u8>, Vec<u8>, String) = r?;
+            opening_from_row(entry, &field, &salt, value, names)
+        })
+        .collect()
+    }
+
+    fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM principals WHERE id = ?1", [erase.id])?;
+        tx.execute(
+            "DELETE FROM openings WHERE instr(' ' || names || ' ', ' ' || ?1 || ' ') > 0",
+            [erase.pseudonym],
+        )?;
+        tx.execute(
+            "UPDATE keys SET revoked = 1, principal = NULL WHERE principal = ?1",
+            [erase.id],
+        )?;
+        let quoted = crate::private::json_string(erase.id);
+        let rows: Vec<(i64, String)> = tx
+            .prepare("SELECT seq, body FROM decisions WHERE principal = ?1 OR instr(body, ?2) > 0")?
+            .query_map(params![erase.id, quoted], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        for (seq, body) in rows {
+            tx.execute(
+                "UPDATE decisions SET principal = CASE WHEN principal = ?2 THEN ?3 ELSE principal END, \
+                 body = ?4 WHERE seq = ?1",
+                params![
+                    seq,
+                    erase.id,
+                    erase.pseudonym,
+                    pseudonymized(&body, erase.id, erase.pseudonym)
+                ],
+            )?;
+        }
+        tx.execute(
+            "INSERT INTO erasures (pseudonym, reason) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            [erase.pseudonym, erase.reason],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn pending_erasures(&self) -> Result<Vec<PendingErasure>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT pseudonym, reason FROM erasures ORDER BY pseudonym")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PendingErasure {
+                pseudonym: r.get(0)?,
+                reason: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM erasures WHERE pseudonym = ?1", [pseudonym])?;
+        Ok(())
+    }
+
+    fn scrub(&mut self) -> Result<(), StoreError> {
+        // Deleted cells are zeroed already (secure_delete); what remains is the WAL, which still
+        // holds the pages as they were before. Copy the WAL into the database and truncate it
+        // to nothing, waiting for readers that keep an old snapshot open.
+        for _ in 0..100 {
+            let busy: i64 =
+                self.conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy == 0 {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        Err(StoreError::Database(
+            "the WAL could not be truncated: other connections kept reading for 2 s; run forget again to finish"
+                .into(),
+        ))
     }
 }

@@ -1,0 +1,184 @@
+//! What format 3 keeps off the log: each principal's secret (its id ↔ pseudonym) and the
+//! openings of every commitment, in the same database as the log and never in it
+//! (docs/PRIVACY.md). Erasing them is `forget`; the leaves never change.
+
+use crate::StoreError;
+use stepwise::evidence::seal::{Hidden, Opening, SECRET_LEN, Secret};
+
+/// One principal's row: its id, its secret and the pseudonym the secret gives it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrincipalRecord {
+    /// The id doors use.
+    pub id: String,
+    /// Its name in the log.
+    pub pseudonym: String,
+    /// The 32-byte secret the pseudonym is derived from.
+    pub secret: Secret,
+}
+
+impl std::fmt::Debug for PrincipalRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret, not even in a debug print.
+        f.debug_struct("PrincipalRecord")
+            .field("id", &self.id)
+            .field("pseudonym", &self.pseudonym)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An opening as stored: the entry it opens a commitment of, and the pseudonyms that entry
+/// names (what `forget` finds it by).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredOpening {
+    /// The entry's log index.
+    pub entry: u64,
+    /// The opening.
+    pub opening: Opening,
+    /// The principals the entry names, as in its leaf, separated by single spaces.
+    pub names: String,
+}
+
+/// One `forget`, done by the store in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Erase<'a> {
+    /// The principal's id.
+    pub id: &'a str,
+    /// Its pseudonym.
+    pub pseudonym: &'a str,
+    /// The reason's code, for the erasure entry still to append.
+    pub reason: &'a str,
+}
+
+/// An erasure whose secret and openings are gone but whose erasure entry is not yet in the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingErasure {
+    /// The forgotten principal's pseudonym.
+    pub pseudonym: String,
+    /// The reason's code.
+    pub reason: String,
+}
+
+/// Secrets and openings, kept beside the log.
+pub trait PrivateStore: Send {
+    /// The principal `id`'s record; when it has none and `create` is given, stores that one
+    /// first (if another process stored one meanwhile, that one is returned).
+    fn principal(
+        &mut self,
+        id: &str,
+        create: Option<(&str, &Secret)>,
+    ) -> Result<Option<PrincipalRecord>, StoreError>;
+
+    /// The record of the principal whose pseudonym is `pseudonym`.
+    fn principal_by_pseudonym(
+        &self,
+        pseudonym: &str,
+    ) -> Result<Option<PrincipalRecord>, StoreError>;
+
+    /// Every principal's record.
+    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError>;
+
+    /// The openings kept for entries `from..to`, by entry.
+    fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError>;
+
+    /// Forgets a principal, in one transaction: its record, every opening of an entry that
+    /// names it, the principal its API keys name (the keys are revoked), its name in the
+    /// decision log (replaced by the pseudonym); and records the erasure as pending until its
+    /// entry is in the log ([`PrivateStore::erasure_logged`]).
+    fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError>;
+
+    /// Erasures whose entry is not yet in the log.
+    fn pending_erasures(&self) -> Result<Vec<PendingErasure>, StoreError>;
+
+    /// The erasure of `pseudonym` has its entry in the log.
+    fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError>;
+
+    /// Makes erased rows unrecoverable from the database's files (SQLite: the deleted cells
+    /// are zeroed, the WAL checkpointed and truncated; PostgreSQL: the tables vacuumed).
+    fn scrub(&mut self) -> Result<(), StoreError>;
+}
+
+impl<T: PrivateStore + ?Sized> PrivateStore for Box<T> {
+    fn principal(
+        &mut self,
+        id: &str,
+        create: Option<(&str, &Secret)>,
+    ) -> Result<Option<PrincipalRecord>, StoreError> {
+        (**self).principal(id, create)
+    }
+    fn principal_by_pseudonym(
+        &self,
+        pseudonym: &str,
+    ) -> Result<Option<PrincipalRecord>, StoreError> {
+        (**self).principal_by_pseudonym(pseudonym)
+    }
+    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
+        (**self).principals()
+    }
+    fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError> {
+        (**self).openings(from, to)
+    }
+    fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError> {
+        (**self).erase(erase)
+    }
+    fn pending_erasures(&self) -> Result<Vec<PendingErasure>, StoreError> {
+        (**self).pending_erasures()
+    }
+    fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError> {
+        (**self).erasure_logged(pseudonym)
+    }
+    fn scrub(&mut self) -> Result<(), StoreError> {
+        (**self).scrub()
+    }
+}
+
+/// A principal record from its stored columns.
+pub(crate) fn principal_from_row(
+    id: String,
+    pseudonym: String,
+    secret: &[u8],
+) -> Result<PrincipalRecord, StoreError> {
+    let secret = Secret::try_from(secret).map_err(|_| {
+        StoreError::Corrupt(format!(
+            "principal {pseudonym}: its secret is {} bytes, not {SECRET_LEN}",
+            secret.len()
+        ))
+    })?;
+    Ok(PrincipalRecord {
+        id,
+        pseudonym,
+        secret,
+    })
+}
+
+/// An opening from its stored columns.
+pub(crate) fn opening_from_row(
+    entry: i64,
+    field: &str,
+    salt: &[u8],
+    value: Vec<u8>,
+    names: String,
+) -> Result<StoredOpening, StoreError> {
+    let entry = u64::try_from(entry)
+        .map_err(|_| StoreError::Corrupt(format!("an opening of entry {entry}")))?;
+    let whose = || format!("the opening of entry {entry}'s {field}");
+    let field = Hidden::parse(field)
+        .ok_or_else(|| StoreError::Corrupt(format!("{}: unknown field", whose())))?;
+    let salt = Secret::try_from(salt)
+        .map_err(|_| StoreError::Corrupt(format!("{}: its salt is not 32 bytes", whose())))?;
+    Ok(StoredOpening {
+        entry,
+        opening: Opening { field, salt, value },
+        names,
+    })
+}
+
+/// `text` with every JSON string `"id"` replaced by `"pseudonym"`: a decision record's body
+/// after its principal is forgotten.
+pub(crate) fn pseudonymized(text: &str, id: &str, pseudonym: &str) -> String {
+    text.replace(&json_string(id), &format!("\"{pseudonym}\""))
+}
+
+/// `text` as a JSON string, quotes included.
+pub(crate) fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
