@@ -9,7 +9,10 @@
 //! validation; proofs read stored subtree hashes. It must never rewrite or delete an entry, and
 //! it never reads the clock except through the [`Clock`] its caller passed in.
 
-use crate::{Entry, LogStore, StoreError, StoredCheckpoint, StoredOpening, StoredTree};
+use crate::names::Names;
+use crate::{
+    Entry, LogStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening, StoredTree,
+};
 use std::sync::Arc;
 use stepwise::evidence::seal::{self, Commitment, Hidden, Opening};
 use stepwise::evidence::{Body, Event, FieldError, Stamp, Time};
@@ -66,7 +69,7 @@ impl Appended {
 }
 
 /// The ledger over a store.
-pub struct Ledger<S: LogStore> {
+pub struct Ledger<S: LogStore + PrivateStore> {
     store: S,
     signer: LogSigner,
     frontier: Frontier,
@@ -78,9 +81,11 @@ pub struct Ledger<S: LogStore> {
     recorded_at: Option<Time>,
     /// Whether the log holds a format-3 entry: from then on it takes only sealed events.
     sealed: bool,
+    /// The names it seals events with, when it writes format 3 ([`Ledger::sealing`]).
+    names: Option<Arc<Names>>,
 }
 
-impl<S: LogStore> Ledger<S> {
+impl<S: LogStore + PrivateStore> Ledger<S> {
     /// Opens the ledger over `store`, signing checkpoints with `signer` and stamping entries
     /// with `clock`. An empty store gets its first checkpoint (size 0); otherwise the registry
     /// is rebuilt by replaying the log.
@@ -88,15 +93,39 @@ impl<S: LogStore> Ledger<S> {
     /// Other processes may open or append to the same database meanwhile: when two open an empty
     /// log together, one signs size 0 and the other finds that checkpoint and uses it.
     pub fn open(
-        mut store: S,
+        store: S,
         signer: LogSigner,
         config: LedgerConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, LedgerError> {
+        Self::open_with(store, signer, config, clock, None)
+    }
+
+    /// [`Ledger::open`] for a ledger that seals every event in the clear it is given (format
+    /// 3) with `names`, which it also tells which ids the log's format-1/2 entries name in the
+    /// clear. Without names a ledger appends format 2, and refuses events in the clear once the
+    /// log holds a format-3 entry.
+    pub fn open_sealing(
+        store: S,
+        signer: LogSigner,
+        config: LedgerConfig,
+        clock: Arc<dyn Clock>,
+        names: Arc<Names>,
+    ) -> Result<Self, LedgerError> {
+        Self::open_with(store, signer, config, clock, Some(names))
+    }
+
+    fn open_with(
+        mut store: S,
+        signer: LogSigner,
+        config: LedgerConfig,
+        clock: Arc<dyn Clock>,
+        names: Option<Arc<Names>>,
+    ) -> Result<Self, LedgerError> {
         // The size-0 checkpoint is written at most once; a second pass always finds one.
         for _attempt in 0..3 {
             if let Some(checkpoint) = store.latest_checkpoint()? {
-                return Self::open_at(store, signer, config, clock, checkpoint);
+                return Self::open_at(store, signer, config, clock, checkpoint, names);
             }
             let first = sign(&signer, &Frontier::default())?;
             match store.append(0, &[], &first) {
@@ -121,6 +150,7 @@ impl<S: LogStore> Ledger<S> {
         config: LedgerConfig,
         clock: Arc<dyn Clock>,
         checkpoint: StoredCheckpoint,
+        names: Option<Arc<Names>>,
     ) -> Result<Self, LedgerError> {
         let size = checkpoint.size;
         let stored = store.size()?;
@@ -141,9 +171,15 @@ impl<S: LogStore> Ledger<S> {
             clock,
             recorded_at: None,
             sealed: false,
+            names,
         };
         ledger.catch_up(0, size)?;
         Ok(ledger)
+    }
+
+    /// The names this ledger seals with, if it writes format 3.
+    pub fn names(&self) -> Option<&Arc<Names>> {
+        self.names.as_ref()
     }
 
     /// Replays entries `from..to` into the registry and the latest `recorded_at`.
@@ -152,9 +188,13 @@ impl<S: LogStore> Ledger<S> {
         let registry = &self.registry;
         let recorded_at = &mut self.recorded_at;
         let sealed = &mut self.sealed;
+        let names = self.names.as_deref();
         self.store.scan(from, to, &mut |entry| {
             let mut event = decode_entry(&entry)?;
             *sealed |= event.seal.is_some();
+            if let Some(names) = names {
+                names.note_clear(&event);
+            }
             if let Some(stamp) = event.stamp {
                 *recorded_at = (*recorded_at).max(Some(stamp.recorded_at));
             }
@@ -211,6 +251,9 @@ impl<S: LogStore> Ledger<S> {
                 "a batch holds at most {MAX_BATCH} events, not {}",
                 events.len()
             )));
+        }
+        if let Some(names) = &self.names {
+            names.seal(&mut self.store, &mut events)?;
         }
         // Another process may have appended; a conflict means recompute against its entries.
         // After losing a race the ledger holds the store's append lock while it re-reads and

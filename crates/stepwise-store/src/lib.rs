@@ -20,6 +20,7 @@
 pub mod data_dir;
 pub mod keys;
 pub mod ledger;
+pub mod names;
 pub mod postgres;
 pub mod private;
 pub mod replay;

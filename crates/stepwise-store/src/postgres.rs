@@ -26,7 +26,6 @@ use crate::private::{
     principal_from_row, pseudonymized,
 };
 use postgres::error::SqlState;
-use stepwise::evidence::seal::Secret;
 use postgres::{Client, Config, NoTls, Row, Statement};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use stepwise::evidence::Time;
@@ -558,20 +557,9 @@ fn to_principal(row: &Row) -> Result<PrincipalRecord, StoreError> {
 }
 
 impl PrivateStore for PostgresStore {
-    fn principal(
-        &mut self,
-        id: &str,
-        create: Option<(&str, &Secret)>,
-    ) -> Result<Option<PrincipalRecord>, StoreError> {
-        let client = &mut self.conn_mut().client;
-        if let Some((pseudonym, secret)) = create {
-            client.execute(
-                "INSERT INTO principals (id, pseudonym, secret) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO NOTHING",
-                &[&id, &pseudonym, &&secret[..]],
-            )?;
-        }
-        client
+    fn principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        self.conn()
+            .client
             .query_opt(
                 "SELECT id, pseudonym, secret FROM principals WHERE id = $1",
                 &[&id],
@@ -579,6 +567,29 @@ impl PrivateStore for PostgresStore {
             .as_ref()
             .map(to_principal)
             .transpose()
+    }
+
+    fn create_principals(
+        &mut self,
+        records: &[PrincipalRecord],
+    ) -> Result<Vec<PrincipalRecord>, StoreError> {
+        let client = &mut self.conn_mut().client;
+        let mut tx = client.transaction()?;
+        let mut stored = Vec::with_capacity(records.len());
+        for r in records {
+            tx.execute(
+                "INSERT INTO principals (id, pseudonym, secret) VALUES ($1, $2, $3) \
+                 ON CONFLICT (id) DO NOTHING",
+                &[&r.id, &r.pseudonym, &&r.secret[..]],
+            )?;
+            let row = tx.query_one(
+                "SELECT id, pseudonym, secret FROM principals WHERE id = $1",
+                &[&r.id],
+            )?;
+            stored.push(to_principal(&row)?);
+        }
+        tx.commit()?;
+        Ok(stored)
     }
 
     fn principal_by_pseudonym(
@@ -620,6 +631,26 @@ impl PrivateStore for PostgresStore {
                 opening_from_row(
                     row.try_get(0)?,
                     &field,
+                    row.try_get(2)?,
+                    row.try_get(3)?,
+                    row.try_get(4)?,
+                )
+            })
+            .collect()
+    }
+
+    fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError> {
+        self.conn()
+            .client
+            .query(
+                "SELECT entry, field, salt, value, names FROM openings WHERE field = 'id'",
+                &[],
+            )?
+            .iter()
+            .map(|row| {
+                opening_from_row(
+                    row.try_get(0)?,
+                    "id",
                     row.try_get(2)?,
                     row.try_get(3)?,
                     row.try_get(4)?,

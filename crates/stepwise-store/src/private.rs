@@ -60,13 +60,16 @@ pub struct PendingErasure {
 
 /// Secrets and openings, kept beside the log.
 pub trait PrivateStore: Send {
-    /// The principal `id`'s record; when it has none and `create` is given, stores that one
-    /// first (if another process stored one meanwhile, that one is returned).
-    fn principal(
+    /// The principal `id`'s record.
+    fn principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError>;
+
+    /// Stores `records` (new principals) in one transaction and returns the stored record of
+    /// each one's id: another process may have stored one for the same id first, and then that
+    /// one is kept and returned.
+    fn create_principals(
         &mut self,
-        id: &str,
-        create: Option<(&str, &Secret)>,
-    ) -> Result<Option<PrincipalRecord>, StoreError>;
+        records: &[PrincipalRecord],
+    ) -> Result<Vec<PrincipalRecord>, StoreError>;
 
     /// The record of the principal whose pseudonym is `pseudonym`.
     fn principal_by_pseudonym(
@@ -79,6 +82,9 @@ pub trait PrivateStore: Send {
 
     /// The openings kept for entries `from..to`, by entry.
     fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError>;
+
+    /// Every promise id's opening (what maps the ids clients use to the log's).
+    fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError>;
 
     /// Forgets a principal, in one transaction: its record, every opening of an entry that
     /// names it, the principal its API keys name (the keys are revoked), its name in the
@@ -98,12 +104,14 @@ pub trait PrivateStore: Send {
 }
 
 impl<T: PrivateStore + ?Sized> PrivateStore for Box<T> {
-    fn principal(
+    fn principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        (**self).principal(id)
+    }
+    fn create_principals(
         &mut self,
-        id: &str,
-        create: Option<(&str, &Secret)>,
-    ) -> Result<Option<PrincipalRecord>, StoreError> {
-        (**self).principal(id, create)
+        records: &[PrincipalRecord],
+    ) -> Result<Vec<PrincipalRecord>, StoreError> {
+        (**self).create_principals(records)
     }
     fn principal_by_pseudonym(
         &self,
@@ -116,6 +124,9 @@ impl<T: PrivateStore + ?Sized> PrivateStore for Box<T> {
     }
     fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError> {
         (**self).openings(from, to)
+    }
+    fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError> {
+        (**self).promise_openings()
     }
     fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError> {
         (**self).erase(erase)

@@ -15,7 +15,6 @@ use crate::private::{
     Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, opening_from_row,
     principal_from_row, pseudonymized,
 };
-use stepwise::evidence::seal::Secret;
 use crate::keys::KeyRecord;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -392,25 +391,38 @@ fn principal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, String, Vec
 }
 
 impl PrivateStore for SqliteStore {
-    fn principal(
-        &mut self,
-        id: &str,
-        create: Option<(&str, &Secret)>,
-    ) -> Result<Option<PrincipalRecord>, StoreError> {
-        if let Some((pseudonym, secret)) = create {
-            self.conn
-                .prepare_cached(
-                    "INSERT INTO principals (id, pseudonym, secret) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (id) DO NOTHING",
-                )?
-                .execute(params![id, pseudonym, &secret[..]])?;
-        }
+    fn principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError> {
         self.conn
             .prepare_cached("SELECT id, pseudonym, secret FROM principals WHERE id = ?1")?
             .query_row([id], principal_row)
             .optional()?
             .map(|(id, p, s)| principal_from_row(id, p, &s))
             .transpose()
+    }
+
+    fn create_principals(
+        &mut self,
+        records: &[PrincipalRecord],
+    ) -> Result<Vec<PrincipalRecord>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut stored = Vec::with_capacity(records.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO principals (id, pseudonym, secret) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO NOTHING",
+            )?;
+            let mut select =
+                tx.prepare_cached("SELECT id, pseudonym, secret FROM principals WHERE id = ?1")?;
+            for r in records {
+                insert.execute(params![r.id, r.pseudonym, &r.secret[..]])?;
+                let (id, p, s) = select.query_row([&r.id], principal_row)?;
+                stored.push(principal_from_row(id, p, &s)?);
+            }
+        }
+        tx.commit()?;
+        Ok(stored)
     }
 
     fn principal_by_pseudonym(
@@ -444,6 +456,20 @@ impl PrivateStore for SqliteStore {
         )?;
         let to = i64::try_from(to).unwrap_or(i64::MAX);
         let rows = stmt.query_map(params![sql_index(from)?, to], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.map(|r| {
+            let (entry, field, salt, value, names): (i64, String, Vec<u8>, Vec<u8>, String) = r?;
+            opening_from_row(entry, &field, &salt, value, names)
+        })
+        .collect()
+    }
+
+    fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT entry, field, salt, value, names FROM openings WHERE field = 'id'",
+        )?;
+        let rows = stmt.query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?;
         rows.map(|r| {

@@ -51,3 +51,10 @@ impl fmt::Display for Id {
         f.write_str(&self.0)
     }
 }
+
+/// An id hashes and compares as its text, so maps keyed by ids can be searched by `&str`.
+impl std::borrow::Borrow<str> for Id {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}

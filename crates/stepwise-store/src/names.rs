@@ -1,0 +1,390 @@
+//! Names at the doors: the ids people use ↔ the pseudonyms the log and the engine use.
+//!
+//! The engine folds the log as it is, so every state, rank and decision is keyed by the names
+//! in the leaves: pseudonyms (format 3), or ids in the clear where format-1/2 entries named them.
+//! A door turns the ids it is given into those names ([`Names::name`]; sealing an event does
+//! the same, creating a secret for a principal the log has never named, [`Names::seal`]) and
+//! turns names back into ids in what it prints ([`Names::open_json`], [`Names::open_text`]).
+//! A forgotten principal has no id any more: its pseudonym is printed as it is.
+//!
+//! The maps live in memory, loaded from the store at start; this process's own appends add to
+//! them, and a follower adds what other processes appended and drops what they forgot
+//! ([`Names::observe`]). No lookup here does cryptography: a decision costs one read lock and
+//! one hash lookup per id.
+
+use crate::private::{PrincipalRecord, PrivateStore};
+use crate::{LogStore, StoreError};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use stepwise::evidence::seal::{self, Hidden};
+use stepwise::evidence::{Body, Event, Id};
+
+#[derive(Default)]
+struct Maps {
+    /// id → pseudonym.
+    pseudonym: HashMap<Id, Id>,
+    /// pseudonym → id.
+    id: HashMap<Id, Id>,
+    /// Ids that format-1/2 entries of this log name in the clear: they keep that name.
+    legacy: HashSet<Id>,
+    /// A client's promise id → the log's (format 3).
+    promise: HashMap<Id, Id>,
+    /// The log's promise id → the client's.
+    promise_id: HashMap<Id, Id>,
+}
+
+/// The two-way map between ids and the log's names (see the module docs).
+#[derive(Default)]
+pub struct Names {
+    maps: RwLock<Maps>,
+}
+
+impl std::fmt::Debug for Names {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let maps = self.read();
+        f.debug_struct("Names")
+            .field("principals", &maps.pseudonym.len())
+            .field("promises", &maps.promise.len())
+            .field("legacy", &maps.legacy.len())
+            .finish()
+    }
+}
+
+impl Names {
+    /// The names kept in `store`: every principal's pseudonym and every promise id's opening.
+    /// (Which ids format-1/2 entries name in the clear is learnt from the log by the ledger,
+    /// [`Names::note_clear`].)
+    pub fn load(store: &(impl PrivateStore + ?Sized)) -> Result<Self, StoreError> {
+        let names = Self::default();
+        {
+            let mut maps = names.write();
+            for record in store.principals()? {
+                let (id, pseudonym) = record_names(&record)?;
+                maps.id.insert(pseudonym.clone(), id.clone());
+                maps.pseudonym.insert(id, pseudonym);
+            }
+            for stored in store.promise_openings()? {
+                add_promise(&mut maps, &stored.opening)?;
+            }
+        }
+        Ok(names)
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Maps> {
+        self.maps.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Maps> {
+        self.maps.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The log's name for principal `id`: its pseudonym, or `id` itself when the log names it
+    /// in the clear or not at all (a principal with no evidence) — or when `id` is already a
+    /// pseudonym.
+    pub fn name(&self, id: &Id) -> Id {
+        self.read()
+            .pseudonym
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.clone())
+    }
+
+    /// The log's name for the promise a client calls `id`.
+    pub fn promise(&self, id: &Id) -> Id {
+        self.read()
+            .promise
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| id.clone())
+    }
+
+    /// The id behind `name` (a pseudonym or a sealed promise id), if this process knows it:
+    /// `None` for a name in the clear, and for a forgotten principal.
+    pub fn id_of(&self, name: &str) -> Option<Id> {
+        let maps = self.read();
+        maps.id
+            .get(name)
+            .or_else(|| maps.promise_id.get(name))
+            .cloned()
+    }
+
+    /// Whether `name` is a pseudonym this log no longer maps to an id: a forgotten principal.
+    pub fn is_forgotten(&self, name: &str) -> bool {
+        seal::is_pseudonym(name) && !self.read().id.contains_key(name)
+    }
+
+    /// Whether format-1/2 entries of this log name `id` in the clear.
+    pub fn is_clear(&self, id: &Id) -> bool {
+        self.read().legacy.contains(id)
+    }
+
+    /// How many principals have a pseudonym here.
+    pub fn len(&self) -> usize {
+        self.read().pseudonym.len()
+    }
+
+    /// Whether no principal has a pseudonym here.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Notes the ids a format-1/2 entry names in the clear (the ledger calls it as it reads
+    /// the log): they keep their clear name in this log's format-3 entries too.
+    pub fn note_clear(&self, event: &Event) {
+        if event.seal.is_some() {
+            return;
+        }
+        let ids: Vec<&Id> = seal::principals(event);
+        let mut maps = self.write();
+        for id in ids {
+            if !maps.legacy.contains(id) {
+                maps.legacy.insert(id.clone());
+            }
+        }
+    }
+
+    /// Seals every event of `events` that is still in the clear (format 3): principals the
+    /// log has never named get a secret, stored for all of them in one transaction before the
+    /// events are appended (an unused secret is harmless; an entry without its secret is not).
+    pub fn seal(
+        &self,
+        store: &mut (impl PrivateStore + ?Sized),
+        events: &mut [Event],
+    ) -> Result<(), StoreError> {
+        let mut new = Vec::new();
+        {
+            let maps = self.read();
+            let mut seen = HashSet::new();
+            for event in events.iter().filter(|e| e.seal.is_none()) {
+                for id in seal::principals(event) {
+                    let known = maps.pseudonym.contains_key(id)
+                        || maps.legacy.contains(id)
+                        || seal::is_pseudonym(id.as_str());
+                    if !known && seen.insert(id.clone()) {
+                        new.push(id.clone());
+                    }
+                }
+            }
+        }
+        if !new.is_empty() {
+            let mut records = Vec::with_capacity(new.len());
+            for id in new {
+                let secret = seal::fresh_secret().map_err(randomness)?;
+                records.push(PrincipalRecord {
+                    pseudonym: seal::pseudonym(&secret, &id).as_str().to_owned(),
+                    id: id.as_str().to_owned(),
+                    secret,
+                });
+            }
+            let stored = store.create_principals(&records)?;
+            let mut maps = self.write();
+            for record in &stored {
+                let (id, pseudonym) = record_names(record)?;
+                maps.id.insert(pseudonym.clone(), id.clone());
+                maps.pseudonym.insert(id, pseudonym);
+            }
+        }
+        let maps = self.read();
+        let principal = |id: &Id| maps.pseudonym.get(id).cloned().unwrap_or_else(|| id.clone());
+        let promise = |id: &Id| maps.promise.get(id).cloned().unwrap_or_else(|| id.clone());
+        let mut promises = Vec::new();
+        for event in events.iter_mut().filter(|e| e.seal.is_none()) {
+            *event = seal::seal(event, &principal, &promise).map_err(randomness)?;
+            if let Some(opening) = event
+                .seal
+                .as_ref()
+                .and_then(|s| s.opening(Hidden::PromiseId))
+            {
+                promises.push(opening.clone());
+            }
+        }
+        drop(maps);
+        if !promises.is_empty() {
+            let mut maps = self.write();
+            for opening in &promises {
+                add_promise(&mut maps, opening)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps the maps current with an entry another process appended (a follower calls it as
+    /// it folds): a principal or promise it names that this process does not know is looked up
+    /// in the store; an erasure drops the forgotten principal's id.
+    pub fn observe(
+        &self,
+        store: &(impl PrivateStore + LogStore + ?Sized),
+        index: u64,
+        event: &Event,
+    ) -> Result<(), StoreError> {
+        let Some(_) = &event.seal else {
+            self.note_clear(event);
+            return Ok(());
+        };
+        if let Body::Erasure { principal, .. } = &event.body {
+            self.drop_pseudonym(principal.as_str());
+            return Ok(());
+        }
+        let unknown: Vec<Id> = {
+            let maps = self.read();
+            seal::principals(event)
+                .into_iter()
+                .filter(|p| seal::is_pseudonym(p.as_str()) && !maps.id.contains_key(*p))
+                .cloned()
+                .collect()
+        };
+        for pseudonym in unknown {
+            if let Some(record) = store.principal_by_pseudonym(pseudonym.as_str())? {
+                let (id, pseudonym) = record_names(&record)?;
+                let mut maps = self.write();
+                maps.id.insert(pseudonym.clone(), id.clone());
+                maps.pseudonym.insert(id, pseudonym);
+            }
+        }
+        if let Body::Promise { id, .. } = &event.body
+            && !self.read().promise_id.contains_key(id)
+        {
+            for stored in store.openings(index, index + 1)? {
+                if stored.opening.field == Hidden::PromiseId {
+                    add_promise(&mut self.write(), &stored.opening)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets `pseudonym`'s id (after its erasure, here or in another process).
+    pub fn drop_pseudonym(&self, pseudonym: &str) {
+        let mut maps = self.write();
+        if let Some(id) = maps.id.remove(pseudonym) {
+            maps.pseudonym.remove(&id);
+        }
+    }
+
+    /// Drops the client ids of promises the erasure of a principal made unopenable: those whose
+    /// openings are gone from `store`.
+    pub fn drop_promises(&self, log_ids: &[Id]) {
+        let mut maps = self.write();
+        for log_id in log_ids {
+            if let Some(id) = maps.promise_id.remove(log_id) {
+                maps.promise.remove(&id);
+            }
+        }
+    }
+
+    /// `text` (JSON) with every pseudonym and sealed promise id this process can open replaced
+    /// by its id, escaped for a JSON string.
+    pub fn open_json<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.open(text, true)
+    }
+
+    /// `text` (prose, a table) with every pseudonym and sealed promise id this process can open
+    /// replaced by its id.
+    pub fn open_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        self.open(text, false)
+    }
+
+    fn open<'a>(&self, text: &'a str, json: bool) -> Cow<'a, str> {
+        const LEN: usize = 33;
+        let bytes = text.as_bytes();
+        if !bytes.contains(&(seal::PSEUDONYM_PREFIX as u8)) {
+            return Cow::Borrowed(text);
+        }
+        let maps = self.read();
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        let mut i = 0;
+        while let Some(k) = text[i..].find(seal::PSEUDONYM_PREFIX) {
+            let at = i + k;
+            let end = at + LEN;
+            let boundary_before = at == 0 || matches!(bytes[at - 1], b'"' | b' ' | b'\n' | b'(');
+            let boundary_after = bytes.get(end).is_none_or(|c| !c.is_ascii_alphanumeric());
+            let candidate = text.get(at..end).filter(|t| seal::is_pseudonym(t));
+            match candidate {
+                Some(name) if boundary_before && boundary_after => {
+                    let id = maps.id.get(name).or_else(|| maps.promise_id.get(name));
+                    if let Some(id) = id {
+                        out.push_str(&text[copied..at]);
+                        if json {
+                            let quoted = crate::private::json_string(id.as_str());
+                            out.push_str(&quoted[1..quoted.len() - 1]);
+                        } else {
+                            out.push_str(id.as_str());
+                        }
+                        copied = end;
+                    }
+                    i = end;
+                }
+                _ => i = at + 1,
+            }
+        }
+        if copied == 0 {
+            return Cow::Borrowed(text);
+        }
+        out.push_str(&text[copied..]);
+        Cow::Owned(out)
+    }
+}
+
+fn record_names(record: &PrincipalRecord) -> Result<(Id, Id), StoreError> {
+    let bad = |e| StoreError::Corrupt(format!("principal record {record:?}: {e}"));
+    let id = Id::parse("id", &record.id).map_err(bad)?;
+    let pseudonym = Id::parse("pseudonym", &record.pseudonym).map_err(bad)?;
+    if seal::pseudonym(&record.secret, &id) != pseudonym {
+        return Err(StoreError::Corrupt(format!(
+            "principal record {record:?}: the pseudonym is not its secret's"
+        )));
+    }
+    Ok((id, pseudonym))
+}
+
+fn add_promise(maps: &mut Maps, opening: &seal::Opening) -> Result<(), StoreError> {
+    let text = std::str::from_utf8(&opening.value)
+        .map_err(|_| StoreError::Corrupt("a promise id's opening is not UTF-8".into()))?;
+    let id = Id::parse("id", text)
+        .map_err(|e| StoreError::Corrupt(format!("a promise id's opening: {e}")))?;
+    let log_id = seal::promise_name(opening);
+    maps.promise_id.insert(log_id.clone(), id.clone());
+    maps.promise.insert(id, log_id);
+    Ok(())
+}
+
+fn randomness(e: getrandom::Error) -> StoreError {
+    StoreError::Database(format!("the operating system's random source failed: {e}").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names_with(id: &str, pseudonym: &str) -> Names {
+        let names = Names::default();
+        let (id, p) = (
+            Id::parse("i", id).expect("valid"),
+            Id::parse("p", pseudonym).expect("valid"),
+        );
+        names.write().id.insert(p.clone(), id.clone());
+        names.write().pseudonym.insert(id, p);
+        names
+    }
+
+    #[test]
+    fn open_replaces_whole_pseudonyms_only() {
+        let p = "~0123456789abcdef0123456789abcdef";
+        let names = names_with("user:\"q\"", p);
+        let json = format!(r#"{{"subject":"{p}","x":"a{p}","y":"{p}0"}}"#);
+        assert_eq!(
+            names.open_json(&json),
+            format!(r#"{{"subject":"user:\"q\"","x":"a{p}","y":"{p}0"}}"#)
+        );
+        assert_eq!(
+            names.open_text(&format!("vouched by {p}.")),
+            "vouched by user:\"q\"."
+        );
+        let unknown = "~ffffffffffffffffffffffffffffffff";
+        assert!(matches!(names.open_json(unknown), Cow::Borrowed(_)));
+        assert!(names.is_forgotten(unknown));
+        assert!(!names.is_forgotten(p));
+    }
+}
