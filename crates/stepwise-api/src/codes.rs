@@ -57,8 +57,11 @@ codes! {
     InvalidEvent = ("invalid_event", 422, None, "the event is malformed or breaks a ledger rule; `field` names it");
     /// The event's `at` lies outside the log's time window.
     AtOutOfWindow = ("at_out_of_window", 422, None, "the event's `at` lies outside the log's time window");
-    /// No such entry, key or endpoint.
-    NotFound = ("not_found", 404, None, "no such entry, key or endpoint");
+    /// No such entry, key, principal or endpoint.
+    NotFound = ("not_found", 404, None, "no such entry, key, principal or endpoint");
+    /// Forgotten as far as it can be: entries of formats 1 and 2 name the principal in the clear
+    /// and stay, listed in the message.
+    InClearEntries = ("in_clear_entries", 409, None, "forgotten as far as it can be; the format-1/2 entries listed name the principal in the clear and stay");
     /// The endpoint does not take this method.
     MethodNotAllowed = ("method_not_allowed", 405, None, "the endpoint does not take this method");
     /// The body is larger than the server's limit.

@@ -91,9 +91,18 @@ pub struct EventView {
     pub bytes: String,
     /// `SHA-256(0x00 ‖ bytes)`, hex.
     pub leaf_hash: String,
-    /// The event, decoded.
+    /// The event, decoded: the leaf as it is (in format 3, principals by pseudonym — shown to a
+    /// key by their ids — and commitments in place of the note, signature and promise id).
     #[schema(value_type = Object)]
     pub event: Value,
+    /// Format 3: the event opened, with the note, signature and promise id its commitments hide
+    /// (those whose openings are kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub opened: Option<Value>,
+    /// Format 3: the hidden fields whose openings were erased (their principal was forgotten).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<String>,
 }
 
 /// Query of an inclusion proof.
@@ -426,4 +435,40 @@ pub struct NewKey {
     /// Its record.
     #[serde(flatten)]
     pub record: KeyView,
+}
+
+/// What forgetting a principal did (`DELETE /v1/principals/{id}`, `stepwise forget --json`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ForgetView {
+    /// The id forgotten: from now on it answers as a principal with no evidence.
+    pub id: String,
+    /// Its pseudonym, the only name its erasure entry and its old entries carry.
+    pub pseudonym: Option<String>,
+    /// The log index of the erasure entry.
+    pub erasure_entry: Option<u64>,
+    /// Format-1/2 entries that name it in the clear and stay (then the answer is the error
+    /// `in_clear_entries`, which lists them).
+    pub in_clear_entries: Vec<u64>,
+    /// Earlier erasures, cut short by a crash, that this call finished (their pseudonyms).
+    pub finished: Vec<String>,
+}
+
+/// Query of `DELETE /v1/principals/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ForgetQuery {
+    /// Why: `request` (the principal asked; the default), `legal` (ordered), `policy` (the
+    /// operator's retention rule). Written in the erasure entry.
+    pub reason: Option<String>,
+}
+
+/// A principal's pseudonym and the secret it is derived from.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SecretView {
+    /// The principal.
+    pub id: String,
+    /// Its name in the log.
+    pub pseudonym: String,
+    /// Its 32-byte secret, base64.
+    pub secret: String,
 }

@@ -77,8 +77,8 @@ impl Replay {
 /// engine), with a spinner; returns the state and the instant to answer at (the one given, or
 /// now: see `TrustState::instant_for`).
 pub fn fold_prefix(data: &DataDir, prefix: Prefix) -> Result<(LadderState, Time)> {
-    let policy = data.policy()?;
-    let store = data.open_store()?;
+    let (store, names, policy) = data.open_named()?;
+    crate::output::open_names_with(names);
     let bar = crate::output::spinner();
     let folded = question::replay(&store, &policy, prefix, crate::record::now(), &mut |n| {
         bar.set_message(format!("{n} entries read"));
@@ -95,9 +95,15 @@ pub fn fold(data: &DataDir, replay: &Replay) -> Result<(LadderState, Time)> {
 
 /// Answers `question` from a fold of the data directory's log: the engine's question, asked of
 /// a replay, as a one-shot command asks it.
-pub fn ask<Q: Question>(data: &DataDir, question: Q) -> Result<Q::Answer> {
+pub fn ask<Q: Question>(data: &DataDir, mut question: Q) -> Result<Q::Answer> {
     let (state, at) = fold_prefix(data, question.prefix())?;
+    question.name_with(&names());
     Ok(question.answer(&state, at))
+}
+
+/// The names of the log last folded (ids ↔ pseudonyms).
+pub fn names() -> std::sync::Arc<stepwise_store::names::Names> {
+    crate::output::names().unwrap_or_default()
 }
 
 /// The evidence line of an answer: the cited entries, and which were imported as history.
@@ -177,6 +183,8 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
 /// `decide` tool): folded from the part of the log the question asks of.
 pub fn decision(data: &DataDir, question: &Decide) -> Result<DecisionView> {
     let (state, at) = fold_prefix(data, question.prefix)?;
+    let mut question = question.clone();
+    question.name_with(&names());
     Ok(question.view(&state, at))
 }
 
@@ -224,8 +232,8 @@ pub fn write_decision(w: &mut dyn Write, view: &DecisionView) -> std::io::Result
 }
 
 pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool> {
-    let subject = Id::parse("SUBJECT", &args.subject)?;
     let (state, at) = fold(data, &args.replay)?;
+    let subject = names().name(&Id::parse("SUBJECT", &args.subject)?);
     let explanation = state.explain(&subject, at);
     let steps = &explanation.timeline;
     let view = Explain {

@@ -18,6 +18,10 @@ pub enum LogCommand {
     Get {
         /// The entry's index, from 0.
         index: u64,
+        /// Also the event opened: principals by their ids, and the note, signature and promise
+        /// id its commitments hide (format 3; erased ones are listed).
+        #[arg(long)]
+        open: bool,
     },
     /// Print a Merkle proof.
     #[command(subcommand)]
@@ -29,6 +33,30 @@ pub enum LogCommand {
         #[arg(long)]
         key: Option<String>,
     },
+}
+
+/// Entry `index` (its canonical bytes `bytes`) opened: principals by their ids, the hidden
+/// fields from their openings; and which hidden fields are erased.
+fn opened(
+    ledger: &stepwise_store::Ledger<stepwise_store::SqliteStore>,
+    index: u64,
+    bytes: &[u8],
+) -> Result<(serde_json::Value, Vec<String>)> {
+    use stepwise_store::PrivateStore as _;
+    let openings: Vec<_> = ledger
+        .store()
+        .openings(index, index + 1)?
+        .into_iter()
+        .map(|o| o.opening)
+        .collect();
+    let opened = stepwise_store::names::open_entry(bytes, &openings);
+    let text = opened.event.to_string();
+    let text = match ledger.names() {
+        Some(names) => names.open_json(&text).into_owned(),
+        None => text,
+    };
+    let erased = opened.erased.iter().map(|f| (*f).to_owned()).collect();
+    Ok((serde_json::from_str(&text)?, erased))
 }
 
 #[derive(Subcommand)]
@@ -63,24 +91,34 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
                 |w| write!(w, "{}", cp.note),
             )?;
         }
-        LogCommand::Get { index } => {
+        LogCommand::Get { index, open } => {
             let entry = ledger.entry(index)?;
             let text = String::from_utf8_lossy(&entry.bytes);
             let event: serde_json::Value =
                 serde_json::from_slice(&entry.bytes).unwrap_or(serde_json::Value::Null);
-            out.emit(
-                &serde_json::json!({
-                    "index": index,
-                    "bytes": base64::engine::general_purpose::STANDARD.encode(&entry.bytes),
-                    "leaf_hash": hex(&entry.leaf_hash),
-                    "event": event,
-                }),
-                |w| {
-                    writeln!(w, "index:     {index}")?;
-                    writeln!(w, "leaf hash: {}", hex(&entry.leaf_hash))?;
-                    writeln!(w, "bytes:     {text}")
-                },
-            )?;
+            let mut json = serde_json::json!({
+                "index": index,
+                "bytes": base64::engine::general_purpose::STANDARD.encode(&entry.bytes),
+                "leaf_hash": hex(&entry.leaf_hash),
+                "event": event,
+            });
+            let opened = if open { Some(opened(&ledger, index, &entry.bytes)?) } else { None };
+            if let Some((event, erased)) = &opened {
+                json["opened"] = event.clone();
+                json["erased"] = erased.clone().into();
+            }
+            out.emit(&json, |w| {
+                writeln!(w, "index:     {index}")?;
+                writeln!(w, "leaf hash: {}", hex(&entry.leaf_hash))?;
+                writeln!(w, "bytes:     {text}")?;
+                if let Some((event, erased)) = &opened {
+                    writeln!(w, "opened:    {event}")?;
+                    if !erased.is_empty() {
+                        writeln!(w, "erased:    {} (its principal was forgotten)", erased.join(", "))?;
+                    }
+                }
+                Ok(())
+            })?;
         }
         LogCommand::Proof(ProofCommand::Inclusion { index, size }) => {
             let size = size.unwrap_or(ledger.size());

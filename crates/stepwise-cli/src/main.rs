@@ -6,6 +6,7 @@
 
 mod decisions;
 mod eval;
+mod forget;
 mod gate;
 mod import;
 mod ladder;
@@ -101,6 +102,10 @@ enum Command {
     /// Manage the server's API keys.
     #[command(subcommand)]
     Key(serve::KeyCommand),
+    /// Forget a principal: erase its secret, the openings of every entry naming it, its keys'
+    /// principal and its name in the decision log; append an erasure entry. Every proof still
+    /// verifies. Exit 2 when no principal has this id (see docs/PRIVACY.md).
+    Forget(forget::ForgetArgs),
     /// Run an attack scenario under stepwise's ladder and two baselines, same world and seed.
     Simulate(simulate::SimulateArgs),
 }
@@ -132,6 +137,7 @@ fn main() -> ExitCode {
         Command::Gate(args) => gate::run(&data, args),
         Command::Decisions(args) => decisions::run(&data, args, &mut out),
         Command::Key(cmd) => serve::key(&data, cmd, &mut out),
+        Command::Forget(args) => forget::run(&data, args, &mut out),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

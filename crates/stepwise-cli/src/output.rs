@@ -5,7 +5,25 @@
 
 use serde_json::Value;
 use std::io::{self, Write};
+use std::sync::Arc;
 use stepwise::evidence::FieldError;
+use stepwise_store::names::Names;
+
+/// The names of the log this command read, which its output is opened with.
+static NAMES: std::sync::RwLock<Option<Arc<Names>>> = std::sync::RwLock::new(None);
+
+/// From now on, output names principals by the ids `names` maps the log's pseudonyms to: a
+/// command that opened a store says so once it has its names.
+pub fn open_names_with(names: Arc<Names>) {
+    if let Ok(mut slot) = NAMES.write() {
+        *slot = Some(names);
+    }
+}
+
+/// The names output is opened with, if a store was opened.
+pub fn names() -> Option<Arc<Names>> {
+    NAMES.read().ok().and_then(|n| n.clone())
+}
 
 /// Where results go.
 pub struct Out {
@@ -22,19 +40,26 @@ impl Out {
         self.json
     }
 
-    /// Prints `value` as JSON, or runs `human` to print text.
+    /// Prints `value` as JSON, or runs `human` to print text: principals by their ids, never
+    /// by the log's pseudonyms (see [`open_names_with`]).
     pub fn emit(
         &mut self,
         value: &Value,
         human: impl FnOnce(&mut dyn Write) -> io::Result<()>,
     ) -> io::Result<()> {
+        let mut buffer = Vec::with_capacity(1024);
+        if self.json {
+            serde_json::to_writer_pretty(&mut buffer, value)?;
+            writeln!(buffer)?;
+        } else {
+            human(&mut buffer)?;
+        }
         let stdout = io::stdout();
         let mut w = stdout.lock();
-        if self.json {
-            serde_json::to_writer_pretty(&mut w, value)?;
-            writeln!(w)?;
-        } else {
-            human(&mut w)?;
+        match (names(), std::str::from_utf8(&buffer)) {
+            (Some(names), Ok(text)) if self.json => w.write_all(names.open_json(text).as_bytes())?,
+            (Some(names), Ok(text)) => w.write_all(names.open_text(text).as_bytes())?,
+            _ => w.write_all(&buffer)?,
         }
         w.flush()
     }
@@ -95,6 +120,8 @@ pub fn error_json(e: &anyhow::Error) -> Value {
     if let Some(refusal) = e.chain().find_map(|c| c.downcast_ref::<FieldError>()) {
         body["field"] = refusal.field.clone().into();
         body["code"] = refusal.code.name().into();
+    } else if let Some(engine) = e.chain().find_map(|c| c.downcast_ref::<stepwise_engine::Error>()) {
+        body["code"] = engine.body.code.clone().into();
     }
     body
 }

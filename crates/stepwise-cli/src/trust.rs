@@ -62,7 +62,8 @@ pub struct PromisesArgs {
 
 /// Folds the data directory's whole log with `params`.
 fn fold(data: &DataDir, params: ModelParams) -> Result<TrustState> {
-    let store = data.open_store()?;
+    let (store, names, _) = data.open_named()?;
+    crate::output::open_names_with(names);
     let bar = crate::output::spinner();
     let state = stepwise_store::replay::trust_state(&store, params, Prefix::ALL, &mut |n| {
         bar.set_message(format!("{n} entries read"));
@@ -80,6 +81,8 @@ pub fn trust(data: &DataDir, args: TrustArgs, out: &mut Out) -> Result<bool> {
         .transpose()?;
     let scope = args.scope.map(|s| Id::parse("--scope", &s)).transpose()?;
     let (folded, at) = crate::ladder::fold(data, &args.replay)?;
+    let names = crate::ladder::names();
+    let (subject, truster) = (names.name(&subject), truster.map(|t| names.name(&t)));
     let state = folded.trust();
     let report = state.trust(&subject, truster.as_ref(), scope.as_ref(), at);
     let o = &report.opinion;
@@ -147,7 +150,13 @@ pub fn rank(data: &DataDir, args: RankArgs, out: &mut Out) -> Result<bool> {
     params
         .check()
         .map_err(|e| anyhow::anyhow!("{}", e.replace("model.", "--")))?;
-    let state = fold(data, params.clone())?;
+    let mut params = params;
+    let state = {
+        // The seeds as the log names them (the policy's, or those given on the command line).
+        let (_, names, _) = data.open_named()?;
+        params.seeds = params.seeds.iter().map(|s| names.name(s)).collect();
+        fold(data, params.clone())?
+    };
     for seed in &params.seeds {
         if state.principal_index(seed).is_none() {
             bail!("seed {seed} is not a principal in the log");

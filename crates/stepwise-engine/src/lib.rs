@@ -15,6 +15,7 @@
 //! reads the clock on the decision path but through [`now`], once per question.
 
 mod error;
+mod forget;
 mod live;
 pub mod metrics;
 mod pool;
@@ -40,6 +41,7 @@ use stepwise::ladder::LadderState;
 use stepwise::ledger::{Clock as _, Origin, SystemClock};
 use stepwise::policy::Policy;
 use stepwise_store::data_dir::{DataDir, DataDirError};
+use stepwise_store::names::Names;
 use stepwise_store::{Ledger, LedgerError, PostgresStore, SqliteStore, Store, StoreError};
 
 /// The current instant, by the clock the ledger stamps entries with.
@@ -105,7 +107,12 @@ enum Appender {
 
 /// The engine: the policy, the live state and the threads that keep it current.
 pub struct Engine {
+    /// The policy as written, in ids (what doors read: the gate's tools, the ladder's levels).
     policy: Policy,
+    /// The same policy in the log's names (pseudonyms): what the fold and replays use.
+    fold_policy: Policy,
+    /// Ids ↔ the log's names, for the doors.
+    names: Arc<Names>,
     policy_text: String,
     verifier_key: String,
     appender: Appender,
@@ -145,24 +152,34 @@ impl Engine {
             Some(other) => return Err(OpenError::StoreUrl(other.clone())),
         };
         let pool = Arc::new(Pool::new(opener));
+        let (names, fold_policy) = {
+            let mut store = pool.open()?;
+            let names = Arc::new(Names::open(&*store)?);
+            let fold_policy = names.name_policy(&mut *store, &policy)?;
+            (names, fold_policy)
+        };
         let open_ledger: LedgerOpener = {
             let pool = Arc::clone(&pool);
-            let config = policy.ledger.clone();
+            let config = fold_policy.ledger.clone();
+            let names = Arc::clone(&names);
             Box::new(move || {
-                Ledger::open(
+                Ledger::open_sealing(
                     pool.open()?,
                     signer.clone(),
                     config.clone(),
                     Arc::new(SystemClock),
+                    Arc::clone(&names),
                 )
             })
         };
-        let ledger = open_ledger()?;
-        let empty = LadderState::new(policy.model.clone(), policy.ladder.clone());
+        let mut ledger = open_ledger()?;
+        forget::finish_at_open(&mut ledger, &names, &mut *pool.open()?)?;
+        let empty = LadderState::new(fold_policy.model.clone(), fold_policy.ladder.clone());
         let live = Arc::new(Live::start(
             empty,
             ledger.checkpoint().clone(),
             ledger.store(),
+            Arc::clone(&names),
             now(),
             options.tabler,
         )?);
@@ -189,7 +206,7 @@ impl Engine {
         if options.ranker {
             threads.push(spawn_ranker(
                 Arc::clone(&live),
-                policy.network,
+                fold_policy.network,
                 Arc::clone(&metrics),
                 Arc::clone(&stop),
             )?);
@@ -203,6 +220,8 @@ impl Engine {
         }
         Ok(Self {
             policy,
+            fold_policy,
+            names,
             policy_text,
             verifier_key,
             appender,
@@ -218,6 +237,16 @@ impl Engine {
     /// The operator's policy (ladder, model, ledger rules, gate).
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// The policy in the log's names, as the fold and replays use it.
+    pub fn fold_policy(&self) -> &Policy {
+        &self.fold_policy
+    }
+
+    /// Ids ↔ the log's names: what a door translates questions and answers with.
+    pub fn names(&self) -> &Arc<Names> {
+        &self.names
     }
 
     /// The policy file's text, as served.

@@ -17,6 +17,7 @@ use stepwise_api::{
     TrustView, VerdictView,
 };
 use stepwise_store::LogStore;
+use stepwise_store::names::Names;
 use stepwise_store::replay::{self, Prefix};
 
 /// How long an answer from the live state may take.
@@ -38,6 +39,9 @@ pub trait Question: Send + 'static {
     fn cost(&self) -> Cost {
         Cost::Quick
     }
+    /// Renames the principals it names by the ids a door gave to the names the log uses
+    /// (pseudonyms), as every path does before answering.
+    fn name_with(&mut self, _names: &Names) {}
     /// The answer from `state` (the fold [`Question::prefix`] asks for) at instant `at`.
     fn answer(self, state: &LadderState, at: Time) -> Self::Answer;
 }
@@ -100,6 +104,9 @@ pub struct Decide {
     pub prefix: Prefix,
     /// With reasons in words and the next step (`true`), or the verdict alone.
     pub explain: bool,
+    /// The subject as the door named it, once `subject` holds the log's name for it: what the
+    /// decision shows.
+    shown: Option<Id>,
 }
 
 impl Decide {
@@ -127,6 +134,7 @@ impl Decide {
             truster,
             prefix,
             explain: true,
+            shown: None,
         })
     }
 
@@ -161,13 +169,16 @@ impl Decide {
         at: Time,
         f: impl FnOnce(&Decision<'_>, u64) -> R,
     ) -> R {
-        let d = state.decide(
+        let mut d = state.decide(
             &self.subject,
             &self.capability,
             self.stake,
             self.truster.as_ref(),
             at,
         );
+        if let Some(shown) = &self.shown {
+            d.subject_id = shown;
+        }
         f(&d, state.trust().log_size())
     }
 }
@@ -176,6 +187,13 @@ impl Question for Decide {
     type Answer = DecideReply;
     fn prefix(&self) -> Prefix {
         self.prefix
+    }
+    fn name_with(&mut self, names: &Names) {
+        let name = names.name(&self.subject);
+        if name != self.subject {
+            self.shown = Some(std::mem::replace(&mut self.subject, name));
+        }
+        self.truster = self.truster.as_ref().map(|t| names.name(t));
     }
     fn answer(self, state: &LadderState, at: Time) -> DecideReply {
         let explain = self.explain;
@@ -208,6 +226,10 @@ impl Question for Trust {
     fn prefix(&self) -> Prefix {
         self.prefix
     }
+    fn name_with(&mut self, names: &Names) {
+        self.subject = names.name(&self.subject);
+        self.truster = self.truster.as_ref().map(|t| names.name(t));
+    }
     fn answer(self, state: &LadderState, at: Time) -> TrustView {
         let report = state.trust().trust(
             &self.subject,
@@ -238,6 +260,9 @@ impl Question for Explain {
     type Answer = ExplainView;
     fn prefix(&self) -> Prefix {
         self.prefix
+    }
+    fn name_with(&mut self, names: &Names) {
+        self.subject = names.name(&self.subject);
     }
     fn answer(self, state: &LadderState, at: Time) -> ExplainView {
         ExplainView::new(&state.explain(&self.subject, at), state.trust().log_size())
@@ -289,6 +314,9 @@ impl Question for OpenPromises {
     type Answer = PromisesView;
     fn prefix(&self) -> Prefix {
         self.prefix
+    }
+    fn name_with(&mut self, names: &Names) {
+        self.promisee = self.promisee.as_ref().map(|p| names.name(p));
     }
     // Walks every open promise.
     fn cost(&self) -> Cost {
@@ -388,7 +416,8 @@ impl Engine {
     /// stored prefix. Every answer reports its log size (and rank log size and instant where it
     /// has them): asking again with them gives it again, byte for byte, whatever was appended
     /// since.
-    pub async fn ask<Q: Question>(&self, question: Q) -> Result<Q::Answer, Error> {
+    pub async fn ask<Q: Question>(&self, mut question: Q) -> Result<Q::Answer, Error> {
+        question.name_with(&self.names);
         self.answer_with(question.prefix(), question.cost(), move |state, at| {
             question.answer(state, at)
         })
@@ -422,6 +451,8 @@ impl Engine {
     /// sync door deciding about now (the gate); `None` when the live state is not the fold
     /// asked for.
     pub fn decide_here(&self, question: &Decide) -> Option<DecisionView> {
+        let mut question = question.clone();
+        question.name_with(&self.names);
         self.live
             .answer(question.prefix, now(), |state, at| question.view(state, at))
             .ok()
@@ -441,7 +472,7 @@ impl Engine {
             .acquire()
             .await
             .map_err(|_| Error::unavailable("the server is shutting down"))?;
-        let policy = self.policy.clone();
+        let policy = self.fold_policy.clone();
         // A kept rank is the rank of that prefix as long as no entry in it is dated after the
         // instant asked for.
         let retained = prefix

@@ -64,6 +64,10 @@ fn router(app: Arc<App>) -> Router {
         Arc::clone(&app),
         track,
     ))
+    .layer(axum::middleware::map_response_with_state(
+        Arc::clone(&app),
+        open_names,
+    ))
     .fallback(|| async { ApiError::not_found("no such endpoint; see /openapi.json") })
     .method_not_allowed_fallback(|| async {
         ApiError::new(
@@ -100,6 +104,37 @@ async fn track(
         .metrics()
         .request(method, route, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// Every key may read ids (the reader role is the least): a JSON answer names principals by
+/// the ids they were given, never by the log's pseudonyms (`Names::open_json`). A forgotten
+/// principal has no id any more and is shown by its pseudonym.
+async fn open_names(State(app): State<Arc<App>>, response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::internal("an answer could not be read back").into_response();
+    };
+    let opened = match std::str::from_utf8(&bytes) {
+        Ok(text) => match app.engine.names().open_json(text) {
+            std::borrow::Cow::Owned(text) => Some(text),
+            std::borrow::Cow::Borrowed(_) => None,
+        },
+        Err(_) => None,
+    };
+    match opened {
+        Some(text) => {
+            parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+            Response::from_parts(parts, axum::body::Body::from(text))
+        }
+        None => Response::from_parts(parts, axum::body::Body::from(bytes)),
+    }
 }
 
 /// A method's name without allocating (the API uses only these).

@@ -31,6 +31,7 @@ use utoipa::{Modify, OpenApi};
         (name = "trust", description = "Trust figures, decisions and explanations"),
         (name = "dashboard", description = "What the dashboard reads: the principals table, the overview, a principal's history, the live stream"),
         (name = "keys", description = "API keys (admin)"),
+        (name = "principals", description = "A principal's privacy: forget it (admin), or hand it its own secret"),
         (name = "operations", description = "Health, metrics and this document"),
     )
 )]

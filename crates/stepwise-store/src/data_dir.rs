@@ -12,6 +12,7 @@
 //! checkpoint ever signed.
 
 use crate::ledger::{Ledger, LedgerError};
+use crate::names::Names;
 use crate::{SqliteStore, StoreError};
 use std::fs;
 use std::io::Write as _;
@@ -196,9 +197,27 @@ impl DataDir {
         clock: std::sync::Arc<dyn stepwise::ledger::Clock>,
     ) -> Result<Ledger<SqliteStore>, DataDirError> {
         let signer = self.signer()?;
+        let (store, names, policy) = self.open_named()?;
+        Ok(Ledger::open_sealing(
+            store,
+            signer,
+            policy.ledger,
+            clock,
+            names,
+        )?)
+    }
+
+    /// The SQLite store, its log's names (ids ↔ pseudonyms) and the policy in those names
+    /// (its seeds, operators and trusters as the log names them): what a one-shot command folds
+    /// and answers with.
+    pub fn open_named(
+        &self,
+    ) -> Result<(SqliteStore, std::sync::Arc<Names>, Policy), DataDirError> {
         let policy = self.policy()?;
-        let store = self.open_store()?;
-        Ok(Ledger::open(store, signer, policy.ledger, clock)?)
+        let mut store = self.open_store()?;
+        let names = Names::open(&store)?;
+        let policy = names.name_policy(&mut store, &policy)?;
+        Ok((store, std::sync::Arc::new(names), policy))
     }
 
     fn read(&self, path: &Path) -> Result<String, DataDirError> {

@@ -102,8 +102,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
     }
 
     /// [`Ledger::open`] for a ledger that seals every event in the clear it is given (format
-    /// 3) with `names`, which it also tells which ids the log's format-1/2 entries name in the
-    /// clear. Without names a ledger appends format 2, and refuses events in the clear once the
+    /// 3) with `names` (opened on the same log: `Names::open`). Without names a ledger appends format 2, and refuses events in the clear once the
     /// log holds a format-3 entry.
     pub fn open_sealing(
         store: S,
@@ -177,6 +176,12 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         Ok(ledger)
     }
 
+    /// The store, for what is kept beside the log (secrets, openings: `forget`); the log
+    /// itself is written only through [`Ledger::append`].
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// The names this ledger seals with, if it writes format 3.
     pub fn names(&self) -> Option<&Arc<Names>> {
         self.names.as_ref()
@@ -188,13 +193,9 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         let registry = &self.registry;
         let recorded_at = &mut self.recorded_at;
         let sealed = &mut self.sealed;
-        let names = self.names.as_deref();
         self.store.scan(from, to, &mut |entry| {
             let mut event = decode_entry(&entry)?;
             *sealed |= event.seal.is_some();
-            if let Some(names) = names {
-                names.note_clear(&event);
-            }
             if let Some(stamp) = event.stamp {
                 *recorded_at = (*recorded_at).max(Some(stamp.recorded_at));
             }

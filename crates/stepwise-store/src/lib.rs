@@ -18,6 +18,7 @@
 //! database; appends sequenced by a lock in the database).
 
 pub mod data_dir;
+pub mod forget;
 pub mod keys;
 pub mod ledger;
 pub mod names;

@@ -32,6 +32,9 @@ struct Maps {
     promise: HashMap<Id, Id>,
     /// The log's promise id → the client's.
     promise_id: HashMap<Id, Id>,
+    /// Pseudonyms looked up in the store and not found there: forgotten (a pseudonym is never
+    /// given again, so the answer stays true).
+    forgotten: HashSet<Id>,
 }
 
 /// The two-way map between ids and the log's names (see the module docs).
@@ -52,9 +55,33 @@ impl std::fmt::Debug for Names {
 }
 
 impl Names {
-    /// The names kept in `store`: every principal's pseudonym and every promise id's opening.
-    /// (Which ids format-1/2 entries name in the clear is learnt from the log by the ledger,
-    /// [`Names::note_clear`].)
+    /// The names of the log in `store`: every principal's pseudonym, every promise id's
+    /// opening, and the ids its format-1/2 entries name in the clear (read from those entries,
+    /// which all come before the first format-3 one).
+    pub fn open(store: &(impl PrivateStore + LogStore + ?Sized)) -> Result<Self, StoreError> {
+        let names = Self::load(store)?;
+        let size = store.size()?;
+        let mut first_sealed = None;
+        let mut index = 0;
+        while index < size && first_sealed.is_none() {
+            let to = (index + 4096).min(size);
+            store.scan(index, to, &mut |entry| {
+                if first_sealed.is_none() {
+                    let event = crate::decode_entry(&entry)?;
+                    match event.seal {
+                        Some(_) => first_sealed = Some(entry.index),
+                        None => names.note_clear(&event),
+                    }
+                }
+                Ok(())
+            })?;
+            index = to;
+        }
+        Ok(names)
+    }
+
+    /// The names kept in `store` beside the log: every principal's pseudonym and every promise
+    /// id's opening.
     pub fn load(store: &(impl PrivateStore + ?Sized)) -> Result<Self, StoreError> {
         let names = Self::default();
         {
@@ -144,26 +171,35 @@ impl Names {
         }
     }
 
-    /// Seals every event of `events` that is still in the clear (format 3): principals the
-    /// log has never named get a secret, stored for all of them in one transaction before the
-    /// events are appended (an unused secret is harmless; an entry without its secret is not).
-    pub fn seal(
+    /// The policy with every principal it names renamed as the log names it (see
+    /// `Policy::renamed`); those the log has never named get their secret now, so that the
+    /// name the policy is folded with is the one their first entry will carry.
+    pub fn name_policy(
         &self,
         store: &mut (impl PrivateStore + ?Sized),
-        events: &mut [Event],
+        policy: &stepwise::policy::Policy,
+    ) -> Result<stepwise::policy::Policy, StoreError> {
+        self.create(store, policy.principals().into_iter())?;
+        Ok(policy.renamed(&|id| self.name(id)))
+    }
+
+    /// Gives every id of `ids` that the log names neither by a pseudonym nor in the clear a
+    /// secret and a pseudonym, stored for all of them in one transaction.
+    fn create<'a>(
+        &self,
+        store: &mut (impl PrivateStore + ?Sized),
+        ids: impl Iterator<Item = &'a Id>,
     ) -> Result<(), StoreError> {
         let mut new = Vec::new();
         {
             let maps = self.read();
             let mut seen = HashSet::new();
-            for event in events.iter().filter(|e| e.seal.is_none()) {
-                for id in seal::principals(event) {
-                    let known = maps.pseudonym.contains_key(id)
-                        || maps.legacy.contains(id)
-                        || seal::is_pseudonym(id.as_str());
-                    if !known && seen.insert(id.clone()) {
-                        new.push(id.clone());
-                    }
+            for id in ids {
+                let known = maps.pseudonym.contains_key(id)
+                    || maps.legacy.contains(id)
+                    || seal::is_pseudonym(id.as_str());
+                if !known && seen.insert(id) {
+                    new.push(id.clone());
                 }
             }
         }
@@ -185,6 +221,25 @@ impl Names {
                 maps.pseudonym.insert(id, pseudonym);
             }
         }
+        Ok(())
+    }
+
+    /// Seals every event of `events` that is still in the clear (format 3). Principals the log
+    /// has never named get a secret first, stored for all of them in one transaction before
+    /// the events are appended (an unused secret is harmless; an entry without its secret is
+    /// not).
+    pub fn seal(
+        &self,
+        store: &mut (impl PrivateStore + ?Sized),
+        events: &mut [Event],
+    ) -> Result<(), StoreError> {
+        self.create(
+            store,
+            events
+                .iter()
+                .filter(|e| e.seal.is_none())
+                .flat_map(seal::principals),
+        )?;
         let maps = self.read();
         let principal = |id: &Id| maps.pseudonym.get(id).cloned().unwrap_or_else(|| id.clone());
         let promise = |id: &Id| maps.promise.get(id).cloned().unwrap_or_else(|| id.clone());
@@ -223,23 +278,32 @@ impl Names {
             return Ok(());
         };
         if let Body::Erasure { principal, .. } = &event.body {
-            self.drop_pseudonym(principal.as_str());
-            return Ok(());
+            return self.forget(store, principal.as_str());
         }
         let unknown: Vec<Id> = {
             let maps = self.read();
             seal::principals(event)
                 .into_iter()
-                .filter(|p| seal::is_pseudonym(p.as_str()) && !maps.id.contains_key(*p))
+                .filter(|p| {
+                    seal::is_pseudonym(p.as_str())
+                        && !maps.id.contains_key(*p)
+                        && !maps.forgotten.contains(*p)
+                })
                 .cloned()
                 .collect()
         };
         for pseudonym in unknown {
-            if let Some(record) = store.principal_by_pseudonym(pseudonym.as_str())? {
-                let (id, pseudonym) = record_names(&record)?;
-                let mut maps = self.write();
-                maps.id.insert(pseudonym.clone(), id.clone());
-                maps.pseudonym.insert(id, pseudonym);
+            let record = store.principal_by_pseudonym(pseudonym.as_str())?;
+            let mut maps = self.write();
+            match record {
+                Some(record) => {
+                    let (id, pseudonym) = record_names(&record)?;
+                    maps.id.insert(pseudonym.clone(), id.clone());
+                    maps.pseudonym.insert(id, pseudonym);
+                }
+                None => {
+                    maps.forgotten.insert(pseudonym);
+                }
             }
         }
         if let Body::Promise { id, .. } = &event.body
@@ -254,38 +318,42 @@ impl Names {
         Ok(())
     }
 
-    /// Forgets `pseudonym`'s id (after its erasure, here or in another process).
-    pub fn drop_pseudonym(&self, pseudonym: &str) {
+    /// Forgets `pseudonym`'s id and the promise ids its erasure left unopenable (after its
+    /// erasure in `store`, by this process or another).
+    pub fn forget(
+        &self,
+        store: &(impl PrivateStore + ?Sized),
+        pseudonym: &str,
+    ) -> Result<(), StoreError> {
+        let promises = store.promise_openings()?;
         let mut maps = self.write();
         if let Some(id) = maps.id.remove(pseudonym) {
             maps.pseudonym.remove(&id);
         }
-    }
-
-    /// Drops the client ids of promises the erasure of a principal made unopenable: those whose
-    /// openings are gone from `store`.
-    pub fn drop_promises(&self, log_ids: &[Id]) {
-        let mut maps = self.write();
-        for log_id in log_ids {
-            if let Some(id) = maps.promise_id.remove(log_id) {
-                maps.promise.remove(&id);
-            }
+        if let Ok(p) = Id::parse("pseudonym", pseudonym) {
+            maps.forgotten.insert(p);
         }
+        maps.promise.clear();
+        maps.promise_id.clear();
+        for stored in &promises {
+            add_promise(&mut maps, &stored.opening)?;
+        }
+        Ok(())
     }
 
     /// `text` (JSON) with every pseudonym and sealed promise id this process can open replaced
     /// by its id, escaped for a JSON string.
     pub fn open_json<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        self.open(text, true)
+        self.replace_names(text, true)
     }
 
     /// `text` (prose, a table) with every pseudonym and sealed promise id this process can open
     /// replaced by its id.
     pub fn open_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        self.open(text, false)
+        self.replace_names(text, false)
     }
 
-    fn open<'a>(&self, text: &'a str, json: bool) -> Cow<'a, str> {
+    fn replace_names<'a>(&self, text: &'a str, json: bool) -> Cow<'a, str> {
         const LEN: usize = 33;
         let bytes = text.as_bytes();
         if !bytes.contains(&(seal::PSEUDONYM_PREFIX as u8)) {
@@ -386,5 +454,82 @@ mod tests {
         assert!(matches!(names.open_json(unknown), Cow::Borrowed(_)));
         assert!(names.is_forgotten(unknown));
         assert!(!names.is_forgotten(p));
+    }
+}
+
+/// A stored entry's event with what its commitments hide put back (`note`, `sig`, a promise's
+/// `id`) from `openings`: what a reader with the right to see it is shown. Ids stay as the leaf
+/// names them (a door's [`Names::open_json`] turns pseudonyms into ids).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenedEntry {
+    /// The event as JSON, opened where its openings are kept.
+    pub event: serde_json::Value,
+    /// The hidden fields whose openings are erased (their principal was forgotten).
+    pub erased: Vec<&'static str>,
+    /// The hidden fields whose kept opening does not match the leaf's commitment: tampering
+    /// beside the log.
+    pub mismatched: Vec<&'static str>,
+}
+
+/// Opens the entry whose canonical bytes are `bytes` with the openings kept for it.
+pub fn open_entry(bytes: &[u8], openings: &[seal::Opening]) -> OpenedEntry {
+    use serde_json::Value;
+    let mut event: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    let mut erased = Vec::new();
+    let mut mismatched = Vec::new();
+    let Value::Object(map) = &mut event else {
+        return OpenedEntry {
+            event,
+            erased,
+            mismatched,
+        };
+    };
+    let sealed = map.get("v").and_then(Value::as_u64) == Some(stepwise::evidence::FORMAT_V3);
+    if !sealed {
+        return OpenedEntry {
+            event,
+            erased,
+            mismatched,
+        };
+    }
+    for field in Hidden::ALL {
+        let (leaf_key, committed) = match field {
+            Hidden::Note => ("note_commit", map.get("note_commit").and_then(Value::as_str)),
+            Hidden::Sig => ("sig_commit", map.get("sig_commit").and_then(Value::as_str)),
+            Hidden::PromiseId => (
+                "id",
+                (map.get("kind").and_then(Value::as_str) == Some("promise"))
+                    .then(|| map.get("id").and_then(Value::as_str))
+                    .flatten(),
+            ),
+        };
+        let Some(committed) = committed.map(str::to_owned) else {
+            continue;
+        };
+        let Some(opening) = openings.iter().find(|o| o.field == field) else {
+            erased.push(field.name());
+            continue;
+        };
+        let matches = match field {
+            Hidden::PromiseId => seal::promise_name(opening).as_str() == committed,
+            _ => stepwise::evidence::base64_encode(&opening.commitment()) == committed,
+        };
+        if !matches {
+            mismatched.push(field.name());
+            continue;
+        }
+        let value = match field {
+            Hidden::Sig => Value::from(stepwise::evidence::base64_encode(&opening.value)),
+            _ => Value::from(String::from_utf8_lossy(&opening.value).into_owned()),
+        };
+        if leaf_key != field.name() {
+            map.remove(leaf_key);
+        }
+        map.insert(field.name().to_owned(), value);
+    }
+    OpenedEntry {
+        event,
+        erased,
+        mismatched,
     }
 }

@@ -665,7 +665,7 @@ impl PrivateStore for PostgresStore {
         tx.execute("DELETE FROM principals WHERE id = $1", &[&erase.id])?;
         tx.execute(
             "DELETE FROM openings WHERE strpos(' ' || names || ' ', ' ' || $1 || ' ') > 0",
-            &[&erase.pseudonym],
+            &[&erase.name],
         )?;
         tx.execute(
             "UPDATE keys SET revoked = TRUE, principal = NULL WHERE principal = $1",
@@ -689,10 +689,12 @@ impl PrivateStore for PostgresStore {
                 ],
             )?;
         }
-        tx.execute(
-            "INSERT INTO erasures (pseudonym, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&erase.pseudonym, &erase.reason],
-        )?;
+        if let Some(reason) = erase.reason {
+            tx.execute(
+                "INSERT INTO erasures (pseudonym, reason) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&erase.pseudonym, &reason],
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }

@@ -43,10 +43,13 @@ pub struct StoredOpening {
 pub struct Erase<'a> {
     /// The principal's id.
     pub id: &'a str,
-    /// Its pseudonym.
+    /// Its name in the log's entries (its pseudonym, or its id where the log names it in the
+    /// clear): the openings of entries that name it are erased.
+    pub name: &'a str,
+    /// What replaces its id in the decision log (its pseudonym).
     pub pseudonym: &'a str,
-    /// The reason's code, for the erasure entry still to append.
-    pub reason: &'a str,
+    /// The reason's code, when an erasure entry is still to be appended (kept as pending).
+    pub reason: Option<&'a str>,
 }
 
 /// An erasure whose secret and openings are gone but whose erasure entry is not yet in the log.

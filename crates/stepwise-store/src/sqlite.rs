@@ -486,7 +486,7 @@ impl PrivateStore for SqliteStore {
         tx.execute("DELETE FROM principals WHERE id = ?1", [erase.id])?;
         tx.execute(
             "DELETE FROM openings WHERE instr(' ' || names || ' ', ' ' || ?1 || ' ') > 0",
-            [erase.pseudonym],
+            [erase.name],
         )?;
         tx.execute(
             "UPDATE keys SET revoked = 1, principal = NULL WHERE principal = ?1",
@@ -509,10 +509,12 @@ impl PrivateStore for SqliteStore {
                 ],
             )?;
         }
-        tx.execute(
-            "INSERT INTO erasures (pseudonym, reason) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-            [erase.pseudonym, erase.reason],
-        )?;
+        if let Some(reason) = erase.reason {
+            tx.execute(
+                "INSERT INTO erasures (pseudonym, reason) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                [erase.pseudonym, reason],
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }

@@ -530,6 +530,24 @@ impl Policy {
             network: raw.network.into_refresh()?,
         })
     }
+
+    /// Every principal the policy names: seeds, operators, trusters with a profile.
+    pub fn principals(&self) -> Vec<&Id> {
+        let mut ids: Vec<&Id> = self.model.seeds.iter().collect();
+        ids.extend(&self.ledger.operators);
+        ids.extend(self.ladder.profiles().keys());
+        ids
+    }
+
+    /// The same policy with every principal it names renamed by `rename`: the names the log
+    /// uses (pseudonyms in format 3), so that the fold, the registry and the ladder find them.
+    pub fn renamed(&self, rename: &dyn Fn(&Id) -> Id) -> Self {
+        let mut policy = self.clone();
+        policy.model.seeds = self.model.seeds.iter().map(rename).collect();
+        policy.ledger.operators = self.ledger.operators.iter().map(rename).collect();
+        policy.ladder = self.ladder.renamed(rename);
+        policy
+    }
 }
 
 #[cfg(test)]

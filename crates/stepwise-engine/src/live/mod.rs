@@ -19,8 +19,9 @@ use stepwise::model::state::RankSnapshot;
 use stepwise::policy::RankRefresh;
 use stepwise_api::PrincipalStep;
 use stepwise_store::replay::Prefix;
+use stepwise_store::names::Names;
 use stepwise_store::{Appended, decode_entry};
-use stepwise_store::{LogStore, Store, StoreError, StoredCheckpoint};
+use stepwise_store::{Store, StoreError, StoredCheckpoint};
 
 /// How many published ranks are kept for replays that name one (`rank_log_size`): a replay
 /// with one of them gives the very bits answered; an older one is computed again (cold), equal
@@ -45,6 +46,8 @@ pub struct Live {
     table: RwLock<Arc<Table>>,
     /// Announcements for the live stream.
     news: tokio::sync::broadcast::Sender<News>,
+    /// Ids ↔ the log's names, kept current with what other processes append and forget.
+    names: Arc<Names>,
 }
 
 impl Live {
@@ -52,7 +55,7 @@ impl Live {
     /// network rank is computed now, so that no request has to. Its journal holds only what
     /// is folded from now on, and its principals table is empty until one is published: see
     /// [`Live::start`] for a server's.
-    pub fn new(mut state: LadderState, checkpoint: StoredCheckpoint) -> Self {
+    pub fn new(mut state: LadderState, checkpoint: StoredCheckpoint, names: Arc<Names>) -> Self {
         let snapshot = state.trust().rank_job().snapshot();
         state.publish_rank(snapshot.clone());
         let (news, _) = tokio::sync::broadcast::channel(NEWS_BACKLOG);
@@ -64,6 +67,7 @@ impl Live {
             journal: RwLock::new(Journal::default()),
             table: RwLock::new(Arc::new(Table::default())),
             news,
+            names,
         }
     }
 
@@ -74,11 +78,12 @@ impl Live {
     pub fn start(
         empty: LadderState,
         checkpoint: StoredCheckpoint,
-        store: &dyn LogStore,
+        store: &dyn Store,
+        names: Arc<Names>,
         now: Time,
         table: bool,
     ) -> Result<Self, StoreError> {
-        let live = Self::new(empty, checkpoint);
+        let live = Self::new(empty, checkpoint, names);
         live.catch_up(store)?;
         live.publish_rank(live.read(|s| s.trust().rank_job().snapshot()));
         if table {
@@ -167,7 +172,7 @@ impl Live {
     pub fn fold_committed(
         &self,
         appended: &Appended,
-        store: &dyn LogStore,
+        store: &dyn Store,
     ) -> Result<u64, StoreError> {
         let mut recorded = appended
             .results
@@ -192,7 +197,7 @@ impl Live {
 
     /// Folds every entry the store has beyond what the state holds; returns the new log size.
     /// Entries are decoded before the write lock is taken, so readers wait only for the fold.
-    pub fn catch_up(&self, store: &dyn LogStore) -> Result<u64, StoreError> {
+    pub fn catch_up(&self, store: &dyn Store) -> Result<u64, StoreError> {
         let _folding = self
             .folding
             .lock()
@@ -217,6 +222,9 @@ impl Live {
                 events.push((entry.index, decode_entry(&entry)?));
                 Ok(())
             })?;
+            for (index, event) in &events {
+                self.names.observe(store, *index, event)?;
+            }
             self.fold(events.iter().map(|(index, event)| (*index, event)));
             start = end;
         }

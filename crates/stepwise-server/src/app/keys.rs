@@ -46,6 +46,13 @@ impl KeyCache {
         }
     }
 
+    /// Forgets every cached record (after a principal was forgotten and its keys revoked).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
     /// The record of the key with hash `hash`, from the cache or the store.
     pub async fn lookup(
         &self,

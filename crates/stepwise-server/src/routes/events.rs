@@ -12,7 +12,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::Value;
-use stepwise::evidence::Event;
+use stepwise::evidence::{Event, FORMAT_V3};
+use stepwise_store::names::open_entry;
 use stepwise::ledger::Origin;
 use stepwise_api::{
     AppendQuery, AppendResponse, AppendResult, CheckpointRef, ErrorBody, EventView, EventsBody, hex,
@@ -174,18 +175,32 @@ pub async fn event(
             "no entry {index}: the log holds {size} entries"
         )));
     }
-    let entry = app
+    let (entry, openings) = app
         .engine
         .pool()
         .with::<_, ApiError>(move |s| {
-            s.entry(index)?
-                .ok_or_else(|| ApiError::not_found(format!("no entry {index}")))
+            let entry = s
+                .entry(index)?
+                .ok_or_else(|| ApiError::not_found(format!("no entry {index}")))?;
+            let openings = s.openings(index, index + 1)?;
+            Ok((entry, openings))
         })
         .await?;
+    let event: Value = serde_json::from_slice(&entry.bytes).unwrap_or(Value::Null);
+    let sealed = event.get("v").and_then(Value::as_u64) == Some(FORMAT_V3);
+    let opened = sealed.then(|| {
+        let openings: Vec<_> = openings.into_iter().map(|o| o.opening).collect();
+        open_entry(&entry.bytes, &openings)
+    });
     Ok(Json(EventView {
         index,
         bytes: base64::engine::general_purpose::STANDARD.encode(&entry.bytes),
         leaf_hash: hex(&entry.leaf_hash),
-        event: serde_json::from_slice(&entry.bytes).unwrap_or(Value::Null),
+        event,
+        erased: opened
+            .as_ref()
+            .map(|o| o.erased.iter().map(|f| (*f).to_owned()).collect())
+            .unwrap_or_default(),
+        opened: opened.map(|o| o.event),
     }))
 }

@@ -9,6 +9,7 @@ mod keys;
 mod log;
 pub(crate) mod mcp;
 mod operations;
+mod principals;
 #[cfg(feature = "bench-peer")]
 pub mod peer;
 mod trust;
@@ -53,6 +54,8 @@ pub fn table() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(dashboard::stream))
         .routes(routes!(keys::create_key, keys::list_keys))
         .routes(routes!(keys::revoke_key))
+        .routes(routes!(principals::forget))
+        .routes(routes!(principals::secret))
 }
 
 type Shared = State<Arc<App>>;

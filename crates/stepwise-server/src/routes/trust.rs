@@ -19,7 +19,7 @@ use stepwise_api::{
     VerdictView,
 };
 use stepwise_engine::question::{
-    self as q, Cost, Decide, Explain, OpenPromises, Rank, Trust, optional_id,
+    self as q, Cost, Decide, Explain, OpenPromises, Question as _, Rank, Trust, optional_id,
 };
 
 /// How much a principal can be trusted, with the evidence behind the figure.
@@ -64,7 +64,8 @@ pub async fn decide(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let request: DecideRequest = json(&body(raw)?)?;
-    let question = Decide::from_request(&request)?;
+    let mut question = Decide::from_request(&request)?;
+    question.name_with(app.engine.names());
     // Written straight to bytes (the same JSON as the views serialise to, without building
     // them), within the read of the state.
     let reply = app

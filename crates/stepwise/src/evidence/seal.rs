@@ -302,6 +302,13 @@ pub fn seal(
             reason: *reason,
         },
     };
+    // The author the ledger would fill in, filled in now: a signature covers it.
+    let mut clear = std::borrow::Cow::Borrowed(clear);
+    if clear.author.is_none()
+        && let Some(author) = clear.natural_author().cloned()
+    {
+        clear.to_mut().author = Some(author);
+    }
     Ok(Event {
         at: clear.at,
         author: clear.author.as_ref().map(p),

@@ -303,6 +303,19 @@ impl Ladder {
         Self::new(self.levels.clone(), rules, self.profiles.clone())
     }
 
+    /// The same ladder with every truster profile keyed by `rename(truster)` (the log's name
+    /// for it: see `Policy::renamed`).
+    pub fn renamed(&self, rename: &dyn Fn(&Id) -> Id) -> Self {
+        Self {
+            profiles: self
+                .profiles
+                .iter()
+                .map(|(truster, p)| (rename(truster), p.clone()))
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// The levels, from 0 upwards.
     pub fn levels(&self) -> &[Level] {
         &self.levels

@@ -1,0 +1,165 @@
+//! Forgetting a principal (`stepwise forget`, `DELETE /v1/principals/{id}`): its secret, the
+//! openings of every entry that names it, its API keys' principal and its name in the decision
+//! log are erased in one transaction; then an erasure entry naming only its pseudonym and a
+//! reason is appended; then the database's files are scrubbed. The leaves never change, so every
+//! proof, checkpoint and replay stays exactly as it was.
+//!
+//! A crash between the steps leaves the erasure pending (the store keeps its pseudonym and
+//! reason, nothing else): whoever opens the log next, or runs `forget` again, finishes it
+//! ([`pending`]). Everything of the principal is erased at once, or nothing is.
+
+use crate::names::Names;
+use crate::private::{Erase, PrivateStore};
+use crate::{LogStore, StoreError, decode_entry};
+use stepwise::evidence::seal::{self, Seal};
+use stepwise::evidence::{Body, ErasureReason, Event, Id, Time};
+
+/// Why a principal could not be forgotten.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgetError {
+    /// The log has no principal with this id (never seen, or forgotten already).
+    #[error("no principal {0} is known to this log (never seen, or forgotten already)")]
+    Unknown(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What [`erase`] did, and what is left to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erased {
+    /// The id forgotten.
+    pub id: String,
+    /// Its pseudonym: the only name the erasure entry carries (`None` for a principal the log
+    /// names in the clear, which has none).
+    pub pseudonym: Option<String>,
+    /// Entries of formats 1 and 2 that name it in the clear: they stay as they are.
+    pub in_clear: Vec<u64>,
+}
+
+/// The erasure entry for `pseudonym`: sealed (format 3), no author, only the name and reason.
+pub fn erasure_event(pseudonym: &str, reason: ErasureReason, at: Time) -> Result<Event, StoreError> {
+    let principal = Id::parse("pseudonym", pseudonym)
+        .map_err(|e| StoreError::Corrupt(format!("a pending erasure: {e}")))?;
+    Ok(Event {
+        at,
+        author: None,
+        body: Body::Erasure { principal, reason },
+        note: None,
+        sig: None,
+        stamp: None,
+        seal: Some(Box::new(Seal::default())),
+    })
+}
+
+/// Step 1: erases everything of `id` kept beside the log, in one transaction, leaving the
+/// erasure pending until its entry is appended (step 2, by the caller's appender) and
+/// [`finish`] is called (step 3).
+pub fn erase(
+    store: &mut (impl PrivateStore + LogStore + ?Sized),
+    names: &Names,
+    id: &str,
+    reason: ErasureReason,
+) -> Result<Erased, ForgetError> {
+    let record = store.principal(id)?;
+    let clear_id = Id::parse("id", id).ok();
+    let in_clear = match &clear_id {
+        Some(id) if names.is_clear(id) => in_clear_entries(store, id)?,
+        _ => Vec::new(),
+    };
+    let Some(record) = record else {
+        if in_clear.is_empty() {
+            return Err(ForgetError::Unknown(id.to_owned()));
+        }
+        // Named in the clear only: its format-3 entries name it by its id too. Their openings
+        // go; the decision log gets a random name that links to nothing.
+        let token = random_name()?;
+        store.erase(&Erase {
+            id,
+            name: id,
+            pseudonym: &token,
+            reason: None,
+        })?;
+        store.scrub()?;
+        return Ok(Erased {
+            id: id.to_owned(),
+            pseudonym: None,
+            in_clear,
+        });
+    };
+    store.erase(&Erase {
+        id,
+        name: &record.pseudonym,
+        pseudonym: &record.pseudonym,
+        reason: Some(reason.name()),
+    })?;
+    Ok(Erased {
+        id: id.to_owned(),
+        pseudonym: Some(record.pseudonym),
+        in_clear,
+    })
+}
+
+/// Step 3: the erasure of `pseudonym` has its entry in the log: no longer pending; the files
+/// are scrubbed and `names` forgets it.
+pub fn finish(
+    store: &mut (impl PrivateStore + ?Sized),
+    names: &Names,
+    pseudonym: &str,
+) -> Result<(), StoreError> {
+    store.erasure_logged(pseudonym)?;
+    store.scrub()?;
+    names.forget(store, pseudonym)
+}
+
+/// The erasures still pending (a `forget` cut short by a crash), each with its entry to
+/// append before [`finish`]. An entry appended just before the crash is appended again: the
+/// fold ignores erasures, so a second one changes nothing.
+pub fn pending(
+    store: &(impl PrivateStore + ?Sized),
+    now: Time,
+) -> Result<Vec<(String, Event)>, StoreError> {
+    store
+        .pending_erasures()?
+        .into_iter()
+        .map(|pending| {
+            let reason = ErasureReason::parse("reason", &pending.reason)
+                .map_err(|e| StoreError::Corrupt(format!("a pending erasure: {e}")))?;
+            let event = erasure_event(&pending.pseudonym, reason, now)?;
+            Ok((pending.pseudonym, event))
+        })
+        .collect()
+}
+
+/// The format-1/2 entries that name `id` in the clear (they all come before the first
+/// format-3 entry).
+fn in_clear_entries(
+    store: &(impl LogStore + ?Sized),
+    id: &Id,
+) -> Result<Vec<u64>, StoreError> {
+    let mut found = Vec::new();
+    let size = store.size()?;
+    let mut index = 0;
+    let mut sealed = false;
+    while index < size && !sealed {
+        let to = (index + 4096).min(size);
+        store.scan(index, to, &mut |entry| {
+            let event = decode_entry(&entry)?;
+            sealed |= event.seal.is_some();
+            if !sealed && seal::principals(&event).contains(&id) {
+                found.push(entry.index);
+            }
+            Ok(())
+        })?;
+        index = to;
+    }
+    Ok(found)
+}
+
+fn random_name() -> Result<String, StoreError> {
+    let secret = seal::fresh_secret().map_err(|e| {
+        StoreError::Database(format!("the operating system's random source failed: {e}").into())
+    })?;
+    let anyone = Id::parse("id", "forgotten").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(seal::pseudonym(&secret, &anyone).as_str().to_owned())
+}
