@@ -187,8 +187,10 @@ fn verify(data: &DataDir, key: Option<String>, out: &mut Out) -> Result<bool> {
             LogVerifier::parse(text.trim()).context("--key")?
         }
     };
-    let policy = data.policy()?;
     let store = data.open_store()?;
+    // The operators as the log names them; nothing is opened or created.
+    let names = stepwise_store::names::Names::open(&store)?;
+    let policy = data.policy()?.renamed(&|id| names.name(id));
     let bar = crate::output::spinner();
     let report = stepwise_store::verify(&store, &verifier, &policy.ledger, &mut |n| {
         bar.set_message(format!("{n} entries verified"));
@@ -207,14 +209,25 @@ fn verify(data: &DataDir, key: Option<String>, out: &mut Out) -> Result<bool> {
             "checkpoints": report.checkpoints,
             "problems": problems,
             "more_problems": report.more_problems,
+            "openings_checked": report.openings_checked,
+            "erased": report.erased,
+            "unopened": report.unopened,
         }),
         |w| {
             if report.is_ok() {
-                return writeln!(
+                writeln!(
                     w,
                     "ok: {} entries and {} signed checkpoints verified",
                     report.entries, report.checkpoints
-                );
+                )?;
+                if report.openings_checked + report.erased + report.unopened > 0 {
+                    writeln!(
+                        w,
+                        "openings: {} checked against their commitments, {} erased (their principal was forgotten), {} not kept here",
+                        report.openings_checked, report.erased, report.unopened
+                    )?;
+                }
+                return Ok(());
             }
             writeln!(
                 w,

@@ -7,8 +7,12 @@
 //! (history excepted), and every checkpoint's signature checked with a key the caller supplies.
 //! It reports problems; it never repairs anything.
 
-use crate::{LogStore, StoreError};
-use stepwise::evidence::{Event, Time};
+use crate::names::open_entry;
+use crate::{LogStore, PrivateStore, StoreError};
+use std::collections::{HashMap, HashSet};
+use stepwise::evidence::seal::{self, Opening};
+use stepwise::evidence::{Body, Event, Id, Time};
+
 use stepwise::ledger::LedgerConfig;
 use stepwise::ledger::merkle::{self, Frontier};
 use stepwise::ledger::note::LogVerifier;
@@ -34,6 +38,14 @@ pub struct VerifyReport {
     pub problems: Vec<Problem>,
     /// Problems found beyond [`MAX_PROBLEMS`].
     pub more_problems: u64,
+    /// Format 3: commitments whose kept opening was checked against the leaf.
+    pub openings_checked: u64,
+    /// Format 3: commitments whose opening was erased because a principal the entry names was
+    /// forgotten (an erasure entry names it): erased, not tampered with.
+    pub erased: u64,
+    /// Format 3: commitments with no opening kept and no erasure to explain it (a copy of the
+    /// log handed over without its openings: nothing to check them against, not a problem).
+    pub unopened: u64,
 }
 
 /// Most problems listed in one report; the rest are only counted.
@@ -56,7 +68,7 @@ impl VerifyReport {
 
 /// Verifies everything in `store` against checkpoints signed by `verifier`. `progress` is told
 /// how many entries have been checked, now and then.
-pub fn verify<S: LogStore + ?Sized>(
+pub fn verify<S: LogStore + PrivateStore + ?Sized>(
     store: &S,
     verifier: &LogVerifier,
     config: &LedgerConfig,
@@ -117,6 +129,12 @@ pub fn verify<S: LogStore + ?Sized>(
     let mut expected = 0u64;
     // The latest `recorded_at` so far, and the entry that carried it.
     let mut last_stamp: Option<(Time, u64)> = None;
+    // Openings of the current chunk of entries, by entry; entries missing some, with the names
+    // they carry (resolved once every erasure entry has been read).
+    let mut openings: HashMap<u64, Vec<Opening>> = HashMap::new();
+    let mut chunk = u64::MAX;
+    let mut missing: Vec<(usize, Vec<Id>)> = Vec::new();
+    let mut forgotten: HashSet<Id> = HashSet::new();
     store.scan(0, u64::MAX, &mut |entry| {
         let i = entry.index;
         if i != expected {
@@ -178,7 +196,44 @@ pub fn verify<S: LogStore + ?Sized>(
                         }
                     }
                 }
-                if let Err(e) = registry.admit(&mut staged, &mut event, i, Signatures::Check) {
+                if let Some(seal) = &event.seal {
+                    if i / OPENING_CHUNK != chunk {
+                        chunk = i / OPENING_CHUNK;
+                        openings.clear();
+                        let from = chunk * OPENING_CHUNK;
+                        for stored in store.openings(from, from + OPENING_CHUNK)? {
+                            openings.entry(stored.entry).or_default().push(stored.opening);
+                        }
+                    }
+                    let kept = openings.get(&i).map_or(&[][..], Vec::as_slice);
+                    let opened = open_entry(&entry.bytes, kept);
+                    for field in &opened.mismatched {
+                        report.problem(
+                            Some(i),
+                            format!("the kept opening of its `{field}` does not match the leaf's commitment: changed beside the log"),
+                        );
+                    }
+                    let committed = usize::from(seal.note.is_some())
+                        + usize::from(seal.sig.is_some())
+                        + usize::from(matches!(event.body, Body::Promise { .. }));
+                    report.openings_checked +=
+                        (committed - opened.erased.len() - opened.mismatched.len()) as u64;
+                    if !opened.erased.is_empty() {
+                        let names = seal::principals(&event).into_iter().cloned().collect();
+                        missing.push((opened.erased.len(), names));
+                    }
+                    if let Body::Erasure { principal, .. } = &event.body {
+                        forgotten.insert(principal.clone());
+                    }
+                }
+                // A sealed event's signature was checked against its opening when appended;
+                // here its opening is held to the leaf's commitment (above).
+                let signatures = if event.seal.is_some() {
+                    Signatures::Trust
+                } else {
+                    Signatures::Check
+                };
+                if let Err(e) = registry.admit(&mut staged, &mut event, i, signatures) {
                     report.problem(Some(i), format!("the event breaks a ledger rule: {e}"));
                 }
             }
@@ -194,8 +249,18 @@ pub fn verify<S: LogStore + ?Sized>(
         Ok(())
     })?;
     progress(report.entries);
+    for (count, names) in missing {
+        if names.iter().any(|n| forgotten.contains(n)) {
+            report.erased += count as u64;
+        } else {
+            report.unopened += count as u64;
+        }
+    }
     Ok(report)
 }
+
+/// Entries whose openings are read in one query.
+const OPENING_CHUNK: u64 = 4096;
 
 fn check_root(
     report: &mut VerifyReport,
