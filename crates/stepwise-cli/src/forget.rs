@@ -54,7 +54,11 @@ pub fn run(data: &DataDir, args: ForgetArgs, out: &mut Out) -> Result<bool> {
                 finished,
             };
             out.emit(&serde_json::to_value(&view)?, |w| {
-                writeln!(w, "finished the erasures a crash cut short: {}", view.finished.join(", "))
+                writeln!(
+                    w,
+                    "finished the erasures a crash cut short: {}",
+                    view.finished.join(", ")
+                )
             })?;
             return Ok(true);
         }
@@ -71,7 +75,10 @@ pub fn run(data: &DataDir, args: ForgetArgs, out: &mut Out) -> Result<bool> {
         let event = forget::erasure_event(pseudonym, reason, crate::record::now())?;
         let appended = ledger.append(vec![event])?;
         erasure_entry = Some(appended.results.into_iter().next().unwrap_or_else(|| {
-            Err(stepwise::evidence::FieldError::new("(erasure)", "no result"))
+            Err(stepwise::evidence::FieldError::new(
+                "(erasure)",
+                "no result",
+            ))
         })?);
         forget::finish(ledger.store_mut(), &names, pseudonym)?;
     }
@@ -98,9 +105,16 @@ pub fn run(data: &DataDir, args: ForgetArgs, out: &mut Out) -> Result<bool> {
     out.emit(&serde_json::to_value(&view)?, |w| {
         writeln!(w, "forgot {}", view.id)?;
         if let Some(p) = &view.pseudonym {
-            writeln!(w, "its entries now name only {p}; erasure entry {}", view.erasure_entry.map_or("-".into(), |i| i.to_string()))?;
+            writeln!(
+                w,
+                "its entries now name only {p}; erasure entry {}",
+                view.erasure_entry.map_or("-".into(), |i| i.to_string())
+            )?;
         }
-        writeln!(w, "secret, openings, keys and decision-log name erased; the files scrubbed")
+        writeln!(
+            w,
+            "secret, openings, keys and decision-log name erased; the files scrubbed"
+        )
     })?;
     Ok(true)
 }

@@ -102,7 +102,11 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
                 "leaf_hash": hex(&entry.leaf_hash),
                 "event": event,
             });
-            let opened = if open { Some(opened(&ledger, index, &entry.bytes)?) } else { None };
+            let opened = if open {
+                Some(opened(&ledger, index, &entry.bytes)?)
+            } else {
+                None
+            };
             if let Some((event, erased)) = &opened {
                 json["opened"] = event.clone();
                 json["erased"] = erased.clone().into();
@@ -114,7 +118,11 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
                 if let Some((event, erased)) = &opened {
                     writeln!(w, "opened:    {event}")?;
                     if !erased.is_empty() {
-                        writeln!(w, "erased:    {} (its principal was forgotten)", erased.join(", "))?;
+                        writeln!(
+                            w,
+                            "erased:    {} (its principal was forgotten)",
+                            erased.join(", ")
+                        )?;
                     }
                 }
                 Ok(())

@@ -57,7 +57,9 @@ impl Out {
         let stdout = io::stdout();
         let mut w = stdout.lock();
         match (names(), std::str::from_utf8(&buffer)) {
-            (Some(names), Ok(text)) if self.json => w.write_all(names.open_json(text).as_bytes())?,
+            (Some(names), Ok(text)) if self.json => {
+                w.write_all(names.open_json(text).as_bytes())?
+            }
             (Some(names), Ok(text)) => w.write_all(names.open_text(text).as_bytes())?,
             _ => w.write_all(&buffer)?,
         }
@@ -120,7 +122,10 @@ pub fn error_json(e: &anyhow::Error) -> Value {
     if let Some(refusal) = e.chain().find_map(|c| c.downcast_ref::<FieldError>()) {
         body["field"] = refusal.field.clone().into();
         body["code"] = refusal.code.name().into();
-    } else if let Some(engine) = e.chain().find_map(|c| c.downcast_ref::<stepwise_engine::Error>()) {
+    } else if let Some(engine) = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<stepwise_engine::Error>())
+    {
         body["code"] = engine.body.code.clone().into();
     }
     body

@@ -210,9 +210,7 @@ impl DataDir {
     /// The SQLite store, its log's names (ids ↔ pseudonyms) and the policy in those names
     /// (its seeds, operators and trusters as the log names them): what a one-shot command folds
     /// and answers with.
-    pub fn open_named(
-        &self,
-    ) -> Result<(SqliteStore, std::sync::Arc<Names>, Policy), DataDirError> {
+    pub fn open_named(&self) -> Result<(SqliteStore, std::sync::Arc<Names>, Policy), DataDirError> {
         let policy = self.policy()?;
         let mut store = self.open_store()?;
         let names = Names::open(&store)?;

@@ -38,7 +38,11 @@ pub struct Erased {
 }
 
 /// The erasure entry for `pseudonym`: sealed (format 3), no author, only the name and reason.
-pub fn erasure_event(pseudonym: &str, reason: ErasureReason, at: Time) -> Result<Event, StoreError> {
+pub fn erasure_event(
+    pseudonym: &str,
+    reason: ErasureReason,
+    at: Time,
+) -> Result<Event, StoreError> {
     let principal = Id::parse("pseudonym", pseudonym)
         .map_err(|e| StoreError::Corrupt(format!("a pending erasure: {e}")))?;
     Ok(Event {
@@ -133,10 +137,7 @@ pub fn pending(
 
 /// The format-1/2 entries that name `id` in the clear (they all come before the first
 /// format-3 entry).
-fn in_clear_entries(
-    store: &(impl LogStore + ?Sized),
-    id: &Id,
-) -> Result<Vec<u64>, StoreError> {
+fn in_clear_entries(store: &(impl LogStore + ?Sized), id: &Id) -> Result<Vec<u64>, StoreError> {
     let mut found = Vec::new();
     let size = store.size()?;
     let mut index = 0;

@@ -9,6 +9,7 @@
 //! validation; proofs read stored subtree hashes. It must never rewrite or delete an entry, and
 //! it never reads the clock except through the [`Clock`] its caller passed in.
 
+use crate::decode_entry;
 use crate::names::Names;
 use crate::{
     Entry, LogStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening, StoredTree,
@@ -509,18 +510,6 @@ fn check_seal(event: &Event, sealed: bool) -> Result<(), FieldError> {
         }
     }
     Ok(())
-}
-
-/// The event a stored entry holds (format 1, 2 or 3); an entry that does not decode means a
-/// damaged log. The one decoder of stored entries: replay, catch-up and followers use it
-/// (verification reports each problem instead of stopping at the first).
-pub fn decode_entry(entry: &Entry) -> Result<Event, StoreError> {
-    Event::from_entry(&entry.bytes).map_err(|e| {
-        StoreError::Corrupt(format!(
-            "entry {} does not decode ({e}); run `stepwise log verify`",
-            entry.index
-        ))
-    })
 }
 
 /// A request the log cannot answer, in the words of the core's check.

@@ -32,7 +32,7 @@ use keys::KeyRecord;
 use stepwise::evidence::Time;
 use stepwise::ledger::merkle::{self, HASH_LEN, Hash, SubtreeSource};
 
-pub use ledger::{Appended, Ledger, LedgerError, MAX_BATCH, decode_entry};
+pub use ledger::{Appended, Ledger, LedgerError, MAX_BATCH};
 pub use postgres::PostgresStore;
 pub use private::{Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening};
 pub use sqlite::SqliteStore;
@@ -301,6 +301,18 @@ impl<T: DecisionStore + ?Sized> DecisionStore for Box<T> {
     fn decisions(&self, query: &DecisionQuery<'_>) -> Result<Vec<DecisionRecord>, StoreError> {
         (**self).decisions(query)
     }
+}
+
+/// The event a stored entry holds (format 1, 2 or 3); an entry that does not decode means a
+/// damaged log. The one decoder of stored entries: replay, catch-up and followers use it
+/// (verification reports each problem instead of stopping at the first).
+pub fn decode_entry(entry: &Entry) -> Result<stepwise::evidence::Event, StoreError> {
+    stepwise::evidence::Event::from_entry(&entry.bytes).map_err(|e| {
+        StoreError::Corrupt(format!(
+            "entry {} does not decode ({e}); run `stepwise log verify`",
+            entry.index
+        ))
+    })
 }
 
 /// A hash column as stored: exactly [`HASH_LEN`] bytes, or the store is damaged.

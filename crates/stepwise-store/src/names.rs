@@ -28,8 +28,9 @@ struct Maps {
     id: HashMap<Id, Id>,
     /// Ids that format-1/2 entries of this log name in the clear: they keep that name.
     legacy: HashSet<Id>,
-    /// A client's promise id → the log's (format 3).
-    promise: HashMap<Id, Id>,
+    /// A client's promise id → the salt of its commitment (the log's id is the commitment's
+    /// name, format 3).
+    promise: HashMap<Id, seal::Secret>,
     /// The log's promise id → the client's.
     promise_id: HashMap<Id, Id>,
     /// Pseudonyms looked up in the store and not found there: forgotten (a pseudonym is never
@@ -119,11 +120,10 @@ impl Names {
 
     /// The log's name for the promise a client calls `id`.
     pub fn promise(&self, id: &Id) -> Id {
-        self.read()
-            .promise
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| id.clone())
+        match self.read().promise.get(id) {
+            Some(salt) => seal::promise_name(&seal::promise_opening(id, *salt)),
+            None => id.clone(),
+        }
     }
 
     /// The id behind `name` (a pseudonym or a sealed promise id), if this process knows it:
@@ -240,26 +240,27 @@ impl Names {
                 .filter(|e| e.seal.is_none())
                 .flat_map(seal::principals),
         )?;
-        let maps = self.read();
-        let principal = |id: &Id| maps.pseudonym.get(id).cloned().unwrap_or_else(|| id.clone());
-        let promise = |id: &Id| maps.promise.get(id).cloned().unwrap_or_else(|| id.clone());
-        let mut promises = Vec::new();
+        let mut maps = self.write();
         for event in events.iter_mut().filter(|e| e.seal.is_none()) {
-            *event = seal::seal(event, &principal, &promise).map_err(randomness)?;
-            if let Some(opening) = event
+            // A promise earlier in the same batch is named already (its outcome may follow).
+            let sealed = {
+                let principal = |id: &Id| {
+                    maps.pseudonym
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| id.clone())
+                };
+                let promise = |id: &Id| maps.promise.get(id).copied();
+                seal::seal(event, &principal, &promise).map_err(randomness)?
+            };
+            if let Some(opening) = sealed
                 .seal
                 .as_ref()
                 .and_then(|s| s.opening(Hidden::PromiseId))
             {
-                promises.push(opening.clone());
-            }
-        }
-        drop(maps);
-        if !promises.is_empty() {
-            let mut maps = self.write();
-            for opening in &promises {
                 add_promise(&mut maps, opening)?;
             }
+            *event = sealed;
         }
         Ok(())
     }
@@ -413,8 +414,8 @@ fn add_promise(maps: &mut Maps, opening: &seal::Opening) -> Result<(), StoreErro
     let id = Id::parse("id", text)
         .map_err(|e| StoreError::Corrupt(format!("a promise id's opening: {e}")))?;
     let log_id = seal::promise_name(opening);
-    maps.promise_id.insert(log_id.clone(), id.clone());
-    maps.promise.insert(id, log_id);
+    maps.promise_id.insert(log_id, id.clone());
+    maps.promise.insert(id, opening.salt);
     Ok(())
 }
 
@@ -494,7 +495,10 @@ pub fn open_entry(bytes: &[u8], openings: &[seal::Opening]) -> OpenedEntry {
     }
     for field in Hidden::ALL {
         let (leaf_key, committed) = match field {
-            Hidden::Note => ("note_commit", map.get("note_commit").and_then(Value::as_str)),
+            Hidden::Note => (
+                "note_commit",
+                map.get("note_commit").and_then(Value::as_str),
+            ),
             Hidden::Sig => ("sig_commit", map.get("sig_commit").and_then(Value::as_str)),
             Hidden::PromiseId => (
                 "id",

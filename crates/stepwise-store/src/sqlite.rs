@@ -11,11 +11,11 @@ use super::{
     StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row, entry_from_row,
     joined_subtrees, key_from_row, sql_index, sql_limit,
 };
+use crate::keys::KeyRecord;
 use crate::private::{
     Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, opening_from_row,
     principal_from_row, pseudonymized,
 };
-use crate::keys::KeyRecord;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
 use stepwise::evidence::Time;
@@ -543,9 +543,9 @@ impl PrivateStore for SqliteStore {
         // holds the pages as they were before. Copy the WAL into the database and truncate it
         // to nothing, waiting for readers that keep an old snapshot open.
         for _ in 0..100 {
-            let busy: i64 =
-                self.conn
-                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            let busy: i64 = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             if busy == 0 {
                 return Ok(());
             }

@@ -18,8 +18,8 @@ use stepwise::ladder::LadderState;
 use stepwise::model::state::RankSnapshot;
 use stepwise::policy::RankRefresh;
 use stepwise_api::PrincipalStep;
-use stepwise_store::replay::Prefix;
 use stepwise_store::names::Names;
+use stepwise_store::replay::Prefix;
 use stepwise_store::{Appended, decode_entry};
 use stepwise_store::{Store, StoreError, StoredCheckpoint};
 

@@ -13,13 +13,13 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::Value;
 use stepwise::evidence::{Event, FORMAT_V3};
-use stepwise_store::names::open_entry;
 use stepwise::ledger::Origin;
 use stepwise_api::{
     AppendQuery, AppendResponse, AppendResult, CheckpointRef, ErrorBody, EventView, EventsBody, hex,
 };
 use stepwise_engine::{Error, authorize};
 use stepwise_store::keys::Role;
+use stepwise_store::names::open_entry;
 
 /// Record evidence: one event (an object) or a batch (an array).
 ///

@@ -9,9 +9,9 @@ mod keys;
 mod log;
 pub(crate) mod mcp;
 mod operations;
-mod principals;
 #[cfg(feature = "bench-peer")]
 pub mod peer;
+mod principals;
 mod trust;
 pub(crate) mod ui;
 

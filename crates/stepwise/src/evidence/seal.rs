@@ -192,21 +192,36 @@ pub fn body_principals(body: &Body) -> Vec<&Id> {
     }
 }
 
+/// The opening of promise id `id` under `salt`.
+pub fn promise_opening(id: &Id, salt: Secret) -> Opening {
+    Opening {
+        field: Hidden::PromiseId,
+        salt,
+        value: id.as_str().as_bytes().to_vec(),
+    }
+}
+
 /// Seals `clear`, an event as a client gave it, into format 3: every principal renamed by
 /// `principal` (the caller's names: a pseudonym, or the id itself where the log already names
-/// it in the clear), an outcome's promise renamed by `promise`, and the note, the signature and
-/// a promise's id replaced by commitments under fresh salts. The result carries its openings
-/// and the signed bytes for the ledger (see [`Seal`]).
+/// it in the clear), and the note, the signature and a promise's id replaced by commitments
+/// under fresh salts. `promise_salt` gives the salt of a promise id the log already has (an
+/// outcome then names that promise; a second promise with the same id gets the same name, so
+/// the ledger refuses it as a duplicate); an unknown promise id is left as it is (a promise in
+/// the clear, or none). The result carries its openings and the signed bytes for the ledger
+/// (see [`Seal`]).
 pub fn seal(
     clear: &Event,
     principal: &dyn Fn(&Id) -> Id,
-    promise: &dyn Fn(&Id) -> Id,
+    promise_salt: &dyn Fn(&Id) -> Option<Secret>,
 ) -> Result<Event, getrandom::Error> {
     let mut openings = Vec::new();
-    let mut commit = |field: Hidden, value: Vec<u8>| -> Result<Commitment, getrandom::Error> {
+    let mut commit = |field: Hidden,
+                      value: Vec<u8>,
+                      salt: Option<Secret>|
+     -> Result<Commitment, getrandom::Error> {
         let opening = Opening {
             field,
-            salt: fresh_secret()?,
+            salt: salt.map_or_else(fresh_secret, Ok)?,
             value,
         };
         let c = opening.commitment();
@@ -216,11 +231,11 @@ pub fn seal(
     let note = clear
         .note
         .as_ref()
-        .map(|n| commit(Hidden::Note, n.clone().into_bytes()))
+        .map(|n| commit(Hidden::Note, n.clone().into_bytes(), None))
         .transpose()?;
     let sig = clear
         .sig
-        .map(|s| commit(Hidden::Sig, s.to_vec()))
+        .map(|s| commit(Hidden::Sig, s.to_vec(), None))
         .transpose()?;
     let p = principal;
     let body = match &clear.body {
@@ -232,7 +247,11 @@ pub fn seal(
             stake,
             due,
         } => Body::Promise {
-            id: short_name(&commit(Hidden::PromiseId, id.as_str().as_bytes().to_vec())?),
+            id: short_name(&commit(
+                Hidden::PromiseId,
+                id.as_str().as_bytes().to_vec(),
+                promise_salt(id),
+            )?),
             promisor: p(promisor),
             promisee: p(promisee),
             scope: scope.clone(),
@@ -243,7 +262,10 @@ pub fn seal(
             promise: id,
             result,
         } => Body::Outcome {
-            promise: promise(id),
+            promise: promise_salt(id).map_or_else(
+                || id.clone(),
+                |salt| promise_name(&promise_opening(id, salt)),
+            ),
             result: *result,
         },
         Body::Vouch {
