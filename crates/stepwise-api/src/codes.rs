@@ -59,9 +59,9 @@ codes! {
     AtOutOfWindow = ("at_out_of_window", 422, None, "the event's `at` lies outside the log's time window");
     /// No such entry, key, principal or endpoint.
     NotFound = ("not_found", 404, None, "no such entry, key, principal or endpoint");
-    /// Forgotten as far as it can be: entries of formats 1 and 2 name the principal in the clear
-    /// and stay, listed in the message.
-    InClearEntries = ("in_clear_entries", 409, None, "forgotten as far as it can be; the format-1/2 entries listed name the principal in the clear and stay");
+    /// Forgotten as far as it can be: entries that name the principal in the clear (written
+    /// before format 3, or keeping the clear name those gave it) stay, listed in the message.
+    InClearEntries = ("in_clear_entries", 409, None, "forgotten as far as it can be; the entries listed name the principal in the clear and stay");
     /// The endpoint does not take this method.
     MethodNotAllowed = ("method_not_allowed", 405, None, "the endpoint does not take this method");
     /// The body is larger than the server's limit.

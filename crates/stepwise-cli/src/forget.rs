@@ -82,18 +82,8 @@ pub fn run(data: &DataDir, args: ForgetArgs, out: &mut Out) -> Result<bool> {
         })?);
         forget::finish(ledger.store_mut(), &names, pseudonym)?;
     }
-    if !erased.in_clear.is_empty() {
-        let list: Vec<String> = erased.in_clear.iter().map(u64::to_string).collect();
-        return Err(Error::new(
-            Code::InClearEntries,
-            format!(
-                "forgot what could be forgotten of {}; entries {} name it in the clear (formats 1 \
-                 and 2, written before entries were sealed) and stay as they are",
-                args.id,
-                list.join(", ")
-            ),
-        )
-        .into());
+    if let Some(message) = erased.in_clear_message() {
+        return Err(Error::new(Code::InClearEntries, message).into());
     }
     let view = ForgetView {
         id: args.id,

@@ -486,15 +486,16 @@ fn import_records_good_lines_and_names_the_bad_ones() {
     assert_eq!(rejected.iter().map(|r| r.0).collect::<Vec<_>>(), [2, 4, 6]);
     assert!(rejected[0].1.contains("`stake`"));
     assert!(rejected[2].1.contains("already has an outcome"));
-    // The same events from standard input, into a fresh log, are recorded alike (the stamps,
-    // the moments each log heard them, differ).
+    // The same events from standard input, into a fresh log, are recorded alike once opened
+    // (the stamps, the moments each log heard them, differ; so do the pseudonyms and salts, each
+    // log's own).
     let other = Sandbox::new();
     let out = other.run_with_stdin(&["import", "-", "--json"], Some(&lines.join("\n")));
     let again: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(again["recorded"], 3);
     for i in ["0", "1", "2"] {
         let unstamped = |s: &Sandbox| {
-            let mut e = s.json(&["log", "get", i])["event"].clone();
+            let mut e = s.json(&["log", "get", i, "--open"])["opened"].clone();
             let stamp = e
                 .as_object_mut()
                 .and_then(|o| o.remove("recorded_at"))
@@ -593,7 +594,10 @@ fn a_snap_signed_network_imports_as_ratings_dated_at_one_instant() {
             .is_some_and(|e| e.contains("SIGN"))
     );
     let first = s.json(&["log", "get", "0"]);
-    assert_eq!(first["event"]["rater"], "ep:0");
+    // The leaf names the rater by a pseudonym; opened, by the id the data set gives.
+    assert_ne!(first["event"]["rater"], "ep:0");
+    let opened = s.json(&["log", "get", "0", "--open"]);
+    assert_eq!(opened["opened"]["rater"], "ep:0");
     assert_eq!(first["event"]["value"], -1.0);
     assert_eq!(first["event"]["at"], "2020-01-01T00:00:00Z");
     assert_eq!(first["event"]["history"], true);
@@ -639,8 +643,8 @@ fn the_bitcoin_otc_network_imports_and_an_outsider_can_check_the_log() {
     assert_eq!(report["rejected"].as_array().map(Vec::len), Some(0));
 
     // The first rating of the file: 6,2,4,1289241911.72836.
-    let first = s.json(&["log", "get", "0"]);
-    assert_eq!(first["event"]["rater"], "otc:6");
+    let first = s.json(&["log", "get", "0", "--open"]);
+    assert_eq!(first["opened"]["rater"], "otc:6");
     assert_eq!(first["event"]["value"], 0.4);
     assert_eq!(first["event"]["at"], "2010-11-08T18:45:11.72836Z");
     assert_eq!(first["event"]["history"], true);
@@ -1478,7 +1482,8 @@ fn a_log_written_before_trusted_time_is_read_verified_and_answered_alike() {
         }
         assert_eq!(new["history"], serde_json::json!([]), "{file}");
     }
-    // New evidence is appended in format 2 after it, and the whole log still verifies.
+    // New evidence is appended in format 3 after it, naming the principals the format-1 entries
+    // name in the clear by those names still, and the whole log still verifies.
     s.expect(
         &[
             "record",
@@ -1494,9 +1499,46 @@ fn a_log_written_before_trusted_time_is_read_verified_and_answered_alike() {
     );
     let entry = s.json(&["log", "get", "11"]);
     assert!(entry["event"]["recorded_at"].is_string(), "{entry}");
-    assert_eq!(entry["event"]["v"], 2);
+    assert_eq!(entry["event"]["v"], 3);
+    assert_eq!(entry["event"]["author"], "user:ann", "{entry}");
     assert_eq!(s.json(&["log", "get", "10"])["event"]["v"], 1);
     s.expect(&["log", "verify"], 0);
+    forgetting_a_principal_named_in_the_clear_lists_what_stays(&s);
+}
+
+/// In a log begun before format 3, `forget` does what it can and names, by entry, what stays
+/// in the clear.
+fn forgetting_a_principal_named_in_the_clear_lists_what_stays(s: &Sandbox) {
+    let out = s.run(&["forget", "user:ann", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let error: Value = serde_json::from_slice(&out.stderr).expect("JSON error");
+    assert_eq!(error["code"], "in_clear_entries", "{error}");
+    let message = error["error"].as_str().expect("message");
+    assert!(message.contains("user:ann"), "{message}");
+    let listed = message
+        .split("entries ")
+        .nth(1)
+        .and_then(|rest| rest.split(" name it").next())
+        .expect("a list of entries");
+    // Every entry it lists names it in the clear, the format-3 entry 11 that kept that name
+    // among them.
+    for index in listed.split(", ") {
+        let entry = s.json(&["log", "get", index]);
+        assert!(
+            entry["event"].to_string().contains("\"user:ann\""),
+            "{entry}"
+        );
+    }
+    assert!(listed.split(", ").any(|i| i == "11"), "{listed}");
+    s.expect(&["log", "verify"], 0);
+    // An id the log never saw is not found, exit 2, named.
+    let out = s.run(&["forget", "user:nobody-ever"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("user:nobody-ever"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

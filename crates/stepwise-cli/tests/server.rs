@@ -1125,7 +1125,19 @@ fn in_a_batch_the_window_is_kept_per_event_and_entries_carry_the_logs_stamp(s: &
     assert_eq!(v["checkpoint"]["size"], 1);
     let entry = s.read("/v1/events/0").json();
     assert!(entry["event"]["recorded_at"].is_string(), "{entry}");
-    assert_eq!(entry["event"]["v"], 2);
+    assert_eq!(entry["event"]["v"], 3);
+    // A key reads ids; the leaf itself names nobody.
+    assert_eq!(entry["event"]["rater"], "user:ann", "{entry}");
+    let leaf = <base64::engine::GeneralPurpose as base64::Engine>::decode(
+        &base64::engine::general_purpose::STANDARD,
+        entry["bytes"].as_str().expect("bytes"),
+    )
+    .expect("base64");
+    let leaf = String::from_utf8(leaf).expect("utf-8");
+    assert!(
+        !leaf.contains("user:ann") && !leaf.contains("user:bob"),
+        "{leaf}"
+    );
 }
 
 fn history_needs_an_admin_key_which_may_load_it_in_the_data_sets_names(s: &Served) {

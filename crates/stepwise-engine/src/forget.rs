@@ -14,7 +14,7 @@ use stepwise_store::{Ledger, Store};
 impl Engine {
     /// Forgets principal `id` (admin only, at every door), finishing first any erasure a crash
     /// cut short. `not_found` when the log knows no such principal (also when it was forgotten
-    /// already); `in_clear_entries` when format-1/2 entries name it in the clear (everything
+    /// already); `in_clear_entries` when entries name it in the clear (everything
     /// else of it is forgotten all the same).
     pub async fn forget(&self, id: &str, reason: ErasureReason) -> Result<ForgetView, Error> {
         let finished = self.finish_erasures().await?;
@@ -39,16 +39,8 @@ impl Engine {
                 .with(move |store| Ok::<_, Error>(forget::finish(store, &names, &pseudonym)?))
                 .await?;
         }
-        if !erased.in_clear.is_empty() {
-            let list: Vec<String> = erased.in_clear.iter().map(u64::to_string).collect();
-            return Err(Error::new(
-                Code::InClearEntries,
-                format!(
-                    "forgot what could be forgotten of {id}; entries {} name it in the clear \
-                     (formats 1 and 2, written before entries were sealed) and stay as they are",
-                    list.join(", ")
-                ),
-            ));
+        if let Some(message) = erased.in_clear_message() {
+            return Err(Error::new(Code::InClearEntries, message));
         }
         Ok(ForgetView {
             id: id.to_owned(),

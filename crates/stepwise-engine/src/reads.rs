@@ -301,6 +301,7 @@ impl Engine {
 
     /// The active vouches `subject` received and gave, and whether each voucher's word counts.
     pub fn vouches(&self, subject: &Id) -> VouchesView {
+        let named = self.names.name(subject);
         self.live.read(|state| {
             let trust = state.trust();
             let view = |rows: Vec<VouchRow>| -> Vec<VouchView> {
@@ -318,7 +319,7 @@ impl Engine {
             };
             let (received, given) =
                 trust
-                    .principal_index(subject)
+                    .principal_index(&named)
                     .map_or((Vec::new(), Vec::new()), |s| {
                         (
                             view(trust.vouches_received(s)),
@@ -340,7 +341,7 @@ impl Engine {
         self.live.read_journal(|state, journal| {
             let trust = state.trust();
             let to = trust.instant_for(now);
-            let s = trust.principal_index(&series.subject);
+            let s = trust.principal_index(&self.names.name(&series.subject));
             let marks = s.map_or(&[][..], |s| journal.marks(s));
             // What time alone did since the last event, as the explanation shows it.
             let mut steps: Vec<Step> = s.map_or(&[][..], |s| state.timeline_of(s)).to_vec();

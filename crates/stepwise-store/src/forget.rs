@@ -33,8 +33,25 @@ pub struct Erased {
     /// Its pseudonym: the only name the erasure entry carries (`None` for a principal the log
     /// names in the clear, which has none).
     pub pseudonym: Option<String>,
-    /// Entries of formats 1 and 2 that name it in the clear: they stay as they are.
+    /// Entries that name it in the clear (those of formats 1 and 2, and the format-3 entries
+    /// that kept the clear name those gave it): they stay as they are.
     pub in_clear: Vec<u64>,
+}
+
+impl Erased {
+    /// What stays, in words, when entries name the principal in the clear.
+    pub fn in_clear_message(&self) -> Option<String> {
+        if self.in_clear.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = self.in_clear.iter().map(u64::to_string).collect();
+        Some(format!(
+            "forgot what could be forgotten of {}; entries {} name it in the clear (written \
+             before entries were sealed, or keeping the name those gave it) and stay as they are",
+            self.id,
+            list.join(", ")
+        ))
+    }
 }
 
 /// The erasure entry for `pseudonym`: sealed (format 3), no author, only the name and reason.
@@ -135,25 +152,17 @@ pub fn pending(
         .collect()
 }
 
-/// The format-1/2 entries that name `id` in the clear (they all come before the first
-/// format-3 entry).
+/// The entries that name `id` in the clear: its format-1/2 entries, and the format-3 ones that
+/// keep the clear name those gave it.
 fn in_clear_entries(store: &(impl LogStore + ?Sized), id: &Id) -> Result<Vec<u64>, StoreError> {
     let mut found = Vec::new();
-    let size = store.size()?;
-    let mut index = 0;
-    let mut sealed = false;
-    while index < size && !sealed {
-        let to = (index + 4096).min(size);
-        store.scan(index, to, &mut |entry| {
-            let event = decode_entry(&entry)?;
-            sealed |= event.seal.is_some();
-            if !sealed && seal::principals(&event).contains(&id) {
-                found.push(entry.index);
-            }
-            Ok(())
-        })?;
-        index = to;
-    }
+    store.scan(0, u64::MAX, &mut |entry| {
+        let event = decode_entry(&entry)?;
+        if seal::principals(&event).contains(&id) {
+            found.push(entry.index);
+        }
+        Ok(())
+    })?;
     Ok(found)
 }
 

@@ -174,7 +174,12 @@ impl Table {
                     let level = s.position_at(Some(n), at, &mut steps).level;
                     let standing = trust.standing(n, at);
                     rows.push(Row {
-                        id: id.clone(),
+                        // Listed, sorted and searched by the ids doors show (a forgotten
+                        // principal by its pseudonym).
+                        id: live
+                            .names()
+                            .id_of(id.as_str())
+                            .unwrap_or_else(|| id.clone()),
                         level,
                         expected: standing.expected(),
                         uncertainty: standing.uncertainty,

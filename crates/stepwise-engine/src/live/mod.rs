@@ -259,6 +259,11 @@ impl Live {
         }
     }
 
+    /// Ids ↔ the log's names, kept current by this state's fold.
+    pub fn names(&self) -> &Arc<Names> {
+        &self.names
+    }
+
     /// Takes `checkpoint` as the newest, and announces the log's growth.
     fn set_checkpoint(&self, checkpoint: StoredCheckpoint) {
         let news = News::Log {

@@ -19,6 +19,7 @@ use stepwise_api::{
 };
 use stepwise_engine::board::News;
 use stepwise_engine::reads::{PrincipalsPage, Series};
+use stepwise_store::names::Names;
 
 /// The key this request was made with: its role and the principal it records as.
 #[utoipa::path(get, path = "/v1/whoami", tag = "dashboard",
@@ -131,28 +132,32 @@ pub async fn stream(
         root: hex(&checkpoint.root),
     };
     let closing = app.closing.subscribe();
+    let names = std::sync::Arc::clone(app.engine.names());
     let events = futures_util::stream::unfold(
         (Some(first), listener, closing),
-        |(pending, mut listener, mut closing)| async move {
-            use tokio::sync::broadcast::error::RecvError;
-            let event = match pending {
-                Some(news) => announce(&news),
-                None => {
-                    let received = tokio::select! {
-                        received = listener.recv() => received,
-                        // The server is shutting down (or gone): the stream ends.
-                        _ = closing.wait_for(|closing| *closing) => return None,
-                    };
-                    match received {
-                        Ok(news) => announce(&news),
-                        Err(RecvError::Lagged(missed)) => SseEvent::default()
-                            .event("lagged")
-                            .data(format!("{{\"missed\":{missed}}}")),
-                        Err(RecvError::Closed) => return None,
+        move |(pending, mut listener, mut closing)| {
+            let names = std::sync::Arc::clone(&names);
+            async move {
+                use tokio::sync::broadcast::error::RecvError;
+                let event = match pending {
+                    Some(news) => announce(&news, &names),
+                    None => {
+                        let received = tokio::select! {
+                            received = listener.recv() => received,
+                            // The server is shutting down (or gone): the stream ends.
+                            _ = closing.wait_for(|closing| *closing) => return None,
+                        };
+                        match received {
+                            Ok(news) => announce(&news, &names),
+                            Err(RecvError::Lagged(missed)) => SseEvent::default()
+                                .event("lagged")
+                                .data(format!("{{\"missed\":{missed}}}")),
+                            Err(RecvError::Closed) => return None,
+                        }
                     }
-                }
-            };
-            Some((Ok(event), (None, listener, closing)))
+                };
+                Some((Ok(event), (None, listener, closing)))
+            }
         },
     );
     Sse::new(events).keep_alive(
@@ -162,13 +167,14 @@ pub async fn stream(
     )
 }
 
-fn announce(news: &News) -> SseEvent {
+/// One announcement, principals named by their ids.
+fn announce(news: &News, names: &Names) -> SseEvent {
     match news {
         News::Log { log_size, root } => SseEvent::default()
             .event("log")
             .data(format!("{{\"log_size\":{log_size},\"root\":\"{root}\"}}")),
         News::Step(step) => SseEvent::default()
             .event("step")
-            .data(serde_json::to_string(&**step).unwrap_or_default()),
+            .data(names.open_json(&serde_json::to_string(&**step).unwrap_or_default())),
     }
 }
