@@ -152,6 +152,10 @@ impl Backend for Stdio {
         .await
     }
 
+    fn names(&self) -> std::sync::Arc<stepwise_engine::Names> {
+        ladder::names()
+    }
+
     fn decision_words(&self, decision: &DecisionView) -> Option<String> {
         let mut words = Vec::new();
         ladder::write_decision(&mut words, decision).ok()?;

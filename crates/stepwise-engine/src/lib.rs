@@ -30,6 +30,7 @@ pub use metrics::Metrics;
 pub use pool::{Opener, POOL_SIZE, Pool};
 pub use record::{Recorded, Recorder, authorize};
 pub use stepwise_api::Code;
+pub use stepwise_store::names::Names;
 pub use stepwise_store::replay::Prefix;
 pub use writer::{Writer, Written};
 
@@ -41,7 +42,6 @@ use stepwise::ladder::LadderState;
 use stepwise::ledger::{Clock as _, Origin, SystemClock};
 use stepwise::policy::Policy;
 use stepwise_store::data_dir::{DataDir, DataDirError};
-use stepwise_store::names::Names;
 use stepwise_store::{Ledger, LedgerError, PostgresStore, SqliteStore, Store, StoreError};
 
 /// The current instant, by the clock the ledger stamps entries with.

@@ -73,6 +73,10 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// The text of the policy, and of the latest signed checkpoint.
     fn resource(&self, uri: &str) -> impl Future<Output = Result<Option<String>, Error>> + Send;
 
+    /// Ids ↔ the log's names: what answers are opened with, so that they name principals by
+    /// their ids.
+    fn names(&self) -> std::sync::Arc<stepwise_engine::Names>;
+
     /// A decision in words, put before its JSON (the command line's text), if this transport
     /// gives words.
     fn decision_words(&self, _decision: &DecisionView) -> Option<String> {
@@ -272,7 +276,7 @@ impl<B: Backend> ServerHandler for Handler<B> {
         let caller = self.0.caller(&context)?;
         let answer = self.call(&caller, &request.name, request.arguments).await;
         Ok(match answer {
-            Ok(answer) => answer.into_result(),
+            Ok(answer) => answer.opened(&self.0.names()).into_result(),
             Err(e) => tool_error(&e),
         }
         .into())

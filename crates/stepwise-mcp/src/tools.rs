@@ -387,6 +387,19 @@ impl Answer {
         }
     }
 
+    /// The answer naming principals by their ids, never by the log's pseudonyms.
+    pub fn opened(self, names: &stepwise_engine::Names) -> Self {
+        let text = self.json.to_string();
+        let json = match names.open_json(&text) {
+            std::borrow::Cow::Owned(opened) => serde_json::from_str(&opened).unwrap_or(self.json),
+            std::borrow::Cow::Borrowed(_) => self.json,
+        };
+        Self {
+            summary: self.summary.map(|s| names.open_text(&s).into_owned()),
+            json,
+        }
+    }
+
     /// The result: the words, then the JSON as the CLI's `--json` prints it; an object is also
     /// the structured content (MCP allows only objects there, so the ladder's list is text only).
     pub fn into_result(self) -> CallToolResult {

@@ -95,6 +95,10 @@ struct Endpoint {
 }
 
 impl Backend for Endpoint {
+    fn names(&self) -> Arc<stepwise_engine::Names> {
+        Arc::clone(self.app.engine.names())
+    }
+
     /// The caller [`authenticate`] put in the HTTP request rmcp hands on.
     fn caller(&self, context: &RequestContext<RoleServer>) -> Result<McpCaller, ErrorData> {
         let caller = context
