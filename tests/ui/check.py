@@ -36,6 +36,9 @@ sys.path.insert(0, str(ROOT / "tests" / "mcp"))
 import common  # noqa: E402
 from common import BIN, check, create_key  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "tests" / "ui"))
+import privacy  # noqa: E402
+
 SHARED = ROOT.parent / "shared"
 OTC = SHARED / "data" / "soc-sign-bitcoinotc.csv.gz"
 VECTORS = SHARED / "testdata" / "rfc6962"
@@ -228,6 +231,7 @@ def run_checks(base, keys, data):
         principals(page, reader, base)
         principal(page, reader, agent, base)
         entry(ctx, page, reader, base, console)
+        privacy.forgotten(ctx, base, reader, admin, console, wait_js)
         ladder(page, reader, base)
         keyboard(page, base)
         errors = console.take()

@@ -66,7 +66,11 @@ function nowIso() {
 
 const principalHref = (id) => `/ui/principals/${encodeURIComponent(id)}`;
 const entryHref = (i) => `/ui/log/${i}`;
-const principalLink = (id) => (id ? h("a", { href: principalHref(id) }, id) : "—");
+/** A pseudonym the log no longer maps to an id: a forgotten principal (docs/PRIVACY.md). */
+const isForgotten = (id) => /^~[0-9a-f]{32}$/.test(id || "");
+const forgottenBadge = () => h("span", { class: "badge forgotten", title: "Forgotten: its id, its notes and its secret were erased; its evidence still counts" }, "forgotten");
+const principalLink = (id) =>
+  id ? h("a", { href: principalHref(id) }, isForgotten(id) ? [h("code", {}, `${id.slice(0, 9)}…`), forgottenBadge()] : id) : "—";
 const entryLink = (i, text) => (i === null || i === undefined ? "—" : h("a", { href: entryHref(i) }, text ?? `#${int(i)}`));
 
 function table(headers, rows, attrs = {}) {
@@ -136,4 +140,4 @@ function navigate(href) {
   window.dispatchEvent(new PopStateEvent("popstate"));
 }
 
-export { append, clear, entryHref, entryLink, fixed, h, int, iso, navigate, note, nowIso, onCleanup, principalHref, principalLink, rank, runCleanups, section, stake, stepCause, table, view, wide };
+export { append, clear, entryHref, entryLink, fixed, forgottenBadge, h, int, isForgotten, iso, navigate, note, nowIso, onCleanup, principalHref, principalLink, rank, runCleanups, section, stake, stepCause, table, view, wide };

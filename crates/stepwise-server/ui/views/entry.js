@@ -16,7 +16,10 @@ async function entryView(indexText, current) {
   document.title = `Entry ${index} · stepwise`;
   const entry = await api(`/v1/events/${index}`);
   if (!current()) return;
-  const ev = entry.event || {};
+  // Opened where its openings are kept (format 3): the note, signature and promise id its
+  // commitments hide; the proof below checks the leaf's own bytes either way.
+  const ev = entry.opened || entry.event || {};
+  const erased = entry.erased || [];
   let decoded;
   try {
     decoded = new TextDecoder("utf-8", { fatal: true }).decode(verify.b64ToBytes(entry.bytes));
@@ -44,7 +47,16 @@ async function entryView(indexText, current) {
       " ",
       h("a", { href: entryHref(index + 1) }, "next entry →"),
     ),
-    h("div", { class: "grid" }, section("Event", h("dl", { class: "facts", id: "event" }, fields)), section("Verification in this browser", overall, checks)),
+    h(
+      "div",
+      { class: "grid" },
+      section(
+        "Event",
+        h("dl", { class: "facts", id: "event" }, fields),
+        erased.length ? note(`Erased: ${erased.join(", ")} (a principal it names was forgotten; the leaf and its proof are unchanged).`) : null,
+      ),
+      section("Verification in this browser", overall, checks),
+    ),
     section("Consistency of the log", consistency),
     section(
       "Bytes",

@@ -1,7 +1,7 @@
 // One principal: its level and standing, the next-step checklist, its timeline, a chart of
 // standing and level through time, its evidence, vouches and rank — live.
 
-import { append, clear, entryLink, fixed, h, int, iso, note, onCleanup, principalLink, rank, section, stake, stepCause, table, view } from "../dom.js";
+import { append, clear, entryLink, fixed, forgottenBadge, h, int, isForgotten, iso, note, onCleanup, principalLink, rank, section, stake, stepCause, table, view } from "../dom.js";
 import { api, enc, errorBox, getPolicy, onLogGrowth } from "../session.js";
 
 // ---------------------------------------------------------------------------------------------
@@ -25,7 +25,7 @@ async function principalView(id, current) {
   const data = await draw();
   if (!data) return;
   const body = h("div", { id: "principal", dataset: { principal: id } });
-  clear(view, h("h1", {}, "Principal ", h("code", {}, id)), body);
+  clear(view, h("h1", {}, "Principal ", h("code", {}, id), isForgotten(id) ? forgottenBadge() : null), body);
   let chart = null;
   const paint = (d) => {
     if (chart) chart.destroy();
