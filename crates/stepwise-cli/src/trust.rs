@@ -150,15 +150,13 @@ pub fn rank(data: &DataDir, args: RankArgs, out: &mut Out) -> Result<bool> {
     params
         .check()
         .map_err(|e| anyhow::anyhow!("{}", e.replace("model.", "--")))?;
-    let mut params = params;
-    let state = {
-        // The seeds as the log names them (the policy's, or those given on the command line).
-        let (_, names, _) = data.open_named()?;
-        params.seeds = params.seeds.iter().map(|s| names.name(s)).collect();
-        fold(data, params.clone())?
-    };
-    for seed in &params.seeds {
-        if state.principal_index(seed).is_none() {
+    // The seeds as the log names them (the policy's, or those given on the command line).
+    let (_, names, _) = data.open_named()?;
+    let asked = std::mem::take(&mut params.seeds);
+    params.seeds = asked.iter().map(|s| names.name(s)).collect();
+    let state = fold(data, params.clone())?;
+    for (seed, named) in asked.iter().zip(&params.seeds) {
+        if state.principal_index(named).is_none() {
             bail!("seed {seed} is not a principal in the log");
         }
     }

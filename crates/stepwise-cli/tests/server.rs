@@ -865,7 +865,10 @@ fn the_api_guide_runs_as_written() {
     assert!(stdout.contains("\n422\n"), "{stdout}");
     assert!(stdout.contains(r#""history":[3]"#), "{stdout}");
     // Forgetting: Bob's secret, then Bob forgotten, then 404, then Bob a newcomer.
-    assert!(stdout.contains(r#""id":"user:bob","pseudonym":"~"#), "{stdout}");
+    assert!(
+        stdout.contains(r#""id":"user:bob","pseudonym":"~"#),
+        "{stdout}"
+    );
     assert!(stdout.contains(r#""erasure_entry":"#), "{stdout}");
     assert!(stdout.contains("\n404\n"), "{stdout}");
 }

@@ -353,8 +353,8 @@ mod tests {
 
     #[test]
     fn a_pseudonym_depends_on_the_secret_and_the_id() {
-        let alice = Id::parse("p", "user:alice").unwrap();
-        let bob = Id::parse("p", "user:bob").unwrap();
+        let alice = Id::parse("p", "user:alice").expect("valid");
+        let bob = Id::parse("p", "user:bob").expect("valid");
         let (s1, s2) = ([1u8; 32], [2u8; 32]);
         let p = pseudonym(&s1, &alice);
         assert!(is_pseudonym(p.as_str()), "{p}");
