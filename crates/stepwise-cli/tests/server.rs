@@ -745,7 +745,49 @@ fn two_servers_on_one_postgres_database_keep_one_consistent_log() {
     let acked = servers.write_through_both();
     many_writes_are_acknowledged_and_no_index_twice(&acked);
     both_servers_come_to_the_same_log_with_each_event_where_it_was_said_to_be(&servers, &acked);
+    forgetting_on_one_server_is_folded_by_the_other(&servers, &acked);
     the_whole_log_verifies_against_the_log_key(&servers);
+}
+
+/// Bob forgotten through server a: server b drops his id when it folds the erasure entry, and
+/// answers him as a principal with no evidence; his entries, on both, name only his pseudonym.
+fn forgetting_on_one_server_is_folded_by_the_other(servers: &TwoServers, acked: &[(u64, String)]) {
+    let reader = servers.reader.as_str();
+    let admin = key(&servers.data, "admin", None, Some(&servers.url));
+    let bobs = acked
+        .iter()
+        .find(|(_, id)| id.starts_with("a2") || id.starts_with("b2"));
+    let (index, _) = bobs.expect("a promise of Bob's");
+    let promisor = |server: &Server| {
+        server
+            .request("GET", &format!("/v1/events/{index}"), Some(reader), None)
+            .json()["event"]["promisor"]
+            .clone()
+    };
+    assert_eq!(promisor(&servers.b), "user:bob");
+    let r = servers
+        .a
+        .request("DELETE", "/v1/principals/user:bob", Some(&admin), None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pseudonym = r.json()["pseudonym"]
+        .as_str()
+        .expect("pseudonym")
+        .to_owned();
+    assert_eq!(promisor(&servers.a), pseudonym.as_str());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while promisor(&servers.b) != pseudonym.as_str() {
+        assert!(Instant::now() < deadline, "server b still names user:bob");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Bob's own key was revoked with him; forgetting again is not found, on either server.
+    let again = servers
+        .b
+        .request("DELETE", "/v1/principals/user:bob", Some(&admin), None);
+    assert_eq!(again.status, 404, "{}", again.body);
+    let bob = servers
+        .b
+        .request("GET", "/v1/whoami", Some(&servers.bob), None);
+    assert_eq!(bob.status, 401, "{}", bob.body);
 }
 
 fn many_writes_are_acknowledged_and_no_index_twice(acked: &[(u64, String)]) {
