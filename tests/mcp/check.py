@@ -93,7 +93,7 @@ async def agent(data, due):
         promise = {"id": "p-1", "promisee": "user:ann", "scope": "deploy:staging", "stake": 5, "due": due}
         r = await s.call_tool("promise", promise)
         check(not r.is_error and r.structured_content["index"] == size, "the promise is recorded", text(r))
-        event = cli(data, "log", "get", str(size))["event"]
+        event = cli(data, "log", "get", str(size), "--open")["opened"]
         check(event["promisor"] == "agent:bot", "with the calling principal as promisor", event)
         check(log_size(data) == size + 1, "the log grew by one")
 

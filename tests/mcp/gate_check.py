@@ -117,7 +117,7 @@ async def transcript(s, data, calls):
             check(reached, f"{tool}: an allowed call reaches the upstream")
             promise = meta.get("promise")
             check(promise is not None, f"{tool}: the promise's id is in the result's _meta", meta)
-            entry = cli(data, "log", "get", str(meta["promise_index"]))["event"]
+            entry = cli(data, "log", "get", str(meta["promise_index"]), "--open")["opened"]
             check(entry["id"] == promise and entry["promisor"] == "agent:bot"
                   and entry["promisee"] == meta["promisee"],
                   f"{tool}: the log holds the promise, by the agent to its promisee", entry)
