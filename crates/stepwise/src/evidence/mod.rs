@@ -665,6 +665,9 @@ impl Event {
                 None
             },
         };
+        if source == Source::Client {
+            reserved_names(&event)?;
+        }
         // Format 1 allowed a promise due at the instant it was made; nothing new may be.
         if let Body::Promise { due, .. } = &event.body {
             let too_early = if version == FORMAT_V1 && source == Source::Entry {
@@ -705,6 +708,56 @@ impl Event {
     /// ledger's stamp, which the author cannot know when signing.
     pub fn signing_bytes(&self) -> Vec<u8> {
         self.write_canonical(false)
+    }
+}
+
+/// A client names principals and promises by ids; names that begin with `~` are the log's own
+/// (pseudonyms and sealed promise ids, format 3), so no client may give one.
+fn reserved_names(event: &Event) -> Result<(), FieldError> {
+    let promise_ids = match &event.body {
+        Body::Promise { id, .. } => Some(("id", id)),
+        Body::Outcome { promise, .. } => Some(("promise", promise)),
+        _ => None,
+    };
+    let principals = event
+        .author
+        .iter()
+        .map(|a| ("author", a))
+        .chain(body_fields(&event.body));
+    for (field, id) in principals.chain(promise_ids) {
+        if id.as_str().starts_with(seal::PSEUDONYM_PREFIX) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "{id} begins with `~`, which marks the log's own pseudonyms; name principals \
+                     and promises by their ids"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The principal fields of a body, with their wire names.
+fn body_fields(body: &Body) -> Vec<(&'static str, &Id)> {
+    match body {
+        Body::Promise {
+            promisor, promisee, ..
+        } => vec![("promisor", promisor), ("promisee", promisee)],
+        Body::Outcome { .. } => vec![],
+        Body::Vouch {
+            voucher, subject, ..
+        }
+        | Body::Unvouch {
+            voucher, subject, ..
+        } => vec![("voucher", voucher), ("subject", subject)],
+        Body::Report {
+            reporter, subject, ..
+        } => vec![("reporter", reporter), ("subject", subject)],
+        Body::Rating { rater, subject, .. } => vec![("rater", rater), ("subject", subject)],
+        Body::Key { principal, .. } | Body::Erasure { principal, .. } => {
+            vec![("principal", principal)]
+        }
     }
 }
 

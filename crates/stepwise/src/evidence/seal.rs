@@ -173,23 +173,10 @@ pub fn principals(event: &Event) -> Vec<&Id> {
 
 /// The principals a body names, in field order.
 pub fn body_principals(body: &Body) -> Vec<&Id> {
-    match body {
-        Body::Promise {
-            promisor, promisee, ..
-        } => vec![promisor, promisee],
-        Body::Outcome { .. } => vec![],
-        Body::Vouch {
-            voucher, subject, ..
-        }
-        | Body::Unvouch {
-            voucher, subject, ..
-        } => vec![voucher, subject],
-        Body::Report {
-            reporter, subject, ..
-        } => vec![reporter, subject],
-        Body::Rating { rater, subject, .. } => vec![rater, subject],
-        Body::Key { principal, .. } | Body::Erasure { principal, .. } => vec![principal],
-    }
+    super::body_fields(body)
+        .into_iter()
+        .map(|(_, id)| id)
+        .collect()
 }
 
 /// The opening of promise id `id` under `salt`.
@@ -385,6 +372,35 @@ mod tests {
         };
         for other in [other_value, other_field, other_salt] {
             assert_ne!(other.commitment(), c);
+        }
+    }
+
+    #[test]
+    fn a_client_may_not_name_anyone_by_a_pseudonym() {
+        let p = "~0123456789abcdef0123456789abcdef";
+        for (field, json) in [
+            (
+                "rater",
+                format!(
+                    r#"{{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"{p}","subject":"b","value":1}}"#
+                ),
+            ),
+            (
+                "subject",
+                format!(
+                    r#"{{"kind":"rating","at":"2026-01-01T00:00:00Z","rater":"a","subject":"{p}","value":1}}"#
+                ),
+            ),
+            (
+                "promise",
+                format!(
+                    r#"{{"kind":"outcome","at":"2026-01-01T00:00:00Z","promise":"{p}","result":"kept"}}"#
+                ),
+            ),
+        ] {
+            let e = Event::from_json(&json).expect_err("refused");
+            assert_eq!(e.field, field, "{e}");
+            assert!(e.problem.contains("pseudonyms"), "{e}");
         }
     }
 
