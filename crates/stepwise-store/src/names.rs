@@ -118,14 +118,6 @@ impl Names {
             .unwrap_or_else(|| id.clone())
     }
 
-    /// The log's name for the promise a client calls `id`.
-    pub fn promise(&self, id: &Id) -> Id {
-        match self.read().promise.get(id) {
-            Some(salt) => seal::promise_name(&seal::promise_opening(id, *salt)),
-            None => id.clone(),
-        }
-    }
-
     /// The id behind `name` (a pseudonym or a sealed promise id), if this process knows it:
     /// `None` for a name in the clear, and for a forgotten principal.
     pub fn id_of(&self, name: &str) -> Option<Id> {

@@ -22,10 +22,10 @@ use stepwise_store::{
 };
 use stepwise_store::{DecisionStore as _, KeyStore as _, Ledger, LogStore as _, verify};
 
-type TestResult = Result<(), Box<dyn Error>>;
+pub(crate) type TestResult = Result<(), Box<dyn Error>>;
 
 /// Somewhere a store lives, which can be connected to more than once.
-trait Db {
+pub(crate) trait Db {
     type S: Store + 'static;
     /// A new connection to the same store.
     fn connect(&self) -> Result<Self::S, StoreError>;
@@ -33,18 +33,18 @@ trait Db {
     fn raw_keys(&self) -> Result<String, Box<dyn Error>>;
 }
 
-struct SqliteDb {
-    dir: tempfile::TempDir,
+pub(crate) struct SqliteDb {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl SqliteDb {
-    fn new() -> Result<Self, Box<dyn Error>> {
+    pub(crate) fn new() -> Result<Self, Box<dyn Error>> {
         Ok(Self {
             dir: tempfile::tempdir()?,
         })
     }
 
-    fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.path().join("ledger.sqlite")
     }
 }
@@ -67,16 +67,16 @@ impl Db for SqliteDb {
 }
 
 /// A fresh PostgreSQL database, dropped with this value.
-struct PostgresDb {
+pub(crate) struct PostgresDb {
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 impl PostgresDb {
-    fn new() -> Result<Self, Box<dyn Error>> {
+    pub(crate) fn new() -> Result<Self, Box<dyn Error>> {
         let admin_url =
             std::env::var("STEPWISE_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.into());
         let mut admin =
@@ -184,6 +184,7 @@ suite!(
     two_ledgers_appending_concurrently_build_one_consistent_log,
     the_store_works_inside_spawn_blocking,
     decisions_are_kept_in_order_and_read_by_principal_time_and_page,
+    erasing_a_principal_revokes_its_keys_and_renames_it_in_the_decision_log,
 );
 
 /// A made-up entry: stores never check hashes, so any 32 bytes do.
@@ -411,6 +412,69 @@ fn decisions_are_kept_in_order_and_read_by_principal_time_and_page<D: Db>(db: &D
         ..query
     })?;
     assert!(beyond.is_empty());
+    Ok(())
+}
+
+/// `erase` (step 1 of `forget`, one transaction): the principal's record goes, its keys are
+/// revoked and name nobody, its decision records name its pseudonym (bodies too), the
+/// erasure is pending; nobody else's record changes.
+fn erasing_a_principal_revokes_its_keys_and_renames_it_in_the_decision_log<D: Db>(
+    db: &D,
+) -> TestResult {
+    use stepwise_store::{Erase, PrincipalRecord, PrivateStore as _};
+    let mut store = db.connect()?;
+    let (id, other) = ("agent:gone", "agent:stays");
+    let made = store.create_principals(&[
+        PrincipalRecord {
+            id: id.into(),
+            pseudonym: "~11111111111111111111111111111111".into(),
+            secret: [1; 32],
+        },
+        PrincipalRecord {
+            id: other.into(),
+            pseudonym: "~22222222222222222222222222222222".into(),
+            secret: [2; 32],
+        },
+    ])?;
+    assert_eq!(made.len(), 2);
+    let key = |who: &str| -> Result<KeyRecord, Box<dyn Error>> {
+        Ok(KeyRecord::new(
+            &generate_key()?,
+            Role::Recorder,
+            Some(Id::parse("principal", who)?),
+            Time::from_micros(10).ok_or("t")?,
+        ))
+    };
+    let (gone_key, stays_key) = (key(id)?, key(other)?);
+    store.put_key(&gone_key)?;
+    store.put_key(&stays_key)?;
+    let at = Time::from_micros(100).ok_or("t")?;
+    store.put_decision(at, id, r#"{"principal":"agent:gone","tool":"echo"}"#)?;
+    store.put_decision(at, other, r#"{"principal":"agent:stays","asked_about":"agent:gone"}"#)?;
+    store.erase(&Erase {
+        id,
+        name: "~11111111111111111111111111111111",
+        pseudonym: "~11111111111111111111111111111111",
+        reason: Some("request"),
+    })?;
+    let other_handle = db.connect()?;
+    assert!(other_handle.principal(id)?.is_none());
+    assert!(other_handle.principal(other)?.is_some());
+    let keys = other_handle.keys()?;
+    let gone = keys.iter().find(|k| k.id == gone_key.id).ok_or("gone key")?;
+    assert!(gone.revoked && gone.principal.is_none(), "{gone:?}");
+    let stays = keys.iter().find(|k| k.id == stays_key.id).ok_or("key")?;
+    assert!(!stays.revoked && stays.principal.is_some());
+    let decisions = other_handle.decisions(&DecisionQuery {
+        limit: 10,
+        ..DecisionQuery::default()
+    })?;
+    assert_eq!(decisions[0].principal, "~11111111111111111111111111111111");
+    assert!(!decisions.iter().any(|d| d.body.contains(id)), "{decisions:?}");
+    assert_eq!(decisions[1].principal, other);
+    let pending = other_handle.pending_erasures()?;
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].reason, "request");
     Ok(())
 }
 
