@@ -1,8 +1,9 @@
 //! Forgetting a principal (`stepwise forget`, `DELETE /v1/principals/{id}`): its secret, the
-//! openings of every entry that names it, its API keys' principal and its name in the decision
-//! log are erased in one transaction; then an erasure entry naming only its pseudonym and a
-//! reason is appended; then the database's files are scrubbed. The leaves never change, so every
-//! proof, checkpoint and replay stays exactly as it was.
+//! openings of every entry that names it and of the outcomes of its promises, its API keys'
+//! principal and its name in the decision log are erased in one transaction; then an erasure
+//! entry naming only its pseudonym and a reason is appended; then the database's files are
+//! scrubbed. The leaves never change, so every proof, checkpoint and replay stays exactly as it
+//! was.
 //!
 //! A crash between the steps leaves the erasure pending (the store keeps its pseudonym and
 //! reason, nothing else): whoever opens the log next, or runs `forget` again, finishes it
@@ -11,6 +12,7 @@
 use crate::names::Names;
 use crate::private::{Erase, PrivateStore};
 use crate::{LogStore, StoreError, decode_entry};
+use std::collections::HashSet;
 use stepwise::evidence::seal::{self, Seal};
 use stepwise::evidence::{Body, ErasureReason, Event, Id, Time};
 
@@ -84,9 +86,9 @@ pub fn erase(
 ) -> Result<Erased, ForgetError> {
     let record = store.principal(id)?;
     let clear_id = Id::parse("id", id).ok();
-    let in_clear = match &clear_id {
-        Some(id) if names.is_clear(id) => in_clear_entries(store, id)?,
-        _ => Vec::new(),
+    let (in_clear, mut outcomes) = match &clear_id {
+        Some(id) if names.is_clear(id) => entries_about(store, id, 0)?,
+        _ => (Vec::new(), Vec::new()),
     };
     let Some(record) = record else {
         if in_clear.is_empty() {
@@ -98,6 +100,7 @@ pub fn erase(
         store.erase(&Erase {
             id,
             name: id,
+            outcomes: &outcomes,
             pseudonym: &token,
             reason: None,
         })?;
@@ -108,9 +111,23 @@ pub fn erase(
             in_clear,
         });
     };
+    // The outcomes of its sealed promises, found from the first of them on (one recorded after
+    // this scan and before the transaction below keeps its openings).
+    let first_promise = store
+        .promise_openings()?
+        .into_iter()
+        .filter(|o| o.names.split(' ').any(|n| n == record.pseudonym))
+        .map(|o| o.entry)
+        .min();
+    if let Some(from) = first_promise {
+        let name = Id::parse("pseudonym", &record.pseudonym)
+            .map_err(|e| StoreError::Corrupt(format!("a stored pseudonym: {e}")))?;
+        outcomes.extend(entries_about(store, &name, from)?.1);
+    }
     store.erase(&Erase {
         id,
         name: &record.pseudonym,
+        outcomes: &outcomes,
         pseudonym: &record.pseudonym,
         reason: Some(reason.name()),
     })?;
@@ -152,18 +169,35 @@ pub fn pending(
         .collect()
 }
 
-/// The entries that name `id` in the clear: its format-1/2 entries, and the format-3 ones that
-/// keep the clear name those gave it.
-fn in_clear_entries(store: &(impl LogStore + ?Sized), id: &Id) -> Result<Vec<u64>, StoreError> {
-    let mut found = Vec::new();
-    store.scan(0, u64::MAX, &mut |entry| {
+/// The entries from `from` on that name `name` (for an id in the clear: its format-1/2
+/// entries, and the format-3 ones that keep the clear name those gave it), and the outcomes of
+/// its promises among them: an outcome's entry names only its author, the promisee, but its note
+/// is about the promisor too.
+fn entries_about(
+    store: &(impl LogStore + ?Sized),
+    name: &Id,
+    from: u64,
+) -> Result<(Vec<u64>, Vec<u64>), StoreError> {
+    let (mut naming, mut outcomes) = (Vec::new(), Vec::new());
+    let mut promises = HashSet::new();
+    store.scan(from, u64::MAX, &mut |entry| {
         let event = decode_entry(&entry)?;
-        if seal::principals(&event).contains(&id) {
-            found.push(entry.index);
+        let names_it = seal::principals(&event).contains(&name);
+        if names_it {
+            naming.push(entry.index);
+        }
+        match &event.body {
+            Body::Promise { id, .. } if names_it => {
+                promises.insert(id.clone());
+            }
+            Body::Outcome { promise, .. } if promises.contains(promise) => {
+                outcomes.push(entry.index);
+            }
+            _ => {}
         }
         Ok(())
     })?;
-    Ok(found)
+    Ok((naming, outcomes))
 }
 
 fn random_name() -> Result<String, StoreError> {

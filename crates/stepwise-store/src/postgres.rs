@@ -667,6 +667,12 @@ impl PrivateStore for PostgresStore {
             "DELETE FROM openings WHERE strpos(' ' || names || ' ', ' ' || $1 || ' ') > 0",
             &[&erase.name],
         )?;
+        if !erase.outcomes.is_empty() {
+            let outcomes = (erase.outcomes.iter().copied())
+                .map(sql_index)
+                .collect::<Result<Vec<i64>, _>>()?;
+            tx.execute("DELETE FROM openings WHERE entry = ANY($1)", &[&outcomes])?;
+        }
         tx.execute(
             "UPDATE keys SET revoked = TRUE, principal = NULL WHERE principal = $1",
             &[&erase.id],

@@ -46,6 +46,9 @@ pub struct Erase<'a> {
     /// Its name in the log's entries (its pseudonym, or its id where the log names it in the
     /// clear): the openings of entries that name it are erased.
     pub name: &'a str,
+    /// The outcomes of its promises, whose openings are erased too: an outcome's entry names
+    /// only its author (the promisee), but its note speaks of the promisor.
+    pub outcomes: &'a [u64],
     /// What replaces its id in the decision log (its pseudonym).
     pub pseudonym: &'a str,
     /// The reason's code, when an erasure entry is still to be appended (kept as pending).
@@ -90,9 +93,9 @@ pub trait PrivateStore: Send {
     fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError>;
 
     /// Forgets a principal, in one transaction: its record, every opening of an entry that
-    /// names it, the principal its API keys name (the keys are revoked), its name in the
-    /// decision log (replaced by the pseudonym); and records the erasure as pending until its
-    /// entry is in the log ([`PrivateStore::erasure_logged`]).
+    /// names it and of the outcomes of its promises, the principal its API keys name (the keys
+    /// are revoked), its name in the decision log (replaced by the pseudonym); and records the
+    /// erasure as pending until its entry is in the log ([`PrivateStore::erasure_logged`]).
     fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError>;
 
     /// Erasures whose entry is not yet in the log.

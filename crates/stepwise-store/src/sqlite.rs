@@ -488,6 +488,12 @@ impl PrivateStore for SqliteStore {
             "DELETE FROM openings WHERE instr(' ' || names || ' ', ' ' || ?1 || ' ') > 0",
             [erase.name],
         )?;
+        for entry in erase.outcomes {
+            tx.execute(
+                "DELETE FROM openings WHERE entry = ?1",
+                [sql_index(*entry)?],
+            )?;
+        }
         tx.execute(
             "UPDATE keys SET revoked = 1, principal = NULL WHERE principal = ?1",
             [erase.id],

@@ -40,8 +40,9 @@ pub struct VerifyReport {
     pub more_problems: u64,
     /// Format 3: commitments whose kept opening was checked against the leaf.
     pub openings_checked: u64,
-    /// Format 3: commitments whose opening was erased because a principal the entry names was
-    /// forgotten (an erasure entry names it): erased, not tampered with.
+    /// Format 3: commitments whose opening was erased because a principal the entry names (or,
+    /// for an outcome, its promise names) was forgotten (an erasure entry names it): erased,
+    /// not tampered with.
     pub erased: u64,
     /// Format 3: commitments with no opening kept and no erasure to explain it (a copy of the
     /// log handed over without its openings: nothing to check them against, not a problem).
@@ -135,6 +136,8 @@ pub fn verify<S: LogStore + PrivateStore + ?Sized>(
     let mut chunk = u64::MAX;
     let mut missing: Vec<(usize, Vec<Id>)> = Vec::new();
     let mut forgotten: HashSet<Id> = HashSet::new();
+    // The principals each sealed promise names: its outcome's openings go with them too.
+    let mut promised: HashMap<Id, Vec<Id>> = HashMap::new();
     store.scan(0, u64::MAX, &mut |entry| {
         let i = entry.index;
         if i != expected {
@@ -218,8 +221,16 @@ pub fn verify<S: LogStore + PrivateStore + ?Sized>(
                         + usize::from(matches!(event.body, Body::Promise { .. }));
                     report.openings_checked +=
                         (committed - opened.erased.len() - opened.mismatched.len()) as u64;
+                    let names =
+                        || seal::principals(&event).into_iter().cloned().collect::<Vec<_>>();
+                    if let Body::Promise { id, .. } = &event.body {
+                        promised.insert(id.clone(), names());
+                    }
                     if !opened.erased.is_empty() {
-                        let names = seal::principals(&event).into_iter().cloned().collect();
+                        let mut names = names();
+                        if let Body::Outcome { promise, .. } = &event.body {
+                            names.extend(promised.get(promise).into_iter().flatten().cloned());
+                        }
                         missing.push((opened.erased.len(), names));
                     }
                     if let Body::Erasure { principal, .. } = &event.body {

@@ -450,10 +450,15 @@ fn erasing_a_principal_revokes_its_keys_and_renames_it_in_the_decision_log<D: Db
     store.put_key(&stays_key)?;
     let at = Time::from_micros(100).ok_or("t")?;
     store.put_decision(at, id, r#"{"principal":"agent:gone","tool":"echo"}"#)?;
-    store.put_decision(at, other, r#"{"principal":"agent:stays","asked_about":"agent:gone"}"#)?;
+    store.put_decision(
+        at,
+        other,
+        r#"{"principal":"agent:stays","asked_about":"agent:gone"}"#,
+    )?;
     store.erase(&Erase {
         id,
         name: "~11111111111111111111111111111111",
+        outcomes: &[],
         pseudonym: "~11111111111111111111111111111111",
         reason: Some("request"),
     })?;
@@ -461,7 +466,10 @@ fn erasing_a_principal_revokes_its_keys_and_renames_it_in_the_decision_log<D: Db
     assert!(other_handle.principal(id)?.is_none());
     assert!(other_handle.principal(other)?.is_some());
     let keys = other_handle.keys()?;
-    let gone = keys.iter().find(|k| k.id == gone_key.id).ok_or("gone key")?;
+    let gone = keys
+        .iter()
+        .find(|k| k.id == gone_key.id)
+        .ok_or("gone key")?;
     assert!(gone.revoked && gone.principal.is_none(), "{gone:?}");
     let stays = keys.iter().find(|k| k.id == stays_key.id).ok_or("key")?;
     assert!(!stays.revoked && stays.principal.is_some());
@@ -470,7 +478,10 @@ fn erasing_a_principal_revokes_its_keys_and_renames_it_in_the_decision_log<D: Db
         ..DecisionQuery::default()
     })?;
     assert_eq!(decisions[0].principal, "~11111111111111111111111111111111");
-    assert!(!decisions.iter().any(|d| d.body.contains(id)), "{decisions:?}");
+    assert!(
+        !decisions.iter().any(|d| d.body.contains(id)),
+        "{decisions:?}"
+    );
     assert_eq!(decisions[1].principal, other);
     let pending = other_handle.pending_erasures()?;
     assert_eq!(pending.len(), 1);
