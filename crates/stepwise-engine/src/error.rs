@@ -100,6 +100,7 @@ impl From<StoreError> for Error {
                     format!("{e}; an operator must run `stepwise log verify`"),
                 )
             }
+            StoreError::Forgotten(_) => Self::unavailable(e.to_string()),
             StoreError::Conflict { .. } | StoreError::Duplicate(_) | StoreError::Database(_) => {
                 Self::unavailable(format!("the store failed: {e}"))
             }

@@ -275,6 +275,14 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                         return Err(e);
                     }
                 }
+                // Another process forgot a principal this batch was sealed for: this one
+                // forgets it too, so that the caller's retry names a newcomer.
+                Err(LedgerError::Store(StoreError::Forgotten(pseudonym))) => {
+                    if let Some(names) = &self.names {
+                        names.forget(&self.store, &pseudonym)?;
+                    }
+                    return Err(StoreError::Forgotten(pseudonym).into());
+                }
                 // A failed release cannot undo a commit, and means the connection (and the
                 // lock with it) is gone: the attempt's own result is the answer.
                 Ok(mut appended) => {

@@ -113,6 +113,10 @@ pub enum StoreError {
     /// A record with this identity is already stored (an API key id or hash).
     #[error("already stored: {0}")]
     Duplicate(String),
+    /// The batch names a principal that was forgotten while it was being sealed (by another
+    /// process): nothing was stored; sealed again, it names a newcomer.
+    #[error("principal {0} was forgotten while this batch was sealed; nothing was recorded, retry")]
+    Forgotten(String),
     /// The database failed (disk full, permissions, connection lost, locked for too long, ...).
     /// The source is the driver's own error (`rusqlite::Error` or `postgres::Error`).
     #[error("database error: {}", error_chain(.0.as_ref()))]
@@ -178,7 +182,9 @@ pub trait LogStore: Send {
     }
 
     /// [`LogStore::append`], with the openings of the entries' commitments (format 3) in the
-    /// same transaction.
+    /// same transaction; fails with [`StoreError::Forgotten`], storing nothing, when an opening
+    /// names a pseudonym whose principal was forgotten meanwhile (its text must not outlive the
+    /// erasure).
     fn append_with(
         &mut self,
         base: u64,

@@ -22,8 +22,8 @@ use super::{
 };
 use crate::keys::KeyRecord;
 use crate::private::{
-    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, opening_from_row,
-    principal_from_row, pseudonymized,
+    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, named_pseudonyms,
+    opening_from_row, principal_from_row, pseudonymized,
 };
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Row, Statement};
@@ -208,6 +208,18 @@ impl PostgresStore {
             ],
         )?;
         if !openings.is_empty() {
+            let names = named_pseudonyms(openings);
+            let missing: Option<String> = tx
+                .query_opt(
+                    "SELECT n FROM UNNEST($1::TEXT[]) AS n \
+                     WHERE NOT EXISTS (SELECT 1 FROM principals WHERE pseudonym = n) LIMIT 1",
+                    &[&names],
+                )?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+            if let Some(pseudonym) = missing {
+                return Err(StoreError::Forgotten(pseudonym));
+            }
             let mut entry = Vec::with_capacity(openings.len());
             let mut field = Vec::with_capacity(openings.len());
             let mut salt = Vec::with_capacity(openings.len());

@@ -189,6 +189,19 @@ pub(crate) fn opening_from_row(
     })
 }
 
+/// The distinct pseudonyms `openings` name (names in the clear aside): each must still have
+/// its principal when the openings are stored.
+pub(crate) fn named_pseudonyms(openings: &[StoredOpening]) -> Vec<&str> {
+    let mut names: Vec<&str> = openings
+        .iter()
+        .flat_map(|o| o.names.split(' '))
+        .filter(|n| stepwise::evidence::seal::is_pseudonym(n))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    names
+}
+
 /// `text` with every JSON string `"id"` replaced by `"pseudonym"`: a decision record's body
 /// after its principal is forgotten.
 pub(crate) fn pseudonymized(text: &str, id: &str, pseudonym: &str) -> String {

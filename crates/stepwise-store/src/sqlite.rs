@@ -13,8 +13,8 @@ use super::{
 };
 use crate::keys::KeyRecord;
 use crate::private::{
-    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, opening_from_row,
-    principal_from_row, pseudonymized,
+    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, named_pseudonyms,
+    opening_from_row, principal_from_row, pseudonymized,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::Path;
@@ -255,6 +255,14 @@ impl LogStore for SqliteStore {
                     &entry.leaf_hash[..],
                     joined_subtrees(entry)
                 ])?;
+            }
+            let mut known = tx.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM principals WHERE pseudonym = ?1)",
+            )?;
+            for pseudonym in named_pseudonyms(openings) {
+                if !known.query_row([pseudonym], |r| r.get::<_, bool>(0))? {
+                    return Err(StoreError::Forgotten(pseudonym.to_owned()));
+                }
             }
             let mut open = tx.prepare_cached(
                 "INSERT INTO openings (entry, field, salt, value, names) VALUES (?1, ?2, ?3, ?4, ?5)",

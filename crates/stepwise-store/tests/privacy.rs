@@ -333,6 +333,7 @@ macro_rules! on_both_stores {
 on_both_stores!(
     every_proof_and_checkpoint_verifies_as_before_after_forget,
     every_process_stops_knowing_a_forgotten_id,
+    a_process_behind_the_erasure_keeps_no_new_text_under_the_old_pseudonym,
 );
 
 fn every_proof_and_checkpoint_verifies_as_before_after_forget<D: Db>(db: &D) -> TestResult {
@@ -470,6 +471,34 @@ fn every_process_stops_knowing_a_forgotten_id<D: Tables>(db: &D) -> TestResult {
         follower.id_of(names.name(&id(OKAPI)).as_str()),
         Some(id(OKAPI))
     );
+    Ok(())
+}
+
+/// Another process that has not yet read the erasure entry seals a note of the forgotten
+/// principal's (quokka: no key, so the ledger's rules let it through) under its old pseudonym: the store refuses the batch (nothing recorded, no text
+/// kept), that process forgets the pseudonym, and the retry names a newcomer.
+fn a_process_behind_the_erasure_keeps_no_new_text_under_the_old_pseudonym<D: Tables>(
+    db: &D,
+) -> TestResult {
+    let (mut ledger, names) = sealing_ledger(db.connect()?, story_clock())?;
+    tell_story(&mut ledger)?;
+    let (mut behind, behind_names) = sealing_ledger(db.connect()?, story_clock())?;
+    let old = behind_names.name(&id(QUOKKA));
+    let (pseudonym, _) = forget_fully(&mut ledger, &names, QUOKKA, at(0.25))?;
+    assert_eq!(old.as_str(), pseudonym);
+    let late = || story_event(90, &rated(QUOKKA, OKAPI, 0.5), "a late word from quokka");
+    let size = ledger.store().size()?;
+    let refused = behind.append(vec![late()]);
+    assert!(
+        matches!(&refused, Err(stepwise_store::LedgerError::Store(stepwise_store::StoreError::Forgotten(p))) if *p == pseudonym),
+        "{refused:?}"
+    );
+    assert_eq!(ledger.store().size()?, size, "nothing recorded");
+    assert_eq!(db.count(OPENINGS_NAMING, &pseudonym)?, 0, "no text kept");
+    let retried = behind.append(vec![late()])?;
+    assert!(retried.results[0].is_ok(), "{:?}", retried.results);
+    let newcomer = behind_names.name(&id(QUOKKA));
+    assert!(is_pseudonym(newcomer.as_str()) && newcomer.as_str() != pseudonym);
     Ok(())
 }
 
