@@ -256,9 +256,8 @@ impl LogStore for SqliteStore {
                     joined_subtrees(entry)
                 ])?;
             }
-            let mut known = tx.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM principals WHERE pseudonym = ?1)",
-            )?;
+            let mut known =
+                tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM principals WHERE pseudonym = ?1)")?;
             for pseudonym in named_pseudonyms(openings) {
                 if !known.query_row([pseudonym], |r| r.get::<_, bool>(0))? {
                     return Err(StoreError::Forgotten(pseudonym.to_owned()));
