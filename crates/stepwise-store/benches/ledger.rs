@@ -1,19 +1,23 @@
 //! Ledger benchmarks: durable append throughput against a plain SQLite insert of the same bytes
-//! (same file settings, same transaction per batch) in the same run, the same appends through
-//! the PostgreSQL store (with plain `UNNEST` and binary `COPY` inserts of the same rows as
-//! peers), and proof generation on a log of 10^6 entries. Figures and how to read them:
-//! docs/BENCHMARKS.md.
+//! (same file settings, same transaction per batch) in the same run, durable ingest of a
+//! realistic mix of events in format 3 (sealed: pseudonyms and commitments) against format 2
+//! (in the clear), the same appends through the PostgreSQL store (with plain `UNNEST` and
+//! binary `COPY` inserts of the same rows as peers), and proof generation on a log of 10^6
+//! entries. Figures and how to read them: docs/BENCHMARKS.md.
 //!
 //! The PostgreSQL group runs against a fresh database on the server at
 //! `STEPWISE_TEST_POSTGRES` (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped
 //! afterwards; without a server it is skipped with a message.
 
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::collections::VecDeque;
 use std::hint::black_box;
-use stepwise::evidence::{Body, Event, Id, Time};
+use std::sync::Arc;
+use stepwise::evidence::{Body, Event, Id, OutcomeResult, Time};
 use stepwise::ledger::note::LogSigner;
 use stepwise::ledger::{Clock as _, LedgerConfig, SystemClock};
 use stepwise_store::Ledger;
+use stepwise_store::names::Names;
 use stepwise_store::{Entry, PostgresStore, SqliteStore};
 
 /// When the benchmark started: events are dated from then on, as live evidence is, so the
@@ -52,6 +56,171 @@ fn ledger(dir: &std::path::Path) -> Ledger<SqliteStore> {
         std::sync::Arc::new(SystemClock),
     )
     .expect("ledger")
+}
+
+/// The same ledger appending format 3: every event sealed with the log's names.
+fn sealing_ledger(dir: &std::path::Path) -> Ledger<SqliteStore> {
+    let store = SqliteStore::open(&dir.join("ledger.sqlite")).expect("store");
+    let names = Arc::new(Names::open(&store).expect("names"));
+    let signer = LogSigner::from_seed("bench.example/log", [1; 32]).expect("signer");
+    Ledger::open_sealing(
+        store,
+        signer,
+        LedgerConfig::default(),
+        Arc::new(SystemClock),
+        names,
+    )
+    .expect("ledger")
+}
+
+/// A deterministic stream of live evidence between a growing population of principals: 60%
+/// ratings, 20% promises and 20% outcomes of earlier promises (kept, broken or partial), a
+/// note on one event in five, and a principal the log has never named on one event in ten.
+/// Popular principals appear more often (the square of a uniform draw picks the index).
+struct Mix {
+    n: u64,
+    population: u64,
+    rng: u64,
+    /// Promises made and not yet judged, oldest first.
+    open: VecDeque<Id>,
+}
+
+impl Mix {
+    const SCOPES: [&str; 3] = ["deploy:staging", "deploy:prod", "review:code"];
+
+    fn new() -> Self {
+        Self {
+            n: 0,
+            population: 200,
+            rng: 0x9e37_79b9_7f4a_7c15,
+            open: VecDeque::new(),
+        }
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
+
+    fn id(k: u64) -> Id {
+        Id::parse("principal", &format!("user:{k}")).expect("id")
+    }
+
+    /// A known principal, popular ones more often.
+    fn known(&mut self) -> u64 {
+        let u = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        (u * u * self.population as f64) as u64
+    }
+
+    /// Two different principals; one of them new on every tenth event.
+    fn pair(&mut self) -> (Id, Id) {
+        let a = if self.n.is_multiple_of(10) {
+            self.population += 1;
+            self.population - 1
+        } else {
+            self.known()
+        };
+        let mut b = self.known();
+        while b == a {
+            b = self.known();
+        }
+        if self.next_u64().is_multiple_of(2) {
+            (Self::id(a), Self::id(b))
+        } else {
+            (Self::id(b), Self::id(a))
+        }
+    }
+
+    fn next(&mut self) -> Event {
+        let at = started() + self.n as i64;
+        let draw = self.next_u64() % 10;
+        let body = if draw >= 8 && self.open.len() > 16 {
+            let promise = self.open.pop_front().expect("an open promise");
+            let result = match self.next_u64() % 20 {
+                0..=15 => OutcomeResult::Kept,
+                16..=18 => OutcomeResult::Broken,
+                _ => OutcomeResult::Partial(0.5),
+            };
+            Body::Outcome { promise, result }
+        } else if draw >= 6 {
+            let (promisor, promisee) = self.pair();
+            let id = Id::parse("id", &format!("p-{}", self.n)).expect("id");
+            let scope = Self::SCOPES[(self.next_u64() % 3) as usize];
+            self.open.push_back(id.clone());
+            Body::Promise {
+                id,
+                promisor,
+                promisee,
+                scope: Id::parse("scope", scope).expect("scope"),
+                stake: (1 + self.next_u64() % 100) as f64,
+                due: Time::from_micros(at + 86_400_000_000).expect("due"),
+            }
+        } else {
+            let (rater, subject) = self.pair();
+            Body::Rating {
+                rater,
+                subject,
+                value: ((self.next_u64() % 21) as f64 - 10.0) / 10.0,
+                scope: None,
+            }
+        };
+        let note = self
+            .next_u64()
+            .is_multiple_of(5)
+            .then(|| format!("delivered order {} two days late; refund agreed", self.n));
+        self.n += 1;
+        let mut event = Event {
+            at: Time::from_micros(at).expect("time"),
+            author: None,
+            body,
+            note,
+            sig: None,
+            stamp: None,
+            seal: None,
+        };
+        event.author = event.natural_author().cloned();
+        event
+    }
+
+    fn batch(&mut self, size: u64) -> Vec<Event> {
+        (0..size).map(|_| self.next()).collect()
+    }
+}
+
+/// Durable ingest of the same stream of events in format 2 (`Ledger::open`) and format 3
+/// (`Ledger::open_sealing`), each into a SQLite file of its own, batches of 1,000 and single
+/// events (one synced commit each).
+fn ingest(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ingest");
+    for batch in [1000u64, 1] {
+        group.throughput(Throughput::Elements(batch));
+        group.sample_size(if batch == 1 { 30 } else { 20 });
+        for (format, open) in [
+            (
+                "format2",
+                ledger as fn(&std::path::Path) -> Ledger<SqliteStore>,
+            ),
+            ("format3", sealing_ledger),
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut ledger = open(dir.path());
+            let mut mix = Mix::new();
+            group.bench_function(BenchmarkId::new(format, batch), |b| {
+                b.iter_batched(
+                    || mix.batch(batch),
+                    |events| {
+                        let appended = ledger.append(events).expect("append");
+                        assert_eq!(appended.recorded() as u64, batch, "{:?}", appended.results);
+                        black_box(appended.checkpoint.size)
+                    },
+                    BatchSize::LargeInput,
+                )
+            });
+        }
+    }
+    group.finish();
 }
 
 /// The peer: the same bytes into a plain table, one transaction per batch, same durability.
@@ -311,5 +480,5 @@ fn proofs(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, append, append_postgres, proofs);
+criterion_group!(benches, append, ingest, append_postgres, proofs);
 criterion_main!(benches);
