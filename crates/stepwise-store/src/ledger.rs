@@ -347,16 +347,18 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                 Ok(()) => {
                     if let Some(seal) = &event.seal {
                         sealed = true;
-                        let names = seal::principals(event)
-                            .iter()
-                            .map(|id| id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        openings.extend(seal.openings.iter().map(|o| StoredOpening {
-                            entry: index,
-                            opening: o.clone(),
-                            names: names.clone(),
-                        }));
+                        if !seal.openings.is_empty() {
+                            let names = seal::principals(event)
+                                .iter()
+                                .map(|id| id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" ");
+                            openings.extend(seal.openings.iter().map(|o| StoredOpening {
+                                entry: index,
+                                opening: o.clone(),
+                                names: names.clone(),
+                            }));
+                        }
                     }
                     let bytes = event.canonical_bytes();
                     let leaf_hash = merkle::leaf_hash(&bytes);

@@ -245,12 +245,18 @@ impl Names {
                 let promise = |id: &Id| maps.promise.get(id).copied();
                 seal::seal(event, &principal, &promise).map_err(randomness)?
             };
-            if let Some(opening) = sealed
-                .seal
-                .as_ref()
-                .and_then(|s| s.opening(Hidden::PromiseId))
+            // A promise's names, as `add_promise` would read them from its opening: the id is
+            // the opening's value and the log's id the sealed one, so neither is parsed or
+            // hashed again.
+            if let (Body::Promise { id, .. }, Body::Promise { id: name, .. }) =
+                (&event.body, &sealed.body)
+                && let Some(opening) = sealed
+                    .seal
+                    .as_ref()
+                    .and_then(|s| s.opening(Hidden::PromiseId))
             {
-                add_promise(&mut maps, opening)?;
+                maps.promise_id.insert(name.clone(), id.clone());
+                maps.promise.insert(id.clone(), opening.salt);
             }
             *event = sealed;
         }
