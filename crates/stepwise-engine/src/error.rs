@@ -100,7 +100,10 @@ impl From<StoreError> for Error {
                     format!("{e}; an operator must run `stepwise log verify`"),
                 )
             }
-            StoreError::Forgotten(_) => Self::unavailable(e.to_string()),
+            // The ledger retries these itself; one that reaches a door ran out of retries.
+            StoreError::Forgotten(_) | StoreError::Taken(_) | StoreError::Erased(_) => {
+                Self::unavailable(e.to_string())
+            }
             StoreError::Conflict { .. } | StoreError::Duplicate(_) | StoreError::Database(_) => {
                 Self::unavailable(format!("the store failed: {e}"))
             }

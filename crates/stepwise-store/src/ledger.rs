@@ -10,9 +10,9 @@
 //! it never reads the clock except through the [`Clock`] its caller passed in.
 
 use crate::decode_entry;
-use crate::names::Names;
+use crate::names::{Names, Sealed};
 use crate::{
-    Entry, LogStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening, StoredTree,
+    Batch, Entry, LogStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening, StoredTree,
 };
 use std::sync::Arc;
 use stepwise::evidence::seal::{self, Commitment, Hidden, Opening};
@@ -245,7 +245,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
     /// loading a data set with its own dates.
     pub fn append_as(
         &mut self,
-        mut events: Vec<Event>,
+        events: Vec<Event>,
         origin: Origin,
     ) -> Result<Appended, LedgerError> {
         if events.len() > MAX_BATCH {
@@ -254,40 +254,61 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                 events.len()
             )));
         }
-        if let Some(names) = &self.names {
-            names.seal(&mut self.store, &mut events)?;
-        }
+        // A ledger writing format 3 keeps the batch as given until it is recorded: when another
+        // process created one of its principals or forgot one meanwhile, it is sealed again.
+        let (clear, mut sealed) = match &self.names {
+            Some(names) => {
+                let sealed = names.seal(&events)?;
+                (events, sealed)
+            }
+            None => (Vec::new(), Sealed::as_is(events)),
+        };
         // Another process may have appended; a conflict means recompute against its entries.
         // After losing a race the ledger holds the store's append lock while it re-reads and
         // retries, so the retry cannot lose again: no writer starves, however busy the others.
         let mut last = None;
         for _attempt in 0..8 {
-            let attempt = self.try_append(&mut events, origin);
+            let attempt = self.try_append(&mut sealed, &clear, origin);
             // `append` released the lock if it ran; this covers a retry that recorded nothing.
             let released = self.store.release_append_lock();
-            match attempt {
+            let reseal = match attempt {
                 Err(LedgerError::Store(conflict @ StoreError::Conflict { .. })) => {
                     released?;
                     last = Some(conflict);
-                    self.store.hold_append_lock()?;
-                    if let Err(e) = self.refresh() {
-                        self.store.release_append_lock()?;
-                        return Err(e);
-                    }
+                    false
                 }
-                // Another process forgot a principal this batch was sealed for: this one
-                // forgets it too, so that the caller's retry names a newcomer.
-                Err(LedgerError::Store(StoreError::Forgotten(pseudonym))) => {
+                // Another process created some of the batch's principals first: their stored
+                // secrets name them.
+                Err(LedgerError::Store(StoreError::Taken(ids))) => {
+                    released?;
                     if let Some(names) = &self.names {
-                        names.forget(&self.store, &pseudonym)?;
+                        names.learn_principals(&self.store)?;
                     }
-                    return Err(StoreError::Forgotten(pseudonym).into());
+                    last = Some(StoreError::Taken(ids));
+                    true
+                }
+                // Another process forgot principals: this one forgets them too, and the batch is
+                // sealed again (a forgotten principal it named is a newcomer now).
+                Err(LedgerError::Store(StoreError::Erased(erased))) => {
+                    released?;
+                    if let Some(names) = &self.names {
+                        names.forget_erased(&self.store, &erased)?;
+                    }
+                    last = Some(StoreError::Erased(erased));
+                    true
                 }
                 // A failed release cannot undo a commit, and means the connection (and the
                 // lock with it) is gone: the attempt's own result is the answer.
                 Ok(mut appended) => {
-                    // Recorded: what the seals carried in is kept beside the log now, and each
-                    // event is exactly what its entry decodes to.
+                    // Recorded: the names learn what the batch named first, what the seals
+                    // carried in is kept beside the log now, and each event is exactly what its
+                    // entry decodes to.
+                    if let Some(names) = &self.names
+                        && appended.recorded_at.is_some()
+                    {
+                        names.adopt(&clear, &sealed);
+                    }
+                    let mut events = sealed.events;
                     for seal in events.iter_mut().filter_map(|e| e.seal.as_deref_mut()) {
                         seal.openings = Vec::new();
                         seal.signed = None;
@@ -296,6 +317,20 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                     return Ok(appended);
                 }
                 Err(e) => return Err(e),
+            };
+            self.store.hold_append_lock()?;
+            if let Err(e) = self.refresh() {
+                self.store.release_append_lock()?;
+                return Err(e);
+            }
+            if reseal && let Some(names) = &self.names {
+                sealed = names.seal(&clear)?;
+                // Events that came sealed cannot be sealed again: one that names a principal
+                // forgotten meanwhile is refused whole, as before it was sealed.
+                if let Some(pseudonym) = sealed.events.iter().find_map(|e| names.forgotten_in(e)) {
+                    self.store.release_append_lock()?;
+                    return Err(StoreError::Forgotten(pseudonym).into());
+                }
             }
         }
         Err(LedgerError::Store(last.unwrap_or_else(|| {
@@ -308,11 +343,18 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
     /// any conflict has brought this ledger up to the store's last entry, and the store commits
     /// only if no other writer appended meanwhile: `recorded_at` never decreases along the log,
     /// however many processes append and however their clocks disagree.
+    ///
+    /// `clear` is the batch as given when this ledger sealed it: the openings of an event it
+    /// sealed itself are not checked again.
     fn try_append(
         &mut self,
-        events: &mut [Event],
+        sealed: &mut Sealed,
+        clear: &[Event],
         origin: Origin,
     ) -> Result<Appended, LedgerError> {
+        let Sealed {
+            events, principals, ..
+        } = sealed;
         let base = self.frontier.size();
         let now = self.clock.now();
         let recorded_at = self.recorded_at.map_or(now, |last| last.max(now));
@@ -330,15 +372,16 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         let mut entries = Vec::with_capacity(events.len());
         let mut completed = Vec::with_capacity(64);
         let mut openings = Vec::new();
-        let mut sealed = self.sealed;
-        for event in events.iter_mut() {
+        let mut log_sealed = self.sealed;
+        for (i, event) in events.iter_mut().enumerate() {
             let index = frontier.size();
             event.stamp = Some(stamp);
+            let sealed_here = clear.get(i).is_some_and(|c| c.seal.is_none());
             let admitted = self
                 .config
                 .window
                 .check(event.at, recorded_at, stamp.history)
-                .and_then(|()| check_seal(event, sealed))
+                .and_then(|()| check_seal(event, log_sealed, sealed_here))
                 .and_then(|()| {
                     self.registry
                         .admit(&mut staged, event, index, Signatures::Check)
@@ -346,7 +389,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             match admitted {
                 Ok(()) => {
                     if let Some(seal) = &event.seal {
-                        sealed = true;
+                        log_sealed = true;
                         if !seal.openings.is_empty() {
                             let names = seal::principals(event)
                                 .iter()
@@ -384,10 +427,16 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             });
         }
         let checkpoint = sign(&self.signer, &frontier)?;
-        self.store
-            .append_with(base, &entries, &openings, &checkpoint)?;
+        self.store.append_with(&Batch {
+            base,
+            entries: &entries,
+            principals: principals.as_slice(),
+            openings: &openings,
+            checkpoint: &checkpoint,
+            erasures_seen: self.names.as_ref().map(|n| n.erasures_seen()),
+        })?;
         self.frontier = frontier;
-        self.sealed = sealed;
+        self.sealed = log_sealed;
         self.registry.merge(staged);
         self.checkpoint = checkpoint.clone();
         self.recorded_at = Some(recorded_at);
@@ -483,11 +532,12 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
     }
 }
 
-/// Checks a sealed event's openings against its commitments, and that a log which writes format
-/// 3 (`sealed`) takes no event in the clear.
-fn check_seal(event: &Event, sealed: bool) -> Result<(), FieldError> {
+/// Checks a sealed event's openings against its commitments (unless this ledger sealed it
+/// itself: `sealed_here`), and that a log which writes format 3 (`log_sealed`) takes no event
+/// in the clear.
+fn check_seal(event: &Event, log_sealed: bool, sealed_here: bool) -> Result<(), FieldError> {
     let Some(seal) = &event.seal else {
-        return if sealed {
+        return if log_sealed {
             Err(FieldError::new(
                 "(event)",
                 "this log writes format 3: an event must be sealed (its principals named by \
@@ -497,6 +547,9 @@ fn check_seal(event: &Event, sealed: bool) -> Result<(), FieldError> {
             Ok(())
         };
     };
+    if sealed_here {
+        return Ok(());
+    }
     let opens = |field: Hidden, commitment: Option<&Commitment>| {
         let opening = seal.opening(field).map(Opening::commitment);
         if opening.as_ref() == commitment {

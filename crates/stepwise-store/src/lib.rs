@@ -34,13 +34,14 @@ use stepwise::ledger::merkle::{self, HASH_LEN, Hash, SubtreeSource};
 
 pub use ledger::{Appended, Ledger, LedgerError, MAX_BATCH};
 pub use postgres::PostgresStore;
-pub use private::{Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening};
+pub use private::{Erase, Erasure, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening};
 pub use sqlite::SqliteStore;
 pub use verify::{MAX_PROBLEMS, Problem, VerifyReport, verify};
 
 /// Version of the tables both stores keep: 1 had the log only; 2 added API key records; 3 added
-/// the decision log; 4 added what format 3 keeps beside the log (secrets, openings, erasures).
-pub const SCHEMA_VERSION: i64 = 4;
+/// the decision log; 4 added what format 3 keeps beside the log (secrets, openings, erasures);
+/// 5 numbers erasures and keeps them once logged (what a writer learns in its append).
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// One kept decision of `stepwise gate`: what was asked, the verdict and why (the JSON object
 /// `body`, which the store keeps as given and never reads), with what the log is searched by.
@@ -96,6 +97,25 @@ pub struct StoredCheckpoint {
     pub note: String,
 }
 
+/// One batch for [`LogStore::append_with`]: everything one append stores, in one transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    /// The log's size the batch was computed against: its first entry's index.
+    pub base: u64,
+    /// The entries, indexes `base..`.
+    pub entries: &'a [Entry],
+    /// Principals the entries name for the first time (format 3): their secrets.
+    pub principals: &'a [PrincipalRecord],
+    /// The openings of the entries' commitments (format 3).
+    pub openings: &'a [StoredOpening],
+    /// The checkpoint for the new size.
+    pub checkpoint: &'a StoredCheckpoint,
+    /// The last erasure ([`private::Erasure::seq`]) the writer's names have dropped: a later
+    /// one fails the batch with [`StoreError::Erased`]. `None` for a writer in the clear
+    /// (format 2), which names no pseudonym.
+    pub erasures_seen: Option<u64>,
+}
+
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -117,6 +137,14 @@ pub enum StoreError {
     /// process): nothing was stored; sealed again, it names a newcomer.
     #[error("principal {0} was forgotten while this batch was sealed; nothing was recorded, retry")]
     Forgotten(String),
+    /// Principals a batch would create were created first by another process (their ids):
+    /// nothing was stored; the batch must be sealed again with the stored secrets.
+    #[error("principals {} were created by another process meanwhile; nothing was recorded", .0.join(", "))]
+    Taken(Vec<String>),
+    /// Principals were forgotten since the batch's writer last looked ([`Batch::erasures_seen`]):
+    /// nothing was stored; the writer forgets them too and seals again.
+    #[error("{} principals were forgotten meanwhile; nothing was recorded", .0.len())]
+    Erased(Vec<private::Erasure>),
     /// The database failed (disk full, permissions, connection lost, locked for too long, ...).
     /// The source is the driver's own error (`rusqlite::Error` or `postgres::Error`).
     #[error("database error: {}", error_chain(.0.as_ref()))]
@@ -178,20 +206,22 @@ pub trait LogStore: Send {
         entries: &[Entry],
         checkpoint: &StoredCheckpoint,
     ) -> Result<(), StoreError> {
-        self.append_with(base, entries, &[], checkpoint)
+        self.append_with(&Batch {
+            base,
+            entries,
+            principals: &[],
+            openings: &[],
+            checkpoint,
+            erasures_seen: None,
+        })
     }
 
-    /// [`LogStore::append`], with the openings of the entries' commitments (format 3) in the
-    /// same transaction; fails with [`StoreError::Forgotten`], storing nothing, when an opening
-    /// names a pseudonym whose principal was forgotten meanwhile (its text must not outlive the
-    /// erasure).
-    fn append_with(
-        &mut self,
-        base: u64,
-        entries: &[Entry],
-        openings: &[StoredOpening],
-        checkpoint: &StoredCheckpoint,
-    ) -> Result<(), StoreError>;
+    /// [`LogStore::append`] of a format-3 batch: its new principals and the openings of its
+    /// commitments are stored in the same transaction. Fails, storing nothing, with
+    /// [`StoreError::Taken`] when another process created one of its principals first, and with
+    /// [`StoreError::Erased`] when principals were forgotten after
+    /// [`Batch::erasures_seen`].
+    fn append_with(&mut self, batch: &Batch<'_>) -> Result<(), StoreError>;
 
     /// Takes the lock that sequences appends and keeps it until the next [`LogStore::append`] or
     /// [`LogStore::release_append_lock`] on this store: a writer that lost a race holds it while
@@ -262,14 +292,8 @@ impl<T: LogStore + ?Sized> LogStore for Box<T> {
     ) -> Result<(), StoreError> {
         (**self).scan(from, to, visit)
     }
-    fn append_with(
-        &mut self,
-        base: u64,
-        entries: &[Entry],
-        openings: &[StoredOpening],
-        checkpoint: &StoredCheckpoint,
-    ) -> Result<(), StoreError> {
-        (**self).append_with(base, entries, openings, checkpoint)
+    fn append_with(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        (**self).append_with(batch)
     }
     fn hold_append_lock(&mut self) -> Result<(), StoreError> {
         (**self).hold_append_lock()
@@ -319,6 +343,12 @@ pub fn decode_entry(entry: &Entry) -> Result<stepwise::evidence::Event, StoreErr
             entry.index
         ))
     })
+}
+
+/// A stored sequence number (of a principal, an erasure, a decision): never negative, or the
+/// store is damaged.
+pub(crate) fn stored_seq(what: &str, seq: i64) -> Result<u64, StoreError> {
+    u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("{what} number {seq}")))
 }
 
 /// A hash column as stored: exactly [`HASH_LEN`] bytes, or the store is damaged.

@@ -12,13 +12,18 @@
 //! ([`Names::observe`]). No lookup here does cryptography: a decision costs one read lock and
 //! one hash lookup per id.
 
-use crate::private::{PrincipalRecord, PrivateStore};
+use crate::private::{Erasure, PrincipalRecord, PrivateStore};
 use crate::{LogStore, StoreError};
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use stepwise::evidence::seal::{self, Hidden};
+use stepwise::evidence::seal::{self, Hidden, Salts};
 use stepwise::evidence::{Body, Event, Id};
+
+/// Maps keyed by ids and names: foldhash (randomly seeded per map, as std's SipHash, and
+/// several times faster on short keys).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomState>;
+type HashSet<K> = std::collections::HashSet<K, foldhash::quality::RandomState>;
 
 #[derive(Default)]
 struct Maps {
@@ -42,6 +47,34 @@ struct Maps {
 #[derive(Default)]
 pub struct Names {
     maps: RwLock<Maps>,
+    /// The last erasure ([`Erasure::seq`]) whose principal the maps have dropped: the ledger's
+    /// appends learn of later ones in their transaction (`Batch::erasures_seen`).
+    erasures_seen: AtomicU64,
+    /// The last principal (`PrivateStore::principals_since`) read from the store.
+    principals_seen: AtomicU64,
+}
+
+impl Sealed {
+    /// A batch appended as it is (a ledger writing format 2).
+    pub fn as_is(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
+}
+
+/// A batch sealed for the log ([`Names::seal`]): the events, and the secrets of the principals
+/// they name for the first time, to be stored in the same transaction as the entries. The
+/// names learn both once that transaction commits ([`Names::adopt`]).
+#[derive(Debug, Default)]
+pub struct Sealed {
+    /// The events, in order, every one sealed.
+    pub events: Vec<Event>,
+    /// The principals the events name that the log has never named.
+    pub principals: Vec<PrincipalRecord>,
+    /// The same principals' ids and pseudonyms.
+    named: Vec<(Id, Id)>,
 }
 
 impl std::fmt::Debug for Names {
@@ -85,18 +118,35 @@ impl Names {
     /// id's opening.
     pub fn load(store: &(impl PrivateStore + ?Sized)) -> Result<Self, StoreError> {
         let names = Self::default();
+        // Read before the principals: a principal forgotten in between is missing from both,
+        // and the next append learns of its erasure anyway.
+        names
+            .erasures_seen
+            .store(store.last_erasure()?, Ordering::Relaxed);
+        names.learn_principals(store)?;
         {
             let mut maps = names.write();
-            for record in store.principals()? {
-                let (id, pseudonym) = record_names(&record)?;
-                maps.id.insert(pseudonym.clone(), id.clone());
-                maps.pseudonym.insert(id, pseudonym);
-            }
             for stored in store.promise_openings()? {
                 add_promise(&mut maps, &stored.opening)?;
             }
         }
         Ok(names)
+    }
+
+    /// Learns the principals created since the last one these names have seen (by other
+    /// processes, or all of them at load).
+    pub fn learn_principals(&self, store: &(impl PrivateStore + ?Sized)) -> Result<(), StoreError> {
+        let records = store.principals_since(self.principals_seen.load(Ordering::Relaxed))?;
+        let mut maps = self.write();
+        for (_, record) in &records {
+            let (id, pseudonym) = record_names(record)?;
+            maps.id.insert(pseudonym.clone(), id.clone());
+            maps.pseudonym.insert(id, pseudonym);
+        }
+        if let Some((last, _)) = records.last() {
+            self.principals_seen.fetch_max(*last, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Maps> {
@@ -131,6 +181,19 @@ impl Names {
     /// Whether `name` is a pseudonym this log no longer maps to an id: a forgotten principal.
     pub fn is_forgotten(&self, name: &str) -> bool {
         seal::is_pseudonym(name) && !self.read().id.contains_key(name)
+    }
+
+    /// A principal that `event` names and this log has forgotten (an erasure's own principal
+    /// aside), if any.
+    pub fn forgotten_in(&self, event: &Event) -> Option<String> {
+        if matches!(event.body, Body::Erasure { .. }) {
+            return None;
+        }
+        let maps = self.read();
+        seal::principals(event)
+            .into_iter()
+            .find(|p| maps.forgotten.contains(*p))
+            .map(|p| p.as_str().to_owned())
     }
 
     /// Whether format-1/2 entries of this log name `id` in the clear.
@@ -185,7 +248,7 @@ impl Names {
         let mut new = Vec::new();
         {
             let maps = self.read();
-            let mut seen = HashSet::new();
+            let mut seen = HashSet::default();
             for id in ids {
                 let known = maps.pseudonym.contains_key(id)
                     || maps.legacy.contains(id)
@@ -216,49 +279,100 @@ impl Names {
         Ok(())
     }
 
-    /// Seals every event of `events` that is still in the clear (format 3). Principals the log
-    /// has never named get a secret first, stored for all of them in one transaction before
-    /// the events are appended (an unused secret is harmless; an entry without its secret is
-    /// not).
-    pub fn seal(
-        &self,
-        store: &mut (impl PrivateStore + ?Sized),
-        events: &mut [Event],
-    ) -> Result<(), StoreError> {
-        self.create(
-            store,
-            events
-                .iter()
-                .filter(|e| e.seal.is_none())
-                .flat_map(seal::principals),
-        )?;
-        let mut maps = self.write();
-        for event in events.iter_mut().filter(|e| e.seal.is_none()) {
-            // A promise earlier in the same batch is named already (its outcome may follow).
-            let sealed = {
-                let principal = |id: &Id| {
-                    maps.pseudonym
-                        .get(id)
-                        .cloned()
-                        .unwrap_or_else(|| id.clone())
-                };
-                let promise = |id: &Id| maps.promise.get(id).copied();
-                seal::seal(event, &principal, &promise).map_err(randomness)?
-            };
-            // A promise's names, as `add_promise` would read them from its opening: the id is
-            // the opening's value and the log's id the sealed one, so neither is parsed or
-            // hashed again.
-            if let (Body::Promise { id, .. }, Body::Promise { id: name, .. }) =
-                (&event.body, &sealed.body)
-                && let Some(opening) = sealed
-                    .seal
-                    .as_ref()
-                    .and_then(|s| s.opening(Hidden::PromiseId))
-            {
-                maps.promise_id.insert(name.clone(), id.clone());
-                maps.promise.insert(id.clone(), opening.salt);
+    /// Seals every event of `clear` that is still in the clear (format 3; events sealed
+    /// already are kept as they are). Principals the log has never named get a secret, returned
+    /// with the events so that the ledger stores them in the same transaction as the entries:
+    /// nothing is stored here, and the names learn the new principals and promises only when
+    /// that transaction has committed ([`Names::adopt`]).
+    pub fn seal(&self, clear: &[Event]) -> Result<Sealed, StoreError> {
+        let mut salts = Salts::new();
+        let maps = self.read();
+        // This batch's new principals and promises (a promise's outcome may follow it here).
+        let mut new: HashMap<Id, Id> = HashMap::default();
+        let mut promises: HashMap<Id, seal::Secret> = HashMap::default();
+        let mut sealed = Sealed {
+            events: Vec::with_capacity(clear.len()),
+            ..Sealed::default()
+        };
+        for event in clear {
+            if event.seal.is_some() {
+                sealed.events.push(event.clone());
+                continue;
             }
-            *event = sealed;
+            for id in seal::principals(event) {
+                let known = maps.pseudonym.contains_key(id)
+                    || maps.legacy.contains(id)
+                    || new.contains_key(id)
+                    || seal::is_pseudonym(id.as_str());
+                if !known {
+                    let secret = salts.fresh().map_err(randomness)?;
+                    let pseudonym = seal::pseudonym(&secret, id);
+                    sealed.principals.push(PrincipalRecord {
+                        id: id.as_str().to_owned(),
+                        pseudonym: pseudonym.as_str().to_owned(),
+                        secret,
+                    });
+                    sealed.named.push((id.clone(), pseudonym.clone()));
+                    new.insert(id.clone(), pseudonym);
+                }
+            }
+            let principal = |id: &Id| {
+                (maps.pseudonym.get(id).or_else(|| new.get(id)))
+                    .cloned()
+                    .unwrap_or_else(|| id.clone())
+            };
+            let promise = |id: &Id| maps.promise.get(id).or_else(|| promises.get(id)).copied();
+            let event_sealed =
+                seal::seal(event, &principal, &promise, &mut salts).map_err(randomness)?;
+            if let Body::Promise { id, .. } = &event.body
+                && let Some(opening) =
+                    (event_sealed.seal.as_ref()).and_then(|s| s.opening(Hidden::PromiseId))
+            {
+                promises.insert(id.clone(), opening.salt);
+            }
+            sealed.events.push(event_sealed);
+        }
+        Ok(sealed)
+    }
+
+    /// Learns what `sealed`, sealed from `clear` by [`Names::seal`], named for the first time,
+    /// once its transaction has committed: its new principals and its promises (read before
+    /// the events' openings are dropped).
+    pub fn adopt(&self, clear: &[Event], sealed: &Sealed) {
+        let mut maps = self.write();
+        for (id, pseudonym) in &sealed.named {
+            maps.id.insert(pseudonym.clone(), id.clone());
+            maps.pseudonym.insert(id.clone(), pseudonym.clone());
+        }
+        for (clear, event) in clear.iter().zip(&sealed.events) {
+            if let (Body::Promise { id, .. }, Body::Promise { id: name, .. }) =
+                (&clear.body, &event.body)
+                && clear.seal.is_none()
+                && let Some(opening) =
+                    (event.seal.as_ref()).and_then(|s| s.opening(Hidden::PromiseId))
+            {
+                maps.promise.insert(id.clone(), opening.salt);
+                maps.promise_id.insert(name.clone(), id.clone());
+            }
+        }
+    }
+
+    /// The last erasure whose principal these names have dropped (see [`Names::forget_erased`]).
+    pub fn erasures_seen(&self) -> u64 {
+        self.erasures_seen.load(Ordering::Relaxed)
+    }
+
+    /// Drops the principals of `erased` (erasures made since [`Names::erasures_seen`], as an
+    /// append learns of them) and moves past them.
+    pub fn forget_erased(
+        &self,
+        store: &(impl PrivateStore + ?Sized),
+        erased: &[Erasure],
+    ) -> Result<(), StoreError> {
+        let pseudonyms: Vec<&str> = erased.iter().map(|e| e.pseudonym.as_str()).collect();
+        self.forget_all(store, &pseudonyms)?;
+        if let Some(last) = erased.iter().map(|e| e.seq).max() {
+            self.erasures_seen.fetch_max(last, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -291,16 +405,12 @@ impl Names {
                 .cloned()
                 .collect()
         };
-        for pseudonym in unknown {
-            let record = store.principal_by_pseudonym(pseudonym.as_str())?;
+        if !unknown.is_empty() {
+            // Created by another process since this one last looked, or forgotten.
+            self.learn_principals(store)?;
             let mut maps = self.write();
-            match record {
-                Some(record) => {
-                    let (id, pseudonym) = record_names(&record)?;
-                    maps.id.insert(pseudonym.clone(), id.clone());
-                    maps.pseudonym.insert(id, pseudonym);
-                }
-                None => {
+            for pseudonym in unknown {
+                if !maps.id.contains_key(&pseudonym) {
                     maps.forgotten.insert(pseudonym);
                 }
             }
@@ -324,13 +434,23 @@ impl Names {
         store: &(impl PrivateStore + ?Sized),
         pseudonym: &str,
     ) -> Result<(), StoreError> {
+        self.forget_all(store, &[pseudonym])
+    }
+
+    fn forget_all(
+        &self,
+        store: &(impl PrivateStore + ?Sized),
+        pseudonyms: &[&str],
+    ) -> Result<(), StoreError> {
         let promises = store.promise_openings()?;
         let mut maps = self.write();
-        if let Some(id) = maps.id.remove(pseudonym) {
-            maps.pseudonym.remove(&id);
-        }
-        if let Ok(p) = Id::parse("pseudonym", pseudonym) {
-            maps.forgotten.insert(p);
+        for pseudonym in pseudonyms {
+            if let Some(id) = maps.id.remove(*pseudonym) {
+                maps.pseudonym.remove(&id);
+            }
+            if let Ok(p) = Id::parse("pseudonym", pseudonym) {
+                maps.forgotten.insert(p);
+            }
         }
         maps.promise.clear();
         maps.promise_id.clear();

@@ -16,13 +16,13 @@
 //! socket, a tunnel or a private network.
 
 use super::{
-    DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
+    Batch, DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
     StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row, entry_from_row,
-    joined_subtrees, key_from_row, sql_index, sql_limit,
+    joined_subtrees, key_from_row, sql_index, sql_limit, stored_seq,
 };
 use crate::keys::KeyRecord;
 use crate::private::{
-    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, named_pseudonyms,
+    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, erasure_from_row,
     opening_from_row, principal_from_row, pseudonymized,
 };
 use postgres::error::SqlState;
@@ -72,8 +72,9 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_by_principal ON decisions (principal, seq);
 CREATE TABLE IF NOT EXISTS principals (
     id        TEXT PRIMARY KEY,
-    pseudonym TEXT NOT NULL UNIQUE,
-    secret    BYTEA NOT NULL
+    pseudonym TEXT NOT NULL,
+    secret    BYTEA NOT NULL,
+    seq       BIGSERIAL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS openings (
     entry BIGINT NOT NULL,
@@ -85,8 +86,21 @@ CREATE TABLE IF NOT EXISTS openings (
 );
 CREATE TABLE IF NOT EXISTS erasures (
     pseudonym TEXT PRIMARY KEY,
-    reason    TEXT NOT NULL
+    reason    TEXT NOT NULL,
+    seq       BIGSERIAL UNIQUE,
+    logged    BOOLEAN NOT NULL DEFAULT FALSE
 );
+";
+
+/// Schema 4 → 5: principals were indexed by pseudonym and unnumbered, erasures kept only while
+/// pending. (Principals and erasures are numbered in the order made, under the append lock, so
+/// that a process learns what others did by asking for those after the last it has seen; see
+/// the SQLite store's tables.)
+const PRIVATE_FROM_4: &str = "
+ALTER TABLE principals DROP CONSTRAINT IF EXISTS principals_pseudonym_key;
+ALTER TABLE principals ADD COLUMN seq BIGSERIAL UNIQUE;
+ALTER TABLE erasures ADD COLUMN seq BIGSERIAL UNIQUE;
+ALTER TABLE erasures ADD COLUMN logged BOOLEAN NOT NULL DEFAULT FALSE;
 ";
 
 /// `MAX` over the primary key is one step down the index, however long the log.
@@ -172,14 +186,9 @@ impl PostgresStore {
     }
 
     /// One batch in one transaction under the append lock (see the module docs).
-    fn append_rows(
-        &mut self,
-        base: u64,
-        size: i64,
-        columns: [&(dyn postgres::types::ToSql + Sync); 4],
-        openings: &[StoredOpening],
-        checkpoint: &StoredCheckpoint,
-    ) -> Result<(), StoreError> {
+    fn append_rows(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        let (base, checkpoint) = (batch.base, batch.checkpoint);
+        let size = sql_index(checkpoint.size)?;
         let conn = self.conn_mut();
         let mut tx = conn.client.transaction()?;
         tx.execute(&conn.lock, &[&APPEND_LOCK])?;
@@ -194,38 +203,66 @@ impl PostgresStore {
                 actual,
             });
         }
-        let [idx, bytes, leaves, subtrees] = columns;
+        // Erasures take the append lock too, so none can commit between this read and the
+        // commit below.
+        if let Some(seen) = batch.erasures_seen {
+            let sql = "SELECT seq, pseudonym FROM erasures WHERE seq > $1 ORDER BY seq";
+            let erased = (tx.query(sql, &[&sql_index(seen)?])?.iter())
+                .map(|row| erasure_from_row(row.try_get(0)?, row.try_get(1)?))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            if !erased.is_empty() {
+                return Err(StoreError::Erased(erased));
+            }
+        }
+        if !batch.principals.is_empty() {
+            let ids: Vec<&str> = batch.principals.iter().map(|r| r.id.as_str()).collect();
+            let pseudonyms: Vec<&str> = (batch.principals.iter())
+                .map(|r| r.pseudonym.as_str())
+                .collect();
+            let secrets: Vec<&[u8]> = batch.principals.iter().map(|r| &r.secret[..]).collect();
+            let created: std::collections::HashSet<String> = tx
+                .query(
+                    "INSERT INTO principals (id, pseudonym, secret) \
+                     SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BYTEA[]) \
+                     ON CONFLICT (id) DO NOTHING RETURNING id",
+                    &[&ids, &pseudonyms, &secrets],
+                )?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect::<Result<_, _>>()?;
+            let taken: Vec<String> = (ids.iter())
+                .filter(|id| !created.contains(**id))
+                .map(|id| (*id).to_owned())
+                .collect();
+            if !taken.is_empty() {
+                return Err(StoreError::Taken(taken));
+            }
+        }
+        let entries = batch.entries;
+        let idx = (entries.iter().map(|e| sql_index(e.index))).collect::<Result<Vec<_>, _>>()?;
+        let bytes: Vec<&[u8]> = entries.iter().map(|e| e.bytes.as_slice()).collect();
+        let leaves: Vec<&[u8]> = entries.iter().map(|e| &e.leaf_hash[..]).collect();
+        let subtrees: Vec<Vec<u8>> = entries.iter().map(joined_subtrees).collect();
         tx.execute(
             &conn.insert,
             &[
-                idx,
-                bytes,
-                leaves,
-                subtrees,
+                &idx,
+                &bytes,
+                &leaves,
+                &subtrees,
                 &size,
                 &&checkpoint.root[..],
                 &checkpoint.note,
             ],
         )?;
-        if !openings.is_empty() {
-            let names = named_pseudonyms(openings);
-            let missing: Option<String> = tx
-                .query_opt(
-                    "SELECT n FROM UNNEST($1::TEXT[]) AS n \
-                     WHERE NOT EXISTS (SELECT 1 FROM principals WHERE pseudonym = n) LIMIT 1",
-                    &[&names],
-                )?
-                .map(|row| row.try_get(0))
-                .transpose()?;
-            if let Some(pseudonym) = missing {
-                return Err(StoreError::Forgotten(pseudonym));
-            }
-            let mut entry = Vec::with_capacity(openings.len());
-            let mut field = Vec::with_capacity(openings.len());
-            let mut salt = Vec::with_capacity(openings.len());
-            let mut value = Vec::with_capacity(openings.len());
-            let mut names = Vec::with_capacity(openings.len());
-            for o in openings {
+        if !batch.openings.is_empty() {
+            let n = batch.openings.len();
+            let mut entry = Vec::with_capacity(n);
+            let mut field = Vec::with_capacity(n);
+            let mut salt = Vec::with_capacity(n);
+            let mut value = Vec::with_capacity(n);
+            let mut names = Vec::with_capacity(n);
+            for o in batch.openings {
                 entry.push(sql_index(o.entry)?);
                 field.push(o.opening.field.name());
                 salt.push(&o.opening.salt[..]);
@@ -293,14 +330,20 @@ fn create_schema(client: &mut Client) -> Result<(), StoreError> {
         "INSERT INTO stepwise_schema (version) VALUES ($1) ON CONFLICT DO NOTHING",
         &[&SCHEMA_VERSION],
     )?;
-    // Versions 2 and 3 lacked only tables that the statements above have created.
-    tx.execute(
-        "UPDATE stepwise_schema SET version = $1 WHERE version IN (2, 3)",
-        &[&SCHEMA_VERSION],
-    )?;
-    let version: i64 = tx
+    let mut version: i64 = tx
         .query_one("SELECT version FROM stepwise_schema", &[])?
         .try_get(0)?;
+    // Versions 2 and 3 lacked only tables that the statements above have created.
+    if version == 4 {
+        tx.batch_execute(PRIVATE_FROM_4)?;
+    }
+    if (2..=4).contains(&version) {
+        tx.execute(
+            "UPDATE stepwise_schema SET version = $1",
+            &[&SCHEMA_VERSION],
+        )?;
+        version = SCHEMA_VERSION;
+    }
     if version != SCHEMA_VERSION {
         return Err(StoreError::Corrupt(format!(
             "the database's stepwise schema is version {version}, this build knows \
@@ -388,31 +431,8 @@ impl LogStore for PostgresStore {
         Ok(())
     }
 
-    fn append_with(
-        &mut self,
-        base: u64,
-        entries: &[Entry],
-        openings: &[StoredOpening],
-        checkpoint: &StoredCheckpoint,
-    ) -> Result<(), StoreError> {
-        let mut idx = Vec::with_capacity(entries.len());
-        let mut bytes = Vec::with_capacity(entries.len());
-        let mut leaves = Vec::with_capacity(entries.len());
-        let mut subtrees = Vec::with_capacity(entries.len());
-        for entry in entries {
-            idx.push(sql_index(entry.index)?);
-            bytes.push(entry.bytes.as_slice());
-            leaves.push(&entry.leaf_hash[..]);
-            subtrees.push(joined_subtrees(entry));
-        }
-        let size = sql_index(checkpoint.size)?;
-        let appended = self.append_rows(
-            base,
-            size,
-            [&idx, &bytes, &leaves, &subtrees],
-            openings,
-            checkpoint,
-        );
+    fn append_with(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
+        let appended = self.append_rows(batch);
         let released = self.release_append_lock();
         appended.and(released)
     }
@@ -587,6 +607,8 @@ impl PrivateStore for PostgresStore {
     ) -> Result<Vec<PrincipalRecord>, StoreError> {
         let client = &mut self.conn_mut().client;
         let mut tx = client.transaction()?;
+        // Under the append lock: principals are numbered in the order they commit.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
         let mut stored = Vec::with_capacity(records.len());
         for r in records {
             tx.execute(
@@ -604,27 +626,23 @@ impl PrivateStore for PostgresStore {
         Ok(stored)
     }
 
-    fn principal_by_pseudonym(
-        &self,
-        pseudonym: &str,
-    ) -> Result<Option<PrincipalRecord>, StoreError> {
+    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError> {
         self.conn()
             .client
-            .query_opt(
-                "SELECT id, pseudonym, secret FROM principals WHERE pseudonym = $1",
-                &[&pseudonym],
+            .query(
+                "SELECT seq, id, pseudonym, secret FROM principals WHERE seq > $1 ORDER BY seq",
+                &[&sql_index(after)?],
             )?
-            .as_ref()
-            .map(to_principal)
-            .transpose()
-    }
-
-    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
-        self.conn()
-            .client
-            .query("SELECT id, pseudonym, secret FROM principals", &[])?
             .iter()
-            .map(to_principal)
+            .map(|row| {
+                let seq: i64 = row.try_get(0)?;
+                let seq = stored_seq("principal", seq)?;
+                let secret: &[u8] = row.try_get(3)?;
+                Ok((
+                    seq,
+                    principal_from_row(row.try_get(1)?, row.try_get(2)?, secret)?,
+                ))
+            })
             .collect()
     }
 
@@ -674,6 +692,9 @@ impl PrivateStore for PostgresStore {
     fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError> {
         let client = &mut self.conn_mut().client;
         let mut tx = client.transaction()?;
+        // Under the append lock: an append reads the erasures made since its writer last
+        // looked, and none may commit between that read and the append's commit.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])?;
         tx.execute("DELETE FROM principals WHERE id = $1", &[&erase.id])?;
         tx.execute(
             "DELETE FROM openings WHERE strpos(' ' || names || ' ', ' ' || $1 || ' ') > 0",
@@ -721,7 +742,7 @@ impl PrivateStore for PostgresStore {
         self.conn()
             .client
             .query(
-                "SELECT pseudonym, reason FROM erasures ORDER BY pseudonym",
+                "SELECT pseudonym, reason FROM erasures WHERE NOT logged ORDER BY seq",
                 &[],
             )?
             .iter()
@@ -734,10 +755,20 @@ impl PrivateStore for PostgresStore {
             .collect()
     }
 
-    fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError> {
-        self.conn_mut()
+    fn last_erasure(&self) -> Result<u64, StoreError> {
+        let last: i64 = self
+            .conn()
             .client
-            .execute("DELETE FROM erasures WHERE pseudonym = $1", &[&pseudonym])?;
+            .query_one("SELECT COALESCE(MAX(seq), 0) FROM erasures", &[])?
+            .try_get(0)?;
+        stored_seq("erasure", last)
+    }
+
+    fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError> {
+        self.conn_mut().client.execute(
+            "UPDATE erasures SET logged = TRUE WHERE pseudonym = $1",
+            &[&pseudonym],
+        )?;
         Ok(())
     }
 

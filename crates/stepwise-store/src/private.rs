@@ -64,6 +64,16 @@ pub struct PendingErasure {
     pub reason: String,
 }
 
+/// A forgotten principal, as the store numbers erasures (in the order they were made): what a
+/// writer that sealed a batch before it must learn before that batch is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    /// Its number: every erasure gets a larger one than all before it.
+    pub seq: u64,
+    /// The forgotten principal's pseudonym.
+    pub pseudonym: String,
+}
+
 /// Secrets and openings, kept beside the log.
 pub trait PrivateStore: Send {
     /// The principal `id`'s record.
@@ -77,14 +87,20 @@ pub trait PrivateStore: Send {
         records: &[PrincipalRecord],
     ) -> Result<Vec<PrincipalRecord>, StoreError>;
 
-    /// The record of the principal whose pseudonym is `pseudonym`.
-    fn principal_by_pseudonym(
-        &self,
-        pseudonym: &str,
-    ) -> Result<Option<PrincipalRecord>, StoreError>;
+    /// The principals created after the one numbered `after` (0: all), each with its number,
+    /// in the order created. Numbers grow with every principal and are never reused, and a
+    /// principal is committed only after every principal with a smaller number: a process
+    /// learns what others created by asking for those after the last it has seen.
+    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError>;
 
     /// Every principal's record.
-    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError>;
+    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
+        Ok(self
+            .principals_since(0)?
+            .into_iter()
+            .map(|(_, r)| r)
+            .collect())
+    }
 
     /// The openings kept for entries `from..to`, by entry.
     fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError>;
@@ -100,6 +116,9 @@ pub trait PrivateStore: Send {
 
     /// Erasures whose entry is not yet in the log.
     fn pending_erasures(&self) -> Result<Vec<PendingErasure>, StoreError>;
+
+    /// The number of the latest erasure ([`Erasure::seq`]; 0 before the first).
+    fn last_erasure(&self) -> Result<u64, StoreError>;
 
     /// The erasure of `pseudonym` has its entry in the log.
     fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError>;
@@ -119,14 +138,8 @@ impl<T: PrivateStore + ?Sized> PrivateStore for Box<T> {
     ) -> Result<Vec<PrincipalRecord>, StoreError> {
         (**self).create_principals(records)
     }
-    fn principal_by_pseudonym(
-        &self,
-        pseudonym: &str,
-    ) -> Result<Option<PrincipalRecord>, StoreError> {
-        (**self).principal_by_pseudonym(pseudonym)
-    }
-    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
-        (**self).principals()
+    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError> {
+        (**self).principals_since(after)
     }
     fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError> {
         (**self).openings(from, to)
@@ -139,6 +152,9 @@ impl<T: PrivateStore + ?Sized> PrivateStore for Box<T> {
     }
     fn pending_erasures(&self) -> Result<Vec<PendingErasure>, StoreError> {
         (**self).pending_erasures()
+    }
+    fn last_erasure(&self) -> Result<u64, StoreError> {
+        (**self).last_erasure()
     }
     fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError> {
         (**self).erasure_logged(pseudonym)
@@ -167,6 +183,14 @@ pub(crate) fn principal_from_row(
     })
 }
 
+/// An erasure from its stored columns.
+pub(crate) fn erasure_from_row(seq: i64, pseudonym: String) -> Result<Erasure, StoreError> {
+    Ok(Erasure {
+        seq: crate::stored_seq("erasure", seq)?,
+        pseudonym,
+    })
+}
+
 /// An opening from its stored columns.
 pub(crate) fn opening_from_row(
     entry: i64,
@@ -187,19 +211,6 @@ pub(crate) fn opening_from_row(
         opening: Opening { field, salt, value },
         names,
     })
-}
-
-/// The distinct pseudonyms `openings` name (names in the clear aside): each must still have
-/// its principal when the openings are stored.
-pub(crate) fn named_pseudonyms(openings: &[StoredOpening]) -> Vec<&str> {
-    let mut names: Vec<&str> = openings
-        .iter()
-        .flat_map(|o| o.names.split(' '))
-        .filter(|n| stepwise::evidence::seal::is_pseudonym(n))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    names
 }
 
 /// `text` with every JSON string `"id"` replaced by `"pseudonym"`: a decision record's body

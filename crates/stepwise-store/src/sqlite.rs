@@ -7,13 +7,13 @@
 //! table, no decisions table) is upgraded when opened.
 
 use super::{
-    DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
+    Batch, DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
     StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row, entry_from_row,
-    joined_subtrees, key_from_row, sql_index, sql_limit,
+    joined_subtrees, key_from_row, sql_index, sql_limit, stored_seq,
 };
 use crate::keys::KeyRecord;
 use crate::private::{
-    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, named_pseudonyms,
+    Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, erasure_from_row,
     opening_from_row, principal_from_row, pseudonymized,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -58,12 +58,22 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_by_principal ON decisions (principal, seq);
 ";
 
-/// What format 3 keeps beside the log (added in schema version 4): principals' secrets, the
-/// openings of commitments, erasures whose entry is still to be appended.
+/// What format 3 keeps beside the log (schema version 5; 4 had a first form of it).
+///
+/// * `principals`: each principal's id and secret, numbered in the order created (`seq`, never
+///   reused: a process learns the principals others created by asking for those after the last
+///   it has seen). Only the id is indexed: a pseudonym index would cost every new principal a
+///   write at a random place in it.
+/// * `openings`: the openings of each entry's commitments, by entry (appended in log order).
+/// * `erasures`: every erasure, numbered in the order made, pending until its entry is in the
+///   log and kept after that (a pseudonym and a reason code, as the erasure entry itself says)
+///   so that a writer learns, in its append's transaction, what was forgotten since it last
+///   looked.
 const PRIVATE_TABLES: &str = "
 CREATE TABLE IF NOT EXISTS principals (
-    id        TEXT PRIMARY KEY,
-    pseudonym TEXT NOT NULL UNIQUE,
+    seq       INTEGER PRIMARY KEY AUTOINCREMENT,
+    id        TEXT NOT NULL UNIQUE,
+    pseudonym TEXT NOT NULL,
     secret    BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS openings (
@@ -75,10 +85,28 @@ CREATE TABLE IF NOT EXISTS openings (
     PRIMARY KEY (entry, field)
 );
 CREATE TABLE IF NOT EXISTS erasures (
-    pseudonym TEXT PRIMARY KEY,
-    reason    TEXT NOT NULL
+    seq       INTEGER PRIMARY KEY,
+    pseudonym TEXT NOT NULL UNIQUE,
+    reason    TEXT NOT NULL,
+    logged    INTEGER NOT NULL DEFAULT 0
 );
 ";
+
+/// Schema 4 → 5, around a fresh [`PRIVATE_TABLES`]: principals were indexed by pseudonym and
+/// unnumbered, erasures kept only while pending.
+const PRIVATE_FROM_4: [&str; 2] = [
+    "
+ALTER TABLE principals RENAME TO principals_4;
+ALTER TABLE erasures RENAME TO erasures_4;
+",
+    "
+INSERT INTO principals (id, pseudonym, secret)
+    SELECT id, pseudonym, secret FROM principals_4 ORDER BY rowid;
+INSERT INTO erasures (pseudonym, reason) SELECT pseudonym, reason FROM erasures_4 ORDER BY pseudonym;
+DROP TABLE principals_4;
+DROP TABLE erasures_4;
+",
+];
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -127,6 +155,10 @@ impl SqliteStore {
                 1 => tx.execute_batch(&format!("{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}"))?,
                 2 => tx.execute_batch(&format!("{DECISION_TABLE}{PRIVATE_TABLES}"))?,
                 3 => tx.execute_batch(PRIVATE_TABLES)?,
+                4 => {
+                    let [rename, copy] = PRIVATE_FROM_4;
+                    tx.execute_batch(&format!("{rename}{PRIVATE_TABLES}{copy}"))?
+                }
                 SCHEMA_VERSION => {}
                 other => {
                     return Err(StoreError::Corrupt(format!(
@@ -222,13 +254,7 @@ impl LogStore for SqliteStore {
         Ok(())
     }
 
-    fn append_with(
-        &mut self,
-        base: u64,
-        entries: &[Entry],
-        openings: &[StoredOpening],
-        checkpoint: &StoredCheckpoint,
-    ) -> Result<(), StoreError> {
+    fn append_with(&mut self, batch: &Batch<'_>) -> Result<(), StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -237,18 +263,44 @@ impl LogStore for SqliteStore {
         // same size first (two processes opening one empty log both sign size 0).
         let taken: bool = tx
             .prepare_cached("SELECT EXISTS (SELECT 1 FROM checkpoints WHERE size = ?1)")?
-            .query_row([sql_index(checkpoint.size)?], |r| r.get(0))?;
-        if actual != base || taken {
+            .query_row([sql_index(batch.checkpoint.size)?], |r| r.get(0))?;
+        if actual != batch.base || taken {
             return Err(StoreError::Conflict {
-                expected: base,
+                expected: batch.base,
                 actual,
             });
         }
+        if let Some(seen) = batch.erasures_seen {
+            let erased = tx
+                .prepare_cached("SELECT seq, pseudonym FROM erasures WHERE seq > ?1 ORDER BY seq")?
+                .query_map([sql_index(seen)?], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .map(|row| {
+                    let (seq, pseudonym) = row?;
+                    erasure_from_row(seq, pseudonym)
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            if !erased.is_empty() {
+                return Err(StoreError::Erased(erased));
+            }
+        }
         {
+            let mut create = tx.prepare_cached(
+                "INSERT INTO principals (id, pseudonym, secret) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO NOTHING",
+            )?;
+            let mut taken = Vec::new();
+            for r in batch.principals {
+                if create.execute(params![r.id, r.pseudonym, &r.secret[..]])? == 0 {
+                    taken.push(r.id.clone());
+                }
+            }
+            if !taken.is_empty() {
+                return Err(StoreError::Taken(taken));
+            }
             let mut insert = tx.prepare_cached(
                 "INSERT INTO entries (idx, bytes, leaf_hash, subtree_hashes) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            for entry in entries {
+            for entry in batch.entries {
                 insert.execute(params![
                     sql_index(entry.index)?,
                     entry.bytes,
@@ -256,17 +308,10 @@ impl LogStore for SqliteStore {
                     joined_subtrees(entry)
                 ])?;
             }
-            let mut known =
-                tx.prepare_cached("SELECT EXISTS (SELECT 1 FROM principals WHERE pseudonym = ?1)")?;
-            for pseudonym in named_pseudonyms(openings) {
-                if !known.query_row([pseudonym], |r| r.get::<_, bool>(0))? {
-                    return Err(StoreError::Forgotten(pseudonym.to_owned()));
-                }
-            }
             let mut open = tx.prepare_cached(
                 "INSERT INTO openings (entry, field, salt, value, names) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            for o in openings {
+            for o in batch.openings {
                 open.execute(params![
                     sql_index(o.entry)?,
                     o.opening.field.name(),
@@ -275,6 +320,7 @@ impl LogStore for SqliteStore {
                     o.names
                 ])?;
             }
+            let checkpoint = batch.checkpoint;
             tx.prepare_cached("INSERT INTO checkpoints (size, root, note) VALUES (?1, ?2, ?3)")?
                 .execute(params![
                     sql_index(checkpoint.size)?,
@@ -411,60 +457,43 @@ impl PrivateStore for SqliteStore {
         &mut self,
         records: &[PrincipalRecord],
     ) -> Result<Vec<PrincipalRecord>, StoreError> {
-        // A secret must be on disk before an entry that names its pseudonym, not before this
-        // returns: the entry's own commit syncs the WAL, and with it every frame written before
-        // (these records' too; a checkpoint syncs the WAL before it copies it back). So this
-        // commit does not wait for the disk, as `synchronous=NORMAL` lets it: a power failure
-        // before that entry's commit may lose a secret nothing names yet, which is harmless.
-        // (Waiting cost each batch naming a new principal a second sync.)
-        let sync: i64 = self
+        let tx = self
             .conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))?;
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let conn = &mut self.conn;
-        let stored = (move || {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let mut stored = Vec::with_capacity(records.len());
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO principals (id, pseudonym, secret) VALUES (?1, ?2, ?3) \
-                     ON CONFLICT (id) DO NOTHING",
-                )?;
-                let mut select = tx
-                    .prepare_cached("SELECT id, pseudonym, secret FROM principals WHERE id = ?1")?;
-                for r in records {
-                    insert.execute(params![r.id, r.pseudonym, &r.secret[..]])?;
-                    let (id, p, s) = select.query_row([&r.id], principal_row)?;
-                    stored.push(principal_from_row(id, p, &s)?);
-                }
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut stored = Vec::with_capacity(records.len());
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO principals (id, pseudonym, secret) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (id) DO NOTHING",
+            )?;
+            let mut select =
+                tx.prepare_cached("SELECT id, pseudonym, secret FROM principals WHERE id = ?1")?;
+            for r in records {
+                insert.execute(params![r.id, r.pseudonym, &r.secret[..]])?;
+                let (id, p, s) = select.query_row([&r.id], principal_row)?;
+                stored.push(principal_from_row(id, p, &s)?);
             }
-            tx.commit()?;
-            Ok(stored)
-        })();
-        self.conn.pragma_update(None, "synchronous", sync)?;
-        stored
+        }
+        tx.commit()?;
+        Ok(stored)
     }
 
-    fn principal_by_pseudonym(
-        &self,
-        pseudonym: &str,
-    ) -> Result<Option<PrincipalRecord>, StoreError> {
-        self.conn
-            .prepare_cached("SELECT id, pseudonym, secret FROM principals WHERE pseudonym = ?1")?
-            .query_row([pseudonym], principal_row)
-            .optional()?
-            .map(|(id, p, s)| principal_from_row(id, p, &s))
-            .transpose()
-    }
-
-    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, pseudonym, secret FROM principals")?;
-        let rows = stmt.query_map([], principal_row)?;
-        rows.map(|r| {
-            let (id, p, s) = r?;
-            principal_from_row(id, p, &s)
+    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, id, pseudonym, secret FROM principals WHERE seq > ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([sql_index(after)?], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get::<_, Vec<u8>>(3)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (seq, id, p, s) = row?;
+            let seq = stored_seq("principal", seq)?;
+            Ok((seq, principal_from_row(id, p, &s)?))
         })
         .collect()
     }
@@ -546,9 +575,9 @@ impl PrivateStore for SqliteStore {
     }
 
     fn pending_erasures(&self) -> Result<Vec<PendingErasure>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT pseudonym, reason FROM erasures ORDER BY pseudonym")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT pseudonym, reason FROM erasures WHERE NOT logged ORDER BY seq",
+        )?;
         let rows = stmt.query_map([], |r| {
             Ok(PendingErasure {
                 pseudonym: r.get(0)?,
@@ -558,9 +587,20 @@ impl PrivateStore for SqliteStore {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn last_erasure(&self) -> Result<u64, StoreError> {
+        let last: i64 =
+            self.conn
+                .query_row("SELECT COALESCE(MAX(seq), 0) FROM erasures", [], |r| {
+                    r.get(0)
+                })?;
+        stored_seq("erasure", last)
+    }
+
     fn erasure_logged(&mut self, pseudonym: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM erasures WHERE pseudonym = ?1", [pseudonym])?;
+        self.conn.execute(
+            "UPDATE erasures SET logged = 1 WHERE pseudonym = ?1",
+            [pseudonym],
+        )?;
         Ok(())
     }
 

@@ -288,6 +288,11 @@ fn a_forgotten_principal_leaves_no_byte_in_the_sqlite_files() -> TestResult {
 trait Tables: Db {
     /// `SELECT COUNT(*) FROM {sql}` with `?` bound to `value`.
     fn count(&self, sql: &str, value: &str) -> Result<i64, Box<dyn Error>>;
+
+    /// Turns the private tables back into schema 4's (principals unnumbered and indexed by
+    /// pseudonym; erasures kept only while pending, unnumbered), as a stepwise of that schema
+    /// left them.
+    fn back_to_schema_4(&self) -> Result<(), Box<dyn Error>>;
 }
 
 impl Tables for SqliteDb {
@@ -296,6 +301,21 @@ impl Tables for SqliteDb {
         let sql = format!("SELECT COUNT(*) FROM {}", sql.replace('?', "?1"));
         Ok(db.query_row(&sql, [value], |r| r.get(0))?)
     }
+
+    fn back_to_schema_4(&self) -> Result<(), Box<dyn Error>> {
+        rusqlite::Connection::open(self.path())?.execute_batch(
+            "CREATE TABLE p4 (id TEXT PRIMARY KEY, pseudonym TEXT NOT NULL UNIQUE, secret BLOB NOT NULL);
+             INSERT INTO p4 SELECT id, pseudonym, secret FROM principals;
+             DROP TABLE principals;
+             ALTER TABLE p4 RENAME TO principals;
+             CREATE TABLE e4 (pseudonym TEXT PRIMARY KEY, reason TEXT NOT NULL);
+             INSERT INTO e4 SELECT pseudonym, reason FROM erasures WHERE NOT logged;
+             DROP TABLE erasures;
+             ALTER TABLE e4 RENAME TO erasures;
+             PRAGMA user_version = 4;",
+        )?;
+        Ok(())
+    }
 }
 
 impl Tables for PostgresDb {
@@ -303,6 +323,18 @@ impl Tables for PostgresDb {
         let mut db = ::postgres::Client::connect(&self.url, ::postgres::NoTls)?;
         let sql = format!("SELECT COUNT(*) FROM {}", sql.replace('?', "$1"));
         Ok(db.query_one(&sql, &[&value])?.try_get(0)?)
+    }
+
+    fn back_to_schema_4(&self) -> Result<(), Box<dyn Error>> {
+        ::postgres::Client::connect(&self.url, ::postgres::NoTls)?.batch_execute(
+            "ALTER TABLE principals DROP COLUMN seq;
+             ALTER TABLE principals ADD CONSTRAINT principals_pseudonym_key UNIQUE (pseudonym);
+             DELETE FROM erasures WHERE logged;
+             ALTER TABLE erasures DROP COLUMN seq;
+             ALTER TABLE erasures DROP COLUMN logged;
+             UPDATE stepwise_schema SET version = 4;",
+        )?;
+        Ok(())
     }
 }
 
@@ -334,6 +366,8 @@ on_both_stores!(
     every_proof_and_checkpoint_verifies_as_before_after_forget,
     every_process_stops_knowing_a_forgotten_id,
     a_process_behind_the_erasure_keeps_no_new_text_under_the_old_pseudonym,
+    two_processes_naming_a_newcomer_at_once_give_it_one_pseudonym,
+    a_schema_4_store_keeps_its_secrets_and_pending_erasures,
 );
 
 fn every_proof_and_checkpoint_verifies_as_before_after_forget<D: Db>(db: &D) -> TestResult {
@@ -433,7 +467,7 @@ fn every_process_stops_knowing_a_forgotten_id<D: Tables>(db: &D) -> TestResult {
     assert_eq!(db.count("principals WHERE pseudonym = ?", p)?, 0);
     assert_eq!(db.count(OPENINGS_NAMING, p)?, 0);
     assert_eq!(
-        db.count("erasures WHERE pseudonym = ?", p)?,
+        db.count("erasures WHERE pseudonym = ? AND NOT logged", p)?,
         0,
         "nothing pending"
     );
@@ -474,31 +508,113 @@ fn every_process_stops_knowing_a_forgotten_id<D: Tables>(db: &D) -> TestResult {
     Ok(())
 }
 
-/// Another process that has not yet read the erasure entry seals a note of the forgotten
-/// principal's (quokka: no key, so the ledger's rules let it through) under its old pseudonym: the store refuses the batch (nothing recorded, no text
-/// kept), that process forgets the pseudonym, and the retry names a newcomer.
+/// Another process that has not yet read the erasure entry appends a note of the forgotten
+/// principal's (quokka: no key, so the ledger's rules let it through). Its append learns of the
+/// erasure in its own transaction: that process forgets the pseudonym, seals the batch again,
+/// and records it under a newcomer's pseudonym; no text is kept under the old one. An event
+/// that came sealed under the old pseudonym cannot be sealed again, and is refused whole.
 fn a_process_behind_the_erasure_keeps_no_new_text_under_the_old_pseudonym<D: Tables>(
     db: &D,
 ) -> TestResult {
     let (mut ledger, names) = sealing_ledger(db.connect()?, story_clock())?;
     tell_story(&mut ledger)?;
     let (mut behind, behind_names) = sealing_ledger(db.connect()?, story_clock())?;
+    let (mut sealed_behind, _) = sealing_ledger(db.connect()?, story_clock())?;
     let old = behind_names.name(&id(QUOKKA));
     let (pseudonym, _) = forget_fully(&mut ledger, &names, QUOKKA, at(0.25))?;
     assert_eq!(old.as_str(), pseudonym);
-    let late = || story_event(90, &rated(QUOKKA, OKAPI, 0.5), "a late word from quokka");
+    assert_eq!(
+        behind_names.id_of(&pseudonym),
+        Some(id(QUOKKA)),
+        "still behind"
+    );
+
+    let late = story_event(90, &rated(QUOKKA, OKAPI, 0.5), "a late word from quokka");
     let size = ledger.store().size()?;
-    let refused = behind.append(vec![late()]);
+    let appended = behind.append(vec![late])?;
+    let index = appended.results[0].clone()?;
+    assert_eq!(index, size, "recorded at once");
+    let newcomer = behind_names.name(&id(QUOKKA));
+    assert!(is_pseudonym(newcomer.as_str()) && newcomer.as_str() != pseudonym);
+    assert!(behind_names.is_forgotten(&pseudonym));
+    let entry = ledger.store().entry(index)?.ok_or("the late entry")?;
+    let text = String::from_utf8(entry.bytes)?;
+    assert!(
+        text.contains(newcomer.as_str()) && !text.contains(&pseudonym),
+        "{text}"
+    );
+    assert_eq!(db.count(OPENINGS_NAMING, &pseudonym)?, 0, "no text kept");
+    assert_eq!(db.count(OPENINGS_NAMING, newcomer.as_str())?, 1);
+
+    // Sealed before it came: nothing to seal again, so it is refused, and nothing recorded.
+    let mut presealed = story_event(91, &rated(OKAPI, QUOKKA, 0.5), "");
+    presealed.note = None;
+    presealed.author = Some(id(OKAPI));
+    presealed.body = Body::Rating {
+        rater: id(OKAPI),
+        subject: Id::parse("subject", &pseudonym)?,
+        value: 0.5,
+        scope: None,
+    };
+    presealed.seal = Some(Box::default());
+    let size = ledger.store().size()?;
+    let refused = sealed_behind.append(vec![presealed]);
     assert!(
         matches!(&refused, Err(stepwise_store::LedgerError::Store(stepwise_store::StoreError::Forgotten(p))) if *p == pseudonym),
         "{refused:?}"
     );
     assert_eq!(ledger.store().size()?, size, "nothing recorded");
-    assert_eq!(db.count(OPENINGS_NAMING, &pseudonym)?, 0, "no text kept");
-    let retried = behind.append(vec![late()])?;
-    assert!(retried.results[0].is_ok(), "{:?}", retried.results);
-    let newcomer = behind_names.name(&id(QUOKKA));
-    assert!(is_pseudonym(newcomer.as_str()) && newcomer.as_str() != pseudonym);
+    Ok(())
+}
+
+/// Two processes name the same newcomer at once, each with a secret of its own: the first to
+/// append keeps its secret, and the other's append finds the principal taken, learns the
+/// stored secret, seals its batch again and records it. The newcomer has one pseudonym.
+fn two_processes_naming_a_newcomer_at_once_give_it_one_pseudonym<D: Tables>(db: &D) -> TestResult {
+    let (mut first, first_names) = sealing_ledger(db.connect()?, story_clock())?;
+    let (mut second, second_names) = sealing_ledger(db.connect()?, story_clock())?;
+    let newcomer = "user:newcomer-0412";
+    let hello = |n, rater: &str| story_event(n, &rated(rater, newcomer, 0.5), "welcome");
+    first.append(vec![hello(1, OKAPI)])?;
+    let appended = second.append(vec![hello(2, QUOKKA)])?;
+    assert!(appended.results[0].is_ok(), "{:?}", appended.results);
+    let name = first_names.name(&id(newcomer));
+    assert!(is_pseudonym(name.as_str()));
+    assert_eq!(second_names.name(&id(newcomer)), name, "one pseudonym");
+    assert_eq!(db.count("principals WHERE id = ?", newcomer)?, 1);
+    assert_eq!(db.count(OPENINGS_NAMING, name.as_str())?, 2);
+    Ok(())
+}
+
+/// A store written by a stepwise of schema 4 opens: every principal keeps its secret (and so
+/// its pseudonym), a pending erasure stays pending and is numbered, and new principals and
+/// erasures are numbered after them.
+fn a_schema_4_store_keeps_its_secrets_and_pending_erasures<D: Tables>(db: &D) -> TestResult {
+    let (mut ledger, names) = sealing_ledger(db.connect()?, story_clock())?;
+    tell_story(&mut ledger)?;
+    let before = names.name(&id(OKAPI));
+    forget::erase(ledger.store_mut(), &names, ZEBRA, ErasureReason::Request)?;
+    let pending = ledger.store().pending_erasures()?;
+    drop(ledger);
+    db.back_to_schema_4()?;
+
+    let (mut ledger, names) = sealing_ledger(db.connect()?, story_clock())?;
+    assert_eq!(names.name(&id(OKAPI)), before, "okapi keeps its secret");
+    assert_eq!(ledger.store().pending_erasures()?, pending, "still pending");
+    assert_eq!(ledger.store().last_erasure()?, 1);
+    let seqs: Vec<u64> = (ledger.store().principals_since(0)?.into_iter())
+        .map(|(seq, _)| seq)
+        .collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    let last = *seqs.last().ok_or("principals")?;
+    let newcomer = "user:newcomer-0412";
+    let hello = story_event(20, &rated(OKAPI, newcomer, 0.5), "welcome");
+    assert!(ledger.append(vec![hello])?.results[0].is_ok());
+    let new = ledger.store().principals_since(last)?;
+    assert_eq!(new.len(), 1, "{new:?}");
+    assert_eq!(new[0].1.id, newcomer);
+    forget::erase(ledger.store_mut(), &names, OKAPI, ErasureReason::Legal)?;
+    assert_eq!(ledger.store().last_erasure()?, 2);
     Ok(())
 }
 

@@ -7,8 +7,11 @@ use std::fmt;
 ///
 /// 1 to 128 bytes of printable ASCII without spaces (`agent:deploy-bot`, `user:42`,
 /// `deploy:staging`), so ids are unambiguous in logs, URLs and shell commands.
+///
+/// Shared, not copied: a clone is a reference count, so the same principal named in an event,
+/// its sealed form, the names maps and the model costs one allocation.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Id(Box<str>);
+pub struct Id(std::sync::Arc<str>);
 
 impl fmt::Debug for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -120,11 +120,12 @@ fn hmac(key: &[u8; 32], domain: &str, value: &[u8]) -> [u8; 32] {
 }
 
 fn short_name(digest: &[u8; 32]) -> Id {
-    use std::fmt::Write as _;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(1 + PSEUDONYM_HEX);
     s.push(PSEUDONYM_PREFIX);
     for b in &digest[..PSEUDONYM_HEX / 2] {
-        let _ = write!(s, "{b:02x}");
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 0xf)] as char);
     }
     Id::parse("pseudonym", &s).expect("a pseudonym is a valid id")
 }
@@ -155,6 +156,53 @@ pub fn fresh_secret() -> Result<Secret, getrandom::Error> {
     let mut s = [0u8; SECRET_LEN];
     getrandom::fill(&mut s)?;
     Ok(s)
+}
+
+/// Fresh secrets and salts for one batch, read from the operating system's random source
+/// [`Salts::PER_READ`] at a time (one system call instead of one per salt). Each is handed out
+/// once and wiped from the buffer as it is; what is left is wiped when the pool is dropped.
+pub struct Salts {
+    buf: Box<[u8; SECRET_LEN * Salts::PER_READ]>,
+    next: usize,
+}
+
+impl Salts {
+    /// Salts read from the operating system at once.
+    pub const PER_READ: usize = 64;
+
+    /// An empty pool: the first [`Salts::fresh`] fills it.
+    pub fn new() -> Self {
+        Self {
+            buf: Box::new([0; SECRET_LEN * Salts::PER_READ]),
+            next: Self::PER_READ,
+        }
+    }
+
+    /// 32 fresh random bytes, never handed out before.
+    pub fn fresh(&mut self) -> Result<Secret, getrandom::Error> {
+        if self.next == Self::PER_READ {
+            getrandom::fill(&mut self.buf[..])?;
+            self.next = 0;
+        }
+        let chunk = &mut self.buf[self.next * SECRET_LEN..(self.next + 1) * SECRET_LEN];
+        let mut salt = [0; SECRET_LEN];
+        salt.copy_from_slice(chunk);
+        chunk.fill(0);
+        self.next += 1;
+        Ok(salt)
+    }
+}
+
+impl Default for Salts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for Salts {
+    fn drop(&mut self) {
+        self.buf.fill(0);
+    }
 }
 
 /// Every principal `event` names (author first), each once.
@@ -195,11 +243,12 @@ pub fn promise_opening(id: &Id, salt: Secret) -> Opening {
 /// outcome then names that promise; a second promise with the same id gets the same name, so
 /// the ledger refuses it as a duplicate); an unknown promise id is left as it is (a promise in
 /// the clear, or none). The result carries its openings and the signed bytes for the ledger
-/// (see [`Seal`]).
+/// (see [`Seal`]). Fresh salts come from `salts`.
 pub fn seal(
     clear: &Event,
     principal: &dyn Fn(&Id) -> Id,
     promise_salt: &dyn Fn(&Id) -> Option<Secret>,
+    salts: &mut Salts,
 ) -> Result<Event, getrandom::Error> {
     let mut openings = Vec::new();
     let mut commit = |field: Hidden,
@@ -208,7 +257,10 @@ pub fn seal(
      -> Result<Commitment, getrandom::Error> {
         let opening = Opening {
             field,
-            salt: salt.map_or_else(fresh_secret, Ok)?,
+            salt: match salt {
+                Some(salt) => salt,
+                None => salts.fresh()?,
+            },
             value,
         };
         let c = opening.commitment();
