@@ -66,7 +66,7 @@ impl Sealed {
 
 /// A batch sealed for the log ([`Names::seal`]): the events, and the secrets of the principals
 /// they name for the first time, to be stored in the same transaction as the entries. The
-/// names learn both once that transaction commits ([`Names::adopt`]).
+/// names learn those principals once that transaction commits ([`Names::adopt`]).
 #[derive(Debug, Default)]
 pub struct Sealed {
     /// The events, in order, every one sealed.
@@ -282,78 +282,88 @@ impl Names {
     /// Seals every event of `clear` that is still in the clear (format 3; events sealed
     /// already are kept as they are). Principals the log has never named get a secret, returned
     /// with the events so that the ledger stores them in the same transaction as the entries:
-    /// nothing is stored here, and the names learn the new principals and promises only when
-    /// that transaction has committed ([`Names::adopt`]).
+    /// nothing is stored here, and the names learn the new principals only when that
+    /// transaction has committed ([`Names::adopt`]); its promises are named at once.
     pub fn seal(&self, clear: &[Event]) -> Result<Sealed, StoreError> {
         let mut salts = Salts::new();
         let maps = self.read();
         // This batch's new principals and promises (a promise's outcome may follow it here).
         let mut new: HashMap<Id, Id> = HashMap::default();
         let mut promises: HashMap<Id, seal::Secret> = HashMap::default();
+        let mut promised = Vec::new();
         let mut sealed = Sealed {
             events: Vec::with_capacity(clear.len()),
             ..Sealed::default()
         };
+        // The log's name of each principal the event names, looked up once.
+        let mut named: Vec<(Id, Id)> = Vec::with_capacity(3);
         for event in clear {
             if event.seal.is_some() {
                 sealed.events.push(event.clone());
                 continue;
             }
+            named.clear();
             for id in seal::principals(event) {
-                let known = maps.pseudonym.contains_key(id)
-                    || maps.legacy.contains(id)
-                    || new.contains_key(id)
-                    || seal::is_pseudonym(id.as_str());
-                if !known {
-                    let secret = salts.fresh().map_err(randomness)?;
-                    let pseudonym = seal::pseudonym(&secret, id);
-                    sealed.principals.push(PrincipalRecord {
-                        id: id.as_str().to_owned(),
-                        pseudonym: pseudonym.as_str().to_owned(),
-                        secret,
-                    });
-                    sealed.named.push((id.clone(), pseudonym.clone()));
-                    new.insert(id.clone(), pseudonym);
-                }
+                let name = match maps.pseudonym.get(id).or_else(|| new.get(id)) {
+                    Some(pseudonym) => pseudonym.clone(),
+                    // Named in the clear by the log's first entries, or a pseudonym already.
+                    None if maps.legacy.contains(id) || seal::is_pseudonym(id.as_str()) => {
+                        id.clone()
+                    }
+                    None => {
+                        let secret = salts.fresh().map_err(randomness)?;
+                        let pseudonym = seal::pseudonym(&secret, id);
+                        sealed.principals.push(PrincipalRecord {
+                            id: id.as_str().to_owned(),
+                            pseudonym: pseudonym.as_str().to_owned(),
+                            secret,
+                        });
+                        sealed.named.push((id.clone(), pseudonym.clone()));
+                        new.insert(id.clone(), pseudonym.clone());
+                        pseudonym
+                    }
+                };
+                named.push((id.clone(), name));
             }
             let principal = |id: &Id| {
-                (maps.pseudonym.get(id).or_else(|| new.get(id)))
-                    .cloned()
-                    .unwrap_or_else(|| id.clone())
+                (named.iter().find(|(known, _)| known == id))
+                    .map_or_else(|| id.clone(), |(_, name)| name.clone())
             };
             let promise = |id: &Id| maps.promise.get(id).or_else(|| promises.get(id)).copied();
             let event_sealed =
                 seal::seal(event, &principal, &promise, &mut salts).map_err(randomness)?;
-            if let Body::Promise { id, .. } = &event.body
+            if let (Body::Promise { id, .. }, Body::Promise { id: name, .. }) =
+                (&event.body, &event_sealed.body)
                 && let Some(opening) =
                     (event_sealed.seal.as_ref()).and_then(|s| s.opening(Hidden::PromiseId))
+                && promises.insert(id.clone(), opening.salt).is_none()
             {
-                promises.insert(id.clone(), opening.salt);
+                promised.push((id.clone(), name.clone(), opening.salt));
             }
             sealed.events.push(event_sealed);
+        }
+        drop(maps);
+        // The batch's promises are named at once, before they are recorded: a follower folding
+        // them finds their names here, and a mapping whose promise is never recorded is
+        // harmless (the same id promised again gets the same name; an outcome of it is
+        // refused, as of any unknown promise).
+        if !promised.is_empty() {
+            let mut maps = self.write();
+            for (id, name, salt) in promised {
+                maps.promise.insert(id.clone(), salt);
+                maps.promise_id.insert(name, id);
+            }
         }
         Ok(sealed)
     }
 
-    /// Learns what `sealed`, sealed from `clear` by [`Names::seal`], named for the first time,
-    /// once its transaction has committed: its new principals and its promises (read before
-    /// the events' openings are dropped).
-    pub fn adopt(&self, clear: &[Event], sealed: &Sealed) {
+    /// Learns the principals `sealed` ([`Names::seal`]) named for the first time, once its
+    /// transaction has committed.
+    pub fn adopt(&self, sealed: &Sealed) {
         let mut maps = self.write();
         for (id, pseudonym) in &sealed.named {
             maps.id.insert(pseudonym.clone(), id.clone());
             maps.pseudonym.insert(id.clone(), pseudonym.clone());
-        }
-        for (clear, event) in clear.iter().zip(&sealed.events) {
-            if let (Body::Promise { id, .. }, Body::Promise { id: name, .. }) =
-                (&clear.body, &event.body)
-                && clear.seal.is_none()
-                && let Some(opening) =
-                    (event.seal.as_ref()).and_then(|s| s.opening(Hidden::PromiseId))
-            {
-                maps.promise.insert(id.clone(), opening.salt);
-                maps.promise_id.insert(name.clone(), id.clone());
-            }
         }
     }
 

@@ -457,6 +457,22 @@ mod tests {
     }
 
     #[test]
+    fn salts_are_never_handed_out_twice_and_are_wiped_from_the_pool() {
+        let mut salts = Salts::new();
+        let drawn: Vec<Secret> = (0..3 * Salts::PER_READ + 1)
+            .map(|_| salts.fresh().expect("random source"))
+            .collect();
+        let distinct: std::collections::HashSet<&Secret> = drawn.iter().collect();
+        assert_eq!(distinct.len(), drawn.len(), "every salt is fresh");
+        assert!(drawn.iter().all(|s| s != &[0; SECRET_LEN]));
+        let used = salts.next * SECRET_LEN;
+        assert!(
+            salts.buf[..used].iter().all(|&b| b == 0),
+            "handed-out salts wiped"
+        );
+    }
+
+    #[test]
     fn pseudonym_shape() {
         assert!(is_pseudonym("~0123456789abcdef0123456789abcdef"));
         assert!(!is_pseudonym("~0123456789ABCDEF0123456789abcdef"));

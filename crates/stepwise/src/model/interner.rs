@@ -16,8 +16,11 @@ enum Key {
     Heap(Box<str>),
 }
 
-/// The longest id kept inline: 22 bytes, so that a key takes 24.
-const INLINE_KEY: usize = 22;
+/// The longest id kept inline: 38 bytes, so that a key takes 40 — room for a format-3
+/// pseudonym (`~` and 32 hex digits, 33 bytes), the name of nearly every principal of a log
+/// that writes format 3.
+const INLINE_KEY: usize = 38;
+const _: () = assert!(std::mem::size_of::<Key>() == 40);
 
 impl Key {
     fn of(id: &Id) -> Self {
