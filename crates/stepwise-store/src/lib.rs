@@ -133,9 +133,10 @@ pub enum StoreError {
     /// A record with this identity is already stored (an API key id or hash).
     #[error("already stored: {0}")]
     Duplicate(String),
-    /// The batch names a principal that was forgotten while it was being sealed (by another
-    /// process): nothing was stored; sealed again, it names a newcomer.
-    #[error("principal {0} was forgotten while this batch was sealed; nothing was recorded, retry")]
+    /// An event that reached the ledger sealed already names a principal forgotten meanwhile
+    /// (by another process): nothing was stored. (Events the ledger seals itself are sealed
+    /// again instead, naming a newcomer.)
+    #[error("principal {0} was forgotten while this batch was sealed; nothing was recorded")]
     Forgotten(String),
     /// Principals a batch would create were created first by another process (their ids):
     /// nothing was stored; the batch must be sealed again with the stored secrets.
