@@ -54,16 +54,6 @@ pub struct Names {
     principals_seen: AtomicU64,
 }
 
-impl Sealed {
-    /// A batch appended as it is (a ledger writing format 2).
-    pub fn as_is(events: Vec<Event>) -> Self {
-        Self {
-            events,
-            ..Self::default()
-        }
-    }
-}
-
 /// A batch sealed for the log ([`Names::seal`]): the events, and the secrets of the principals
 /// they name for the first time, to be stored in the same transaction as the entries. The
 /// names learn those principals once that transaction commits ([`Names::adopt`]).
@@ -75,6 +65,16 @@ pub struct Sealed {
     pub principals: Vec<PrincipalRecord>,
     /// The same principals' ids and pseudonyms.
     named: Vec<(Id, Id)>,
+}
+
+impl Sealed {
+    /// A batch appended as it is (a ledger writing format 2).
+    pub fn as_is(events: Vec<Event>) -> Self {
+        Self {
+            events,
+            ..Self::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for Names {
