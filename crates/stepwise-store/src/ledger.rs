@@ -306,7 +306,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                     if let Some(names) = &self.names
                         && appended.recorded_at.is_some()
                     {
-                        names.adopt(&sealed);
+                        names.adopt(&sealed)?;
                     }
                     let mut events = sealed.events;
                     for seal in events.iter_mut().filter_map(|e| e.seal.as_deref_mut()) {

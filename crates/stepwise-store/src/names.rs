@@ -43,6 +43,14 @@ struct Maps {
     forgotten: HashSet<Id>,
 }
 
+impl Maps {
+    /// Principal `id` is named `pseudonym`, both ways.
+    fn add_principal(&mut self, id: Id, pseudonym: Id) {
+        self.id.insert(pseudonym.clone(), id.clone());
+        self.pseudonym.insert(id, pseudonym);
+    }
+}
+
 /// The two-way map between ids and the log's names (see the module docs).
 #[derive(Default)]
 pub struct Names {
@@ -63,8 +71,6 @@ pub struct Sealed {
     pub events: Vec<Event>,
     /// The principals the events name that the log has never named.
     pub principals: Vec<PrincipalRecord>,
-    /// The same principals' ids and pseudonyms.
-    named: Vec<(Id, Id)>,
 }
 
 impl Sealed {
@@ -72,7 +78,7 @@ impl Sealed {
     pub fn as_is(events: Vec<Event>) -> Self {
         Self {
             events,
-            ..Self::default()
+            principals: Vec::new(),
         }
     }
 }
@@ -140,8 +146,7 @@ impl Names {
         let mut maps = self.write();
         for (_, record) in &records {
             let (id, pseudonym) = record_names(record)?;
-            maps.id.insert(pseudonym.clone(), id.clone());
-            maps.pseudonym.insert(id, pseudonym);
+            maps.add_principal(id, pseudonym);
         }
         if let Some((last, _)) = records.last() {
             self.principals_seen.fetch_max(*last, Ordering::Relaxed);
@@ -272,8 +277,7 @@ impl Names {
             let mut maps = self.write();
             for record in &stored {
                 let (id, pseudonym) = record_names(record)?;
-                maps.id.insert(pseudonym.clone(), id.clone());
-                maps.pseudonym.insert(id, pseudonym);
+                maps.add_principal(id, pseudonym);
             }
         }
         Ok(())
@@ -293,7 +297,7 @@ impl Names {
         let mut promised = Vec::new();
         let mut sealed = Sealed {
             events: Vec::with_capacity(clear.len()),
-            ..Sealed::default()
+            principals: Vec::new(),
         };
         // The log's name of each principal the event names, looked up once.
         let mut named: Vec<(Id, Id)> = Vec::with_capacity(3);
@@ -318,7 +322,6 @@ impl Names {
                             pseudonym: pseudonym.as_str().to_owned(),
                             secret,
                         });
-                        sealed.named.push((id.clone(), pseudonym.clone()));
                         new.insert(id.clone(), pseudonym.clone());
                         pseudonym
                     }
@@ -359,12 +362,13 @@ impl Names {
 
     /// Learns the principals `sealed` ([`Names::seal`]) named for the first time, once its
     /// transaction has committed.
-    pub fn adopt(&self, sealed: &Sealed) {
+    pub fn adopt(&self, sealed: &Sealed) -> Result<(), StoreError> {
         let mut maps = self.write();
-        for (id, pseudonym) in &sealed.named {
-            maps.id.insert(pseudonym.clone(), id.clone());
-            maps.pseudonym.insert(id.clone(), pseudonym.clone());
+        for record in &sealed.principals {
+            let (id, pseudonym) = record_ids(record)?;
+            maps.add_principal(id, pseudonym);
         }
+        Ok(())
     }
 
     /// The last erasure whose principal these names have dropped (see [`Names::forget_erased`]).
@@ -524,10 +528,16 @@ impl Names {
     }
 }
 
-fn record_names(record: &PrincipalRecord) -> Result<(Id, Id), StoreError> {
+/// A principal record's id and pseudonym, as ids.
+fn record_ids(record: &PrincipalRecord) -> Result<(Id, Id), StoreError> {
     let bad = |e| StoreError::Corrupt(format!("principal record {record:?}: {e}"));
     let id = Id::parse("id", &record.id).map_err(bad)?;
-    let pseudonym = Id::parse("pseudonym", &record.pseudonym).map_err(bad)?;
+    Ok((id, Id::parse("pseudonym", &record.pseudonym).map_err(bad)?))
+}
+
+/// A stored principal record's id and pseudonym, checked against its secret.
+fn record_names(record: &PrincipalRecord) -> Result<(Id, Id), StoreError> {
+    let (id, pseudonym) = record_ids(record)?;
     if seal::pseudonym(&record.secret, &id) != pseudonym {
         return Err(StoreError::Corrupt(format!(
             "principal record {record:?}: the pseudonym is not its secret's"
@@ -561,8 +571,7 @@ mod tests {
             Id::parse("i", id).expect("valid"),
             Id::parse("p", pseudonym).expect("valid"),
         );
-        names.write().id.insert(p.clone(), id.clone());
-        names.write().pseudonym.insert(id, p);
+        names.write().add_principal(id, p);
         names
     }
 
