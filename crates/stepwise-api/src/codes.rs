@@ -57,6 +57,8 @@ codes! {
     InvalidEvent = ("invalid_event", 422, None, "the event is malformed or breaks a ledger rule; `field` names it");
     /// The event's `at` lies outside the log's time window.
     AtOutOfWindow = ("at_out_of_window", 422, None, "the event's `at` lies outside the log's time window");
+    /// The entry would be longer than a tlog-tiles entry bundle can carry.
+    EntryTooLarge = ("entry_too_large", 422, None, "the entry would be over 65,535 bytes, the most a tlog-tiles entry bundle carries");
     /// No such entry, key, principal or endpoint.
     NotFound = ("not_found", 404, None, "no such entry, key, principal or endpoint");
     /// Forgotten as far as it can be: entries that name the principal in the clear (written
@@ -87,6 +89,7 @@ impl Code {
         match refusal {
             Refusal::InvalidEvent => Code::InvalidEvent,
             Refusal::AtOutOfWindow => Code::AtOutOfWindow,
+            Refusal::EntryTooLarge => Code::EntryTooLarge,
         }
     }
 
@@ -128,7 +131,11 @@ mod tests {
 
     #[test]
     fn every_refusal_of_the_ledger_has_its_code_of_the_same_name() {
-        for refusal in [Refusal::InvalidEvent, Refusal::AtOutOfWindow] {
+        for refusal in [
+            Refusal::InvalidEvent,
+            Refusal::AtOutOfWindow,
+            Refusal::EntryTooLarge,
+        ] {
             assert_eq!(Code::of_refusal(refusal).name(), refusal.name());
             assert_eq!(Code::of_refusal(refusal).status(), 422);
         }

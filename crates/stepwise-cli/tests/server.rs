@@ -913,6 +913,12 @@ fn the_api_guide_runs_as_written() {
     );
     assert!(stdout.contains(r#""erasure_entry":"#), "{stdout}");
     assert!(stdout.contains("\n404\n"), "{stdout}");
+    // Tiles: the entry bundle's first entry, sealed (format 3, a pseudonym, no id).
+    let first = stdout
+        .lines()
+        .find(|l| l.starts_with("{\"at\"") && l.contains("\"v\":3"))
+        .unwrap_or_else(|| panic!("no sealed entry read from a bundle: {stdout}"));
+    assert!(first.contains("\"~") && !first.contains("user:"), "{first}");
 }
 
 #[test]

@@ -48,6 +48,9 @@ pub enum ServeError {
     /// Listening or serving failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// The policy asks for what this log cannot give (the reason says which key).
+    #[error("{0}")]
+    Policy(String),
 }
 
 /// The routes of [`routes::table`], with their middleware, over `app`.
@@ -60,6 +63,9 @@ fn router(app: Arc<App>) -> Router {
     let api = api.merge(routes::mcp::routes(&app));
     // The dashboard: static pages that call the API like any client.
     let api = api.merge(routes::ui::routes());
+    // The log as C2SP tlog-tiles: static resources of a format of their own, outside the
+    // document (docs/API.md, "Reading the log as tiles").
+    let api = api.merge(routes::tiles::routes(&app.engine.policy().log.tiles_prefix));
     api.route_layer(axum::middleware::from_fn_with_state(
         Arc::clone(&app),
         track,
@@ -193,8 +199,21 @@ impl Server {
             ..Options::default()
         };
         let engine = Engine::open(&DataDir::new(&config.data), &options)?;
+        let log = &engine.policy().log;
+        if log.public && !log.public_despite_clear_names && engine.names().has_clear_names() {
+            return Err(ServeError::Policy(
+                "log.public = true: entries of this log written before format 3 name \
+                 principals in the clear, and the tiles would show those names to anyone; \
+                 serve them to key holders only (public = false), or set public = \
+                 \"despite_clear_names\" to open them anyway (docs/PRIVACY.md)"
+                    .into(),
+            ));
+        }
+        let tiles_public = log.public;
         let app = Arc::new(App {
             engine,
+            tiles: app::TileCache::default(),
+            tiles_public,
             keys: app::KeyCache::default(),
             limiter: RateLimiter::new(config.limits.rate, config.limits.burst),
             limits: config.limits.clone(),
@@ -236,6 +255,10 @@ pub async fn run(
         // Live streams end now; every other request in flight is answered.
         app.closing.send_replace(true);
     };
+    // Answers and stream events go out as written, not held back by Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let served = axum::serve(listener, server.router())
         .with_graceful_shutdown(shutdown)
         .await;

@@ -5,3 +5,4 @@ mod api;
 mod dashboard;
 mod mcp;
 mod openapi;
+mod tiles;

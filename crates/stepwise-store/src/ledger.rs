@@ -16,10 +16,11 @@ use crate::{
 };
 use std::sync::Arc;
 use stepwise::evidence::seal::{self, Commitment, Hidden, Opening};
-use stepwise::evidence::{Body, Event, FieldError, Stamp, Time};
+use stepwise::evidence::{Body, Event, FieldError, Refusal, Stamp, Time};
 use stepwise::ledger::merkle::{self, Frontier, Hash};
 use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
 use stepwise::ledger::registry::{Registry, Signatures, Staged};
+use stepwise::ledger::tiles::MAX_ENTRY_BYTES;
 use stepwise::ledger::{
     Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin, check_consistency_request,
     check_inclusion_request, check_tree_size,
@@ -377,14 +378,24 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             let index = frontier.size();
             event.stamp = Some(stamp);
             let sealed_here = clear.get(i).is_some_and(|c| c.seal.is_none());
+            let mut bytes = Vec::new();
             let admitted = self
                 .config
                 .window
                 .check(event.at, recorded_at, stamp.history)
                 .and_then(|()| check_seal(event, log_sealed, sealed_here))
                 .and_then(|()| {
-                    self.registry
-                        .admit(&mut staged, event, index, Signatures::Check)
+                    let mut last = |complete: &Event| {
+                        bytes = complete.canonical_bytes();
+                        check_entry_len(bytes.len())
+                    };
+                    self.registry.admit_checked(
+                        &mut staged,
+                        event,
+                        index,
+                        Signatures::Check,
+                        &mut last,
+                    )
                 });
             match admitted {
                 Ok(()) => {
@@ -403,7 +414,6 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                             }));
                         }
                     }
-                    let bytes = event.canonical_bytes();
                     let leaf_hash = merkle::leaf_hash(&bytes);
                     frontier.push(leaf_hash, &mut completed);
                     entries.push(Entry {
@@ -530,6 +540,21 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             hashes,
         })
     }
+}
+
+/// Refuses an entry longer than a tlog-tiles entry bundle can carry.
+fn check_entry_len(len: usize) -> Result<(), FieldError> {
+    if len <= MAX_ENTRY_BYTES {
+        return Ok(());
+    }
+    Err(FieldError::new(
+        "(event)",
+        format!(
+            "would be an entry of {len} bytes; the log's entries are at most {MAX_ENTRY_BYTES} \
+             (the length prefix of a tlog-tiles entry bundle)"
+        ),
+    )
+    .with_code(Refusal::EntryTooLarge))
 }
 
 /// Checks a sealed event's openings against its commitments (unless this ledger sealed it

@@ -26,6 +26,7 @@ pub mod postgres;
 pub mod private;
 pub mod replay;
 pub mod sqlite;
+pub mod tiles;
 mod verify;
 
 use keys::KeyRecord;

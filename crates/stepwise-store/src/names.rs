@@ -216,6 +216,11 @@ impl Names {
         self.len() == 0
     }
 
+    /// Whether format-1/2 entries of this log name any principal in the clear.
+    pub fn has_clear_names(&self) -> bool {
+        !self.read().legacy.is_empty()
+    }
+
     /// Notes the ids a format-1/2 entry names in the clear (the ledger calls it as it reads
     /// the log): they keep their clear name in this log's format-3 entries too.
     pub fn note_clear(&self, event: &Event) {

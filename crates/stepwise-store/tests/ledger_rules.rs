@@ -573,3 +573,36 @@ fn outcome_of(promise: &str, at: &str) -> Event {
         r#"{{"kind":"outcome","at":"{at}","promise":"{promise}","result":"kept"}}"#
     ))
 }
+
+#[test]
+fn an_entry_longer_than_an_entry_bundle_carries_is_refused_with_its_code() {
+    // The wire refuses such an event long before (16 KiB); a caller of the library can still
+    // build one, and the ledger is the last line: a tlog-tiles bundle prefixes entries by u16.
+    let mut ledger = ledger();
+    let mut long = promise("p-long", "ann", "bob");
+    long.note = Some("n".repeat(stepwise::ledger::tiles::MAX_ENTRY_BYTES));
+    let appended = ledger.append(vec![long]).expect("storage works");
+    let refusal = appended.results[0].clone().expect_err("refused");
+    assert_eq!(refusal.code, stepwise::evidence::Refusal::EntryTooLarge);
+    assert!(refusal.problem.contains("65535"), "{}", refusal.problem);
+    assert_eq!(ledger.size(), 0);
+    // Just under the limit is an entry like any other.
+    let mut near = promise("p-near", "ann", "bob");
+    near.note = Some(String::new());
+    let bytes = {
+        // As the ledger completes it: its author, its stamp.
+        let mut e = near.clone();
+        e.author = e.natural_author().cloned();
+        e.stamp = Some(stepwise::evidence::Stamp {
+            recorded_at: Time::parse("now", "2026-01-01T12:00:00Z").expect("time"),
+            history: false,
+        });
+        e.canonical_bytes().len()
+    };
+    near.note = Some("n".repeat(stepwise::ledger::tiles::MAX_ENTRY_BYTES - bytes));
+    assert_eq!(record(&mut ledger, near), Ok(0));
+    assert_eq!(
+        ledger.entry(0).expect("entry").bytes.len(),
+        stepwise::ledger::tiles::MAX_ENTRY_BYTES
+    );
+}

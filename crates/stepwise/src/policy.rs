@@ -12,7 +12,9 @@ use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
 mod gate;
+mod log;
 pub use gate::{GatePolicy, GateTool, StakeSource};
+pub use log::LogPolicy;
 
 /// The policy written by `stepwise init`, with every setting documented.
 pub const DEFAULT_POLICY: &str = r#"# stepwise policy.
@@ -166,6 +168,14 @@ vouchers_level = 2        # ...from principals at this level or above (P7)
 # stake_arg = "amount"     # the stake: this argument of the call, or `stake = 500` for a fixed one
 # promisee = "user:ann"    # who judges the result
 # due = "24h"              # by when, after the call
+
+# `stepwise serve` serves the log as C2SP tlog-tiles (checkpoint, hash tiles, entry bundles)
+# under this path, to any API key (docs/API.md, "Reading the log as tiles").
+[log]
+tiles_prefix = "/tlog"
+# true: anyone may read the tiles, with no key. Refused while format-1/2 entries of the log name
+# principals in the clear, unless set to "despite_clear_names" (docs/PRIVACY.md).
+public = false
 "#;
 
 /// The parsed policy.
@@ -181,6 +191,8 @@ pub struct Policy {
     pub network: RankRefresh,
     /// The tools `stepwise gate` lets through.
     pub gate: GatePolicy,
+    /// How `stepwise serve` opens the log to readers.
+    pub log: LogPolicy,
 }
 
 /// When the server refreshes the network rank (`[network]`): once the log has grown, at most
@@ -225,6 +237,8 @@ struct RawPolicy {
     trusters: BTreeMap<String, RawProfile>,
     #[serde(default)]
     gate: gate::RawGate,
+    #[serde(default)]
+    log: log::RawLog,
 }
 
 #[derive(Deserialize)]
@@ -518,6 +532,7 @@ impl Policy {
         let gate = raw.gate.into_gate(&ladder)?;
         Ok(Self {
             gate,
+            log: raw.log.into_log()?,
             ledger: LedgerConfig {
                 operators,
                 window: raw.time.into_window()?,

@@ -4,8 +4,10 @@
 //! streams on shutdown.
 
 mod keys;
+mod tiles;
 
 pub use keys::{KEY_TTL, KeyCache};
+pub use tiles::TileCache;
 
 use crate::limits::{Limits, RateLimiter};
 use stepwise_engine::Engine;
@@ -22,6 +24,10 @@ pub struct App {
     pub limits: Limits,
     /// The OpenAPI document, as served.
     pub openapi: axum::body::Bytes,
+    /// Full tiles of the tiles API served recently.
+    pub tiles: TileCache,
+    /// Whether anyone may read the tiles API, with no key (`[log] public`).
+    pub tiles_public: bool,
     /// Set when the server starts shutting down: streams that never end by themselves (the
     /// live stream) end then, so that a graceful shutdown does not wait for their clients.
     pub closing: tokio::sync::watch::Sender<bool>,

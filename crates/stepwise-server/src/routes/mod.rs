@@ -12,6 +12,7 @@ mod operations;
 #[cfg(feature = "bench-peer")]
 pub mod peer;
 mod principals;
+pub(crate) mod tiles;
 mod trust;
 pub(crate) mod ui;
 

@@ -74,6 +74,8 @@ pub enum Refusal {
     InvalidEvent,
     /// The event's `at` lies outside the log's time window.
     AtOutOfWindow,
+    /// The entry would be longer than a tlog-tiles entry bundle can carry (65,535 bytes).
+    EntryTooLarge,
 }
 
 impl Refusal {
@@ -82,6 +84,7 @@ impl Refusal {
         match self {
             Refusal::InvalidEvent => "invalid_event",
             Refusal::AtOutOfWindow => "at_out_of_window",
+            Refusal::EntryTooLarge => "entry_too_large",
         }
     }
 }

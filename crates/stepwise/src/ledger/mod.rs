@@ -10,6 +10,7 @@
 pub mod merkle;
 pub mod note;
 pub mod registry;
+pub mod tiles;
 
 use crate::evidence::{FieldError, Id, Refusal, Time};
 use merkle::Hash;

@@ -104,6 +104,19 @@ impl Registry {
         index: u64,
         signatures: Signatures,
     ) -> Result<(), FieldError> {
+        self.admit_checked(staged, event, index, signatures, &mut |_| Ok(()))
+    }
+
+    /// [`Registry::admit`], with `last` asked of the event once it is complete (its author
+    /// filled in) and before anything is staged: the ledger checks the entry's length there.
+    pub fn admit_checked(
+        &self,
+        staged: &mut Staged,
+        event: &mut Event,
+        index: u64,
+        signatures: Signatures,
+        last: &mut dyn FnMut(&Event) -> Result<(), FieldError>,
+    ) -> Result<(), FieldError> {
         // An erasure is the log's own act (the operator's `forget`): no author, no signature,
         // no change to what the registry knows.
         if let Body::Erasure { .. } = event.body {
@@ -113,7 +126,7 @@ impl Registry {
                     "an erasure is the log's own act: it has no author and no signature",
                 ));
             }
-            return Ok(());
+            return last(event);
         }
         // Who recorded it: default to the party allowed to record this kind.
         let allowed = match &event.body {
@@ -223,6 +236,7 @@ impl Registry {
             (Some(_), true) => {}
         }
 
+        last(event)?;
         // The kind's own rules, then stage the change.
         match &event.body {
             Body::Promise {
