@@ -10,7 +10,7 @@ use stepwise::ledger::tiles::Tile;
 /// typically 50 to 150 KiB).
 const CACHE_BYTES: usize = 64 << 20;
 
-/// Full tiles served recently, oldest first out once over [`CACHE_BYTES`].
+/// Full tiles served recently, the oldest first out once they hold more than 64 MiB.
 #[derive(Default)]
 pub struct TileCache {
     inner: Mutex<CacheInner>,
