@@ -93,6 +93,8 @@ pub fn write_decision(d: &Decision<'_>, log_size: u64, out: &mut Vec<u8>) {
     value(out, &d.history(&evidence));
     out.extend_from_slice(b",\"log_size\":");
     value(out, &log_size);
+    out.extend_from_slice(b",\"policy_entry\":");
+    value(out, &d.policy_entry);
     if let Some(k) = d.rank_log_size {
         out.extend_from_slice(b",\"rank_log_size\":");
         value(out, &k);

@@ -116,6 +116,10 @@ pub struct DecisionView {
     pub history: Vec<u64>,
     /// Log size the decision was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
+    /// The policy entry it was decided under: the log index of the last `policy` entry before
+    /// `log_size`, whose policy a replay uses. `null`: the log records no policy up to
+    /// `log_size` (a log begun before policy entries), and the policy file in force decided.
+    pub policy_entry: Option<u64>,
     /// Log size of the network rank the decision used, present only when it used one (a
     /// truster whose profile sets `min_expected`); replay with it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -174,6 +178,7 @@ impl DecisionView {
             history: d.history(&evidence),
             evidence,
             log_size,
+            policy_entry: d.policy_entry,
             rank_log_size: d.rank_log_size,
         }
     }
@@ -203,6 +208,10 @@ pub struct VerdictView {
     pub reasons: Vec<&'static str>,
     /// Log size the decision was computed at.
     pub log_size: u64,
+    /// The policy entry it was decided under: the log index of the last `policy` entry before
+    /// `log_size`, whose policy a replay uses. `null`: the log records no policy up to
+    /// `log_size` (a log begun before policy entries), and the policy file in force decided.
+    pub policy_entry: Option<u64>,
     /// Log size of the network rank the decision used, present only when it used one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rank_log_size: Option<u64>,
@@ -220,6 +229,7 @@ impl VerdictView {
             earliest_retry: d.earliest_retry().map(|t| t.to_string()),
             reasons: d.reasons().as_slice().iter().map(|r| r.code()).collect(),
             log_size,
+            policy_entry: d.policy_entry,
             rank_log_size: d.rank_log_size,
         }
     }
@@ -360,6 +370,10 @@ pub struct ExplainView {
     pub history: Vec<u64>,
     /// Log size the answer was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
+    /// The policy entry it was decided under: the log index of the last `policy` entry before
+    /// `log_size`, whose policy a replay uses. `null`: the log records no policy up to
+    /// `log_size` (a log begun before policy entries), and the policy file in force decided.
+    pub policy_entry: Option<u64>,
     /// The policy's seeds (`[network] seeds`), where network rank starts. Empty: none are
     /// named, so identities that trust only each other earn rank like anyone else.
     pub seeds: Vec<String>,
@@ -388,6 +402,7 @@ impl ExplainView {
             history: d.history(&evidence),
             evidence,
             log_size,
+            policy_entry: d.policy_entry,
             seeds: e.seeds().iter().map(ToString::to_string).collect(),
         }
     }
@@ -463,6 +478,10 @@ pub struct TrustView {
     pub history: Vec<u64>,
     /// Log size the figure was computed at: with `at`, what replays it exactly.
     pub log_size: u64,
+    /// The policy entry it was decided under: the log index of the last `policy` entry before
+    /// `log_size`, whose policy a replay uses. `null`: the log records no policy up to
+    /// `log_size` (a log begun before policy entries), and the policy file in force decided.
+    pub policy_entry: Option<u64>,
     /// Log size of the network rank behind `rank` and `base_rate` (a view refreshed now and
     /// then, so it may be behind `log_size`); replay with it too.
     pub rank_log_size: u64,
@@ -510,6 +529,7 @@ impl TrustView {
             indexes_total: report.indexes_total,
             history: report.history.clone(),
             log_size: report.log_size,
+            policy_entry: report.policy_entry,
             rank_log_size: report.rank_log_size,
         }
     }

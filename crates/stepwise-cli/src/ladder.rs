@@ -78,13 +78,31 @@ impl Replay {
 /// now: see `TrustState::instant_for`).
 pub fn fold_prefix(data: &DataDir, prefix: Prefix) -> Result<(LadderState, Time)> {
     let (store, names, policy) = data.open_named()?;
-    crate::output::open_names_with(names);
+    let sha256 =
+        stepwise_store::ledger::policy_sha256(&std::fs::read_to_string(data.policy_path())?);
+    let policies = question::Policies {
+        current: &policy,
+        sha256: &sha256,
+        names: &names,
+    };
     let bar = crate::output::spinner();
-    let folded = question::replay(&store, &policy, prefix, crate::record::now(), &mut |n| {
+    let folded = question::replay(&store, policies, prefix, crate::record::now(), &mut |n| {
         bar.set_message(format!("{n} entries read"));
         bar.tick();
     })?;
     bar.finish_and_clear();
+    // Answers follow the policy the log records; an edit of the file counts once recorded.
+    if prefix.log_size.is_none()
+        && let Some((index, recorded)) = folded.0.trust().policy_entry()
+        && recorded != sha256
+    {
+        eprintln!(
+            "stepwise: {} is not the policy the log records (entry {index}); answers follow \
+             the log's until `stepwise policy apply` records the file",
+            data.policy_path().display()
+        );
+    }
+    crate::output::open_names_with(names);
     Ok(folded)
 }
 
@@ -228,6 +246,11 @@ pub fn write_decision(w: &mut dyn Write, view: &DecisionView) -> std::io::Result
         w,
         "log size: {} (replay with --log-size {} --at {at})",
         view.log_size, view.log_size
+    )?;
+    writeln!(
+        w,
+        "policy: {}",
+        crate::output::policy_words(view.policy_entry)
     )
 }
 
@@ -293,6 +316,11 @@ pub fn explain(data: &DataDir, args: ExplainArgs, out: &mut Out) -> Result<bool>
             w,
             "log size: {} (replay with --log-size {} --at {at})",
             view.log_size, view.log_size
+        )?;
+        writeln!(
+            w,
+            "policy: {}",
+            crate::output::policy_words(view.policy_entry)
         )
     })?;
     Ok(true)

@@ -13,6 +13,7 @@ mod ladder;
 mod log;
 mod mcp;
 mod output;
+mod policy;
 mod record;
 mod serve;
 mod simulate;
@@ -86,6 +87,9 @@ enum Command {
     Explain(ladder::ExplainArgs),
     /// The policy's ladder: levels, stakes, capabilities and what it takes to enter each.
     Ladder,
+    /// Put a policy in force: check it, make it the data directory's, record it in the log.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
     /// Judge the trust model on a real signed network in time order, against baselines.
     Eval(eval::EvalArgs),
     /// Run the HTTP server (JSON API; see docs/API.md) until SIGTERM or Ctrl-C.
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
         Command::Decide(args) => ladder::decide(&data, args, &mut out),
         Command::Explain(args) => ladder::explain(&data, args, &mut out),
         Command::Ladder => ladder::ladder(&data, &mut out),
+        Command::Policy(cmd) => policy::run(&data, cmd, &mut out),
         Command::Eval(args) => eval::run(&data, args, &mut out),
         Command::Simulate(args) => simulate::run(args, &mut out),
         Command::Serve(args) => serve::serve(&data, args),
@@ -195,7 +200,10 @@ fn open_for_writing(data: &DataDir) -> Result<stepwise_store::Ledger<stepwise_st
             verifier.name()
         );
     }
-    Ok(data.open_ledger(std::sync::Arc::new(stepwise::ledger::SystemClock))?)
+    let mut ledger = data.open_ledger(std::sync::Arc::new(stepwise::ledger::SystemClock))?;
+    // What it appends is decided under this policy: the log says so first.
+    ledger.record_policy(&std::fs::read_to_string(data.policy_path())?)?;
+    Ok(ledger)
 }
 
 /// Warns on stderr when a commit was stamped with the log's latest time because the clock read

@@ -152,3 +152,12 @@ pub fn spinner() -> indicatif::ProgressBar {
 
 /// Lower-case hexadecimal (the same as the server's JSON uses).
 pub use stepwise_api::hex;
+
+/// The policy an answer was decided under, in words: the log entry that records it, or that
+/// the log records none (a log begun before policy entries: the policy file decided).
+pub fn policy_words(entry: Option<u64>) -> String {
+    match entry {
+        Some(index) => format!("as recorded at log entry {index} (replays keep it)"),
+        None => "the policy file's (the log records no policy up to this size)".into(),
+    }
+}

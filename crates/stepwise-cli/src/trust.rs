@@ -130,7 +130,8 @@ pub fn trust(data: &DataDir, args: TrustArgs, out: &mut Out) -> Result<bool> {
                 let history: Vec<String> = report.history.iter().map(u64::to_string).collect();
                 writeln!(w, "             of which imported as history (dated by their data set, not held to the log's time window): {}", history.join(", "))?;
             }
-            writeln!(w, "log size     {} (replay with --log-size {} --at {at})", report.log_size, report.log_size)
+            writeln!(w, "log size     {} (replay with --log-size {} --at {at})", report.log_size, report.log_size)?;
+            writeln!(w, "policy       {}", crate::output::policy_words(report.policy_entry))
         },
     )?;
     Ok(true)

@@ -250,17 +250,19 @@ fn promises_open_lists_what_awaits_judgement() {
 #[test]
 fn record_prints_the_index_and_the_log_size() {
     let s = Sandbox::new();
+    // Entry 0 is the policy entry, recorded before the first event.
     let first = s.json(PROMISE);
-    assert_eq!(first["index"], 0);
-    assert_eq!(first["size"], 1);
+    assert_eq!(first["index"], 1);
+    assert_eq!(first["size"], 2);
     let outcome = s.expect(
         &["record", "outcome", "--promise", "p-1", "--result", "kept"],
         0,
     );
-    assert_eq!(outcome.trim(), "recorded outcome at index 1 (log size 2)");
+    assert_eq!(outcome.trim(), "recorded outcome at index 2 (log size 3)");
 }
 
-/// A sandbox whose log holds `PROMISE` (p-1, at index 0) and its kept outcome (at index 1).
+/// A sandbox whose log holds its policy entry (index 0), `PROMISE` (p-1, at index 1) and its
+/// kept outcome (at index 2).
 fn sandbox_with_a_kept_promise() -> Sandbox {
     let s = Sandbox::new();
     s.json(PROMISE);
@@ -471,7 +473,8 @@ fn import_records_good_lines_and_names_the_bad_ones() {
     );
     let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(report["recorded"], 3);
-    assert_eq!(report["size"], 3);
+    // With the policy entry.
+    assert_eq!(report["size"], 4);
     let rejected: Vec<(u64, String)> = report["rejected"]
         .as_array()
         .expect("list")
@@ -493,7 +496,7 @@ fn import_records_good_lines_and_names_the_bad_ones() {
     let out = other.run_with_stdin(&["import", "-", "--json"], Some(&lines.join("\n")));
     let again: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(again["recorded"], 3);
-    for i in ["0", "1", "2"] {
+    for i in ["1", "2", "3"] {
         let unstamped = |s: &Sandbox| {
             let mut e = s.json(&["log", "get", i, "--open"])["opened"].clone();
             let stamp = e
@@ -534,14 +537,15 @@ fn old_events_enter_only_as_history_imported_on_purpose() {
     // With it: recorded, and marked as history in the log.
     let report = s.json(&["import", "--history", file]);
     assert_eq!(report["recorded"], 2);
-    let entry = s.json(&["log", "get", "1"]);
+    // Entry 0 is the policy entry.
+    let entry = s.json(&["log", "get", "2"]);
     assert_eq!(entry["event"]["history"], true);
     assert_eq!(entry["event"]["at"], "2020-06-01T00:00:00Z");
     assert!(entry["event"]["recorded_at"].as_str().expect("stamped") > "2026");
     s.expect(&["log", "verify"], 0);
     // Decisions that cite them say so.
     let t = s.json(&["trust", "a", "--at", "2021-01-01T00:00:00Z"]);
-    assert_eq!(t["history"], serde_json::json!([1]));
+    assert_eq!(t["history"], serde_json::json!([2]));
     let text = s.expect(&["trust", "a", "--at", "2021-01-01T00:00:00Z"], 0);
     assert!(text.contains("imported as history"), "{text}");
 }
@@ -593,10 +597,11 @@ fn a_snap_signed_network_imports_as_ratings_dated_at_one_instant() {
             .as_str()
             .is_some_and(|e| e.contains("SIGN"))
     );
-    let first = s.json(&["log", "get", "0"]);
+    // Entry 0 is the policy entry.
+    let first = s.json(&["log", "get", "1"]);
     // The leaf names the rater by a pseudonym; opened, by the id the data set gives.
     assert_ne!(first["event"]["rater"], "ep:0");
-    let opened = s.json(&["log", "get", "0", "--open"]);
+    let opened = s.json(&["log", "get", "1", "--open"]);
     assert_eq!(opened["opened"]["rater"], "ep:0");
     assert_eq!(first["event"]["value"], -1.0);
     assert_eq!(first["event"]["at"], "2020-01-01T00:00:00Z");
@@ -643,7 +648,8 @@ fn the_bitcoin_otc_network_imports_and_an_outsider_can_check_the_log() {
     assert_eq!(report["rejected"].as_array().map(Vec::len), Some(0));
 
     // The first rating of the file: 6,2,4,1289241911.72836.
-    let first = s.json(&["log", "get", "0", "--open"]);
+    // Entry 0 is the policy entry.
+    let first = s.json(&["log", "get", "1", "--open"]);
     assert_eq!(first["opened"]["rater"], "otc:6");
     assert_eq!(first["event"]["value"], 0.4);
     assert_eq!(first["event"]["at"], "2010-11-08T18:45:11.72836Z");
@@ -651,7 +657,8 @@ fn the_bitcoin_otc_network_imports_and_an_outsider_can_check_the_log() {
 
     // Leaf hashes are SHA-256(0x00 ‖ bytes), and the checkpoint's root is the RFC 6962 root of
     // all of them: checked here with sha2 and base64 alone, for a sample of entries.
-    let size = 35_592usize;
+    // The ratings and the policy entry before them.
+    let size = 35_593usize;
     let db = rusqlite::Connection::open(s.data().join("ledger.sqlite")).expect("sqlite");
     let mut leaves = Vec::with_capacity(size);
     let mut stmt = db
@@ -695,7 +702,7 @@ fn the_bitcoin_otc_network_imports_and_an_outsider_can_check_the_log() {
         .map(|h| unhex(h.as_str().expect("hex")))
         .collect();
     stepwise_verify_inclusion(&leaves[12345], 12345, size as u64, &hashes, &root);
-    let consistency = s.json(&["log", "proof", "consistency", "1000", "35592"]);
+    let consistency = s.json(&["log", "proof", "consistency", "1000", "35593"]);
     assert_eq!(consistency["old_root"], hex(&mth(&leaves[..1000])));
     assert_eq!(consistency["new_root"], hex(&root));
 
@@ -854,7 +861,8 @@ fn changing_any_stored_byte_makes_verify_exit_1() {
 fn deleting_the_newest_entry_makes_verify_exit_1() {
     let (s, db_path, _pristine) = forty_ratings_and_a_pristine_copy();
     let db = rusqlite::Connection::open(&db_path).expect("sqlite");
-    db.execute("DELETE FROM entries WHERE idx = 39", [])
+    // Entry 0 is the policy entry: the fortieth rating is entry 40.
+    db.execute("DELETE FROM entries WHERE idx = 40", [])
         .expect("delete");
     drop(db);
     let out = s.expect(&["log", "verify"], 1);
@@ -888,7 +896,7 @@ fn signed_events_flow_from_keygen_to_verify() {
     let mut signed = PROMISE.to_vec();
     signed.extend(["--sign-with", k]);
     let out = s.json(&signed);
-    assert_eq!(out["index"], 1);
+    assert_eq!(out["index"], 2);
     s.expect(&["log", "verify"], 0);
     // keygen never overwrites.
     assert_eq!(
@@ -962,7 +970,7 @@ fn the_by_hand_verification_in_log_md_works_as_written() {
     assert!(out.status.success(), "{stdout}\n{}", stderr(&out));
     assert!(stdout.contains("leaf hash ok"), "{stdout}");
     assert!(
-        stdout.contains("entry 1 is in the signed tree of 3"),
+        stdout.contains("entry 1 is in the signed tree of 4"),
         "{stdout}"
     );
 }
@@ -1005,8 +1013,9 @@ fn trust_and_rank_explain_themselves() {
     assert!((sum - 1.0).abs() < 1e-12);
     assert_eq!(t["counts"]["kept"], 3);
     assert_eq!(t["counts"]["ratings_negative"], 1);
-    assert_eq!(t["indexes"], serde_json::json!([0, 1, 2, 3, 4, 5, 6]));
-    assert_eq!(t["log_size"], 7);
+    // Entry 0 is the policy entry.
+    assert_eq!(t["indexes"], serde_json::json!([1, 2, 3, 4, 5, 6, 7]));
+    assert_eq!(t["log_size"], 8);
 
     // As of day 2 only what was recorded by then counts; asking again gives the same figure.
     let then = s.json(&["trust", "agent:bot", "--at", &day(2)]);
@@ -1022,7 +1031,7 @@ fn trust_and_rank_explain_themselves() {
         &day(4),
     ]);
     assert_eq!(by_bob["counts"]["kept"], 1);
-    assert_eq!(by_bob["indexes"], serde_json::json!([2, 3]));
+    assert_eq!(by_bob["indexes"], serde_json::json!([3, 4]));
 
     let ranks = s.json(&["rank"]);
     let list = ranks.as_array().expect("a list");
@@ -1125,7 +1134,7 @@ fn decide_allows_with_exit_0_and_the_keys_scripts_rely_on() {
             .as_array()
             .is_some_and(|r| r.iter().any(|r| r["name"] == "kept" && r["met"] == false))
     );
-    assert_eq!(d["evidence"], serde_json::json!([0, 1, 2, 3, 4, 5]));
+    assert_eq!(d["evidence"], serde_json::json!([1, 2, 3, 4, 5, 6]));
     // All of it was loaded as history, and the decision says so.
     assert_eq!(d["history"], d["evidence"]);
 }
@@ -1156,7 +1165,7 @@ fn a_broken_promise_demotes_at_once_and_explain_names_it_as_the_cause() {
     assert_eq!(timeline.len(), 2, "{timeline:?}");
     assert_eq!(timeline[0]["to"], 1);
     assert_eq!(timeline[1]["cause"]["kind"], "broken_promise");
-    assert_eq!(timeline[1]["cause"]["index"], 7);
+    assert_eq!(timeline[1]["cause"]["index"], 8);
     let after = decide_for_bot(&s, "act:low", "50", 13, false);
     assert_eq!(after.status.code(), Some(1));
 }
@@ -1497,7 +1506,9 @@ fn a_log_written_before_trusted_time_is_read_verified_and_answered_alike() {
         ],
         0,
     );
-    let entry = s.json(&["log", "get", "11"]);
+    // The first write under this build records the policy in force (entry 11), then the event.
+    assert_eq!(s.json(&["log", "get", "11"])["event"]["kind"], "policy");
+    let entry = s.json(&["log", "get", "12"]);
     assert!(entry["event"]["recorded_at"].is_string(), "{entry}");
     assert_eq!(entry["event"]["v"], 3);
     assert_eq!(entry["event"]["author"], "user:ann", "{entry}");
@@ -1520,8 +1531,8 @@ fn forgetting_a_principal_named_in_the_clear_lists_what_stays(s: &Sandbox) {
         .nth(1)
         .and_then(|rest| rest.split(" name it").next())
         .expect("a list of entries");
-    // Every entry it lists names it in the clear, the format-3 entry 11 that kept that name
-    // among them.
+    // Every entry it lists names it in the clear, the format-3 entry 12 that kept that name
+    // among them (entry 11 is the policy entry, which names nobody).
     for index in listed.split(", ") {
         let entry = s.json(&["log", "get", index]);
         assert!(
@@ -1529,7 +1540,7 @@ fn forgetting_a_principal_named_in_the_clear_lists_what_stays(s: &Sandbox) {
             "{entry}"
         );
     }
-    assert!(listed.split(", ").any(|i| i == "11"), "{listed}");
+    assert!(listed.split(", ").any(|i| i == "12"), "{listed}");
     s.expect(&["log", "verify"], 0);
     // An id the log never saw is not found, exit 2, named.
     let out = s.run(&["forget", "user:nobody-ever"]);
@@ -1732,5 +1743,6 @@ fn gate_and_decisions_refuse_bad_input_by_name() {
     let none = s.json(&["decisions"]);
     assert_eq!(none["decisions"], serde_json::json!([]));
     assert_eq!(none["next_cursor"], Value::Null);
-    assert_eq!(s.json(&["log", "checkpoint"])["size"], 1);
+    // The policy entry, and the one event.
+    assert_eq!(s.json(&["log", "checkpoint"])["size"], 2);
 }

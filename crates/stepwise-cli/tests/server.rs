@@ -293,7 +293,8 @@ fn recorded_events_answer_their_indexes_and_the_checkpoint(s: &Served) {
     let p1 = promise("p1", "user:ann", "user:bob", 5).to_string();
     let r = s.post(&s.keys.ann, "/v1/events", &p1);
     assert_eq!(r.status, 201, "{}", r.body);
-    assert_eq!(r.json()["results"][0]["index"], 0);
+    // Entry 0 is the policy entry, recorded when the server started.
+    assert_eq!(r.json()["results"][0]["index"], 1);
     let batch = json!([
         outcome("p1", "kept"),
         promise("p2", "user:bob", "user:ann", 3)
@@ -302,17 +303,17 @@ fn recorded_events_answer_their_indexes_and_the_checkpoint(s: &Served) {
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
     assert_eq!(v["recorded"], 2);
-    assert_eq!(v["results"][0]["index"], 1);
-    assert_eq!(v["results"][1]["index"], 2);
-    assert_eq!(v["checkpoint"]["size"], 3);
+    assert_eq!(v["results"][0]["index"], 2);
+    assert_eq!(v["results"][1]["index"], 3);
+    assert_eq!(v["checkpoint"]["size"], 4);
 }
 
 /// The event as stored, with its author filled in from the key; past the log, none.
 fn an_event_is_stored_with_its_author_from_the_key(s: &Served) {
-    let r = s.read("/v1/events/1");
+    let r = s.read("/v1/events/2");
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["event"]["author"], "user:bob");
-    assert_eq!(s.read("/v1/events/3").status, 404);
+    assert_eq!(s.read("/v1/events/4").status, 404);
 }
 
 /// The checkpoint is the signed note the command line prints, and proofs agree with it.
@@ -324,8 +325,8 @@ fn the_checkpoint_and_proofs_agree_with_the_command_line(s: &Served) {
             .is_some_and(|c| c.starts_with("text/plain"))
     );
     let proof = s.read("/v1/log/proof/inclusion?index=1").json();
-    assert_eq!(proof["size"], 3);
-    assert!(r.body.contains("\n3\n"));
+    assert_eq!(proof["size"], 4);
+    assert!(r.body.contains("\n4\n"));
     let cli_proof = cli_json(&s.data, &["log", "proof", "inclusion", "1"]);
     assert_eq!(proof["proof"], cli_proof["proof"]);
     assert_eq!(proof["root"], cli_proof["root"]);
@@ -368,7 +369,7 @@ fn trust_decide_and_explain_at_an_instant_equal_the_command_lines_answers(s: &Se
         let cli = stepwise(&s.data, &cli_decide);
         let cli_decision: Value = serde_json::from_slice(&cli.stdout).expect("JSON");
         assert_eq!(decision, cli_decision);
-        assert_eq!(decision["log_size"], 3);
+        assert_eq!(decision["log_size"], 4);
         let explain = s
             .read(&format!("/v1/principals/user:ann/explain?at={at}"))
             .json();
@@ -396,7 +397,7 @@ fn without_at_the_live_state_answers_and_the_bare_verdict_agrees(s: &Served) {
     assert_eq!(verdict["allowed"], false);
     assert_eq!(verdict["reasons"][0], "stake_above_limit");
     assert_eq!(verdict["level"], now["level"]["index"]);
-    assert_eq!(verdict["log_size"], 3);
+    assert_eq!(verdict["log_size"], 4);
     assert!(verdict.get("next_step").is_none());
 }
 
@@ -405,12 +406,12 @@ fn the_rank_is_refreshed_in_the_background_and_the_policy_is_served(s: &Served) 
     let started = Instant::now();
     let rank = loop {
         let rank = s.read("/v1/rank?top=1").json();
-        if rank["rank_log_size"] == 3 || started.elapsed() > Duration::from_secs(10) {
+        if rank["rank_log_size"] == 4 || started.elapsed() > Duration::from_secs(10) {
             break rank;
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert_eq!(rank["rank_log_size"], 3, "{rank}");
+    assert_eq!(rank["rank_log_size"], 4, "{rank}");
     assert_eq!(rank["principals"].as_array().map(Vec::len), Some(1));
     assert_eq!(rank["total"], 2);
     let policy = s.read("/v1/policy").json();
@@ -453,7 +454,7 @@ fn bad_input_names_the_field_and_unknown_routes_and_methods_answer_json(s: &Serv
 fn metrics_and_the_openapi_document_need_no_key(s: &Served) {
     let metrics = s.server.request("GET", "/metrics", None, None);
     assert!(
-        metrics.body.contains("stepwise_log_size 3"),
+        metrics.body.contains("stepwise_log_size 4"),
         "{}",
         metrics.body
     );
@@ -804,7 +805,8 @@ fn both_servers_come_to_the_same_log_with_each_event_where_it_was_said_to_be(
     acked: &[(u64, String)],
 ) {
     let (a, b, reader) = (&servers.a, &servers.b, servers.reader.as_str());
-    let size = acked.len() as u64;
+    // The events and the policy entry the first server to start recorded.
+    let size = acked.len() as u64 + 1;
     let deadline = Instant::now() + Duration::from_secs(10);
     for server in [a, b] {
         loop {
@@ -893,19 +895,20 @@ fn the_api_guide_runs_as_written() {
         "the guide failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains(r#""results":[{"index":0}]"#), "{stdout}");
+    // Entry 0 is the policy entry, recorded when the server started.
+    assert!(stdout.contains(r#""results":[{"index":1}]"#), "{stdout}");
     assert!(
-        stdout.contains(r#""results":[{"index":1},{"index":2}]"#),
+        stdout.contains(r#""results":[{"index":2},{"index":3}]"#),
         "{stdout}"
     );
     assert!(stdout.contains(r#""allowed":true"#), "{stdout}");
     assert!(
-        stdout.contains("\n3\n"),
-        "the checkpoint at size 3: {stdout}"
+        stdout.contains("\n4\n"),
+        "the checkpoint at size 4: {stdout}"
     );
     // Trusted time: a week-old date is refused; history loaded on purpose is cited as such.
     assert!(stdout.contains("\n422\n"), "{stdout}");
-    assert!(stdout.contains(r#""history":[3]"#), "{stdout}");
+    assert!(stdout.contains(r#""history":[4]"#), "{stdout}");
     // Forgetting: Bob's secret, then Bob forgotten, then 404, then Bob a newcomer.
     assert!(
         stdout.contains(r#""id":"user:bob","pseudonym":"~"#),
@@ -913,12 +916,17 @@ fn the_api_guide_runs_as_written() {
     );
     assert!(stdout.contains(r#""erasure_entry":"#), "{stdout}");
     assert!(stdout.contains("\n404\n"), "{stdout}");
-    // Tiles: the entry bundle's first entry, sealed (format 3, a pseudonym, no id).
-    let first = stdout
+    // Tiles: the entry bundle's entries, the policy entry first, then sealed events (format 3,
+    // pseudonyms, no ids).
+    let bundle: Vec<&str> = stdout
         .lines()
-        .find(|l| l.starts_with("{\"at\"") && l.contains("\"v\":3"))
-        .unwrap_or_else(|| panic!("no sealed entry read from a bundle: {stdout}"));
-    assert!(first.contains("\"~") && !first.contains("user:"), "{first}");
+        .filter(|l| l.starts_with("{\"at\"") && l.contains("\"recorded_at\""))
+        .collect();
+    assert!(bundle.len() > 3, "no entries read from a bundle: {stdout}");
+    assert!(bundle[0].contains("\"kind\":\"policy\""), "{}", bundle[0]);
+    for entry in &bundle[1..] {
+        assert!(entry.contains("\"~") && !entry.contains("user:"), "{entry}");
+    }
 }
 
 #[test]
@@ -1136,7 +1144,7 @@ fn the_log_keeps_time_and_every_answer_replays_exactly() {
     events_dated_outside_the_window_are_refused_naming_at(&served);
     in_a_batch_the_window_is_kept_per_event_and_entries_carry_the_logs_stamp(&served);
     history_needs_an_admin_key_which_may_load_it_in_the_data_sets_names(&served);
-    let answers = answers_now_cite_the_history_at_log_size_2(&served);
+    let answers = answers_now_cite_the_history_at_log_size_3(&served);
     later_evidence_is_recorded_some_backdated_to_before_the_answers(&served);
     answers_replay_byte_for_byte_from_their_log_size_and_instant(&served, &answers);
     the_command_line_replays_the_decision(&served, &answers);
@@ -1175,10 +1183,11 @@ fn in_a_batch_the_window_is_kept_per_event_and_entries_carry_the_logs_stamp(s: &
     let r = s.post(&s.keys.ann, "/v1/events", &batch.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
-    assert_eq!(v["results"][0]["index"], 0);
+    // Entry 0 is the policy entry.
+    assert_eq!(v["results"][0]["index"], 1);
     assert_eq!(v["results"][1]["error"]["code"], "at_out_of_window");
-    assert_eq!(v["checkpoint"]["size"], 1);
-    let entry = s.read("/v1/events/0").json();
+    assert_eq!(v["checkpoint"]["size"], 2);
+    let entry = s.read("/v1/events/1").json();
     assert!(entry["event"]["recorded_at"].is_string(), "{entry}");
     assert_eq!(entry["event"]["v"], 3);
     // A key reads ids; the leaf itself names nobody.
@@ -1202,19 +1211,19 @@ fn history_needs_an_admin_key_which_may_load_it_in_the_data_sets_names(s: &Serve
     assert!(r.body.contains("admin"), "{}", r.body);
     let r = s.post(&s.keys.admin, "/v1/events?history=true", &old);
     assert_eq!(r.status, 201, "{}", r.body);
-    let entry = s.read("/v1/events/1").json();
+    let entry = s.read("/v1/events/2").json();
     assert_eq!(entry["event"]["history"], true);
     assert_eq!(entry["event"]["author"], "user:cat");
 }
 
-fn answers_now_cite_the_history_at_log_size_2(s: &Served) -> AnswersAboutBob {
+fn answers_now_cite_the_history_at_log_size_3(s: &Served) -> AnswersAboutBob {
     let decision = ask_about_bob(s, json!({}));
-    assert_eq!(decision.json()["history"], json!([1]));
+    assert_eq!(decision.json()["history"], json!([2]));
     let trust = s.read("/v1/principals/user:bob/trust");
     let explain = s.read("/v1/principals/user:bob/explain");
     for r in [&decision, &trust, &explain] {
         assert_eq!(r.status, 200, "{}", r.body);
-        assert_eq!(r.json()["log_size"], 2);
+        assert_eq!(r.json()["log_size"], 3);
     }
     AnswersAboutBob {
         decision,
@@ -1251,7 +1260,7 @@ fn answers_replay_byte_for_byte_from_their_log_size_and_instant(
         explain,
     } = answers;
     let at = decision.json()["at"].as_str().expect("at").to_owned();
-    let replayed = ask_about_bob(s, json!({"log_size": 2, "at": at}));
+    let replayed = ask_about_bob(s, json!({"log_size": 3, "at": at}));
     assert_eq!(
         replayed.body, decision.body,
         "the decision replays byte for byte"
@@ -1259,7 +1268,7 @@ fn answers_replay_byte_for_byte_from_their_log_size_and_instant(
     let t_at = trust.json()["at"].as_str().expect("at").to_owned();
     let rank_size = trust.json()["rank_log_size"].clone();
     let again = s.read(&format!(
-        "/v1/principals/user:bob/trust?log_size=2&rank_log_size={rank_size}&at={t_at}"
+        "/v1/principals/user:bob/trust?log_size=3&rank_log_size={rank_size}&at={t_at}"
     ));
     assert_eq!(
         again.body, trust.body,
@@ -1267,7 +1276,7 @@ fn answers_replay_byte_for_byte_from_their_log_size_and_instant(
     );
     let e_at = explain.json()["at"].as_str().expect("at").to_owned();
     let again = s.read(&format!(
-        "/v1/principals/user:bob/explain?log_size=2&at={e_at}"
+        "/v1/principals/user:bob/explain?log_size=3&at={e_at}"
     ));
     assert_eq!(
         again.body, explain.body,
@@ -1288,7 +1297,7 @@ fn the_command_line_replays_the_decision(s: &Served, answers: &AnswersAboutBob) 
             "--stake",
             "2",
             "--log-size",
-            "2",
+            "3",
             "--at",
             at,
             "--json",
@@ -1315,4 +1324,173 @@ fn the_clock_was_never_behind(s: &Served) {
         "{}",
         metrics.body
     );
+}
+
+/// The issue's own story: a decision at (`log_size`, `at`), then the policy's `max_stake`
+/// edited and the server restarted. The log records the new policy; the old question gets the
+/// old answer, byte for byte, from the server and from the command line, citing the policy
+/// entry it was decided under; a question about now is decided under the new one and cites it.
+#[test]
+fn a_policy_change_is_recorded_and_replays_keep_the_policy_they_had() {
+    let (_dir, data, keys) = setup();
+    let ask = |server: &Server, extra: Value| {
+        let mut body = json!({"subject": "user:ann", "capability": "propose", "stake": 4});
+        for (k, v) in extra.as_object().expect("object") {
+            body[k] = v.clone();
+        }
+        let r = server.request(
+            "POST",
+            "/v1/decide",
+            Some(&keys.reader),
+            Some(&body.to_string()),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        r
+    };
+    let first = Server::start(&data, &[]);
+    let p = promise("p1", "user:ann", "user:bob", 5).to_string();
+    let r = first.request("POST", "/v1/events", Some(&keys.ann), Some(&p));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let before = ask(&first, json!({}));
+    let answer = before.json();
+    assert_eq!(answer["allowed"], true, "{answer}");
+    assert_eq!(answer["limit"], 10.0);
+    assert_eq!(
+        answer["policy_entry"], 0,
+        "the policy recorded when the server started"
+    );
+    let (size, at) = (answer["log_size"].clone(), answer["at"].clone());
+    assert_eq!(first.terminate().code(), Some(0));
+
+    let policy = data.join("stepwise.toml");
+    let text = std::fs::read_to_string(&policy).expect("policy");
+    assert!(text.contains("max_stake = 10\n"));
+    std::fs::write(
+        &policy,
+        text.replacen("max_stake = 10\n", "max_stake = 3\n", 1),
+    )
+    .expect("policy edited");
+    let second = Server::start(&data, &[]);
+    let now = ask(&second, json!({})).json();
+    assert_eq!(now["allowed"], false, "{now}");
+    assert_eq!(now["limit"], 3.0);
+    assert_eq!(
+        now["policy_entry"], size,
+        "recorded right after the first server's log"
+    );
+    let entry = second.request(
+        "GET",
+        &format!("/v1/events/{size}"),
+        Some(&keys.reader),
+        None,
+    );
+    assert_eq!(entry.json()["event"]["kind"], "policy", "{}", entry.body);
+
+    let replayed = ask(&second, json!({"log_size": size, "at": at}));
+    assert_eq!(replayed.body, before.body, "the old answer, byte for byte");
+    let at = at.as_str().expect("at");
+    let size = size.to_string();
+    let cli = stepwise(
+        &data,
+        &[
+            "decide",
+            "user:ann",
+            "propose",
+            "--stake",
+            "4",
+            "--log-size",
+            &size,
+            "--at",
+            at,
+            "--json",
+        ],
+    );
+    assert_eq!(
+        serde_json::from_slice::<Value>(&cli.stdout).expect("JSON"),
+        answer,
+        "the command line replays it alike"
+    );
+}
+
+/// `stepwise policy apply`: a refused file changes nothing; a good one becomes the data
+/// directory's policy and is recorded once; an edit not yet applied is named, and answers
+/// follow the log until it is.
+#[test]
+fn policy_apply_checks_records_once_and_an_unapplied_edit_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    stepwise_ok(&data, &["init"]);
+    let policy = data.join("stepwise.toml");
+    let text = std::fs::read_to_string(&policy).expect("policy");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[model]\nprior_weigth = 2\n").expect("write");
+    let out = stepwise(&data, &["policy", "apply", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("prior_weigth") && said.contains("bad.toml"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read_to_string(&policy).expect("policy"), text);
+    assert_eq!(
+        cli_json(&data, &["log", "checkpoint"])["size"],
+        0,
+        "nothing appended"
+    );
+
+    let applied = cli_json(&data, &["policy", "apply"]);
+    assert_eq!(
+        (applied["recorded"].clone(), applied["policy_entry"].clone()),
+        (json!(true), json!(0))
+    );
+    let again = cli_json(&data, &["policy", "apply"]);
+    assert_eq!(
+        (again["recorded"].clone(), again["policy_entry"].clone()),
+        (json!(false), json!(0))
+    );
+
+    let stricter = dir.path().join("stricter.toml");
+    std::fs::write(
+        &stricter,
+        text.replacen("max_stake = 10\n", "max_stake = 3\n", 1),
+    )
+    .expect("write");
+    let decide = ["decide", "user:ann", "propose", "--stake", "4", "--json"];
+    std::fs::write(
+        &policy,
+        text.replacen("max_stake = 10\n", "max_stake = 3\n", 1),
+    )
+    .expect("edited in place");
+    let out = stepwise(&data, &decide);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("is not the policy the log records (entry 0)"),
+        "{said}"
+    );
+    let d: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (d["limit"].clone(), d["policy_entry"].clone()),
+        (json!(10.0), json!(0))
+    );
+
+    let applied = cli_json(
+        &data,
+        &["policy", "apply", stricter.to_str().expect("utf-8")],
+    );
+    assert_eq!(
+        (applied["recorded"].clone(), applied["policy_entry"].clone()),
+        (json!(true), json!(1))
+    );
+    let out = stepwise(&data, &decide);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let d: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        (d["limit"].clone(), d["policy_entry"].clone()),
+        (json!(3.0), json!(1))
+    );
+    stepwise_ok(&data, &["log", "verify"]);
 }

@@ -114,6 +114,8 @@ pub struct Engine {
     /// Ids ↔ the log's names, for the doors.
     names: Arc<Names>,
     policy_text: String,
+    /// Its SHA-256, as the log's `policy` entries record it.
+    policy_sha256: String,
     verifier_key: String,
     appender: Appender,
     live: Arc<Live>,
@@ -174,12 +176,16 @@ impl Engine {
         };
         let mut ledger = open_ledger()?;
         forget::finish_at_open(&mut ledger, &names, &mut *pool.open()?)?;
+        // The policy in force is in the log before anything is decided under it.
+        ledger.record_policy(&policy_text)?;
+        let policy_sha256 = stepwise_store::ledger::policy_sha256(&policy_text);
         let empty = LadderState::new(fold_policy.model.clone(), fold_policy.ladder.clone());
         let live = Arc::new(Live::start(
             empty,
             ledger.checkpoint().clone(),
             ledger.store(),
             Arc::clone(&names),
+            policy_sha256.clone(),
             now(),
             options.tabler,
         )?);
@@ -223,6 +229,7 @@ impl Engine {
             fold_policy,
             names,
             policy_text,
+            policy_sha256,
             verifier_key,
             appender,
             live,

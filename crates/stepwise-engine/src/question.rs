@@ -16,9 +16,9 @@ use stepwise_api::{
     DecideReply, DecideRequest, DecisionView, ExplainView, PromisesView, RankRow, RankView,
     TrustView, VerdictView,
 };
-use stepwise_store::LogStore;
 use stepwise_store::names::Names;
 use stepwise_store::replay::{self, Prefix};
+use stepwise_store::{LogStore, PolicyStore, StoreError};
 
 /// How long an answer from the live state may take.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -386,24 +386,60 @@ impl Question for Rank {
     }
 }
 
-/// Folds the prefix `prefix` asks for from `store` under `policy` (checked against the log
-/// first), and the instant it answers at: the one given, or `now` as the state sees it. The
-/// path of a one-shot door, and of the engine for an earlier prefix.
-pub fn replay<S: LogStore + ?Sized>(
+/// The policies a replay may fold under: the one this process runs, `current` (in the log's
+/// names), whose file has the SHA-256 `sha256`; and those the log recorded before it, read
+/// from the store and named through `names`.
+#[derive(Clone, Copy)]
+pub struct Policies<'a> {
+    /// This process's policy, in the log's names.
+    pub current: &'a Policy,
+    /// The SHA-256 of its file, as a `policy` entry records it.
+    pub sha256: &'a str,
+    /// Ids ↔ the log's names, for an older policy's seeds, operators and trusters.
+    pub names: &'a Names,
+}
+
+/// Folds the prefix `prefix` asks for from `store` (checked against the log first), under the
+/// policy in force at its log size: the one its last `policy` entry records (`current` unless
+/// another was recorded since), or `current` when it records none. Returns the state and the
+/// instant it answers at: the one given, or `now` as the state sees it. The path of a one-shot
+/// door, and of the engine for an earlier prefix.
+pub fn replay<S: LogStore + PolicyStore + ?Sized>(
     store: &S,
-    policy: &Policy,
+    policies: Policies<'_>,
     prefix: Prefix,
     now: Time,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(LadderState, Time), Error> {
     check_prefix(&prefix, store.size()?)?;
-    let state = replay::ladder_state(
-        store,
-        policy.model.clone(),
-        policy.ladder.clone(),
-        prefix,
-        progress,
-    )?;
+    let mut fold = |policy: &Policy| {
+        replay::ladder_state(
+            store,
+            policy.model.clone(),
+            policy.ladder.clone(),
+            prefix,
+            progress,
+        )
+    };
+    let mut state = fold(policies.current)?;
+    let recorded = state
+        .trust()
+        .policy_entry()
+        .filter(|(_, sha256)| *sha256 != policies.sha256)
+        .map(|(index, sha256)| (index, sha256.to_owned()));
+    if let Some((index, sha256)) = recorded {
+        let text = store.policy_text(&sha256)?.ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "entry {index} records the policy {sha256}, whose text is not kept beside the log"
+            ))
+        })?;
+        let older = Policy::from_toml(&text)
+            .map_err(|e| {
+                StoreError::Corrupt(format!("the policy entry {index} records is refused: {e}"))
+            })?
+            .renamed(&|id| policies.names.name(id));
+        state = fold(&older)?;
+    }
     let at = prefix
         .until
         .unwrap_or_else(|| state.trust().instant_for(now));
@@ -473,6 +509,7 @@ impl Engine {
             .await
             .map_err(|_| Error::unavailable("the server is shutting down"))?;
         let policy = self.fold_policy.clone();
+        let (sha256, names) = (self.policy_sha256.clone(), Arc::clone(&self.names));
         // A kept rank is the rank of that prefix as long as no entry in it is dated after the
         // instant asked for.
         let retained = prefix
@@ -496,7 +533,12 @@ impl Engine {
                     },
                     ..prefix
                 };
-                let (mut state, at) = replay(&*store, &policy, folded, now, &mut |_| {})?;
+                let policies = Policies {
+                    current: &policy,
+                    sha256: &sha256,
+                    names: &names,
+                };
+                let (mut state, at) = replay(&*store, policies, folded, now, &mut |_| {})?;
                 if let Some(rank) = retained {
                     state.publish_rank(rank);
                 }

@@ -173,7 +173,7 @@ fn summary(index: u64, event: &Event) -> EventSummary {
         | Body::Report { subject, .. }
         | Body::Rating { subject, .. } => Some(subject),
         Body::Key { principal, .. } | Body::Erasure { principal, .. } => Some(principal),
-        Body::Outcome { .. } => None,
+        Body::Outcome { .. } | Body::Policy { .. } => None,
     };
     EventSummary {
         index,

@@ -414,11 +414,11 @@ async fn nobody_records_in_someone_elses_name() {
             .as_str()
             .is_some_and(|m| m.contains("user:bob"))
     );
-    // Nothing of the refused batch was recorded.
+    // Nothing of the refused batch was recorded: the log holds its policy entry alone.
     let cp = api
         .call("GET", "/v1/log/checkpoint", Some(&keys.reader), None)
         .await;
-    assert!(cp.body.contains("\n0\n"), "{}", cp.body);
+    assert!(cp.body.contains("\n1\n"), "{}", cp.body);
     // Ann may not record the outcome of her own promise; Bob, the promisee, may.
     let p = promise("p", "user:ann", "user:bob").to_string();
     assert_eq!(
@@ -787,11 +787,11 @@ async fn every_error_has_one_shape_with_its_documented_code_and_status() {
         assert_one_error_shape(&what, &r, *code, *field);
         seen.insert(code.name());
     }
-    // The log is as it was: one entry, whatever was refused.
+    // The log is as it was: the policy entry and one event, whatever was refused.
     let cp = api
         .call("GET", "/v1/log/checkpoint", Some(&api.keys.reader), None)
         .await;
-    assert!(cp.body.contains("\n1\n"), "{}", cp.body);
+    assert!(cp.body.contains("\n2\n"), "{}", cp.body);
     // Every code a request can provoke here was seen (the rest need a failing store, a slow
     // request or a spent budget: see the 429 test above and the error module's own tests).
     for code in Code::ALL {
@@ -856,9 +856,10 @@ async fn the_served_rank_is_refreshed_in_the_background_within_its_bound() {
         .call("GET", trust, Some(&api.keys.reader), None)
         .await
         .json();
+    // The log holds its policy entry alone.
     assert_eq!(
         (first["log_size"].as_u64(), first["rank_log_size"].as_u64()),
-        (Some(0), Some(0))
+        (Some(1), Some(1))
     );
     // Two entries: fewer than `refresh_events`, and the hour has not passed.
     for e in [
@@ -880,7 +881,7 @@ async fn the_served_rank_is_refreshed_in_the_background_within_its_bound() {
         .json();
     assert_eq!(
         (stale["log_size"].as_u64(), stale["rank_log_size"].as_u64()),
-        (Some(2), Some(0))
+        (Some(3), Some(1))
     );
     // The third calls for a refresh at once.
     let e = rating("user:ann", "user:cy").to_string();
@@ -891,11 +892,11 @@ async fn the_served_rank_is_refreshed_in_the_background_within_its_bound() {
         201
     );
     let (fresh, took) = poll(&api, trust, std::time::Duration::from_secs(5), |a| {
-        a["rank_log_size"] == 3
+        a["rank_log_size"] == 4
     })
     .await;
     assert_eq!(
-        fresh["rank_log_size"], 3,
+        fresh["rank_log_size"], 4,
         "not refreshed within {took:?}: {fresh}"
     );
     assert_ne!(
@@ -907,7 +908,7 @@ async fn the_served_rank_is_refreshed_in_the_background_within_its_bound() {
         metrics.contains("stepwise_rank_refreshes_total 1"),
         "{metrics}"
     );
-    assert!(metrics.contains("stepwise_rank_log_size 3"), "{metrics}");
+    assert!(metrics.contains("stepwise_rank_log_size 4"), "{metrics}");
 
     // With an interval, the rank catches up with the log within it once appends stop.
     let api = Api::open_with(
@@ -943,7 +944,8 @@ async fn answers_replay_exactly_while_the_rank_moves_on() {
     );
     let (ann, bob) = (api.keys.ann.as_str(), api.keys.bob.as_str());
     let people = ["user:ann", "user:bob", "user:cy", "user:dee"];
-    let mut recorded = 0u64;
+    // Entry 0 is the policy entry.
+    let mut recorded = 1u64;
     let mut record = async |rater_key: &str, rater: &str, subject: &str| {
         let e = rating(rater, subject).to_string();
         let r = api

@@ -354,12 +354,13 @@ async fn the_stream_announces_growth_and_promotions() {
     let mut pending = String::new();
     let (name, first) = next_event(&mut frames, &mut pending).await;
     assert_eq!(name, "log");
-    assert_eq!(first["log_size"], 0);
+    // The policy entry alone.
+    assert_eq!(first["log_size"], 1);
 
     ann_climbs(&api).await;
     let mut sizes = Vec::new();
     let mut steps = Vec::new();
-    while sizes.last() != Some(&8) {
+    while sizes.last() != Some(&9) {
         let (name, data) = next_event(&mut frames, &mut pending).await;
         match name.as_str() {
             "log" => sizes.push(data["log_size"].as_u64().expect("size")),
@@ -371,7 +372,7 @@ async fn the_stream_announces_growth_and_promotions() {
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert_eq!(steps[0]["principal"], "user:ann");
     assert_eq!(steps[0]["to"], 1);
-    assert_eq!(steps[0]["cause"]["index"], 7, "the third kept promise");
+    assert_eq!(steps[0]["cause"]["index"], 8, "the third kept promise");
 
     let refused = api.call("GET", "/v1/stream", None, None).await;
     assert_eq!(refused.status, 401);

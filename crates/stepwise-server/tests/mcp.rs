@@ -365,15 +365,16 @@ async fn mcp_records_as_the_keys_principal_with_the_keys_role() {
     assert_eq!(result["isError"], true, "{result}");
     assert!(text(&result).contains("recorder"), "{result}");
     assert_eq!(result["structuredContent"]["code"], "forbidden", "{result}");
-    assert!(!served.has_entry(0).await, "nothing was recorded");
+    // Entry 0 is the policy entry.
+    assert!(!served.has_entry(1).await, "nothing was recorded");
 
     // Ann's key promises as Ann.
     let result = served.tool(&keys.ann, "promise", promise).await;
     assert_eq!(result["isError"], false, "{result}");
-    assert_eq!(result["structuredContent"]["index"], 0, "{result}");
+    assert_eq!(result["structuredContent"]["index"], 1, "{result}");
     let event = served
         .api
-        .call("GET", "/v1/events/0", Some(&keys.reader), None)
+        .call("GET", "/v1/events/1", Some(&keys.reader), None)
         .await
         .json();
     assert_eq!(event["event"]["promisor"], "user:ann", "{event}");
@@ -388,11 +389,11 @@ async fn mcp_records_as_the_keys_principal_with_the_keys_role() {
     let result = served.tool(&keys.ann, "outcome", judged.clone()).await;
     assert_eq!(result["isError"], true, "{result}");
     assert!(text(&result).contains("promisee"), "{result}");
-    assert!(!served.has_entry(1).await, "nothing was recorded");
+    assert!(!served.has_entry(2).await, "nothing was recorded");
     let result = served.tool(&keys.bob, "outcome", judged).await;
     assert_eq!(result["isError"], false, "{result}");
-    assert_eq!(result["structuredContent"]["index"], 1, "{result}");
-    assert!(served.has_entry(1).await);
+    assert_eq!(result["structuredContent"]["index"], 2, "{result}");
+    assert!(served.has_entry(2).await);
     let open = served.tool(&keys.reader, "promises_open", json!({})).await;
     assert_eq!(open["structuredContent"]["promises"], json!([]), "{open}");
 
@@ -402,7 +403,7 @@ async fn mcp_records_as_the_keys_principal_with_the_keys_role() {
     let result = served.tool(&keys.ann, "promise", bad).await;
     assert_eq!(result["isError"], true, "{result}");
     assert_eq!(result["structuredContent"]["field"], "due", "{result}");
-    assert!(!served.has_entry(2).await, "nothing was recorded");
+    assert!(!served.has_entry(3).await, "nothing was recorded");
 
     // The resources: the policy as served, the checkpoint of the log now.
     let policy = served

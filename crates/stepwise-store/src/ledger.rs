@@ -12,7 +12,8 @@
 use crate::decode_entry;
 use crate::names::{Names, Sealed};
 use crate::{
-    Batch, Entry, LogStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening, StoredTree,
+    Batch, Entry, LogStore, PolicyStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening,
+    StoredTree,
 };
 use std::sync::Arc;
 use stepwise::evidence::seal::{self, Commitment, Hidden, Opening};
@@ -83,6 +84,8 @@ pub struct Ledger<S: LogStore + PrivateStore> {
     recorded_at: Option<Time>,
     /// Whether the log holds a format-3 entry: from then on it takes only sealed events.
     sealed: bool,
+    /// The last `policy` entry: its index and the SHA-256 it records.
+    policy: Option<(u64, String)>,
     /// The names it seals events with, when it writes format 3 ([`Ledger::sealing`]).
     names: Option<Arc<Names>>,
 }
@@ -172,6 +175,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             clock,
             recorded_at: None,
             sealed: false,
+            policy: None,
             names,
         };
         ledger.catch_up(0, size)?;
@@ -195,9 +199,13 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         let registry = &self.registry;
         let recorded_at = &mut self.recorded_at;
         let sealed = &mut self.sealed;
+        let policy = &mut self.policy;
         self.store.scan(from, to, &mut |entry| {
             let mut event = decode_entry(&entry)?;
             *sealed |= event.seal.is_some();
+            if let Body::Policy { sha256 } = &event.body {
+                *policy = Some((entry.index, sha256.clone()));
+            }
             if let Some(stamp) = event.stamp {
                 *recorded_at = (*recorded_at).max(Some(stamp.recorded_at));
             }
@@ -374,6 +382,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         let mut completed = Vec::with_capacity(64);
         let mut openings = Vec::new();
         let mut log_sealed = self.sealed;
+        let mut policy = None;
         for (i, event) in events.iter_mut().enumerate() {
             let index = frontier.size();
             event.stamp = Some(stamp);
@@ -399,6 +408,9 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                 });
             match admitted {
                 Ok(()) => {
+                    if let Body::Policy { sha256 } = &event.body {
+                        policy = Some((index, sha256.clone()));
+                    }
                     if let Some(seal) = &event.seal {
                         log_sealed = true;
                         if !seal.openings.is_empty() {
@@ -447,6 +459,9 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         })?;
         self.frontier = frontier;
         self.sealed = log_sealed;
+        if policy.is_some() {
+            self.policy = policy;
+        }
         self.registry.merge(staged);
         self.checkpoint = checkpoint.clone();
         self.recorded_at = Some(recorded_at);
@@ -457,6 +472,11 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             recorded_at: Some(recorded_at),
             clock_behind,
         })
+    }
+
+    /// The last `policy` entry of the log: its index and the SHA-256 of the policy it records.
+    pub fn last_policy(&self) -> Option<(u64, &str)> {
+        self.policy.as_ref().map(|(i, sha)| (*i, sha.as_str()))
     }
 
     /// The latest `recorded_at` in the log, if it holds any stamped entry.
@@ -625,4 +645,44 @@ fn sign(signer: &LogSigner, frontier: &Frontier) -> Result<StoredCheckpoint, Not
         root: checkpoint.root,
         note: signer.sign_checkpoint(&checkpoint)?,
     })
+}
+
+impl<S: LogStore + PrivateStore + PolicyStore> Ledger<S> {
+    /// Records `text` as the policy in force, unless the log's last `policy` entry already
+    /// records it: keeps the text beside the log under its SHA-256, then appends a `policy`
+    /// entry holding the hash. Returns the entry's index, or `None` when nothing changed.
+    pub fn record_policy(&mut self, text: &str) -> Result<Option<u64>, LedgerError> {
+        let sha256 = policy_sha256(text);
+        if self.last_policy().is_some_and(|(_, last)| last == sha256) {
+            return Ok(None);
+        }
+        self.store.put_policy(&sha256, text)?;
+        let event = Event {
+            at: self.clock.now(),
+            author: None,
+            body: Body::Policy { sha256 },
+            note: None,
+            sig: None,
+            stamp: None,
+            seal: None,
+        };
+        let appended = self.append(vec![event])?;
+        match appended.results.into_iter().next() {
+            Some(Ok(index)) => Ok(Some(index)),
+            Some(Err(e)) => Err(StoreError::Corrupt(format!(
+                "the log refused its own policy entry: {e}"
+            ))
+            .into()),
+            None => Err(StoreError::Corrupt("a policy entry vanished".into()).into()),
+        }
+    }
+}
+
+/// The SHA-256 of a policy file's text, as a `policy` entry records it: 64 lowercase hex digits.
+pub fn policy_sha256(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -42,7 +42,7 @@ pub use verify::{MAX_PROBLEMS, Problem, VerifyReport, verify};
 /// Version of the tables both stores keep: 1 had the log only; 2 added API key records; 3 added
 /// the decision log; 4 added what format 3 keeps beside the log (secrets, openings, erasures);
 /// 5 numbers erasures and keeps them once logged (what a writer learns in its append).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// One kept decision of `stepwise gate`: what was asked, the verdict and why (the JSON object
 /// `body`, which the store keeps as given and never reads), with what the log is searched by.
@@ -246,6 +246,17 @@ pub trait LogStore: Send {
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
 }
 
+/// The texts of the policies the log records: a `policy` entry holds the SHA-256 of its policy
+/// file (64 lowercase hex digits), and the text is kept beside the log under it, so that a
+/// replay finds the policy in force at any log size.
+pub trait PolicyStore: Send {
+    /// Keeps `text` under its SHA-256, `sha256`; keeping it again changes nothing.
+    fn put_policy(&mut self, sha256: &str, text: &str) -> Result<(), StoreError>;
+
+    /// The text kept under `sha256`, if any.
+    fn policy_text(&self, sha256: &str) -> Result<Option<String>, StoreError>;
+}
+
 /// API key records, kept beside the log (never in it).
 pub trait KeyStore: Send {
     /// Stores a new API key record. Fails with [`StoreError::Duplicate`] when a key with the
@@ -274,9 +285,9 @@ pub trait DecisionStore: Send {
 
 /// Everything one installation keeps: the log, what format 3 keeps beside it, its API keys and
 /// the decision log, in one database. Implemented for every type that keeps all four.
-pub trait Store: LogStore + PrivateStore + KeyStore + DecisionStore {}
+pub trait Store: LogStore + PrivateStore + PolicyStore + KeyStore + DecisionStore {}
 
-impl<T: LogStore + PrivateStore + KeyStore + DecisionStore> Store for T {}
+impl<T: LogStore + PrivateStore + PolicyStore + KeyStore + DecisionStore> Store for T {}
 
 /// A boxed store is a store (a process that picks SQLite or PostgreSQL at run time).
 impl<T: LogStore + ?Sized> LogStore for Box<T> {
@@ -308,6 +319,15 @@ impl<T: LogStore + ?Sized> LogStore for Box<T> {
     }
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
         (**self).checkpoints()
+    }
+}
+
+impl<T: PolicyStore + ?Sized> PolicyStore for Box<T> {
+    fn put_policy(&mut self, sha256: &str, text: &str) -> Result<(), StoreError> {
+        (**self).put_policy(sha256, text)
+    }
+    fn policy_text(&self, sha256: &str) -> Result<Option<String>, StoreError> {
+        (**self).policy_text(sha256)
     }
 }
 

@@ -15,6 +15,8 @@
 //! from async code. Connections are made without TLS; reach a remote database through a local
 //! socket, a tunnel or a private network.
 
+mod policies;
+
 use super::{
     Batch, DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
     StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row, entry_from_row,
@@ -83,6 +85,10 @@ CREATE TABLE IF NOT EXISTS openings (
     value BYTEA NOT NULL,
     names TEXT NOT NULL,
     PRIMARY KEY (entry, field)
+);
+CREATE TABLE IF NOT EXISTS policies (
+    sha256 TEXT PRIMARY KEY,
+    text   TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS erasures (
     pseudonym TEXT PRIMARY KEY,
@@ -333,11 +339,11 @@ fn create_schema(client: &mut Client) -> Result<(), StoreError> {
     let mut version: i64 = tx
         .query_one("SELECT version FROM stepwise_schema", &[])?
         .try_get(0)?;
-    // Versions 2 and 3 lacked only tables that the statements above have created.
+    // Versions 2, 3 and 5 lacked only tables that the statements above have created.
     if version == 4 {
         tx.batch_execute(PRIVATE_FROM_4)?;
     }
-    if (2..=4).contains(&version) {
+    if (2..=5).contains(&version) {
         tx.execute(
             "UPDATE stepwise_schema SET version = $1",
             &[&SCHEMA_VERSION],

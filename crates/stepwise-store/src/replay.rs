@@ -56,7 +56,10 @@ pub fn fold_log<S: LogStore + ?Sized>(
     let until = prefix.until;
     store.scan(0, size, &mut |entry| {
         let event = decode_entry(&entry)?;
-        if until.is_none_or(|t| event.at <= t) {
+        // A policy entry is no evidence dated in the world: the policy it records is in force
+        // for the whole prefix, whatever instant the question is about.
+        let policy = matches!(event.body, stepwise::evidence::Body::Policy { .. });
+        if policy || until.is_none_or(|t| event.at <= t) {
             apply(entry.index, &event);
         }
         if entry.index % 65_536 == 65_535 {

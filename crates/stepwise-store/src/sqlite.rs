@@ -108,6 +108,14 @@ DROP TABLE erasures_4;
 ",
 ];
 
+/// The texts of the policies the log records, by SHA-256 (schema version 6).
+const POLICY_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS policies (
+    sha256 TEXT PRIMARY KEY,
+    text   TEXT NOT NULL
+);
+";
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
@@ -150,15 +158,20 @@ impl SqliteStore {
             let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             match version {
                 0 => tx.execute_batch(&format!(
-                    "{LOG_TABLES}{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}"
+                    "{LOG_TABLES}{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}"
                 ))?,
-                1 => tx.execute_batch(&format!("{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}"))?,
-                2 => tx.execute_batch(&format!("{DECISION_TABLE}{PRIVATE_TABLES}"))?,
-                3 => tx.execute_batch(PRIVATE_TABLES)?,
+                1 => tx.execute_batch(&format!(
+                    "{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}"
+                ))?,
+                2 => {
+                    tx.execute_batch(&format!("{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}"))?
+                }
+                3 => tx.execute_batch(&format!("{PRIVATE_TABLES}{POLICY_TABLE}"))?,
                 4 => {
                     let [rename, copy] = PRIVATE_FROM_4;
-                    tx.execute_batch(&format!("{rename}{PRIVATE_TABLES}{copy}"))?
+                    tx.execute_batch(&format!("{rename}{PRIVATE_TABLES}{copy}{POLICY_TABLE}"))?
                 }
+                5 => tx.execute_batch(POLICY_TABLE)?,
                 SCHEMA_VERSION => {}
                 other => {
                     return Err(StoreError::Corrupt(format!(
@@ -347,6 +360,25 @@ impl LogStore for SqliteStore {
             .prepare_cached("SELECT size, root, note FROM checkpoints ORDER BY size")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         rows.map(|r| to_checkpoint(r?)).collect()
+    }
+}
+
+impl crate::PolicyStore for SqliteStore {
+    fn put_policy(&mut self, sha256: &str, text: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO policies (sha256, text) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![sha256, text])?;
+        Ok(())
+    }
+
+    fn policy_text(&self, sha256: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT text FROM policies WHERE sha256 = ?1")?
+            .query_row([sha256], |r| r.get(0))
+            .optional()?)
     }
 }
 

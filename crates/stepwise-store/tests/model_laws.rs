@@ -70,6 +70,39 @@ proptest! {
         }
     }
 
+    /// A policy entry is no evidence: with policy entries among its events (dated even far
+    /// ahead of them), a log gives every principal the same figures, bit for bit, as without
+    /// them; only the cited indexes move.
+    #[test]
+    fn policy_entries_change_no_trust(steps in prop::collection::vec(step(), 1..60), every in 1usize..6) {
+        let (events, last) = history(&steps);
+        let plain = state_of(&events);
+        let mut mixed_events = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            if i % every == 0 {
+                mixed_events.push(Event {
+                    at: at(last + 100.0),
+                    author: None,
+                    body: stepwise::evidence::Body::Policy { sha256: format!("{i:064x}") },
+                    note: None,
+                    sig: None,
+                    stamp: None,
+                    seal: None,
+                });
+            }
+            mixed_events.push(e.clone());
+        }
+        let mixed = state_of(&mixed_events);
+        prop_assert_eq!(mixed.latest_event(), plain.latest_event());
+        for subject in PEOPLE {
+            let (a, b) = (everyone(&plain, subject, last + 1.0), everyone(&mixed, subject, last + 1.0));
+            let mut b_moved = b.clone();
+            b_moved.indexes = a.indexes.clone();
+            prop_assert!(same(&a, &b_moved), "{subject}: {a:?} vs {b:?}");
+            prop_assert_eq!(a.indexes.len(), b.indexes.len());
+        }
+    }
+
     /// A kept promise never lowers the promisor's expected trust; a broken one never raises it;
     /// for a principal trusted at least 2/3, one broken promise costs at least twice what one
     /// kept promise of the same stake gains (docs/MODEL.md, "Asymmetry").

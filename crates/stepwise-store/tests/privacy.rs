@@ -24,7 +24,9 @@ use stepwise_api::DecisionView;
 use stepwise_store::forget::{self, ForgetError};
 use stepwise_store::names::Names;
 use stepwise_store::replay::{self, Prefix};
-use stepwise_store::{Ledger, LogStore as _, PrivateStore as _, SqliteStore, Store, verify};
+use stepwise_store::{
+    Ledger, LogStore as _, PolicyStore as _, PrivateStore as _, SqliteStore, Store, verify,
+};
 
 /// The principal forgotten in the stories; its id is written nowhere else (not in any note of
 /// anyone else's entries that do not name it).
@@ -312,6 +314,7 @@ impl Tables for SqliteDb {
              INSERT INTO e4 SELECT pseudonym, reason FROM erasures WHERE NOT logged;
              DROP TABLE erasures;
              ALTER TABLE e4 RENAME TO erasures;
+             DROP TABLE policies;
              PRAGMA user_version = 4;",
         )?;
         Ok(())
@@ -332,6 +335,7 @@ impl Tables for PostgresDb {
              DELETE FROM erasures WHERE logged;
              ALTER TABLE erasures DROP COLUMN seq;
              ALTER TABLE erasures DROP COLUMN logged;
+             DROP TABLE policies;
              UPDATE stepwise_schema SET version = 4;",
         )?;
         Ok(())
@@ -615,6 +619,30 @@ fn a_schema_4_store_keeps_its_secrets_and_pending_erasures<D: Tables>(db: &D) ->
     assert_eq!(new[0].1.id, newcomer);
     forget::erase(ledger.store_mut(), &names, OKAPI, ErasureReason::Legal)?;
     assert_eq!(ledger.store().last_erasure()?, 2);
+    // Schema 6 keeps the texts of the policies the log records.
+    let recorded = ledger.record_policy("[model]\nprior_weight = 3.0\n")?;
+    assert!(recorded.is_some());
+    let (_, sha256) = ledger.last_policy().ok_or("a policy entry")?;
+    assert_eq!(
+        ledger.store().policy_text(sha256)?.as_deref(),
+        Some("[model]\nprior_weight = 3.0\n")
+    );
+    Ok(())
+}
+
+/// A store of schema 5 gains the table of policy texts when it opens.
+#[test]
+fn a_schema_5_store_gains_the_policy_texts() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("ledger.sqlite");
+    drop(SqliteStore::open(&path)?);
+    rusqlite::Connection::open(&path)?
+        .execute_batch("DROP TABLE policies; PRAGMA user_version = 5;")?;
+    let mut store = SqliteStore::open(&path)?;
+    assert_eq!(store.policy_text("00")?, None);
+    store.put_policy("00", "[model]\n")?;
+    store.put_policy("00", "kept once")?;
+    assert_eq!(store.policy_text("00")?.as_deref(), Some("[model]\n"));
     Ok(())
 }
 

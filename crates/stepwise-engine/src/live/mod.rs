@@ -48,6 +48,10 @@ pub struct Live {
     news: tokio::sync::broadcast::Sender<News>,
     /// Ids ↔ the log's names, kept current with what other processes append and forget.
     names: Arc<Names>,
+    /// The SHA-256 of the policy the state is folded under: once the log's last `policy`
+    /// entry records another (another process applied one), the live state is not what the
+    /// log says and questions are answered by replays under the log's policy.
+    policy: String,
 }
 
 impl Live {
@@ -55,7 +59,12 @@ impl Live {
     /// network rank is computed now, so that no request has to. Its journal holds only what
     /// is folded from now on, and its principals table is empty until one is published: see
     /// [`Live::start`] for a server's.
-    pub fn new(mut state: LadderState, checkpoint: StoredCheckpoint, names: Arc<Names>) -> Self {
+    pub fn new(
+        mut state: LadderState,
+        checkpoint: StoredCheckpoint,
+        names: Arc<Names>,
+        policy: String,
+    ) -> Self {
         let snapshot = state.trust().rank_job().snapshot();
         state.publish_rank(snapshot.clone());
         let (news, _) = tokio::sync::broadcast::channel(NEWS_BACKLOG);
@@ -68,6 +77,7 @@ impl Live {
             table: RwLock::new(Arc::new(Table::default())),
             news,
             names,
+            policy,
         }
     }
 
@@ -80,10 +90,11 @@ impl Live {
         checkpoint: StoredCheckpoint,
         store: &dyn Store,
         names: Arc<Names>,
+        policy: String,
         now: Time,
         table: bool,
     ) -> Result<Self, StoreError> {
-        let live = Self::new(empty, checkpoint, names);
+        let live = Self::new(empty, checkpoint, names, policy);
         live.catch_up(store)?;
         live.publish_rank(live.read(|s| s.trust().rank_job().snapshot()));
         if table {
@@ -136,6 +147,9 @@ impl Live {
                 || prefix
                     .rank_log_size
                     .is_some_and(|k| k != trust.rank_log_size())
+                || trust
+                    .policy_entry()
+                    .is_some_and(|(_, sha256)| sha256 != self.policy)
             {
                 return Err(f);
             }

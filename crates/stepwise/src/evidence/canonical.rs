@@ -154,6 +154,7 @@ impl Event {
                 f.push(("principal", Str(principal.as_str())));
                 f.push(("reason", Str(reason.name())));
             }
+            Body::Policy { sha256 } => f.push(("sha256", Str(sha256))),
         }
         f
     }

@@ -8,17 +8,18 @@ mod canonical;
 mod fields;
 mod id;
 pub mod jcs;
+mod kind;
 pub mod seal;
 mod time;
 
 use fields::Fields;
 
 pub use id::Id;
+pub use kind::Kind;
 pub use seal::Seal;
 pub use time::Time;
 
 use serde_json::{Map, Value};
-use std::fmt;
 
 /// Version of the entry format new logs write, as `"v"`: the stamped event with every principal
 /// named by a pseudonym and its free text, signature and promise id by commitments
@@ -239,86 +240,14 @@ pub enum Body {
         /// Why.
         reason: ErasureReason,
     },
-}
-
-/// The kinds of event, as named on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// `promise`
-    Promise,
-    /// `outcome`
-    Outcome,
-    /// `vouch`
-    Vouch,
-    /// `unvouch`
-    Unvouch,
-    /// `report`
-    Report,
-    /// `rating`
-    Rating,
-    /// `key`
-    Key,
-    /// `erasure`
-    Erasure,
-}
-
-impl Kind {
-    /// Every kind, in the order of DESIGN.md.
-    pub const ALL: [Kind; 8] = [
-        Kind::Promise,
-        Kind::Outcome,
-        Kind::Vouch,
-        Kind::Unvouch,
-        Kind::Report,
-        Kind::Rating,
-        Kind::Key,
-        Kind::Erasure,
-    ];
-
-    /// The wire name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Promise => "promise",
-            Kind::Outcome => "outcome",
-            Kind::Vouch => "vouch",
-            Kind::Unvouch => "unvouch",
-            Kind::Report => "report",
-            Kind::Rating => "rating",
-            Kind::Key => "key",
-            Kind::Erasure => "erasure",
-        }
-    }
-
-    fn parse(s: &str) -> Result<Self, FieldError> {
-        Kind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
-            FieldError::new(
-                "kind",
-                format!(
-                    "unknown kind {s:?}; expected one of promise, outcome, vouch, unvouch, report, rating, key, erasure"
-                ),
-            )
-        })
-    }
-
-    /// The fields of this kind (besides the common `v`, `kind`, `at`, `author`, `note`, `sig`).
-    pub fn fields(self) -> &'static [&'static str] {
-        match self {
-            Kind::Promise => &["id", "promisor", "promisee", "scope", "stake", "due"],
-            Kind::Outcome => &["promise", "result", "fraction"],
-            Kind::Vouch => &["voucher", "subject", "scope", "weight"],
-            Kind::Unvouch => &["voucher", "subject", "scope"],
-            Kind::Report => &["reporter", "subject", "scope", "severity", "evidence"],
-            Kind::Rating => &["rater", "subject", "value", "scope"],
-            Kind::Key => &["principal", "public_key"],
-            Kind::Erasure => &["principal", "reason"],
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+    /// The policy in force from here on: the SHA-256 of its file, whose text is kept beside
+    /// the log. Written only by the log itself, when a server or the command line starts with
+    /// a policy other than the last one recorded, or on `stepwise policy apply`; it changes no
+    /// trust, but every answer cites the policy entry it was decided under.
+    Policy {
+        /// SHA-256 of the policy file's bytes, 64 lowercase hex digits.
+        sha256: String,
+    },
 }
 
 /// What the ledger adds to an event when it appends it: when the log heard it, and whether an
@@ -368,6 +297,7 @@ impl Event {
             Body::Rating { .. } => Kind::Rating,
             Body::Key { .. } => Kind::Key,
             Body::Erasure { .. } => Kind::Erasure,
+            Body::Policy { .. } => Kind::Policy,
         }
     }
 
@@ -381,7 +311,7 @@ impl Event {
             Body::Report { reporter, .. } => Some(reporter),
             Body::Rating { rater, .. } => Some(rater),
             Body::Key { principal, .. } => Some(principal),
-            Body::Erasure { .. } => None,
+            Body::Erasure { .. } | Body::Policy { .. } => None,
         }
     }
 
@@ -451,6 +381,13 @@ impl Event {
             }
         };
         let sealed = version == FORMAT_V3;
+        if kind == Kind::Policy && source == Source::Client {
+            return Err(FieldError::new(
+                "kind",
+                "policy entries are written by the log itself, when its policy changes \
+                 (`stepwise policy apply`)",
+            ));
+        }
         if kind == Kind::Erasure && !sealed {
             return Err(FieldError::new(
                 "kind",
@@ -621,6 +558,28 @@ impl Event {
                     reason: ErasureReason::parse("reason", fields.str("reason")?)?,
                 }
             }
+            Kind::Policy => {
+                let sha256 = fields.str("sha256")?;
+                let hex = sha256.len() == 64
+                    && sha256
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !hex {
+                    return Err(FieldError::new(
+                        "sha256",
+                        "must be a SHA-256 in 64 lowercase hex digits",
+                    ));
+                }
+                if map.contains_key("author") {
+                    return Err(FieldError::new(
+                        "author",
+                        "a policy entry is the log's own act: it has no author",
+                    ));
+                }
+                Body::Policy {
+                    sha256: sha256.to_owned(),
+                }
+            }
         };
         let note = match map.get("note") {
             None => None,
@@ -761,6 +720,7 @@ fn body_fields(body: &Body) -> Vec<(&'static str, &Id)> {
         Body::Key { principal, .. } | Body::Erasure { principal, .. } => {
             vec![("principal", principal)]
         }
+        Body::Policy { .. } => vec![],
     }
 }
 

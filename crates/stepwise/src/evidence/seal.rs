@@ -362,6 +362,9 @@ pub fn seal(
             principal: principal.clone(),
             reason: *reason,
         },
+        Body::Policy { sha256 } => Body::Policy {
+            sha256: sha256.clone(),
+        },
     };
     // The author the ledger would fill in, filled in now: a signature covers it.
     let mut clear = std::borrow::Cow::Borrowed(clear);

@@ -303,6 +303,10 @@ impl LadderState {
     /// Folds in the event at log `index` (events in log order, already valid), and says whose
     /// standing it changed and how many steps that principal's timeline gained.
     pub fn apply(&mut self, index: u64, event: &Event) -> Applied {
+        if let Body::Policy { .. } = &event.body {
+            self.trust.apply(index, event);
+            return Applied::default();
+        }
         let outcome = match &event.body {
             Body::Outcome { promise, result } => self
                 .trust
@@ -322,7 +326,10 @@ impl LadderState {
             | Body::Report { subject, .. }
             | Body::Vouch { subject, .. }
             | Body::Unvouch { subject, .. } => trust.principal_index(subject),
-            Body::Promise { .. } | Body::Key { .. } | Body::Erasure { .. } => None,
+            Body::Promise { .. }
+            | Body::Key { .. }
+            | Body::Erasure { .. }
+            | Body::Policy { .. } => None,
         };
         // What time did before this event comes first — promotions by tenure, promises that
         // fell due — while the trust state still holds those promises as open.

@@ -267,6 +267,8 @@ pub struct Decision<'a> {
     /// The log size of the network rank the decision used, when it used one (a truster whose
     /// profile sets `min_expected`: its own view of the subject, base rate from the rank).
     pub rank_log_size: Option<u64>,
+    /// The policy entry the decision was made under (`None`: the log records none).
+    pub policy_entry: Option<u64>,
     /// Read only by the explanation: a decision touches no more of it than it must.
     pub(super) position: Cow<'a, Position>,
 }
@@ -373,6 +375,7 @@ impl LadderState {
             denial,
             needed_level,
             rank_log_size,
+            policy_entry: self.trust().policy_entry().map(|(index, _)| index),
             position: now.position,
         }
     }

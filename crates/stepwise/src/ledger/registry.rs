@@ -119,11 +119,15 @@ impl Registry {
     ) -> Result<(), FieldError> {
         // An erasure is the log's own act (the operator's `forget`): no author, no signature,
         // no change to what the registry knows.
-        if let Body::Erasure { .. } = event.body {
+        if let Body::Erasure { .. } | Body::Policy { .. } = event.body {
             if event.author.is_some() || event.sig.is_some() {
                 return Err(FieldError::new(
                     "author",
-                    "an erasure is the log's own act: it has no author and no signature",
+                    format!(
+                        "an entry of kind {} is the log's own act: it has no author and no \
+                         signature",
+                        event.kind()
+                    ),
                 ));
             }
             return last(event);
@@ -307,7 +311,7 @@ impl Registry {
                     ));
                 }
             }
-            Body::Rating { .. } | Body::Erasure { .. } => {}
+            Body::Rating { .. } | Body::Erasure { .. } | Body::Policy { .. } => {}
             Body::Key {
                 principal,
                 public_key,

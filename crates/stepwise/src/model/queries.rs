@@ -304,6 +304,7 @@ impl TrustState {
             history: Vec::new(),
             log_size: self.log_size,
             rank_log_size: self.log_size,
+            policy_entry: self.policy_entry().map(|(index, _)| index),
         };
         let Some(s) = s else {
             return report;

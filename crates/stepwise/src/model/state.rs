@@ -20,6 +20,8 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
+mod copies;
+
 /// How many pieces of evidence of each kind stand behind a figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Counts {
@@ -257,6 +259,8 @@ pub struct TrustReport {
     /// Log size of the state the network rank (and so the base rate) was computed from: the
     /// rank is a view refreshed now and then, so it may be behind `log_size`.
     pub rank_log_size: u64,
+    /// The policy entry the state was folded under (`None`: the log records none).
+    pub policy_entry: Option<u64>,
 }
 
 /// A network rank as published: the scores, and the log size of the state they were computed
@@ -299,6 +303,8 @@ pub struct TrustState {
     pub(super) verdicts_given: u64,
     pub(super) negative_given: u64,
     pub(super) log_size: u64,
+    /// The last policy entry folded in: its index and the SHA-256 it records.
+    pub(super) policy: Option<(u64, String)>,
     /// The log index ranges (`start..end`) of entries imported as history.
     pub(super) history: Vec<(u64, u64)>,
     /// The latest event time folded in.
@@ -308,52 +314,6 @@ pub struct TrustState {
     pub(super) published: Option<RankSnapshot>,
     /// Without a published rank: the rank of this very state, computed on first use.
     pub(super) lazy_rank: OnceLock<Arc<Ranking>>,
-}
-
-impl Clone for TrustState {
-    fn clone(&self) -> Self {
-        Self {
-            params: self.params.clone(),
-            principals: self.principals.clone(),
-            scopes: self.scopes.clone(),
-            people: self.people.clone(),
-            pairs: self.pairs.clone(),
-            pair_index: self.pair_index.clone(),
-            hasher: self.hasher.clone(),
-            cites: self.cites.clone(),
-            cite_prev: self.cite_prev.clone(),
-            reach: self.reach.clone(),
-            promises: self.promises.clone(),
-            verdicts_given: self.verdicts_given,
-            negative_given: self.negative_given,
-            log_size: self.log_size,
-            history: self.history.clone(),
-            latest: self.latest,
-            published: self.published.clone(),
-            lazy_rank: OnceLock::new(),
-        }
-    }
-}
-
-/// Two states are equal when they hold the same evidence (a rank, published or cached, is a
-/// view of it, not state).
-impl PartialEq for TrustState {
-    fn eq(&self, other: &Self) -> bool {
-        self.params == other.params
-            && self.principals == other.principals
-            && self.scopes == other.scopes
-            && self.people == other.people
-            && self.pairs == other.pairs
-            && self.cites == other.cites
-            && self.cite_prev == other.cite_prev
-            && self.reach == other.reach
-            && self.promises == other.promises
-            && self.verdicts_given == other.verdicts_given
-            && self.negative_given == other.negative_given
-            && self.log_size == other.log_size
-            && self.history == other.history
-            && self.latest == other.latest
-    }
 }
 
 impl TrustState {
@@ -375,6 +335,7 @@ impl TrustState {
             verdicts_given: 0,
             negative_given: 0,
             log_size: 0,
+            policy: None,
             history: Vec::new(),
             latest: None,
             published: None,
@@ -396,6 +357,12 @@ impl TrustState {
     /// Number of log entries folded in.
     pub fn log_size(&self) -> u64 {
         self.log_size
+    }
+
+    /// The last policy entry folded in (its index and the SHA-256 of the policy it records):
+    /// the policy this state's answers are decided under. `None` for a log that records none.
+    pub fn policy_entry(&self) -> Option<(u64, &str)> {
+        self.policy.as_ref().map(|(i, sha)| (*i, sha.as_str()))
     }
 
     /// Number of principals seen.
@@ -454,6 +421,11 @@ impl TrustState {
     /// ledger checked them); references the state does not know are ignored, never a panic.
     pub fn apply(&mut self, index: u64, event: &Event) {
         self.log_size = self.log_size.max(index + 1);
+        // A policy entry is no evidence: it moves neither time nor trust.
+        if let Body::Policy { sha256 } = &event.body {
+            self.policy = Some((index, sha256.clone()));
+            return;
+        }
         self.lazy_rank = OnceLock::new();
         self.latest = self.latest.max(Some(event.at));
         if event.stamp.is_some_and(|s| s.history) {
@@ -639,7 +611,7 @@ impl TrustState {
             }
             // Forgetting a principal erases names and text beside the log, never evidence: what
             // it said and what was said of it keep counting exactly as before.
-            Body::Erasure { .. } => {}
+            Body::Erasure { .. } | Body::Policy { .. } => {}
         }
     }
 
