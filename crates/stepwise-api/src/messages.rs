@@ -209,6 +209,39 @@ pub struct DecideRequest {
     /// `false`: answer with the verdict alone (no reasons in words, no next step).
     #[serde(default)]
     pub explain: Option<bool>,
+    /// `true`: answer with a receipt of the explained decision, which anyone checks with the
+    /// log's key alone (`stepwise receipt verify`).
+    #[serde(default)]
+    pub receipt: Option<bool>,
+}
+
+/// A decision receipt: the decision, the log's signature over it, and a C2SP tlog-proof for
+/// each entry it rests on (docs/API.md, "Receipts"); the wire form of
+/// `stepwise::ledger::receipt::Receipt`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptView {
+    /// `stepwise-receipt/v1`.
+    pub format: String,
+    /// The decision, as `POST /v1/decide` answers it.
+    #[schema(value_type = DecisionView)]
+    pub decision: serde_json::Value,
+    /// A C2SP signed note by the log's key: the format, then the decision's canonical JSON
+    /// (RFC 8785).
+    pub signed: String,
+    /// One C2SP tlog-proof per entry the decision rests on (its bytes in the `extra` line):
+    /// the policy entry, then each cited entry, in order.
+    pub proofs: Vec<String>,
+}
+
+impl From<stepwise::ledger::receipt::Receipt> for ReceiptView {
+    fn from(r: stepwise::ledger::receipt::Receipt) -> Self {
+        Self {
+            format: r.format,
+            decision: r.decision,
+            signed: r.signed,
+            proofs: r.proofs,
+        }
+    }
 }
 
 /// A decision, explained (the default) or as a bare verdict (`"explain": false`).
@@ -219,6 +252,8 @@ pub enum DecideReply {
     Explained(Box<DecisionView>),
     /// The verdict alone.
     Verdict(VerdictView),
+    /// A receipt of the explained decision (`"receipt": true`).
+    Receipt(Box<ReceiptView>),
 }
 
 /// One answer of `POST /v1/decide/batch`: the decision, or why its request was refused.

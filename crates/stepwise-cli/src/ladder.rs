@@ -31,6 +31,10 @@ pub struct DecideArgs {
     /// Decide for this truster, with its own profile (stricter only).
     #[arg(long)]
     truster: Option<String>,
+    /// Also write a receipt of the decision to FILE, which anyone checks with the log's key
+    /// alone (`stepwise receipt verify`).
+    #[arg(long, value_name = "FILE")]
+    receipt: Option<std::path::PathBuf>,
     #[command(flatten)]
     replay: Replay,
 }
@@ -193,7 +197,11 @@ pub fn decide(data: &DataDir, args: DecideArgs, out: &mut Out) -> Result<bool> {
         args.replay.prefix()?,
     )?;
     let view = decision(data, &question)?;
-    out.emit(&to_json(&view)?, |w| write_decision(w, &view))?;
+    let json = to_json(&view)?;
+    if let Some(path) = &args.receipt {
+        crate::receipt::write(data, &json, path)?;
+    }
+    out.emit(&json, |w| write_decision(w, &view))?;
     Ok(view.allowed)
 }
 

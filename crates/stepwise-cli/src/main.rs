@@ -14,6 +14,7 @@ mod log;
 mod mcp;
 mod output;
 mod policy;
+mod receipt;
 mod record;
 mod serve;
 mod simulate;
@@ -90,6 +91,9 @@ enum Command {
     /// Put a policy in force: check it, make it the data directory's, record it in the log.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// Check a decision receipt with the log's key alone.
+    #[command(subcommand)]
+    Receipt(receipt::ReceiptCommand),
     /// Judge the trust model on a real signed network in time order, against baselines.
     Eval(eval::EvalArgs),
     /// Run the HTTP server (JSON API; see docs/API.md) until SIGTERM or Ctrl-C.
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
         Command::Explain(args) => ladder::explain(&data, args, &mut out),
         Command::Ladder => ladder::ladder(&data, &mut out),
         Command::Policy(cmd) => policy::run(&data, cmd, &mut out),
+        Command::Receipt(cmd) => receipt::run(cmd, &mut out),
         Command::Eval(args) => eval::run(&data, args, &mut out),
         Command::Simulate(args) => simulate::run(args, &mut out),
         Command::Serve(args) => serve::serve(&data, args),

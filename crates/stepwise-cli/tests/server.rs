@@ -1494,3 +1494,95 @@ fn policy_apply_checks_records_once_and_an_unapplied_edit_is_named() {
     );
     stepwise_ok(&data, &["log", "verify"]);
 }
+
+/// `decide --receipt FILE` writes a receipt that `receipt verify` checks with the log's key
+/// alone, after the data directory is gone; a changed receipt fails, naming what failed.
+#[test]
+fn a_receipt_verifies_offline_and_a_changed_one_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    stepwise_ok(&data, &["init"]);
+    for rater in ["user:r1", "user:r2"] {
+        stepwise_ok(
+            &data,
+            &[
+                "record",
+                "rating",
+                "--rater",
+                rater,
+                "--subject",
+                "user:ann",
+                "--value",
+                "1",
+            ],
+        );
+    }
+    let file = dir.path().join("decision.receipt.json");
+    let file_arg = file.to_str().expect("utf-8");
+    let decided = cli_json(
+        &data,
+        &[
+            "decide",
+            "user:ann",
+            "propose",
+            "--stake",
+            "4",
+            "--receipt",
+            file_arg,
+        ],
+    );
+    let vkey = std::fs::read_to_string(data.join("log.pub")).expect("log.pub");
+    let vkey = vkey.trim().to_owned();
+    std::fs::remove_dir_all(&data).expect("the data directory is gone");
+
+    let verify = |path: &str, key: &str| {
+        stepwise(
+            &data,
+            &["receipt", "verify", path, "--log-key", key, "--json"],
+        )
+    };
+    let out = verify(file_arg, &vkey);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(
+        report["decision"], decided,
+        "the decision as it was answered"
+    );
+    assert_eq!(report["entries"], json!([0, 1, 2]));
+
+    let text = std::fs::read_to_string(&file).expect("receipt");
+    let changed = dir.path().join("changed.json");
+    let changed_arg = changed.to_str().expect("utf-8");
+    for (what, from, to, named) in [
+        (
+            "the stake",
+            "\"stake\": 4.0",
+            "\"stake\": 40.0",
+            "decision:",
+        ),
+        // Within the JSON a proof's lines are joined by the escape `\n`.
+        ("a proof", "\\nindex 1\\n", "\\nindex 2\\n", "proofs[1]"),
+    ] {
+        assert!(text.contains(from), "{what}: {text}");
+        std::fs::write(&changed, text.replacen(from, to, 1)).expect("write");
+        let out = verify(changed_arg, &vkey);
+        assert_eq!(out.status.code(), Some(1), "{what}");
+        let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let failures = report["failures"].to_string();
+        assert!(failures.contains(named), "{what}: {failures}");
+    }
+    let other = stepwise::ledger::note::LogSigner::generate("other.example/log")
+        .expect("key")
+        .verifier()
+        .encode();
+    assert_eq!(verify(file_arg, &other).status.code(), Some(1));
+    std::fs::write(&changed, "not a receipt").expect("write");
+    let out = verify(changed_arg, &vkey);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a receipt"));
+}

@@ -21,6 +21,7 @@ pub mod metrics;
 mod pool;
 pub mod question;
 pub mod reads;
+mod receipt;
 mod record;
 mod writer;
 
@@ -116,6 +117,8 @@ pub struct Engine {
     policy_text: String,
     /// Its SHA-256, as the log's `policy` entries record it.
     policy_sha256: String,
+    /// The log's signing key: it signs receipts.
+    signer: stepwise::ledger::note::LogSigner,
     verifier_key: String,
     appender: Appender,
     live: Arc<Live>,
@@ -141,6 +144,7 @@ impl Engine {
         let policy = data.policy()?;
         let policy_text = std::fs::read_to_string(data.policy_path()).unwrap_or_default();
         let signer = data.signer()?;
+        let receipt_signer = signer.clone();
         let verifier_key = signer.verifier().encode();
         let opener: Opener = match &options.store {
             None => {
@@ -230,6 +234,7 @@ impl Engine {
             names,
             policy_text,
             policy_sha256,
+            signer: receipt_signer,
             verifier_key,
             appender,
             live,

@@ -104,6 +104,8 @@ pub struct Decide {
     pub prefix: Prefix,
     /// With reasons in words and the next step (`true`), or the verdict alone.
     pub explain: bool,
+    /// Answered with a receipt of the explained decision (`Engine::receipt`).
+    pub receipt: bool,
     /// The subject as the door named it, once `subject` holds the log's name for it: what the
     /// decision shows.
     shown: Option<Id>,
@@ -134,6 +136,7 @@ impl Decide {
             truster,
             prefix,
             explain: true,
+            receipt: false,
             shown: None,
         })
     }
@@ -153,6 +156,7 @@ impl Decide {
             prefix,
         )?;
         question.explain = request.explain.unwrap_or(true);
+        question.receipt = request.receipt.unwrap_or(false);
         Ok(question)
     }
 

@@ -323,3 +323,65 @@ fn a_log_that_names_principals_in_the_clear_is_not_made_public_unless_forced() {
     open("\"despite_clear_names\"").expect("forced open").stop();
     open("false").expect("behind keys").stop();
 }
+
+/// `"receipt": true`: the explained decision, signed by the log's key, with a C2SP tlog-proof
+/// for its policy entry and each entry it cites; it verifies with the key alone, and its
+/// decision is the one `POST /v1/decide` answers at the same log size and instant.
+#[tokio::test]
+async fn a_decision_comes_with_a_receipt_that_the_log_key_alone_verifies() {
+    use stepwise::ledger::note::LogVerifier;
+    use stepwise::ledger::receipt::Receipt;
+    let api = Api::open(Limits::default());
+    append(&api, 5).await;
+    let api = &api;
+    let ask = |body: Value| async move {
+        let reply = api
+            .call(
+                "POST",
+                "/v1/decide",
+                Some(&api.keys.reader),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    };
+    let question = serde_json::json!({"subject": "user:s3", "capability": "propose", "stake": 2});
+    let mut with_receipt = question.clone();
+    with_receipt["receipt"] = Value::from(true);
+    let receipt: Receipt = serde_json::from_value(ask(with_receipt).await).expect("a receipt");
+    let policy = api
+        .call("GET", "/v1/policy", Some(&api.keys.reader), None)
+        .await
+        .json();
+    let key = LogVerifier::parse(policy["verifier_key"].as_str().expect("vkey")).expect("vkey");
+    let verified = receipt.verify(&key).expect("verifies");
+    let decision = &receipt.decision;
+    assert_eq!(decision["subject"], "user:s3", "in ids, as answered");
+    let proved: Vec<u64> = verified.entries.iter().map(|(i, _)| *i).collect();
+    let mut rests_on = vec![0];
+    rests_on.extend(
+        decision["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .filter_map(Value::as_u64),
+    );
+    assert_eq!(proved, rests_on);
+    assert!(proved.len() > 1, "the policy entry and the rating cited");
+    let mut again = question.clone();
+    again["log_size"] = decision["log_size"].clone();
+    again["at"] = decision["at"].clone();
+    assert_eq!(ask(again).await, *decision);
+    // Not in a batch.
+    let batch = serde_json::json!([{"subject": "user:s3", "capability": "propose", "stake": 2, "receipt": true}]);
+    let reply = api
+        .call(
+            "POST",
+            "/v1/decide/batch",
+            Some(&api.keys.reader),
+            Some(&batch.to_string()),
+        )
+        .await;
+    assert!(reply.body.contains("receipt"), "{}", reply.body);
+}

@@ -151,6 +151,9 @@ impl SqliteStore {
         // What is deleted is overwritten with zeros, not only unlinked: `forget` must leave no
         // byte of what it erased in the file.
         conn.pragma_update(None, "secure_delete", "ON")?;
+        // Pages are read through a memory map, not a system call each: a proof reads a few
+        // dozen scattered rows (writes still go through the file, and the WAL).
+        conn.pragma_update(None, "mmap_size", 1_i64 << 30)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version != SCHEMA_VERSION {
             // Decided again inside the write lock: another process may be upgrading too.

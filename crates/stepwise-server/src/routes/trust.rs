@@ -66,6 +66,9 @@ pub async fn decide(
     let request: DecideRequest = json(&body(raw)?)?;
     let mut question = Decide::from_request(&request)?;
     question.name_with(app.engine.names());
+    if question.receipt {
+        return receipt(&app, question).await;
+    }
     // Written straight to bytes (the same JSON as the views serialise to, without building
     // them), within the read of the state.
     let reply = app
@@ -91,6 +94,21 @@ pub async fn decide(
         Bytes::from(reply),
     )
         .into_response())
+}
+
+/// The receipt of the explained decision `question` asks for: the decision as this door shows
+/// it (in ids), signed, with the proofs of the entries it rests on.
+async fn receipt(app: &crate::app::App, mut question: Decide) -> Result<Response, ApiError> {
+    question.explain = true;
+    let view = app.engine.ask(question).await?;
+    let DecideReply::Explained(view) = view else {
+        return Err(ApiError::internal("a receipt needs the explained decision"));
+    };
+    let text = serde_json::to_string(&view).map_err(ApiError::internal)?;
+    let opened = app.engine.names().open_json(&text);
+    let decision: serde_json::Value = serde_json::from_str(&opened).map_err(ApiError::internal)?;
+    let receipt = app.engine.receipt(decision).await?;
+    Ok(Json(DecideReply::Receipt(Box::new(receipt.into()))).into_response())
 }
 
 /// Many decisions in one request: an array of decision requests, answered by an array of
@@ -133,6 +151,12 @@ async fn decide_one(
     app: &crate::app::App,
     request: &DecideRequest,
 ) -> Result<DecideReply, ApiError> {
+    if request.receipt == Some(true) {
+        return Err(ApiError::field(
+            "receipt",
+            "receipts come one decision at a time, from POST /v1/decide",
+        ));
+    }
     Ok(app.engine.ask(Decide::from_request(request)?).await?)
 }
 

@@ -112,10 +112,10 @@ mod tests {
     #[test]
     fn the_defaults_keep_the_tiles_behind_keys_at_tlog() {
         assert_eq!(parse(""), Ok(LogPolicy::default()));
-        let log = parse("tiles_prefix = \"/logs/a-1\"\npublic = true").unwrap();
+        let log = parse("tiles_prefix = \"/logs/a-1\"\npublic = true").expect("a good [log]");
         assert_eq!(log.tiles_prefix, "/logs/a-1");
         assert!(log.public && !log.public_despite_clear_names);
-        let forced = parse("public = \"despite_clear_names\"").unwrap();
+        let forced = parse("public = \"despite_clear_names\"").expect("forced");
         assert!(forced.public && forced.public_despite_clear_names);
     }
 

@@ -1,0 +1,138 @@
+//! Decision receipts on the command line: `decide --receipt FILE` writes one, `receipt verify
+//! FILE --log-key VKEY` checks one with the log's key alone — no server, no database.
+
+use crate::output::Out;
+use anyhow::{Context as _, Result, bail};
+use clap::Subcommand;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use stepwise::ledger::note::LogVerifier;
+use stepwise::ledger::receipt::{Receipt, resting_on};
+use stepwise_store::LogStore as _;
+use stepwise_store::data_dir::DataDir;
+use stepwise_store::receipt::tlog_proofs;
+
+/// The largest receipt file read (a receipt of a decision citing 1,000 entries is about 1 MiB).
+const MAX_RECEIPT_BYTES: u64 = 16 << 20;
+
+/// `stepwise receipt …`
+#[derive(Subcommand)]
+pub enum ReceiptCommand {
+    /// Check a receipt with the log's key alone: the signature over the decision, every
+    /// entry's inclusion proof and checkpoint, and that the proofs are the entries the
+    /// decision rests on. Exit 0 verified, 1 not (each failure named), 2 unreadable input.
+    Verify {
+        /// The receipt (JSON, as `decide --receipt` or `POST /v1/decide` with `"receipt": true`
+        /// wrote it).
+        file: PathBuf,
+        /// The log's verifier key (`<name>+<key id>+<key>`, as in `log.pub`), or a file holding it.
+        #[arg(long, value_name = "VKEY")]
+        log_key: String,
+    },
+}
+
+/// Runs a `receipt` subcommand.
+pub fn run(cmd: ReceiptCommand, out: &mut Out) -> Result<bool> {
+    match cmd {
+        ReceiptCommand::Verify { file, log_key } => verify(&file, &log_key, out),
+    }
+}
+
+/// Writes the receipt of `decision` (a decision's JSON as `decide --json` prints it, before its
+/// names are opened) to `path`.
+pub fn write(data: &DataDir, decision: &Value, path: &Path) -> Result<()> {
+    let text = decision.to_string();
+    let opened = match crate::output::names() {
+        Some(names) => names.open_json(&text).into_owned(),
+        None => text,
+    };
+    let decision: Value = serde_json::from_str(&opened)?;
+    let store = data.open_store()?;
+    let checkpoint = store
+        .latest_checkpoint()?
+        .context("the log has no checkpoint yet: nothing to prove")?;
+    let proofs = tlog_proofs(&store, &resting_on(&decision), &checkpoint)?;
+    let receipt = Receipt::new(decision, &data.signer()?, &proofs)?;
+    let staged = path.with_extension("receipt-partial");
+    std::fs::write(&staged, serde_json::to_vec_pretty(&receipt)?)
+        .and_then(|()| std::fs::rename(&staged, path))
+        .with_context(|| format!("writing the receipt {}", path.display()))
+}
+
+fn verify(file: &Path, log_key: &str, out: &mut Out) -> Result<bool> {
+    let key_text = match std::fs::read_to_string(log_key) {
+        Ok(text) => text.trim().to_owned(),
+        Err(_) => log_key.to_owned(),
+    };
+    let log = LogVerifier::parse(&key_text).context("--log-key")?;
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("reading {}", file.display()))?
+        .len();
+    if size > MAX_RECEIPT_BYTES {
+        bail!(
+            "{}: {size} bytes; a receipt is at most {MAX_RECEIPT_BYTES}",
+            file.display()
+        );
+    }
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let receipt: Receipt = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a receipt", file.display()))?;
+    let (ok, failures, checked) = match receipt.verify(&log) {
+        Ok(v) => (true, Vec::new(), Some(v)),
+        Err(failures) => (false, failures, None),
+    };
+    let proved: Vec<u64> = checked
+        .as_ref()
+        .map(|v| v.entries.iter().map(|(i, _)| *i).collect())
+        .unwrap_or_default();
+    let d = &receipt.decision;
+    out.emit(
+        &serde_json::json!({
+            "ok": ok,
+            "failures": failures,
+            "decision": d,
+            "entries": proved,
+            "checkpoint_size": checked.as_ref().map(|v| v.checkpoint_size),
+            "log_key": log.encode(),
+        }),
+        |w| {
+            if !ok {
+                writeln!(w, "NOT VERIFIED: {} problem(s)", failures.len())?;
+                for f in &failures {
+                    writeln!(w, "  {f}")?;
+                }
+                return Ok(());
+            }
+            writeln!(
+                w,
+                "verified: {} {} {} at stake {} was {}",
+                d["subject"].as_str().unwrap_or("?"),
+                if d["allowed"] == true {
+                    "may"
+                } else {
+                    "may not"
+                },
+                d["capability"].as_str().unwrap_or("?"),
+                d["stake"],
+                if d["allowed"] == true {
+                    "ALLOWED"
+                } else {
+                    "DENIED"
+                },
+            )?;
+            writeln!(
+                w,
+                "at {}, log size {}, under the policy of entry {}",
+                d["at"].as_str().unwrap_or("?"),
+                d["log_size"],
+                d["policy_entry"]
+            )?;
+            writeln!(
+                w,
+                "entries proved: {proved:?}, in the tree the log's key signed at size {}",
+                checked.as_ref().map_or(0, |v| v.checkpoint_size)
+            )
+        },
+    )?;
+    Ok(ok)
+}
