@@ -156,6 +156,11 @@ impl Backend for Stdio {
         ladder::names()
     }
 
+    async fn receipt(&self, decision: Value) -> Result<stepwise::ledger::receipt::Receipt, Error> {
+        let data = self.data.clone();
+        blocking(move || crate::receipt::build(&data, decision).map_err(engine_error)).await
+    }
+
     fn decision_words(&self, decision: &DecisionView) -> Option<String> {
         let mut words = Vec::new();
         ladder::write_decision(&mut words, decision).ok()?;

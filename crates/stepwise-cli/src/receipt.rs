@@ -46,17 +46,22 @@ pub fn write(data: &DataDir, decision: &Value, path: &Path) -> Result<()> {
         Some(names) => names.open_json(&text).into_owned(),
         None => text,
     };
-    let decision: Value = serde_json::from_str(&opened)?;
+    let receipt = build(data, serde_json::from_str(&opened)?)?;
+    let staged = path.with_extension("receipt-partial");
+    std::fs::write(&staged, serde_json::to_vec_pretty(&receipt)?)
+        .and_then(|()| std::fs::rename(&staged, path))
+        .with_context(|| format!("writing the receipt {}", path.display()))
+}
+
+/// The receipt of `decision` (a decision's JSON in ids): signed with the data directory's log
+/// key, with the proofs of the entries it rests on against the latest checkpoint.
+pub fn build(data: &DataDir, decision: Value) -> Result<Receipt> {
     let store = data.open_store()?;
     let checkpoint = store
         .latest_checkpoint()?
         .context("the log has no checkpoint yet: nothing to prove")?;
     let proofs = tlog_proofs(&store, &resting_on(&decision), &checkpoint)?;
-    let receipt = Receipt::new(decision, &data.signer()?, &proofs)?;
-    let staged = path.with_extension("receipt-partial");
-    std::fs::write(&staged, serde_json::to_vec_pretty(&receipt)?)
-        .and_then(|()| std::fs::rename(&staged, path))
-        .with_context(|| format!("writing the receipt {}", path.display()))
+    Ok(Receipt::new(decision, &data.signer()?, &proofs)?)
 }
 
 fn verify(file: &Path, log_key: &str, out: &mut Out) -> Result<bool> {

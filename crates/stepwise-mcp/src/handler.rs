@@ -73,6 +73,13 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// The text of the policy, and of the latest signed checkpoint.
     fn resource(&self, uri: &str) -> impl Future<Output = Result<Option<String>, Error>> + Send;
 
+    /// The receipt of `decision` (a decision's JSON, in ids): signed by the log's key, with
+    /// the proofs of the entries it rests on.
+    fn receipt(
+        &self,
+        decision: Value,
+    ) -> impl Future<Output = Result<stepwise::ledger::receipt::Receipt, Error>> + Send;
+
     /// Ids ↔ the log's names: what answers are opened with, so that they name principals by
     /// their ids.
     fn names(&self) -> std::sync::Arc<stepwise_engine::Names>;
@@ -134,6 +141,7 @@ impl<B: Backend> Handler<B> {
                 capability,
                 stake,
                 truster,
+                receipt,
             }) => {
                 let question = Decide::new(
                     Id::parse("subject", &subject)?,
@@ -144,6 +152,11 @@ impl<B: Backend> Handler<B> {
                 )?;
                 let decision = backend.ask(Explained(question)).await?;
                 let mut answer = view(&decision)?;
+                if receipt == Some(true) {
+                    let opened = answer.opened(&backend.names()).json;
+                    let receipt = backend.receipt(opened).await?;
+                    answer = view(&stepwise_api::ReceiptView::from(receipt))?;
+                }
                 answer.summary = backend.decision_words(&decision);
                 Ok(answer)
             }

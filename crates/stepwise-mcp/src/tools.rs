@@ -32,6 +32,11 @@ pub struct DecideArgs {
     /// Decide for this truster, with its own (stricter) profile; default: the policy's.
     #[serde(default)]
     pub truster: Option<String>,
+    /// `true`: answer with a receipt of the decision — the decision signed by the log's key,
+    /// with a proof of each entry it rests on — which anyone checks with the log's key alone
+    /// (`stepwise receipt verify`).
+    #[serde(default)]
+    pub receipt: Option<bool>,
 }
 
 /// A principal's standing on the ladder.

@@ -456,3 +456,27 @@ async fn mcp_obeys_the_body_limit_and_the_keys_rate() {
     assert_eq!(r.status, 429, "{}", r.body);
     assert_eq!(r.json()["code"], "rate_limited", "{}", r.body);
 }
+
+/// With `"receipt": true`, `decide` answers with the decision signed by the log's key and the
+/// proofs of its entries, which the log's key alone verifies.
+#[tokio::test]
+async fn the_decide_tool_gives_a_receipt_the_log_key_alone_verifies() {
+    let served = Served::open(Limits::default());
+    let reader = served.api.keys.reader.clone();
+    let asked =
+        json!({"subject": "user:ann", "capability": "propose", "stake": 5, "receipt": true});
+    let result = served.tool(&reader, "decide", asked).await;
+    assert_eq!(result["isError"], false, "{result}");
+    let receipt: stepwise::ledger::receipt::Receipt =
+        serde_json::from_value(result["structuredContent"].clone()).expect("a receipt");
+    let policy = served
+        .api
+        .call("GET", "/v1/policy", Some(&reader), None)
+        .await
+        .json();
+    let key =
+        stepwise::ledger::note::LogVerifier::parse(policy["verifier_key"].as_str().expect("vkey"))
+            .expect("vkey");
+    receipt.verify(&key).expect("the receipt verifies");
+    assert_eq!(receipt.decision["subject"], "user:ann", "in ids");
+}

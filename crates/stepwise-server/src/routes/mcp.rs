@@ -99,6 +99,13 @@ impl Backend for Endpoint {
         Arc::clone(self.app.engine.names())
     }
 
+    async fn receipt(
+        &self,
+        decision: serde_json::Value,
+    ) -> Result<stepwise::ledger::receipt::Receipt, Error> {
+        self.app.engine.receipt(decision).await
+    }
+
     /// The caller [`authenticate`] put in the HTTP request rmcp hands on.
     fn caller(&self, context: &RequestContext<RoleServer>) -> Result<McpCaller, ErrorData> {
         let caller = context
