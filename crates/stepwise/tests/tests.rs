@@ -6,6 +6,7 @@
 mod house;
 mod ladder_stories;
 mod merkle_laws;
+mod outside_input;
 mod rank_laws;
 mod rfc6962_vectors;
 mod tidy;
