@@ -300,6 +300,9 @@ pub struct RankView {
     pub converged: bool,
     /// Log size of the state served (the rank may be behind it: `rank_log_size`).
     pub log_size: u64,
+    /// The policy entry the state was folded under (its seeds and rank settings); `null`: the
+    /// log records no policy up to `log_size`.
+    pub policy_entry: Option<u64>,
     /// Log size the rank was computed at.
     pub rank_log_size: u64,
 }

@@ -412,6 +412,10 @@ fn the_rank_is_refreshed_in_the_background_and_the_policy_is_served(s: &Served) 
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(rank["rank_log_size"], 4, "{rank}");
+    assert_eq!(
+        rank["policy_entry"], 0,
+        "the rank cites its policy too: {rank}"
+    );
     assert_eq!(rank["principals"].as_array().map(Vec::len), Some(1));
     assert_eq!(rank["total"], 2);
     let policy = s.read("/v1/policy").json();

@@ -385,6 +385,7 @@ impl Question for Rank {
             total: ranking.scores.len(),
             converged: ranking.converged,
             log_size: trust.log_size(),
+            policy_entry: trust.policy_entry().map(|(index, _)| index),
             rank_log_size: rank.log_size,
         }
     }
