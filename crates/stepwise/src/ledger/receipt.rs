@@ -131,11 +131,9 @@ pub struct Receipt {
     pub proofs: Vec<String>,
 }
 
-/// What a receipt was found to prove.
+/// What a receipt was found to prove (its decision is the receipt's own).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verified {
-    /// The decision.
-    pub decision: Value,
     /// Each proved entry: its index and its event.
     pub entries: Vec<(u64, Event)>,
     /// The largest checkpoint size the proofs lead to.
@@ -224,7 +222,6 @@ impl Receipt {
         }
         if failures.is_empty() {
             Ok(Verified {
-                decision: self.decision.clone(),
                 entries,
                 checkpoint_size,
             })
