@@ -7,11 +7,14 @@
 //! module decides what is valid and how it is hashed and signed, never where bytes go. It never
 //! reads the clock except through a [`Clock`] its caller passed in.
 
+pub mod cosign;
 pub mod merkle;
 pub mod note;
 pub mod receipt;
 pub mod registry;
 pub mod tiles;
+pub mod witness;
+pub mod witness_policy;
 
 use crate::evidence::{FieldError, Id, Refusal, Time};
 use merkle::Hash;

@@ -15,8 +15,32 @@ use sha2::{Digest, Sha256};
 
 use super::merkle::{HASH_LEN, Hash};
 
-/// Signature type byte of Ed25519 keys in the signed-note format.
-const ALG_ED25519: u8 = 0x01;
+/// What an Ed25519 key signs, told by its signature type byte: a log's notes and checkpoints
+/// (0x01, signed-note), or a witness's `cosignature/v1` (0x04, tlog-cosignature). The byte is in
+/// the key ID and the vkey, so a key of one kind is never taken for the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeyType {
+    /// A signed-note Ed25519 key (type 0x01): the log's key.
+    Log,
+    /// A tlog-cosignature Ed25519 key (type 0x04): a witness's key.
+    Cosigner,
+}
+
+impl KeyType {
+    fn alg(self) -> u8 {
+        match self {
+            Self::Log => 0x01,
+            Self::Cosigner => 0x04,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Self::Log => "an Ed25519 signed-note key",
+            Self::Cosigner => "an Ed25519 cosignature/v1 key",
+        }
+    }
+}
 /// Starts every signature line: an EM DASH (U+2014) and a space.
 const SIG_LINE_PREFIX: &str = "\u{2014} ";
 /// Prefix of the signer key text.
@@ -49,10 +73,14 @@ pub enum NoteError {
         reason: String,
     },
     /// The key is of a signature type other than Ed25519.
-    #[error("unsupported key algorithm 0x{alg:02x}: only Ed25519 (0x01) is supported")]
+    #[error("unsupported key type 0x{alg:02x}: expected 0x{expected:02x} ({what})")]
     UnsupportedAlgorithm {
         /// The signature type byte found.
         alg: u8,
+        /// The signature type byte this key must have.
+        expected: u8,
+        /// What that type is: a log's Ed25519 key, or a witness's Ed25519 cosignature key.
+        what: &'static str,
     },
     /// The key ID written in a key text is not the one its name and key imply.
     #[error(
@@ -122,11 +150,12 @@ fn check_name(name: &str) -> Result<(), NoteError> {
     Ok(())
 }
 
-/// The recommended Ed25519 key ID: SHA-256(name || '\n' || 0x01 || public key), first 4 bytes.
-fn compute_key_id(name: &str, public: &VerifyingKey) -> [u8; KEY_ID_LEN] {
+/// The key ID of an Ed25519 key of type `alg`: SHA-256(name || '\n' || alg || public key), first
+/// 4 bytes (signed-note for 0x01, tlog-cosignature for 0x04).
+fn compute_key_id(name: &str, alg: u8, public: &VerifyingKey) -> [u8; KEY_ID_LEN] {
     let mut h = Sha256::new();
     h.update(name.as_bytes());
-    h.update([b'\n', ALG_ED25519]);
+    h.update([b'\n', alg]);
     h.update(public.as_bytes());
     let digest = h.finalize();
     let mut id = [0u8; KEY_ID_LEN];
@@ -134,7 +163,7 @@ fn compute_key_id(name: &str, public: &VerifyingKey) -> [u8; KEY_ID_LEN] {
     id
 }
 
-fn hex_id(id: [u8; KEY_ID_LEN]) -> String {
+pub(super) fn hex_id(id: [u8; KEY_ID_LEN]) -> String {
     format!("{:08x}", u32::from_be_bytes(id))
 }
 
@@ -160,22 +189,26 @@ enum MaterialError {
 }
 
 impl MaterialError {
-    fn into_note_error(self, malformed: impl Fn(&str) -> NoteError) -> NoteError {
+    fn into_note_error(self, kind: KeyType, malformed: impl Fn(&str) -> NoteError) -> NoteError {
         match self {
-            Self::Algorithm(alg) => NoteError::UnsupportedAlgorithm { alg },
+            Self::Algorithm(alg) => NoteError::UnsupportedAlgorithm {
+                alg,
+                expected: kind.alg(),
+                what: kind.what(),
+            },
             Self::Malformed(reason) => malformed(reason),
         }
     }
 }
 
-/// Decodes `base64(0x01 || 32 bytes)`. The caller wipes the returned bytes when they are secret.
-fn decode_key_material(b64: &str) -> Result<[u8; 32], MaterialError> {
+/// Decodes `base64(alg || 32 bytes)`. The caller wipes the returned bytes when they are secret.
+fn decode_key_material(b64: &str, alg_wanted: u8) -> Result<[u8; 32], MaterialError> {
     let mut bytes = STANDARD
         .decode(b64)
         .map_err(|_| MaterialError::Malformed("key is not valid base64"))?;
     let result = match bytes.split_first() {
         None => Err(MaterialError::Malformed("key is empty")),
-        Some((&alg, _)) if alg != ALG_ED25519 => Err(MaterialError::Algorithm(alg)),
+        Some((&alg, _)) if alg != alg_wanted => Err(MaterialError::Algorithm(alg)),
         Some((_, key)) => <[u8; 32]>::try_from(key)
             .map_err(|_| MaterialError::Malformed("Ed25519 key is not 32 bytes")),
     };
@@ -216,6 +249,7 @@ fn check_text(text: &str) -> Result<(), String> {
 #[derive(Clone)]
 pub struct LogSigner {
     name: String,
+    kind: KeyType,
     key_id: [u8; KEY_ID_LEN],
     key: SigningKey,
 }
@@ -238,21 +272,34 @@ impl LogSigner {
 
     /// A new key with the given name, from 32 bytes of operating-system randomness.
     pub fn generate(name: &str) -> Result<Self, NoteError> {
+        Self::generate_typed(name, KeyType::Log)
+    }
+
+    pub(super) fn generate_typed(name: &str, kind: KeyType) -> Result<Self, NoteError> {
         check_name(name)?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(NoteError::Randomness)?;
-        let signer = Self::from_seed(name, seed);
+        let signer = Self::from_seed_typed(name, kind, seed);
         wipe(&mut seed);
         signer
     }
 
     /// The key with the given name and Ed25519 seed (the 32-byte private key).
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
+        Self::from_seed_typed(name, KeyType::Log, seed)
+    }
+
+    pub(super) fn from_seed_typed(
+        name: &str,
+        kind: KeyType,
+        seed: [u8; 32],
+    ) -> Result<Self, NoteError> {
         check_name(name)?;
         let key = SigningKey::from_bytes(&seed);
         Ok(Self {
             name: name.to_owned(),
-            key_id: compute_key_id(name, &key.verifying_key()),
+            kind,
+            key_id: compute_key_id(name, kind.alg(), &key.verifying_key()),
             key,
         })
     }
@@ -260,6 +307,10 @@ impl LogSigner {
     /// Parses the signer key text `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || seed)>`;
     /// trailing whitespace (such as the newline of a key file) is ignored.
     pub fn parse(text: &str) -> Result<Self, NoteError> {
+        Self::parse_typed(text, KeyType::Log)
+    }
+
+    pub(super) fn parse_typed(text: &str, kind: KeyType) -> Result<Self, NoteError> {
         let malformed = |reason: &str| NoteError::MalformedSignerKey {
             reason: reason.to_owned(),
         };
@@ -271,8 +322,9 @@ impl LogSigner {
             split_key_text(rest).ok_or_else(|| malformed("expected PRIVATE+KEY+name+id+key"))?;
         check_name(name)?;
         let stated = parse_hex_id(hex).ok_or_else(|| malformed("key ID is not 8 hex digits"))?;
-        let mut seed = decode_key_material(b64).map_err(|e| e.into_note_error(malformed))?;
-        let signer = Self::from_seed(name, seed);
+        let mut seed =
+            decode_key_material(b64, kind.alg()).map_err(|e| e.into_note_error(kind, malformed))?;
+        let signer = Self::from_seed_typed(name, kind, seed);
         wipe(&mut seed);
         let signer = signer?;
         if signer.key_id != stated {
@@ -289,7 +341,7 @@ impl LogSigner {
     /// It holds the private key: store it like one.
     pub fn encode(&self) -> String {
         let mut material = [0u8; 33];
-        material[0] = ALG_ED25519;
+        material[0] = self.kind.alg();
         material[1..].copy_from_slice(self.key.as_bytes());
         let text = format!(
             "{PRIVATE_KEY_PREFIX}{}+{}+{}",
@@ -305,6 +357,7 @@ impl LogSigner {
     pub fn verifier(&self) -> LogVerifier {
         LogVerifier {
             name: self.name.clone(),
+            kind: self.kind,
             key_id: self.key_id,
             key: self.key.verifying_key(),
         }
@@ -349,6 +402,7 @@ impl LogSigner {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogVerifier {
     name: String,
+    kind: KeyType,
     key_id: [u8; KEY_ID_LEN],
     key: VerifyingKey,
 }
@@ -357,6 +411,10 @@ impl LogVerifier {
     /// Parses the verifier key text `<name>+<hex key id>+<base64(0x01 || public key)>`,
     /// rejecting a key ID that does not match the name and key. Trailing whitespace is ignored.
     pub fn parse(vkey: &str) -> Result<Self, NoteError> {
+        Self::parse_typed(vkey, KeyType::Log)
+    }
+
+    pub(super) fn parse_typed(vkey: &str, kind: KeyType) -> Result<Self, NoteError> {
         let malformed = |reason: &str| NoteError::MalformedVerifierKey {
             reason: reason.to_owned(),
         };
@@ -364,10 +422,11 @@ impl LogVerifier {
             split_key_text(vkey.trim_end()).ok_or_else(|| malformed("expected name+id+key"))?;
         check_name(name)?;
         let stated = parse_hex_id(hex).ok_or_else(|| malformed("key ID is not 8 hex digits"))?;
-        let public = decode_key_material(b64).map_err(|e| e.into_note_error(malformed))?;
+        let public =
+            decode_key_material(b64, kind.alg()).map_err(|e| e.into_note_error(kind, malformed))?;
         let key = VerifyingKey::from_bytes(&public)
             .map_err(|_| malformed("not a valid Ed25519 public key"))?;
-        let computed = compute_key_id(name, &key);
+        let computed = compute_key_id(name, kind.alg(), &key);
         if computed != stated {
             return Err(NoteError::KeyIdMismatch {
                 name: name.to_owned(),
@@ -377,6 +436,7 @@ impl LogVerifier {
         }
         Ok(Self {
             name: name.to_owned(),
+            kind,
             key_id: computed,
             key,
         })
@@ -385,7 +445,7 @@ impl LogVerifier {
     /// The verifier key text `<name>+<hex key id>+<base64(0x01 || public key)>`.
     pub fn encode(&self) -> String {
         let mut material = [0u8; 33];
-        material[0] = ALG_ED25519;
+        material[0] = self.kind.alg();
         material[1..].copy_from_slice(self.key.as_bytes());
         format!(
             "{}+{}+{}",
@@ -430,6 +490,72 @@ impl LogVerifier {
     /// Signature lines by other keys (other names or key IDs) are ignored, but must still be
     /// well-formed. Every signature line by this key must verify.
     pub fn verify_note<'a>(&self, note: &'a str) -> Result<&'a str, NoteError> {
+        debug_assert_eq!(self.kind, KeyType::Log, "a cosigner key signs no note");
+        let signed = SignedNote::parse(note)?;
+        let mut ours = 0usize;
+        for line in signed.lines_by(&self.name, self.key_id) {
+            let sig = <[u8; 64]>::try_from(line.signature.as_slice())
+                .map_err(|_| self.bad_signature())?;
+            self.verify_bytes(signed.text.as_bytes(), &sig)
+                .map_err(|()| self.bad_signature())?;
+            ours += 1;
+        }
+        if ours == 0 {
+            return Err(self.no_signature());
+        }
+        Ok(signed.text)
+    }
+
+    /// Checks an Ed25519 signature over `message` by this key (strict: no malleable forms).
+    pub(super) fn verify_bytes(&self, message: &[u8], sig: &[u8; 64]) -> Result<(), ()> {
+        self.key
+            .verify_strict(message, &Signature::from_bytes(sig))
+            .map_err(|_| ())
+    }
+
+    /// Verifies a signed checkpoint: [`Self::verify_note`], then [`Checkpoint::parse`] of the
+    /// text, and the checkpoint's origin must equal this key's name.
+    pub fn verify_checkpoint(&self, note: &str) -> Result<Checkpoint, NoteError> {
+        let text = self.verify_note(note)?;
+        let cp = Checkpoint::parse(text)?;
+        if cp.origin != self.name {
+            return Err(NoteError::OriginMismatch {
+                origin: cp.origin,
+                name: self.name.clone(),
+            });
+        }
+        Ok(cp)
+    }
+}
+
+/// One signature line of a signed note: `— <key name> base64(key ID || signature)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignatureLine<'a> {
+    /// The key name.
+    pub name: &'a str,
+    /// The 4-byte key ID.
+    pub key_id: [u8; KEY_ID_LEN],
+    /// What follows the key ID: the signature (for a cosignature, timestamp and signature).
+    pub signature: Vec<u8>,
+    /// The whole line, without its newline.
+    pub line: &'a str,
+}
+
+/// A signed note split into its text and its signature lines, with the syntax checked and
+/// nothing verified.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignedNote<'a> {
+    /// The text, up to and including its final newline.
+    pub text: &'a str,
+    /// The signature lines, in order.
+    pub signatures: Vec<SignatureLine<'a>>,
+}
+
+impl<'a> SignedNote<'a> {
+    /// Splits a signed note, refusing what the signed-note syntax forbids: control characters,
+    /// no final newline, no blank line before the signatures, no signature, a malformed
+    /// signature line, more than 100 signatures.
+    pub fn parse(note: &'a str) -> Result<Self, NoteError> {
         let malformed = |reason: String| NoteError::MalformedNote { reason };
         if let Some(c) = find_control(note) {
             return Err(malformed(format!(
@@ -448,69 +574,58 @@ impl LogVerifier {
         if sigs.is_empty() {
             return Err(malformed("it has no signature lines".into()));
         }
-
-        // Counted before any signature is checked, so the limit bounds the work done.
+        // Counted before any line is decoded, so the limit bounds the work done.
         if sigs.split_terminator('\n').count() > MAX_SIGNATURES {
             return Err(malformed(format!(
                 "it has more than {MAX_SIGNATURES} signatures"
             )));
         }
-        let mut ours = 0usize;
-        for (n, line) in sigs.split_terminator('\n').enumerate() {
-            let rest = line.strip_prefix(SIG_LINE_PREFIX).ok_or_else(|| {
-                malformed(format!(
-                    "signature line {} does not start with an em dash and a space",
-                    n + 1
-                ))
-            })?;
-            let (name, b64) = rest
-                .split_once(' ')
-                .ok_or_else(|| malformed(format!("signature line {} has no signature", n + 1)))?;
-            if check_name(name).is_err() {
-                return Err(malformed(format!(
-                    "signature line {} has an invalid key name",
-                    n + 1
-                )));
-            }
-            let blob = STANDARD
-                .decode(b64)
-                .map_err(|_| malformed(format!("signature line {} is not valid base64", n + 1)))?;
-            let Some((id, sig)) = blob
-                .split_first_chunk::<KEY_ID_LEN>()
-                .filter(|(_, sig)| !sig.is_empty())
-            else {
-                return Err(malformed(format!(
-                    "signature line {} is too short to hold a key ID and a signature",
-                    n + 1
-                )));
-            };
-            if name != self.name || *id != self.key_id {
-                continue;
-            }
-            let sig = <[u8; 64]>::try_from(sig).map_err(|_| self.bad_signature())?;
-            self.key
-                .verify_strict(text.as_bytes(), &Signature::from_bytes(&sig))
-                .map_err(|_| self.bad_signature())?;
-            ours += 1;
-        }
-        if ours == 0 {
-            return Err(self.no_signature());
-        }
-        Ok(text)
+        let signatures = sigs
+            .split_terminator('\n')
+            .enumerate()
+            .map(|(n, line)| {
+                SignatureLine::parse(line)
+                    .map_err(|why| malformed(format!("signature line {} {why}", n + 1)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self { text, signatures })
     }
 
-    /// Verifies a signed checkpoint: [`Self::verify_note`], then [`Checkpoint::parse`] of the
-    /// text, and the checkpoint's origin must equal this key's name.
-    pub fn verify_checkpoint(&self, note: &str) -> Result<Checkpoint, NoteError> {
-        let text = self.verify_note(note)?;
-        let cp = Checkpoint::parse(text)?;
-        if cp.origin != self.name {
-            return Err(NoteError::OriginMismatch {
-                origin: cp.origin,
-                name: self.name.clone(),
-            });
+    /// The signature lines of the key with this name and key ID.
+    pub fn lines_by(
+        &self,
+        name: &'a str,
+        key_id: [u8; KEY_ID_LEN],
+    ) -> impl Iterator<Item = &SignatureLine<'a>> {
+        self.signatures
+            .iter()
+            .filter(move |line| line.name == name && line.key_id == key_id)
+    }
+}
+
+impl<'a> SignatureLine<'a> {
+    /// Parses one line (without its newline); the error completes "signature line N …".
+    fn parse(line: &'a str) -> Result<Self, &'static str> {
+        let rest = line
+            .strip_prefix(SIG_LINE_PREFIX)
+            .ok_or("does not start with an em dash and a space")?;
+        let (name, b64) = rest.split_once(' ').ok_or("has no signature")?;
+        if check_name(name).is_err() {
+            return Err("has an invalid key name");
         }
-        Ok(cp)
+        let blob = STANDARD.decode(b64).map_err(|_| "is not valid base64")?;
+        let Some((id, sig)) = blob
+            .split_first_chunk::<KEY_ID_LEN>()
+            .filter(|(_, sig)| !sig.is_empty())
+        else {
+            return Err("is too short to hold a key ID and a signature");
+        };
+        Ok(Self {
+            name,
+            key_id: *id,
+            signature: sig.to_vec(),
+            line,
+        })
     }
 }
 
@@ -812,7 +927,7 @@ mod tests {
         material[0] = 0x02;
         assert!(matches!(
             LogVerifier::parse(&format!("{name}+{id}+{}", STANDARD.encode(&material))),
-            Err(NoteError::UnsupportedAlgorithm { alg: 0x02 })
+            Err(NoteError::UnsupportedAlgorithm { alg: 0x02, .. })
         ));
         assert!(matches!(
             LogVerifier::parse(&format!("{name}+{id}+{}", STANDARD.encode(&material[..20]))),
