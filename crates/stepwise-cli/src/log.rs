@@ -33,6 +33,11 @@ pub enum LogCommand {
         #[arg(long)]
         key: Option<String>,
     },
+    /// Follow a log through its tiles API (of this or any server): check each new
+    /// checkpoint's signature (and its witnesses' quorum), that it extends the last one and
+    /// that every entry hashes to the tiles and the root; report entries naming a pseudonym.
+    /// Exit 1 at the first misbehaviour.
+    Monitor(crate::monitor::MonitorArgs),
 }
 
 /// Entry `index` (its canonical bytes `bytes`) opened: principals by their ids, the hidden
@@ -75,6 +80,9 @@ pub enum ProofCommand {
 pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
     if let LogCommand::Verify { key } = cmd {
         return verify(data, key, out);
+    }
+    if let LogCommand::Monitor(args) = cmd {
+        return crate::monitor::run(args, out);
     }
     // Reads only: nothing is appended, so the clock is never read.
     let ledger = data.open_ledger(std::sync::Arc::new(stepwise::ledger::SystemClock))?;
@@ -178,7 +186,7 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
                 },
             )?;
         }
-        LogCommand::Verify { .. } => unreachable!("handled above"),
+        LogCommand::Verify { .. } | LogCommand::Monitor(_) => unreachable!("handled above"),
     }
     Ok(true)
 }

@@ -12,6 +12,7 @@ mod import;
 mod ladder;
 mod log;
 mod mcp;
+mod monitor;
 mod output;
 mod policy;
 mod receipt;
@@ -20,6 +21,7 @@ mod serve;
 mod simulate;
 mod stdio;
 mod trust;
+mod witness;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -116,6 +118,9 @@ enum Command {
     Forget(forget::ForgetArgs),
     /// Run an attack scenario under stepwise's ladder and two baselines, same world and seed.
     Simulate(simulate::SimulateArgs),
+    /// A C2SP tlog-witness: cosign other logs' checkpoints that extend what it cosigned.
+    #[command(subcommand)]
+    Witness(witness::WitnessCommand),
 }
 
 /// Ends the process with a code: `Ok(true)` success, `Ok(false)` a negative answer.
@@ -148,6 +153,7 @@ fn main() -> ExitCode {
         Command::Decisions(args) => decisions::run(&data, args, &mut out),
         Command::Key(cmd) => serve::key(&data, cmd, &mut out),
         Command::Forget(args) => forget::run(&data, args, &mut out),
+        Command::Witness(cmd) => witness::run(cmd, &mut out),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

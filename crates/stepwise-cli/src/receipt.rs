@@ -6,11 +6,11 @@ use anyhow::{Context as _, Result, bail};
 use clap::Subcommand;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use stepwise::ledger::note::LogVerifier;
-use stepwise::ledger::receipt::{Receipt, resting_on};
-use stepwise_store::LogStore as _;
+use stepwise::ledger::receipt::{Receipt, covering_size, resting_on};
+use stepwise::ledger::witness_policy::WitnessPolicy;
 use stepwise_store::data_dir::DataDir;
 use stepwise_store::receipt::tlog_proofs;
+use stepwise_store::{LogStore as _, WitnessedStore as _};
 
 /// The largest receipt file read (a receipt of a decision citing 1,000 entries is about 1 MiB).
 const MAX_RECEIPT_BYTES: u64 = 16 << 20;
@@ -28,14 +28,28 @@ pub enum ReceiptCommand {
         /// The log's verifier key (`<name>+<key id>+<key>`, as in `log.pub`), or a file holding it.
         #[arg(long, value_name = "VKEY")]
         log_key: String,
+        /// A C2SP tlog-policy file: the checkpoint the proofs lead to must also be cosigned by
+        /// a quorum of its witnesses.
+        #[arg(long, value_name = "POLICY")]
+        witnesses: Option<PathBuf>,
     },
 }
 
 /// Runs a `receipt` subcommand.
 pub fn run(cmd: ReceiptCommand, out: &mut Out) -> Result<bool> {
     match cmd {
-        ReceiptCommand::Verify { file, log_key } => verify(&file, &log_key, out),
+        ReceiptCommand::Verify {
+            file,
+            log_key,
+            witnesses,
+        } => verify(&file, &log_key, witnesses.as_deref(), out),
     }
+}
+
+/// Reads a C2SP tlog-policy file.
+pub fn witness_policy(path: &Path) -> Result<WitnessPolicy> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    WitnessPolicy::parse(&text).with_context(|| path.display().to_string())
 }
 
 /// Writes the receipt of `decision` (a decision's JSON as `decide --json` prints it, before its
@@ -57,19 +71,23 @@ pub fn write(data: &DataDir, decision: &Value, path: &Path) -> Result<()> {
 /// key, with the proofs of the entries it rests on against the latest checkpoint.
 pub fn build(data: &DataDir, decision: Value) -> Result<Receipt> {
     let store = data.open_store()?;
-    let checkpoint = store
-        .latest_checkpoint()?
-        .context("the log has no checkpoint yet: nothing to prove")?;
+    // The latest checkpoint the witnesses cosigned, when it covers the decision.
+    let witnessed = store
+        .latest_witnessed()?
+        .filter(|w| w.size >= covering_size(&decision));
+    let checkpoint = match witnessed {
+        Some(witnessed) => witnessed,
+        None => store
+            .latest_checkpoint()?
+            .context("the log has no checkpoint yet: nothing to prove")?,
+    };
     let proofs = tlog_proofs(&store, &resting_on(&decision), &checkpoint)?;
     Ok(Receipt::new(decision, &data.signer()?, &proofs)?)
 }
 
-fn verify(file: &Path, log_key: &str, out: &mut Out) -> Result<bool> {
-    let key_text = match std::fs::read_to_string(log_key) {
-        Ok(text) => text.trim().to_owned(),
-        Err(_) => log_key.to_owned(),
-    };
-    let log = LogVerifier::parse(&key_text).context("--log-key")?;
+fn verify(file: &Path, log_key: &str, witnesses: Option<&Path>, out: &mut Out) -> Result<bool> {
+    let log = crate::witness::log_key(log_key, "--log-key")?;
+    let policy = witnesses.map(witness_policy).transpose()?;
     let size = std::fs::metadata(file)
         .with_context(|| format!("reading {}", file.display()))?
         .len();
@@ -82,9 +100,18 @@ fn verify(file: &Path, log_key: &str, out: &mut Out) -> Result<bool> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let receipt: Receipt = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a receipt", file.display()))?;
-    let (ok, failures, checked) = match receipt.verify(&log) {
+    let (mut ok, mut failures, checked) = match receipt.verify(&log) {
         Ok(v) => (true, Vec::new(), Some(v)),
         Err(failures) => (false, failures, None),
+    };
+    let cosigned = match policy.as_ref().map(|p| receipt.verify_witnessed(&log, p)) {
+        None => None,
+        Some(Ok(cosigned)) => Some(cosigned),
+        Some(Err(more)) => {
+            ok = false;
+            failures.extend(more);
+            None
+        }
     };
     let proved: Vec<u64> = checked
         .as_ref()
@@ -99,6 +126,12 @@ fn verify(file: &Path, log_key: &str, out: &mut Out) -> Result<bool> {
             "entries": proved,
             "checkpoint_size": checked.as_ref().map(|v| v.checkpoint_size),
             "log_key": log.encode(),
+            "witnessed": cosigned.as_ref().map(|c| c.iter().map(|w| serde_json::json!({
+                "checkpoint_size": w.checkpoint.size,
+                "cosigned_by": w.cosigned.iter()
+                    .map(|(name, t)| serde_json::json!({"witness": name, "timestamp": t}))
+                    .collect::<Vec<_>>(),
+            })).collect::<Vec<_>>()),
         }),
         |w| {
             if !ok {
@@ -136,7 +169,17 @@ fn verify(file: &Path, log_key: &str, out: &mut Out) -> Result<bool> {
                 w,
                 "entries proved: {proved:?}, in the tree the log's key signed at size {}",
                 checked.as_ref().map_or(0, |v| v.checkpoint_size)
-            )
+            )?;
+            for witnessed in cosigned.iter().flatten() {
+                let names: Vec<&str> = witnessed.cosigned.iter().map(|(n, _)| n.as_str()).collect();
+                writeln!(
+                    w,
+                    "witnessed: the checkpoint of size {} is cosigned by {} (the quorum)",
+                    witnessed.checkpoint.size,
+                    names.join(", ")
+                )?;
+            }
+            Ok(())
         },
     )?;
     Ok(ok)

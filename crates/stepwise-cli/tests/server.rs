@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-fn stepwise(data: &Path, args: &[&str]) -> Output {
+pub(super) fn stepwise(data: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_stepwise"))
         .arg("--data")
         .arg(data)
@@ -21,7 +21,7 @@ fn stepwise(data: &Path, args: &[&str]) -> Output {
         .expect("stepwise runs")
 }
 
-fn stepwise_ok(data: &Path, args: &[&str]) -> String {
+pub(super) fn stepwise_ok(data: &Path, args: &[&str]) -> String {
     let out = stepwise(data, args);
     assert!(
         out.status.success(),
@@ -39,7 +39,7 @@ fn cli_json(data: &Path, args: &[&str]) -> Value {
 }
 
 /// Creates a key with the command line; returns its text.
-fn key(data: &Path, role: &str, principal: Option<&str>, store: Option<&str>) -> String {
+pub(super) fn key(data: &Path, role: &str, principal: Option<&str>, store: Option<&str>) -> String {
     let mut args = vec!["key", "create", "--role", role, "--json"];
     if let Some(p) = principal {
         args.extend(["--principal", p]);
@@ -52,13 +52,13 @@ fn key(data: &Path, role: &str, principal: Option<&str>, store: Option<&str>) ->
 }
 
 /// A running `stepwise serve`; killed when dropped.
-struct Server {
+pub(super) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(super) addr: SocketAddr,
 }
 
 impl Server {
-    fn start(data: &Path, extra: &[&str]) -> Self {
+    pub(super) fn start(data: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_stepwise"))
             .arg("--data")
             .arg(data)
@@ -88,7 +88,13 @@ impl Server {
         Self { child, addr }
     }
 
-    fn request(&self, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Reply {
+    pub(super) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> Reply {
         request(self.addr, method, path, key, body)
     }
 
@@ -121,19 +127,19 @@ impl Drop for Server {
     }
 }
 
-struct Reply {
-    status: u16,
+pub(super) struct Reply {
+    pub(super) status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    pub(super) body: String,
 }
 
 impl Reply {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
     }
 
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -142,7 +148,7 @@ impl Reply {
 }
 
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`).
-fn request(
+pub(super) fn request(
     addr: SocketAddr,
     method: &str,
     path: &str,
@@ -191,7 +197,7 @@ fn request(
 
 /// The instant `hours` before this test process started (negative: after), RFC 3339. Live
 /// evidence is dated near the moment the log records it: within its window of 24 h back.
-fn ago(hours: f64) -> String {
+pub(super) fn ago(hours: f64) -> String {
     use stepwise::ledger::Clock as _;
     static STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
     let started = *STARTED.get_or_init(|| stepwise::ledger::SystemClock.now().as_micros());
@@ -201,24 +207,24 @@ fn ago(hours: f64) -> String {
 }
 
 /// A promise made six hours ago, due in eighteen.
-fn promise(id: &str, promisor: &str, promisee: &str, stake: u32) -> Value {
+pub(super) fn promise(id: &str, promisor: &str, promisee: &str, stake: u32) -> Value {
     json!({"kind": "promise", "at": ago(6.0), "id": id, "promisor": promisor,
            "promisee": promisee, "scope": "deploy", "stake": stake, "due": ago(-18.0)})
 }
 
 /// An outcome recorded two hours ago.
-fn outcome(id: &str, result: &str) -> Value {
+pub(super) fn outcome(id: &str, result: &str) -> Value {
     json!({"kind": "outcome", "at": ago(2.0), "promise": id, "result": result})
 }
 
-struct Keys {
-    admin: String,
-    ann: String,
-    bob: String,
-    reader: String,
+pub(super) struct Keys {
+    pub(super) admin: String,
+    pub(super) ann: String,
+    pub(super) bob: String,
+    pub(super) reader: String,
 }
 
-fn setup() -> (tempfile::TempDir, PathBuf, Keys) {
+pub(super) fn setup() -> (tempfile::TempDir, PathBuf, Keys) {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let keys = Keys {

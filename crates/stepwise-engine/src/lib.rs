@@ -126,6 +126,8 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     /// Bounds how many replays of an earlier prefix run at once.
     replays: tokio::sync::Semaphore,
+    /// The latest checkpoint the witnesses' quorum cosigned.
+    witnessed: receipt::Witnessed,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     stop: Arc<AtomicBool>,
 }
@@ -206,6 +208,7 @@ impl Engine {
         };
         let follower_store = pool.open()?;
         live.catch_up(&*follower_store)?;
+        let witnessed = receipt::Witnessed::new(follower_store.latest_witnessed()?);
         threads.push(spawn_follower(
             follower_store,
             Arc::clone(&pool),
@@ -241,6 +244,7 @@ impl Engine {
             pool,
             metrics,
             replays: tokio::sync::Semaphore::new(2),
+            witnessed,
             threads: Mutex::new(threads),
             stop,
         })

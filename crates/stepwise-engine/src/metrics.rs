@@ -68,6 +68,7 @@ struct Inner {
     clock_behind: u64,
     rank_refreshes: u64,
     rank_latency: Histogram,
+    witnessed_size: u64,
 }
 
 /// Request and commit figures.
@@ -133,6 +134,12 @@ impl Metrics {
         m.rank_latency.observe(took.as_secs_f64());
     }
 
+    /// A checkpoint of `size` met the witnesses' quorum.
+    pub fn witnessed(&self, size: u64) {
+        let mut m = self.lock();
+        m.witnessed_size = m.witnessed_size.max(size);
+    }
+
     /// One request refused for its key's rate.
     pub fn rate_limited(&self) {
         self.lock().rate_limited += 1;
@@ -183,9 +190,17 @@ impl Metrics {
              # HELP stepwise_clock_behind_total Commits whose clock read earlier than the log's latest recorded time (stamped with that time instead).\n\
              # TYPE stepwise_clock_behind_total counter\n\
              stepwise_clock_behind_total {}\n\
+             # HELP stepwise_witnessed_log_size Size of the latest checkpoint the witnesses' quorum cosigned (0: none yet, or no witnesses).\n\
+             # TYPE stepwise_witnessed_log_size gauge\n\
+             stepwise_witnessed_log_size {}\n\
              # HELP stepwise_commit_duration_seconds Time to validate, sign and commit a batch.\n\
              # TYPE stepwise_commit_duration_seconds histogram\n",
-            m.commits, m.committed_events, m.committed_requests, m.rate_limited, m.clock_behind
+            m.commits,
+            m.committed_events,
+            m.committed_requests,
+            m.rate_limited,
+            m.clock_behind,
+            m.witnessed_size
         );
         m.commit_latency
             .write(&mut out, "stepwise_commit_duration_seconds", "");

@@ -8,10 +8,13 @@
 
 pub mod app;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod limits;
 pub mod openapi;
 pub mod routes;
+pub mod witness;
+pub mod witnessing;
 
 use app::App;
 use axum::Router;
@@ -187,6 +190,8 @@ pub async fn shutdown_signal() {
 /// process (tests).
 pub struct Server {
     app: Arc<App>,
+    /// The witnesses of `[witness] policy`, if any.
+    witnesses: Option<stepwise::ledger::witness_policy::WitnessPolicy>,
 }
 
 impl Server {
@@ -210,6 +215,10 @@ impl Server {
             ));
         }
         let tiles_public = log.public;
+        let witnesses = match &engine.policy().witness.policy {
+            Some(file) => Some(witnessing::load_policy(&config.data, file)?),
+            None => None,
+        };
         let app = Arc::new(App {
             engine,
             tiles: app::TileCache::default(),
@@ -220,7 +229,25 @@ impl Server {
             openapi: openapi::document().into(),
             closing: tokio::sync::watch::Sender::new(false),
         });
-        Ok(Server { app })
+        Ok(Server { app, witnesses })
+    }
+
+    /// Starts submitting checkpoints to the witnesses of `[witness] policy`, if it names any
+    /// (on the current tokio runtime, until the server closes).
+    pub fn start_witnessing(&self) {
+        let Some(policy) = self.witnesses.clone() else {
+            return;
+        };
+        let settings = &self.app.engine.policy().witness;
+        let micros = |m: i64| std::time::Duration::from_micros(u64::try_from(m).unwrap_or(0));
+        self.app
+            .engine
+            .expect_witnesses(micros(settings.receipt_wait_micros));
+        tokio::spawn(witnessing::run(
+            Arc::clone(&self.app),
+            policy,
+            micros(settings.timeout_micros),
+        ));
     }
 
     /// The routes over this server's state.
@@ -248,6 +275,7 @@ pub async fn run(
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(e)))??;
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    server.start_witnessing();
     ready(listener.local_addr()?);
     let app = Arc::clone(&server.app);
     let shutdown = async move {

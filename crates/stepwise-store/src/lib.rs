@@ -29,6 +29,7 @@ pub mod replay;
 pub mod sqlite;
 pub mod tiles;
 mod verify;
+pub mod witness;
 
 use keys::KeyRecord;
 use stepwise::evidence::Time;
@@ -43,7 +44,7 @@ pub use verify::{MAX_PROBLEMS, Problem, VerifyReport, verify};
 /// Version of the tables both stores keep: 1 had the log only; 2 added API key records; 3 added
 /// the decision log; 4 added what format 3 keeps beside the log (secrets, openings, erasures);
 /// 5 numbers erasures and keeps them once logged (what a writer learns in its append).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// One kept decision of `stepwise gate`: what was asked, the verdict and why (the JSON object
 /// `body`, which the store keeps as given and never reads), with what the log is searched by.
@@ -258,6 +259,17 @@ pub trait PolicyStore: Send {
     fn policy_text(&self, sha256: &str) -> Result<Option<String>, StoreError>;
 }
 
+/// The checkpoints that met the witnesses' quorum, with their cosignatures (C2SP
+/// tlog-witness), kept beside the log: the log's own checkpoints stay as it signed them.
+pub trait WitnessedStore: Send {
+    /// Keeps `checkpoint` (its note carries the log's signature and the cosignatures); keeping
+    /// a size again replaces its note.
+    fn put_witnessed(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+
+    /// The witnessed checkpoint with the largest size.
+    fn latest_witnessed(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+}
+
 /// API key records, kept beside the log (never in it).
 pub trait KeyStore: Send {
     /// Stores a new API key record. Fails with [`StoreError::Duplicate`] when a key with the
@@ -286,9 +298,15 @@ pub trait DecisionStore: Send {
 
 /// Everything one installation keeps: the log, what format 3 keeps beside it, its API keys and
 /// the decision log, in one database. Implemented for every type that keeps all four.
-pub trait Store: LogStore + PrivateStore + PolicyStore + KeyStore + DecisionStore {}
+pub trait Store:
+    LogStore + PrivateStore + PolicyStore + WitnessedStore + KeyStore + DecisionStore
+{
+}
 
-impl<T: LogStore + PrivateStore + PolicyStore + KeyStore + DecisionStore> Store for T {}
+impl<T: LogStore + PrivateStore + PolicyStore + WitnessedStore + KeyStore + DecisionStore> Store
+    for T
+{
+}
 
 /// A boxed store is a store (a process that picks SQLite or PostgreSQL at run time).
 impl<T: LogStore + ?Sized> LogStore for Box<T> {
@@ -329,6 +347,15 @@ impl<T: PolicyStore + ?Sized> PolicyStore for Box<T> {
     }
     fn policy_text(&self, sha256: &str) -> Result<Option<String>, StoreError> {
         (**self).policy_text(sha256)
+    }
+}
+
+impl<T: WitnessedStore + ?Sized> WitnessedStore for Box<T> {
+    fn put_witnessed(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        (**self).put_witnessed(checkpoint)
+    }
+    fn latest_witnessed(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        (**self).latest_witnessed()
     }
 }
 

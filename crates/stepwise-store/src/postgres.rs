@@ -16,6 +16,7 @@
 //! socket, a tunnel or a private network.
 
 mod policies;
+mod witnessed;
 
 use super::{
     Batch, DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
@@ -85,6 +86,11 @@ CREATE TABLE IF NOT EXISTS openings (
     value BYTEA NOT NULL,
     names TEXT NOT NULL,
     PRIMARY KEY (entry, field)
+);
+CREATE TABLE IF NOT EXISTS witnessed (
+    size BIGINT PRIMARY KEY,
+    root BYTEA NOT NULL,
+    note TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS policies (
     sha256 TEXT PRIMARY KEY,
@@ -339,11 +345,11 @@ fn create_schema(client: &mut Client) -> Result<(), StoreError> {
     let mut version: i64 = tx
         .query_one("SELECT version FROM stepwise_schema", &[])?
         .try_get(0)?;
-    // Versions 2, 3 and 5 lacked only tables that the statements above have created.
+    // Versions 2, 3, 5 and 6 lacked only tables that the statements above have created.
     if version == 4 {
         tx.batch_execute(PRIVATE_FROM_4)?;
     }
-    if (2..=5).contains(&version) {
+    if (2..=6).contains(&version) {
         tx.execute(
             "UPDATE stepwise_schema SET version = $1",
             &[&SCHEMA_VERSION],

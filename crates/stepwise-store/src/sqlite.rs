@@ -116,6 +116,15 @@ CREATE TABLE IF NOT EXISTS policies (
 );
 ";
 
+/// The checkpoints that met the witnesses' quorum, with their cosignatures (schema version 7).
+const WITNESSED_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS witnessed (
+    size INTEGER PRIMARY KEY,
+    root BLOB NOT NULL,
+    note TEXT NOT NULL
+);
+";
+
 /// The SQLite store.
 pub struct SqliteStore {
     conn: Connection,
@@ -161,20 +170,26 @@ impl SqliteStore {
             let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
             match version {
                 0 => tx.execute_batch(&format!(
-                    "{LOG_TABLES}{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}"
+                    "{LOG_TABLES}{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}\
+                     {WITNESSED_TABLE}"
                 ))?,
                 1 => tx.execute_batch(&format!(
-                    "{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}"
+                    "{KEY_TABLE}{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}{WITNESSED_TABLE}"
                 ))?,
-                2 => {
-                    tx.execute_batch(&format!("{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}"))?
+                2 => tx.execute_batch(&format!(
+                    "{DECISION_TABLE}{PRIVATE_TABLES}{POLICY_TABLE}{WITNESSED_TABLE}"
+                ))?,
+                3 => {
+                    tx.execute_batch(&format!("{PRIVATE_TABLES}{POLICY_TABLE}{WITNESSED_TABLE}"))?
                 }
-                3 => tx.execute_batch(&format!("{PRIVATE_TABLES}{POLICY_TABLE}"))?,
                 4 => {
                     let [rename, copy] = PRIVATE_FROM_4;
-                    tx.execute_batch(&format!("{rename}{PRIVATE_TABLES}{copy}{POLICY_TABLE}"))?
+                    tx.execute_batch(&format!(
+                        "{rename}{PRIVATE_TABLES}{copy}{POLICY_TABLE}{WITNESSED_TABLE}"
+                    ))?
                 }
-                5 => tx.execute_batch(POLICY_TABLE)?,
+                5 => tx.execute_batch(&format!("{POLICY_TABLE}{WITNESSED_TABLE}"))?,
+                6 => tx.execute_batch(WITNESSED_TABLE)?,
                 SCHEMA_VERSION => {}
                 other => {
                     return Err(StoreError::Corrupt(format!(
@@ -382,6 +397,31 @@ impl crate::PolicyStore for SqliteStore {
             .prepare_cached("SELECT text FROM policies WHERE sha256 = ?1")?
             .query_row([sha256], |r| r.get(0))
             .optional()?)
+    }
+}
+
+impl crate::WitnessedStore for SqliteStore {
+    fn put_witnessed(&mut self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO witnessed (size, root, note) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (size) DO UPDATE SET note = excluded.note WHERE root = excluded.root",
+            )?
+            .execute(params![
+                sql_index(checkpoint.size)?,
+                &checkpoint.root[..],
+                checkpoint.note
+            ])?;
+        Ok(())
+    }
+
+    fn latest_witnessed(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+        self.conn
+            .prepare_cached("SELECT size, root, note FROM witnessed ORDER BY size DESC LIMIT 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?
+            .map(to_checkpoint)
+            .transpose()
     }
 }
 

@@ -13,8 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 
 mod gate;
 mod log;
+mod witness;
 pub use gate::{GatePolicy, GateTool, StakeSource};
 pub use log::LogPolicy;
+pub use witness::WitnessSettings;
 
 /// The policy written by `stepwise init`, with every setting documented.
 pub const DEFAULT_POLICY: &str = r#"# stepwise policy.
@@ -193,6 +195,8 @@ pub struct Policy {
     pub gate: GatePolicy,
     /// How `stepwise serve` opens the log to readers.
     pub log: LogPolicy,
+    /// The witnesses `stepwise serve` asks to cosign its checkpoints.
+    pub witness: WitnessSettings,
 }
 
 /// When the server refreshes the network rank (`[network]`): once the log has grown, at most
@@ -239,6 +243,8 @@ struct RawPolicy {
     gate: gate::RawGate,
     #[serde(default)]
     log: log::RawLog,
+    #[serde(default)]
+    witness: witness::RawWitness,
 }
 
 #[derive(Deserialize)]
@@ -533,6 +539,7 @@ impl Policy {
         Ok(Self {
             gate,
             log: raw.log.into_log()?,
+            witness: raw.witness.into_settings()?,
             ledger: LedgerConfig {
                 operators,
                 window: raw.time.into_window()?,

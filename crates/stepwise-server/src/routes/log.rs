@@ -15,7 +15,8 @@ use stepwise_api::{
 };
 use stepwise_store::{Store, StoredTree};
 
-/// The newest signed checkpoint, as a C2SP signed note (text).
+/// The newest signed checkpoint, as a C2SP signed note (text); with the witnesses'
+/// cosignatures once their quorum has cosigned it.
 #[utoipa::path(get, path = "/v1/log/checkpoint", tag = "log",
     responses(
         (status = 200, description = "The signed note", body = String, content_type = "text/plain"),
@@ -23,11 +24,15 @@ use stepwise_store::{Store, StoredTree};
         (status = 429, description = "Over the key's rate", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn checkpoint(State(app): Shared, _caller: Caller) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        app.engine.live().checkpoint().note,
-    )
-        .into_response()
+    let newest = app.engine.live().checkpoint();
+    // The same checkpoint with the witnesses' cosignatures, once their quorum has given them.
+    let note = match app.engine.witnessed() {
+        Some(witnessed) if witnessed.size == newest.size && witnessed.root == newest.root => {
+            witnessed.note
+        }
+        _ => newest.note,
+    };
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
 }
 
 fn proof_error(e: merkle::ProofError<stepwise_store::StoreError>) -> ApiError {

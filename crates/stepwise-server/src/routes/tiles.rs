@@ -60,9 +60,18 @@ async fn checkpoint(State(app): State<Arc<App>>, caller: Result<Caller, ApiError
             ),
             (header::CACHE_CONTROL, cache_control(&app, "max-age=1")),
         ],
-        app.engine.live().checkpoint().note,
+        tiles_checkpoint(&app.engine).note,
     )
         .into_response()
+}
+
+/// The checkpoint `<prefix>/checkpoint` serves: with witnesses, the latest one their quorum
+/// cosigned (as long as none has, the log's own); without, the newest.
+fn tiles_checkpoint(engine: &stepwise_engine::Engine) -> stepwise_store::StoredCheckpoint {
+    let witnessed = engine
+        .witnessed()
+        .filter(|_| engine.policy().witness.policy.is_some());
+    witnessed.unwrap_or_else(|| engine.live().checkpoint())
 }
 
 async fn tile(

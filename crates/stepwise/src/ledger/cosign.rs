@@ -129,6 +129,11 @@ impl CosignerVerifier {
         self.0.public_key()
     }
 
+    /// The 4-byte key ID its signature lines carry.
+    pub fn key_id(&self) -> [u8; 4] {
+        self.0.key_id()
+    }
+
     /// This witness's valid cosignature on the note, as its timestamp: `Ok(None)` when the note
     /// carries no line by this key, an error when a line by it does not verify.
     pub fn cosigned(&self, note: &SignedNote<'_>) -> Result<Option<u64>, CosignatureError> {

@@ -11,6 +11,7 @@
 use crate::evidence::{Body, Event, jcs};
 use crate::ledger::merkle::{self, Hash};
 use crate::ledger::note::{LogSigner, LogVerifier, NoteError};
+use crate::ledger::witness_policy::{WitnessPolicy, Witnessed};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -229,6 +230,49 @@ impl Receipt {
             Err(failures)
         }
     }
+}
+
+impl Receipt {
+    /// Checks that the checkpoint every proof leads to is signed by `log` and cosigned by a
+    /// quorum of `policy`'s witnesses (C2SP tlog-policy): a receipt whose log showed its holder
+    /// a history nobody else saw fails here. Returns the witnesses that cosigned, with their
+    /// timestamps, for each distinct checkpoint; each failure is named.
+    pub fn verify_witnessed(
+        &self,
+        log: &LogVerifier,
+        policy: &WitnessPolicy,
+    ) -> Result<Vec<Witnessed>, Vec<String>> {
+        let mut failures = Vec::new();
+        let mut seen = Vec::new();
+        let mut checked: Vec<&str> = Vec::new();
+        let proofs: Vec<_> = self.proofs.iter().map(|p| TlogProof::parse(p)).collect();
+        for (k, proof) in proofs.iter().enumerate() {
+            let Ok(proof) = proof else {
+                failures.push(format!("proofs[{k}]: does not parse"));
+                continue;
+            };
+            if checked.contains(&proof.checkpoint.as_str()) {
+                continue;
+            }
+            checked.push(&proof.checkpoint);
+            match policy.verify(Some(log), &proof.checkpoint) {
+                Ok(witnessed) => seen.push(witnessed),
+                Err(e) => failures.push(format!("proofs[{k}] (entry {}): {e}", proof.index)),
+            }
+        }
+        if failures.is_empty() {
+            Ok(seen)
+        } else {
+            Err(failures)
+        }
+    }
+}
+
+/// The smallest tree a decision's receipt can be proved in: its log size, and beyond every
+/// entry it rests on.
+pub fn covering_size(decision: &Value) -> u64 {
+    let past_cited = resting_on(decision).iter().max().map_or(0, |i| i + 1);
+    decision["log_size"].as_u64().unwrap_or(0).max(past_cited)
 }
 
 /// The entries a decision rests on: its policy entry, then each entry it cites, as a

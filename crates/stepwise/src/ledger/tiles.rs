@@ -137,6 +137,33 @@ impl Tile {
     }
 }
 
+/// The entries of an entry bundle: each behind its length as a big-endian `u16`. The error
+/// says where the bytes stop making sense.
+pub fn parse_bundle(bytes: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut entries = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let Some((len, tail)) = rest.split_first_chunk::<2>() else {
+            return Err(format!("entry {} has a one-byte length", entries.len()));
+        };
+        let len = usize::from(u16::from_be_bytes(*len));
+        if tail.len() < len {
+            return Err(format!(
+                "entry {} says {len} bytes, {} are left",
+                entries.len(),
+                tail.len()
+            ));
+        }
+        let (entry, tail) = tail.split_at(len);
+        entries.push(entry);
+        rest = tail;
+        if entries.len() > TILE_WIDTH as usize {
+            return Err(format!("more than {TILE_WIDTH} entries"));
+        }
+    }
+    Ok(entries)
+}
+
 impl fmt::Display for Tile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.path())

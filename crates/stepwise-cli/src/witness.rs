@@ -1,0 +1,112 @@
+//! `stepwise witness serve` and `stepwise witness key`: a C2SP tlog-witness, so that two
+//! operators can witness each other's logs (docs/LOG.md, "Witnesses").
+
+use crate::output::Out;
+use anyhow::{Context as _, Result, bail};
+use clap::Subcommand;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use stepwise::ledger::note::LogVerifier;
+use stepwise_server::witness;
+
+/// `stepwise witness …`
+#[derive(Subcommand)]
+pub enum WitnessCommand {
+    /// Run a witness: cosign each checkpoint of the given logs that extends, by a verified
+    /// consistency proof, the last one it cosigned for that log (its key is created on first
+    /// start; its state is a SQLite file beside the key).
+    Serve {
+        /// Address to listen on (port 0: any free port, printed at start).
+        #[arg(long, default_value = "127.0.0.1:7879")]
+        addr: SocketAddr,
+        /// A log to witness: its verifier key (`<origin>+<key id>+<key>`), or a file holding it
+        /// (repeatable).
+        #[arg(long = "log", value_name = "VKEY", required = true)]
+        logs: Vec<String>,
+        /// The witness's directory: its key (`witness.key`) and state (`witness.db`).
+        #[arg(long, default_value = "stepwise-witness")]
+        dir: PathBuf,
+        /// The witness's name, a schema-less URL (used when its key is created).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print the witness's verifier key (creating the key if new): what a log's tlog-policy
+    /// file names it by.
+    Key {
+        /// The witness's directory.
+        #[arg(long, default_value = "stepwise-witness")]
+        dir: PathBuf,
+        /// The witness's name (used when its key is created).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Runs a `witness` subcommand.
+pub fn run(cmd: WitnessCommand, out: &mut Out) -> Result<bool> {
+    match cmd {
+        WitnessCommand::Key { dir, name } => {
+            let key = witness::key(&dir, name.as_deref())?;
+            let vkey = key.verifier().encode();
+            out.emit(&json!({ "name": key.name(), "vkey": vkey }), |w| {
+                writeln!(w, "{vkey}")
+            })?;
+            Ok(true)
+        }
+        WitnessCommand::Serve {
+            addr,
+            logs,
+            dir,
+            name,
+        } => serve(addr, &logs, &dir, name.as_deref()),
+    }
+}
+
+/// A verifier key given on the command line, or read from the file it names.
+pub fn log_key(text: &str, flag: &str) -> Result<LogVerifier> {
+    let key_text = match std::fs::read_to_string(text) {
+        Ok(file) => file.trim().to_owned(),
+        Err(_) => text.to_owned(),
+    };
+    LogVerifier::parse(&key_text).with_context(|| flag.to_owned())
+}
+
+fn serve(addr: SocketAddr, logs: &[String], dir: &Path, name: Option<&str>) -> Result<bool> {
+    let logs = logs
+        .iter()
+        .map(|l| log_key(l, "--log"))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(twice) = logs
+        .iter()
+        .enumerate()
+        .find(|(i, l)| logs[..*i].iter().any(|o| o.public_key() == l.public_key()))
+    {
+        bail!("--log: the key of {} is given twice", twice.1.name());
+    }
+    let key = witness::key(dir, name)?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_ansi(false)
+        .try_init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let vkey = key.verifier().encode();
+    let origins: Vec<String> = logs.iter().map(|l| l.name().to_owned()).collect();
+    let router = witness::router(dir, key, logs)?;
+    runtime.block_on(witness::serve(
+        addr,
+        router,
+        |addr| {
+            println!(
+                "stepwise witness: listening on http://{addr} (key {vkey}; logs: {})",
+                origins.join(", ")
+            );
+        },
+        stepwise_server::shutdown_signal(),
+    ))?;
+    Ok(true)
+}

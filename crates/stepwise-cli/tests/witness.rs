@@ -1,0 +1,605 @@
+//! Witnesses as two operators would run them: `stepwise serve` submits each checkpoint to
+//! `stepwise witness serve` and to a second witness written here from the C2SP tlog-witness
+//! and tlog-cosignature texts alone (none of stepwise's code on that end), and a log that shows
+//! another history under the same key is refused by both and by every quorum client.
+
+use super::server::{Keys, Server, ago, key, outcome, promise, request, setup, stepwise};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use stepwise::ledger::note::LogVerifier;
+use stepwise::ledger::witness_policy::{QuorumError, WitnessPolicy};
+
+/// What the second witness keeps: per origin, the size and root it last cosigned; and the
+/// status of every answer it gave.
+#[derive(Default)]
+struct SpecState {
+    size: u64,
+    root: Vec<u8>,
+    answers: Vec<u16>,
+}
+
+/// A tlog-witness written from the specifications for this test: one log, `Connection:
+/// close` HTTP/1.1, its state in memory.
+struct SpecWitness {
+    addr: SocketAddr,
+    vkey: String,
+    state: Arc<Mutex<SpecState>>,
+}
+
+fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// RFC 9162, 2.1.4.2: verifies a consistency proof from (`m`, `old`) to (`n`, `new`).
+fn consistent(m: u64, n: u64, proof: &[[u8; 32]], old: &[u8], new: &[u8]) -> bool {
+    let node = |l: &[u8; 32], r: &[u8; 32]| sha256(&[&[1], l, r]);
+    let mut path = proof.to_vec();
+    if m.is_power_of_two() {
+        let Ok(first) = <[u8; 32]>::try_from(old) else {
+            return false;
+        };
+        path.insert(0, first);
+    }
+    let Some((&start, rest)) = path.split_first() else {
+        return false;
+    };
+    let (mut fnode, mut snode) = (m - 1, n - 1);
+    while fnode & 1 == 1 {
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    let (mut fr, mut sr) = (start, start);
+    for c in rest {
+        if snode == 0 {
+            return false;
+        }
+        if fnode & 1 == 1 || fnode == snode {
+            fr = node(c, &fr);
+            sr = node(c, &sr);
+            while fnode & 1 == 0 && fnode != 0 {
+                fnode >>= 1;
+                snode >>= 1;
+            }
+        } else {
+            sr = node(&sr, c);
+        }
+        fnode >>= 1;
+        snode >>= 1;
+    }
+    fr == old && sr == new && snode == 0
+}
+
+impl SpecWitness {
+    /// Starts it, following the log whose vkey is `log_vkey`.
+    fn start(log_vkey: &str) -> Self {
+        let mut parts = log_vkey.trim().splitn(3, '+');
+        let (origin, id_hex, key) = (
+            parts.next().expect("name").to_owned(),
+            parts.next().expect("id").to_owned(),
+            B64.decode(parts.next().expect("key")).expect("base64"),
+        );
+        assert_eq!(key[0], 0x01, "an Ed25519 log key");
+        let log_key = VerifyingKey::try_from(&key[1..]).expect("key");
+        let log_id = u32::from_str_radix(&id_hex, 16).expect("hex").to_be_bytes();
+        let name = "spec.witness.test/w2".to_owned();
+        let key = SigningKey::from_bytes(&[42; 32]);
+        let public = key.verifying_key().to_bytes();
+        let key_id: [u8; 4] = sha256(&[name.as_bytes(), b"\n", &[0x04], &public])[..4]
+            .try_into()
+            .expect("4 bytes");
+        let mut vkey_material = vec![0x04];
+        vkey_material.extend_from_slice(&public);
+        let vkey = format!("{name}+{}+{}", hex(&key_id), B64.encode(vkey_material));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let state = Arc::new(Mutex::new(SpecState {
+            root: sha256(&[]).to_vec(),
+            ..SpecState::default()
+        }));
+        let shared = Arc::clone(&state);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut stream = stream;
+                let Some(body) = read_request(&mut stream) else {
+                    continue;
+                };
+                let mut st = shared.lock().expect("state");
+                let (status, answer) = add_checkpoint(&body, &origin, &log_key, log_id, &mut st)
+                    .map_or_else(
+                        |(status, why)| (status, why),
+                        |(checkpoint_text, time)| {
+                            let msg = format!("cosignature/v1\ntime {time}\n{checkpoint_text}");
+                            let mut blob = key_id.to_vec();
+                            blob.extend_from_slice(&time.to_be_bytes());
+                            blob.extend_from_slice(&key.sign(msg.as_bytes()).to_bytes());
+                            (200, format!("\u{2014} {name} {}\n", B64.encode(blob)))
+                        },
+                    );
+                st.answers.push(status);
+                let kind = if status == 409 {
+                    "text/x.tlog.size"
+                } else {
+                    "text/plain"
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        Self { addr, vkey, state }
+    }
+}
+
+/// The body of a `POST /add-checkpoint`, or `None` for anything else.
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Vec<u8>> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut first = String::new();
+    reader.read_line(&mut first).ok()?;
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':')
+            && k.eq_ignore_ascii_case("content-length")
+        {
+            length = v.trim().parse().ok()?;
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    first.starts_with("POST /add-checkpoint ").then_some(body)
+}
+
+/// The witness's rules, in the order tlog-witness gives them: the checkpoint text to cosign
+/// and the time, or the status and body of a refusal.
+fn add_checkpoint(
+    body: &[u8],
+    origin: &str,
+    log_key: &VerifyingKey,
+    log_id: [u8; 4],
+    st: &mut SpecState,
+) -> Result<(String, u64), (u16, String)> {
+    let bad = |why: &str| (400, format!("{why}\n"));
+    let body = std::str::from_utf8(body).map_err(|_| bad("not UTF-8"))?;
+    let (head, note) = body
+        .split_once("\n\n")
+        .ok_or_else(|| bad("no blank line"))?;
+    let mut lines = head.lines();
+    let old: u64 = lines
+        .next()
+        .and_then(|l| l.strip_prefix("old "))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| bad("no old size"))?;
+    let proof: Vec<[u8; 32]> = lines
+        .map(|l| B64.decode(l).ok().and_then(|h| h.try_into().ok()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad("a proof line is not a hash"))?;
+    let (text, sigs) = note
+        .split_once("\n\n")
+        .ok_or_else(|| bad("no signatures"))?;
+    let text = format!("{text}\n");
+    let mut fields = text.lines();
+    let (Some(cp_origin), Some(size), Some(root)) = (fields.next(), fields.next(), fields.next())
+    else {
+        return Err(bad("not a checkpoint"));
+    };
+    if cp_origin != origin {
+        return Err((404, "unknown log\n".into()));
+    }
+    let signed = sigs.lines().any(|line| {
+        let Some((_, b64)) = line
+            .strip_prefix(&format!("\u{2014} {origin} "))
+            .map(|b| ((), b))
+        else {
+            return false;
+        };
+        let Ok(blob) = B64.decode(b64) else {
+            return false;
+        };
+        blob.len() == 68
+            && blob[..4] == log_id
+            && ed25519_dalek::Signature::from_slice(&blob[4..])
+                .is_ok_and(|sig| log_key.verify(text.as_bytes(), &sig).is_ok())
+    });
+    if !signed {
+        return Err((403, "not signed by the log\n".into()));
+    }
+    let size: u64 = size.parse().map_err(|_| bad("size"))?;
+    let root = B64.decode(root).map_err(|_| bad("root"))?;
+    if old > size {
+        return Err(bad("old size above the checkpoint's"));
+    }
+    if old != st.size {
+        return Err((409, format!("{}\n", st.size)));
+    }
+    let ok = match (old, old == size) {
+        (0, _) => proof.is_empty() && (size > 0 || root == sha256(&[])),
+        (_, true) => root == st.root,
+        _ => consistent(old, size, &proof, &st.root, &root),
+    };
+    if !ok {
+        return Err((422, "inconsistent\n".into()));
+    }
+    st.size = size;
+    st.root = root;
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    Ok((text, time))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A running `stepwise witness serve`; killed when dropped.
+struct OurWitness {
+    child: Child,
+    addr: SocketAddr,
+    vkey: String,
+}
+
+impl OurWitness {
+    fn start(dir: &Path, log_pub: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+            .args([
+                "witness",
+                "serve",
+                "--addr",
+                "127.0.0.1:0",
+                "--name",
+                "ours.test/w1",
+            ])
+            .arg("--dir")
+            .arg(dir)
+            .arg("--log")
+            .arg(log_pub)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("witness starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("the witness prints its address");
+        let addr = line
+            .split("http://")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        let vkey = line
+            .split("(key ")
+            .nth(1)
+            .and_then(|r| r.split(';').next())
+            .expect("the key in the line")
+            .to_owned();
+        Self { child, addr, vkey }
+    }
+}
+
+impl Drop for OurWitness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes the tlog-policy file naming both witnesses with quorum `quorum`, and points the
+/// data directory's `[witness] policy` at it.
+fn witness_both(data: &Path, ours: &OurWitness, spec: &SpecWitness, quorum: &str) {
+    let policy = format!(
+        "# both operators' witnesses\nwitness W1 {} http://{}\nwitness W2 {} http://{}/\n\
+         group both all W1 W2\nquorum {quorum}\n",
+        ours.vkey, ours.addr, spec.vkey, spec.addr
+    );
+    std::fs::write(data.join("witnesses.txt"), policy).expect("policy");
+    let toml = data.join("stepwise.toml");
+    let mut text = std::fs::read_to_string(&toml).expect("policy file");
+    text.push_str("\n[witness]\npolicy = \"witnesses.txt\"\nreceipt_wait = \"20s\"\n");
+    std::fs::write(toml, text).expect("write");
+}
+
+fn policy_of(data: &Path) -> WitnessPolicy {
+    WitnessPolicy::parse(&std::fs::read(data.join("witnesses.txt")).expect("read")).expect("ok")
+}
+
+fn log_key(data: &Path) -> LogVerifier {
+    LogVerifier::parse(&std::fs::read_to_string(data.join("log.pub")).expect("read")).expect("vkey")
+}
+
+/// Polls `/tlog/checkpoint` until `done` holds for its quorum check, or 30 s pass.
+fn tlog_checkpoint_until(
+    server: &Server,
+    reader: &str,
+    data: &Path,
+    done: impl Fn(&str, &Result<u64, QuorumError>) -> bool,
+) -> (String, Result<u64, QuorumError>) {
+    let (policy, log) = (policy_of(data), log_key(data));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let note = server
+            .request("GET", "/tlog/checkpoint", Some(reader), None)
+            .body;
+        let checked = policy.verify(Some(&log), &note).map(|w| w.checkpoint.size);
+        if done(&note, &checked) || Instant::now() > deadline {
+            return (note, checked);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn record_story(server: &Server, keys: &Keys) {
+    let p1 = promise("p1", "user:ann", "user:bob", 5).to_string();
+    assert_eq!(
+        server
+            .request("POST", "/v1/events", Some(&keys.ann), Some(&p1))
+            .status,
+        201
+    );
+    let kept = outcome("p1", "kept").to_string();
+    assert_eq!(
+        server
+            .request("POST", "/v1/events", Some(&keys.bob), Some(&kept))
+            .status,
+        201
+    );
+}
+
+/// Both witnesses cosign each new checkpoint beside the writer; the tiles' checkpoint and the
+/// receipts carry the cosignatures; a receipt verifies against the quorum after the server is
+/// gone, and fails against a quorum its witnesses do not make.
+#[test]
+fn checkpoints_are_cosigned_by_two_witnesses_and_receipts_carry_them() {
+    let (dir, data, keys) = setup();
+    let ours = OurWitness::start(&dir.path().join("w1"), &data.join("log.pub"));
+    let spec = SpecWitness::start(&std::fs::read_to_string(data.join("log.pub")).expect("vkey"));
+    witness_both(&data, &ours, &spec, "both");
+    let server = Server::start(&data, &[]);
+    record_story(&server, &keys);
+    let (note, checked) = tlog_checkpoint_until(&server, &keys.reader, &data, |_, c| c == &Ok(3));
+    assert_eq!(checked, Ok(3), "{note}");
+    assert!(
+        note.contains("\u{2014} ours.test/w1 ") && note.contains("\u{2014} spec.witness.test/w2 ")
+    );
+    // The same cosigned note at `/v1/log/checkpoint`, where it is the newest.
+    assert_eq!(
+        server
+            .request("GET", "/v1/log/checkpoint", Some(&keys.reader), None)
+            .body,
+        note
+    );
+
+    let ask = json!({"subject": "user:ann", "capability": "act:low", "stake": 1, "receipt": true});
+    let answer = server.request(
+        "POST",
+        "/v1/decide",
+        Some(&keys.reader),
+        Some(&ask.to_string()),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let receipt = dir.path().join("receipt.json");
+    std::fs::write(&receipt, &answer.body).expect("write");
+    let metrics = server.request("GET", "/metrics", None, None).body;
+    assert!(
+        metrics.contains("stepwise_witnessed_log_size 3"),
+        "{metrics}"
+    );
+
+    a_monitor_follows_the_log_and_sees_a_pseudonym(&server, &data, &keys.reader);
+    drop(server);
+    drop(ours);
+
+    let verify = |policy: &Path| {
+        stepwise(
+            &data,
+            &[
+                "receipt",
+                "verify",
+                receipt.to_str().expect("path"),
+                "--log-key",
+                data.join("log.pub").to_str().expect("path"),
+                "--witnesses",
+                policy.to_str().expect("path"),
+            ],
+        )
+    };
+    let out = verify(&data.join("witnesses.txt"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{text}{why}");
+    assert!(text.contains("cosigned by W1, W2"), "{text}");
+
+    // A reader who also asks a third witness, which never saw this log, refuses it.
+    let third = stepwise::ledger::cosign::CosignerKey::from_seed("third.test", [3; 32])
+        .expect("key")
+        .verifier()
+        .encode();
+    let strict = dir.path().join("strict.txt");
+    let base = std::fs::read_to_string(data.join("witnesses.txt")).expect("read");
+    std::fs::write(
+        &strict,
+        base.replace(
+            "quorum both",
+            &format!("witness W3 {third}\ngroup all3 all W1 W2 W3\nquorum all3"),
+        ),
+    )
+    .expect("write");
+    let out = verify(&strict);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("lacks the witnesses' quorum"), "{text}");
+    assert!(spec.state.lock().expect("state").answers.contains(&200));
+}
+
+/// The operator copies the log's key to a second store and writes another history: both
+/// witnesses refuse its checkpoints (409, then 422 for the proof that cannot verify), it is
+/// never served as witnessed, a quorum client refuses its checkpoint, and the witness keeps
+/// serving the first history's.
+#[test]
+fn a_split_view_is_refused_by_the_witnesses_and_by_a_quorum_client() {
+    let (dir, data, keys) = setup();
+    let ours = OurWitness::start(&dir.path().join("w1"), &data.join("log.pub"));
+    let spec = SpecWitness::start(&std::fs::read_to_string(data.join("log.pub")).expect("vkey"));
+    witness_both(&data, &ours, &spec, "both");
+    let honest = Server::start(&data, &[]);
+    record_story(&honest, &keys);
+    let (honest_note, checked) =
+        tlog_checkpoint_until(&honest, &keys.reader, &data, |_, c| c == &Ok(3));
+    assert_eq!(checked, Ok(3));
+    drop(honest);
+
+    // The same key, another history, longer than the witnessed one.
+    let fork = dir.path().join("fork");
+    std::fs::create_dir_all(&fork).expect("dir");
+    for file in ["log.key", "log.pub", "stepwise.toml", "witnesses.txt"] {
+        std::fs::copy(data.join(file), fork.join(file)).expect("copy");
+    }
+    let mallory = key(&fork, "recorder", Some("user:mallory"), None);
+    let reader = key(&fork, "reader", None, None);
+    let forked = Server::start(&fork, &[]);
+    for n in 0..4 {
+        let rating = json!({"kind": "rating", "at": ago(1.0), "rater": "user:mallory",
+            "subject": format!("user:x{n}"), "value": 1});
+        let r = forked.request(
+            "POST",
+            "/v1/events",
+            Some(&mallory),
+            Some(&rating.to_string()),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let refused = |st: &SpecState| st.answers.contains(&422);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !refused(&spec.state.lock().expect("state")) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        refused(&spec.state.lock().expect("state")),
+        "the spec witness refused with 422"
+    );
+    let (note, checked) = tlog_checkpoint_until(&forked, &reader, &fork, |_, _| true);
+    assert!(
+        matches!(checked, Err(QuorumError::NoQuorum { .. })),
+        "{note}: {checked:?}"
+    );
+    let out = monitor(&forked, &fork, &reader, &[]);
+    let alarm = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{alarm}");
+    assert!(alarm.contains("lacks the witnesses' quorum"), "{alarm}");
+    assert!(
+        forked
+            .request("GET", "/metrics", None, None)
+            .body
+            .contains("stepwise_witnessed_log_size 0")
+    );
+
+    // Submitted by hand to our witness: 409 with its size from 0, 422 from its size.
+    let cons = forked.request(
+        "GET",
+        "/v1/log/proof/consistency?old=3&new=5",
+        Some(&reader),
+        None,
+    );
+    let proof: Vec<String> = cons.json()["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(|h| B64.encode(unhex(h.as_str().expect("hex"))))
+        .collect();
+    let newest = forked
+        .request("GET", "/v1/log/checkpoint", Some(&reader), None)
+        .body;
+    let conflict = request(
+        ours.addr,
+        "POST",
+        "/add-checkpoint",
+        None,
+        Some(&format!("old 0\n\n{newest}")),
+    );
+    assert_eq!((conflict.status, conflict.body.as_str()), (409, "3\n"));
+    assert_eq!(conflict.header("content-type"), Some("text/x.tlog.size"));
+    let body = format!("old 3\n{}\n\n{newest}", proof.join("\n"));
+    assert_eq!(
+        request(ours.addr, "POST", "/add-checkpoint", None, Some(&body)).status,
+        422
+    );
+    // What the witness serves monitors is still the honest log's checkpoint of size 3.
+    let origin = log_key(&data).name().to_owned();
+    let monitored = request(
+        ours.addr,
+        "GET",
+        &format!("/{}/checkpoint", hex(&sha256(&[origin.as_bytes()]))),
+        None,
+        None,
+    );
+    assert_eq!(monitored.status, 200);
+    let honest_root = honest_note.lines().nth(2).expect("root");
+    assert_eq!(monitored.body.lines().nth(2), Some(honest_root));
+}
+
+/// A monitor follows the log through its tiles, with the witnesses' quorum, and sees Ann's
+/// pseudonym in her promise.
+fn a_monitor_follows_the_log_and_sees_a_pseudonym(server: &Server, data: &Path, reader: &str) {
+    let ann = stepwise(data, &["log", "get", "1", "--json"]);
+    let entry: serde_json::Value = serde_json::from_slice(&ann.stdout).expect("JSON");
+    let pseudonym = entry["event"]["promisor"]
+        .as_str()
+        .expect("a pseudonym")
+        .to_owned();
+    assert_ne!(pseudonym, "user:ann", "format 3 names no one in the clear");
+    let out = monitor(server, data, reader, &["--watch", &pseudonym]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON lines"))
+        .collect();
+    assert_eq!(out.status.code(), Some(0), "{lines:?}");
+    assert_eq!(
+        lines.iter().filter(|l| l["watched"] == 1).count(),
+        1,
+        "{lines:?}"
+    );
+    let last = lines.last().expect("a line");
+    assert_eq!(
+        (last["size"].as_u64(), last["cosigned_by"].clone()),
+        (Some(3), json!(["W1", "W2"]))
+    );
+}
+
+/// `stepwise log monitor` of the server's tiles, once, with the data directory's witnesses.
+fn monitor(server: &Server, data: &Path, reader: &str, extra: &[&str]) -> std::process::Output {
+    let url = format!("http://{}/tlog", server.addr);
+    let mut args = vec!["log", "monitor", &url, "--once", "--json", "--key", reader];
+    let (key, policy) = (data.join("log.pub"), data.join("witnesses.txt"));
+    args.extend(["--log-key", key.to_str().expect("path")]);
+    args.extend(["--witnesses", policy.to_str().expect("path")]);
+    args.extend(extra);
+    stepwise(data, &args)
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
