@@ -11,6 +11,7 @@ import { principalView } from "./views/principal.js";
 import { entryView } from "./views/entry.js";
 import { ladderView } from "./views/ladder.js";
 import { reviewView } from "./views/review.js";
+import { receiptView } from "./views/receipt.js";
 
 // ---------------------------------------------------------------------------------------------
 // Signing in and out
@@ -85,6 +86,7 @@ const routes = [
   [/^\/ui\/log\/(\d+)$/, "log", entryView],
   [/^\/ui\/ladder\/?$/, "ladder", ladderView],
   [/^\/ui\/review\/?$/, "review", reviewView],
+  [/^\/ui\/receipt\/?$/, "receipt", receiptView],
 ];
 
 async function render() {

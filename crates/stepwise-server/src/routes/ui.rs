@@ -45,11 +45,17 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../ui/views/principals.js"),
     ),
     (
+        "views/receipt.js",
+        JS,
+        include_bytes!("../../ui/views/receipt.js"),
+    ),
+    (
         "views/review.js",
         JS,
         include_bytes!("../../ui/views/review.js"),
     ),
     ("style.css", CSS, include_bytes!("../../ui/style.css")),
+    ("receipt.js", JS, include_bytes!("../../ui/receipt.js")),
     ("verify.js", JS, include_bytes!("../../ui/verify.js")),
     (
         "vendor/uplot/uPlot.iife.min.js",
