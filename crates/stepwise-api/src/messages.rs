@@ -225,12 +225,26 @@ pub struct ReceiptView {
     /// The decision, as `POST /v1/decide` answers it.
     #[schema(value_type = DecisionView)]
     pub decision: serde_json::Value,
+    /// What re-deriving the decision from the log takes (`stepwise receipt verify --replay`):
+    /// the policy's text and the pseudonyms of the principals involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReceiptReplayView>,
     /// A C2SP signed note by the log's key: the format, then the decision's canonical JSON
-    /// (RFC 8785).
+    /// (RFC 8785), then that of `replay.pseudonyms`.
     pub signed: String,
     /// One C2SP tlog-proof per entry the decision rests on (its bytes in the `extra` line):
     /// the policy entry, then each cited entry, in order.
     pub proofs: Vec<String>,
+}
+
+/// A receipt's replay data (`stepwise::ledger::receipt::ReplayData`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptReplayView {
+    /// The text of the policy the decision was made under (its SHA-256 is the policy entry's).
+    pub policy: String,
+    /// Principal id → the 32 hex digits of its pseudonym (without its `~`); principals not
+    /// listed are named in the clear.
+    pub pseudonyms: std::collections::BTreeMap<String, String>,
 }
 
 impl From<stepwise::ledger::receipt::Receipt> for ReceiptView {
@@ -238,6 +252,10 @@ impl From<stepwise::ledger::receipt::Receipt> for ReceiptView {
         Self {
             format: r.format,
             decision: r.decision,
+            replay: r.replay.map(|d| ReceiptReplayView {
+                policy: d.policy,
+                pseudonyms: d.pseudonyms,
+            }),
             signed: r.signed,
             proofs: r.proofs,
         }

@@ -17,6 +17,7 @@ mod output;
 mod policy;
 mod receipt;
 mod record;
+mod replay;
 mod serve;
 mod simulate;
 mod stdio;

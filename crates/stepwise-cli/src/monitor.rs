@@ -13,7 +13,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
 use stepwise::ledger::merkle::{Frontier, Hash, leaf_hash};
-use stepwise::ledger::note::LogVerifier;
+use stepwise::ledger::note::{Checkpoint, LogVerifier};
 use stepwise::ledger::tiles::{TILE_WIDTH, Tile, TileKind, parse_bundle};
 use stepwise::ledger::witness_policy::WitnessPolicy;
 use stepwise_server::client::HttpClient;
@@ -47,11 +47,28 @@ pub struct MonitorArgs {
 }
 
 /// What the monitor has verified so far.
-struct Followed {
+pub struct Followed {
     frontier: Frontier,
     /// The last checkpoint verified: size and root.
     size: u64,
     root: Hash,
+}
+
+impl Default for Followed {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Followed {
+    /// Nothing read yet: the empty tree.
+    pub fn new() -> Self {
+        Self {
+            frontier: Frontier::new(),
+            size: 0,
+            root: stepwise::ledger::merkle::empty_root(),
+        }
+    }
 }
 
 /// Runs the monitor: `Ok(true)` after `--once` with nothing wrong, `Ok(false)` (exit 1) at
@@ -74,11 +91,7 @@ pub fn run(args: MonitorArgs, out: &mut Out) -> Result<bool> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let mut followed = Followed {
-        frontier: Frontier::new(),
-        size: 0,
-        root: stepwise::ledger::merkle::empty_root(),
-    };
+    let mut followed = Followed::new();
     loop {
         let step = runtime.block_on(look(
             &client,
@@ -140,7 +153,8 @@ fn emit(out: &mut Out, line: &Value) -> Result<()> {
     Ok(w.flush()?)
 }
 
-enum Misbehaviour {
+/// What went wrong reading a log.
+pub enum Misbehaviour {
     /// The log did something a correct log never does.
     Alarm(String),
     /// The log could not be read (network, not found): not proof of anything.
@@ -151,7 +165,8 @@ fn unreadable(e: impl Into<anyhow::Error>) -> Misbehaviour {
     Misbehaviour::Unreadable(e.into())
 }
 
-async fn get(client: &HttpClient, url: &str) -> Result<Vec<u8>, Misbehaviour> {
+/// `GET url`, which must answer 200.
+pub async fn get(client: &HttpClient, url: &str) -> Result<Vec<u8>, Misbehaviour> {
     let answer = client.get(url).await.map_err(unreadable)?;
     if answer.status != 200 {
         return Err(unreadable(anyhow!(
@@ -172,23 +187,7 @@ async fn look(
     watch: &[String],
     followed: &mut Followed,
 ) -> Result<Vec<Value>, Misbehaviour> {
-    let note = get(client, &format!("{base}/checkpoint")).await?;
-    let note = String::from_utf8(note)
-        .map_err(|_| Misbehaviour::Alarm("the checkpoint is not UTF-8".into()))?;
-    let (checkpoint, cosigned_by) = match policy {
-        Some(policy) => {
-            let witnessed = policy
-                .verify(Some(log), &note)
-                .map_err(|e| Misbehaviour::Alarm(format!("checkpoint: {e}")))?;
-            let by: Vec<String> = witnessed.cosigned.into_iter().map(|(n, _)| n).collect();
-            (witnessed.checkpoint, Some(by))
-        }
-        None => (
-            log.verify_checkpoint(&note)
-                .map_err(|e| Misbehaviour::Alarm(format!("checkpoint: {e}")))?,
-            None,
-        ),
-    };
+    let (checkpoint, cosigned_by) = read_checkpoint(client, base, log, policy).await?;
     if checkpoint.size < followed.size {
         return Err(Misbehaviour::Alarm(format!(
             "the checkpoint went back from size {} to {}",
@@ -206,7 +205,58 @@ async fn look(
     }
     let mut report = Vec::new();
     let from = followed.size;
-    let mut next = from;
+    read_entries(client, base, followed, &checkpoint, |at, entry, _| {
+        if !watch.is_empty() {
+            let value: Value = serde_json::from_slice(entry).unwrap_or(Value::Null);
+            for pseudonym in watch.iter().filter(|p| names(&value, p)) {
+                report.push(json!({"watched": at, "pseudonym": pseudonym, "entry": value}));
+            }
+        }
+    })
+    .await?;
+    report.push(json!({
+        "size": checkpoint.size,
+        "new_entries": checkpoint.size - from,
+        "cosigned_by": cosigned_by,
+    }));
+    Ok(report)
+}
+
+/// Reads `<base>/checkpoint` and checks it: signed by `log`, and with `policy`, cosigned by a
+/// quorum of its witnesses (whose names it returns).
+pub async fn read_checkpoint(
+    client: &HttpClient,
+    base: &str,
+    log: &LogVerifier,
+    policy: Option<&WitnessPolicy>,
+) -> Result<(Checkpoint, Option<Vec<String>>), Misbehaviour> {
+    let note = get(client, &format!("{base}/checkpoint")).await?;
+    let note = String::from_utf8(note)
+        .map_err(|_| Misbehaviour::Alarm("the checkpoint is not UTF-8".into()))?;
+    let alarm = |e: &dyn std::fmt::Display| Misbehaviour::Alarm(format!("checkpoint: {e}"));
+    match policy {
+        Some(policy) => {
+            let witnessed = policy.verify(Some(log), &note).map_err(|e| alarm(&e))?;
+            let by = witnessed.cosigned.into_iter().map(|(n, _)| n).collect();
+            Ok((witnessed.checkpoint, Some(by)))
+        }
+        None => Ok((log.verify_checkpoint(&note).map_err(|e| alarm(&e))?, None)),
+    }
+}
+
+/// Reads the entries from `followed`'s size up to `checkpoint`'s from the entry bundles,
+/// checks each against the level-0 hash tile, hands each to `visit` (index, bytes, the subtree
+/// hashes it completed) and checks that the tree they extend `followed` into has the
+/// checkpoint's root. `followed` then stands at the checkpoint.
+pub async fn read_entries(
+    client: &HttpClient,
+    base: &str,
+    followed: &mut Followed,
+    checkpoint: &Checkpoint,
+    mut visit: impl FnMut(u64, &[u8], &[Hash]),
+) -> Result<(), Misbehaviour> {
+    let mut next = followed.size;
+    let mut completed = Vec::new();
     while next < checkpoint.size {
         let index = next / TILE_WIDTH;
         let end = ((index + 1) * TILE_WIDTH).min(checkpoint.size);
@@ -240,13 +290,9 @@ async fn look(
                     "entry {at} does not hash to the leaf hash of tile 0/{index}"
                 )));
             }
-            followed.frontier.push(leaf, &mut Vec::new());
-            if !watch.is_empty() {
-                let value: Value = serde_json::from_slice(entry).unwrap_or(Value::Null);
-                for pseudonym in watch.iter().filter(|p| names(&value, p)) {
-                    report.push(json!({"watched": at, "pseudonym": pseudonym, "entry": value}));
-                }
-            }
+            completed.clear();
+            followed.frontier.push(leaf, &mut completed);
+            visit(at, entry, &completed);
         }
         next = end;
     }
@@ -259,12 +305,7 @@ async fn look(
     }
     followed.size = checkpoint.size;
     followed.root = checkpoint.root;
-    report.push(json!({
-        "size": checkpoint.size,
-        "new_entries": checkpoint.size - from,
-        "cosigned_by": cosigned_by,
-    }));
-    Ok(report)
+    Ok(())
 }
 
 /// Whether a JSON value holds the string `name` anywhere.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use stepwise::ledger::receipt::{Receipt, covering_size, resting_on};
 use stepwise::ledger::witness_policy::WitnessPolicy;
 use stepwise_store::data_dir::DataDir;
-use stepwise_store::receipt::tlog_proofs;
+use stepwise_store::receipt::{replay_data, tlog_proofs};
 use stepwise_store::{LogStore as _, WitnessedStore as _};
 
 /// The largest receipt file read (a receipt of a decision citing 1,000 entries is about 1 MiB).
@@ -32,6 +32,13 @@ pub enum ReceiptCommand {
         /// a quorum of its witnesses.
         #[arg(long, value_name = "POLICY")]
         witnesses: Option<PathBuf>,
+        /// Also re-derive the decision from the log itself, read through its tiles API at this
+        /// URL (its tiles prefix, such as `http://127.0.0.1:7878/tlog`).
+        #[arg(long, value_name = "URL")]
+        replay: Option<String>,
+        /// An API key for `--replay`, when the log's tiles are not public.
+        #[arg(long, env = "STEPWISE_API_KEY", hide_env_values = true)]
+        key: Option<String>,
     },
 }
 
@@ -42,7 +49,12 @@ pub fn run(cmd: ReceiptCommand, out: &mut Out) -> Result<bool> {
             file,
             log_key,
             witnesses,
-        } => verify(&file, &log_key, witnesses.as_deref(), out),
+            replay,
+            key,
+        } => {
+            let replay = replay.map(|url| (url, key));
+            verify(&file, &log_key, witnesses.as_deref(), replay, out)
+        }
     }
 }
 
@@ -82,10 +94,23 @@ pub fn build(data: &DataDir, decision: Value) -> Result<Receipt> {
             .context("the log has no checkpoint yet: nothing to prove")?,
     };
     let proofs = tlog_proofs(&store, &resting_on(&decision), &checkpoint)?;
-    Ok(Receipt::new(decision, &data.signer()?, &proofs)?)
+    let names = stepwise_store::names::Names::open(&store)?;
+    let replay = replay_data(&store, &names, &decision, &proofs)?;
+    Ok(Receipt::with_replay(
+        decision,
+        replay,
+        &data.signer()?,
+        &proofs,
+    )?)
 }
 
-fn verify(file: &Path, log_key: &str, witnesses: Option<&Path>, out: &mut Out) -> Result<bool> {
+fn verify(
+    file: &Path,
+    log_key: &str,
+    witnesses: Option<&Path>,
+    replay: Option<(String, Option<String>)>,
+    out: &mut Out,
+) -> Result<bool> {
     let log = crate::witness::log_key(log_key, "--log-key")?;
     let policy = witnesses.map(witness_policy).transpose()?;
     let size = std::fs::metadata(file)
@@ -113,6 +138,16 @@ fn verify(file: &Path, log_key: &str, witnesses: Option<&Path>, out: &mut Out) -
             None
         }
     };
+    let replayed = match replay {
+        Some((url, key)) if ok => {
+            let problems =
+                crate::replay::replay_receipt(&receipt, &log, policy.as_ref(), &url, key)?;
+            ok = problems.is_empty();
+            failures.extend(problems);
+            Some(url)
+        }
+        _ => None,
+    };
     let proved: Vec<u64> = checked
         .as_ref()
         .map(|v| v.entries.iter().map(|(i, _)| *i).collect())
@@ -126,6 +161,7 @@ fn verify(file: &Path, log_key: &str, witnesses: Option<&Path>, out: &mut Out) -
             "entries": proved,
             "checkpoint_size": checked.as_ref().map(|v| v.checkpoint_size),
             "log_key": log.encode(),
+            "replayed_from": replayed.as_ref().filter(|_| ok),
             "witnessed": cosigned.as_ref().map(|c| c.iter().map(|w| serde_json::json!({
                 "checkpoint_size": w.checkpoint.size,
                 "cosigned_by": w.cosigned.iter()
@@ -170,6 +206,9 @@ fn verify(file: &Path, log_key: &str, witnesses: Option<&Path>, out: &mut Out) -
                 "entries proved: {proved:?}, in the tree the log's key signed at size {}",
                 checked.as_ref().map_or(0, |v| v.checkpoint_size)
             )?;
+            if let Some(url) = &replayed {
+                writeln!(w, "replayed: the log at {url} re-derives this decision")?;
+            }
             for witnessed in cosigned.iter().flatten() {
                 let names: Vec<&str> = witnessed.cosigned.iter().map(|(n, _)| n.as_str()).collect();
                 writeln!(

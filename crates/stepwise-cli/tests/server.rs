@@ -894,9 +894,11 @@ fn the_api_guide_runs_as_written() {
         env!("CARGO_BIN_EXE_stepwise"),
         data.display()
     );
+    // Files the guide writes (a receipt) go to the test's directory.
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!("{prelude}{script}"))
+        .current_dir(dir.path())
         .output()
         .expect("bash runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -912,6 +914,7 @@ fn the_api_guide_runs_as_written() {
         "{stdout}"
     );
     assert!(stdout.contains(r#""allowed":true"#), "{stdout}");
+    assert!(stdout.contains("re-derives this decision"), "{stdout}");
     assert!(
         stdout.contains("\n4\n"),
         "the checkpoint at size 4: {stdout}"

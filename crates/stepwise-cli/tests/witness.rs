@@ -603,3 +603,91 @@ fn unhex(s: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).expect("hex"))
         .collect()
 }
+
+/// A receipt re-derives its decision from the log read through the tiles, even after the
+/// operator changed the policy (the receipt carries the policy it was decided under, which the
+/// log's policy entry pins); a receipt whose policy text was edited, or whose names were,
+/// fails by name.
+#[test]
+fn a_receipt_replays_through_the_tiles_across_a_policy_change() {
+    let (dir, data, keys) = setup();
+    let server = Server::start(&data, &[]);
+    record_story(&server, &keys);
+    let ask = json!({"subject": "user:ann", "capability": "propose", "stake": 8, "receipt": true});
+    let answer = server.request(
+        "POST",
+        "/v1/decide",
+        Some(&keys.reader),
+        Some(&ask.to_string()),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let receipt: serde_json::Value = answer.json();
+    assert_eq!(receipt["decision"]["allowed"], true);
+    drop(server);
+
+    // The operator lowers level 0's largest stake below 8 and puts it in force.
+    let toml = data.join("stepwise.toml");
+    let text = std::fs::read_to_string(&toml).expect("policy");
+    let lowered = text.replacen("max_stake = 10\n", "max_stake = 5\n", 1);
+    assert_ne!(lowered, text);
+    std::fs::write(&toml, lowered).expect("write");
+    assert!(stepwise(&data, &["policy", "apply"]).status.success());
+    let server = Server::start(&data, &[]);
+    let now = server.request(
+        "POST",
+        "/v1/decide",
+        Some(&keys.reader),
+        Some(&ask.to_string()),
+    );
+    assert_eq!(
+        now.json()["decision"]["allowed"],
+        false,
+        "the new policy refuses stake 8"
+    );
+
+    let url = format!("http://{}/tlog", server.addr);
+    let verify = |doc: &serde_json::Value| {
+        let file = dir.path().join("r.json");
+        std::fs::write(&file, doc.to_string()).expect("write");
+        let key = data.join("log.pub");
+        let args = [
+            "receipt",
+            "verify",
+            file.to_str().expect("path"),
+            "--log-key",
+            key.to_str().expect("path"),
+            "--replay",
+            &url,
+            "--key",
+            &keys.reader,
+        ];
+        let out = stepwise(&data, &args);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, text) = verify(&receipt);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("re-derives this decision"), "{text}");
+
+    let mut edited = receipt.clone();
+    let policy = format!(
+        "{}# edited\n",
+        edited["replay"]["policy"].as_str().expect("policy")
+    );
+    edited["replay"]["policy"] = policy.into();
+    let (code, text) = verify(&edited);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("replay.policy"), "{text}");
+
+    let mut renamed = receipt.clone();
+    let bob = renamed["replay"]["pseudonyms"]["user:ann"]
+        .as_str()
+        .expect("a pseudonym")
+        .replace('0', "1");
+    renamed["replay"]["pseudonyms"]["user:ann"] = bob.into();
+    let (code, text) = verify(&renamed);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("signed"), "{text}");
+}

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use crate::{Engine, Error};
 use serde_json::Value;
-use stepwise::ledger::receipt::{Receipt, TlogProof, covering_size, resting_on};
+use stepwise::ledger::receipt::{Receipt, covering_size, resting_on};
 use stepwise_store::StoredCheckpoint;
-use stepwise_store::receipt::tlog_proofs;
+use stepwise_store::receipt::{replay_data, tlog_proofs};
 
 impl Engine {
     /// The receipt of `decision`: a decision's JSON in ids, as a door answers it (names opened:
@@ -24,13 +24,17 @@ impl Engine {
             Some(witnessed) => witnessed,
             None => self.live().checkpoint(),
         };
-        let proofs = self
+        let names = std::sync::Arc::clone(self.names());
+        let asked = decision.clone();
+        let (proofs, replay) = self
             .pool()
-            .with::<Vec<TlogProof>, Error>(move |store| {
-                Ok(tlog_proofs(&*store, &indexes, &checkpoint)?)
+            .with::<_, Error>(move |store| {
+                let proofs = tlog_proofs(&*store, &indexes, &checkpoint)?;
+                let replay = replay_data(&*store, &names, &asked, &proofs)?;
+                Ok((proofs, replay))
             })
             .await?;
-        Receipt::new(decision, &self.signer, &proofs).map_err(Error::internal)
+        Receipt::with_replay(decision, replay, &self.signer, &proofs).map_err(Error::internal)
     }
 
     /// The latest checkpoint the witnesses' quorum cosigned, if any.

@@ -85,12 +85,15 @@ export async function verifyReceipt(receipt, vkey) {
   const d = receipt.decision;
   check("format", receipt.format === FORMAT, receipt.format === FORMAT ? `format ${FORMAT}` : `format ${receipt.format} is not ${FORMAT}`);
   const signed = await verifyNote(String(receipt.signed || ""), vkey);
-  const expected = `${FORMAT}\n${canonicalJson(d)}\n`;
+  // With replay data, the pseudonyms of the principals involved are signed too.
+  const names = receipt.replay ? `${canonicalJson(receipt.replay.pseudonyms)}\n` : "";
+  const expected = `${FORMAT}\n${canonicalJson(d)}\n${names}`;
   if (!signed.ok) check("signed", false, `the log's signature over the decision: ${signed.reason}`);
   else if (signed.text !== expected) check("signed", false, "the decision is not the one the log's key signed");
   else check("signed", true, "the log's key signed this decision (its canonical JSON)");
   const wanted = restingOn(d);
   const proved = [];
+  let policyEntry = null;
   for (const [k, text] of receipt.proofs.entries()) {
     let proof;
     try {
@@ -101,6 +104,7 @@ export async function verifyReceipt(receipt, vkey) {
       continue;
     }
     proved.push(proof.index);
+    if (receipt.replay && proof.index === d.policy_entry) policyEntry = proof.extra;
     const what = `entry ${proof.index}`;
     const cp = await verify.verifyCheckpoint(proof.checkpoint, vkey);
     if (!cp.ok) {
@@ -120,6 +124,16 @@ export async function verifyReceipt(receipt, vkey) {
           ? `${what}: beyond the decision's log size ${d.log_size}`
           : `${what} is leaf ${proof.index} of the signed tree of ${cp.checkpoint.size} entries`,
     );
+  }
+  if (receipt.replay) {
+    let recorded = null;
+    try {
+      recorded = JSON.parse(new TextDecoder().decode(policyEntry || new Uint8Array())).sha256;
+    } catch {
+      recorded = null;
+    }
+    const sha = verify.bytesToHex(await verify.sha256(encoder.encode(String(receipt.replay.policy))));
+    check("policy", sha === recorded, sha === recorded ? `the policy text is the one entry ${d.policy_entry} records (SHA-256 ${sha.slice(0, 16)}…)` : `the policy text hashes to ${sha}, not to what entry ${d.policy_entry} records`);
   }
   const same = proved.length === wanted.length && proved.every((i, k) => i === wanted[k]);
   check("entries", same, same ? `the proofs are the entries the decision rests on: ${wanted.join(", ")}` : `the proofs prove entries ${proved.join(", ")}; the decision rests on ${wanted.join(", ")}`);

@@ -1,9 +1,13 @@
 //! The C2SP tlog-proofs of a receipt (`stepwise::ledger::receipt`), read from a store: each
 //! entry's bytes and its inclusion proof in the tree of a stored checkpoint.
 
-use crate::{LogStore, StoreError, StoredCheckpoint, StoredTree};
+use crate::names::Names;
+use crate::{LogStore, PolicyStore, StoreError, StoredCheckpoint, StoredTree};
+use serde_json::Value;
+use stepwise::evidence::{Body, Event, Id};
 use stepwise::ledger::merkle;
-use stepwise::ledger::receipt::TlogProof;
+use stepwise::ledger::receipt::{ReplayData, TlogProof};
+use stepwise::policy::Policy;
 
 /// A tlog-proof of each of `indexes` in the tree `checkpoint` signs.
 pub fn tlog_proofs(
@@ -35,6 +39,56 @@ pub fn tlog_proofs(
             })
         })
         .collect()
+}
+
+/// What re-deriving `decision` from the log takes beyond its entries: the text of the policy
+/// its policy entry records (the first of `proofs`), and the log's name of the subject, the
+/// truster and every principal that policy names. `None` for a decision under no policy entry.
+pub fn replay_data(
+    store: &(impl PolicyStore + ?Sized),
+    names: &Names,
+    decision: &Value,
+    proofs: &[TlogProof],
+) -> Result<Option<ReplayData>, StoreError> {
+    let Some(index) = decision["policy_entry"].as_u64() else {
+        return Ok(None);
+    };
+    let recorded = proofs
+        .iter()
+        .find(|p| p.index == index)
+        .and_then(|p| Event::from_entry(&p.extra).ok())
+        .and_then(|e| match e.body {
+            Body::Policy { sha256 } => Some(sha256),
+            _ => None,
+        })
+        .ok_or_else(|| StoreError::Corrupt(format!("entry {index} is not a policy entry")))?;
+    let policy = store.policy_text(&recorded)?.ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "the text of policy {recorded} is not kept beside the log"
+        ))
+    })?;
+    let parsed = Policy::from_toml(&policy)
+        .map_err(|e| StoreError::Corrupt(format!("the recorded policy {recorded}: {e}")))?;
+    let mut ids: Vec<Id> = parsed.principals().into_iter().cloned().collect();
+    for field in ["subject", "truster"] {
+        if let Some(id) = decision[field]
+            .as_str()
+            .and_then(|s| Id::parse(field, s).ok())
+        {
+            ids.push(id);
+        }
+    }
+    let pseudonyms = ids
+        .iter()
+        .filter_map(|id| {
+            let name = names.name(id);
+            let hex = name
+                .as_str()
+                .strip_prefix(stepwise::evidence::seal::PSEUDONYM_PREFIX)?;
+            Some((id.as_str().to_owned(), hex.to_owned()))
+        })
+        .collect();
+    Ok(Some(ReplayData { policy, pseudonyms }))
 }
 
 /// A stored tree whose subtree hashes are read from the store once each.

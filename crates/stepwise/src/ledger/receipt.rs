@@ -12,6 +12,7 @@ use crate::evidence::{Body, Event, jcs};
 use crate::ledger::merkle::{self, Hash};
 use crate::ledger::note::{LogSigner, LogVerifier, NoteError};
 use crate::ledger::witness_policy::{WitnessPolicy, Witnessed};
+use crate::policy::policy_sha256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
@@ -125,11 +126,30 @@ pub struct Receipt {
     pub format: String,
     /// The decision as the server answered it.
     pub decision: Value,
-    /// A signed note by the log's key: [`RECEIPT_FORMAT`], then the decision's canonical JSON.
+    /// What re-deriving the decision from the log takes beyond its entries, when the receipt
+    /// carries it: the policy's text and the log's name of every principal involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<ReplayData>,
+    /// A signed note by the log's key: [`RECEIPT_FORMAT`], then the decision's canonical JSON,
+    /// then (with `replay`) the canonical JSON of its `pseudonyms`.
     pub signed: String,
     /// One tlog-proof per entry the decision rests on: its policy entry first, then each
     /// entry it cites, in order.
     pub proofs: Vec<String>,
+}
+
+/// What a receipt carries so that anyone can re-derive its decision from the log's entries
+/// (read through the tiles): the log names principals by pseudonyms, the decision by ids.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReplayData {
+    /// The text of the policy the decision was made under; its SHA-256 is the one the
+    /// decision's policy entry records.
+    pub policy: String,
+    /// Each principal the decision and the policy name that the log's entries know by a
+    /// pseudonym (its id) → that pseudonym's 32 hex digits, without its `~` (so that no door's
+    /// rewriting of pseudonyms into ids touches them). Principals not listed are named in the
+    /// clear. Signed with the decision.
+    pub pseudonyms: std::collections::BTreeMap<String, String>,
 }
 
 /// What a receipt was found to prove (its decision is the receipt's own).
@@ -148,12 +168,23 @@ impl Receipt {
         signer: &LogSigner,
         proofs: &[TlogProof],
     ) -> Result<Self, NoteError> {
-        let text =
-            signed_text(&decision).map_err(|reason| NoteError::InvalidNoteText { reason })?;
+        Self::with_replay(decision, None, signer, proofs)
+    }
+
+    /// [`Self::new`], carrying what re-deriving the decision takes.
+    pub fn with_replay(
+        decision: Value,
+        replay: Option<ReplayData>,
+        signer: &LogSigner,
+        proofs: &[TlogProof],
+    ) -> Result<Self, NoteError> {
+        let text = signed_text(&decision, replay.as_ref())
+            .map_err(|reason| NoteError::InvalidNoteText { reason })?;
         let signed = signer.sign_note(&text)?;
         Ok(Self {
             format: RECEIPT_FORMAT.into(),
             decision,
+            replay,
             signed,
             proofs: proofs.iter().map(TlogProof::encode).collect(),
         })
@@ -167,11 +198,17 @@ impl Receipt {
         if self.format != RECEIPT_FORMAT {
             failures.push(format!("format: {:?} is not {RECEIPT_FORMAT}", self.format));
         }
-        match (log.verify_note(&self.signed), signed_text(&self.decision)) {
+        match (
+            log.verify_note(&self.signed),
+            signed_text(&self.decision, self.replay.as_ref()),
+        ) {
             (Err(e), _) => failures.push(format!("signed: {e}")),
             (Ok(_), Err(e)) => failures.push(format!("decision: {e}")),
-            (Ok(text), Ok(expected)) if text != expected => failures
-                .push("decision: it is not the decision the log's key signed (`signed`)".into()),
+            (Ok(text), Ok(expected)) if text != expected => failures.push(
+                "signed: the log's key signed another decision (or other pseudonyms) than \
+                 this receipt's"
+                    .into(),
+            ),
             (Ok(_), Ok(_)) => {}
         }
         let number = |key: &str| self.decision.get(key).and_then(Value::as_u64);
@@ -214,11 +251,20 @@ impl Receipt {
             ));
         }
         if let Some(policy) = number("policy_entry") {
-            let is_policy = entries
-                .iter()
-                .any(|(i, e)| *i == policy && matches!(e.body, Body::Policy { .. }));
-            if !is_policy && failures.is_empty() {
-                failures.push(format!("proofs: entry {policy} is not a policy entry"));
+            let recorded = entries.iter().find_map(|(i, e)| match &e.body {
+                Body::Policy { sha256 } if *i == policy => Some(sha256),
+                _ => None,
+            });
+            match (recorded, &self.replay) {
+                (None, _) if failures.is_empty() => {
+                    failures.push(format!("proofs: entry {policy} is not a policy entry"));
+                }
+                (Some(sha256), Some(replay)) if policy_sha256(&replay.policy) != *sha256 => {
+                    failures.push(format!(
+                        "replay.policy: it is not the policy entry {policy} records (SHA-256 {sha256})"
+                    ));
+                }
+                _ => {}
             }
         }
         if failures.is_empty() {
@@ -286,10 +332,19 @@ pub fn resting_on(decision: &Value) -> Vec<u64> {
 }
 
 /// The text the log's key signs for `decision`.
-fn signed_text(decision: &Value) -> Result<String, String> {
-    let bytes = jcs::to_vec(decision).map_err(|e| e.to_string())?;
-    let json = String::from_utf8(bytes).map_err(|e| e.to_string())?;
-    Ok(format!("{RECEIPT_FORMAT}\n{json}\n"))
+fn signed_text(decision: &Value, replay: Option<&ReplayData>) -> Result<String, String> {
+    let canonical = |value: &Value| {
+        jcs::to_vec(value)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string()))
+    };
+    let mut text = format!("{RECEIPT_FORMAT}\n{}\n", canonical(decision)?);
+    if let Some(replay) = replay {
+        let names = serde_json::to_value(&replay.pseudonyms).map_err(|e| e.to_string())?;
+        text.push_str(&canonical(&names)?);
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -317,7 +372,7 @@ mod tests {
         )
         .expect("event");
         policy.body = Body::Policy {
-            sha256: "ab".repeat(32),
+            sha256: policy_sha256(POLICY),
         };
         policy.stamp = Some(Stamp {
             recorded_at: Time::parse("t", "2026-12-06T11:00:00Z").expect("time"),
@@ -349,9 +404,47 @@ mod tests {
         let decision = serde_json::json!({"subject": "b", "allowed": true, "limit": 10.0,
             "evidence": [1, 3], "log_size": 4, "policy_entry": 0,
             "at": "2026-12-06T12:00:00Z"});
+        let replay = ReplayData {
+            policy: POLICY.into(),
+            pseudonyms: [("b".to_owned(), "0f".repeat(16))].into(),
+        };
+        let proofs = [proof(0), proof(1), proof(3)];
         let receipt =
-            Receipt::new(decision, &signer, &[proof(0), proof(1), proof(3)]).expect("receipt");
+            Receipt::with_replay(decision, Some(replay), &signer, &proofs).expect("receipt");
         (signer, receipt)
+    }
+
+    /// The policy text the story's receipt carries.
+    const POLICY: &str = "[ledger]\n";
+
+    #[test]
+    fn replay_data_is_held_to_the_policy_entry_and_the_signature() {
+        let (signer, receipt) = story();
+        let log = signer.verifier();
+        let mut edited = receipt.clone();
+        if let Some(replay) = edited.replay.as_mut() {
+            replay.policy.push_str("# edited\n");
+        }
+        let failures = edited.verify(&log).expect_err("an edited policy text");
+        assert!(
+            failures.iter().any(|f| f.starts_with("replay.policy")),
+            "{failures:?}"
+        );
+        let mut renamed = receipt.clone();
+        if let Some(replay) = renamed.replay.as_mut() {
+            replay.pseudonyms.insert("b".into(), "1f".repeat(16));
+        }
+        let failures = renamed.verify(&log).expect_err("another pseudonym");
+        assert!(
+            failures.iter().any(|f| f.starts_with("signed")),
+            "{failures:?}"
+        );
+        let mut stripped = receipt;
+        stripped.replay = None;
+        assert!(
+            stripped.verify(&log).is_err(),
+            "replay data cannot be dropped either"
+        );
     }
 
     #[test]
