@@ -78,7 +78,7 @@ pub fn run(args: MonitorArgs, out: &mut Out) -> Result<bool> {
     let policy = args
         .witnesses
         .as_deref()
-        .map(crate::receipt::witness_policy)
+        .map(crate::witness::witness_policy)
         .transpose()?;
     for (flag, value) in [("--interval", args.interval), ("--timeout", args.timeout)] {
         if !(value > 0.0 && value <= 86_400.0) {

@@ -7,7 +7,6 @@ use clap::Subcommand;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use stepwise::ledger::receipt::{Receipt, covering_size, resting_on};
-use stepwise::ledger::witness_policy::WitnessPolicy;
 use stepwise_store::data_dir::DataDir;
 use stepwise_store::receipt::{replay_data, tlog_proofs};
 use stepwise_store::{LogStore as _, WitnessedStore as _};
@@ -58,12 +57,6 @@ pub fn run(cmd: ReceiptCommand, out: &mut Out) -> Result<bool> {
     }
 }
 
-/// Reads a C2SP tlog-policy file.
-pub fn witness_policy(path: &Path) -> Result<WitnessPolicy> {
-    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    WitnessPolicy::parse(&text).with_context(|| path.display().to_string())
-}
-
 /// Writes the receipt of `decision` (a decision's JSON as `decide --json` prints it, before its
 /// names are opened) to `path`.
 pub fn write(data: &DataDir, decision: &Value, path: &Path) -> Result<()> {
@@ -112,7 +105,7 @@ fn verify(
     out: &mut Out,
 ) -> Result<bool> {
     let log = crate::witness::log_key(log_key, "--log-key")?;
-    let policy = witnesses.map(witness_policy).transpose()?;
+    let policy = witnesses.map(crate::witness::witness_policy).transpose()?;
     let size = std::fs::metadata(file)
         .with_context(|| format!("reading {}", file.display()))?
         .len();

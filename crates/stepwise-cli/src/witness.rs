@@ -8,6 +8,7 @@ use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use stepwise::ledger::note::LogVerifier;
+use stepwise::ledger::witness_policy::WitnessPolicy;
 use stepwise_server::witness;
 
 /// `stepwise witness …`
@@ -61,6 +62,12 @@ pub fn run(cmd: WitnessCommand, out: &mut Out) -> Result<bool> {
             name,
         } => serve(addr, &logs, &dir, name.as_deref()),
     }
+}
+
+/// Reads a C2SP tlog-policy file.
+pub fn witness_policy(path: &Path) -> Result<WitnessPolicy> {
+    let text = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    WitnessPolicy::parse(&text).with_context(|| path.display().to_string())
 }
 
 /// A verifier key given on the command line, or read from the file it names.

@@ -1572,12 +1572,7 @@ fn a_receipt_verifies_offline_and_a_changed_one_is_named() {
     let changed = dir.path().join("changed.json");
     let changed_arg = changed.to_str().expect("utf-8");
     for (what, from, to, named) in [
-        (
-            "the stake",
-            "\"stake\": 4.0",
-            "\"stake\": 40.0",
-            "decision:",
-        ),
+        ("the stake", "\"stake\": 4.0", "\"stake\": 40.0", "signed:"),
         // Within the JSON a proof's lines are joined by the escape `\n`.
         ("a proof", "\\nindex 1\\n", "\\nindex 2\\n", "proofs[1]"),
     ] {

@@ -383,6 +383,9 @@ fn checkpoints_are_cosigned_by_two_witnesses_and_receipts_carry_them() {
     assert!(
         note.contains("\u{2014} ours.test/w1 ") && note.contains("\u{2014} spec.witness.test/w2 ")
     );
+    // Every answer says how far the witnesses have cosigned.
+    let answer = server.request("GET", "/v1/whoami", Some(&keys.reader), None);
+    assert_eq!(answer.header("stepwise-witnessed-size"), Some("3"));
     // The same cosigned note at `/v1/log/checkpoint`, where it is the newest.
     assert_eq!(
         server

@@ -112,8 +112,19 @@ async fn track(
     app.engine
         .metrics()
         .request(method, route, response.status().as_u16(), started.elapsed());
+    let mut response = response;
+    // Every answer says how far the witnesses have cosigned the log (docs/LOG.md, "Witnesses").
+    if let Some(witnessed) = app.engine.witnessed() {
+        response.headers_mut().insert(
+            WITNESSED_HEADER,
+            axum::http::HeaderValue::from(witnessed.size),
+        );
+    }
     response
 }
+
+/// The header with the size of the latest checkpoint the witnesses' quorum cosigned.
+pub const WITNESSED_HEADER: &str = "stepwise-witnessed-size";
 
 /// Every key may read ids (the reader role is the least): a JSON answer names principals by
 /// the ids they were given, never by the log's pseudonyms (`Names::open_json`). A forgotten

@@ -678,4 +678,4 @@ impl<S: LogStore + PrivateStore + PolicyStore> Ledger<S> {
     }
 }
 
-pub use stepwise::policy::policy_sha256;
+pub use stepwise::ledger::policy_sha256;

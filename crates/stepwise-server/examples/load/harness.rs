@@ -179,3 +179,69 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// `stepwise witness serve` processes the server submits its checkpoints to; killed when
+/// dropped.
+pub(crate) struct Witnesses(Vec<Child>);
+
+impl Witnesses {
+    /// Starts `o.witnesses` witnesses of the log in `data` and names them, quorum all, in the
+    /// data directory's `[witness] policy`.
+    pub(crate) fn start(o: &Options, data: &Path, work: &Path) -> Result<Self, String> {
+        let mut children = Vec::new();
+        let mut policy = String::new();
+        for n in 0..o.witnesses {
+            let mut child = Command::new(&o.bin)
+                .args(["witness", "serve", "--addr", "127.0.0.1:0", "--name"])
+                .arg(format!("w{n}.load"))
+                .arg("--dir")
+                .arg(work.join(format!("witness-{n}")))
+                .arg("--log")
+                .arg(data.join("log.pub"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("starting a witness: {e}"))?;
+            let mut line = String::new();
+            let stdout = child.stdout.take().ok_or("no stdout of the witness")?;
+            BufReader::new(stdout)
+                .read_line(&mut line)
+                .map_err(|e| format!("reading the witness's address: {e}"))?;
+            let addr = line
+                .split("http://")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next());
+            let vkey = line.split("(key ").nth(1).and_then(|r| r.split(';').next());
+            let (Some(addr), Some(vkey)) = (addr, vkey) else {
+                return Err(format!("the witness printed no address and key: {line:?}"));
+            };
+            policy.push_str(&format!("witness W{n} {vkey} http://{addr}\n"));
+            children.push(child);
+        }
+        if o.witnesses > 0 {
+            let names: Vec<String> = (0..o.witnesses).map(|n| format!("W{n}")).collect();
+            policy.push_str(&format!("group all all {}\nquorum all\n", names.join(" ")));
+            let write = |path: PathBuf, text: &str| {
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
+            };
+            write(data.join("witnesses.txt"), &policy)?;
+            let toml = data.join("stepwise.toml");
+            let text = std::fs::read_to_string(&toml).map_err(|e| e.to_string())?;
+            write(
+                toml,
+                &format!("{text}\n[witness]\npolicy = \"witnesses.txt\"\n"),
+            )?;
+        }
+        Ok(Self(children))
+    }
+}
+
+impl Drop for Witnesses {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

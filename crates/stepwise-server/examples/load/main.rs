@@ -73,6 +73,8 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
   --connections N         connections for decide and healthz; in the mixed phase, half ask for
                           trust and half decide (default 8)
   --writers N             connections appending single ratings in the mixed phase (default 2)
+  --witnesses N           start N `stepwise witness serve` processes and have the server submit
+                          every checkpoint to them, quorum all (default 0: no witnesses)
   --rank-refresh S        the policy's [network] refresh_interval, in seconds (default: as
                           `stepwise init` writes it)
   --client-threads N      tokio threads of this client (default 1)
@@ -108,6 +110,7 @@ struct Options {
     connections: usize,
     writers: usize,
     rank_refresh: Option<f64>,
+    witnesses: usize,
     client_threads: usize,
     rounds: usize,
     seconds: f64,
@@ -163,6 +166,7 @@ impl Options {
             connections: 8,
             writers: 2,
             rank_refresh: None,
+            witnesses: 0,
             client_threads: 1,
             rounds: 5,
             seconds: 5.0,
@@ -224,6 +228,7 @@ impl Options {
                 "--connections" => o.connections = number(&flag, &value)?,
                 "--writers" => o.writers = number(&flag, &value)?,
                 "--rank-refresh" => o.rank_refresh = Some(number(&flag, &value)?),
+                "--witnesses" => o.witnesses = number::<usize>(&flag, &value)?,
                 "--client-threads" => o.client_threads = number(&flag, &value)?,
                 "--rounds" => o.rounds = number(&flag, &value)?,
                 "--seconds" => o.seconds = number(&flag, &value)?,
@@ -380,6 +385,7 @@ fn run(o: &Options) -> Result<(), String> {
         );
         std::fs::write(&policy, text).map_err(|e| format!("{}: {e}", policy.display()))?;
     }
+    let _witnesses = Witnesses::start(o, &data, temp.path())?;
     eprintln!(
         "load: data directory {} prepared in {:.1} s",
         data.display(),
@@ -418,6 +424,7 @@ fn run(o: &Options) -> Result<(), String> {
             "group": o.group_connections, "appends": o.appends, "writers": o.writers,
             "data_set": if o.epinions.is_some() { "epinions" } else { "bitcoin-otc" },
             "rank_refresh_seconds": o.rank_refresh,
+            "witnesses": o.witnesses,
             "append_seconds": o.append_seconds,
             "event": if o.event == EventKind::Rating { "rating" } else { "promise" },
             "store": if o.store.is_some() { "postgres" } else { "sqlite" },

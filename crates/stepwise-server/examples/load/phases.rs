@@ -259,7 +259,15 @@ pub(crate) async fn group_commit(
             rounds[which].push(r);
         }
     }
+    // With witnesses: how far behind the log the witnessed checkpoint is once appends stop.
+    let end = metrics(addr).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let settled = metrics(addr).await?;
     let mut text = format!(
+        "witnessed log size at the end of the rounds: {} of {}; one second later: {} of {}\n\n",
+        end.witnessed_log_size, end.log_size, settled.witnessed_log_size, settled.log_size
+    );
+    text += &format!(
         "single-event appends (group commit): {} rounds of at most {} appends or {} s, medians\n\n\
          | connections | events/s | p50 | p99 | server CPU per event | requests per commit |\n\
          |---|---|---|---|---|---|\n",
@@ -307,6 +315,7 @@ pub(crate) struct Commits {
     pub(crate) log_size: u64,
     pub(crate) rank_log_size: u64,
     pub(crate) rank_refreshes: u64,
+    pub(crate) witnessed_log_size: u64,
 }
 
 impl Commits {
@@ -368,5 +377,6 @@ pub(crate) async fn metrics(addr: SocketAddr) -> Result<Commits, String> {
         log_size: counter("stepwise_log_size")?,
         rank_log_size: counter("stepwise_rank_log_size")?,
         rank_refreshes: counter("stepwise_rank_refreshes_total")?,
+        witnessed_log_size: counter("stepwise_witnessed_log_size")?,
     })
 }

@@ -227,6 +227,15 @@ pub struct ConsistencyProof {
     pub hashes: Vec<Hash>,
 }
 
+/// The SHA-256 of a policy file's text, as a `policy` entry records it: 64 lowercase hex digits.
+pub fn policy_sha256(text: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

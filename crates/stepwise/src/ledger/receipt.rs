@@ -11,8 +11,8 @@
 use crate::evidence::{Body, Event, jcs};
 use crate::ledger::merkle::{self, Hash};
 use crate::ledger::note::{LogSigner, LogVerifier, NoteError};
+use crate::ledger::policy_sha256;
 use crate::ledger::witness_policy::{WitnessPolicy, Witnessed};
-use crate::policy::policy_sha256;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
