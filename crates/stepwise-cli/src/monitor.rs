@@ -7,6 +7,7 @@
 
 use crate::output::Out;
 use anyhow::{Context as _, Result, anyhow, bail};
+use base64::Engine as _;
 use clap::Args;
 use serde_json::{Value, json};
 use std::io::Write as _;
@@ -44,6 +45,10 @@ pub struct MonitorArgs {
     /// Seconds a request may take.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// A file keeping the last checkpoint verified (created when missing): a later run reads
+    /// the log again from its first entry and must find that checkpoint's root on the way.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
 }
 
 /// What the monitor has verified so far.
@@ -52,6 +57,8 @@ pub struct Followed {
     /// The last checkpoint verified: size and root.
     size: u64,
     root: Hash,
+    /// A checkpoint verified by an earlier run (`--state`): the tree must pass through it.
+    pinned: Option<(u64, Hash)>,
 }
 
 impl Default for Followed {
@@ -67,6 +74,7 @@ impl Followed {
             frontier: Frontier::new(),
             size: 0,
             root: stepwise::ledger::merkle::empty_root(),
+            pinned: None,
         }
     }
 }
@@ -92,6 +100,9 @@ pub fn run(args: MonitorArgs, out: &mut Out) -> Result<bool> {
         .build()
         .context("starting the async runtime")?;
     let mut followed = Followed::new();
+    if let Some(path) = &args.state {
+        followed.pinned = read_state(path, log.name())?;
+    }
     loop {
         let step = runtime.block_on(look(
             &client,
@@ -105,6 +116,9 @@ pub fn run(args: MonitorArgs, out: &mut Out) -> Result<bool> {
             Ok(report) => {
                 for line in report {
                     emit(out, &line)?;
+                }
+                if let Some(path) = &args.state {
+                    write_state(path, log.name(), &followed)?;
                 }
             }
             Err(Misbehaviour::Alarm(alarm)) => {
@@ -292,9 +306,29 @@ pub async fn read_entries(
             }
             completed.clear();
             followed.frontier.push(leaf, &mut completed);
+            if let Some((size, root)) = followed.pinned
+                && followed.frontier.size() == size
+            {
+                if followed.frontier.root() != root {
+                    return Err(Misbehaviour::Alarm(format!(
+                        "the log's first {size} entries no longer have the root this monitor \
+                         verified before (--state): the log rewrote its past"
+                    )));
+                }
+                followed.pinned = None;
+            }
             visit(at, entry, &completed);
         }
         next = end;
+    }
+    if let Some((size, _)) = followed.pinned
+        && size > checkpoint.size
+    {
+        return Err(Misbehaviour::Alarm(format!(
+            "the log's checkpoint has {} entries, fewer than the {size} this monitor verified \
+             before (--state)",
+            checkpoint.size
+        )));
     }
     if followed.frontier.root() != checkpoint.root {
         return Err(Misbehaviour::Alarm(format!(
@@ -306,6 +340,46 @@ pub async fn read_entries(
     followed.size = checkpoint.size;
     followed.root = checkpoint.root;
     Ok(())
+}
+
+/// The checkpoint an earlier run verified, from `--state` (none when the file is missing).
+fn read_state(path: &std::path::Path, origin: &str) -> Result<Option<(u64, Hash)>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let state: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    if state["origin"] != origin {
+        bail!(
+            "{}: the state of another log ({})",
+            path.display(),
+            state["origin"]
+        );
+    }
+    let size = state["size"].as_u64();
+    let root = state["root"]
+        .as_str()
+        .and_then(|r| base64::engine::general_purpose::STANDARD.decode(r).ok())
+        .and_then(|r| Hash::try_from(r.as_slice()).ok());
+    match (size, root) {
+        (Some(size), Some(root)) => Ok(Some((size, root))),
+        _ => bail!("{}: no `size` and base64 `root`", path.display()),
+    }
+}
+
+/// Keeps the last checkpoint verified in `--state`, replaced atomically.
+fn write_state(path: &std::path::Path, origin: &str, followed: &Followed) -> Result<()> {
+    let state = json!({
+        "origin": origin,
+        "size": followed.size,
+        "root": base64::engine::general_purpose::STANDARD.encode(followed.root),
+    });
+    let staged = path.with_extension("partial");
+    std::fs::write(&staged, format!("{state}\n"))
+        .and_then(|()| std::fs::rename(&staged, path))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Whether a JSON value holds the string `name` anywhere.

@@ -471,6 +471,26 @@ fn a_split_view_is_refused_by_the_witnesses_and_by_a_quorum_client() {
     let (honest_note, checked) =
         tlog_checkpoint_until(&honest, &keys.reader, &data, |_, c| c == &Ok(3));
     assert_eq!(checked, Ok(3));
+    // A monitor that keeps its state saw the honest history.
+    let state = dir.path().join("monitor.json");
+    let watched = |server: &Server, reader: &str| {
+        let url = format!("http://{}/tlog", server.addr);
+        let (key, state) = (data.join("log.pub"), state.to_str().expect("path"));
+        let args = [
+            "log",
+            "monitor",
+            &url,
+            "--once",
+            "--key",
+            reader,
+            "--state",
+            state,
+            "--log-key",
+            key.to_str().expect("path"),
+        ];
+        stepwise(&data, &args)
+    };
+    assert_eq!(watched(&honest, &keys.reader).status.code(), Some(0));
     drop(honest);
 
     // The same key, another history, longer than the witnessed one.
@@ -511,6 +531,11 @@ fn a_split_view_is_refused_by_the_witnesses_and_by_a_quorum_client() {
     let alarm = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{alarm}");
     assert!(alarm.contains("lacks the witnesses' quorum"), "{alarm}");
+    // Without witnesses, the monitor's state catches the other history.
+    let out = watched(&forked, &reader);
+    let alarm = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{alarm}");
+    assert!(alarm.contains("rewrote its past"), "{alarm}");
     assert!(
         forked
             .request("GET", "/metrics", None, None)
