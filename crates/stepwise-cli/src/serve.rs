@@ -76,16 +76,7 @@ pub fn serve(data: &DataDir, args: ServeArgs) -> Result<bool> {
             follow_interval: Duration::from_millis(args.follow_ms),
         },
     };
-    // Warnings and errors (a failed commit, a store that stopped answering) go to stderr.
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_ansi(false)
-        .try_init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = service_runtime()?;
     let store = config
         .store
         .as_deref()
@@ -100,6 +91,20 @@ pub fn serve(data: &DataDir, args: ServeArgs) -> Result<bool> {
     ))?;
     eprintln!("stepwise: stopped; every acknowledged event is durable");
     Ok(true)
+}
+
+/// The runtime of a long-running service (`serve`, `witness serve`), with its warnings and
+/// errors (a failed commit, a store that stopped answering, a witness that refused) on stderr.
+pub fn service_runtime() -> Result<tokio::runtime::Runtime> {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
+        .with_ansi(false)
+        .try_init();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// A database URL without its password.

@@ -92,15 +92,7 @@ fn serve(addr: SocketAddr, logs: &[String], dir: &Path, name: Option<&str>) -> R
         bail!("--log: the key of {} is given twice", twice.1.name());
     }
     let key = witness::key(dir, name)?;
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing_subscriber::filter::LevelFilter::INFO)
-        .with_ansi(false)
-        .try_init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = crate::serve::service_runtime()?;
     let vkey = key.verifier().encode();
     let origins: Vec<String> = logs.iter().map(|l| l.name().to_owned()).collect();
     let router = witness::router(dir, key, logs)?;

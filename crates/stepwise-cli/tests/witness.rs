@@ -350,6 +350,28 @@ fn tlog_checkpoint_until(
     }
 }
 
+/// A log witnessed by both witnesses (quorum: both), three entries long, with the cosigned
+/// checkpoint of its three entries as `/tlog/checkpoint` serves it.
+fn witnessed_story() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Keys,
+    OurWitness,
+    SpecWitness,
+    Server,
+    String,
+) {
+    let (dir, data, keys) = setup();
+    let ours = OurWitness::start(&dir.path().join("w1"), &data.join("log.pub"));
+    let spec = SpecWitness::start(&std::fs::read_to_string(data.join("log.pub")).expect("vkey"));
+    witness_both(&data, &ours, &spec, "both");
+    let server = Server::start(&data, &[]);
+    record_story(&server, &keys);
+    let (note, checked) = tlog_checkpoint_until(&server, &keys.reader, &data, |_, c| c == &Ok(3));
+    assert_eq!(checked, Ok(3), "{note}");
+    (dir, data, keys, ours, spec, server, note)
+}
+
 fn record_story(server: &Server, keys: &Keys) {
     let p1 = promise("p1", "user:ann", "user:bob", 5).to_string();
     assert_eq!(
@@ -372,14 +394,7 @@ fn record_story(server: &Server, keys: &Keys) {
 /// gone, and fails against a quorum its witnesses do not make.
 #[test]
 fn checkpoints_are_cosigned_by_two_witnesses_and_receipts_carry_them() {
-    let (dir, data, keys) = setup();
-    let ours = OurWitness::start(&dir.path().join("w1"), &data.join("log.pub"));
-    let spec = SpecWitness::start(&std::fs::read_to_string(data.join("log.pub")).expect("vkey"));
-    witness_both(&data, &ours, &spec, "both");
-    let server = Server::start(&data, &[]);
-    record_story(&server, &keys);
-    let (note, checked) = tlog_checkpoint_until(&server, &keys.reader, &data, |_, c| c == &Ok(3));
-    assert_eq!(checked, Ok(3), "{note}");
+    let (dir, data, keys, ours, spec, server, note) = witnessed_story();
     assert!(
         note.contains("\u{2014} ours.test/w1 ") && note.contains("\u{2014} spec.witness.test/w2 ")
     );
@@ -462,15 +477,7 @@ fn checkpoints_are_cosigned_by_two_witnesses_and_receipts_carry_them() {
 /// serving the first history's.
 #[test]
 fn a_split_view_is_refused_by_the_witnesses_and_by_a_quorum_client() {
-    let (dir, data, keys) = setup();
-    let ours = OurWitness::start(&dir.path().join("w1"), &data.join("log.pub"));
-    let spec = SpecWitness::start(&std::fs::read_to_string(data.join("log.pub")).expect("vkey"));
-    witness_both(&data, &ours, &spec, "both");
-    let honest = Server::start(&data, &[]);
-    record_story(&honest, &keys);
-    let (honest_note, checked) =
-        tlog_checkpoint_until(&honest, &keys.reader, &data, |_, c| c == &Ok(3));
-    assert_eq!(checked, Ok(3));
+    let (dir, data, keys, ours, spec, honest, honest_note) = witnessed_story();
     // A monitor that keeps its state saw the honest history.
     let state = dir.path().join("monitor.json");
     let watched = |server: &Server, reader: &str| {
@@ -493,26 +500,7 @@ fn a_split_view_is_refused_by_the_witnesses_and_by_a_quorum_client() {
     assert_eq!(watched(&honest, &keys.reader).status.code(), Some(0));
     drop(honest);
 
-    // The same key, another history, longer than the witnessed one.
-    let fork = dir.path().join("fork");
-    std::fs::create_dir_all(&fork).expect("dir");
-    for file in ["log.key", "log.pub", "stepwise.toml", "witnesses.txt"] {
-        std::fs::copy(data.join(file), fork.join(file)).expect("copy");
-    }
-    let mallory = key(&fork, "recorder", Some("user:mallory"), None);
-    let reader = key(&fork, "reader", None, None);
-    let forked = Server::start(&fork, &[]);
-    for n in 0..4 {
-        let rating = json!({"kind": "rating", "at": ago(1.0), "rater": "user:mallory",
-            "subject": format!("user:x{n}"), "value": 1});
-        let r = forked.request(
-            "POST",
-            "/v1/events",
-            Some(&mallory),
-            Some(&rating.to_string()),
-        );
-        assert_eq!(r.status, 201, "{}", r.body);
-    }
+    let (fork, forked, reader) = fork_of(&data, &dir.path().join("fork"));
     let refused = |st: &SpecState| st.answers.contains(&422);
     let deadline = Instant::now() + Duration::from_secs(30);
     while !refused(&spec.state.lock().expect("state")) && Instant::now() < deadline {
@@ -543,36 +531,7 @@ fn a_split_view_is_refused_by_the_witnesses_and_by_a_quorum_client() {
             .contains("stepwise_witnessed_log_size 0")
     );
 
-    // Submitted by hand to our witness: 409 with its size from 0, 422 from its size.
-    let cons = forked.request(
-        "GET",
-        "/v1/log/proof/consistency?old=3&new=5",
-        Some(&reader),
-        None,
-    );
-    let proof: Vec<String> = cons.json()["proof"]
-        .as_array()
-        .expect("proof")
-        .iter()
-        .map(|h| B64.encode(unhex(h.as_str().expect("hex"))))
-        .collect();
-    let newest = forked
-        .request("GET", "/v1/log/checkpoint", Some(&reader), None)
-        .body;
-    let conflict = request(
-        ours.addr,
-        "POST",
-        "/add-checkpoint",
-        None,
-        Some(&format!("old 0\n\n{newest}")),
-    );
-    assert_eq!((conflict.status, conflict.body.as_str()), (409, "3\n"));
-    assert_eq!(conflict.header("content-type"), Some("text/x.tlog.size"));
-    let body = format!("old 3\n{}\n\n{newest}", proof.join("\n"));
-    assert_eq!(
-        request(ours.addr, "POST", "/add-checkpoint", None, Some(&body)).status,
-        422
-    );
+    submitted_by_hand(&forked, &reader, ours.addr);
     // What the witness serves monitors is still the honest log's checkpoint of size 3.
     let origin = log_key(&data).name().to_owned();
     let monitored = request(
@@ -612,6 +571,60 @@ fn a_monitor_follows_the_log_and_sees_a_pseudonym(server: &Server, data: &Path, 
     assert_eq!(
         (last["size"].as_u64(), last["cosigned_by"].clone()),
         (Some(3), json!(["W1", "W2"]))
+    );
+}
+
+/// The same log key, another history, longer than the witnessed one: a server on a copy of
+/// `data`'s keys and policies with an empty store, with four ratings of its own. Returns its
+/// data directory, the server and a reader key.
+fn fork_of(data: &Path, fork: &Path) -> (std::path::PathBuf, Server, String) {
+    std::fs::create_dir_all(fork).expect("dir");
+    for file in ["log.key", "log.pub", "stepwise.toml", "witnesses.txt"] {
+        std::fs::copy(data.join(file), fork.join(file)).expect("copy");
+    }
+    let mallory = key(fork, "recorder", Some("user:mallory"), None);
+    let reader = key(fork, "reader", None, None);
+    let forked = Server::start(fork, &[]);
+    for n in 0..4 {
+        let rating = json!({"kind": "rating", "at": ago(1.0), "rater": "user:mallory",
+            "subject": format!("user:x{n}"), "value": 1});
+        let r = forked.request(
+            "POST",
+            "/v1/events",
+            Some(&mallory),
+            Some(&rating.to_string()),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    (fork.to_owned(), forked, reader)
+}
+
+/// The fork's checkpoint submitted by hand to our witness, which cosigned size 3 of the other
+/// history: 409 with its size from 0, 422 from its size.
+fn submitted_by_hand(forked: &Server, reader: &str, witness: SocketAddr) {
+    let cons = forked.request(
+        "GET",
+        "/v1/log/proof/consistency?old=3&new=5",
+        Some(reader),
+        None,
+    );
+    let proof: Vec<String> = cons.json()["proof"]
+        .as_array()
+        .expect("proof")
+        .iter()
+        .map(|h| B64.encode(unhex(h.as_str().expect("hex"))))
+        .collect();
+    let newest = forked
+        .request("GET", "/v1/log/checkpoint", Some(reader), None)
+        .body;
+    let from_zero = format!("old 0\n\n{newest}");
+    let conflict = request(witness, "POST", "/add-checkpoint", None, Some(&from_zero));
+    assert_eq!((conflict.status, conflict.body.as_str()), (409, "3\n"));
+    assert_eq!(conflict.header("content-type"), Some("text/x.tlog.size"));
+    let body = format!("old 3\n{}\n\n{newest}", proof.join("\n"));
+    assert_eq!(
+        request(witness, "POST", "/add-checkpoint", None, Some(&body)).status,
+        422
     );
 }
 
