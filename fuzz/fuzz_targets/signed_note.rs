@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stepwise::ledger::cosign::CosignerKey;
+use stepwise::ledger::cosign::{CosignerAlgorithm, CosignerKey};
 use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, SignedNote};
 
 fuzz_target!(|data: &[u8]| {
@@ -11,9 +11,13 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let log = LogSigner::from_seed("fuzz.example/log", [1; 32]).expect("name");
-    let witness = CosignerKey::from_seed("fuzz.example/w", [2; 32]).expect("name");
+    let witness = CosignerKey::from_seed("fuzz.example/w", CosignerAlgorithm::Ed25519, [2; 32])
+        .expect("name");
+    let pq = CosignerKey::from_seed("fuzz.example/pq", CosignerAlgorithm::MlDsa44, [3; 32])
+        .expect("name");
     if let Ok(note) = SignedNote::parse(text) {
         let _ = witness.verifier().cosigned(&note);
+        let _ = pq.verifier().cosigned(&note);
         let _ = Checkpoint::parse(note.text);
     }
     if let Ok(checkpoint) = log.verifier().verify_checkpoint(text) {

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use stepwise::ledger::cosign::CosignerAlgorithm;
 use stepwise::ledger::note::LogVerifier;
 use stepwise::ledger::witness_policy::WitnessPolicy;
 use stepwise_server::witness;
@@ -31,6 +32,10 @@ pub enum WitnessCommand {
         /// The witness's name, a schema-less URL (used when its key is created).
         #[arg(long)]
         name: Option<String>,
+        /// The kind of cosignature its key makes (chosen when it is created; default ml-dsa-44,
+        /// as C2SP tlog-cosignature recommends).
+        #[arg(long, value_enum)]
+        algorithm: Option<Algorithm>,
     },
     /// Print the witness's verifier key (creating the key if new): what a log's tlog-policy
     /// file names it by.
@@ -41,14 +46,40 @@ pub enum WitnessCommand {
         /// The witness's name (used when its key is created).
         #[arg(long)]
         name: Option<String>,
+        /// The kind of cosignature its key makes (chosen when it is created).
+        #[arg(long, value_enum)]
+        algorithm: Option<Algorithm>,
     },
+}
+
+/// The kinds of cosignature (C2SP tlog-cosignature).
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Algorithm {
+    /// ML-DSA-44 (FIPS 204), post-quantum.
+    #[value(name = "ml-dsa-44")]
+    MlDsa44,
+    /// Ed25519 `cosignature/v1`.
+    Ed25519,
+}
+
+impl From<Algorithm> for CosignerAlgorithm {
+    fn from(a: Algorithm) -> Self {
+        match a {
+            Algorithm::MlDsa44 => Self::MlDsa44,
+            Algorithm::Ed25519 => Self::Ed25519,
+        }
+    }
 }
 
 /// Runs a `witness` subcommand.
 pub fn run(cmd: WitnessCommand, out: &mut Out) -> Result<bool> {
     match cmd {
-        WitnessCommand::Key { dir, name } => {
-            let key = witness::key(&dir, name.as_deref())?;
+        WitnessCommand::Key {
+            dir,
+            name,
+            algorithm,
+        } => {
+            let key = witness::key(&dir, name.as_deref(), algorithm.map(Into::into))?;
             let vkey = key.verifier().encode();
             out.emit(&json!({ "name": key.name(), "vkey": vkey }), |w| {
                 writeln!(w, "{vkey}")
@@ -60,7 +91,14 @@ pub fn run(cmd: WitnessCommand, out: &mut Out) -> Result<bool> {
             logs,
             dir,
             name,
-        } => serve(addr, &logs, &dir, name.as_deref()),
+            algorithm,
+        } => serve(
+            addr,
+            &logs,
+            &dir,
+            name.as_deref(),
+            algorithm.map(Into::into),
+        ),
     }
 }
 
@@ -79,7 +117,13 @@ pub fn log_key(text: &str, flag: &str) -> Result<LogVerifier> {
     LogVerifier::parse(&key_text).with_context(|| flag.to_owned())
 }
 
-fn serve(addr: SocketAddr, logs: &[String], dir: &Path, name: Option<&str>) -> Result<bool> {
+fn serve(
+    addr: SocketAddr,
+    logs: &[String],
+    dir: &Path,
+    name: Option<&str>,
+    algorithm: Option<CosignerAlgorithm>,
+) -> Result<bool> {
     let logs = logs
         .iter()
         .map(|l| log_key(l, "--log"))
@@ -91,7 +135,7 @@ fn serve(addr: SocketAddr, logs: &[String], dir: &Path, name: Option<&str>) -> R
     {
         bail!("--log: the key of {} is given twice", twice.1.name());
     }
-    let key = witness::key(dir, name)?;
+    let key = witness::key(dir, name, algorithm)?;
     let runtime = crate::serve::service_runtime()?;
     let vkey = key.verifier().encode();
     let origins: Vec<String> = logs.iter().map(|l| l.name().to_owned()).collect();

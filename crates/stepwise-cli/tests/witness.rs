@@ -395,6 +395,13 @@ fn record_story(server: &Server, keys: &Keys) {
 #[test]
 fn checkpoints_are_cosigned_by_two_witnesses_and_receipts_carry_them() {
     let (dir, data, keys, ours, spec, server, note) = witnessed_story();
+    // Our witness cosigns with ML-DSA-44 (its default, 2,420-byte signatures), the other with
+    // Ed25519: the quorum takes both kinds.
+    let line = |name: &str| note.lines().find(|l| l.contains(name)).map_or(0, str::len);
+    assert!(
+        line("ours.test/w1") > 3000 && line("spec.witness.test/w2") < 200,
+        "{note}"
+    );
     assert!(
         note.contains("\u{2014} ours.test/w1 ") && note.contains("\u{2014} spec.witness.test/w2 ")
     );
@@ -450,7 +457,8 @@ fn checkpoints_are_cosigned_by_two_witnesses_and_receipts_carry_them() {
     assert!(text.contains("cosigned by W1, W2"), "{text}");
 
     // A reader who also asks a third witness, which never saw this log, refuses it.
-    let third = stepwise::ledger::cosign::CosignerKey::from_seed("third.test", [3; 32])
+    use stepwise::ledger::cosign::{CosignerAlgorithm, CosignerKey};
+    let third = CosignerKey::from_seed("third.test", CosignerAlgorithm::Ed25519, [3; 32])
         .expect("key")
         .verifier()
         .encode();

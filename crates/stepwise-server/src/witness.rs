@@ -16,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use stepwise::ledger::cosign::CosignerKey;
+use stepwise::ledger::cosign::{CosignerAlgorithm, CosignerKey};
 use stepwise::ledger::note::LogVerifier;
 use stepwise::ledger::witness::{MAX_BODY_BYTES, Refusal, SIZE_MEDIA_TYPE};
 use stepwise_store::StoreError;
@@ -50,8 +50,13 @@ pub enum WitnessError {
 }
 
 /// The witness's key: read from `dir/witness.key`, or created there (readable by the owner
-/// only) under `name` on first start. A `name` that differs from an existing key's is an error.
-pub fn key(dir: &Path, name: Option<&str>) -> Result<CosignerKey, WitnessError> {
+/// only) under `name` with `algorithm` (default ML-DSA-44, as the specification recommends) on
+/// first start. A `name` or an `algorithm` that differs from an existing key's is an error.
+pub fn key(
+    dir: &Path,
+    name: Option<&str>,
+    algorithm: Option<CosignerAlgorithm>,
+) -> Result<CosignerKey, WitnessError> {
     let path = dir.join(KEY_FILE);
     let file = |source| WitnessError::File {
         path: path.clone(),
@@ -68,11 +73,20 @@ pub fn key(dir: &Path, name: Option<&str>) -> Result<CosignerKey, WitnessError> 
                     key.name()
                 )));
             }
+            let held = key.verifier().algorithm();
+            if let Some(wanted) = algorithm.filter(|a| *a != held) {
+                return Err(WitnessError::Key(format!(
+                    "{} holds an {held:?} key, not an {wanted:?} one",
+                    path.display()
+                )));
+            }
             Ok(key)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let name = name.unwrap_or("localhost/stepwise-witness");
-            let key = CosignerKey::generate(name).map_err(|e| WitnessError::Key(e.to_string()))?;
+            let algorithm = algorithm.unwrap_or(CosignerAlgorithm::MlDsa44);
+            let key = CosignerKey::generate(name, algorithm)
+                .map_err(|e| WitnessError::Key(e.to_string()))?;
             std::fs::create_dir_all(dir).map_err(file)?;
             write_secret(&path, &key.encode()).map_err(file)?;
             Ok(key)

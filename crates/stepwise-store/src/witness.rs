@@ -135,7 +135,11 @@ impl WitnessState {
                 return Ok(Err(refusal));
             }
         };
-        let line = key.cosign(&checkpoint, now);
+        let Some(line) = key.cosign(&checkpoint, now) else {
+            return Ok(Err(Refusal::BadRequest(
+                "an origin over 255 bytes cannot be cosigned with ML-DSA-44".into(),
+            )));
+        };
         // What monitors read: the checkpoint, the log's signatures this witness verified, and
         // its own cosignature.
         let signed = SignedNote::parse(&request.checkpoint)

@@ -37,7 +37,7 @@ impl KeyType {
     fn what(self) -> &'static str {
         match self {
             Self::Log => "an Ed25519 signed-note key",
-            Self::Cosigner => "an Ed25519 cosignature/v1 key",
+            Self::Cosigner => "an Ed25519 cosignature key; or 0x06, an ML-DSA-44 one",
         }
     }
 }
@@ -141,7 +141,7 @@ pub enum NoteError {
     },
 }
 
-fn check_name(name: &str) -> Result<(), NoteError> {
+pub(super) fn check_name(name: &str) -> Result<(), NoteError> {
     if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
         return Err(NoteError::InvalidKeyName {
             name: name.to_owned(),
@@ -167,7 +167,7 @@ pub(super) fn hex_id(id: [u8; KEY_ID_LEN]) -> String {
     format!("{:08x}", u32::from_be_bytes(id))
 }
 
-fn parse_hex_id(s: &str) -> Option<[u8; KEY_ID_LEN]> {
+pub(super) fn parse_hex_id(s: &str) -> Option<[u8; KEY_ID_LEN]> {
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
@@ -175,7 +175,7 @@ fn parse_hex_id(s: &str) -> Option<[u8; KEY_ID_LEN]> {
 }
 
 /// Splits `<name>+<hex id>+<base64>`; the base64 part may itself contain '+'.
-fn split_key_text(text: &str) -> Option<(&str, &str, &str)> {
+pub(super) fn split_key_text(text: &str) -> Option<(&str, &str, &str)> {
     let mut parts = text.splitn(3, '+');
     Some((parts.next()?, parts.next()?, parts.next()?))
 }
@@ -217,7 +217,7 @@ fn decode_key_material(b64: &str, alg_wanted: u8) -> Result<[u8; 32], MaterialEr
 }
 
 /// Best-effort overwrite of secret bytes before they are freed.
-fn wipe(bytes: &mut [u8]) {
+pub(super) fn wipe(bytes: &mut [u8]) {
     bytes.fill(0);
     std::hint::black_box(bytes);
 }

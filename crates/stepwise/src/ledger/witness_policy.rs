@@ -390,11 +390,17 @@ fn define(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::cosign::CosignerKey;
+    use crate::ledger::cosign::{CosignerAlgorithm, CosignerKey};
     use crate::ledger::note::LogSigner;
 
     fn witness(n: u8) -> CosignerKey {
-        CosignerKey::from_seed(&format!("w{n}.example"), [n; 32]).expect("name")
+        // Odd witnesses sign with ML-DSA-44, even ones with Ed25519.
+        let alg = if n % 2 == 1 {
+            CosignerAlgorithm::MlDsa44
+        } else {
+            CosignerAlgorithm::Ed25519
+        };
+        CosignerKey::from_seed(&format!("w{n}.example"), alg, [n; 32]).expect("name")
     }
 
     fn log() -> LogSigner {
@@ -426,7 +432,9 @@ mod tests {
         };
         let mut note = log().sign_checkpoint(&cp).expect("signs");
         for &n in cosigners {
-            note += &witness(n).cosign(&cp, 1_800_000_000 + u64::from(n));
+            note += &witness(n)
+                .cosign(&cp, 1_800_000_000 + u64::from(n))
+                .expect("cosigns");
         }
         note
     }
@@ -475,9 +483,10 @@ mod tests {
         assert_ne!(forged, good);
         assert!(p.verify(None, &forged).is_err());
         // Unknown keys are ignored.
-        let stranger = CosignerKey::from_seed("stranger", [77; 32]).expect("name");
+        let stranger =
+            CosignerKey::from_seed("stranger", CosignerAlgorithm::Ed25519, [77; 32]).expect("name");
         let cp = Checkpoint::parse(&good[..good.find("\n\n").unwrap_or(0) + 1]).expect("body");
-        let with_stranger = good + &stranger.cosign(&cp, 5);
+        let with_stranger = good + &stranger.cosign(&cp, 5).expect("cosigns");
         assert!(p.verify(None, &with_stranger).is_ok());
     }
 
@@ -529,7 +538,7 @@ mod tests {
             (
                 format!("witness A {}\nquorum A\n", log().verifier().encode()),
                 1,
-                "cosignature/v1 key",
+                "Ed25519 cosignature key",
             ),
             (format!("log {w1}\nquorum none\n"), 1, "signed-note key"),
             ("frobnicate\nquorum none\n".into(), 1, "unknown keyword"),
