@@ -2,22 +2,34 @@
 //! never a panic, never a note accepted without a valid signature.
 #![no_main]
 
+use std::sync::LazyLock;
+
 use libfuzzer_sys::fuzz_target;
-use stepwise::ledger::cosign::{CosignerAlgorithm, CosignerKey};
+use stepwise::ledger::cosign::{CosignerAlgorithm, CosignerKey, CosignerVerifier};
 use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, SignedNote};
+
+/// The keys, made once (an ML-DSA-44 key takes far longer to make than an input to check).
+static KEYS: LazyLock<(LogSigner, CosignerVerifier, CosignerVerifier)> = LazyLock::new(|| {
+    let key = |name, alg, seed| {
+        CosignerKey::from_seed(name, alg, [seed; 32])
+            .expect("name")
+            .verifier()
+    };
+    (
+        LogSigner::from_seed("fuzz.example/log", [1; 32]).expect("name"),
+        key("fuzz.example/w", CosignerAlgorithm::Ed25519, 2),
+        key("fuzz.example/pq", CosignerAlgorithm::MlDsa44, 3),
+    )
+});
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let log = LogSigner::from_seed("fuzz.example/log", [1; 32]).expect("name");
-    let witness = CosignerKey::from_seed("fuzz.example/w", CosignerAlgorithm::Ed25519, [2; 32])
-        .expect("name");
-    let pq = CosignerKey::from_seed("fuzz.example/pq", CosignerAlgorithm::MlDsa44, [3; 32])
-        .expect("name");
+    let (log, witness, pq) = &*KEYS;
     if let Ok(note) = SignedNote::parse(text) {
-        let _ = witness.verifier().cosigned(&note);
-        let _ = pq.verifier().cosigned(&note);
+        let _ = witness.cosigned(&note);
+        let _ = pq.cosigned(&note);
         let _ = Checkpoint::parse(note.text);
     }
     if let Ok(checkpoint) = log.verifier().verify_checkpoint(text) {
