@@ -197,3 +197,101 @@ impl WitnessState {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stepwise::ledger::cosign::CosignerAlgorithm;
+    use stepwise::ledger::merkle::{Frontier, consistency_proof, leaf_hash};
+    use stepwise::ledger::note::{Checkpoint, LogSigner};
+
+    fn log() -> LogSigner {
+        LogSigner::from_seed("log.example/state", [6; 32]).expect("name")
+    }
+
+    /// The signed checkpoint of a tree of `n` made-up leaves, and the leaves.
+    fn tree(n: u64, salt: u8) -> (String, Vec<Hash>) {
+        let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&[salt, i as u8])).collect();
+        let mut f = Frontier::new();
+        for leaf in &leaves {
+            f.push(*leaf, &mut Vec::new());
+        }
+        let cp = Checkpoint {
+            origin: "log.example/state".into(),
+            size: n,
+            root: f.root(),
+            extensions: Vec::new(),
+        };
+        (log().sign_checkpoint(&cp).expect("signs"), leaves)
+    }
+
+    fn body(old: u64, new: u64, salt: u8) -> Vec<u8> {
+        let (checkpoint, leaves) = tree(new, salt);
+        let proof = if old == 0 || old == new {
+            Vec::new()
+        } else {
+            consistency_proof(leaves.as_slice(), old, new).expect("proof")
+        };
+        AddCheckpoint {
+            old_size: old,
+            proof,
+            checkpoint,
+        }
+        .encode()
+        .into_bytes()
+    }
+
+    #[test]
+    fn a_witness_cosigns_what_extends_its_last_and_keeps_what_it_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("witness.db");
+        let key =
+            CosignerKey::from_seed("w.example", CosignerAlgorithm::Ed25519, [1; 32]).expect("name");
+        let logs = [log().verifier()];
+        let mut state = WitnessState::open(&path).expect("opens");
+        let add = |state: &mut WitnessState, body: Vec<u8>| {
+            state
+                .add_checkpoint(&body, &logs, &key, 1_800_000_000)
+                .expect("the state answers")
+        };
+        assert!(add(&mut state, body(0, 4, 0)).is_ok());
+        assert!(add(&mut state, body(4, 9, 0)).is_ok());
+        // Another history of the same log: 409 from 0, 422 from its size; both kept.
+        assert_eq!(add(&mut state, body(0, 12, 1)), Err(Refusal::Conflict(9)));
+        assert!(matches!(
+            add(&mut state, body(9, 12, 1)),
+            Err(Refusal::Unprocessable(_))
+        ));
+        // An unknown log is refused and not kept (its signature proves nothing).
+        let stranger = LogSigner::from_seed("log.example/other", [7; 32]).expect("name");
+        let cp = Checkpoint {
+            origin: "log.example/other".into(),
+            size: 0,
+            root: stepwise::ledger::merkle::empty_root(),
+            extensions: Vec::new(),
+        };
+        let note = stranger.sign_checkpoint(&cp).expect("signs");
+        let unknown = format!("old 0\n\n{note}").into_bytes();
+        assert!(matches!(
+            add(&mut state, unknown),
+            Err(Refusal::UnknownLog(_))
+        ));
+        drop(state);
+
+        // Reopened: it still stands at 9, and serves that checkpoint with its cosignature.
+        let state = WitnessState::open(&path).expect("reopens");
+        let served = state
+            .checkpoint(&origin_hash("log.example/state"))
+            .expect("reads")
+            .expect("a checkpoint");
+        assert!(served.contains("\n9\n") && served.contains("\u{2014} w.example "));
+        let refused = state.refused().expect("reads");
+        let statuses: Vec<u16> = refused.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, [409, 422]);
+        assert!(
+            refused
+                .iter()
+                .all(|r| r.body.contains("log.example/state\n12\n"))
+        );
+    }
+}

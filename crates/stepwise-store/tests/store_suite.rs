@@ -185,6 +185,7 @@ suite!(
     the_store_works_inside_spawn_blocking,
     decisions_are_kept_in_order_and_read_by_principal_time_and_page,
     erasing_a_principal_revokes_its_keys_and_renames_it_in_the_decision_log,
+    witnessed_checkpoints_are_kept_and_the_largest_is_the_latest,
 );
 
 /// A made-up entry: stores never check hashes, so any 32 bytes do.
@@ -231,6 +232,35 @@ fn an_empty_store_has_nothing<D: Db>(db: &D) -> TestResult {
     assert_eq!(store.checkpoints()?, []);
     assert_eq!(store.keys()?, []);
     assert_eq!(store.key_by_hash(&[0; 32])?, None);
+    Ok(())
+}
+
+/// The checkpoints the witnesses' quorum cosigned: the largest is the latest; keeping a size
+/// again with more cosignatures replaces its note, never its root.
+fn witnessed_checkpoints_are_kept_and_the_largest_is_the_latest<D: Db>(db: &D) -> TestResult {
+    use stepwise_store::WitnessedStore as _;
+    let mut store = db.connect()?;
+    assert_eq!(store.latest_witnessed()?, None);
+    store.put_witnessed(&checkpoint(5))?;
+    store.put_witnessed(&checkpoint(3))?;
+    assert_eq!(store.latest_witnessed()?, Some(checkpoint(5)));
+    let more = StoredCheckpoint {
+        note: format!("{}\u{2014} w2 AAAA\n", checkpoint(5).note),
+        ..checkpoint(5)
+    };
+    store.put_witnessed(&more)?;
+    assert_eq!(store.latest_witnessed()?, Some(more.clone()));
+    let other_root = StoredCheckpoint {
+        root: [9; 32],
+        note: "another history".into(),
+        ..checkpoint(5)
+    };
+    store.put_witnessed(&other_root)?;
+    assert_eq!(
+        store.latest_witnessed()?,
+        Some(more),
+        "a root never changes"
+    );
     Ok(())
 }
 
