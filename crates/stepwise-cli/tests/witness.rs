@@ -740,3 +740,129 @@ fn a_receipt_replays_through_the_tiles_across_a_policy_change() {
     assert_eq!(code, Some(1), "{text}");
     assert!(text.contains("signed"), "{text}");
 }
+
+/// A TLS-terminating proxy in front of `target` on a fresh port, with a self-signed certificate
+/// for `localhost`: the port, and the certificate's PEM file (what a client must trust).
+fn https_proxy(target: SocketAddr, dir: &Path) -> (u16, std::path::PathBuf) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+    let pem = dir.join("localhost.pem");
+    std::fs::write(&pem, certified.cert.pem()).expect("write");
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![certified.cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                certified.signing_key.serialize_der(),
+            )),
+        )
+        .expect("config");
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let (Ok(mut tls), Ok(mut plain)) = (
+                        acceptor.accept(tcp).await,
+                        tokio::net::TcpStream::connect(target).await,
+                    ) else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+                });
+            }
+        });
+    });
+    (port, pem)
+}
+
+/// The monitor and a receipt's replay read a log served over HTTPS, trusting its certificate
+/// through `SSL_CERT_FILE`; a certificate nobody trusts is refused, and says so.
+#[test]
+fn a_log_is_read_over_https_with_the_roots_the_machine_trusts() {
+    let (dir, data, keys) = setup();
+    let server = Server::start(&data, &[]);
+    record_story(&server, &keys);
+    let (port, pem) = https_proxy(server.addr, dir.path());
+    let url = format!("https://localhost:{port}/tlog");
+    let run = |trust: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_stepwise"))
+            .arg("--data")
+            .arg(&data)
+            .args(args)
+            .env("SSL_CERT_FILE", trust)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .expect("runs")
+    };
+    let key = data.join("log.pub");
+    let key = key.to_str().expect("path");
+    let monitor = [
+        "log",
+        "monitor",
+        &url,
+        "--once",
+        "--key",
+        &keys.reader,
+        "--log-key",
+        key,
+    ];
+    let out = run(&pem, &monitor);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("checkpoint 3 verified"), "{text}");
+
+    let ask = json!({"subject": "user:ann", "capability": "propose", "stake": 3, "receipt": true});
+    let answer = server.request(
+        "POST",
+        "/v1/decide",
+        Some(&keys.reader),
+        Some(&ask.to_string()),
+    );
+    let receipt = dir.path().join("r.json");
+    std::fs::write(&receipt, &answer.body).expect("write");
+    let replay = [
+        "receipt",
+        "verify",
+        receipt.to_str().expect("path"),
+        "--log-key",
+        key,
+        "--replay",
+        &url,
+        "--key",
+        &keys.reader,
+    ];
+    let out = run(&pem, &replay);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Trusting nothing (an empty file of roots): the handshake fails, named.
+    let empty = dir.path().join("none.pem");
+    std::fs::write(&empty, "").expect("write");
+    let out = run(&empty, &monitor);
+    let why = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{why}");
+    assert!(why.contains("certificate"), "{why}");
+}

@@ -1,12 +1,15 @@
 //! A small HTTP/1.1 client for what stepwise reads from and sends to other servers: witness
-//! submissions, and the tiles a monitor or a receipt's replay reads. Plain `http://` only;
-//! every request has a deadline and every answer a size limit.
+//! submissions, and the tiles a monitor or a receipt's replay reads. `http://` and `https://`
+//! (rustls; the server's certificate must chain to a root this machine trusts — its system
+//! store, or the file `SSL_CERT_FILE` names); every request has a deadline and every answer a
+//! size limit.
 
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Bytes;
 use hyper::{Method, Request};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -47,7 +50,7 @@ pub struct Answer {
 /// A keep-alive HTTP client (one connection pool for all requests).
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    inner: Client<HttpConnector, Full<Bytes>>,
+    inner: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     timeout: Duration,
     bearer: Option<String>,
 }
@@ -55,9 +58,15 @@ pub struct HttpClient {
 impl HttpClient {
     /// A client whose every request must be answered within `timeout`.
     pub fn new(timeout: Duration) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(timeout));
+        let mut http = HttpConnector::new();
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(timeout));
+        http.enforce_http(false);
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config())
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
         Self {
             inner: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
@@ -98,13 +107,8 @@ impl HttpClient {
             url: url.to_owned(),
             problem: problem.to_owned(),
         };
-        if url.starts_with("https://") {
-            return Err(bad_url(
-                "https is not built in; reach it through a local TLS-terminating proxy",
-            ));
-        }
-        if !url.starts_with("http://") {
-            return Err(bad_url("not an http:// URL"));
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(bad_url("not an http:// or https:// URL"));
         }
         let uri: hyper::Uri = url.parse().map_err(|_| bad_url("not a valid URL"))?;
         let mut request = Request::builder().method(method).uri(uri);
@@ -117,7 +121,8 @@ impl HttpClient {
         let request = request
             .body(Full::new(body))
             .map_err(|e| bad_url(&e.to_string()))?;
-        let io = |e: &dyn std::fmt::Display| ClientError::Io(url.to_owned(), e.to_string());
+        let io =
+            |e: &(dyn std::error::Error + 'static)| ClientError::Io(url.to_owned(), describe(e));
         let exchange = async {
             let response = self.inner.request(request).await.map_err(|e| io(&e))?;
             let status = response.status().as_u16();
@@ -129,7 +134,7 @@ impl HttpClient {
             let body = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
                 .collect()
                 .await
-                .map_err(|e| io(&e))?
+                .map_err(|e| io(&*e))?
                 .to_bytes();
             Ok(Answer {
                 status,
@@ -141,4 +146,37 @@ impl HttpClient {
             .await
             .map_err(|_| ClientError::Timeout(url.to_owned(), self.timeout))?
     }
+}
+
+/// TLS with ring and the roots this machine trusts (its system store; `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` as OpenSSL reads them). With none, an HTTPS request fails its handshake,
+/// naming the certificate it could not trust.
+// ring's provider, though rustls now prefers aws-lc-rs (for post-quantum key exchange): ring
+// builds with no C toolchain beyond the compiler CI has; aws-lc-rs needs CMake.
+#[allow(deprecated)]
+fn tls_config() -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("ring supports TLS 1.2 and 1.3")
+    .with_root_certificates(roots)
+    .with_no_client_auth()
+}
+
+/// An error with its causes, the way a person reads it (the client's own message alone is
+/// "client error (Connect)").
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
