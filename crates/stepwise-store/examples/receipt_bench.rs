@@ -3,8 +3,11 @@
 //! key alone, against the limits the issue sets: built in ≤ 2 ms p50, verified in ≤ 5 ms.
 //!
 //! ```text
-//! cargo run --release -p stepwise-store --example receipt_bench -- [ENTRIES] [ROUNDS]
+//! cargo run --release -p stepwise-store --example receipt_bench -- [ENTRIES] [ROUNDS] [witnessed]
 //! ```
+//!
+//! `witnessed`: the checkpoint carries the cosignatures of two witnesses, one ML-DSA-44 and one
+//! Ed25519 (as a receipt of a witnessed log does), and verifying also checks their quorum.
 //!
 //! Each round picks 21 entries at random (the first standing for the policy entry), reads
 //! their bytes and inclusion proofs against the latest checkpoint, signs the decision, and
@@ -29,6 +32,7 @@ fn main() -> Result<(), Failure> {
     let mut args = std::env::args().skip(1);
     let entries: u64 = args.next().map_or(Ok(841_372), |a| a.parse())?;
     let rounds: usize = args.next().map_or(Ok(500), |a| a.parse())?;
+    let witnessed = args.next().as_deref() == Some("witnessed");
     let dir = tempfile::tempdir()?;
     let store = SqliteStore::open(&dir.path().join("ledger.sqlite"))?;
     let signer = LogSigner::from_seed("bench.example/log", [3; 32])?;
@@ -51,8 +55,15 @@ fn main() -> Result<(), Failure> {
         ledger.size(),
         started.elapsed().as_secs_f64()
     );
-    let checkpoint = ledger.checkpoint().clone();
+    let mut checkpoint = ledger.checkpoint().clone();
     let verifier = signer.verifier();
+    let policy = if witnessed {
+        let (note, policy) = cosigned(&checkpoint.note)?;
+        checkpoint.note = note;
+        Some(policy)
+    } else {
+        None
+    };
     let (mut build, mut verify) = (Vec::new(), Vec::new());
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
     for _ in 0..rounds {
@@ -78,6 +89,10 @@ fn main() -> Result<(), Failure> {
         let t = Instant::now();
         let read: Receipt = serde_json::from_slice(&text)?;
         let checked = read.verify(&verifier);
+        if let Some(policy) = &policy {
+            read.verify_witnessed(&verifier, policy)
+                .map_err(|f| format!("the quorum does not verify: {f:?}"))?;
+        }
         verify.push(t.elapsed());
         // The stand-in for the policy entry is an ordinary entry: that one failure only.
         match checked {
@@ -87,7 +102,12 @@ fn main() -> Result<(), Failure> {
         }
     }
     let size = ledger.store().size()?;
-    for (what, times, limit) in [("built", build, 2.0), ("verified", verify, 5.0)] {
+    let verified = if witnessed {
+        "verified with its witnesses' quorum"
+    } else {
+        "verified"
+    };
+    for (what, times, limit) in [("built", build, 2.0), (verified, verify, 5.0)] {
         let (p50, p90) = percentiles(times);
         println!(
             "receipt {what} (21 entries, log of {size}): p50 {:.3} ms, p90 {:.3} ms; p50 is {:.2} of the {limit} ms limit",
@@ -97,6 +117,32 @@ fn main() -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// The checkpoint `note` with the cosignatures of an ML-DSA-44 and an Ed25519 witness, and the
+/// tlog-policy that requires both.
+fn cosigned(
+    note: &str,
+) -> Result<(String, stepwise::ledger::witness_policy::WitnessPolicy), Failure> {
+    use stepwise::ledger::cosign::{CosignerAlgorithm, CosignerKey};
+    let body = &note[..note.find("\n\n").ok_or("no blank line")? + 1];
+    let checkpoint = stepwise::ledger::note::Checkpoint::parse(body)?;
+    let pq = CosignerKey::from_seed("pq.bench.example", CosignerAlgorithm::MlDsa44, [4; 32])?;
+    let ed = CosignerKey::from_seed("ed.bench.example", CosignerAlgorithm::Ed25519, [5; 32])?;
+    let mut cosigned = note.to_owned();
+    for key in [&pq, &ed] {
+        cosigned.push_str(
+            &key.cosign(&checkpoint, 1_800_000_000)
+                .ok_or("origin too long")?,
+        );
+    }
+    let policy = format!(
+        "witness PQ {}\nwitness ED {}\ngroup both all PQ ED\nquorum both\n",
+        pq.verifier().encode(),
+        ed.verifier().encode()
+    );
+    let policy = stepwise::ledger::witness_policy::WitnessPolicy::parse(policy.as_bytes())?;
+    Ok((cosigned, policy))
 }
 
 fn percentiles(mut times: Vec<Duration>) -> (f64, f64) {
