@@ -4,10 +4,9 @@
 //! base64 in JSON, and the checkpoint is the exact signed note text.
 
 use crate::output::{Out, hex};
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use base64::Engine as _;
 use clap::Subcommand;
-use stepwise::ledger::note::LogVerifier;
 use stepwise_store::data_dir::DataDir;
 
 #[derive(Subcommand)]
@@ -194,14 +193,7 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
 fn verify(data: &DataDir, key: Option<String>, out: &mut Out) -> Result<bool> {
     let verifier = match key {
         None => data.verifier()?,
-        Some(text) => {
-            let text = if std::path::Path::new(&text).is_file() {
-                std::fs::read_to_string(&text).with_context(|| format!("reading {text}"))?
-            } else {
-                text
-            };
-            LogVerifier::parse(text.trim()).context("--key")?
-        }
+        Some(text) => crate::witness::log_key(&text, "--key")?,
     };
     let store = data.open_store()?;
     // The operators as the log names them; nothing is opened or created.

@@ -26,30 +26,38 @@ pub enum WitnessCommand {
         /// (repeatable).
         #[arg(long = "log", value_name = "VKEY", required = true)]
         logs: Vec<String>,
-        /// The witness's directory: its key (`witness.key`) and state (`witness.db`).
-        #[arg(long, default_value = "stepwise-witness")]
-        dir: PathBuf,
-        /// The witness's name, a schema-less URL (used when its key is created).
-        #[arg(long)]
-        name: Option<String>,
-        /// The kind of cosignature its key makes (chosen when it is created; default ml-dsa-44,
-        /// as C2SP tlog-cosignature recommends).
-        #[arg(long, value_enum)]
-        algorithm: Option<Algorithm>,
+        #[command(flatten)]
+        key: KeyArgs,
     },
     /// Print the witness's verifier key (creating the key if new): what a log's tlog-policy
     /// file names it by.
-    Key {
-        /// The witness's directory.
-        #[arg(long, default_value = "stepwise-witness")]
-        dir: PathBuf,
-        /// The witness's name (used when its key is created).
-        #[arg(long)]
-        name: Option<String>,
-        /// The kind of cosignature its key makes (chosen when it is created).
-        #[arg(long, value_enum)]
-        algorithm: Option<Algorithm>,
-    },
+    Key(KeyArgs),
+}
+
+/// Where the witness's key is, and what it is made as when new.
+#[derive(clap::Args)]
+pub struct KeyArgs {
+    /// The witness's directory: its key (`witness.key`) and state (`witness.db`).
+    #[arg(long, default_value = "stepwise-witness")]
+    dir: PathBuf,
+    /// The witness's name, a schema-less URL (used when its key is created).
+    #[arg(long)]
+    name: Option<String>,
+    /// The kind of cosignature its key makes (chosen when it is created; default ml-dsa-44,
+    /// as C2SP tlog-cosignature recommends).
+    #[arg(long, value_enum)]
+    algorithm: Option<Algorithm>,
+}
+
+impl KeyArgs {
+    /// The witness's key, created when new.
+    fn key(&self) -> Result<stepwise::ledger::cosign::CosignerKey> {
+        Ok(witness::key(
+            &self.dir,
+            self.name.as_deref(),
+            self.algorithm.map(Into::into),
+        )?)
+    }
 }
 
 /// The kinds of cosignature (C2SP tlog-cosignature).
@@ -74,31 +82,15 @@ impl From<Algorithm> for CosignerAlgorithm {
 /// Runs a `witness` subcommand.
 pub fn run(cmd: WitnessCommand, out: &mut Out) -> Result<bool> {
     match cmd {
-        WitnessCommand::Key {
-            dir,
-            name,
-            algorithm,
-        } => {
-            let key = witness::key(&dir, name.as_deref(), algorithm.map(Into::into))?;
+        WitnessCommand::Key(args) => {
+            let key = args.key()?;
             let vkey = key.verifier().encode();
             out.emit(&json!({ "name": key.name(), "vkey": vkey }), |w| {
                 writeln!(w, "{vkey}")
             })?;
             Ok(true)
         }
-        WitnessCommand::Serve {
-            addr,
-            logs,
-            dir,
-            name,
-            algorithm,
-        } => serve(
-            addr,
-            &logs,
-            &dir,
-            name.as_deref(),
-            algorithm.map(Into::into),
-        ),
+        WitnessCommand::Serve { addr, logs, key } => serve(addr, &logs, &key),
     }
 }
 
@@ -110,20 +102,15 @@ pub fn witness_policy(path: &Path) -> Result<WitnessPolicy> {
 
 /// A verifier key given on the command line, or read from the file it names.
 pub fn log_key(text: &str, flag: &str) -> Result<LogVerifier> {
-    let key_text = match std::fs::read_to_string(text) {
-        Ok(file) => file.trim().to_owned(),
-        Err(_) => text.to_owned(),
+    let key_text = if Path::new(text).is_file() {
+        std::fs::read_to_string(text).with_context(|| format!("{flag}: reading {text}"))?
+    } else {
+        text.to_owned()
     };
-    LogVerifier::parse(&key_text).with_context(|| flag.to_owned())
+    LogVerifier::parse(key_text.trim()).with_context(|| flag.to_owned())
 }
 
-fn serve(
-    addr: SocketAddr,
-    logs: &[String],
-    dir: &Path,
-    name: Option<&str>,
-    algorithm: Option<CosignerAlgorithm>,
-) -> Result<bool> {
+fn serve(addr: SocketAddr, logs: &[String], key_args: &KeyArgs) -> Result<bool> {
     let logs = logs
         .iter()
         .map(|l| log_key(l, "--log"))
@@ -135,11 +122,11 @@ fn serve(
     {
         bail!("--log: the key of {} is given twice", twice.1.name());
     }
-    let key = witness::key(dir, name, algorithm)?;
+    let key = key_args.key()?;
     let runtime = crate::serve::service_runtime()?;
     let vkey = key.verifier().encode();
     let origins: Vec<String> = logs.iter().map(|l| l.name().to_owned()).collect();
-    let router = witness::router(dir, key, logs)?;
+    let router = witness::router(&key_args.dir, key, logs)?;
     runtime.block_on(witness::serve(
         addr,
         router,

@@ -372,6 +372,15 @@ fn witnessed_story() -> (
     (dir, data, keys, ours, spec, server, note)
 }
 
+/// `POST /v1/decide` of Ann asking `capability` at `stake`, with a receipt.
+fn receipt_of(server: &Server, reader: &str, capability: &str, stake: u32) -> super::server::Reply {
+    let ask = json!({"subject": "user:ann", "capability": capability, "stake": stake,
+        "receipt": true});
+    let answer = server.request("POST", "/v1/decide", Some(reader), Some(&ask.to_string()));
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    answer
+}
+
 fn record_story(server: &Server, keys: &Keys) {
     let p1 = promise("p1", "user:ann", "user:bob", 5).to_string();
     assert_eq!(
@@ -416,14 +425,7 @@ fn checkpoints_are_cosigned_by_two_witnesses_and_receipts_carry_them() {
         note
     );
 
-    let ask = json!({"subject": "user:ann", "capability": "act:low", "stake": 1, "receipt": true});
-    let answer = server.request(
-        "POST",
-        "/v1/decide",
-        Some(&keys.reader),
-        Some(&ask.to_string()),
-    );
-    assert_eq!(answer.status, 200, "{}", answer.body);
+    let answer = receipt_of(&server, &keys.reader, "act:low", 1);
     let receipt = dir.path().join("receipt.json");
     std::fs::write(&receipt, &answer.body).expect("write");
     let metrics = server.request("GET", "/metrics", None, None).body;
@@ -662,15 +664,7 @@ fn a_receipt_replays_through_the_tiles_across_a_policy_change() {
     let (dir, data, keys) = setup();
     let server = Server::start(&data, &[]);
     record_story(&server, &keys);
-    let ask = json!({"subject": "user:ann", "capability": "propose", "stake": 8, "receipt": true});
-    let answer = server.request(
-        "POST",
-        "/v1/decide",
-        Some(&keys.reader),
-        Some(&ask.to_string()),
-    );
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let receipt: serde_json::Value = answer.json();
+    let receipt: serde_json::Value = receipt_of(&server, &keys.reader, "propose", 8).json();
     assert_eq!(receipt["decision"]["allowed"], true);
     drop(server);
 
@@ -682,12 +676,7 @@ fn a_receipt_replays_through_the_tiles_across_a_policy_change() {
     std::fs::write(&toml, lowered).expect("write");
     assert!(stepwise(&data, &["policy", "apply"]).status.success());
     let server = Server::start(&data, &[]);
-    let now = server.request(
-        "POST",
-        "/v1/decide",
-        Some(&keys.reader),
-        Some(&ask.to_string()),
-    );
+    let now = receipt_of(&server, &keys.reader, "propose", 8);
     assert_eq!(
         now.json()["decision"]["allowed"],
         false,
@@ -830,13 +819,7 @@ fn a_log_is_read_over_https_with_the_roots_the_machine_trusts() {
     );
     assert!(text.contains("checkpoint 3 verified"), "{text}");
 
-    let ask = json!({"subject": "user:ann", "capability": "propose", "stake": 3, "receipt": true});
-    let answer = server.request(
-        "POST",
-        "/v1/decide",
-        Some(&keys.reader),
-        Some(&ask.to_string()),
-    );
+    let answer = receipt_of(&server, &keys.reader, "propose", 3);
     let receipt = dir.path().join("r.json");
     std::fs::write(&receipt, &answer.body).expect("write");
     let replay = [

@@ -68,7 +68,19 @@ struct Inner {
     clock_behind: u64,
     rank_refreshes: u64,
     rank_latency: Histogram,
-    witnessed_size: u64,
+}
+
+/// The figures `render` reads from the engine's state rather than counts itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    /// Entries folded into the live state.
+    pub log_size: u64,
+    /// The log size of the network rank.
+    pub rank_log_size: u64,
+    /// Principals in the live state.
+    pub principals: usize,
+    /// The size of the latest checkpoint the witnesses' quorum cosigned (0: none).
+    pub witnessed_log_size: u64,
 }
 
 /// Request and commit figures.
@@ -134,19 +146,19 @@ impl Metrics {
         m.rank_latency.observe(took.as_secs_f64());
     }
 
-    /// A checkpoint of `size` met the witnesses' quorum.
-    pub fn witnessed(&self, size: u64) {
-        let mut m = self.lock();
-        m.witnessed_size = m.witnessed_size.max(size);
-    }
-
     /// One request refused for its key's rate.
     pub fn rate_limited(&self) {
         self.lock().rate_limited += 1;
     }
 
     /// The exposition text, with the gauges given by the caller.
-    pub fn render(&self, log_size: u64, rank_log_size: u64, principals: usize) -> String {
+    pub fn render(&self, gauges: Gauges) -> String {
+        let Gauges {
+            log_size,
+            rank_log_size,
+            principals,
+            witnessed_log_size,
+        } = gauges;
         let m = self.lock();
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP stepwise_http_requests_total HTTP requests served.\n");
@@ -190,17 +202,9 @@ impl Metrics {
              # HELP stepwise_clock_behind_total Commits whose clock read earlier than the log's latest recorded time (stamped with that time instead).\n\
              # TYPE stepwise_clock_behind_total counter\n\
              stepwise_clock_behind_total {}\n\
-             # HELP stepwise_witnessed_log_size Size of the latest checkpoint the witnesses' quorum cosigned (0: none yet, or no witnesses).\n\
-             # TYPE stepwise_witnessed_log_size gauge\n\
-             stepwise_witnessed_log_size {}\n\
              # HELP stepwise_commit_duration_seconds Time to validate, sign and commit a batch.\n\
              # TYPE stepwise_commit_duration_seconds histogram\n",
-            m.commits,
-            m.committed_events,
-            m.committed_requests,
-            m.rate_limited,
-            m.clock_behind,
-            m.witnessed_size
+            m.commits, m.committed_events, m.committed_requests, m.rate_limited, m.clock_behind,
         );
         m.commit_latency
             .write(&mut out, "stepwise_commit_duration_seconds", "");
@@ -225,7 +229,10 @@ impl Metrics {
              stepwise_rank_log_size {rank_log_size}\n\
              # HELP stepwise_principals Principals in the live trust state.\n\
              # TYPE stepwise_principals gauge\n\
-             stepwise_principals {principals}\n"
+             stepwise_principals {principals}\n\
+             # HELP stepwise_witnessed_log_size Size of the latest checkpoint the witnesses' quorum cosigned (0: none yet, or no witnesses).\n\
+             # TYPE stepwise_witnessed_log_size gauge\n\
+             stepwise_witnessed_log_size {witnessed_log_size}\n"
         );
         out
     }
@@ -242,7 +249,12 @@ mod tests {
         m.request("GET", "/healthz", 200, Duration::from_millis(3));
         m.commit(3, 30, Duration::from_millis(2));
         m.rank_refresh(Duration::from_millis(40));
-        let text = m.render(30, 25, 4);
+        let text = m.render(Gauges {
+            log_size: 30,
+            rank_log_size: 25,
+            principals: 4,
+            witnessed_log_size: 20,
+        });
         assert!(text.contains(
             "stepwise_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
         ));
@@ -256,6 +268,7 @@ mod tests {
         assert!(text.contains("stepwise_commit_duration_seconds_count 1"));
         assert!(text.contains("stepwise_log_size 30"));
         assert!(text.contains("stepwise_rank_log_size 25"));
+        assert!(text.contains("stepwise_witnessed_log_size 20"));
         assert!(text.contains("stepwise_rank_refreshes_total 1"));
         assert!(text.contains("stepwise_rank_refresh_duration_seconds_bucket{le=\"0.05\"} 1"));
     }

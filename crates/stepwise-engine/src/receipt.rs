@@ -6,7 +6,6 @@
 //! The engine also keeps that latest witnessed checkpoint: loaded from the store at open,
 //! advanced by whoever submits checkpoints to the witnesses (`stepwise serve`).
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::{Engine, Error};
@@ -42,6 +41,11 @@ impl Engine {
         self.witnessed.latest.borrow().clone()
     }
 
+    /// Its size alone (no copy of its note: every HTTP answer reads it).
+    pub fn witnessed_size(&self) -> Option<u64> {
+        self.witnessed.latest.borrow().as_ref().map(|w| w.size)
+    }
+
     /// Keeps a checkpoint the witnesses' quorum cosigned (its note carries the cosignatures):
     /// stored beside the log, then served as the latest when it is larger than the last.
     pub async fn put_witnessed(&self, checkpoint: StoredCheckpoint) -> Result<(), Error> {
@@ -62,25 +66,15 @@ impl Engine {
     /// Says that checkpoints are being submitted to witnesses: from now on a receipt waits up
     /// to `wait` for a witnessed checkpoint that covers its decision.
     pub fn expect_witnesses(&self, wait: Duration) {
-        *self
-            .witnessed
-            .wait
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = wait;
-        self.witnessed.submitting.store(true, Ordering::Release);
+        let _ = self.witnessed.wait.set(wait);
     }
 
     async fn witnessed_covering(&self, size: u64) -> Option<StoredCheckpoint> {
         let covers = |cp: &Option<StoredCheckpoint>| cp.as_ref().is_some_and(|c| c.size >= size);
         let mut latest = self.witnessed.latest.subscribe();
-        if !self.witnessed.submitting.load(Ordering::Acquire) {
+        let Some(&wait) = self.witnessed.wait.get() else {
             return latest.borrow().clone().filter(|c| c.size >= size);
-        }
-        let wait = *self
-            .witnessed
-            .wait
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        };
         match tokio::time::timeout(wait, latest.wait_for(covers)).await {
             Ok(Ok(found)) => found.clone(),
             _ => None,
@@ -91,16 +85,16 @@ impl Engine {
 /// The engine's view of its witnesses.
 pub(crate) struct Witnessed {
     latest: tokio::sync::watch::Sender<Option<StoredCheckpoint>>,
-    submitting: std::sync::atomic::AtomicBool,
-    wait: std::sync::Mutex<Duration>,
+    /// How long a receipt waits for a witnessed checkpoint; set once checkpoints are being
+    /// submitted (unset: nobody submits, so waiting would be in vain).
+    wait: std::sync::OnceLock<Duration>,
 }
 
 impl Witnessed {
     pub(crate) fn new(latest: Option<StoredCheckpoint>) -> Self {
         Self {
             latest: tokio::sync::watch::Sender::new(latest),
-            submitting: std::sync::atomic::AtomicBool::new(false),
-            wait: std::sync::Mutex::new(Duration::ZERO),
+            wait: std::sync::OnceLock::new(),
         }
     }
 }

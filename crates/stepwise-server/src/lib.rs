@@ -114,11 +114,10 @@ async fn track(
         .request(method, route, response.status().as_u16(), started.elapsed());
     let mut response = response;
     // Every answer says how far the witnesses have cosigned the log (docs/LOG.md, "Witnesses").
-    if let Some(witnessed) = app.engine.witnessed() {
-        response.headers_mut().insert(
-            WITNESSED_HEADER,
-            axum::http::HeaderValue::from(witnessed.size),
-        );
+    if let Some(size) = app.engine.witnessed_size() {
+        response
+            .headers_mut()
+            .insert(WITNESSED_HEADER, axum::http::HeaderValue::from(size));
     }
     response
 }

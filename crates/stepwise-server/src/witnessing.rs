@@ -76,8 +76,7 @@ pub async fn run(app: Arc<App>, policy: WitnessPolicy, timeout: Duration) {
             cosigned: None,
         })
         .collect();
-    let mut done = app.engine.witnessed().map_or(0, |w| w.size);
-    app.engine.metrics().witnessed(done);
+    let mut done = app.engine.witnessed_size().unwrap_or(0);
     let mut backoff = POLL;
     let mut closing = app.closing.subscribe();
     loop {
@@ -109,7 +108,6 @@ pub async fn run(app: Arc<App>, policy: WitnessPolicy, timeout: Duration) {
                 match app.engine.put_witnessed(witnessed).await {
                     Ok(()) => {
                         done = size;
-                        app.engine.metrics().witnessed(size);
                         true
                     }
                     Err(e) => {

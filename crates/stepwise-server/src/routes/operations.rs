@@ -24,7 +24,14 @@ pub async fn metrics(State(app): Shared) -> Response {
     });
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.engine.metrics().render(size, rank_size, principals),
+        app.engine
+            .metrics()
+            .render(stepwise_engine::metrics::Gauges {
+                log_size: size,
+                rank_log_size: rank_size,
+                principals,
+                witnessed_log_size: app.engine.witnessed_size().unwrap_or(0),
+            }),
     )
         .into_response()
 }

@@ -300,11 +300,6 @@ impl WitnessPolicy {
         &self.witnesses
     }
 
-    /// Whether the policy asks for no cosignature at all (`quorum none`).
-    pub fn needs_no_witness(&self) -> bool {
-        self.quorum.is_none()
-    }
-
     /// Whether the witnesses marked in `cosigned` (by index in [`Self::witnesses`]) make the
     /// quorum.
     pub fn quorum_met(&self, cosigned: &[bool]) -> bool {
