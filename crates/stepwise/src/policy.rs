@@ -11,6 +11,7 @@ use crate::model::params::{ModelParams, parse_duration};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 
+mod budget;
 mod gate;
 mod log;
 mod witness;
@@ -276,6 +277,7 @@ struct RawLevel {
     vouches: Option<u32>,
     vouchers_level: Option<usize>,
     min_counterparties: Option<u32>,
+    budget: Option<budget::RawBudget>,
 }
 
 #[derive(Deserialize)]
@@ -338,6 +340,10 @@ impl RawLadder {
                         vouchers_level: l.vouchers_level.unwrap_or(0),
                         min_counterparties: l.min_counterparties.unwrap_or(0),
                     },
+                    budget: l
+                        .budget
+                        .map(|b| b.into_budget(&key("budget")))
+                        .transpose()?,
                 })
             })
             .collect::<Result<Vec<_>, PolicyError>>()?;

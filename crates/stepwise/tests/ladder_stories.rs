@@ -378,6 +378,7 @@ fn larger_betrayals_fall_further() {
             max_uncertainty: 1.0,
             ..Requirements::default()
         },
+        budget: None,
     };
     let mut levels = vec![Level {
         requires: Requirements::default(),
@@ -905,4 +906,47 @@ fn a_refusal_says_never_or_not_yet_and_when_time_alone_will_allow_it() {
     assert_eq!(d.denial, Some(Denial::StakeAboveLimit), "{:?}", d.reasons());
     let when = d.earliest_retry().expect("the bound on losses ends");
     assert!(w.state.decide(&b, "propose", 10.0, None, when).allowed);
+}
+
+#[test]
+fn a_budget_over_time_refuses_the_pace_not_the_stake_and_says_when_it_frees_up() {
+    use stepwise::ladder::Budget;
+    let mut levels = Ladder::default().levels().to_vec();
+    levels[0].budget = Some(Budget {
+        stake: Some(12.0),
+        calls: None,
+        per: DAY_MICROS,
+    });
+    let ladder = Ladder::new(levels, Rules::default(), HashMap::new()).expect("ladder");
+    let mut w = World::new(ladder);
+    let bot = id("agent:bot");
+    // Two promises of 5, kept at once: nothing stays at risk, but 10 of the 12 a day is spent.
+    w.promise("agent:bot", "clients", 5.0, 0.0, "kept");
+    w.promise("agent:bot", "clients", 5.0, 0.25, "kept");
+    let d = w.state.decide(&bot, "propose", 2.0, None, at(0.9));
+    assert!(d.allowed, "{:?}", d.denial);
+    let d = w.state.decide(&bot, "propose", 5.0, None, at(0.9));
+    assert_eq!(d.denial, Some(Denial::BudgetExhausted));
+    assert_eq!(d.exposure, 0.0, "the limit alone would allow it");
+    let first = d.reasons().as_slice()[0];
+    assert_eq!(first.code(), "budget_exhausted");
+    let words = d.describe(&first);
+    assert!(words.contains("10 promised within the last 1d"), "{words}");
+    let data = d.reason_data(&first);
+    assert_eq!(
+        (data["stake_used"].as_f64(), data["stake_limit"].as_f64()),
+        (Some(10.0), Some(12.0))
+    );
+    assert_eq!(data["per"], "1d");
+    assert_eq!(d.retryable(), Some(true));
+    // The first promise leaves the window a day after it was made; then 5 + 5 ≤ 12.
+    assert_eq!(d.earliest_retry(), Some(at(1.0)));
+    assert!(w.state.decide(&bot, "propose", 5.0, None, at(1.0)).allowed);
+    // A request at stake 0 spends nothing and is never refused for the budget.
+    assert!(w.state.decide(&bot, "propose", 0.0, None, at(0.9)).allowed);
+    // A larger stake waits for both promises to leave the window.
+    let d = w.state.decide(&bot, "propose", 10.0, None, at(0.3));
+    assert_eq!(d.denial, Some(Denial::BudgetExhausted));
+    assert_eq!(d.earliest_retry(), Some(at(1.25)));
+    assert_eq!(d.retryable(), Some(true));
 }

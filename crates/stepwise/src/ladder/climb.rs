@@ -236,6 +236,8 @@ pub struct LadderState {
     timelines: Vec<Vec<Step>>,
     /// Per principal, what a decision reads ([`Quick`]).
     quick: Vec<Quick>,
+    /// Per principal, its promises within the ladder's longest budget window.
+    pub(super) spent: super::Spending,
 }
 
 impl LadderState {
@@ -247,6 +249,7 @@ impl LadderState {
             positions: Vec::new(),
             timelines: Vec::new(),
             quick: Vec::new(),
+            spent: super::Spending::default(),
         }
     }
 
@@ -351,6 +354,7 @@ impl LadderState {
             && let Some(p) = self.trust.principal_index(promisor)
         {
             self.refresh(p);
+            self.spend(p, event);
         }
         let Some(s) = subject(&self.trust) else {
             return Applied::default();

@@ -4,6 +4,7 @@
 //! the verdict, level and limit are computed at once, while the reasons in words, the next-step
 //! checklist and the cited log entries are built only when asked for.
 
+use super::budget::BudgetUse;
 use super::climb::{LadderState, Position, Step};
 use crate::evidence::{Id, Time};
 use serde_json::Value;
@@ -38,6 +39,10 @@ pub enum Denial {
     /// The stake is within the limit, but with what is already at stake in open promises it
     /// is not: the limit bounds what a principal may have at risk at once.
     ExposureAboveLimit,
+    /// The stake is within the limit, but the level's budget over time is spent: with what
+    /// the principal promised within the budget's window it would exceed it (figures in
+    /// [`Decision::budget`]).
+    BudgetExhausted,
     /// The truster's own view of the principal is below what it requires.
     TrusterWantsMore {
         /// Expected trust in the truster's view.
@@ -58,6 +63,7 @@ impl Denial {
             Denial::CapabilityNeedsLevel { .. } => "capability_needs_level",
             Denial::StakeAboveLimit => "stake_above_limit",
             Denial::ExposureAboveLimit => "exposure_above_limit",
+            Denial::BudgetExhausted => "budget_exhausted",
             Denial::TrusterWantsMore { .. } => "truster_requires_more_trust",
         }
     }
@@ -132,6 +138,14 @@ pub enum ReasonData<'a> {
     Needed {
         expected: f64,
         needed: f64,
+    },
+    Budget {
+        calls: Option<u32>,
+        calls_used: u32,
+        per: String,
+        stake: f64,
+        stake_limit: Option<f64>,
+        stake_used: f64,
     },
     Level {
         expected: f64,
@@ -269,6 +283,9 @@ pub struct Decision<'a> {
     pub rank_log_size: Option<u64>,
     /// The policy entry the decision was made under (`None`: the log records none).
     pub policy_entry: Option<u64>,
+    /// What the request uses of its level's budget over time, when the level has one and the
+    /// request puts something at stake.
+    pub budget: Option<BudgetUse>,
     /// Read only by the explanation: a decision touches no more of it than it must.
     pub(super) position: Cow<'a, Position>,
 }
@@ -325,6 +342,11 @@ impl LadderState {
             _ => 0.0,
         };
         let needed_level = ladder.level_granting(capability);
+        // A request that adds no risk spends nothing, as it adds no exposure.
+        let budget = ladder.levels()[level]
+            .budget
+            .filter(|_| stake > 0.0)
+            .map(|b| b.check(self.spent.of(s), stake, at));
         let floor = ladder.rules().floor_expected;
         let mut rank_log_size = None;
         let denial = if crate::evidence::check_stake("stake", stake).is_err() {
@@ -345,6 +367,8 @@ impl LadderState {
             // A request that adds no risk is never refused for what is already at risk (the
             // ledger records promises whether or not anyone asked first).
             Some(Denial::ExposureAboveLimit)
+        } else if budget.is_some_and(|b| b.exhausted) {
+            Some(Denial::BudgetExhausted)
         } else if let Some(p) = profile.filter(|p| p.min_expected > 0.0) {
             // The slow path, only for trusters who ask for it: their own view, vouches included.
             let report = self.trust().trust(subject, truster, None, at);
@@ -376,6 +400,7 @@ impl LadderState {
             needed_level,
             rank_log_size,
             policy_entry: self.trust().policy_entry().map(|(index, _)| index),
+            budget,
             position: now.position,
         }
     }
@@ -466,6 +491,18 @@ impl Decision<'_> {
             },
             Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => {
                 ReasonData::Needed { expected, needed }
+            }
+            Reason::Denied(Denial::BudgetExhausted) => {
+                // Set whenever this denial is (see `decide`).
+                let used = self.budget.unwrap_or_default();
+                ReasonData::Budget {
+                    calls: used.budget.calls,
+                    calls_used: used.calls_used,
+                    per: crate::model::params::format_duration(used.budget.per),
+                    stake: self.stake,
+                    stake_limit: used.budget.stake,
+                    stake_used: used.stake_used,
+                }
             }
             Reason::Level => ReasonData::Level {
                 expected: self.expected,

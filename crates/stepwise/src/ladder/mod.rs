@@ -6,6 +6,7 @@
 //! this principal do this, at this stake, now — and if not, what is the next step?". Nothing
 //! here does I/O or reads the clock.
 
+pub mod budget;
 pub mod climb;
 pub mod decision;
 mod retry;
@@ -14,10 +15,22 @@ mod words;
 use crate::evidence::Id;
 use std::collections::HashMap;
 
+pub use budget::{Budget, BudgetUse, Spending};
 pub use climb::{Applied, LadderState, Position, Step, StepCause};
 pub use decision::{
     Decision, Denial, Explanation, NextStep, Reason, ReasonData, Reasons, Requirement,
 };
+
+impl LadderState {
+    /// Counts promise `event` by principal `p` toward the budgets of the ladder, if any level
+    /// has one.
+    fn spend(&mut self, p: u32, event: &crate::evidence::Event) {
+        if let crate::evidence::Body::Promise { stake, .. } = event.body {
+            let per = self.ladder().budget_window();
+            self.spent.record(p, event.at.as_micros(), stake, per);
+        }
+    }
+}
 
 /// What it takes to enter a level (all must hold).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,6 +67,9 @@ pub struct Level {
     pub max_stake: f64,
     /// What it takes to enter it (level 0 has none: P2).
     pub requires: Requirements,
+    /// How much its principals may put at stake, and how many promises they may make, in any
+    /// window of time (none: only the limit on what is at risk at once applies).
+    pub budget: Option<Budget>,
 }
 
 /// How trust is lost.
@@ -336,6 +352,16 @@ impl Ladder {
         &self.profiles
     }
 
+    /// The longest window of any level's budget, in microseconds (0: no level has a budget):
+    /// how far back the ladder's state must remember each principal's promises.
+    pub fn budget_window(&self) -> i64 {
+        self.levels
+            .iter()
+            .filter_map(|l| l.budget.map(|b| b.per))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// The lowest level that grants `capability`.
     pub fn level_granting(&self, capability: &str) -> Option<usize> {
         self.grants.get(capability).copied()
@@ -366,6 +392,7 @@ impl Default for Ladder {
                 capabilities: caps(&["read", "propose"]),
                 max_stake: 10.0,
                 requires: Requirements::default(),
+                budget: None,
             },
             Level {
                 name: "contributor".into(),
@@ -382,6 +409,7 @@ impl Default for Ladder {
                     vouchers_level: 0,
                     min_counterparties: 2,
                 },
+                budget: None,
             },
             Level {
                 name: "trusted".into(),
@@ -398,6 +426,7 @@ impl Default for Ladder {
                     vouchers_level: 0,
                     min_counterparties: 3,
                 },
+                budget: None,
             },
             Level {
                 name: "steward".into(),
@@ -414,6 +443,7 @@ impl Default for Ladder {
                     vouchers_level: 2,
                     min_counterparties: 5,
                 },
+                budget: None,
             },
         ];
         match Ladder::new(levels, Rules::default(), HashMap::new()) {
@@ -425,6 +455,7 @@ impl Default for Ladder {
                     capabilities: Vec::new(),
                     max_stake: 0.0,
                     requires: Requirements::default(),
+                    budget: None,
                 }],
                 rules: Rules::default(),
                 profiles: HashMap::new(),

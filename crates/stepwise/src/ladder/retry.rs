@@ -12,6 +12,13 @@ impl Decision<'_> {
     pub fn retryable(&self) -> Option<bool> {
         Some(match self.denial? {
             Denial::InvalidStake | Denial::UnknownCapability => false,
+            // Time frees the window, or a level above with a larger budget (or none) fits.
+            Denial::BudgetExhausted => {
+                self.budget.is_some_and(|b| b.retry_at.is_some())
+                    || self.state.ladder().levels()[self.level + 1..]
+                        .iter()
+                        .any(|l| l.budget.is_none_or(|b| b.could_fit(self.stake)))
+            }
             _ => self.stake <= self.limit_at(self.state.ladder().levels().len() - 1),
         })
     }
@@ -24,6 +31,9 @@ impl Decision<'_> {
     /// open promises). Standing fades with time too, so the instant is a plan, not a promise.
     pub fn earliest_retry(&self) -> Option<Time> {
         let denial = self.denial?;
+        if denial == Denial::BudgetExhausted {
+            return self.budget.and_then(|b| b.retry_at);
+        }
         if matches!(
             denial,
             Denial::InvalidStake

@@ -85,6 +85,35 @@ impl Decision<'_> {
                 name(self.level),
                 self.available()
             ),
+            Reason::Denied(Denial::BudgetExhausted) => {
+                let used = self.budget.unwrap_or_default();
+                let per = crate::model::params::format_duration(used.budget.per);
+                write!(
+                    out,
+                    "the budget of level {} ({}) is spent: ",
+                    self.level,
+                    name(self.level)
+                )?;
+                match (used.budget.stake, used.budget.calls) {
+                    (Some(limit), _) if used.stake_used + self.stake > limit => write!(
+                        out,
+                        "{} promised within the last {per}, with stake {} would be {}, above its {limit} per {per}",
+                        used.stake_used,
+                        self.stake,
+                        used.stake_used + self.stake
+                    )?,
+                    (_, Some(limit)) => write!(
+                        out,
+                        "{} promises within the last {per}, at most {limit} per {per}",
+                        used.calls_used
+                    )?,
+                    _ => {}
+                }
+                match used.retry_at {
+                    Some(t) => write!(out, "; it frees up enough at {t}"),
+                    None => write!(out, "; this stake alone is more than the budget"),
+                }
+            }
             Reason::Denied(Denial::TrusterWantsMore { expected, needed }) => write!(
                 out,
                 "{} requires expected trust {needed} in its own view; it is {expected:.3}",

@@ -158,6 +158,25 @@ impl ModelParams {
     }
 }
 
+/// A duration in microseconds as [`parse_duration`] reads it: in the largest unit that
+/// divides it (`1d`, `36h`, `90s`), else in seconds with a fraction.
+pub fn format_duration(micros: i64) -> String {
+    const UNITS: [(i64, &str); 5] = [
+        (604_800_000_000, "w"),
+        (86_400_000_000, "d"),
+        (3_600_000_000, "h"),
+        (60_000_000, "m"),
+        (1_000_000, "s"),
+    ];
+    match UNITS
+        .iter()
+        .find(|(unit, _)| micros != 0 && micros % unit == 0)
+    {
+        Some((unit, name)) => format!("{}{name}", micros / unit),
+        None => format!("{}s", micros as f64 / 1e6),
+    }
+}
+
 /// Parses a duration such as `180d`, `12h`, `30m`, `45s` or `2w` into microseconds.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
     let text = text.trim();
