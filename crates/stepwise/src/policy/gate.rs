@@ -17,11 +17,26 @@
 //! promisee = "user:ann"
 //! due = "1h"
 //! scope = "tool:echo"              # the promise's scope (default: the capability)
+//! budget = { calls = 100, per = "1d" }  # at most this many calls (and/or `stake`) per window
+//!
+//! [gate.tools."migrate"]
+//! capability = "act:low"
+//! stake = 20
+//! promisee = "ci:checks"           # a checking principal: the gate judges in its name …
+//! check = ["./check-migration", "{promise}"]  # … by this command's exit: 0 kept, 1 broken
+//! due = "10m"                      # the check runs when the promise falls due
+//! grace = "1h"                     # unjudged this long after `due`, it counts as broken
+//! approvers = ["user:ann"]         # who may let a call through that the ladder says "not yet" to
+//! approval_timeout = "5m"          # how long a held call waits for an approver
 //! ```
+//!
+//! The promise's `due` in the log is the tool's `due` plus its `grace`: the instant an unjudged
+//! promise counts as broken. A `check` runs at the tool's `due`.
 
 use super::PolicyError;
+use super::budget::RawBudget;
 use crate::evidence::{Id, check_stake};
-use crate::ladder::Ladder;
+use crate::ladder::{Budget, Ladder};
 use crate::model::params::parse_duration;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -48,7 +63,39 @@ pub struct GateTool {
     pub due_micros: i64,
     /// The scope of the promise.
     pub scope: Id,
+    /// How long after `due` an unjudged promise waits before it counts as broken, in
+    /// microseconds (≥ 0).
+    pub grace_micros: i64,
+    /// The tool's own budget over time, counted over the calls the gate forwarded.
+    pub budget: Option<Budget>,
+    /// The command that judges an allowed call's promise in the promisee's name, with its
+    /// placeholders ([`CHECK_PLACEHOLDERS`]); `None`: the promisee judges by other means.
+    pub check: Option<Vec<String>>,
+    /// How long a check may run, in microseconds.
+    pub check_timeout_micros: i64,
+    /// How long to wait before running a check again that neither kept nor broke the promise
+    /// (any exit status but 0 and 1), in microseconds; at most [`CHECK_ATTEMPTS`] runs.
+    pub check_retry_micros: i64,
+    /// Who may approve a call the ladder refuses "not yet" (each only what it may do itself).
+    pub approvers: Vec<Id>,
+    /// How long a call held for approval waits, in microseconds.
+    pub approval_timeout_micros: i64,
 }
+
+/// The placeholders a `check` command's arguments may hold: the promise's id, the tool, the
+/// calling principal, the stake, the promisee (the checker) and the tool's due instant.
+pub const CHECK_PLACEHOLDERS: [&str; 6] = [
+    "{promise}",
+    "{tool}",
+    "{principal}",
+    "{stake}",
+    "{promisee}",
+    "{due}",
+];
+
+/// How many times a check runs at most for one promise before the gate leaves the promise to
+/// fall due unjudged.
+pub const CHECK_ATTEMPTS: u32 = 5;
 
 /// The `[gate]` table: the gated tools by name (a tool not named is refused).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -76,6 +123,54 @@ struct RawGateTool {
     promisee: String,
     due: String,
     scope: Option<String>,
+    grace: Option<String>,
+    budget: Option<RawBudget>,
+    check: Option<Vec<String>>,
+    check_timeout: Option<String>,
+    check_retry: Option<String>,
+    #[serde(default)]
+    approvers: Vec<String>,
+    approval_timeout: Option<String>,
+}
+
+/// A duration of the policy: `default` when absent; `positive` when it must be longer than 0.
+fn duration(
+    key: &str,
+    text: Option<&str>,
+    default: i64,
+    positive: bool,
+) -> Result<i64, PolicyError> {
+    let micros = match text {
+        None => return Ok(default),
+        Some(t) => parse_duration(t).map_err(|e| PolicyError(format!("{key}: {e}")))?,
+    };
+    if positive && micros <= 0 {
+        return Err(PolicyError(format!("{key}: must be longer than 0")));
+    }
+    Ok(micros)
+}
+
+/// Checks a `check` command: a program, and arguments whose `{…}` are known placeholders.
+fn check_command(key: &str, command: Vec<String>) -> Result<Vec<String>, PolicyError> {
+    if command.first().is_none_or(String::is_empty) {
+        return Err(PolicyError(format!(
+            "{key}: must name a program, e.g. [\"./check\", \"{{promise}}\"]"
+        )));
+    }
+    for arg in &command {
+        let mut rest = arg.as_str();
+        while let Some(open) = rest.find('{') {
+            let tail = &rest[open..];
+            let Some(known) = CHECK_PLACEHOLDERS.iter().find(|p| tail.starts_with(*p)) else {
+                return Err(PolicyError(format!(
+                    "{key}: {arg:?} holds an unknown placeholder; the placeholders are {}",
+                    CHECK_PLACEHOLDERS.join(", ")
+                )));
+            };
+            rest = &tail[known.len()..];
+        }
+    }
+    Ok(command)
 }
 
 fn id(key: &str, text: &str) -> Result<Id, PolicyError> {
@@ -126,14 +221,12 @@ impl RawGate {
                         )));
                     }
                 };
-                let due_micros = parse_duration(&raw.due)
-                    .map_err(|e| PolicyError(format!("{}: {e}", key("due"))))?;
-                if due_micros <= 0 {
-                    return Err(PolicyError(format!(
-                        "{}: must be longer than 0",
-                        key("due")
-                    )));
-                }
+                let due_micros = duration(&key("due"), Some(&raw.due), 0, true)?;
+                let approvers = raw
+                    .approvers
+                    .iter()
+                    .map(|a| id(&key("approvers"), a))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let scope = id(
                     &key("scope"),
                     raw.scope.as_deref().unwrap_or(&raw.capability),
@@ -144,6 +237,34 @@ impl RawGate {
                     promisee: id(&key("promisee"), &raw.promisee)?,
                     due_micros,
                     scope,
+                    grace_micros: duration(&key("grace"), raw.grace.as_deref(), 0, false)?,
+                    budget: raw
+                        .budget
+                        .map(|b| b.into_budget(&key("budget")))
+                        .transpose()?,
+                    check: raw
+                        .check
+                        .map(|c| check_command(&key("check"), c))
+                        .transpose()?,
+                    check_timeout_micros: duration(
+                        &key("check_timeout"),
+                        raw.check_timeout.as_deref(),
+                        60_000_000,
+                        true,
+                    )?,
+                    check_retry_micros: duration(
+                        &key("check_retry"),
+                        raw.check_retry.as_deref(),
+                        60_000_000,
+                        true,
+                    )?,
+                    approvers,
+                    approval_timeout_micros: duration(
+                        &key("approval_timeout"),
+                        raw.approval_timeout.as_deref(),
+                        300_000_000,
+                        true,
+                    )?,
                 };
                 Ok((name, tool))
             })
@@ -172,6 +293,20 @@ mod tests {
         assert_eq!(deploy.scope.as_str(), "act:high");
         assert_eq!(p.gate.tools["echo"].stake, StakeSource::Fixed(1.0));
         assert_eq!(p.gate.tools["echo"].scope.as_str(), "tool:echo");
+        assert_eq!(deploy.grace_micros, 0);
+        assert_eq!(deploy.check, None);
+        assert_eq!(deploy.approval_timeout_micros, 300_000_000);
+        let checked = Policy::from_toml(
+            "[gate.tools.t]\ncapability = \"propose\"\nstake = 1\npromisee = \"ci:checks\"\n\
+             due = \"10m\"\ngrace = \"1h\"\ncheck = [\"./c\", \"--id={promise}\", \"{stake}\"]\n\
+             budget = { calls = 3, per = \"1d\" }\napprovers = [\"user:ann\"]\n",
+        )
+        .expect("parses");
+        let t = &checked.gate.tools["t"];
+        assert_eq!(t.grace_micros, 3_600_000_000);
+        assert_eq!(t.check.as_ref().map(Vec::len), Some(3));
+        assert_eq!(t.budget.and_then(|b| b.calls), Some(3));
+        assert_eq!(t.approvers[0].as_str(), "user:ann");
         assert_eq!(
             p.gate.principal.as_ref().map(|i| i.as_str()),
             Some("agent:bot")
@@ -187,6 +322,12 @@ mod tests {
             (tool("capability = \"propose\"\nstake = 1\ndue = \"0s\"\n"), "longer than 0"),
             (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\nstakes = 2\n"), "stakes"),
             ("[gate.tools.t]\ncapability = \"propose\"\nstake = 1\ndue = \"1h\"\npromisee = \"a b\"\n".into(), "gate.tools.\"t\".promisee"),
+            (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\ncheck = []\n"), "gate.tools.\"t\".check: must name a program"),
+            (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\ncheck = [\"c\", \"{id}\"]\n"), "unknown placeholder"),
+            (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\ngrace = \"x\"\n"), "gate.tools.\"t\".grace"),
+            (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\nbudget = { per = \"1d\" }\n"), "gate.tools.\"t\".budget"),
+            (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\napprovers = [\"a b\"]\n"), "gate.tools.\"t\".approvers"),
+            (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\napproval_timeout = \"0s\"\n"), "longer than 0"),
         ] {
             let e = Policy::from_toml(&text).expect_err(&text).to_string();
             assert!(e.contains(needle), "{text}: {e}");
