@@ -23,6 +23,7 @@ pub mod question;
 pub mod reads;
 mod receipt;
 mod record;
+pub mod telemetry;
 mod writer;
 
 pub use error::Error;
