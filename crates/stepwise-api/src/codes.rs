@@ -59,6 +59,10 @@ codes! {
     AtOutOfWindow = ("at_out_of_window", 422, None, "the event's `at` lies outside the log's time window");
     /// The entry would be longer than a tlog-tiles entry bundle can carry.
     EntryTooLarge = ("entry_too_large", 422, None, "the entry would be over 65,535 bytes, the most a tlog-tiles entry bundle carries");
+    /// An approval its approver may not give now: it is the call's subject, may not make the
+    /// call itself, or its approval record is below the floor (the message names the approver
+    /// and the refusal's code).
+    ApprovalRefused = ("approval_refused", 422, None, "the approver may not approve this call now (`approver_is_subject`, `approver_not_allowed` or `approver_record_too_low`, named in the message)");
     /// No such entry, key, principal or endpoint.
     NotFound = ("not_found", 404, None, "no such entry, key, principal or endpoint");
     /// Forgotten as far as it can be: entries that name the principal in the clear (written
@@ -90,6 +94,7 @@ impl Code {
             Refusal::InvalidEvent => Code::InvalidEvent,
             Refusal::AtOutOfWindow => Code::AtOutOfWindow,
             Refusal::EntryTooLarge => Code::EntryTooLarge,
+            Refusal::ApprovalRefused => Code::ApprovalRefused,
         }
     }
 
@@ -135,6 +140,7 @@ mod tests {
             Refusal::InvalidEvent,
             Refusal::AtOutOfWindow,
             Refusal::EntryTooLarge,
+            Refusal::ApprovalRefused,
         ] {
             assert_eq!(Code::of_refusal(refusal).name(), refusal.name());
             assert_eq!(Code::of_refusal(refusal).status(), 422);

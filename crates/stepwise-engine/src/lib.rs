@@ -30,7 +30,7 @@ pub use error::Error;
 pub use live::{Live, RETAINED_RANKS, board, spawn_follower, spawn_ranker};
 pub use metrics::Metrics;
 pub use pool::{Opener, POOL_SIZE, Pool};
-pub use record::{Recorded, Recorder, authorize};
+pub use record::{Recorded, Recorder, approval_refused, authorize};
 pub use stepwise_api::Code;
 pub use stepwise_store::names::Names;
 pub use stepwise_store::replay::Prefix;
@@ -292,17 +292,36 @@ impl Engine {
     }
 
     /// Appends `events`, dated as `origin` says; answers once they are durable and folded into
-    /// the live state. Each event's result is its index or why the ledger refused it.
+    /// the live state. Each event's result is its index or why the ledger refused it, or, for
+    /// an approval its approver may not give now, why it was not appended (`may_approve`).
     pub async fn append(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
-        match &self.appender {
-            Appender::Group(writer) => writer.append(events, origin).await,
-            Appender::Direct(_) => self.append_here(events, origin),
-        }
+        let screened = self.screen_approvals(events, origin);
+        let nothing_left = screened.nothing_left();
+        let record::Screened { events, refused } = screened;
+        let written = match &self.appender {
+            _ if nothing_left => None,
+            Appender::Group(writer) => Some(writer.append(events, origin).await?),
+            Appender::Direct(_) => Some(self.commit_here(events, origin)?),
+        };
+        Ok(refused.answer(written, || self.live.checkpoint()))
     }
 
     /// Appends `events` on the calling thread (an engine opened without group commit), or
-    /// hands them to the writer and blocks until they are durable: for sync callers.
+    /// hands them to the writer and blocks until they are durable: for sync callers. As
+    /// [`Engine::append`], an approval its approver may not give now is refused.
     pub fn append_here(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
+        let screened = self.screen_approvals(events, origin);
+        let nothing_left = screened.nothing_left();
+        let record::Screened { events, refused } = screened;
+        let written = match nothing_left {
+            true => None,
+            false => Some(self.commit_here(events, origin)?),
+        };
+        Ok(refused.answer(written, || self.live.checkpoint()))
+    }
+
+    /// Appends `events` through the writer or on the calling thread, as they are.
+    fn commit_here(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
         match &self.appender {
             Appender::Group(writer) => writer.append_blocking(events, origin),
             Appender::Direct(ledger) => {

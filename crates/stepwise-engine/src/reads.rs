@@ -171,7 +171,8 @@ fn summary(index: u64, event: &Event) -> EventSummary {
         Body::Vouch { subject, .. }
         | Body::Unvouch { subject, .. }
         | Body::Report { subject, .. }
-        | Body::Rating { subject, .. } => Some(subject),
+        | Body::Rating { subject, .. }
+        | Body::Approval { subject, .. } => Some(subject),
         Body::Key { principal, .. } | Body::Erasure { principal, .. } => Some(principal),
         Body::Outcome { .. } | Body::Policy { .. } => None,
     };

@@ -546,6 +546,8 @@ enum Sent {
     PromiseDatedTwoDaysAgo,
     /// A JSON string of 5000 bytes: over the 4096-byte limit the cases' server has.
     OverTheBodyLimit,
+    /// Ann, a newcomer, approving Bob's call of a capability granted from level 1.
+    ApprovalByANewcomer,
 }
 
 impl Sent {
@@ -565,6 +567,12 @@ impl Sent {
                 Some(late.to_string())
             }
             Sent::OverTheBodyLimit => Some(format!("\"{}\"", "x".repeat(5000))),
+            Sent::ApprovalByANewcomer => Some(
+                json!({"kind": "approval", "at": ago(0.1), "approver": "user:ann",
+                       "subject": "user:bob", "promise": "gate-1", "capability": "act:low",
+                       "stake": 50})
+                .to_string(),
+            ),
         }
     }
 }
@@ -709,6 +717,11 @@ const REFUSALS: &[Refusal] = &[
             Sent::PromiseDatedTwoDaysAgo,
         ),
         (Code::AtOutOfWindow, Some("at")),
+    ),
+    (
+        "an_approval_its_approver_may_not_give_is_refused_naming_the_approver",
+        ("POST", "/v1/events", Caller::Ann, Sent::ApprovalByANewcomer),
+        (Code::ApprovalRefused, Some("approver")),
     ),
     (
         "an_empty_batch_is_invalid",

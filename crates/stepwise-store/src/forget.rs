@@ -1,8 +1,8 @@
 //! Forgetting a principal (`stepwise forget`, `DELETE /v1/principals/{id}`): its secret, the
-//! openings of every entry that names it and of the outcomes of its promises, its API keys'
-//! principal and its name in the decision log are erased in one transaction; then an erasure
-//! entry naming only its pseudonym and a reason is appended; then the database's files are
-//! scrubbed. The leaves never change, so every proof, checkpoint and replay stays exactly as it
+//! openings of every entry that names it and of the outcomes and approvals of its promises (an
+//! approval holds the promise id's opening too), its API keys' principal and its name in the
+//! decision log are erased in one transaction; then an erasure entry naming only its pseudonym
+//! and a reason is appended; then the database's files are scrubbed. The leaves never change, so every proof, checkpoint and replay stays exactly as it
 //! was.
 //!
 //! A crash between the steps leaves the erasure pending (the store keeps its pseudonym and
@@ -111,12 +111,16 @@ pub fn erase(
             in_clear,
         });
     };
-    // The outcomes of its sealed promises, found from the first of them on (one recorded after
-    // this scan and before the transaction below keeps its openings).
-    let first_promise = store
-        .promise_openings()?
-        .into_iter()
+    // The outcomes and approvals of its sealed promises, found from the first of them on (one
+    // recorded after this scan and before the transaction below keeps its openings): an
+    // approval comes before its promise and holds an opening of the same promise id.
+    let promise_openings = store.promise_openings()?;
+    let its_ids: HashSet<&[u8]> = (promise_openings.iter())
         .filter(|o| o.names.split(' ').any(|n| n == record.pseudonym))
+        .map(|o| o.opening.value.as_slice())
+        .collect();
+    let first_promise = (promise_openings.iter())
+        .filter(|o| its_ids.contains(o.opening.value.as_slice()))
         .map(|o| o.entry)
         .min();
     if let Some(from) = first_promise {
@@ -170,9 +174,10 @@ pub fn pending(
 }
 
 /// The entries from `from` on that name `name` (for an id in the clear: its format-1/2
-/// entries, and the format-3 ones that keep the clear name those gave it), and the outcomes of
-/// its promises among them: an outcome's entry names only its author, the promisee, but its note
-/// is about the promisor too.
+/// entries, and the format-3 ones that keep the clear name those gave it), and the outcomes and
+/// approvals of its promises among them: an outcome's entry names only its author, the
+/// promisee, but its note is about the promisor too; an approval names the approver and the
+/// subject, but opens the id of a promise that names the promisee too.
 fn entries_about(
     store: &(impl LogStore + ?Sized),
     name: &Id,
@@ -180,6 +185,7 @@ fn entries_about(
 ) -> Result<(Vec<u64>, Vec<u64>), StoreError> {
     let (mut naming, mut outcomes) = (Vec::new(), Vec::new());
     let mut promises = HashSet::new();
+    let mut approvals = std::collections::HashMap::new();
     store.scan(from, u64::MAX, &mut |entry| {
         let event = decode_entry(&entry)?;
         let names_it = seal::principals(&event).contains(&name);
@@ -187,8 +193,12 @@ fn entries_about(
             naming.push(entry.index);
         }
         match &event.body {
+            Body::Approval { promise, .. } => {
+                approvals.insert(promise.clone(), entry.index);
+            }
             Body::Promise { id, .. } if names_it => {
                 promises.insert(id.clone());
+                outcomes.extend(approvals.get(id).filter(|a| !naming.contains(a)));
             }
             Body::Outcome { promise, .. } if promises.contains(promise) => {
                 outcomes.push(entry.index);

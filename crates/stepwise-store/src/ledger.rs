@@ -608,12 +608,17 @@ fn check_seal(event: &Event, log_sealed: bool, sealed_here: bool) -> Result<(), 
     };
     opens(Hidden::Note, seal.note.as_ref())?;
     opens(Hidden::Sig, seal.sig.as_ref())?;
-    if let Body::Promise { id, .. } = &event.body {
+    let promise = match &event.body {
+        Body::Promise { id, .. } => Some(("id", id)),
+        Body::Approval { promise, .. } => Some(("promise", promise)),
+        _ => None,
+    };
+    if let Some((field, id)) = promise {
         let opening = seal.opening(Hidden::PromiseId);
         if opening.map(seal::promise_name).as_ref() != Some(id) {
             return Err(FieldError::new(
-                "id",
-                "a sealed promise's id must be the name of its id's commitment",
+                field,
+                "a sealed promise id must be the name of its commitment",
             ));
         }
     }

@@ -340,8 +340,11 @@ impl Names {
             let promise = |id: &Id| maps.promise.get(id).or_else(|| promises.get(id)).copied();
             let event_sealed =
                 seal::seal(event, &principal, &promise, &mut salts).map_err(randomness)?;
-            if let (Body::Promise { id, .. }, Body::Promise { id: name, .. }) =
-                (&event.body, &event_sealed.body)
+            // A promise, or an approval of the promise to come: either names the promise id
+            // for the first time, and whatever follows it (the promise an approval allows, an
+            // outcome) finds the same salt.
+            if let Some((id, name)) =
+                promise_named(&event.body).zip(promise_named(&event_sealed.body))
                 && let Some(opening) =
                     (event_sealed.seal.as_ref()).and_then(|s| s.opening(Hidden::PromiseId))
                 && promises.insert(id.clone(), opening.salt).is_none()
@@ -434,7 +437,7 @@ impl Names {
                 }
             }
         }
-        if let Body::Promise { id, .. } = &event.body
+        if let Some(id) = promise_named(&event.body)
             && !self.read().promise_id.contains_key(id)
         {
             for stored in store.openings(index, index + 1)? {
@@ -551,6 +554,15 @@ fn record_names(record: &PrincipalRecord) -> Result<(Id, Id), StoreError> {
     Ok((id, pseudonym))
 }
 
+/// The promise id an event commits to with an opening of its own: a promise's `id`, an
+/// approval's `promise` (an outcome names a promise whose opening is its promise's).
+fn promise_named(body: &Body) -> Option<&Id> {
+    match body {
+        Body::Promise { id, .. } | Body::Approval { promise: id, .. } => Some(id),
+        _ => None,
+    }
+}
+
 fn add_promise(maps: &mut Maps, opening: &seal::Opening) -> Result<(), StoreError> {
     let text = std::str::from_utf8(&opening.value)
         .map_err(|_| StoreError::Corrupt("a promise id's opening is not UTF-8".into()))?;
@@ -635,6 +647,12 @@ pub fn open_entry(bytes: &[u8], openings: &[seal::Opening]) -> OpenedEntry {
             mismatched,
         };
     }
+    // A promise commits to its own `id`; an approval to the `promise` it allows.
+    let promise_key = match map.get("kind").and_then(Value::as_str) {
+        Some("promise") => Some("id"),
+        Some("approval") => Some("promise"),
+        _ => None,
+    };
     for field in Hidden::ALL {
         let (leaf_key, committed) = match field {
             Hidden::Note => (
@@ -642,18 +660,22 @@ pub fn open_entry(bytes: &[u8], openings: &[seal::Opening]) -> OpenedEntry {
                 map.get("note_commit").and_then(Value::as_str),
             ),
             Hidden::Sig => ("sig_commit", map.get("sig_commit").and_then(Value::as_str)),
-            Hidden::PromiseId => (
-                "id",
-                (map.get("kind").and_then(Value::as_str) == Some("promise"))
-                    .then(|| map.get("id").and_then(Value::as_str))
-                    .flatten(),
-            ),
+            Hidden::PromiseId => match promise_key {
+                Some(key) => (key, map.get(key).and_then(Value::as_str)),
+                None => ("id", None),
+            },
         };
         let Some(committed) = committed.map(str::to_owned) else {
             continue;
         };
+        // The opened value takes the hidden field's place: `note` for `note_commit`, and a
+        // promise id where the leaf names it (a promise's `id`, an approval's `promise`).
+        let opened_key = match field {
+            Hidden::PromiseId => leaf_key,
+            _ => field.name(),
+        };
         let Some(opening) = openings.iter().find(|o| o.field == field) else {
-            erased.push(field.name());
+            erased.push(opened_key);
             continue;
         };
         let matches = match field {
@@ -661,17 +683,17 @@ pub fn open_entry(bytes: &[u8], openings: &[seal::Opening]) -> OpenedEntry {
             _ => stepwise::evidence::base64_encode(&opening.commitment()) == committed,
         };
         if !matches {
-            mismatched.push(field.name());
+            mismatched.push(opened_key);
             continue;
         }
         let value = match field {
             Hidden::Sig => Value::from(stepwise::evidence::base64_encode(&opening.value)),
             _ => Value::from(String::from_utf8_lossy(&opening.value).into_owned()),
         };
-        if leaf_key != field.name() {
+        if leaf_key != opened_key {
             map.remove(leaf_key);
         }
-        map.insert(field.name().to_owned(), value);
+        map.insert(opened_key.to_owned(), value);
     }
     OpenedEntry {
         event,

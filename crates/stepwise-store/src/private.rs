@@ -46,8 +46,9 @@ pub struct Erase<'a> {
     /// Its name in the log's entries (its pseudonym, or its id where the log names it in the
     /// clear): the openings of entries that name it are erased.
     pub name: &'a str,
-    /// The outcomes of its promises, whose openings are erased too: an outcome's entry names
-    /// only its author (the promisee), but its note speaks of the promisor.
+    /// The outcomes and approvals of its promises, whose openings are erased too: an outcome's
+    /// entry names only its author (the promisee), but its note speaks of the promisor; an
+    /// approval's names the approver and the subject, but it opens the promise's id.
     pub outcomes: &'a [u64],
     /// What replaces its id in the decision log (its pseudonym).
     pub pseudonym: &'a str,

@@ -131,10 +131,11 @@ pub fn verify<S: LogStore + PrivateStore + ?Sized>(
     // The latest `recorded_at` so far, and the entry that carried it.
     let mut last_stamp: Option<(Time, u64)> = None;
     // Openings of the current chunk of entries, by entry; entries missing some, with the names
-    // they carry (resolved once every erasure entry has been read).
+    // they carry and, for an approval, the promise it allows, whose names count too (resolved
+    // once every erasure entry and promise has been read).
     let mut openings: HashMap<u64, Vec<Opening>> = HashMap::new();
     let mut chunk = u64::MAX;
-    let mut missing: Vec<(usize, Vec<Id>)> = Vec::new();
+    let mut missing: Vec<(usize, Vec<Id>, Option<Id>)> = Vec::new();
     let mut forgotten: HashSet<Id> = HashSet::new();
     // The principals each sealed promise names: its outcome's openings go with them too.
     let mut promised: HashMap<Id, Vec<Id>> = HashMap::new();
@@ -218,7 +219,10 @@ pub fn verify<S: LogStore + PrivateStore + ?Sized>(
                     }
                     let committed = usize::from(seal.note.is_some())
                         + usize::from(seal.sig.is_some())
-                        + usize::from(matches!(event.body, Body::Promise { .. }));
+                        + usize::from(matches!(
+                            event.body,
+                            Body::Promise { .. } | Body::Approval { .. }
+                        ));
                     report.openings_checked +=
                         (committed - opened.erased.len() - opened.mismatched.len()) as u64;
                     let names =
@@ -228,10 +232,16 @@ pub fn verify<S: LogStore + PrivateStore + ?Sized>(
                     }
                     if !opened.erased.is_empty() {
                         let mut names = names();
-                        if let Body::Outcome { promise, .. } = &event.body {
-                            names.extend(promised.get(promise).into_iter().flatten().cloned());
+                        let mut allows = None;
+                        match &event.body {
+                            Body::Outcome { promise, .. } => {
+                                names.extend(promised.get(promise).into_iter().flatten().cloned());
+                            }
+                            // The promise it allows comes later in the log.
+                            Body::Approval { promise, .. } => allows = Some(promise.clone()),
+                            _ => {}
                         }
-                        missing.push((opened.erased.len(), names));
+                        missing.push((opened.erased.len(), names, allows));
                     }
                     if let Body::Erasure { principal, .. } = &event.body {
                         forgotten.insert(principal.clone());
@@ -260,8 +270,9 @@ pub fn verify<S: LogStore + PrivateStore + ?Sized>(
         Ok(())
     })?;
     progress(report.entries);
-    for (count, names) in missing {
-        if names.iter().any(|n| forgotten.contains(n)) {
+    for (count, names, allows) in missing {
+        let allowed = allows.and_then(|p| promised.get(&p)).into_iter().flatten();
+        if names.iter().chain(allowed).any(|n| forgotten.contains(n)) {
             report.erased += count as u64;
         } else {
             report.unopened += count as u64;

@@ -948,7 +948,18 @@ fn proofs_and_audit_hold(built: &Built) -> Result<(), TestCaseError> {
         .iter()
         .filter_map(|f| f.1.as_ref())
         .collect();
+    // The promises that name a forgotten principal: their outcomes and approvals (which come
+    // before them) are about it too.
     let mut gone_promises = HashSet::new();
+    for index in 0..signed.size {
+        let entry = ledger.entry(index).expect("entry");
+        let event = stepwise_store::decode_entry(&entry).expect("decodes");
+        if let Body::Promise { id, .. } = &event.body
+            && seal::principals(&event).iter().any(|p| gone.contains(p))
+        {
+            gone_promises.insert(id.clone());
+        }
+    }
     let (mut erased, mut kept) = (0, 0);
     for index in 0..signed.size {
         let entry = ledger.entry(index).expect("entry");
@@ -959,13 +970,13 @@ fn proofs_and_audit_hold(built: &Built) -> Result<(), TestCaseError> {
         let seal = event.seal.as_deref().expect("every entry is sealed");
         let commitments = u64::from(seal.note.is_some())
             + u64::from(seal.sig.is_some())
-            + u64::from(matches!(event.body, Body::Promise { .. }));
+            + u64::from(matches!(
+                event.body,
+                Body::Promise { .. } | Body::Approval { .. }
+            ));
         let settles_gone = |promise| gone_promises.contains(promise);
         let about_gone = seal::principals(&event).iter().any(|p| gone.contains(p))
-            || matches!(&event.body, Body::Outcome { promise, .. } if settles_gone(promise));
-        if let (Body::Promise { id, .. }, true) = (&event.body, about_gone) {
-            gone_promises.insert(id.clone());
-        }
+            || matches!(&event.body, Body::Outcome { promise, .. } | Body::Approval { promise, .. } if settles_gone(promise));
         let openings = store.openings(index, index + 1).expect("openings").len() as u64;
         let (count, left) = if about_gone {
             (&mut erased, 0)

@@ -4,6 +4,7 @@
 //! leaves behind). The crash tests (`tests/crash.rs`, `tests/forget_crash.rs`) are binaries of
 //! their own: each runs itself as the child it kills.
 
+mod approvals;
 mod common;
 mod ladder_laws;
 mod ledger_rules;

@@ -15,7 +15,7 @@ mod budget;
 mod gate;
 mod log;
 mod witness;
-pub use gate::{GatePolicy, GateTool, StakeSource};
+pub use gate::{CHECK_ATTEMPTS, CHECK_PLACEHOLDERS, GatePolicy, GateTool, StakeSource};
 pub use log::LogPolicy;
 pub use witness::WitnessSettings;
 
@@ -82,6 +82,12 @@ rating_cap = 4.0
 # Pseudo-count smoothing a rater's negative verdicts against those its peers' judgement of the
 # same subjects predicted (P8: raters who pan whom everyone else praises weigh less).
 vindictive_prior = 5.0
+# Approvals (a call the ladder refused "not yet", let through by an approver): an approver whose
+# approval record (E of its approved promises kept and broken, at base rate 0.5) is below
+# approval_floor (in [0, 0.5)) may not approve; a broken approved promise also counts
+# approval_liability (in [0, 1]) of its weight against the approver's standing.
+approval_floor = 0.4
+approval_liability = 0.5
 # Network rank (EigenTrust): damping and convergence (its seeds are under [network]).
 alpha = 0.15
 epsilon = 1e-10
@@ -386,6 +392,8 @@ struct RawModel {
     report_cap: Option<f64>,
     rating_cap: Option<f64>,
     vindictive_prior: Option<f64>,
+    approval_floor: Option<f64>,
+    approval_liability: Option<f64>,
     /// Read by [`Policy::from_toml`]: seeds are named under `[network]` now.
     seeds: Option<Vec<String>>,
     alpha: Option<f64>,
@@ -421,6 +429,8 @@ impl RawModel {
         p.report_cap = self.report_cap.unwrap_or(p.report_cap);
         p.rating_cap = self.rating_cap.unwrap_or(p.rating_cap);
         p.vindictive_prior = self.vindictive_prior.unwrap_or(p.vindictive_prior);
+        p.approval_floor = self.approval_floor.unwrap_or(p.approval_floor);
+        p.approval_liability = self.approval_liability.unwrap_or(p.approval_liability);
         p.rank.alpha = self.alpha.unwrap_or(p.rank.alpha);
         p.rank.epsilon = self.epsilon.unwrap_or(p.rank.epsilon);
         p.rank.max_iterations = self.max_iterations.unwrap_or(p.rank.max_iterations);
@@ -763,6 +773,11 @@ mod tests {
             ),
             ("[model]\nalpha = 0.0\n", "model.alpha"),
             ("[model]\nrating_cap = -1.0\n", "model.rating_cap"),
+            ("[model]\napproval_floor = 0.5\n", "model.approval_floor"),
+            (
+                "[model]\napproval_liability = 1.5\n",
+                "model.approval_liability",
+            ),
             ("[model]\nrating_cap = nan\n", "model.rating_cap"),
             ("[model]\nvouch_depth = 9\n", "model.vouch_depth"),
             ("[model]\nseeds = [\"two words\"]\n", "model.seeds"),

@@ -3,6 +3,7 @@
 //! answers and the house rules. The laws that need a stored log (replay equals incremental,
 //! the ledger's rules, the store suite, tamper evidence, crashes) are `stepwise-store`'s.
 
+mod approvals;
 mod house;
 mod ladder_stories;
 mod merkle_laws;

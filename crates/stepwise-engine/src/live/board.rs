@@ -41,11 +41,30 @@ pub struct Journal {
 
 impl Journal {
     /// Notes what folding the event at `at` changed (`applied`), `state` being the state just
-    /// after it; returns the new steps of that principal.
-    pub fn note<'s>(&mut self, state: &'s LadderState, at: Time, applied: Applied) -> &'s [Step] {
-        let Some(s) = applied.subject else {
-            return &[];
-        };
+    /// after it: a mark and the new steps of the principal it was about, and of an approver it
+    /// charged; returns the new steps of each, in that order.
+    pub fn note<'s>(
+        &mut self,
+        state: &'s LadderState,
+        at: Time,
+        applied: Applied,
+    ) -> [(u32, &'s [Step]); 2] {
+        let subject = applied
+            .subject
+            .map(|s| self.note_one(state, at, s, applied.new_steps));
+        let approver =
+            (applied.approver).map(|a| self.note_one(state, at, a, applied.approver_new_steps));
+        [subject.unwrap_or((0, &[])), approver.unwrap_or((0, &[]))]
+    }
+
+    /// Notes a mark of principal `s` at `at` and its `new_steps` last steps.
+    fn note_one<'s>(
+        &mut self,
+        state: &'s LadderState,
+        at: Time,
+        s: u32,
+        new_steps: usize,
+    ) -> (u32, &'s [Step]) {
         let i = s as usize;
         if self.marks.len() <= i {
             self.marks.resize_with(i + 1, Vec::new);
@@ -58,14 +77,14 @@ impl Journal {
             mark: state.trust().standing_mark(s),
         });
         let timeline = state.timeline_of(s);
-        let new = &timeline[timeline.len().saturating_sub(applied.new_steps)..];
+        let new = &timeline[timeline.len().saturating_sub(new_steps)..];
         for step in new {
             if self.recent.len() == RECENT_STEPS {
                 self.recent.pop_front();
             }
             self.recent.push_back((s, *step));
         }
-        new
+        (s, new)
     }
 
     /// The standing marks of principal `s`, in log order.

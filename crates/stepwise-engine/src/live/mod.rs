@@ -260,13 +260,15 @@ impl Live {
         let listening = self.news.receiver_count() > 0;
         for (index, event) in events {
             let applied = state.apply(index, event);
-            let steps = journal.note(&state, event.at, applied);
-            if listening && let Some(s) = applied.subject {
-                let principal = state.trust().principal(s);
-                for step in steps {
-                    if let Some(id) = principal {
-                        let step = PrincipalStep::new(state.ladder(), id, step);
-                        let _ = self.news.send(News::Step(Arc::new(step)));
+            let noted = journal.note(&state, event.at, applied);
+            if listening {
+                for (s, steps) in noted {
+                    let principal = state.trust().principal(s);
+                    for step in steps {
+                        if let Some(id) = principal {
+                            let step = PrincipalStep::new(state.ladder(), id, step);
+                            let _ = self.news.send(News::Step(Arc::new(step)));
+                        }
                     }
                 }
             }

@@ -66,6 +66,10 @@
 //! | `rating-ring` | a front deals with real clients, keeping its promises (the largest stake tier within its limit) and betraying one client at its limit every 10th round, while a ring of [`RING`] identities nobody else deals with rates it +1 every round (and each member rates the next +1) to cover the betrayals |
 //! | `insider` | one real client (`client:0`, whose word counts like any client's) colludes: every round the front promises it as much as its limit leaves, and it records the promise kept and rates the front +1; the front deals with no one else except to betray other clients (the ring front's rule) |
 //!
+//! Approvals have a scenario of their own, `rubber-stamp` ([`approvals`]): only stepwise has
+//! them, so it is judged alone, by how many broken approved promises it takes a rubber-stamp
+//! approver to lose the power to approve, and whether an honest approver keeps it.
+//!
 //! **The ring front's rule** (`promisee-ring`, `old-ring`, `insider`): the front betrays one
 //! real client (never the insider) at its limit whenever its limit is 1,000 or more (level 2 of
 //! the default ladder, where the ring put it within ten days); once half of its time in
@@ -106,9 +110,14 @@ use stepwise::evidence::{Body, Event, Id, OutcomeResult, Time};
 use stepwise::ladder::{Ladder, LadderState};
 use stepwise::model::params::{DAY_MICROS, ModelParams};
 
+pub mod approvals;
 mod strategies;
 mod systems;
 mod world;
+
+pub use approvals::{
+    RUBBER_STAMP, RubberStampRun, RubberStampSummary, rubber_stamp_over, run_rubber_stamp,
+};
 
 use strategies::*;
 use systems::*;

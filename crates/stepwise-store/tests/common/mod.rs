@@ -86,6 +86,14 @@ pub fn report(reporter: &str, subject: &str, severity: f64, day: f64) -> Event {
     ))
 }
 
+/// An approval by `approver` of `subject`'s call, allowing the promise `promise` to come.
+pub fn approval(approver: &str, subject: &str, promise: &str, stake: f64, day: f64) -> Event {
+    event(format!(
+        r#"{{"kind":"approval","at":"{}","approver":"{approver}","subject":"{subject}","promise":"{promise}","capability":"act:low","stake":{stake}}}"#,
+        at(day)
+    ))
+}
+
 pub fn vouch(voucher: &str, subject: &str, weight: f64, day: f64) -> Event {
     event(format!(
         r#"{{"kind":"vouch","at":"{}","voucher":"{voucher}","subject":"{subject}","weight":{weight}}}"#,
@@ -108,6 +116,9 @@ pub enum Step {
         promisee: usize,
         stake: f64,
         due_in: f64,
+        /// An approval by principal `approver` comes first, when it names one (and not the
+        /// promisor).
+        approver: usize,
     },
     Outcome {
         which: usize,
@@ -140,14 +151,20 @@ pub enum Step {
 pub fn step() -> impl Strategy<Value = Step> {
     let who = 0..PEOPLE.len();
     prop_oneof![
-        (who.clone(), who.clone(), 0.0..1000.0f64, 0.5..60.0f64).prop_map(
-            |(a, b, stake, due_in)| Step::Promise {
+        (
+            who.clone(),
+            who.clone(),
+            0.0..1000.0f64,
+            0.5..60.0f64,
+            0..2 * PEOPLE.len()
+        )
+            .prop_map(|(a, b, stake, due_in, approver)| Step::Promise {
                 promisor: a,
                 promisee: b,
                 stake,
-                due_in
-            }
-        ),
+                due_in,
+                approver,
+            }),
         (0..64usize, 0..3u8, 0.0..=1.0f64).prop_map(|(which, result, fraction)| Step::Outcome {
             which,
             result,
@@ -187,13 +204,24 @@ pub fn history(steps: &[Step]) -> (Vec<Event>, f64) {
                 promisee,
                 stake,
                 due_in,
+                approver,
             } if promisor != promisee => {
                 let pid = format!("p{n}");
+                let stake = (stake * 100.0).round() / 100.0;
+                if approver < PEOPLE.len() && approver != promisor {
+                    events.push(approval(
+                        PEOPLE[approver],
+                        PEOPLE[promisor],
+                        &pid,
+                        stake,
+                        day,
+                    ));
+                }
                 events.push(promise(
                     &pid,
                     PEOPLE[promisor],
                     PEOPLE[promisee],
-                    (stake * 100.0).round() / 100.0,
+                    stake,
                     day,
                     day + due_in,
                 ));

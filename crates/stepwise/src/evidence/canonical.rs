@@ -155,6 +155,23 @@ impl Event {
                 f.push(("reason", Str(reason.name())));
             }
             Body::Policy { sha256 } => f.push(("sha256", Str(sha256))),
+            Body::Approval {
+                approver,
+                subject,
+                promise,
+                capability,
+                stake,
+                decision,
+            } => {
+                f.push(("approver", Str(approver.as_str())));
+                f.push(("subject", Str(subject.as_str())));
+                f.push(("promise", Str(promise.as_str())));
+                f.push(("capability", Str(capability.as_str())));
+                f.push(("stake", Num(*stake)));
+                if let Some(place) = decision {
+                    f.push(("decision", UInt(*place)));
+                }
+            }
         }
         f
     }

@@ -45,6 +45,24 @@ impl Fields<'_> {
         Ok((a, s))
     }
 
+    /// A whole number ≥ 0 that JSON numbers carry exactly (a log index, a place in the gate's
+    /// decision log), if present.
+    pub(super) fn optional_index(
+        &self,
+        field: &str,
+        what: &str,
+    ) -> Result<Option<u64>, FieldError> {
+        let Some(v) = self.0.get(field) else {
+            return Ok(None);
+        };
+        v.as_u64()
+            .filter(|i| (*i as f64) <= super::jcs::MAX_SAFE_INTEGER)
+            .map(Some)
+            .ok_or_else(|| {
+                FieldError::new(field, format!("{v} is not {what} (a whole number ≥ 0)"))
+            })
+    }
+
     pub(super) fn time(&self, field: &str) -> Result<Time, FieldError> {
         Time::parse(field, self.str(field)?)
     }

@@ -24,11 +24,13 @@ pub enum Kind {
     Erasure,
     /// `policy`
     Policy,
+    /// `approval`
+    Approval,
 }
 
 impl Kind {
-    /// Every kind, in the order of DESIGN.md.
-    pub const ALL: [Kind; 9] = [
+    /// Every kind, in the order of DESIGN.md (the log's own kinds, then `approval`).
+    pub const ALL: [Kind; 10] = [
         Kind::Promise,
         Kind::Outcome,
         Kind::Vouch,
@@ -38,6 +40,7 @@ impl Kind {
         Kind::Key,
         Kind::Erasure,
         Kind::Policy,
+        Kind::Approval,
     ];
 
     /// The wire name.
@@ -52,6 +55,7 @@ impl Kind {
             Kind::Key => "key",
             Kind::Erasure => "erasure",
             Kind::Policy => "policy",
+            Kind::Approval => "approval",
         }
     }
 
@@ -60,7 +64,7 @@ impl Kind {
             FieldError::new(
                 "kind",
                 format!(
-                    "unknown kind {s:?}; expected one of promise, outcome, vouch, unvouch, report, rating, key, erasure, policy"
+                    "unknown kind {s:?}; expected one of promise, outcome, vouch, unvouch, report, rating, key, erasure, policy, approval"
                 ),
             )
         })
@@ -78,6 +82,14 @@ impl Kind {
             Kind::Key => &["principal", "public_key"],
             Kind::Erasure => &["principal", "reason"],
             Kind::Policy => &["sha256"],
+            Kind::Approval => &[
+                "approver",
+                "subject",
+                "promise",
+                "capability",
+                "stake",
+                "decision",
+            ],
         }
     }
 }

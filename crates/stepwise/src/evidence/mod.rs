@@ -77,6 +77,8 @@ pub enum Refusal {
     AtOutOfWindow,
     /// The entry would be longer than a tlog-tiles entry bundle can carry (65,535 bytes).
     EntryTooLarge,
+    /// An approval whose approver may not approve that call now (`LadderState::may_approve`).
+    ApprovalRefused,
 }
 
 impl Refusal {
@@ -86,6 +88,7 @@ impl Refusal {
             Refusal::InvalidEvent => "invalid_event",
             Refusal::AtOutOfWindow => "at_out_of_window",
             Refusal::EntryTooLarge => "entry_too_large",
+            Refusal::ApprovalRefused => "approval_refused",
         }
     }
 }
@@ -248,6 +251,23 @@ pub enum Body {
         /// SHA-256 of the policy file's bytes, 64 lowercase hex digits.
         sha256: String,
     },
+    /// `approver` lets through a call of `subject`'s that the ladder refused "not yet", before
+    /// the promise the call makes: an approver lends its own trust, and pays when that promise
+    /// is broken (docs/MODEL.md "Approvals").
+    Approval {
+        /// Who lets the call through (and records this).
+        approver: Id,
+        /// Whose call it is: the promisor of the promise it allows.
+        subject: Id,
+        /// The id the call's promise will carry (unused until then).
+        promise: Id,
+        /// The capability the call asked for, in the policy's vocabulary.
+        capability: Id,
+        /// The stake the call asked for, ≥ 0.
+        stake: f64,
+        /// The refusal it overrides: its place in the gate's decision log, if any.
+        decision: Option<u64>,
+    },
 }
 
 /// What the ledger adds to an event when it appends it: when the log heard it, and whether an
@@ -298,6 +318,7 @@ impl Event {
             Body::Key { .. } => Kind::Key,
             Body::Erasure { .. } => Kind::Erasure,
             Body::Policy { .. } => Kind::Policy,
+            Body::Approval { .. } => Kind::Approval,
         }
     }
 
@@ -311,6 +332,7 @@ impl Event {
             Body::Report { reporter, .. } => Some(reporter),
             Body::Rating { rater, .. } => Some(rater),
             Body::Key { principal, .. } => Some(principal),
+            Body::Approval { approver, .. } => Some(approver),
             Body::Erasure { .. } | Body::Policy { .. } => None,
         }
     }
@@ -505,25 +527,12 @@ impl Event {
             }
             Kind::Report => {
                 let (reporter, subject) = fields.pair("reporter", "subject")?;
-                let evidence = match map.get("evidence") {
-                    None => None,
-                    Some(v) => Some(
-                        v.as_u64()
-                            .filter(|i| (*i as f64) <= jcs::MAX_SAFE_INTEGER)
-                            .ok_or_else(|| {
-                                FieldError::new(
-                                    "evidence",
-                                    format!("{v} is not a log index (a whole number ≥ 0)"),
-                                )
-                            })?,
-                    ),
-                };
                 Body::Report {
                     reporter,
                     subject,
                     scope: fields.optional_id("scope")?,
                     severity: fields.number_in("severity", 0.0, 1.0, false)?,
-                    evidence,
+                    evidence: fields.optional_index("evidence", "a log index")?,
                 }
             }
             Kind::Rating => {
@@ -556,6 +565,25 @@ impl Event {
                 Body::Erasure {
                     principal,
                     reason: ErasureReason::parse("reason", fields.str("reason")?)?,
+                }
+            }
+            Kind::Approval => {
+                let approver = fields.id("approver")?;
+                let subject = fields.id("subject")?;
+                if approver == subject {
+                    return Err(FieldError::new(
+                        "subject",
+                        "must differ from `approver`: nobody lends itself trust it does not have",
+                    ));
+                }
+                Body::Approval {
+                    approver,
+                    subject,
+                    promise: fields.id("promise")?,
+                    capability: fields.id("capability")?,
+                    stake: fields.number_in("stake", 0.0, MAX_STAKE, true)?,
+                    decision: fields
+                        .optional_index("decision", "a place in the gate's decision log")?,
                 }
             }
             Kind::Policy => {
@@ -678,7 +706,9 @@ impl Event {
 fn reserved_names(event: &Event) -> Result<(), FieldError> {
     let promise_ids = match &event.body {
         Body::Promise { id, .. } => Some(("id", id)),
-        Body::Outcome { promise, .. } => Some(("promise", promise)),
+        Body::Outcome { promise, .. } | Body::Approval { promise, .. } => {
+            Some(("promise", promise))
+        }
         _ => None,
     };
     let principals = event
@@ -717,6 +747,9 @@ fn body_fields(body: &Body) -> Vec<(&'static str, &Id)> {
             reporter, subject, ..
         } => vec![("reporter", reporter), ("subject", subject)],
         Body::Rating { rater, subject, .. } => vec![("rater", rater), ("subject", subject)],
+        Body::Approval {
+            approver, subject, ..
+        } => vec![("approver", approver), ("subject", subject)],
         Body::Key { principal, .. } | Body::Erasure { principal, .. } => {
             vec![("principal", principal)]
         }
@@ -762,6 +795,78 @@ mod tests {
         let again = Event::from_json(std::str::from_utf8(&bytes).expect("utf-8")).expect("valid");
         assert_eq!(again, event);
         assert_eq!(again.canonical_bytes(), bytes);
+    }
+
+    #[test]
+    fn an_approval_round_trips_and_names_every_bad_field() {
+        let json = r#"{"kind":"approval","at":"2026-11-25T12:00:00Z","approver":"user:ann","subject":"agent:bot",
+            "promise":"gate-7","capability":"deploy","stake":5,"decision":17,"note":"looked fine"}"#;
+        let event = parse(json).expect("valid");
+        assert_eq!(event.kind(), Kind::Approval);
+        assert_eq!(event.natural_author().map(Id::as_str), Some("user:ann"));
+        let bytes = event.canonical_bytes();
+        assert_eq!(
+            std::str::from_utf8(&bytes).expect("utf-8"),
+            r#"{"approver":"user:ann","at":"2026-11-25T12:00:00Z","capability":"deploy","decision":17,"kind":"approval","note":"looked fine","promise":"gate-7","stake":5,"subject":"agent:bot","v":1}"#
+        );
+        assert_eq!(bytes, jcs::to_vec(&event.to_value()).expect("canonical"));
+        let again = Event::from_entry(&bytes).expect("decodes");
+        assert_eq!((again.canonical_bytes(), &again), (bytes, &event));
+        // Without a decision it is still an approval; `decision` is then absent, not null.
+        let bare = json.replace(r#","decision":17"#, "");
+        let bare = parse(&bare).expect("valid");
+        assert!(
+            !String::from_utf8(bare.canonical_bytes())
+                .expect("utf-8")
+                .contains("decision")
+        );
+        let base = r#""kind":"approval","at":"2026-01-01T00:00:00Z""#;
+        for (fields, field) in [
+            (
+                r#""approver":"a","subject":"a","promise":"p","capability":"c","stake":1"#,
+                "subject",
+            ),
+            (
+                r#""subject":"b","promise":"p","capability":"c","stake":1"#,
+                "approver",
+            ),
+            (
+                r#""approver":"a","subject":"b","capability":"c","stake":1"#,
+                "promise",
+            ),
+            (
+                r#""approver":"a","subject":"b","promise":"p","capability":"two words","stake":1"#,
+                "capability",
+            ),
+            (
+                r#""approver":"a","subject":"b","promise":"p","capability":"c","stake":-1"#,
+                "stake",
+            ),
+            (
+                r#""approver":"a","subject":"b","promise":"p","capability":"c""#,
+                "stake",
+            ),
+            (
+                r#""approver":"a","subject":"b","promise":"p","capability":"c","stake":1,"decision":1.5"#,
+                "decision",
+            ),
+            (
+                r#""approver":"a","subject":"b","promise":"p","capability":"c","stake":1,"scope":"s""#,
+                "scope",
+            ),
+            (
+                r#""approver":"a","subject":"b","promise":"~0123456789abcdef0123456789abcdef","capability":"c","stake":1"#,
+                "promise",
+            ),
+            (
+                r#""approver":"~0123456789abcdef0123456789abcdef","subject":"b","promise":"p","capability":"c","stake":1"#,
+                "approver",
+            ),
+        ] {
+            let json = format!("{{{base},{fields}}}");
+            let err = parse(&json).expect_err(&json);
+            assert_eq!(err.field, field, "{json}: {err}");
+        }
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub enum Hidden {
     Note,
     /// The author's signature `sig` (leaf field `sig_commit`).
     Sig,
-    /// A promise's `id` (the leaf's `id` is a pseudonym derived from the commitment).
+    /// A promise's `id`, and an approval's `promise` (the id of the promise it allows): the
+    /// leaf holds a name derived from the commitment, the same for both under one salt.
     PromiseId,
 }
 
@@ -241,8 +242,8 @@ pub fn promise_opening(id: &Id, salt: Secret) -> Opening {
 /// it in the clear), and the note, the signature and a promise's id replaced by commitments
 /// under fresh salts. `promise_salt` gives the salt of a promise id the log already has (an
 /// outcome then names that promise; a second promise with the same id gets the same name, so
-/// the ledger refuses it as a duplicate); an unknown promise id is left as it is (a promise in
-/// the clear, or none). The result carries its openings and the signed bytes for the ledger
+/// the ledger refuses it as a duplicate; a promise an approval allowed gets the approval's
+/// name); an outcome's unknown promise id is left as it is (a promise in the clear, or none). The result carries its openings and the signed bytes for the ledger
 /// (see [`Seal`]). Fresh salts come from `salts`.
 pub fn seal(
     clear: &Event,
@@ -365,6 +366,28 @@ pub fn seal(
         Body::Policy { sha256 } => Body::Policy {
             sha256: sha256.clone(),
         },
+        // An approval comes before the promise it allows: it commits to the promise id as the
+        // promise itself will, under the salt the promise will find (`promise_salt`), so both
+        // leaves carry one name and the fold links them without an opening.
+        Body::Approval {
+            approver,
+            subject,
+            promise: id,
+            capability,
+            stake,
+            decision,
+        } => Body::Approval {
+            approver: p(approver),
+            subject: p(subject),
+            promise: short_name(&commit(
+                Hidden::PromiseId,
+                id.as_str().as_bytes().to_vec(),
+                promise_salt(id),
+            )?),
+            capability: capability.clone(),
+            stake: *stake,
+            decision: *decision,
+        },
     };
     // The author the ledger would fill in, filled in now: a signature covers it.
     let mut clear = std::borrow::Cow::Borrowed(clear);
@@ -457,6 +480,59 @@ mod tests {
             assert_eq!(e.field, field, "{e}");
             assert!(e.problem.contains("pseudonyms"), "{e}");
         }
+    }
+
+    #[test]
+    fn an_approval_names_its_promise_as_the_promise_sealed_under_the_same_salt_will() {
+        let approval = Event::from_json(
+            r#"{"kind":"approval","at":"2026-01-01T00:00:00Z","approver":"user:ann","subject":"agent:bot","promise":"gate-1","capability":"deploy","stake":5}"#,
+        )
+        .expect("valid");
+        let promise = Event::from_json(
+            r#"{"kind":"promise","at":"2026-01-01T00:00:01Z","id":"gate-1","promisor":"agent:bot","promisee":"user:ann","scope":"deploy","stake":5,"due":"2026-01-02T00:00:00Z"}"#,
+        )
+        .expect("valid");
+        let rename = |id: &Id| pseudonym(&[3; 32], id);
+        let mut salts = Salts::new();
+        let sealed = seal(&approval, &rename, &|_| None, &mut salts).expect("sealed");
+        let opening = sealed
+            .seal
+            .as_ref()
+            .and_then(|s| s.opening(Hidden::PromiseId));
+        let opening = opening
+            .expect("the promise id's opening travels with it")
+            .clone();
+        let Body::Approval {
+            approver,
+            subject,
+            promise: named,
+            capability,
+            ..
+        } = &sealed.body
+        else {
+            panic!("{sealed:?}");
+        };
+        assert_eq!(named, &promise_name(&opening));
+        assert_eq!(approver, &rename(&Id::parse("p", "user:ann").expect("id")));
+        assert_eq!(subject, &rename(&Id::parse("p", "agent:bot").expect("id")));
+        assert_eq!(capability.as_str(), "deploy");
+        assert_eq!(sealed.author.as_ref(), Some(approver));
+        // The promise, sealed with the salt the approval left, carries the same name.
+        let salt = opening.salt;
+        let promised = seal(&promise, &rename, &|_| Some(salt), &mut salts).expect("sealed");
+        let Body::Promise { id, .. } = &promised.body else {
+            panic!("{promised:?}");
+        };
+        assert_eq!(id, named);
+        // And the sealed approval reads back from its canonical bytes as it was.
+        let mut stored = sealed.clone();
+        stored.stamp = Some(crate::evidence::Stamp {
+            recorded_at: approval.at,
+            history: false,
+        });
+        let bytes = stored.canonical_bytes();
+        let back = Event::from_entry(&bytes).expect("decodes");
+        assert_eq!((&back.body, back.canonical_bytes()), (&stored.body, bytes));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! function of the log and the instant: `level_at` re-evaluates a copy of the stored position at
 //! the asked instant, without changing anything.
 
+pub use super::step::{Step, StepCause};
 use super::{Ladder, Requirements};
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use crate::model::StandingMark;
@@ -17,62 +18,6 @@ use crate::model::opinion::Opinion;
 use crate::model::params::ModelParams;
 use crate::model::state::{RankSnapshot, TrustState};
 use std::borrow::Cow;
-
-/// Why a principal moved on the ladder.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum StepCause {
-    /// Every requirement of the next level was met (at the event at `index`, or by time passing).
-    Promoted {
-        /// The event that completed the requirements, if an event did.
-        index: Option<u64>,
-    },
-    /// A promise was recorded as broken.
-    Broken {
-        /// The outcome's log index.
-        index: u64,
-        /// The promise's stake.
-        stake: f64,
-    },
-    /// A promise passed its due instant without an outcome.
-    Overdue {
-        /// The promise's log index.
-        index: u64,
-        /// The promise's stake.
-        stake: f64,
-    },
-    /// Standing fell below the level's minimum by more than the margin.
-    FellBelow {
-        /// The event after which it was noticed, if an event.
-        index: Option<u64>,
-        /// Expected trust then.
-        expected: f64,
-        /// Uncertainty then.
-        uncertainty: f64,
-    },
-}
-
-impl StepCause {
-    /// The log entry behind the step, if any.
-    pub fn index(&self) -> Option<u64> {
-        match *self {
-            StepCause::Promoted { index } | StepCause::FellBelow { index, .. } => index,
-            StepCause::Broken { index, .. } | StepCause::Overdue { index, .. } => Some(index),
-        }
-    }
-}
-
-/// One promotion or demotion.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Step {
-    /// When.
-    pub at: Time,
-    /// From which level.
-    pub from: usize,
-    /// To which level.
-    pub to: usize,
-    /// Why.
-    pub cause: StepCause,
-}
 
 /// Where a principal stands on the ladder, and what counts toward its next step.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,6 +118,11 @@ pub struct Applied {
     /// How many promotions and demotions its timeline gained: the last `new_steps` of
     /// [`LadderState::timeline_of`].
     pub new_steps: usize,
+    /// An approver whose standing the event changed too (an outcome of a promise it approved,
+    /// broken: docs/MODEL.md "Approvals"), if any.
+    pub approver: Option<u32>,
+    /// How many steps the approver's timeline gained.
+    pub approver_new_steps: usize,
 }
 
 /// What a decision reads of one principal, in one cache line, kept with every event that
@@ -332,12 +282,19 @@ impl LadderState {
             Body::Promise { .. }
             | Body::Key { .. }
             | Body::Erasure { .. }
-            | Body::Policy { .. } => None,
+            | Body::Policy { .. }
+            | Body::Approval { .. } => None,
+        };
+        // An approver charged for a broken promise it approved is judged again, as a subject.
+        let liable = match &event.body {
+            Body::Outcome { promise, result } => self.trust.liable_approver(promise, *result),
+            _ => None,
         };
         // What time did before this event comes first — promotions by tenure, promises that
         // fell due — while the trust state still holds those promises as open.
         let steps_before = subject(&self.trust).map_or(0, |s| self.timelines[s as usize].len());
-        if let Some(s) = subject(&self.trust) {
+        let approver_before = liable.map_or(0, |a| self.timelines[a as usize].len());
+        for s in subject(&self.trust).into_iter().chain(liable) {
             let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
             let (position, _) = self.caught_up(s, event.at, &mut timeline);
             self.positions[s as usize] = position;
@@ -349,6 +306,14 @@ impl LadderState {
             self.timelines.push(Vec::new());
             self.refresh(self.quick.len() as u32);
         }
+        if let Some(a) = liable {
+            self.restand(a, event.at, index);
+        }
+        let approver_new_steps = liable.map_or(0, |a| {
+            self.timelines[a as usize]
+                .len()
+                .saturating_sub(approver_before)
+        });
         // A promise changes its promisor's evidence (an open promise) but not its position.
         if let Body::Promise { promisor, .. } = &event.body
             && let Some(p) = self.trust.principal_index(promisor)
@@ -357,7 +322,11 @@ impl LadderState {
             self.spend(p, event);
         }
         let Some(s) = subject(&self.trust) else {
-            return Applied::default();
+            return Applied {
+                approver: liable,
+                approver_new_steps,
+                ..Applied::default()
+            };
         };
         let mut position = self.positions[s as usize].clone();
         let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
@@ -411,7 +380,31 @@ impl LadderState {
         Applied {
             subject: Some(s),
             new_steps,
+            approver: liable,
+            approver_new_steps,
         }
+    }
+
+    /// Judges principal `s` again after an event at `at` (log `index`) changed the evidence
+    /// about it but was not about its promises: a fall in standing, or a promotion it completed.
+    fn restand(&mut self, s: u32, at: Time, index: u64) {
+        let mut position = self.positions[s as usize].clone();
+        let mut timeline = std::mem::take(&mut self.timelines[s as usize]);
+        let at = at.max(position.since);
+        position.updated = position.updated.max(at);
+        evaluate(
+            &self.trust,
+            &self.ladder,
+            &self.positions,
+            s,
+            &mut position,
+            at,
+            Some(index),
+            &mut timeline,
+        );
+        self.positions[s as usize] = position;
+        self.timelines[s as usize] = timeline;
+        self.refresh(s);
     }
 
     /// The position of `subject` at instant `at`: the stored one, re-evaluated at `at` (time
@@ -851,12 +844,19 @@ mod tests {
     }
 
     /// A random event at `day` among `people` principals; `open` holds the promises with no
-    /// outcome yet.
-    fn event(rng: &mut Rng, day: f64, people: u64, open: &mut Vec<Id>, n: usize) -> Event {
+    /// outcome yet, `approved` the subject of an approval of the next promise, if any.
+    fn event(
+        rng: &mut Rng,
+        day: f64,
+        people: u64,
+        open: &mut Vec<Id>,
+        approved: &mut Option<Id>,
+        n: usize,
+    ) -> Event {
         let who = |rng: &mut Rng| id(&format!("p{}", rng.below(people)));
-        let (author, body) = match rng.below(10) {
+        let (author, body) = match rng.below(11) {
             0..3 => {
-                let promisor = who(rng);
+                let promisor = approved.take().unwrap_or_else(|| who(rng));
                 let promise = id(&format!("promise{n}"));
                 open.push(promise.clone());
                 let stake = [1.0, 8.0, 60.0, 200.0, 600.0, 900.0][rng.below(6) as usize];
@@ -899,6 +899,22 @@ mod tests {
                 };
                 (voucher, body)
             }
+            10 => {
+                // An approval of the promise the next event makes, if it makes one.
+                let s = rng.below(people);
+                let (subject, approver) =
+                    (id(&format!("p{s}")), id(&format!("p{}", (s + 1) % people)));
+                *approved = Some(subject.clone());
+                let body = Body::Approval {
+                    approver: approver.clone(),
+                    subject,
+                    promise: id(&format!("promise{}", n + 1)),
+                    capability: id("act:low"),
+                    stake: 50.0,
+                    decision: None,
+                };
+                (approver, body)
+            }
             8 if rng.below(3) == 0 => {
                 let reporter = who(rng);
                 let body = Body::Report {
@@ -939,15 +955,16 @@ mod tests {
     #[test]
     fn the_quick_path_agrees_with_the_full_evaluation() {
         let (mut quick, mut full, mut highest, mut demoted) = (0, 0, 0, false);
+        let mut charged = 0;
         for ladder in ladders() {
             for seed in 0..12 {
                 let mut rng = Rng(seed);
                 let mut state = LadderState::new(ModelParams::default(), ladder.clone());
-                let (mut day, mut open) = (0.0, Vec::new());
+                let (mut day, mut open, mut approved) = (0.0, Vec::new(), None);
                 for n in 0..400 {
                     day += rng.below(100) as f64 / 150.0;
-                    let event = event(&mut rng, day, 6, &mut open, n);
-                    state.apply(n as u64, &event);
+                    let event = event(&mut rng, day, 6, &mut open, &mut approved, n);
+                    charged += usize::from(state.apply(n as u64, &event).approver.is_some());
                     for s in 0..state.trust.principals() as u32 {
                         let expected =
                             Quick::of(&state.trust, &state.ladder, s, &state.positions[s as usize]);
@@ -987,7 +1004,11 @@ mod tests {
                 }
             }
         }
-        eprintln!("quick {quick}, full {full}, highest {highest}, demoted {demoted}");
+        eprintln!(
+            "quick {quick}, full {full}, highest {highest}, demoted {demoted}, approvers charged \
+             {charged}"
+        );
+        assert!(charged > 20, "approvers charged: {charged}");
         assert!(quick > 1000 && full > 1000, "quick {quick}, full {full}");
         assert!(
             highest >= 2 && demoted,

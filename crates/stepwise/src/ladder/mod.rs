@@ -3,18 +3,21 @@
 //! `Ladder` is the operator's configuration (levels, their entry requirements, demotion rules,
 //! trusters' own profiles), checked when it is built so that nothing later has to doubt it.
 //! `climb` folds the log into each principal's position on the ladder; `decision` answers "may
-//! this principal do this, at this stake, now — and if not, what is the next step?". Nothing
-//! here does I/O or reads the clock.
+//! this principal do this, at this stake, now — and if not, what is the next step?"; `approval`
+//! whether an approver may let a refused call through. Nothing here does I/O or reads the clock.
 
+pub mod approval;
 pub mod budget;
 pub mod climb;
 pub mod decision;
 mod retry;
+mod step;
 mod words;
 
 use crate::evidence::Id;
 use std::collections::HashMap;
 
+pub use approval::ApprovalRefusal;
 pub use budget::{Budget, BudgetUse, Spending};
 pub use climb::{Applied, LadderState, Position, Step, StepCause};
 pub use decision::{

@@ -1,9 +1,10 @@
 //! The rules that need the log: who may record what, given what is already recorded.
 //!
-//! The registry is a view of the log (keys, promises, active vouches), rebuilt by replay and
-//! extended batch by batch. A batch is checked against the registry plus the changes staged by
-//! its own earlier events, and the staged changes are merged only once the batch is durable, so
-//! a failed commit leaves the registry exactly as the store is. It never touches storage.
+//! The registry is a view of the log (keys, promises, approvals, active vouches), rebuilt by
+//! replay and extended batch by batch. A batch is checked against the registry plus the changes
+//! staged by its own earlier events, and the staged changes are merged only once the batch is
+//! durable, so a failed commit leaves the registry exactly as the store is. It never touches
+//! storage.
 
 use crate::evidence::{Body, Event, FieldError, Id, Kind, Time};
 use ed25519_dalek::{Signature, VerifyingKey};
@@ -32,11 +33,13 @@ fn seal_signature(seal: &crate::evidence::Seal) -> Result<(Vec<u8>, [u8; 64]), F
     Ok((bytes.to_vec(), sig))
 }
 
-/// Keys, promises and vouches known from the log.
+/// Keys, promises, approvals and vouches known from the log.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     keys: HashMap<Id, VerifyingKey>,
     promises: HashMap<Id, PromiseFacts>,
+    /// The promise ids approvals were given for, with the approval's log index.
+    approvals: HashMap<Id, u64>,
     vouches: HashMap<VouchKey, bool>,
     operators: Vec<Id>,
 }
@@ -46,6 +49,7 @@ pub struct Registry {
 pub struct Staged {
     keys: HashMap<Id, VerifyingKey>,
     promises: HashMap<Id, PromiseFacts>,
+    approvals: HashMap<Id, u64>,
     settled: HashMap<Id, u64>,
     vouches: HashMap<VouchKey, bool>,
 }
@@ -272,6 +276,29 @@ impl Registry {
             Body::Outcome { promise, .. } => {
                 staged.settled.insert(promise.clone(), index);
             }
+            Body::Approval { promise, .. } => {
+                if let Some((facts, _)) = self.promise(staged, promise) {
+                    return Err(FieldError::new(
+                        "promise",
+                        format!(
+                            "promise {promise:?} is already in the log, at log index {}: an \
+                             approval must come before the promise it allows",
+                            facts.index
+                        ),
+                    ));
+                }
+                let approved = staged.approvals.get(promise);
+                if let Some(at) = approved.or_else(|| self.approvals.get(promise)) {
+                    return Err(FieldError::new(
+                        "promise",
+                        format!(
+                            "promise {promise:?} is already approved, at log index {at}: one \
+                             approval allows one promise, and it must come before that promise"
+                        ),
+                    ));
+                }
+                staged.approvals.insert(promise.clone(), index);
+            }
             Body::Vouch {
                 voucher,
                 subject,
@@ -330,6 +357,7 @@ impl Registry {
     pub fn merge(&mut self, staged: Staged) {
         self.keys.extend(staged.keys);
         self.promises.extend(staged.promises);
+        self.approvals.extend(staged.approvals);
         for (id, index) in staged.settled {
             if let Some(facts) = self.promises.get_mut(&id) {
                 facts.settled = Some(index);

@@ -40,6 +40,13 @@ pub struct ModelParams {
     pub rating_cap: f64,
     /// Pseudo-count of the prior that smooths a rater's share of negative verdicts.
     pub vindictive_prior: f64,
+    /// An approver whose approval record (docs/MODEL.md "Approvals") is below this may not
+    /// approve; below ½, the record of an approver with no evidence, so that power lost comes
+    /// back as the evidence fades.
+    pub approval_floor: f64,
+    /// The share of a broken approved promise's weight that also counts against the approver's
+    /// standing, in the promisee's view (the approver lent trust it has: it answers for it).
+    pub approval_liability: f64,
     /// Pre-trusted principals: the teleport set of network rank (Sybil resistance).
     pub seeds: Vec<Id>,
     /// Damping, convergence threshold and iteration limit of network rank.
@@ -62,6 +69,8 @@ impl Default for ModelParams {
             report_cap: 4.0,
             rating_cap: 4.0,
             vindictive_prior: 5.0,
+            approval_floor: 0.4,
+            approval_liability: 0.5,
             seeds: Vec::new(),
             rank: RankParams::default(),
         }
@@ -137,6 +146,19 @@ impl ModelParams {
             self.vindictive_prior,
             self.vindictive_prior > 0.0,
             "> 0",
+        )?;
+        range(
+            "approval_floor",
+            self.approval_floor,
+            (0.0..0.5).contains(&self.approval_floor),
+            "in [0, 0.5): below ½, the record of an approver with no evidence, so that a lost \
+             power to approve comes back as betrayals fade",
+        )?;
+        range(
+            "approval_liability",
+            self.approval_liability,
+            (0.0..=1.0).contains(&self.approval_liability),
+            "in [0, 1]",
         )?;
         range(
             "alpha",

@@ -25,6 +25,9 @@ pub struct OpenPromiseRow {
     pub overdue: bool,
     /// Its log index.
     pub index: u64,
+    /// Who approved it, when an approval let it through (docs/MODEL.md "Approvals"): the
+    /// approver answers for it once it is judged.
+    pub approver: Option<Id>,
 }
 
 impl TrustState {
@@ -105,6 +108,10 @@ impl TrustState {
             due: Time::from_micros(o.due)?,
             overdue: o.due <= at.as_micros(),
             index: o.index,
+            approver: self
+                .approver_of(&o.id)
+                .and_then(|a| self.principal(a))
+                .cloned(),
         })
     }
 }

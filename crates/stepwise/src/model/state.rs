@@ -8,6 +8,7 @@
 //! it, so later events never rewrite earlier evidence. Queries take an explicit instant; nothing
 //! here reads the clock or does I/O.
 
+use super::approvals::{Approvals, Approved};
 use super::decay::{Decaying, scoped};
 use super::interner::Interner;
 use super::opinion::{Evidence, Opinion};
@@ -103,9 +104,13 @@ const NO_CITE: u32 = u32::MAX;
 /// Where a pair's new evidence comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Source {
-    Rating { negative: bool },
+    Rating {
+        negative: bool,
+    },
     Report,
     Outcome(OutcomeResult),
+    /// An approver's share of a broken promise it approved.
+    Liability,
 }
 
 impl Pair {
@@ -232,6 +237,8 @@ pub(super) struct PromiseFacts {
     pub(super) stake: f64,
     /// The promise's log index, cited with its outcome.
     pub(super) index: u64,
+    /// Who approved it, when an approval let it through.
+    pub(super) approval: Option<Approved>,
 }
 
 /// A trust figure with everything needed to defend it.
@@ -300,6 +307,8 @@ pub struct TrustState {
     /// word counts).
     pub(super) reach: Option<Reach>,
     pub(super) promises: HashMap<Id, PromiseFacts>,
+    /// Approvals waiting for their promise, and every approver's record.
+    pub(super) approvals: Approvals,
     pub(super) verdicts_given: u64,
     pub(super) negative_given: u64,
     pub(super) log_size: u64,
@@ -332,6 +341,7 @@ impl TrustState {
             cites: Vec::new(),
             cite_prev: Vec::new(),
             promises: HashMap::new(),
+            approvals: Approvals::default(),
             verdicts_given: 0,
             negative_given: 0,
             log_size: 0,
@@ -448,6 +458,7 @@ impl TrustState {
                 let promisee = self.person(promisee);
                 let scope = self.scopes.intern(scope);
                 let weight = self.params.stake_weight(*stake) * self.credibility(promisee, at);
+                let approval = self.take_approval(id, promisor);
                 self.people[promisor as usize].open.push(OpenPromise {
                     id: id.clone(),
                     promisee,
@@ -467,6 +478,7 @@ impl TrustState {
                         weight,
                         stake: *stake,
                         index,
+                        approval,
                     },
                 );
             }
@@ -492,6 +504,7 @@ impl TrustState {
                 {
                     reach.positive(facts.promisee, facts.promisor);
                 }
+                let reached = self.reached(facts.promisee);
                 let id = self.pair_id(facts.promisee, facts.promisor);
                 self.record(
                     id,
@@ -501,7 +514,14 @@ impl TrustState {
                     Evidence { positive, negative },
                     &[facts.index, index],
                 );
+                self.settle_approval(&facts, *result, at, index, reached);
             }
+            Body::Approval {
+                approver,
+                subject,
+                promise,
+                ..
+            } => self.approve(approver, subject, promise, index),
             Body::Rating {
                 rater,
                 subject,
@@ -742,6 +762,7 @@ impl TrustState {
                 Source::Outcome(OutcomeResult::Kept) => more.kept += 1,
                 Source::Outcome(OutcomeResult::Broken) => more.broken += 1,
                 Source::Outcome(OutcomeResult::Partial(_)) => more.partial += 1,
+                Source::Liability => {}
             }
             if let Some(scope) = scope {
                 scoped(&mut more.scoped, scope).add(at, positive, negative, p);

@@ -18,6 +18,7 @@ impl Clone for TrustState {
             cite_prev: self.cite_prev.clone(),
             reach: self.reach.clone(),
             promises: self.promises.clone(),
+            approvals: self.approvals.clone(),
             verdicts_given: self.verdicts_given,
             negative_given: self.negative_given,
             log_size: self.log_size,
@@ -43,6 +44,7 @@ impl PartialEq for TrustState {
             && self.cite_prev == other.cite_prev
             && self.reach == other.reach
             && self.promises == other.promises
+            && self.approvals == other.approvals
             && self.verdicts_given == other.verdicts_given
             && self.negative_given == other.negative_given
             && self.log_size == other.log_size
