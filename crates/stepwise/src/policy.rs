@@ -15,7 +15,7 @@ mod budget;
 mod gate;
 mod log;
 mod witness;
-pub use gate::{GatePolicy, GateTool, StakeSource};
+pub use gate::{CHECK_ATTEMPTS, CHECK_PLACEHOLDERS, GatePolicy, GateTool, StakeSource};
 pub use log::LogPolicy;
 pub use witness::WitnessSettings;
 
