@@ -12,6 +12,7 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
+use std::cell::RefCell;
 use std::sync::Arc;
 use stepwise::evidence::check_stake;
 use stepwise::ladder::BudgetUse;
@@ -20,6 +21,36 @@ use stepwise::policy::{GateTool, StakeSource};
 use stepwise_api::decisions::{
     BUDGET_EXHAUSTED, CALLS_IN_FLIGHT, GateDecision, TOOL_CHANGED, TOOL_NOT_IN_POLICY, result,
 };
+use stepwise_engine::telemetry::{self, CallOutcome, CallSpan};
+
+tokio::task_local! {
+    /// The span of the call being answered, while telemetry is on (`stepwise.gate.call`): the
+    /// engine's decision is recorded as its child, and the one place every decided call passes,
+    /// [`Inner::keep`], ends it with what became of the call.
+    static CALL: RefCell<Option<CallSpan>>;
+}
+
+/// Runs `f` (the ladder's decision) with the call's span in scope.
+pub(super) fn in_call_span<R>(f: impl FnOnce() -> R) -> R {
+    let Some(span) = CALL.try_with(|c| c.borrow_mut().take()).ok().flatten() else {
+        return f();
+    };
+    let answer = span.in_scope(f);
+    let _ = CALL.try_with(|c| *c.borrow_mut() = Some(span));
+    answer
+}
+
+/// Ends the call's span with what became of the call, as `decision` keeps it.
+pub(super) fn end_call_span(decision: &GateDecision) {
+    if let Some(span) = CALL.try_with(|c| c.borrow_mut().take()).ok().flatten() {
+        span.end(&CallOutcome {
+            result: &decision.result,
+            promise: decision.promise.as_deref(),
+            approver: None,
+            error: decision.error.as_deref(),
+        });
+    }
+}
 
 /// The gate: shared by every call of the session.
 #[derive(Clone)]
@@ -318,13 +349,21 @@ impl ServerHandler for Gate {
     ) -> Result<CallToolResponse, ErrorData> {
         // A call the client cancels is dropped where it stands: its stake stops counting, and a
         // call to the upstream in flight is cancelled there too.
-        tokio::select! {
-            answer = self.call(request) => answer,
-            () = context.ct.cancelled() => Err(ErrorData::internal_error(
-                "the client cancelled the call",
-                None,
-            )),
-        }
+        let name = telemetry::enabled().then(|| request.name.to_string());
+        let answer = async {
+            tokio::select! {
+                answer = self.call(request) => answer,
+                () = context.ct.cancelled() => Err(ErrorData::internal_error(
+                    "the client cancelled the call",
+                    None,
+                )),
+            }
+        };
+        let Some(name) = name else {
+            return answer.await;
+        };
+        let span = CallSpan::start(self.0.principal.as_str(), &name);
+        CALL.scope(RefCell::new(Some(span)), answer).await
     }
 }
 

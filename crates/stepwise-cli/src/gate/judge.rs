@@ -31,6 +31,8 @@ pub struct Pending {
     pub stake: f64,
     /// When the check is due: the log's `due` less the tool's grace.
     pub check_at: Time,
+    /// The promise's log index.
+    pub index: u64,
 }
 
 /// What a check made of a promise.
@@ -50,7 +52,9 @@ pub struct Judged {
     pub error: Option<String>,
 }
 
-/// The open promises of `principal` that the tools' checks judge, oldest first.
+/// The open promises of `principal` that the tools' checks judge, by when their checks are
+/// due. A promise in the scope and to the promisee of several checked tools is judged by the
+/// first of them in the policy's (alphabetical) order.
 pub fn pending(
     engine: &Engine,
     principal: &Id,
@@ -72,12 +76,16 @@ pub fn pending(
             .into_iter()
             .filter(|r| r.promisor == promisor && r.scope == tool.scope)
         {
+            if found.iter().any(|p: &Pending| p.index == row.index) {
+                continue;
+            }
             let check_at = row
                 .due
                 .as_micros()
                 .saturating_sub(tool.grace_micros)
                 .max(row.made.as_micros());
             found.push(Pending {
+                index: row.index,
                 id: names.open_text(row.id.as_str()).into_owned(),
                 tool: name.clone(),
                 stake: row.stake,

@@ -237,7 +237,9 @@ fn serve(data: &DataDir, args: GateArgs) -> Result<bool> {
     // The gate's own promises are committed on the calling thread (one client: no writer
     // thread to hand them to) and folded as they are committed.
     let engine = open_engine(data, args.follow_ms)?;
-    let spent = spent_by_tool(&store, &engine, &principal, &policy.gate.tools)?;
+    let _telemetry =
+        stepwise_engine::telemetry::init_from_env("stepwise-gate").map_err(|e| anyhow!("{e}"))?;
+    let spent = spent_by_tool(&store, &principal, &policy.gate.tools)?;
     // One thread: a call's store work (a read before deciding, one synced commit for a promise,
     // one unsynced for the decision) runs on it between the messages it waits for, which costs
     // less than handing each to another thread and waking this one again.
@@ -316,7 +318,6 @@ struct Inner {
 /// that reached the upstream (forwarded, or answered with an error), by the gate's principal.
 fn spent_by_tool(
     store: &SqliteStore,
-    engine: &Engine,
     principal: &Id,
     tools: &BTreeMap<String, GateTool>,
 ) -> Result<HashMap<String, Vec<(i64, f64)>>> {
@@ -326,11 +327,11 @@ fn spent_by_tool(
     };
     let now = crate::record::now().as_micros();
     let since = Time::from_micros(now.saturating_sub(window)).unwrap_or(Time::MIN);
-    let named = engine.names().name(principal);
     let mut after = 0;
     loop {
         let page = store.decisions(&DecisionQuery {
-            principal: Some(named.as_str()),
+            // The decision log names principals by their ids.
+            principal: Some(principal.as_str()),
             since: Some(since),
             after,
             limit: 1000,
@@ -426,9 +427,7 @@ impl Inner {
             None,
             Prefix::ALL,
         )?;
-        let view = self
-            .engine
-            .decide_here(&question)
+        let view = call::in_call_span(|| self.engine.decide_here(&question))
             .ok_or_else(|| anyhow!("the live state could not answer for now"))?;
         if !view.allowed {
             return Ok(Verdict::Denied(view));
@@ -467,6 +466,7 @@ impl Inner {
     fn keep(&self, decision: &GateDecision) -> Option<u64> {
         let mut decision = decision.clone();
         decision.shadow = self.shadow;
+        call::end_call_span(&decision);
         let kept = serde_json::to_string(&decision)
             .map_err(anyhow::Error::from)
             .and_then(|body| {
@@ -500,7 +500,7 @@ impl Inner {
         let now = crate::record::now();
         let due = now
             .as_micros()
-            .checked_add(tool.due_micros)
+            .checked_add(tool.due_micros.saturating_add(tool.grace_micros))
             .and_then(Time::from_micros)
             .ok_or_else(|| anyhow!("{name}: `due` is too far in the future"))?;
         let id = format!(
