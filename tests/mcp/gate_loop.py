@@ -232,6 +232,48 @@ async def on_demand(data, verdict):
           "the outcome is the checker's", out)
     code, answer = run(data, "gate", "check", "--principal", "agent:later")
     check(code == 0 and answer["judged"] == [], "nothing left to check", answer)
+    cli(data, "record", "promise", "--id", "later-2", "--promisor", "agent:later",
+        "--promisee", "ci:checks", "--scope", "propose", "--stake", "2", "--due", "2999-01-01T00:00:00Z")
+    http_judge(data, "later-2")
+
+
+def http_judge(data, promise):
+    """A CI system judges over HTTP with the checker's recorder key, as docs/AGENTS.md shows."""
+    import urllib.error
+    import urllib.request
+    key = common.create_key(data, "recorder", "ci:checks")
+    other = common.create_key(data, "recorder", "ci:other")
+    server = subprocess.Popen([BIN, "--data", data, "serve", "--addr", "127.0.0.1:0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        base = server.stdout.readline().split("listening on ")[1].split()[0]
+
+        def request(method, path, token, body=None):
+            req = urllib.request.Request(base + path, method=method,
+                                         data=json.dumps(body).encode() if body else None,
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req) as r:
+                    return r.status, json.load(r)
+            except urllib.error.HTTPError as e:
+                return e.code, json.load(e)
+
+        status, waiting = request("GET", "/v1/promises?open=true&promisee=ci:checks", key)
+        check(status == 200 and promise in [p["id"] for p in waiting["promises"]],
+              "the checker's key lists what awaits its judgement", waiting)
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        outcome = {"kind": "outcome", "at": now, "promise": promise, "result": "kept"}
+        status, answer = request("POST", "/v1/events", other, outcome)
+        check(status == 422 and answer["field"] == "author" and "only ci:checks may" in answer["message"],
+              "another principal's key may not judge the checker's promise", answer)
+        status, answer = request("POST", "/v1/events", key, outcome)
+        check(status == 201, "the checker's recorder key judges it over HTTP", answer)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out = outcome_of(data, promise)
+    check(out["author"] == "ci:checks" and out["result"] == "kept", "the outcome is the checker's", out)
 
 
 async def pins(data, calls):
