@@ -1,8 +1,10 @@
 """How much `stepwise gate` adds to a forwarded call: the same tool call made directly to an
 upstream MCP server and through the gate, in the same run, by the official Python MCP SDK.
 
-Usage: python gate_bench.py path/to/stepwise [calls per round] [rounds]
-(run by scripts/gate-bench, which makes the venv)
+Usage: python gate_bench.py path/to/stepwise [calls per round] [rounds] [--otlp]
+(run by scripts/gate-bench, which makes the venv). With --otlp the gate exports a span per call
+and per decision to a collector in this process (tests/mcp/otlp_collector.py): the cost of
+tracing on.
 
 Both sessions are open at once; each round makes CALLS pairs of `echo` calls, one directly and
 one through the gate, alternating which goes first, so that a shared, noisy machine slows both
@@ -23,9 +25,11 @@ import time
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
-BIN = sys.argv[1]
-CALLS = int(sys.argv[2]) if len(sys.argv) > 2 else 200
-ROUNDS = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+OTLP = "--otlp" in sys.argv
+ARGS = [a for a in sys.argv if a != "--otlp"]
+BIN = ARGS[1]
+CALLS = int(ARGS[2]) if len(ARGS) > 2 else 200
+ROUNDS = int(ARGS[3]) if len(ARGS) > 3 else 5
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 POLICY = """
@@ -66,8 +70,14 @@ async def main():
             f.write(POLICY)
         upstream = [sys.executable, os.path.join(HERE, "upstream.py"), os.devnull]
         direct = StdioServerParameters(command=upstream[0], args=upstream[1:])
+        env, spans, stop = dict(os.environ), [], lambda: None
+        if OTLP:
+            sys.path.insert(0, HERE)
+            import otlp_collector
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"], spans, stop = otlp_collector.start()
         gated = StdioServerParameters(
-            command=BIN, args=["--data", data, "gate", "--principal", "agent:bench", "--", *upstream])
+            command=BIN, args=["--data", data, "gate", "--principal", "agent:bench", "--", *upstream],
+            env=env)
         async with stdio_client(direct) as (r1, w1), ClientSession(r1, w1) as d, \
                 stdio_client(gated) as (r2, w2), ClientSession(r2, w2) as g:
             await d.initialize()
@@ -89,9 +99,13 @@ async def main():
                 gate_t += b
                 pairs += [y - x for x, y in zip(a, b)]
                 rounds.append(statistics.median(b) - statistics.median(a))
+        time.sleep(1 if OTLP else 0)
+        stop()
         ms = lambda s: round(s * 1000, 3)
         print(json.dumps({
             "calls": CALLS * ROUNDS,
+            "tracing": OTLP,
+            "spans_received": len(spans),
             "direct_p50_ms": ms(statistics.median(direct_t)),
             "direct_p90_ms": ms(quantile(direct_t, 0.9)),
             "gate_p50_ms": ms(statistics.median(gate_t)),

@@ -4,6 +4,8 @@ Run over stdio by `stepwise gate -- python upstream.py CALLS_FILE`. It appends t
 tool call it receives to CALLS_FILE, one per line, so a test can tell which calls reached it.
 Tools: echo (answers its text), deploy (a stake in `amount`), slow (answers after `seconds`),
 fail (a tool error), crash (exits mid-call), secret (which the test policy does not name).
+With UPSTREAM_VARIANT=2 in its environment, deploy is defined otherwise (another description and
+a `force` input), as an upstream that quietly changed what a tool does.
 """
 
 import os
@@ -30,11 +32,18 @@ def echo(text: str) -> str:
     return text
 
 
-@server.tool()
-def deploy(service: str, amount: float) -> str:
-    """Deploys SERVICE; AMOUNT is what is at stake."""
-    seen("deploy")
-    return f"deployed {service} (stake {amount})"
+if os.environ.get("UPSTREAM_VARIANT") == "2":
+    @server.tool()
+    def deploy(service: str, amount: float, force: bool = False) -> str:
+        """Deploys SERVICE, skipping every safety check when FORCE; AMOUNT is what is at stake."""
+        seen("deploy")
+        return f"deployed {service} (stake {amount}, force {force})"
+else:
+    @server.tool()
+    def deploy(service: str, amount: float) -> str:
+        """Deploys SERVICE; AMOUNT is what is at stake."""
+        seen("deploy")
+        return f"deployed {service} (stake {amount})"
 
 
 @server.tool()

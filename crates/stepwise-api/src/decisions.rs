@@ -5,6 +5,7 @@
 
 use crate::views::DecisionView;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
 /// What became of a gated call.
@@ -21,7 +22,18 @@ pub mod result {
     pub const UPSTREAM_FAILED: &str = "upstream_failed";
     /// Forwarded and answered, but the promise could not be recorded (`error` says why).
     pub const UNRECORDED: &str = "unrecorded";
+    /// Shadow mode (`stepwise gate --shadow`): the gate would have refused it (`reasons` say
+    /// why) but forwarded it; no promise.
+    pub const WOULD_DENY: &str = "would_deny";
 }
+
+/// The reason code of a call to a tool whose upstream definition changed since the gate pinned
+/// it, until an operator accepts the change (`stepwise gate accept-tool NAME`).
+pub const TOOL_CHANGED: &str = "tool_changed";
+
+/// The reason code of a call beyond a budget over time: the tool's own (`[gate.tools."<name>"]
+/// budget`) or, from the ladder, the level's.
+pub const BUDGET_EXHAUSTED: &str = "budget_exhausted";
 
 /// The reason code of a call to a tool the policy does not name.
 pub const TOOL_NOT_IN_POLICY: &str = "tool_not_in_policy";
@@ -70,13 +82,35 @@ pub struct GateDecision {
     pub promise: Option<String>,
     /// Its log index.
     pub promise_index: Option<u64>,
-    /// What went wrong, for `upstream_failed` and `unrecorded`.
+    /// What went wrong, for `upstream_failed` and `unrecorded`; for `tool_changed`, what
+    /// changed.
     pub error: Option<String>,
+    /// For `budget_exhausted`: the budget and what the window held before this call —
+    /// `{"of": "tool"|"level", "stake_used", "stake_limit", "calls_used", "calls", "per"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub budget: Option<Value>,
+    /// Decided in shadow mode: every call forwarded, refusals kept as `would_deny`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shadow: bool,
 }
 
 impl GateDecision {
     /// The record of a call to `tool` decided as `view` says, about to be `result`.
     pub fn new(tool: &str, promisee: &str, view: &DecisionView, result: &str) -> Self {
+        // A level's budget: its figures are the deciding reason's.
+        let budget = view
+            .reasons
+            .first()
+            .filter(|r| r.code == BUDGET_EXHAUSTED)
+            .map(|r| {
+                let mut data = r.data.clone();
+                if let Value::Object(map) = &mut data {
+                    map.insert("of".into(), "level".into());
+                    map.remove("stake");
+                }
+                data
+            });
         Self {
             principal: view.subject.clone(),
             tool: tool.to_owned(),
@@ -95,11 +129,26 @@ impl GateDecision {
             promise: None,
             promise_index: None,
             error: None,
+            budget,
+            shadow: false,
         }
     }
 
     /// The record of a call to `tool`, which the policy does not name, by `principal`.
     pub fn not_in_policy(principal: &str, tool: &str, at: String, log_size: u64) -> Self {
+        Self::refused_before_deciding(principal, tool, TOOL_NOT_IN_POLICY, false, at, log_size)
+    }
+
+    /// The record of a call by `principal` to `tool` that the gate refused before asking the
+    /// ladder, for the reason `code` (`retryable`: whether it may be allowed later).
+    pub fn refused_before_deciding(
+        principal: &str,
+        tool: &str,
+        code: &str,
+        retryable: bool,
+        at: String,
+        log_size: u64,
+    ) -> Self {
         Self {
             principal: principal.to_owned(),
             tool: tool.to_owned(),
@@ -107,8 +156,8 @@ impl GateDecision {
             stake: None,
             promisee: None,
             allowed: false,
-            reasons: vec![TOOL_NOT_IN_POLICY.to_owned()],
-            retryable: Some(false),
+            reasons: vec![code.to_owned()],
+            retryable: Some(retryable),
             earliest_retry: None,
             level: None,
             evidence: Vec::new(),
@@ -118,6 +167,8 @@ impl GateDecision {
             promise: None,
             promise_index: None,
             error: None,
+            budget: None,
+            shadow: false,
         }
     }
 }
@@ -180,5 +231,165 @@ impl DecisionsView {
             decisions,
             next_cursor,
         })
+    }
+}
+
+/// What the gate did, or would have done, over a period: `stepwise decisions --shadow-report`,
+/// how a team reads a week of `stepwise gate --shadow` before it lets the gate refuse.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct ShadowReport {
+    /// The first and last decision's instants (RFC 3339); `null` when there was none.
+    pub from: Option<String>,
+    /// See `from`.
+    pub to: Option<String>,
+    /// Every call decided.
+    pub calls: u64,
+    /// Of those, decided in shadow mode.
+    pub shadow_calls: u64,
+    /// Allowed by the gate.
+    pub allowed: u64,
+    /// Refused in shadow mode but forwarded all the same (`would_deny`).
+    pub would_deny: u64,
+    /// Refused (not in shadow mode).
+    pub denied: u64,
+    /// Refusals (`would_deny` and `denied`) by their deciding reason code.
+    pub refused_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Per tool: its calls and their refusals.
+    pub by_tool: std::collections::BTreeMap<String, ToolTally>,
+    /// The principals whose level rose over the period: their first and last decision's level.
+    pub climbed: Vec<Climb>,
+}
+
+/// One tool's calls in a [`ShadowReport`].
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ToolTally {
+    /// Calls decided.
+    pub calls: u64,
+    /// Of those, refused (`would_deny` or `denied`).
+    pub refused: u64,
+}
+
+/// A principal that climbed in a [`ShadowReport`].
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Climb {
+    /// The principal.
+    pub principal: String,
+    /// Its level at its first decision of the period.
+    pub from_level: usize,
+    /// Its level at its last.
+    pub to_level: usize,
+}
+
+impl ShadowReport {
+    /// The report of `decisions`, oldest first.
+    pub fn of<'a>(decisions: impl IntoIterator<Item = &'a GateDecision>) -> Self {
+        let mut report = Self::default();
+        // Per principal: its first and last level, in the order first seen.
+        let mut levels: Vec<(String, usize, usize)> = Vec::new();
+        for d in decisions {
+            report.from.get_or_insert_with(|| d.at.clone());
+            report.to = Some(d.at.clone());
+            report.calls += 1;
+            report.shadow_calls += u64::from(d.shadow);
+            let refused = match d.result.as_str() {
+                result::WOULD_DENY => {
+                    report.would_deny += 1;
+                    true
+                }
+                result::DENIED => {
+                    report.denied += 1;
+                    true
+                }
+                _ => {
+                    report.allowed += 1;
+                    false
+                }
+            };
+            if refused {
+                let reason = d.reasons.first().cloned().unwrap_or_default();
+                *report.refused_by_reason.entry(reason).or_default() += 1;
+            }
+            let tally = report.by_tool.entry(d.tool.clone()).or_default();
+            tally.calls += 1;
+            tally.refused += u64::from(refused);
+            if let Some(level) = d.level {
+                match levels.iter_mut().find(|(p, ..)| *p == d.principal) {
+                    Some((_, _, last)) => *last = level,
+                    None => levels.push((d.principal.clone(), level, level)),
+                }
+            }
+        }
+        report.climbed = levels
+            .into_iter()
+            .filter(|(_, first, last)| last > first)
+            .map(|(principal, from_level, to_level)| Climb {
+                principal,
+                from_level,
+                to_level,
+            })
+            .collect();
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(
+        principal: &str,
+        tool: &str,
+        level: usize,
+        result: &str,
+        reason: &str,
+    ) -> GateDecision {
+        let mut d =
+            GateDecision::refused_before_deciding(principal, tool, reason, true, "t".into(), 0);
+        d.level = Some(level);
+        d.result = result.into();
+        d.shadow = result == result::WOULD_DENY;
+        d
+    }
+
+    #[test]
+    fn a_shadow_report_counts_what_would_have_been_refused_and_who_climbed() {
+        let all = [
+            decision(
+                "agent:a",
+                "deploy",
+                0,
+                result::WOULD_DENY,
+                "capability_needs_level",
+            ),
+            decision("agent:a", "echo", 0, result::FORWARDED, "level"),
+            decision(
+                "agent:b",
+                "deploy",
+                1,
+                result::WOULD_DENY,
+                "budget_exhausted",
+            ),
+            decision("agent:a", "deploy", 1, result::FORWARDED, "level"),
+            decision("agent:b", "deploy", 1, result::DENIED, "stake_above_limit"),
+        ];
+        let r = ShadowReport::of(&all);
+        assert_eq!(
+            (r.calls, r.shadow_calls, r.allowed, r.would_deny, r.denied),
+            (5, 2, 2, 2, 1)
+        );
+        assert_eq!(r.refused_by_reason["capability_needs_level"], 1);
+        assert_eq!(r.refused_by_reason["budget_exhausted"], 1);
+        assert_eq!(r.by_tool["deploy"].calls, 4);
+        assert_eq!(r.by_tool["deploy"].refused, 3);
+        assert_eq!(r.climbed.len(), 1);
+        assert_eq!(
+            (
+                r.climbed[0].principal.as_str(),
+                r.climbed[0].from_level,
+                r.climbed[0].to_level
+            ),
+            ("agent:a", 0, 1)
+        );
+        assert_eq!(ShadowReport::of(&[]).from, None);
     }
 }

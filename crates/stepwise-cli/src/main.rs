@@ -150,7 +150,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args, &mut out),
         Command::Serve(args) => serve::serve(&data, args),
         Command::Mcp(args) => mcp::run(&data, args),
-        Command::Gate(args) => gate::run(&data, args),
+        Command::Gate(args) => gate::run(&data, args, &mut out),
         Command::Decisions(args) => decisions::run(&data, args, &mut out),
         Command::Key(cmd) => serve::key(&data, cmd, &mut out),
         Command::Forget(args) => forget::run(&data, args, &mut out),

@@ -34,6 +34,8 @@ pub struct McpArgs {
 /// Serves MCP on stdin and stdout until the client closes stdin.
 pub fn run(data: &DataDir, args: McpArgs) -> Result<bool> {
     let principal = Id::parse("--principal", &args.principal)?;
+    let _telemetry = stepwise_engine::telemetry::init_from_env("stepwise-mcp")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     // A new data directory is created on first use, as by `stepwise record`.
     drop(crate::open_for_writing(data)?);
     let runtime = tokio::runtime::Builder::new_current_thread()

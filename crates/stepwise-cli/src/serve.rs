@@ -53,6 +53,9 @@ pub fn serve(data: &DataDir, args: ServeArgs) -> Result<bool> {
             args.timeout
         );
     }
+    // Traces of every decision, when OTEL_EXPORTER_OTLP_* name a collector.
+    let _telemetry = stepwise_engine::telemetry::init_from_env("stepwise")
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.max_batch == 0 || args.max_batch > stepwise_store::MAX_BATCH {
         bail!(
             "--max-batch {} must be between 1 and {}",

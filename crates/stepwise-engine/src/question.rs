@@ -183,8 +183,28 @@ impl Decide {
         if let Some(shown) = &self.shown {
             d.subject_id = shown;
         }
-        f(&d, state.trust().log_size())
+        let log_size = state.trust().log_size();
+        if crate::telemetry::enabled() {
+            trace(&d, log_size);
+        }
+        f(&d, log_size)
     }
+}
+
+/// The span of a decision, every door's ([`crate::telemetry`]).
+fn trace(d: &Decision<'_>, log_size: u64) {
+    let reasons: Vec<&str> = d.reasons().as_slice().iter().map(|r| r.code()).collect();
+    crate::telemetry::decision_span(&crate::telemetry::DecisionFields {
+        principal: d.subject_id.as_str(),
+        capability: d.capability,
+        stake: d.stake,
+        verdict: if d.allowed { "allowed" } else { "denied" },
+        level: d.level as u64,
+        level_name: d.level_name(),
+        reasons: &reasons,
+        log_size,
+        started: None,
+    });
 }
 
 impl Question for Decide {

@@ -445,11 +445,12 @@ pub struct CallOutcome<'a> {
     pub error: Option<&'a str>,
 }
 
-/// Records a decision's span (`stepwise.decide`), a root span: a decision asked on its own.
+/// Records a decision's span (`stepwise.decide`): a child of the span in scope (a gated call's,
+/// [`CallSpan::in_scope`]), else a root span — a decision asked on its own.
 #[inline]
 pub fn decision_span<S: AsRef<str>>(fields: &DecisionFields<'_, S>) {
     if let Some(tracer) = TRACER.get() {
-        record_decision(tracer, fields, &Context::new());
+        record_decision(tracer, fields, &Context::current());
     }
 }
 
@@ -510,6 +511,19 @@ impl CallSpan {
     /// Whether the span is recorded (telemetry on).
     pub fn is_recording(&self) -> bool {
         self.cx.as_ref().is_some_and(|cx| cx.span().is_recording())
+    }
+
+    /// Runs `f` with this span in scope: a decision [`decision_span`] records meanwhile (the
+    /// engine's, on this thread) is its child.
+    #[inline]
+    pub fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        match &self.cx {
+            Some(cx) => {
+                let _guard = cx.clone().attach();
+                f()
+            }
+            None => f(),
+        }
     }
 
     /// Records the call's decision: a `stepwise.decide` span, child of this one.

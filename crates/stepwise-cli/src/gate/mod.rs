@@ -18,36 +18,51 @@
 //!   pass through; an upstream that exits is reported as a tool error and started again at the
 //!   next call.
 //!
+//! * Budgets: a tool's `budget` bounds the calls (and stake) it forwards per sliding window;
+//!   a call beyond it is refused with `budget_exhausted` and when enough of the window frees up.
+//!   A level's budget is the ladder's own (`budget_exhausted` from `decide`).
+//! * Pinned tools (`pins`): a tool whose upstream definition changed since the gate first saw
+//!   it is refused with `tool_changed` until `stepwise gate accept-tool NAME`.
+//! * Checks (`judge`): a tool's `check` command judges its calls' promises in the promisee's
+//!   name when they fall due; `stepwise gate check` runs them on demand.
+//! * Shadow mode (`--shadow`): every call is forwarded; what the gate would have refused is
+//!   kept as `would_deny` with its reasons (`stepwise decisions --shadow-report`).
+//!
 //! Every decision is kept in the store's decision log (`stepwise decisions`), with what replays
 //! it. Nothing may write to stdout but the protocol itself.
 
+mod call;
+mod judge;
+mod pins;
 mod upstream;
 
+use crate::output::Out;
 use anyhow::{Context as _, Result, anyhow, bail};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    JsonObject, ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities,
-    ServerConfig,
-};
-use rmcp::service::{RequestContext, ServiceError};
-use rmcp::{ErrorData, RoleServer, ServerHandler};
-use serde_json::{Value, json};
-use std::collections::BTreeMap;
+use call::Gate;
+use pins::{Definition, Pins, Seen};
+use rmcp::model::{PaginatedRequestParams, Tool};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use stepwise::evidence::{Event, Id, Time, check_stake};
-use stepwise::policy::{GateTool, StakeSource};
+use stepwise::evidence::{Event, Id, Time};
+use stepwise::ladder::{BudgetUse, budget::record_spent};
+use stepwise::policy::{GateTool, Policy};
 use stepwise_api::DecisionView;
-use stepwise_api::decisions::{CALLS_IN_FLIGHT, GateDecision, TOOL_NOT_IN_POLICY, result};
+use stepwise_api::decisions::{GateDecision, TOOL_NOT_IN_POLICY, result};
 use stepwise_engine::question::Decide;
 use stepwise_engine::{Engine, Options, Prefix, Recorder};
 use stepwise_store::data_dir::DataDir;
-use stepwise_store::{DecisionStore as _, SqliteStore};
+use stepwise_store::{DecisionQuery, DecisionStore as _, SqliteStore};
 use upstream::Upstream;
 
 #[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct GateArgs {
+    #[command(subcommand)]
+    action: Option<GateAction>,
     /// The calling principal (the agent): whose calls are decided, and the promisor of the
     /// promises allowed calls record. Default: the policy's `[gate] principal`.
     #[arg(long, value_name = "ID")]
@@ -56,22 +71,156 @@ pub struct GateArgs {
     /// milliseconds: a decision counts evidence recorded elsewhere from at most this long ago.
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
     follow_ms: u64,
+    /// Shadow mode: forward every call, decide each as usual, and keep in the decision log what
+    /// the gate would have refused (`would_deny`, with the reasons) instead of refusing it. Allowed
+    /// calls record their promises as usual. `stepwise decisions --shadow-report` sums it up.
+    #[arg(long)]
+    shadow: bool,
     /// The upstream MCP server to start, and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "COMMAND")]
     command: Vec<String>,
 }
 
-/// Serves the gate on stdin and stdout until the client closes stdin.
-pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
-    let policy = data.policy()?;
-    let principal = match (&args.principal, &policy.gate.principal) {
+#[derive(clap::Subcommand)]
+enum GateAction {
+    /// Accept the changed definition of an upstream tool (what changed is printed): calls to it,
+    /// refused with `tool_changed` since the upstream changed it, are allowed again. Exit 2 when
+    /// the gate has not seen the tool or it has not changed.
+    AcceptTool {
+        /// The tool's name, as the upstream lists it.
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Run the `check` of every promise gated calls left that a check judges, now, due or not
+    /// (or of one promise), and record what each decides in its promisee's name. Exit 1 when a
+    /// check decided nothing.
+    Check {
+        /// Only this promise.
+        #[arg(long, value_name = "ID")]
+        promise: Option<String>,
+        /// The calling principal whose promises to check (default: the policy's `[gate]
+        /// principal`).
+        #[arg(long, value_name = "ID")]
+        principal: Option<String>,
+    },
+}
+
+/// `stepwise gate`: the gate on stdin and stdout until the client closes stdin, or one of its
+/// commands.
+pub fn run(data: &DataDir, args: GateArgs, out: &mut Out) -> Result<bool> {
+    match args.action {
+        Some(GateAction::AcceptTool { name }) => accept_tool(data, &name, out),
+        Some(GateAction::Check { promise, principal }) => check(data, principal, promise, out),
+        None => serve(data, args),
+    }
+}
+
+/// The calling principal: `--principal`, else the policy's.
+fn principal_of(arg: Option<&str>, policy: &Policy) -> Result<Id> {
+    Ok(match (arg, &policy.gate.principal) {
         (Some(p), _) => Id::parse("--principal", p)?,
         (None, Some(p)) => p.clone(),
         (None, None) => bail!(
             "--principal: no calling principal; name the agent with --principal ID or with \
              `principal` under [gate] in the policy"
         ),
+    })
+}
+
+/// The engine as the gate uses it: the log folded once, followed every `follow_ms`.
+fn open_engine(data: &DataDir, follow_ms: u64) -> Result<Engine> {
+    let options = Options {
+        follow_interval: Duration::from_millis(follow_ms),
+        group_commit: false,
+        ranker: false,
+        tabler: false,
+        ..Options::default()
     };
+    Engine::open(data, &options).context("opening the engine")
+}
+
+fn accept_tool(data: &DataDir, name: &str, out: &mut Out) -> Result<bool> {
+    let mut pins = Pins::load(data.path())?;
+    let changed = pins.accept(name, &crate::record::now().to_string())?;
+    pins.save(data.path())?;
+    let sha256 = pins.tools[name].pinned.sha256.clone();
+    out.emit(
+        &json!({ "tool": name, "sha256": sha256, "changed": changed }),
+        |w| {
+            writeln!(
+                w,
+                "accepted the new definition of {name:?} ({sha256}): {changed}; calls to it are \
+                 allowed again"
+            )
+        },
+    )?;
+    Ok(true)
+}
+
+fn check(
+    data: &DataDir,
+    principal: Option<String>,
+    promise: Option<String>,
+    out: &mut Out,
+) -> Result<bool> {
+    let policy = data.policy()?;
+    let principal = principal_of(principal.as_deref(), &policy)?;
+    let tools: Vec<(String, GateTool)> = policy.gate.tools.into_iter().collect();
+    if tools.iter().all(|(_, t)| t.check.is_none()) {
+        bail!("the policy gives no tool under [gate.tools] a `check`: nothing judges promises");
+    }
+    drop(crate::open_for_writing(data)?);
+    let engine = open_engine(data, 250)?;
+    let mut pending = judge::pending(&engine, &principal, &tools, crate::record::now());
+    if let Some(id) = &promise {
+        pending.retain(|p| p.id == *id);
+        if pending.is_empty() {
+            bail!(
+                "--promise: {id} is not an open promise of {principal} that a tool's check judges"
+            );
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let judged: Vec<judge::Judged> = runtime.block_on(async {
+        let mut judged = Vec::new();
+        for p in &pending {
+            if let Some((_, tool)) = tools.iter().find(|(n, _)| *n == p.tool) {
+                judged.push(judge::judge(&engine, tool, p, &principal).await);
+            }
+        }
+        judged
+    });
+    engine.stop();
+    let decided = judged.iter().all(|j| j.error.is_none());
+    out.emit(&json!({ "judged": judged }), |w| {
+        if judged.is_empty() {
+            return writeln!(w, "no open promise of {principal} awaits a check");
+        }
+        for j in &judged {
+            match (&j.index, &j.error) {
+                (Some(index), _) => writeln!(
+                    w,
+                    "{} ({}): {}, recorded at log index {index}",
+                    j.promise, j.tool, j.result
+                )?,
+                (None, Some(error)) => {
+                    writeln!(w, "{} ({}): nothing recorded: {error}", j.promise, j.tool)?
+                }
+                (None, None) => writeln!(w, "{} ({}): {}", j.promise, j.tool, j.result)?,
+            }
+        }
+        Ok(())
+    })?;
+    Ok(decided)
+}
+
+/// Serves the gate on stdin and stdout until the client closes stdin.
+fn serve(data: &DataDir, args: GateArgs) -> Result<bool> {
+    let policy = data.policy()?;
+    let principal = principal_of(args.principal.as_deref(), &policy)?;
     if policy.gate.tools.is_empty() {
         eprintln!(
             "stepwise gate: warning: the policy names no tool under [gate.tools]; every call \
@@ -87,14 +236,10 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
     // outcomes above all) is folded in by the engine's follower, never on the decision path.
     // The gate's own promises are committed on the calling thread (one client: no writer
     // thread to hand them to) and folded as they are committed.
-    let options = Options {
-        follow_interval: Duration::from_millis(args.follow_ms),
-        group_commit: false,
-        ranker: false,
-        tabler: false,
-        ..Options::default()
-    };
-    let engine = Engine::open(data, &options).context("opening the engine")?;
+    let engine = open_engine(data, args.follow_ms)?;
+    let _telemetry =
+        stepwise_engine::telemetry::init_from_env("stepwise-gate").map_err(|e| anyhow!("{e}"))?;
+    let spent = spent_by_tool(&store, &principal, &policy.gate.tools)?;
     // One thread: a call's store work (a read before deciding, one synced commit for a promise,
     // one unsynced for the decision) runs on it between the messages it waits for, which costs
     // less than handing each to another thread and waking this one again.
@@ -104,6 +249,12 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
         .context("starting the async runtime")?;
     runtime.block_on(async {
         let upstream = Upstream::start(args.command).await?;
+        let checked: Vec<(String, GateTool)> = policy
+            .gate
+            .tools
+            .iter()
+            .map(|(n, t)| (n.clone(), t.clone()))
+            .collect();
         let gate = Gate(Arc::new(Inner {
             recorder: Recorder {
                 credential: "--principal".into(),
@@ -117,15 +268,22 @@ pub fn run(data: &DataDir, args: GateArgs) -> Result<bool> {
             promises: AtomicU64::new(0),
             limit_exposure: policy.ladder.rules().limit_exposure,
             in_flight: Mutex::new(InFlight::default()),
+            shadow: args.shadow,
+            spent: Mutex::new(spent),
+            data: data.path().to_path_buf(),
+            changed: Mutex::new(HashMap::new()),
         }));
+        if let Err(e) = gate.0.list_upstream().await {
+            eprintln!("stepwise gate: warning: listing the upstream's tools to pin them: {e:#}");
+        }
+        let judges = Arc::clone(&gate.0);
+        tokio::spawn(async move {
+            judge::schedule(&judges.engine, &judges.principal, checked).await;
+        });
         crate::stdio::serve(gate).await?;
         Ok(true)
     })
 }
-
-/// The gate: shared by every call of the session.
-#[derive(Clone)]
-struct Gate(Arc<Inner>);
 
 struct Inner {
     principal: Id,
@@ -144,6 +302,65 @@ struct Inner {
     /// Allowed calls whose promise is not recorded yet. Held while deciding and while recording
     /// a promise, so that no two calls are allowed more than the limit between them.
     in_flight: Mutex<InFlight>,
+    /// Shadow mode: forward every call; keep refusals as `would_deny`.
+    shadow: bool,
+    /// Per tool with a budget: the calls it forwarded within the budget's window, (instant in
+    /// microseconds, stake), oldest first.
+    spent: Mutex<HashMap<String, Vec<(i64, f64)>>>,
+    /// The data directory, where the pins are kept.
+    data: PathBuf,
+    /// The tools whose upstream definition changed since they were pinned: what the upstream
+    /// offers now, and what changed, in words.
+    changed: Mutex<HashMap<String, (Definition, String)>>,
+}
+
+/// What each tool with a budget forwarded within its window, from the decision log: the calls
+/// that reached the upstream (forwarded, or answered with an error), by the gate's principal.
+fn spent_by_tool(
+    store: &SqliteStore,
+    principal: &Id,
+    tools: &BTreeMap<String, GateTool>,
+) -> Result<HashMap<String, Vec<(i64, f64)>>> {
+    let mut spent: HashMap<String, Vec<(i64, f64)>> = HashMap::new();
+    let Some(window) = tools.values().filter_map(|t| t.budget.map(|b| b.per)).max() else {
+        return Ok(spent);
+    };
+    let now = crate::record::now().as_micros();
+    let since = Time::from_micros(now.saturating_sub(window)).unwrap_or(Time::MIN);
+    let mut after = 0;
+    loop {
+        let page = store.decisions(&DecisionQuery {
+            // The decision log names principals by their ids.
+            principal: Some(principal.as_str()),
+            since: Some(since),
+            after,
+            limit: 1000,
+        })?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = last.seq;
+        for record in &page {
+            let Ok(d) = serde_json::from_str::<GateDecision>(&record.body) else {
+                continue;
+            };
+            let reached = [
+                result::FORWARDED,
+                result::TOOL_ERROR,
+                result::UPSTREAM_FAILED,
+                result::UNRECORDED,
+            ]
+            .contains(&d.result.as_str());
+            let Some(budget) = tools.get(&d.tool).and_then(|t| t.budget) else {
+                continue;
+            };
+            if let (true, Ok(at)) = (reached, Time::parse("at", &d.at)) {
+                let list = spent.entry(d.tool.clone()).or_default();
+                record_spent(list, at.as_micros(), d.stake.unwrap_or(0.0), budget.per);
+            }
+        }
+    }
+    Ok(spent)
 }
 
 /// Allowed calls not yet answered, and their stakes.
@@ -171,6 +388,8 @@ enum Verdict {
     /// The ladder allows it, but with the calls not yet answered it would put more at stake at
     /// once than the limit: how many those calls are, and their stake.
     Crowded(DecisionView, usize, f64),
+    /// The ladder allows it, but the tool's budget over time is spent.
+    OverBudget(DecisionView, BudgetUse),
     /// Allowed, its stake counted as in flight until the reservation ends.
     Allowed(DecisionView, Reservation),
 }
@@ -195,46 +414,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A tool error: the text for the agent, and what the gate adds under `_meta.stepwise`.
-fn refusal(text: String, stepwise: Value) -> CallToolResult {
-    let mut result = CallToolResult::error(vec![ContentBlock::text(text)]);
-    result.meta = Some(meta(stepwise));
-    result
-}
-
-fn meta(stepwise: Value) -> MetaObject {
-    let mut object = JsonObject::new();
-    object.insert("stepwise".into(), stepwise);
-    MetaObject(object)
-}
-
-/// The stake of a call to `name`: the policy's, or the number in the argument it names.
-fn stake_of(name: &str, tool: &GateTool, args: Option<&JsonObject>) -> Result<f64> {
-    let arg = match &tool.stake {
-        StakeSource::Fixed(stake) => return Ok(*stake),
-        StakeSource::Argument(arg) => arg,
-    };
-    match args.and_then(|a| a.get(arg)) {
-        None => bail!(
-            "{name}: argument `{arg}` is missing; the policy reads the call's stake from it \
-             (a number ≥ 0)"
-        ),
-        Some(v) => v
-            .as_f64()
-            .and_then(|s| check_stake(arg, s).ok())
-            .ok_or_else(|| {
-                anyhow!(
-                    "{name}: argument `{arg}` is {v}, not a number ≥ 0; the policy reads the \
-                     call's stake from it"
-                )
-            }),
-    }
-}
-
 impl Inner {
-    /// The decision on a call of `tool` at `stake` now, from the state in memory, with the
-    /// stakes of the allowed calls not yet answered taken into account.
-    fn decide(self: &Arc<Self>, tool: &GateTool, stake: f64) -> Result<Verdict> {
+    /// The decision on a call of `tool` (named `name`) at `stake` now, from the state in
+    /// memory, with the stakes of the allowed calls not yet answered and the tool's budget
+    /// taken into account.
+    fn decide(self: &Arc<Self>, name: &str, tool: &GateTool, stake: f64) -> Result<Verdict> {
         let mut in_flight = lock(&self.in_flight);
         let question = Decide::new(
             self.principal.clone(),
@@ -243,9 +427,7 @@ impl Inner {
             None,
             Prefix::ALL,
         )?;
-        let view = self
-            .engine
-            .decide_here(&question)
+        let view = call::in_call_span(|| self.engine.decide_here(&question))
             .ok_or_else(|| anyhow!("the live state could not answer for now"))?;
         if !view.allowed {
             return Ok(Verdict::Denied(view));
@@ -255,6 +437,17 @@ impl Inner {
             && view.exposure + in_flight.stake + stake > view.limit
         {
             return Ok(Verdict::Crowded(view, in_flight.calls, in_flight.stake));
+        }
+        if let Some(budget) = tool.budget {
+            // Spent now, not when the upstream answers: two calls at once see each other.
+            let now = crate::record::now();
+            let mut spent = lock(&self.spent);
+            let list = spent.entry(name.to_owned()).or_default();
+            let used = budget.check(list, stake, now);
+            if used.exhausted {
+                return Ok(Verdict::OverBudget(view, used));
+            }
+            record_spent(list, now.as_micros(), stake, budget.per);
         }
         in_flight.calls += 1;
         in_flight.stake += stake;
@@ -271,7 +464,10 @@ impl Inner {
     /// Keeps `decision` in the decision log; its place there, or `None` (with a warning on
     /// stderr) when the store failed: the call's answer does not wait on the record.
     fn keep(&self, decision: &GateDecision) -> Option<u64> {
-        let kept = serde_json::to_string(decision)
+        let mut decision = decision.clone();
+        decision.shadow = self.shadow;
+        call::end_call_span(&decision);
+        let kept = serde_json::to_string(&decision)
             .map_err(anyhow::Error::from)
             .and_then(|body| {
                 let at = Time::parse("at", &decision.at)?;
@@ -304,7 +500,7 @@ impl Inner {
         let now = crate::record::now();
         let due = now
             .as_micros()
-            .checked_add(tool.due_micros)
+            .checked_add(tool.due_micros.saturating_add(tool.grace_micros))
             .and_then(Time::from_micros)
             .ok_or_else(|| anyhow!("{name}: `due` is too far in the future"))?;
         let id = format!(
@@ -328,264 +524,91 @@ impl Inner {
         Ok((id, recorded.index))
     }
 
-    /// The answer to a call of a tool the policy does not name.
-    fn not_in_policy(&self, name: &str) -> CallToolResult {
+    /// The record of a call of a tool the policy does not name, and the refusal's words.
+    fn not_in_policy(&self, name: &str) -> (GateDecision, String) {
         let (at, log_size) = self.engine.live().read(|s| {
             let trust = s.trust();
             (trust.instant_for(crate::record::now()), trust.log_size())
         });
         let decision =
             GateDecision::not_in_policy(self.principal.as_str(), name, at.to_string(), log_size);
-        let seq = self.keep(&decision);
         let gated: Vec<&str> = self.tools.keys().map(String::as_str).collect();
-        refusal(
-            format!(
-                "stepwise gate: the call to {name:?} was not made: the policy does not name this \
-                 tool ({TOOL_NOT_IN_POLICY}), so no record allows it. retry: never — ask the \
-                 operator to add it under [gate.tools]. The tools the policy names: {}.",
-                if gated.is_empty() {
-                    "none".to_owned()
-                } else {
-                    gated.join(", ")
-                }
-            ),
-            json!({ "decision": decision, "decision_seq": seq }),
-        )
-    }
-}
-
-impl Gate {
-    async fn call(&self, request: CallToolRequestParams) -> Result<CallToolResponse, ErrorData> {
-        let name = request.name.to_string();
-        let inner = Arc::clone(&self.0);
-        let Some(tool) = inner.tools.get(&name).cloned() else {
-            return Ok(inner.not_in_policy(&name).into());
-        };
-        let stake = match stake_of(&name, &tool, request.arguments.as_ref()) {
-            Ok(stake) => stake,
-            Err(e) => {
-                return Ok(refusal(
-                    format!("stepwise gate: the call was not made: {e:#}"),
-                    json!({ "error": format!("{e:#}") }),
-                )
-                .into());
-            }
-        };
-        let verdict = match inner.decide(&tool, stake) {
-            Ok(verdict) => verdict,
-            Err(e) => return Err(ErrorData::internal_error(format!("deciding: {e:#}"), None)),
-        };
-        let (view, reservation) = match verdict {
-            Verdict::Allowed(view, reservation) => (view, reservation),
-            Verdict::Denied(view) => {
-                let decision =
-                    GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
-                let mut words = Vec::new();
-                crate::ladder::write_decision(&mut words, &view)
-                    .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                let text = format!(
-                    "stepwise gate: the call to {name:?} was not made.\n{}",
-                    String::from_utf8_lossy(&words)
-                );
-                let seq = inner.keep(&decision);
-                return Ok(refusal(text, json!({ "decision": view, "decision_seq": seq })).into());
-            }
-            Verdict::Crowded(view, calls, in_flight) => {
-                let mut decision =
-                    GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
-                decision.allowed = false;
-                decision.reasons.insert(0, CALLS_IN_FLIGHT.to_owned());
-                decision.retryable = Some(true);
-                let text = format!(
-                    "stepwise gate: the call to {name:?} was not made: {} call(s) not yet answered \
-                     hold {in_flight} at stake; with this one ({stake}) and the {} of open \
-                     promises, {} would be at stake at once, above the limit of {} at level {} \
-                     ({}) ({CALLS_IN_FLIGHT}). retry: not yet — when those calls have finished.",
-                    calls,
-                    view.exposure,
-                    view.exposure + in_flight + stake,
-                    view.limit,
-                    view.level.index,
-                    view.level.name,
-                );
-                let seq = inner.keep(&decision);
-                return Ok(refusal(text, json!({ "decision": view, "decision_seq": seq })).into());
-            }
-        };
-        // What became of the call is set below, once it is known.
-        let mut decision = GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
-        let mut result = match self.forward(request).await {
-            Ok(result) => result,
-            Err(failure) => {
-                decision.result = result::UPSTREAM_FAILED.into();
-                decision.error = Some(failure.message());
-                let seq = inner.keep(&decision);
-                return match failure {
-                    Failure::Upstream(e) => Err(e),
-                    other => Ok(refusal(
-                        other.message(),
-                        json!({ "error": other.message(), "decision_seq": seq }),
-                    )
-                    .into()),
-                };
-            }
-        };
-        if result.is_error == Some(true) {
-            decision.result = result::TOOL_ERROR.into();
-            inner.keep(&decision);
-            return Ok(result.into());
-        }
-        match inner.promise(&name, &tool, reservation) {
-            Ok((id, index)) => {
-                decision.result = result::FORWARDED.into();
-                decision.promise = Some(id);
-                decision.promise_index = Some(index);
-            }
-            Err(e) => {
-                decision.result = result::UNRECORDED.into();
-                decision.error = Some(format!("{e:#}"));
-                eprintln!(
-                    "stepwise gate: warning: the promise of a call to {name:?} was not recorded: {e:#}"
-                );
-            }
-        }
-        let seq = inner.keep(&decision);
-        let MetaObject(object) = result
-            .meta
-            .get_or_insert_with(|| MetaObject(JsonObject::new()));
-        object.insert(
-            "stepwise".into(),
-            json!({
-                "promise": decision.promise,
-                "promise_index": decision.promise_index,
-                "promisee": tool.promisee.as_str(),
-                "error": decision.error,
-                "decision_seq": seq,
-            }),
-        );
-        Ok(result.into())
-    }
-
-    /// Forwards the call to the upstream server; a session that broke is ended, so the next
-    /// call starts the server again.
-    async fn forward(&self, request: CallToolRequestParams) -> Result<CallToolResult, Failure> {
-        let upstream = &self.0.upstream;
-        let session = upstream
-            .session()
-            .await
-            .map_err(|e| Failure::Start(format!("{e:#}")))?;
-        match session.peer.call_tool(request).await {
-            Ok(result) => Ok(result),
-            Err(ServiceError::McpError(e)) => Err(Failure::Upstream(e)),
-            Err(e) => {
-                upstream.lost(session.number).await;
-                Err(Failure::Exited(format!(
-                    "stepwise gate: the upstream server `{}` failed during the call ({e}); the \
-                     call may not have completed and nothing was recorded; the gate starts the \
-                     server again at the next call",
-                    upstream.describe()
-                )))
-            }
-        }
-    }
-}
-
-/// Why a forwarded call has no result.
-enum Failure {
-    /// The upstream answered with a protocol error: passed through as it is.
-    Upstream(ErrorData),
-    /// The upstream could not be started.
-    Start(String),
-    /// The upstream exited or its transport broke during the call.
-    Exited(String),
-}
-
-impl Failure {
-    fn message(&self) -> String {
-        match self {
-            Self::Upstream(e) => {
-                format!("the upstream server answered with an error: {}", e.message)
-            }
-            Self::Start(e) => format!("stepwise gate: the call was not made: {e}"),
-            Self::Exited(e) => e.clone(),
-        }
-    }
-}
-
-impl ServerHandler for Gate {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new(
-                "stepwise-gate",
-                env!("CARGO_PKG_VERSION"),
-            ))
-            .with_instructions(format!(
-                "These tools are behind stepwise gate: each call is decided by the trust ladder \
-                 for {} before it runs. A refused call is a tool error that says why, the next \
-                 step, and whether and when to retry; an allowed one records a promise that \
-                 its promisee judges (kept promises earn larger stakes).",
-                self.0.principal
-            ))
-    }
-
-    async fn list_tools(
-        &self,
-        request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, ErrorData> {
-        let upstream = &self.0.upstream;
-        let session = upstream
-            .session()
-            .await
-            .map_err(|e| ErrorData::internal_error(format!("{e:#}"), None))?;
-        let mut listed = match session.peer.list_tools(request).await {
-            Ok(listed) => listed,
-            Err(ServiceError::McpError(e)) => return Err(e),
-            Err(e) => {
-                upstream.lost(session.number).await;
-                return Err(ErrorData::internal_error(
-                    format!("the upstream server `{}` failed: {e}", upstream.describe()),
-                    None,
-                ));
-            }
-        };
-        for tool in &mut listed.tools {
-            let note = match self.0.tools.get(tool.name.as_ref()) {
-                Some(gated) => format!(
-                    "[stepwise gate: each call asks for {:?} at {}; a refusal says what it takes]",
-                    gated.capability,
-                    match &gated.stake {
-                        StakeSource::Fixed(s) => format!("stake {s}"),
-                        StakeSource::Argument(a) => format!("the stake in `{a}`"),
-                    }
-                ),
-                None => format!(
-                    "[stepwise gate: not in the policy; calls are refused ({TOOL_NOT_IN_POLICY})]"
-                ),
-            };
-            let description = tool.description.as_deref().unwrap_or_default();
-            tool.description = Some(if description.is_empty() {
-                note.into()
+        let text = format!(
+            "stepwise gate: the call to {name:?} was not made: the policy does not name this \
+             tool ({TOOL_NOT_IN_POLICY}), so no record allows it. retry: never — ask the \
+             operator to add it under [gate.tools]. The tools the policy names: {}.",
+            if gated.is_empty() {
+                "none".to_owned()
             } else {
-                format!("{description}\n\n{note}").into()
-            });
-        }
-        Ok(listed)
+                gated.join(", ")
+            }
+        );
+        (decision, text)
     }
 
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, ErrorData> {
-        // A call the client cancels is dropped where it stands: its stake stops counting, and a
-        // call to the upstream in flight is cancelled there too.
-        tokio::select! {
-            answer = self.call(request) => answer,
-            () = context.ct.cancelled() => Err(ErrorData::internal_error(
-                "the client cancelled the call",
-                None,
-            )),
+    /// Lists every tool of the upstream and checks each against its pin.
+    async fn list_upstream(&self) -> Result<()> {
+        let session = self.upstream.session().await?;
+        let mut tools = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = session
+                .peer
+                .list_tools(Some(PaginatedRequestParams::default().with_cursor(cursor)))
+                .await
+                .map_err(|e| anyhow!("listing the upstream's tools: {e}"))?;
+            tools.extend(page.tools);
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
         }
+        self.note_tools(&tools)?;
+        self.upstream.listed();
+        Ok(())
+    }
+
+    /// Checks the upstream's definitions of `tools` against their pins: a tool seen for the
+    /// first time is pinned, a changed one is refused until an operator accepts it.
+    fn note_tools(&self, tools: &[Tool]) -> Result<()> {
+        let at = crate::record::now().to_string();
+        let mut changed = lock(&self.changed);
+        let mut pins = Pins::load(&self.data)?;
+        let mut dirty = false;
+        for tool in tools {
+            let definition = Definition::of(tool, &at)?;
+            let name = tool.name.to_string();
+            let (new, seen) = pins.see(definition.clone());
+            dirty |= new;
+            match seen {
+                Seen::Same => changed.remove(&name),
+                Seen::Changed(words) => changed.insert(name, (definition, words)),
+            };
+        }
+        if dirty {
+            pins.save(&self.data)?;
+        }
+        Ok(())
+    }
+
+    /// What changed in tool `name` since it was pinned, if it did and no operator has
+    /// accepted the change since.
+    fn changed(&self, name: &str) -> Option<String> {
+        let mut changed = lock(&self.changed);
+        let (offered, words) = changed.get(name)?;
+        // An operator may have accepted it since (`stepwise gate accept-tool`).
+        let accepted = Pins::load(&self.data)
+            .ok()
+            .and_then(|pins| {
+                pins.tools
+                    .get(name)
+                    .map(|p| p.pinned.sha256 == offered.sha256)
+            })
+            .unwrap_or(false);
+        if accepted {
+            changed.remove(name);
+            return None;
+        }
+        Some(words.clone())
     }
 }
