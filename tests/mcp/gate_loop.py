@@ -17,7 +17,7 @@ import time
 
 import common
 from common import BIN, check, cli, log_size
-from mcp import ClientSession, StdioServerParameters
+from mcp import ClientSession, StdioServerParameters, types
 from mcp.client.stdio import stdio_client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,6 +64,15 @@ capability = "deploy"
 stake_arg = "amount"
 promisee = "user:ann"
 due = "24h"
+approvers = ["user:ann", "user:newbie"]
+approval_timeout = "3s"
+
+[gate.tools."slow"]
+capability = "deploy"
+stake_arg = "amount"
+promisee = "user:ann"
+due = "24h"
+approvers = ["user:newbie"]
 """
 
 
@@ -102,6 +111,7 @@ def outcome_of(data, promise):
 
 
 def session(data, calls, principal, *flags, variant=None, otlp=None):
+    """A gate on tests/mcp/upstream.py for `principal`, as an MCP client's transport."""
     env = dict(os.environ)
     if variant:
         env["UPSTREAM_VARIANT"] = variant
@@ -276,6 +286,115 @@ def http_judge(data, promise):
     check(out["author"] == "ci:checks" and out["result"] == "kept", "the outcome is the checker's", out)
 
 
+def earn_deploy(data, who):
+    """`who` keeps enough promises to Bob to be a deployer itself (it may approve deploys)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    for i in range(6):
+        pid = f"{who}-earned-{i}"
+        at = (now + datetime.timedelta(milliseconds=i)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cli(data, "record", "promise", "--id", pid, "--promisor", who, "--promisee", "user:bob",
+            "--scope", "deploy", "--stake", "5", "--due", "2999-01-01T00:00:00Z", "--at", at)
+        cli(data, "record", "outcome", "--promise", pid, "--result", "kept", "--author", "user:bob")
+    d = cli(data, "decide", who, "deploy", "--stake", "5")
+    check(d["allowed"], f"{who} may deploy at stake 5 itself", d)
+
+
+def elicited(answer, seen, delay=0.0):
+    """An elicitation callback that records what it was asked and answers `answer`."""
+    async def callback(context, params):
+        seen.append(params.message)
+        if delay:
+            await asyncio.sleep(delay)
+        if answer == "accept":
+            return types.ElicitResult(action="accept", content={"note": "looked at the diff"})
+        return types.ElicitResult(action=answer)
+    return callback
+
+
+async def approvals(data, calls):
+    """A call the ladder refuses "not yet" is put to an approver who may do it itself."""
+    earn_deploy(data, "user:ann")
+    upstream = [sys.executable, os.path.join(HERE, "upstream.py"), calls]
+    params = StdioServerParameters(
+        command=BIN, args=["--data", data, *GATE, "--principal", "agent:bot", "--user", "user:ann",
+                           "--", *upstream])
+    for answer, delay in (("accept", 0), ("decline", 0), ("accept", 4.5)):
+        seen = []
+        async with stdio_client(params) as (r, w), \
+                ClientSession(r, w, elicitation_callback=elicited(answer, seen, delay)) as s:
+            await s.initialize()
+            before = len(calls_seen(calls))
+            res = await s.call_tool("deploy", {"service": "web", "amount": 5})
+            meta = (res.meta or {}).get("stepwise", {})
+        check(len(seen) == 1 and "agent:bot asks to call \"deploy\"" in seen[0] and "user:ann" in seen[0],
+              f"elicitation ({answer}): the user is asked, with what and why", seen)
+        if answer == "accept" and not delay:
+            check(not res.is_error and len(calls_seen(calls)) == before + 1,
+                  "an approved call goes through", text(res))
+            check(meta.get("approver") == "user:ann", "its _meta names the approver", meta)
+            approval = entry(data, meta["approval_index"])
+            promise = entry(data, meta["promise_index"])
+            check(approval["kind"] == "approval" and approval["author"] == "user:ann"
+                  and approval["subject"] == "agent:bot" and approval["promise"] == promise["id"]
+                  and approval["stake"] == 5 and approval["note"] == "looked at the diff",
+                  "the approval is in the log, by the approver, naming the call's promise", approval)
+            last = decisions(data, "agent:bot")[-1]
+            check(last["result"] == "forwarded" and last["approver"] == "user:ann"
+                  and last["approval_index"] == meta["approval_index"],
+                  "the decision log names the approver of the forwarded call", last)
+        else:
+            code = "approval_declined" if answer == "decline" else "approval_timeout"
+            check(res.is_error and code in text(res) and len(calls_seen(calls)) == before,
+                  f"a {'declined' if answer == 'decline' else 'timed-out'} call is refused ({code}) "
+                  "and never reaches the upstream", text(res))
+
+    # Without elicitation: the call waits on the approvers' queue.
+    plain = StdioServerParameters(
+        command=BIN, args=["--data", data, *GATE, "--principal", "agent:bot", "--", *upstream])
+    for how in ("approve", "decline", "nobody"):
+        async with stdio_client(plain) as (r, w), ClientSession(r, w) as s:
+            await s.initialize()
+            before = len(calls_seen(calls))
+            call = asyncio.create_task(s.call_tool("deploy", {"service": "api", "amount": 5}))
+            queue = []
+            deadline = time.monotonic() + 5
+            while not queue and time.monotonic() < deadline:
+                await asyncio.sleep(0.2)
+                queue = cli(data, "approvals", "--approver", "user:ann")["approvals"]
+            check(len(queue) == 1 and queue[0]["approvers"] == ["user:ann"] and queue[0]["tool"] == "deploy",
+                  f"queue ({how}): the held call is listed for the approvers who may do it themselves", queue)
+            seq = str(queue[0]["seq"])
+            if how != "nobody":
+                code, answer = run(data, "approvals", how, seq, "--as", "user:newbie")
+                check(code == 2 and "not among the approvers" in answer,
+                      "a principal who may not approve it is refused", answer)
+                code, answer = run(data, "approvals", how, seq, "--as", "user:ann")
+                check(code == 0 and answer["answers"] == int(seq),
+                      f"the approver answers with `stepwise approvals {how}`", answer)
+            res = await call
+        if how == "approve":
+            meta = res.meta["stepwise"]
+            check(not res.is_error and meta["approver"] == "user:ann" and len(calls_seen(calls)) == before + 1,
+                  "approved on the queue, the held call goes through", (text(res), meta))
+        else:
+            code = "approval_declined" if how == "decline" else "approval_timeout"
+            check(res.is_error and code in text(res) and len(calls_seen(calls)) == before,
+                  f"queue: a {how} call is refused with {code}", text(res))
+            if how == "nobody":
+                code, answer = run(data, "approvals", "approve", seq, "--as", "user:ann")
+                check(code == 2 and "is over" in answer, "a held call past its time cannot be approved", answer)
+    check(cli(data, "approvals")["approvals"] == [], "nothing is left on the queue")
+
+    # Nobody may approve: the refusal says so.
+    async with stdio_client(plain) as (r, w), ClientSession(r, w) as s:
+        await s.initialize()
+        res = await s.call_tool("slow", {"seconds": 0, "amount": 5})
+        t = text(res)
+        check(res.is_error and "none of the tool's approvers may let it through" in t
+              and "user:newbie (approver_not_allowed" in t,
+              "an approver who may not do it itself is not asked, and the refusal says why", t)
+
+
 async def pins(data, calls):
     """A tool whose definition changed is refused until an operator accepts it."""
     pinned = json.load(open(os.path.join(data, "gate-tools.json")))
@@ -368,6 +487,7 @@ async def main():
         await shadow(data, calls)
         await checks_and_budget(data, calls, verdict)
         await on_demand(data, verdict)
+        await approvals(data, calls)
         await pins(data, calls)
         await traces(data, calls)
     print(f"gate loop check: {common.passed()} checks passed")

@@ -68,6 +68,8 @@ codes! {
     /// Forgotten as far as it can be: entries that name the principal in the clear (written
     /// before format 3, or keeping the clear name those gave it) stay, listed in the message.
     InClearEntries = ("in_clear_entries", 409, None, "forgotten as far as it can be; the entries listed name the principal in the clear and stay");
+    /// A held call that was answered already, or waited past its time.
+    AlreadyAnswered = ("already_answered", 409, None, "the held call was answered already, or waited past its time");
     /// The endpoint does not take this method.
     MethodNotAllowed = ("method_not_allowed", 405, None, "the endpoint does not take this method");
     /// The body is larger than the server's limit.

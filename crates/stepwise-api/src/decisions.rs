@@ -25,7 +25,23 @@ pub mod result {
     /// Shadow mode (`stepwise gate --shadow`): the gate would have refused it (`reasons` say
     /// why) but forwarded it; no promise.
     pub const WOULD_DENY: &str = "would_deny";
+    /// Refused "not yet", held for one of `approvers` to approve (`GET /v1/approvals`) until
+    /// `expires_at`; what became of it follows in a record that `answers` it.
+    pub const HELD: &str = "held";
+    /// The answer to a held call: approved by `approver`, whose approval is at log index
+    /// `approval_index`.
+    pub const APPROVED: &str = "approved";
+    /// The answer to a held call: declined by `approver`.
+    pub const DECLINED: &str = "declined";
+    /// The answer to a held call: nobody approved it in time.
+    pub const EXPIRED: &str = "expired";
 }
+
+/// The reason code of a call an approver declined (by MCP elicitation or on its review queue).
+pub const APPROVAL_DECLINED: &str = "approval_declined";
+
+/// The reason code of a held call nobody approved in time; asking again may find an approver.
+pub const APPROVAL_TIMEOUT: &str = "approval_timeout";
 
 /// The reason code of a call to a tool whose upstream definition changed since the gate pinned
 /// it, until an operator accepts the change (`stepwise gate accept-tool NAME`).
@@ -93,6 +109,21 @@ pub struct GateDecision {
     /// Decided in shadow mode: every call forwarded, refusals kept as `would_deny`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub shadow: bool,
+    /// For a call `held` for approval: who may approve it (each may do it itself).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// For a `held` call: until when it waits (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// For an answer (`approved`, `declined`, `expired`): the `seq` of the held call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<u64>,
+    /// Who approved or declined the call (on a forwarded call: whose approval let it through).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
+    /// The approval's log index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_index: Option<u64>,
 }
 
 impl GateDecision {
@@ -131,6 +162,11 @@ impl GateDecision {
             error: None,
             budget,
             shadow: false,
+            approvers: Vec::new(),
+            expires_at: None,
+            answers: None,
+            approver: None,
+            approval_index: None,
         }
     }
 
@@ -169,6 +205,11 @@ impl GateDecision {
             error: None,
             budget: None,
             shadow: false,
+            approvers: Vec::new(),
+            expires_at: None,
+            answers: None,
+            approver: None,
+            approval_index: None,
         }
     }
 }
@@ -234,6 +275,30 @@ impl DecisionsView {
     }
 }
 
+/// Query of the calls held for approval.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApprovalsQuery {
+    /// Only the calls this principal may answer.
+    pub approver: Option<String>,
+}
+
+/// The calls held for approval and not answered, oldest first (`GET /v1/approvals`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalsView {
+    /// Each held call's record: `seq` is what `POST /v1/approvals/{seq}` answers.
+    pub approvals: Vec<DecisionEntry>,
+}
+
+/// An approver's answer to a held call (`POST /v1/approvals/{seq}`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalAnswer {
+    /// `true` approves (records an approval in the log, in the key's principal's name);
+    /// `false` declines.
+    pub approve: bool,
+}
+
 /// What the gate did, or would have done, over a period: `stepwise decisions --shadow-report`,
 /// how a team reads a week of `stepwise gate --shadow` before it lets the gate refuse.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
@@ -252,6 +317,8 @@ pub struct ShadowReport {
     pub would_deny: u64,
     /// Refused (not in shadow mode).
     pub denied: u64,
+    /// Refused "not yet" and held for an approver (what became of each is not counted again).
+    pub held: u64,
     /// Refusals (`would_deny` and `denied`) by their deciding reason code.
     pub refused_by_reason: std::collections::BTreeMap<String, u64>,
     /// Per tool: its calls and their refusals.
@@ -286,7 +353,11 @@ impl ShadowReport {
         let mut report = Self::default();
         // Per principal: its first and last level, in the order first seen.
         let mut levels: Vec<(String, usize, usize)> = Vec::new();
-        for d in decisions {
+        // An answer to a held call, and the call an approval let through, continue its record.
+        let calls = decisions
+            .into_iter()
+            .filter(|d| d.answers.is_none() && d.approver.is_none());
+        for d in calls {
             report.from.get_or_insert_with(|| d.at.clone());
             report.to = Some(d.at.clone());
             report.calls += 1;
@@ -298,6 +369,10 @@ impl ShadowReport {
                 }
                 result::DENIED => {
                     report.denied += 1;
+                    true
+                }
+                result::HELD => {
+                    report.held += 1;
                     true
                 }
                 _ => {

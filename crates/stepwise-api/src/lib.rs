@@ -15,6 +15,9 @@ pub mod views;
 pub use codes::Code;
 pub use dashboard::*;
 pub use decision_json::write_decision;
-pub use decisions::{DecisionEntry, DecisionsQuery, DecisionsView, GateDecision};
+pub use decisions::{
+    ApprovalAnswer, ApprovalsQuery, ApprovalsView, DecisionEntry, DecisionsQuery, DecisionsView,
+    GateDecision,
+};
 pub use messages::*;
 pub use views::*;

@@ -4,6 +4,7 @@
 //! some lines, or `decide` denied); 2 a usage, input or environment error, with a message on stderr, in
 //! which case nothing was recorded. Output is for people by default and JSON with `--json`.
 
+mod approvals;
 mod decisions;
 mod eval;
 mod forget;
@@ -110,6 +111,9 @@ enum Command {
     Gate(gate::GateArgs),
     /// The decision log of `stepwise gate`: every call it allowed or denied, oldest first.
     Decisions(decisions::DecisionsArgs),
+    /// The calls `stepwise gate` holds for an approver (list), or an approver's answer
+    /// (`approve` / `decline SEQ --as ID`).
+    Approvals(approvals::ApprovalsArgs),
     /// Manage the server's API keys.
     #[command(subcommand)]
     Key(serve::KeyCommand),
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
         Command::Mcp(args) => mcp::run(&data, args),
         Command::Gate(args) => gate::run(&data, args, &mut out),
         Command::Decisions(args) => decisions::run(&data, args, &mut out),
+        Command::Approvals(args) => approvals::run(&data, args, &mut out),
         Command::Key(cmd) => serve::key(&data, cmd, &mut out),
         Command::Forget(args) => forget::run(&data, args, &mut out),
         Command::Witness(cmd) => witness::run(cmd, &mut out),

@@ -48,6 +48,11 @@ impl Error {
         Self::new(Code::NotFound, message)
     }
 
+    /// A held call answered already, or past its time.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(Code::AlreadyAnswered, message)
+    }
+
     /// No valid key.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(Code::Unauthorized, message)

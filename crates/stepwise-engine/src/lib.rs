@@ -14,6 +14,7 @@
 //! Architecture Invariant: no door logic here — no HTTP, no MCP, no flags. The engine never
 //! reads the clock on the decision path but through [`now`], once per question.
 
+pub mod approvals;
 mod error;
 mod forget;
 mod live;

@@ -2,6 +2,7 @@
 //! stake, the ladder's verdict (with the calls in flight and the tool's budget), then the
 //! upstream and the promise; or a refusal that says why — forwarded all the same in shadow mode.
 
+use super::approve::Asked;
 use super::{Inner, Verdict, lock};
 use anyhow::{anyhow, bail};
 use rmcp::model::{
@@ -9,7 +10,7 @@ use rmcp::model::{
     JsonObject, ListToolsResult, MetaObject, PaginatedRequestParams, ServerCapabilities,
     ServerConfig,
 };
-use rmcp::service::{RequestContext, ServiceError};
+use rmcp::service::{Peer, RequestContext, ServiceError};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 use std::cell::RefCell;
@@ -46,10 +47,17 @@ pub(super) fn end_call_span(decision: &GateDecision) {
         span.end(&CallOutcome {
             result: &decision.result,
             promise: decision.promise.as_deref(),
-            approver: None,
+            approver: decision.approver.as_deref(),
             error: decision.error.as_deref(),
         });
     }
+}
+
+/// An approver's word that let a call through.
+struct Approval {
+    approver: stepwise::evidence::Id,
+    index: u64,
+    promise: String,
 }
 
 /// The gate: shared by every call of the session.
@@ -57,7 +65,11 @@ pub(super) fn end_call_span(decision: &GateDecision) {
 pub(super) struct Gate(pub(super) Arc<Inner>);
 
 impl Gate {
-    async fn call(&self, request: CallToolRequestParams) -> Result<CallToolResponse, ErrorData> {
+    async fn call(
+        &self,
+        request: CallToolRequestParams,
+        peer: &Peer<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
         let inner = Arc::clone(&self.0);
         let Some(tool) = inner.tools.get(&name).cloned() else {
@@ -92,15 +104,47 @@ impl Gate {
         let (view, reservation) = match verdict {
             Verdict::Allowed(view, reservation) => (view, reservation),
             Verdict::Denied(view) => {
+                let mut also = None;
+                if view.retryable == Some(true) && !tool.approvers.is_empty() && !inner.shadow {
+                    match self.ask_approval(&name, &tool, &view, peer).await? {
+                        Asked::Approved {
+                            approver,
+                            index,
+                            promise,
+                            reservation,
+                        } => {
+                            let approval = Approval {
+                                approver,
+                                index,
+                                promise,
+                            };
+                            return self
+                                .forward_allowed(
+                                    request,
+                                    &name,
+                                    &tool,
+                                    &view,
+                                    reservation,
+                                    Some(approval),
+                                )
+                                .await;
+                        }
+                        Asked::Refused(answer) => return Ok(answer),
+                        Asked::NoApprover(line) => also = Some(line),
+                    }
+                }
                 let decision =
                     GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
                 let mut words = Vec::new();
                 crate::ladder::write_decision(&mut words, &view)
                     .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
-                let text = format!(
+                let mut text = format!(
                     "stepwise gate: the call to {name:?} was not made.\n{}",
                     String::from_utf8_lossy(&words)
                 );
+                if let Some(line) = also {
+                    text = format!("{}\n{line}", text.trim_end());
+                }
                 let meta = json!({ "decision": view });
                 return self.refuse(request, decision, text, meta).await;
             }
@@ -131,8 +175,28 @@ impl Gate {
                 return self.refuse(request, decision, text, meta).await;
             }
         };
+        self.forward_allowed(request, &name, &tool, &view, reservation, None)
+            .await
+    }
+
+    /// Forwards an allowed (or approved) call and records its promise (under the id the
+    /// approval names, when approved).
+    async fn forward_allowed(
+        &self,
+        request: CallToolRequestParams,
+        name: &str,
+        tool: &GateTool,
+        view: &stepwise_api::DecisionView,
+        reservation: super::Reservation,
+        approval: Option<Approval>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        let inner = &self.0;
         // What became of the call is set below, once it is known.
-        let mut decision = GateDecision::new(&name, tool.promisee.as_str(), &view, result::DENIED);
+        let mut decision = GateDecision::new(name, tool.promisee.as_str(), view, result::DENIED);
+        if let Some(a) = &approval {
+            decision.approver = Some(a.approver.to_string());
+            decision.approval_index = Some(a.index);
+        }
         let mut result = match self.forward(request).await {
             Ok(result) => result,
             Err(failure) => {
@@ -154,7 +218,8 @@ impl Gate {
             inner.keep(&decision);
             return Ok(result.into());
         }
-        match inner.promise(&name, &tool, reservation) {
+        let id = approval.as_ref().map(|a| a.promise.clone());
+        match inner.promise(name, tool, reservation, id) {
             Ok((id, index)) => {
                 decision.result = result::FORWARDED.into();
                 decision.promise = Some(id);
@@ -178,6 +243,8 @@ impl Gate {
                 "promise": decision.promise,
                 "promise_index": decision.promise_index,
                 "promisee": tool.promisee.as_str(),
+                "approver": decision.approver,
+                "approval_index": decision.approval_index,
                 "error": decision.error,
                 "decision_seq": seq,
             }),
@@ -352,7 +419,7 @@ impl ServerHandler for Gate {
         let name = telemetry::enabled().then(|| request.name.to_string());
         let answer = async {
             tokio::select! {
-                answer = self.call(request) => answer,
+                answer = self.call(request, &context.peer) => answer,
                 () = context.ct.cancelled() => Err(ErrorData::internal_error(
                     "the client cancelled the call",
                     None,

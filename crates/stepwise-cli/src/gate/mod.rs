@@ -31,6 +31,7 @@
 //! Every decision is kept in the store's decision log (`stepwise decisions`), with what replays
 //! it. Nothing may write to stdout but the protocol itself.
 
+mod approve;
 mod call;
 mod judge;
 mod pins;
@@ -71,6 +72,11 @@ pub struct GateArgs {
     /// milliseconds: a decision counts evidence recorded elsewhere from at most this long ago.
     #[arg(long, default_value_t = 250, value_parser = clap::value_parser!(u64).range(1..))]
     follow_ms: u64,
+    /// The client's user, one of the tools' approvers: a call the ladder refuses "not yet" is
+    /// put to them by MCP elicitation when the client supports it (otherwise it waits on the
+    /// approvers' queue: `stepwise approvals`).
+    #[arg(long, value_name = "ID")]
+    user: Option<String>,
     /// Shadow mode: forward every call, decide each as usual, and keep in the decision log what
     /// the gate would have refused (`would_deny`, with the reasons) instead of refusing it. Allowed
     /// calls record their promises as usual. `stepwise decisions --shadow-report` sums it up.
@@ -221,6 +227,11 @@ fn check(
 fn serve(data: &DataDir, args: GateArgs) -> Result<bool> {
     let policy = data.policy()?;
     let principal = principal_of(args.principal.as_deref(), &policy)?;
+    let user = args
+        .user
+        .as_deref()
+        .map(|u| Id::parse("--user", u))
+        .transpose()?;
     if policy.gate.tools.is_empty() {
         eprintln!(
             "stepwise gate: warning: the policy names no tool under [gate.tools]; every call \
@@ -269,6 +280,7 @@ fn serve(data: &DataDir, args: GateArgs) -> Result<bool> {
             limit_exposure: policy.ladder.rules().limit_exposure,
             in_flight: Mutex::new(InFlight::default()),
             shadow: args.shadow,
+            user,
             spent: Mutex::new(spent),
             data: data.path().to_path_buf(),
             changed: Mutex::new(HashMap::new()),
@@ -304,6 +316,8 @@ struct Inner {
     in_flight: Mutex<InFlight>,
     /// Shadow mode: forward every call; keep refusals as `would_deny`.
     shadow: bool,
+    /// The client's user (`--user`): an approver asked by MCP elicitation.
+    user: Option<Id>,
     /// Per tool with a budget: the calls it forwarded within the budget's window, (instant in
     /// microseconds, stake), oldest first.
     spent: Mutex<HashMap<String, Vec<(i64, f64)>>>,
@@ -491,6 +505,7 @@ impl Inner {
         name: &str,
         tool: &GateTool,
         mut reservation: Reservation,
+        id: Option<String>,
     ) -> Result<(String, u64)> {
         let stake = reservation.stake;
         let mut in_flight = lock(&self.in_flight);
@@ -503,12 +518,7 @@ impl Inner {
             .checked_add(tool.due_micros.saturating_add(tool.grace_micros))
             .and_then(Time::from_micros)
             .ok_or_else(|| anyhow!("{name}: `due` is too far in the future"))?;
-        let id = format!(
-            "gate-{:x}-{:x}-{}",
-            now.as_micros(),
-            std::process::id(),
-            self.promises.fetch_add(1, Ordering::Relaxed)
-        );
+        let id = id.unwrap_or_else(|| self.promise_id());
         let event = Event::from_value(&json!({
             "kind": "promise",
             "at": now.to_string(),
@@ -522,6 +532,16 @@ impl Inner {
         }))?;
         let recorded = self.engine.record_here(&self.recorder, event)?;
         Ok((id, recorded.index))
+    }
+
+    /// A new promise id, unique across processes and calls.
+    fn promise_id(&self) -> String {
+        format!(
+            "gate-{:x}-{:x}-{}",
+            crate::record::now().as_micros(),
+            std::process::id(),
+            self.promises.fetch_add(1, Ordering::Relaxed)
+        )
     }
 
     /// The record of a call of a tool the policy does not name, and the refusal's words.

@@ -3,6 +3,7 @@
 //! lacks.
 
 mod dashboard;
+mod approvals;
 mod decisions;
 mod events;
 mod keys;
@@ -47,6 +48,8 @@ pub fn table() -> OpenApiRouter<Arc<App>> {
         .routes(routes!(trust::promises))
         .routes(routes!(trust::policy))
         .routes(routes!(decisions::decisions))
+        .routes(routes!(approvals::approvals))
+        .routes(routes!(approvals::answer))
         .routes(routes!(dashboard::whoami))
         .routes(routes!(dashboard::principals))
         .routes(routes!(dashboard::overview))

@@ -1,5 +1,6 @@
-// The review queue: the promises awaiting the signed-in principal's judgement, with kept /
-// broken / partial buttons.
+// The review queue: the calls `stepwise gate` holds for the signed-in principal's approval, with
+// approve / decline buttons, and the promises awaiting its judgement, with kept / broken /
+// partial buttons.
 
 import { clear, entryLink, fixed, h, int, iso, note, nowIso, principalLink, stake, table, view } from "../dom.js";
 import { api, enc, errorBox, errorText, me } from "../session.js";
@@ -15,7 +16,45 @@ async function reviewView(current) {
   }
   const status = h("div", { id: "review-status", "aria-live": "polite" });
   const list = h("div", { id: "review-list" });
-  clear(view, h("h1", {}, "Review"), note(`Promises made to ${me.principal} that await its judgement, oldest first. An outcome is recorded in the log with this key (a recorder key).`), status, list);
+  const held = h("div", { id: "approvals-list" });
+  clear(
+    view,
+    h("h1", {}, "Review"),
+    h("h2", {}, "Calls awaiting your approval"),
+    note(`Calls an agent made that the ladder refused "not yet", held for ${me.principal} to approve: an approval is recorded in the log in your name, and if the call's promise is broken your approvals weigh less.`),
+    held,
+    h("h2", {}, "Promises awaiting your judgement"),
+    note(`Promises made to ${me.principal} that await its judgement, oldest first. An outcome is recorded in the log with this key (a recorder key).`),
+    status,
+    list,
+  );
+  const loadHeld = async () => {
+    const page = await api(`/v1/approvals?${new URLSearchParams({ approver: me.principal })}`);
+    if (!current()) return;
+    drawHeld(held, page.approvals, answer);
+  };
+  const answer = async (entry, approve) => {
+    for (const b of held.querySelectorAll("button")) b.disabled = true;
+    try {
+      const r = await api(`/v1/approvals/${entry.seq}`, { method: "POST", body: { approve } });
+      if (!current()) return;
+      clear(
+        status,
+        h(
+          "p",
+          { class: "ok", id: "approval-result", dataset: { seq: String(entry.seq) } },
+          `${approve ? "Approved" : "Declined"}: ${entry.principal}'s call to ${entry.tool} at stake ${stake(entry.stake)}`,
+          r.approval_index !== null && r.approval_index !== undefined ? h("span", {}, "; the approval is entry ", entryLink(r.approval_index)) : null,
+          ".",
+        ),
+      );
+    } catch (e) {
+      if (!current()) return;
+      clear(status, h("p", { class: "error", role: "alert", id: "approval-error" }, `Could not answer call ${entry.seq}: ${errorText(e)}`));
+    }
+    await loadHeld().catch((e) => current() && status.append(errorBox(e)));
+  };
+  await loadHeld().catch((e) => current() && held.append(errorBox(e)));
   const standings = new Map();
   const standingOf = async (p) => {
     const x = await api(`/v1/principals/${enc(p)}/explain`);
@@ -63,6 +102,39 @@ async function reviewView(current) {
     if (again) again.focus();
   };
   await load();
+}
+
+function drawHeld(held, approvals, answer) {
+  if (approvals.length === 0) {
+    clear(held, note("No call awaits your approval.", "muted empty"));
+    return;
+  }
+  clear(
+    held,
+    table(
+      ["Call", "Agent", "Tool", "Capability", "Stake", "Refused for", "Waits until", "Answer"],
+      approvals.map((entry) =>
+        h(
+          "tr",
+          { dataset: { seq: String(entry.seq) } },
+          h("td", { class: "num" }, `#${entry.seq}`),
+          h("td", {}, principalLink(entry.principal)),
+          h("td", {}, entry.tool),
+          h("td", {}, entry.capability || "—"),
+          h("td", { class: "num" }, stake(entry.stake)),
+          h("td", {}, (entry.reasons || [])[0] || "—"),
+          h("td", { class: "time" }, iso(entry.expires_at)),
+          h(
+            "td",
+            { class: "actions" },
+            h("button", { type: "button", dataset: { answer: "approve" }, onclick: () => answer(entry, true) }, "Approve"),
+            h("button", { type: "button", dataset: { answer: "decline" }, onclick: () => answer(entry, false) }, "Decline"),
+          ),
+        ),
+      ),
+      { id: "approvals" },
+    ),
+  );
 }
 
 function drawQueue(list, page, standings, record) {

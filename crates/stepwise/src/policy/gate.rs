@@ -150,6 +150,19 @@ fn duration(
     Ok(micros)
 }
 
+/// How long a held call waits: 5 minutes by default, at most a day (how far back the doors
+/// read the decision log for held calls).
+fn approval_timeout(key: &str, text: Option<&str>) -> Result<i64, PolicyError> {
+    const DAY: i64 = 24 * 3_600_000_000;
+    let micros = duration(key, text, 300_000_000, true)?;
+    if micros > DAY {
+        return Err(PolicyError(format!(
+            "{key}: at most 24h (a call is held at most a day)"
+        )));
+    }
+    Ok(micros)
+}
+
 /// Checks a `check` command: a program, and arguments whose `{…}` are known placeholders.
 fn check_command(key: &str, command: Vec<String>) -> Result<Vec<String>, PolicyError> {
     if command.first().is_none_or(String::is_empty) {
@@ -259,11 +272,9 @@ impl RawGate {
                         true,
                     )?,
                     approvers,
-                    approval_timeout_micros: duration(
+                    approval_timeout_micros: approval_timeout(
                         &key("approval_timeout"),
                         raw.approval_timeout.as_deref(),
-                        300_000_000,
-                        true,
                     )?,
                 };
                 Ok((name, tool))
@@ -328,6 +339,7 @@ mod tests {
             (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\nbudget = { per = \"1d\" }\n"), "gate.tools.\"t\".budget"),
             (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\napprovers = [\"a b\"]\n"), "gate.tools.\"t\".approvers"),
             (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\napproval_timeout = \"0s\"\n"), "longer than 0"),
+            (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\napproval_timeout = \"2d\"\n"), "at most 24h"),
         ] {
             let e = Policy::from_toml(&text).expect_err(&text).to_string();
             assert!(e.contains(needle), "{text}: {e}");
