@@ -419,9 +419,11 @@ async def pins(data, calls):
               "gate accept-tool accepts the change and says what it was", answer)
         res = await s.call_tool("deploy", {"service": "web", "amount": 5})
         t = text(res)
-        last = decisions(data, "agent:bot")[-1]
-        check("tool_changed" not in t and last["reasons"][0] == "capability_needs_level",
-              "once accepted, the call is decided by the ladder again", (t, last))
+        # (The ladder says not yet; the call is held for Ann, and nobody answers in time.)
+        recent = decisions(data, "agent:bot")[-3:]
+        check("tool_changed" not in t
+              and any(d["reasons"][:1] == ["capability_needs_level"] for d in recent),
+              "once accepted, the call is decided by the ladder again", (t, recent))
     code, answer = run(data, "gate", "accept-tool", "deploy")
     check(code == 2 and "nothing to accept" in answer, "accepting again: nothing to accept, exit 2", answer)
     code, answer = run(data, "gate", "accept-tool", "nope")

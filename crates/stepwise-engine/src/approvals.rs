@@ -139,7 +139,11 @@ fn held_call(
             held.approvers.join(", ")
         )));
     }
-    if let Some(answer) = answer_of(store, &held.principal, seq)? {
+    let answered = answer_of(store, &held.principal, seq)?;
+    let answered_expired = answered
+        .as_ref()
+        .is_some_and(|a| a.decision.result == result::EXPIRED);
+    if let Some(answer) = answered.filter(|a| a.decision.result != result::EXPIRED) {
         return Err(Error::conflict(format!(
             "decision {seq} was answered already: {} by {} (decision {})",
             answer.decision.result,
@@ -147,7 +151,7 @@ fn held_call(
             answer.seq
         )));
     }
-    if !waiting(&held, now) {
+    if answered_expired || !waiting(&held, now) {
         return Err(Error::conflict(format!(
             "decision {seq} waited until {} and is over: the call was refused; the agent may ask \
              again",

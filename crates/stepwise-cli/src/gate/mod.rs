@@ -480,7 +480,16 @@ impl Inner {
     fn keep(&self, decision: &GateDecision) -> Option<u64> {
         let mut decision = decision.clone();
         decision.shadow = self.shadow;
-        call::end_call_span(&decision);
+        // A held call's record and its answers are not what became of the call.
+        let steps = [
+            result::HELD,
+            result::APPROVED,
+            result::DECLINED,
+            result::EXPIRED,
+        ];
+        if !steps.contains(&decision.result.as_str()) {
+            call::end_call_span(&decision);
+        }
         let kept = serde_json::to_string(&decision)
             .map_err(anyhow::Error::from)
             .and_then(|body| {

@@ -2,8 +2,8 @@
 //! the OpenAPI document are both made from [`table`], so neither can name a route the other
 //! lacks.
 
-mod dashboard;
 mod approvals;
+mod dashboard;
 mod decisions;
 mod events;
 mod keys;
