@@ -38,6 +38,7 @@ from common import BIN, check, create_key  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests" / "ui"))
 import privacy  # noqa: E402
+import approvals  # noqa: E402
 import receipts  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
@@ -241,6 +242,7 @@ def run_checks(base, keys, data):
 
         reconnect(ctx, base, keys["reader"], console)
         review(ctx, base, keys, reader, console)
+        approvals.held(ctx, base, keys, reader, console, data)
         receipts.dropped(ctx, base, keys, reader, console, OUT)
         phone(browser, base, keys, console)
         browser.close()

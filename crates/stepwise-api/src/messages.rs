@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 pub struct ErrorBody {
     /// Stable, machine-readable: `unauthorized`, `forbidden`, `invalid_request`,
     /// `invalid_event`, `at_out_of_window`, `entry_too_large`, `approval_refused`, `not_found`,
-    /// `in_clear_entries`, `method_not_allowed`,
+    /// `in_clear_entries`, `already_answered`, `method_not_allowed`,
     /// `payload_too_large`, `batch_too_large`, `rate_limited`, `timeout`, `unavailable`,
     /// `store_corrupt`, `internal`.
     pub code: String,

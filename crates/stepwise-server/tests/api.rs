@@ -44,7 +44,7 @@ pub(super) struct Api {
     pub(super) router: Option<Router>,
     server: Option<Server>,
     pub(super) keys: Keys,
-    _dir: tempfile::TempDir,
+    pub(super) _dir: tempfile::TempDir,
 }
 
 impl Api {
@@ -188,6 +188,7 @@ pub(super) fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
             | "/v1/rank"
             | "/v1/promises"
             | "/v1/decisions"
+            | "/v1/approvals"
             | "/v1/policy"
             | "/v1/whoami"
             | "/v1/principals"
@@ -197,7 +198,7 @@ pub(super) fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
             | "/v1/stream",
         )
         | ("post", "/v1/decide" | "/v1/decide/batch") => Some(Role::Reader),
-        ("post", "/v1/events") => Some(Role::Recorder),
+        ("post", "/v1/events" | "/v1/approvals/{seq}") => Some(Role::Recorder),
         ("get" | "post", "/v1/keys") | ("delete", "/v1/keys/{id}") => Some(Role::Admin),
         // A principal's own key may read its secret too; no key here is user:nobody's.
         ("delete", "/v1/principals/{id}") | ("get", "/v1/principals/{id}/secret") => {
@@ -209,7 +210,7 @@ pub(super) fn least_role(method: &str, route: &str) -> Option<Option<Role>> {
 
 /// A concrete request for each operation: the path filled in, and a body where one is needed.
 fn example(method: &str, route: &str) -> (String, Option<String>) {
-    let path = route.replace("{index}", "0").replace(
+    let path = route.replace("{index}", "0").replace("{seq}", "1").replace(
         "{id}",
         if route.starts_with("/v1/keys") {
             "k_none"
@@ -234,6 +235,7 @@ fn example(method: &str, route: &str) -> (String, Option<String>) {
             Some(r#"[{"subject":"user:ann","capability":"read","stake":0}]"#.to_owned())
         }
         ("post", "/v1/keys") => Some(r#"{"role":"reader"}"#.to_owned()),
+        ("post", "/v1/approvals/{seq}") => Some(r#"{"approve":false}"#.to_owned()),
         _ => None,
     };
     (format!("{path}{query}"), body)
@@ -278,12 +280,13 @@ async fn assert_the_role_matrix_for(api: &Api, method: &str, route: &str) {
         } else {
             // Past authorization: a second identical promise is refused by the ledger
             // (422), a key that does not exist is not found (404), an admin key with
-            // no principal may only relay signed events (403, not a role refusal).
+            // no principal may only relay signed events, nor answer a held call (403, not
+            // a role refusal).
             let allowed = [200, 201, 204, 404, 422];
             let relay = role == Role::Admin
-                && route == "/v1/events"
                 && r.status == 403
-                && r.body.contains("relay signed events");
+                && ((route == "/v1/events" && r.body.contains("relay signed events"))
+                    || (route == "/v1/approvals/{seq}" && r.body.contains("has no principal")));
             assert!(
                 allowed.contains(&r.status) || relay,
                 "{verb} {path} as {role:?}: {} {}",
@@ -317,7 +320,7 @@ async fn the_role_matrix_holds_for_every_operation_in_the_document() {
     }
     assert_eq!(
         operations.len(),
-        27,
+        29,
         "the document's operations: {operations:?}"
     );
 }
@@ -813,6 +816,8 @@ async fn every_error_has_one_shape_with_its_documented_code_and_status() {
             Code::RateLimited
                 // Needs a log begun before format 3: crates/stepwise-cli/tests/cli.rs.
                 | Code::InClearEntries
+                // Needs a call the gate holds: approvals.rs.
+                | Code::AlreadyAnswered
                 // The wire's own limit keeps an event far below it: the ledger's tests.
                 | Code::EntryTooLarge
                 | Code::BatchTooLarge

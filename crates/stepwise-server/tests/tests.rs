@@ -2,6 +2,7 @@
 //! reads), MCP over HTTP on a real port, and the OpenAPI document.
 
 mod api;
+mod approvals;
 mod dashboard;
 mod mcp;
 mod openapi;
