@@ -475,6 +475,68 @@ async def traces(data, calls):
               f"the {verdict} decision's span has the verdict, level, reasons and stake", a)
 
 
+EVERYTHING_POLICY = """
+[[ladder.levels]]
+name = "newcomer"
+capabilities = ["read", "propose"]
+max_stake = 10
+
+[[ladder.levels]]
+name = "deployer"
+capabilities = ["deploy"]
+max_stake = 100
+kept = 3
+kept_min_stake = 1
+min_expected = 0.6
+max_uncertainty = 0.5
+
+[gate.tools."echo"]
+capability = "propose"
+stake = 1
+promisee = "user:ann"
+due = "1h"
+
+[gate.tools."get-sum"]
+capability = "deploy"
+stake_arg = "a"
+promisee = "user:ann"
+due = "1h"
+approvers = ["user:ann"]
+"""
+
+
+async def everything(tmp):
+    """The same loop in front of a real upstream from npm: @modelcontextprotocol/server-everything
+    (scripts/mcp-check installs it and names it in EVERYTHING)."""
+    server = os.environ.get("EVERYTHING")
+    check(server and os.path.exists(server), "server-everything is installed (scripts/mcp-check)", server)
+    data = os.path.join(tmp, "everything")
+    cli(data, "init")
+    with open(os.path.join(data, "stepwise.toml"), "w") as f:
+        f.write(EVERYTHING_POLICY)
+    earn_deploy(data, "user:ann")
+    seen = []
+    params = StdioServerParameters(
+        command=BIN, args=["--data", data, *GATE, "--principal", "agent:bot", "--user", "user:ann",
+                           "--", server, "stdio"])
+    async with stdio_client(params) as (r, w), \
+            ClientSession(r, w, elicitation_callback=elicited("accept", seen)) as s:
+        await s.initialize()
+        listed = {t.name for t in (await s.list_tools()).tools}
+        check({"echo", "get-sum"} <= listed, "server-everything's tools pass through the gate", listed)
+        res = await s.call_tool("echo", {"message": "hello"})
+        check(not res.is_error and "hello" in text(res) and res.meta["stepwise"]["promise"],
+              "server-everything: echo allowed, with a promise", text(res))
+        res = await s.call_tool("get-sum", {"a": 5, "b": 2})
+        meta = res.meta["stepwise"]
+        check(len(seen) == 1 and not res.is_error and "7" in text(res) and meta["approver"] == "user:ann",
+              "server-everything: get-sum at stake 5, refused not yet, approved by elicitation, answered", (text(res), meta))
+        res = await s.call_tool("get-env", {})
+        check(res.is_error and "tool_not_in_policy" in text(res), "server-everything: a tool the policy does not name is refused")
+    pinned = json.load(open(os.path.join(data, "gate-tools.json")))["tools"]
+    check({"echo", "get-sum", "get-env"} <= set(pinned), "server-everything's tools are pinned", sorted(pinned))
+
+
 async def main():
     with tempfile.TemporaryDirectory() as tmp:
         data = os.path.join(tmp, "data")
@@ -492,6 +554,7 @@ async def main():
         await approvals(data, calls)
         await pins(data, calls)
         await traces(data, calls)
+        await everything(tmp)
     print(f"gate loop check: {common.passed()} checks passed")
 
 
