@@ -737,6 +737,24 @@ mod tests {
     }
 
     #[test]
+    fn a_level_s_budget_is_read_and_checked_by_name() {
+        let level = |budget: &str| {
+            format!("[[ladder.levels]]\nname = \"zero\"\nmax_stake = 10\nbudget = {budget}\n")
+        };
+        let p =
+            Policy::from_toml(&level("{ stake = 50, calls = 20, per = \"1d\" }")).expect("valid");
+        let b = p.ladder.levels()[0].budget.expect("a budget");
+        assert_eq!(
+            (b.stake, b.calls, b.per),
+            (Some(50.0), Some(20), 86_400_000_000)
+        );
+        assert_eq!(p.ladder.budget_window(), 86_400_000_000);
+        assert_eq!(Policy::default().ladder.budget_window(), 0);
+        let e = Policy::from_toml(&level("{ per = \"1d\" }")).expect_err("empty");
+        assert!(e.0.contains("ladder.levels[0].budget"), "{e}");
+    }
+
+    #[test]
     fn scaling_by_stake_is_on_by_default_and_can_be_turned_off() {
         assert!(Policy::default().ladder.rules().scale_by_stake);
         let p = Policy::from_toml("[ladder]\nscale_by_stake = false\n[[ladder.levels]]\nname = \"zero\"\nmax_stake = 10\n")
