@@ -334,6 +334,10 @@ async def approvals(data, calls):
             check(meta.get("approver") == "user:ann", "its _meta names the approver", meta)
             approval = entry(data, meta["approval_index"])
             promise = entry(data, meta["promise_index"])
+            listed = [p for p in cli(data, "promises", "--open", "--promisee", "user:ann")["promises"]
+                      if p["id"] == promise["id"]]
+            check(len(listed) == 1 and listed[0].get("approver") == "user:ann",
+                  "the approved call's promise names its approver", listed)
             check(approval["kind"] == "approval" and approval["author"] == "user:ann"
                   and approval["subject"] == "agent:bot" and approval["promise"] == promise["id"]
                   and approval["stake"] == 5 and approval["note"] == "looked at the diff",

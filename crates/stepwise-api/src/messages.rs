@@ -362,6 +362,10 @@ pub struct PromiseRow {
     pub overdue: bool,
     /// Its log index.
     pub index: u64,
+    /// Who approved the call the promise was made for (`stepwise gate`'s approvals), if anyone:
+    /// it answers for the promise too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
 }
 
 impl From<&stepwise::model::OpenPromiseRow> for PromiseRow {
@@ -376,6 +380,7 @@ impl From<&stepwise::model::OpenPromiseRow> for PromiseRow {
             due: r.due.to_string(),
             overdue: r.overdue,
             index: r.index,
+            approver: r.approver.as_ref().map(ToString::to_string),
         }
     }
 }
