@@ -24,7 +24,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 GATE = ["gate", "--follow-ms", "20"]
 
-POLICY = """
+# A small ladder: three kept promises make a newcomer a deployer.
+LADDER = """
 [[ladder.levels]]
 name = "newcomer"
 capabilities = ["read", "propose"]
@@ -38,7 +39,9 @@ kept = 3
 kept_min_stake = 1
 min_expected = 0.6
 max_uncertainty = 0.5
+"""
 
+POLICY = LADDER + """
 [gate]
 principal = "agent:bot"
 
@@ -479,21 +482,7 @@ async def traces(data, calls):
               f"the {verdict} decision's span has the verdict, level, reasons and stake", a)
 
 
-EVERYTHING_POLICY = """
-[[ladder.levels]]
-name = "newcomer"
-capabilities = ["read", "propose"]
-max_stake = 10
-
-[[ladder.levels]]
-name = "deployer"
-capabilities = ["deploy"]
-max_stake = 100
-kept = 3
-kept_min_stake = 1
-min_expected = 0.6
-max_uncertainty = 0.5
-
+EVERYTHING_POLICY = LADDER + """
 [gate.tools."echo"]
 capability = "propose"
 stake = 1

@@ -143,8 +143,6 @@ impl GateDecision {
                 data
             });
         Self {
-            principal: view.subject.clone(),
-            tool: tool.to_owned(),
             capability: Some(view.capability.clone()),
             stake: Some(view.stake),
             promisee: Some(promisee.to_owned()),
@@ -154,19 +152,16 @@ impl GateDecision {
             earliest_retry: view.earliest_retry.clone(),
             level: Some(view.level.index),
             evidence: view.evidence.clone(),
-            at: view.at.clone(),
-            log_size: view.log_size,
             result: result.to_owned(),
-            promise: None,
-            promise_index: None,
-            error: None,
             budget,
-            shadow: false,
-            approvers: Vec::new(),
-            expires_at: None,
-            answers: None,
-            approver: None,
-            approval_index: None,
+            ..Self::refused_before_deciding(
+                &view.subject,
+                tool,
+                "",
+                false,
+                view.at.clone(),
+                view.log_size,
+            )
         }
     }
 
