@@ -64,7 +64,7 @@ impl Gate {
                 .may_approve(approver, &inner.principal, &tool.capability, view.stake)
             {
                 Ok(()) => may.push(approver.clone()),
-                Err(refusal) => may_not.push(format!("{approver} ({}: {refusal})", refusal.code())),
+                Err(refusal) => may_not.push(format!("{approver} ({refusal})")),
             }
         }
         if may.is_empty() {
