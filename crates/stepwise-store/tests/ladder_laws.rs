@@ -224,8 +224,8 @@ proptest! {
         }
     }
 
-    /// A principal that keeps every promise it makes, and that nobody reports or rates
-    /// negatively, is never demoted, whatever everyone else does — as long as its evidence does
+    /// A principal that keeps every promise it makes, whose approvals of others' calls are
+    /// kept too, and that nobody reports or rates negatively, is never demoted, whatever everyone else does — as long as its evidence does
     /// not fade (here: half-lives of a million days; fading evidence does demote the idle).
     #[test]
     fn an_honest_record_is_never_demoted(steps in prop::collection::vec(step(), 1..150)) {
@@ -241,6 +241,11 @@ proptest! {
                         // On time, too: her promises fall due long after the story ends.
                         *due = stepwise::evidence::Time::from_micros(due.as_micros() + 1000 * stepwise::model::params::DAY_MICROS).expect("time");
                         kept_by_ann.insert(id.clone());
+                    }
+                    // What she approves for others is kept too: a broken approved promise is
+                    // charged to its approver (MODEL.md, "Approvals").
+                    Body::Approval { approver, promise, .. } if *approver == honest => {
+                        kept_by_ann.insert(promise.clone());
                     }
                     Body::Outcome { promise, result } if kept_by_ann.contains(promise) => {
                         *result = stepwise::evidence::OutcomeResult::Kept;
