@@ -3,7 +3,9 @@
 //! `eval` replays a real signed trust network in time order and scores, before each rating,
 //! how likely it is to be negative — stepwise and baselines side by side, with nothing from the
 //! future leaking in. `simulate` runs attack scenarios in an agent-based market under stepwise's
-//! ladder and under simple baselines. Everything runs in memory and is deterministic.
+//! ladder and under simple baselines. `generate` writes large, realistic logs (a power-law trust
+//! graph shaped like the real data sets) for `stepwise import`, in a stream. Everything runs in
+//! memory and is deterministic.
 //!
 //! ```
 //! use stepwise_sim::eval::auc;
@@ -16,4 +18,5 @@
 //! ```
 
 pub mod eval;
+pub mod generate;
 pub mod simulate;

@@ -2,4 +2,5 @@
 
 mod approvals;
 mod eval;
+mod generate;
 mod simulate;
