@@ -9,6 +9,7 @@ mod decisions;
 mod eval;
 mod forget;
 mod gate;
+mod generate;
 mod import;
 mod ladder;
 mod log;
@@ -67,6 +68,8 @@ enum Command {
     Record(record::RecordArgs),
     /// Append events from a file: JSON lines, or a Bitcoin OTC style ratings CSV.
     Import(import::ImportArgs),
+    /// Write a large, realistic log as JSON lines to standard output, for `import - --history`.
+    Generate(generate::GenerateArgs),
     /// Create an ed25519 key for a principal, to sign its events with `record --sign-with`.
     Keygen {
         /// The principal the key belongs to.
@@ -137,6 +140,7 @@ fn main() -> ExitCode {
         Command::Init { origin, seeds } => init(&data, origin.as_deref(), &seeds, &mut out),
         Command::Record(args) => record::run(&data, args, &mut out),
         Command::Import(args) => import::run(&data, args, &mut out),
+        Command::Generate(args) => generate::run(args),
         Command::Keygen {
             principal,
             out: path,

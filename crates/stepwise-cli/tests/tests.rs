@@ -2,5 +2,6 @@
 //! HTTP on a free port, real signals and stores, in one test binary.
 
 mod cli;
+mod generate;
 mod server;
 mod witness;
