@@ -80,6 +80,9 @@ codes! {
     RateLimited = ("rate_limited", 429, Some(1), "over the key's rate");
     /// The request took too long (an append may still have been recorded); retry.
     Timeout = ("timeout", 503, Some(1), "over `--timeout` (an append may still have been recorded)");
+    /// The server has not yet folded the log to the request's `min_log_size` (a write
+    /// acknowledged by another server); retry, here or elsewhere.
+    LogBehind = ("log_behind", 503, Some(1), "the server has not folded `min_log_size` entries within its wait; the message names the size it has");
     /// The server cannot take this now (shutting down, the store unreachable or busy); retry.
     Unavailable = ("unavailable", 503, Some(1), "shutting down, or the store unreachable or busy");
     /// The store holds something it could not have written: retrying will not help; an

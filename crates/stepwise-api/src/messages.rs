@@ -14,8 +14,8 @@ pub struct ErrorBody {
     /// Stable, machine-readable: `unauthorized`, `forbidden`, `invalid_request`,
     /// `invalid_event`, `at_out_of_window`, `entry_too_large`, `approval_refused`, `not_found`,
     /// `in_clear_entries`, `already_answered`, `method_not_allowed`,
-    /// `payload_too_large`, `batch_too_large`, `rate_limited`, `timeout`, `unavailable`,
-    /// `store_corrupt`, `internal`.
+    /// `payload_too_large`, `batch_too_large`, `rate_limited`, `timeout`, `log_behind`,
+    /// `unavailable`, `store_corrupt`, `internal`.
     pub code: String,
     /// What went wrong, in words, naming the field at fault when there is one.
     pub message: String,
@@ -24,11 +24,18 @@ pub struct ErrorBody {
     pub field: Option<String>,
 }
 
-/// Liveness: the process answers.
+/// Liveness, and how far behind the store this process is.
 #[derive(Serialize, ToSchema)]
 pub struct Health {
-    /// Always `ok`.
+    /// `ok`; `store_unreachable` (with status 503) when the last read of the store failed.
     pub status: &'static str,
+    /// Entries of the log this process has folded: what its answers are computed from.
+    pub log_size: u64,
+    /// The largest log size this process has seen the store hold: announced by the store
+    /// (PostgreSQL), read by its follower, or written by itself.
+    pub store_log_size: u64,
+    /// `store_log_size − log_size`: entries, written by any process, not folded here yet.
+    pub behind: u64,
 }
 
 /// One event's place in the log, or why it was refused.

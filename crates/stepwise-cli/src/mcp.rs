@@ -106,6 +106,14 @@ impl Backend for Stdio {
         blocking(move || ladder::ask(&data, question).map_err(engine_error)).await
     }
 
+    async fn caught_up(&self, min_log_size: Option<u64>) -> Result<(), Error> {
+        let Some(min) = min_log_size else {
+            return Ok(());
+        };
+        let data = self.data.clone();
+        blocking(move || crate::record::caught_up(&data, min).map_err(engine_error)).await
+    }
+
     fn ladder(&self) -> Result<Ladder, Error> {
         Ok(self
             .data

@@ -257,6 +257,21 @@ pub fn append(data: &DataDir, event: Event) -> Result<Recorded> {
     })
 }
 
+/// How long a command that names a `min_log_size` waits for the store to hold it.
+pub const CATCH_UP_WAIT: std::time::Duration = stepwise_engine::CATCH_UP_WAIT;
+
+/// Waits until the data directory's store holds `min` entries at least (a write acknowledged
+/// elsewhere, read back here); `log_behind` when it does not within [`CATCH_UP_WAIT`]. Every
+/// answer of the command line folds the store afresh, so it then includes them.
+pub fn caught_up(data: &DataDir, min: u64) -> Result<()> {
+    let mut store = data.open_store()?;
+    let size = stepwise_store::wait_for_size(&mut store, min, CATCH_UP_WAIT)?;
+    if size < min {
+        return Err(stepwise_engine::Error::log_behind(size, min, CATCH_UP_WAIT).into());
+    }
+    Ok(())
+}
+
 /// Appends one event to an open ledger: its index and what the ledger committed, or the
 /// ledger's refusal naming the field at fault (nothing recorded).
 pub fn append_to<S: stepwise_store::Store>(

@@ -35,9 +35,14 @@ pub struct ServeArgs {
     /// Longest a request may take, in seconds.
     #[arg(long, default_value_t = Limits::default().timeout.as_secs_f64())]
     timeout: f64,
-    /// How often to re-read the log for entries other processes wrote, in milliseconds.
+    /// How often to re-read the log for entries other processes wrote, in milliseconds (on
+    /// PostgreSQL they are folded as soon as they are announced, and this is the fallback).
     #[arg(long, default_value_t = 250)]
     follow_ms: u64,
+    /// How long a request naming a `min_log_size` this server has not folded yet waits for it
+    /// before answering 503 `log_behind`, in milliseconds.
+    #[arg(long, default_value_t = 2000)]
+    catch_up_wait_ms: u64,
 }
 
 pub fn serve(data: &DataDir, args: ServeArgs) -> Result<bool> {
@@ -66,6 +71,12 @@ pub fn serve(data: &DataDir, args: ServeArgs) -> Result<bool> {
     if args.follow_ms == 0 {
         bail!("--follow-ms must be at least 1");
     }
+    if args.catch_up_wait_ms > 60_000 {
+        bail!(
+            "--catch-up-wait-ms {} must be at most 60000 (a minute)",
+            args.catch_up_wait_ms
+        );
+    }
     let config = stepwise_server::Config {
         addr: args.addr,
         data: data.path().to_owned(),
@@ -77,6 +88,7 @@ pub fn serve(data: &DataDir, args: ServeArgs) -> Result<bool> {
             burst: args.burst,
             timeout: Duration::from_secs_f64(args.timeout),
             follow_interval: Duration::from_millis(args.follow_ms),
+            catch_up_wait: Duration::from_millis(args.catch_up_wait_ms),
         },
     };
     let runtime = service_runtime()?;

@@ -632,13 +632,13 @@ fn sigterm_ends_the_live_stream_and_the_server_stops() {
 }
 
 /// A fresh PostgreSQL database on the test server, dropped afterwards.
-struct Database {
+pub(super) struct Database {
     admin: String,
     name: String,
 }
 
 impl Database {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let admin = std::env::var("STEPWISE_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!(
@@ -655,7 +655,7 @@ impl Database {
         Self { admin, name }
     }
 
-    fn url(&self) -> String {
+    pub(super) fn url(&self) -> String {
         match self.admin.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{}", self.name),
             None => panic!("bad URL {}", self.admin),

@@ -68,6 +68,21 @@ impl Error {
         Self::new(Code::Unavailable, message)
     }
 
+    /// The log has not reached a question's `min_log_size` here: `size` entries folded (or
+    /// stored) after waiting `waited`.
+    pub fn log_behind(size: u64, min: u64, waited: std::time::Duration) -> Self {
+        let mut error = Self::new(
+            Code::LogBehind,
+            format!(
+                "min_log_size: this process has {size} entries of the log, not yet {min}, after \
+                 waiting {} s; retry, here or where they were recorded",
+                waited.as_secs_f64()
+            ),
+        );
+        error.body.field = Some("min_log_size".to_owned());
+        error
+    }
+
     /// A fault of stepwise; the message says what failed, never a secret.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {message}");

@@ -66,6 +66,9 @@ pub struct Options {
     pub ranker: bool,
     /// Keep the principals table in the background (a tabler thread; the dashboard's reads).
     pub tabler: bool,
+    /// How long a question that names a `min_log_size` this process has not folded yet waits
+    /// for it ([`Engine::caught_up`]).
+    pub catch_up_wait: Duration,
 }
 
 impl Default for Options {
@@ -76,9 +79,13 @@ impl Default for Options {
             group_commit: true,
             ranker: true,
             tabler: true,
+            catch_up_wait: CATCH_UP_WAIT,
         }
     }
 }
+
+/// How long a question waits for its `min_log_size` by default.
+pub const CATCH_UP_WAIT: Duration = Duration::from_secs(2);
 
 /// Why an engine could not start.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +138,9 @@ pub struct Engine {
     /// The latest checkpoint the witnesses' quorum cosigned.
     witnessed: receipt::Witnessed,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// The follower thread, woken when a question waits for entries not folded yet.
+    follower: std::thread::Thread,
+    catch_up_wait: Duration,
     stop: Arc<AtomicBool>,
 }
 
@@ -211,13 +221,15 @@ impl Engine {
         let follower_store = pool.open()?;
         live.catch_up(&*follower_store)?;
         let witnessed = receipt::Witnessed::new(follower_store.latest_witnessed()?);
-        threads.push(spawn_follower(
+        let follower = spawn_follower(
             follower_store,
             Arc::clone(&pool),
             Arc::clone(&live),
             options.follow_interval,
             Arc::clone(&stop),
-        )?);
+        )?;
+        let follower_thread = follower.thread().clone();
+        threads.push(follower);
         if options.ranker {
             threads.push(spawn_ranker(
                 Arc::clone(&live),
@@ -248,6 +260,8 @@ impl Engine {
             replays: tokio::sync::Semaphore::new(2),
             witnessed,
             threads: Mutex::new(threads),
+            follower: follower_thread,
+            catch_up_wait: options.catch_up_wait,
             stop,
         })
     }
@@ -290,6 +304,35 @@ impl Engine {
     /// Commit, rank and request figures.
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
+    }
+
+    /// Waits until the live state holds at least `min_log_size` entries, when a question
+    /// names one ("read your writes": a client that recorded through another process asks for
+    /// an answer that includes its write), for up to the engine's `catch_up_wait`; the
+    /// follower is woken first, so that a store that does not announce appends is read at
+    /// once. Fails with `log_behind` (503), naming the size folded, when the time runs out.
+    pub async fn caught_up(&self, min_log_size: Option<u64>) -> Result<(), Error> {
+        let Some(min) = min_log_size else {
+            return Ok(());
+        };
+        if self.live.read(|s| s.trust().log_size()) >= min {
+            return Ok(());
+        }
+        self.follower.unpark();
+        let size = self.live.wait_for_size(min, self.catch_up_wait).await;
+        if size >= min {
+            return Ok(());
+        }
+        Err(Error::log_behind(size, min, self.catch_up_wait))
+    }
+
+    /// How far this process's live state is behind the store, without reading it: the size
+    /// folded, the largest size seen in the store (announced, read or written here), and
+    /// whether the follower's last read of the store failed.
+    pub fn lag(&self) -> (u64, u64, bool) {
+        let folded = self.live.read(|s| s.trust().log_size());
+        let (seen, failing) = self.live.store_seen();
+        (folded, seen.max(folded), failing)
     }
 
     /// Appends `events`, dated as `origin` says; answers once they are durable and folded into

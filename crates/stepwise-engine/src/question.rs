@@ -79,6 +79,16 @@ pub fn check_prefix(prefix: &Prefix, size: u64) -> Result<(), Error> {
     Ok(())
 }
 
+/// The `min_log_size` a request carries as text (a query string's): a whole number of entries.
+pub fn min_log_size(text: &str) -> Result<u64, Error> {
+    text.parse().map_err(|_| {
+        Error::field(
+            "min_log_size",
+            format!("expected a log size (a whole number of entries), not {text:?}"),
+        )
+    })
+}
+
 /// An optional principal field.
 pub fn optional_id(field: &str, text: Option<&str>) -> Result<Option<Id>, Error> {
     Ok(text.map(|t| Id::parse(field, t)).transpose()?)

@@ -60,6 +60,13 @@ pub trait Backend: Clone + Send + Sync + 'static {
         question: Q,
     ) -> impl Future<Output = Result<Q::Answer, Error>> + Send;
 
+    /// Waits until answers include a log of `min_log_size` entries at least, when a question
+    /// names one (`log_behind` when they do not within the backend's wait).
+    fn caught_up(
+        &self,
+        min_log_size: Option<u64>,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// The policy's ladder.
     fn ladder(&self) -> Result<Ladder, Error>;
 
@@ -129,12 +136,16 @@ impl<B: Backend> Handler<B> {
         {
             return Err(refused.clone());
         }
-        let call = Call::parse(tool, args).map_err(|e| {
+        let refused = |e: tools::ArgumentError| {
             let mut refused = Error::bad_request(e.message);
             refused.body.field = e.field;
             refused
-        })?;
+        };
+        let mut args = args;
+        let min_log_size = tools::take_min_log_size(tool, &mut args).map_err(refused)?;
+        let call = Call::parse(tool, args).map_err(refused)?;
         let backend = &self.0;
+        backend.caught_up(min_log_size).await?;
         match call {
             Call::Decide(DecideArgs {
                 subject,

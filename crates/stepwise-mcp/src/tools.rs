@@ -245,8 +245,52 @@ impl ToolName {
                 .idempotent(true)
                 .open_world(false)
         };
+        let mut schema = schema;
+        if !self.records() {
+            // Every question may name the log size its answer must include.
+            let properties = std::sync::Arc::make_mut(&mut schema)
+                .entry("properties")
+                .or_insert_with(|| Value::Object(JsonObject::new()));
+            if let Value::Object(properties) = properties {
+                properties.insert(MIN_LOG_SIZE.into(), min_log_size_schema());
+            }
+        }
         Tool::new(self.name(), description, schema).annotate(annotations)
     }
+}
+
+/// The argument every question takes: "read your writes".
+pub const MIN_LOG_SIZE: &str = "min_log_size";
+
+fn min_log_size_schema() -> Value {
+    serde_json::json!({
+        "type": "integer",
+        "minimum": 0,
+        "description": "Answer only from a log of at least this many entries: a write's `index` \
+            + 1, to read it back through another server. A server behind waits for it a \
+            moment, then answers `log_behind`."
+    })
+}
+
+/// Takes `min_log_size` out of a question's arguments (before they are read strictly); a
+/// tool that records takes none.
+pub fn take_min_log_size(
+    tool: ToolName,
+    args: &mut Option<JsonObject>,
+) -> Result<Option<u64>, ArgumentError> {
+    if tool.records() {
+        return Ok(None);
+    }
+    let Some(value) = args.as_mut().and_then(|a| a.remove(MIN_LOG_SIZE)) else {
+        return Ok(None);
+    };
+    value.as_u64().map(Some).ok_or_else(|| ArgumentError {
+        message: format!(
+            "{}: argument `min_log_size`: expected a log size (a whole number ≥ 0), not {value}",
+            tool.name()
+        ),
+        field: Some(MIN_LOG_SIZE.into()),
+    })
 }
 
 /// The tools, in the order a client lists them.

@@ -97,7 +97,21 @@ async fn track(
 ) -> Response {
     let started = std::time::Instant::now();
     let method = method_name(request.method());
-    let response = match tokio::time::timeout(app.limits.timeout, next.run(request)).await {
+    // Read your writes: any request may name the log size its answer must include.
+    let min_log_size = (request.uri().query().unwrap_or_default().split('&'))
+        .find_map(|pair| pair.strip_prefix("min_log_size="))
+        .map(stepwise_engine::question::min_log_size)
+        .transpose();
+    let answer = async {
+        match min_log_size {
+            Ok(min) => match app.engine.caught_up(min).await {
+                Ok(()) => next.run(request).await,
+                Err(e) => ApiError::from(e).into_response(),
+            },
+            Err(e) => ApiError::from(e).into_response(),
+        }
+    };
+    let response = match tokio::time::timeout(app.limits.timeout, answer).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             Code::Timeout,
@@ -113,7 +127,11 @@ async fn track(
         .metrics()
         .request(method, route, response.status().as_u16(), started.elapsed());
     let mut response = response;
-    // Every answer says how far the witnesses have cosigned the log (docs/LOG.md, "Witnesses").
+    // Every answer says the log size this process had folded when it was sent (an answer is
+    // computed from that size or an earlier one it names) ...
+    let folded = app.engine.live().read(|s| s.trust().log_size());
+    (response.headers_mut()).insert(LOG_SIZE_HEADER, axum::http::HeaderValue::from(folded));
+    // ... and how far the witnesses have cosigned the log (docs/LOG.md, "Witnesses").
     if let Some(size) = app.engine.witnessed_size() {
         response
             .headers_mut()
@@ -121,6 +139,10 @@ async fn track(
     }
     response
 }
+
+/// The header with the log size the answering process had folded (docs/API.md, "Many
+/// servers, one log").
+pub const LOG_SIZE_HEADER: &str = "stepwise-log-size";
 
 /// The header with the size of the latest checkpoint the witnesses' quorum cosigned.
 pub const WITNESSED_HEADER: &str = "stepwise-witnessed-size";
@@ -211,6 +233,7 @@ impl Server {
         let options = Options {
             store: config.store.clone(),
             follow_interval: config.limits.follow_interval,
+            catch_up_wait: config.limits.catch_up_wait,
             ..Options::default()
         };
         let engine = Engine::open(&DataDir::new(&config.data), &options)?;

@@ -18,8 +18,11 @@ pub struct Limits {
     pub burst: f64,
     /// Longest a request may take (503 beyond).
     pub timeout: Duration,
-    /// How often the log is re-read for entries written by other processes.
+    /// How often the log is re-read for entries written by other processes (on PostgreSQL
+    /// they are folded when announced, and this is the fallback).
     pub follow_interval: Duration,
+    /// How long a request naming a `min_log_size` not folded yet waits for it (503 beyond).
+    pub catch_up_wait: Duration,
 }
 
 impl Default for Limits {
@@ -31,6 +34,7 @@ impl Default for Limits {
             burst: 400.0,
             timeout: Duration::from_secs(30),
             follow_interval: Duration::from_millis(250),
+            catch_up_wait: stepwise_engine::CATCH_UP_WAIT,
         }
     }
 }

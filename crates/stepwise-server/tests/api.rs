@@ -592,6 +592,26 @@ type Refusal = (
 /// Ann's promise `e1`.
 const REFUSALS: &[Refusal] = &[
     (
+        "a_log_size_this_server_has_not_folded_is_log_behind",
+        (
+            "GET",
+            "/v1/rank?min_log_size=1000",
+            Caller::Reader,
+            Sent::Nothing,
+        ),
+        (Code::LogBehind, Some("min_log_size")),
+    ),
+    (
+        "a_min_log_size_that_is_no_number_is_named",
+        (
+            "GET",
+            "/v1/rank?min_log_size=-1",
+            Caller::Reader,
+            Sent::Nothing,
+        ),
+        (Code::InvalidRequest, Some("min_log_size")),
+    ),
+    (
         "an_unknown_route_is_not_found",
         ("GET", "/v1/nowhere", Caller::Reader, Sent::Nothing),
         (Code::NotFound, None),
@@ -786,6 +806,7 @@ fn assert_one_error_shape(what: &str, r: &Reply, code: Code, field: Option<&str>
 async fn every_error_has_one_shape_with_its_documented_code_and_status() {
     let api = Api::open(Limits {
         max_body: 4096,
+        catch_up_wait: std::time::Duration::from_millis(50),
         ..Limits::default()
     });
     let recorded = promise("e1", "user:ann", "user:bob").to_string();

@@ -480,3 +480,43 @@ async fn the_decide_tool_gives_a_receipt_the_log_key_alone_verifies() {
     receipt.verify(&key).expect("the receipt verifies");
     assert_eq!(receipt.decision["subject"], "user:ann", "in ids");
 }
+
+/// Every tool that asks takes `min_log_size` (in its schema too); one that records does not. A
+/// size the server has folded is answered at once, one it has not is `log_behind` after the
+/// server's wait, and one that is no size is named.
+#[tokio::test]
+async fn the_tools_that_ask_wait_for_min_log_size() {
+    let served = Served::open(Limits {
+        catch_up_wait: std::time::Duration::from_millis(50),
+        ..Limits::default()
+    });
+    let reader = served.api.keys.reader.clone();
+    let listed = served.rpc(&reader, "tools/list", json!({})).await;
+    for tool in listed["tools"].as_array().expect("tools") {
+        let takes = tool["inputSchema"]["properties"]
+            .get("min_log_size")
+            .is_some();
+        let records = matches!(tool["name"].as_str(), Some("promise" | "outcome"));
+        assert_eq!(takes, !records, "{tool}");
+    }
+    let ask = |min: Value| json!({"subject": "user:ann", "min_log_size": min});
+    let result = served.tool(&reader, "explain", ask(json!(1))).await;
+    assert_eq!(result["isError"], false, "{result}");
+    let result = served.tool(&reader, "explain", ask(json!(1_000))).await;
+    assert_eq!(result["isError"], true, "{result}");
+    assert_eq!(
+        result["structuredContent"]["code"], "log_behind",
+        "{result}"
+    );
+    assert!(text(&result).contains("1000"), "{result}");
+    let result = served.tool(&reader, "explain", ask(json!("many"))).await;
+    assert_eq!(
+        result["structuredContent"]["field"], "min_log_size",
+        "{result}"
+    );
+    let promise = json!({"id": "p", "promisee": "user:bob", "stake": 1, "due": "2099-01-01T00:00:00Z", "min_log_size": 1});
+    let recorder = served.api.keys.ann.clone();
+    let result = served.tool(&recorder, "promise", promise).await;
+    assert_eq!(result["isError"], true, "{result}");
+    assert!(text(&result).contains("min_log_size"), "{result}");
+}

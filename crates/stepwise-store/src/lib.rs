@@ -246,6 +246,50 @@ pub trait LogStore: Send {
 
     /// Every stored checkpoint, smallest size first.
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    /// Waits up to `timeout` for an append to the log to be announced, on a store that
+    /// announces appends (PostgreSQL: `LISTEN`/`NOTIFY`); a store that does not answers
+    /// [`Growth::Unannounced`] at once, and its readers poll.
+    fn wait_for_append(&mut self, timeout: std::time::Duration) -> Result<Growth, StoreError> {
+        let _ = timeout;
+        Ok(Growth::Unannounced)
+    }
+}
+
+/// Waits until `store` holds at least `min` entries, or `within` has passed; the size read
+/// last. For a process that answers from the store itself (the command line, `stepwise mcp`):
+/// once the store has an entry, so does its next answer. Announcements wake it where the store
+/// makes them; otherwise it reads the size every few milliseconds.
+pub fn wait_for_size(
+    store: &mut dyn LogStore,
+    min: u64,
+    within: std::time::Duration,
+) -> Result<u64, StoreError> {
+    const POLL: std::time::Duration = std::time::Duration::from_millis(10);
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let size = store.latest_checkpoint()?.map_or(0, |c| c.size);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if size >= min || left.is_zero() {
+            return Ok(size);
+        }
+        if store.wait_for_append(left.min(POLL))? == Growth::Unannounced {
+            std::thread::sleep(left.min(POLL));
+        }
+    }
+}
+
+/// What [`LogStore::wait_for_append`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Growth {
+    /// The log grew: to this size at least, or (`None`) by how much is not known — the first
+    /// wait on a handle, which starts listening then, says so, since what was appended before
+    /// was not announced to it.
+    Announced(Option<u64>),
+    /// Nothing was announced within the time.
+    Quiet,
+    /// This store does not announce appends: read its size to know.
+    Unannounced,
 }
 
 /// The texts of the policies the log records: a `policy` entry holds the SHA-256 of its policy
@@ -338,6 +382,9 @@ impl<T: LogStore + ?Sized> LogStore for Box<T> {
     }
     fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
         (**self).checkpoints()
+    }
+    fn wait_for_append(&mut self, timeout: std::time::Duration) -> Result<Growth, StoreError> {
+        (**self).wait_for_append(timeout)
     }
 }
 

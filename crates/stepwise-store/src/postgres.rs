@@ -15,19 +15,22 @@
 //! from async code. Connections are made without TLS; reach a remote database through a local
 //! socket, a tunnel or a private network.
 
+mod connect;
+mod notify;
 mod policies;
 mod witnessed;
 
 use super::{
-    Batch, DecisionQuery, DecisionRecord, DecisionStore, Entry, KeyStore, LogStore, SCHEMA_VERSION,
-    StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row, entry_from_row,
-    joined_subtrees, key_from_row, sql_index, sql_limit, stored_seq,
+    Batch, DecisionQuery, DecisionRecord, DecisionStore, Entry, Growth, KeyStore, LogStore,
+    SCHEMA_VERSION, StoreError, StoredCheckpoint, checkpoint_from_row, decision_from_row,
+    entry_from_row, joined_subtrees, key_from_row, sql_index, sql_limit, stored_seq,
 };
 use crate::keys::KeyRecord;
 use crate::private::{
     Erase, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening, erasure_from_row,
     opening_from_row, principal_from_row, pseudonymized,
 };
+use connect::{ConnectError, describe};
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls, Row, Statement};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -139,15 +142,8 @@ struct Connection {
     /// Whether this session holds [`APPEND_LOCK`] beyond a transaction
     /// ([`Store::hold_append_lock`]).
     holding: bool,
-}
-
-/// What went wrong while connecting, with where to (never the password).
-#[derive(Debug, thiserror::Error)]
-#[error("could not connect to PostgreSQL at {target}")]
-struct ConnectError {
-    target: String,
-    #[source]
-    source: postgres::Error,
+    /// Whether this session listens to appends' announcements ([`notify`]).
+    listening: bool,
 }
 
 impl PostgresStore {
@@ -180,8 +176,8 @@ impl PostgresStore {
             "WITH new_entries AS (
                  INSERT INTO entries (idx, bytes, leaf_hash, subtree_hashes)
                  SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::BYTEA[])
-             )
-             INSERT INTO checkpoints (size, root, note) VALUES ($5, $6, $7)",
+             ), announced AS (SELECT pg_notify('stepwise_log', $5::BIGINT::TEXT))
+             INSERT INTO checkpoints (size, root, note) SELECT $5::BIGINT, $6, $7 FROM announced",
         )?;
         Ok(Self {
             client: Mutex::new(Connection {
@@ -193,6 +189,7 @@ impl PostgresStore {
                 check,
                 insert,
                 holding: false,
+                listening: false,
             }),
         })
     }
@@ -302,34 +299,6 @@ impl PostgresStore {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-/// `user@host:port/dbname`, for error messages.
-fn describe(config: &Config) -> String {
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            postgres::config::Host::Tcp(name) => name.clone(),
-            postgres::config::Host::Unix(path) => path.display().to_string(),
-        })
-        .collect();
-    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
-    format!(
-        "{}@{}:{}/{}",
-        config.get_user().unwrap_or("(default user)"),
-        if hosts.is_empty() {
-            "(default host)".to_owned()
-        } else {
-            hosts.join(",")
-        },
-        if ports.is_empty() {
-            "5432".to_owned()
-        } else {
-            ports.join(",")
-        },
-        config.get_dbname().unwrap_or("(default database)")
-    )
 }
 
 /// Creates the tables, or checks their version, under an advisory lock: two processes
@@ -493,6 +462,10 @@ impl LogStore for PostgresStore {
             .iter()
             .map(to_checkpoint)
             .collect()
+    }
+
+    fn wait_for_append(&mut self, timeout: std::time::Duration) -> Result<Growth, StoreError> {
+        notify::wait(self.conn_mut(), timeout)
     }
 }
 

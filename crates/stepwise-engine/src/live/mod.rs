@@ -9,7 +9,7 @@ use crate::Pool;
 use crate::metrics::Metrics;
 use board::{Journal, NEWS_BACKLOG, News, Table};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use stepwise::evidence::Event;
@@ -21,7 +21,7 @@ use stepwise_api::PrincipalStep;
 use stepwise_store::names::Names;
 use stepwise_store::replay::Prefix;
 use stepwise_store::{Appended, decode_entry};
-use stepwise_store::{Store, StoreError, StoredCheckpoint};
+use stepwise_store::{Growth, Store, StoreError, StoredCheckpoint};
 
 /// How many published ranks are kept for replays that name one (`rank_log_size`): a replay
 /// with one of them gives the very bits answered; an older one is computed again (cold), equal
@@ -46,6 +46,13 @@ pub struct Live {
     table: RwLock<Arc<Table>>,
     /// Announcements for the live stream.
     news: tokio::sync::broadcast::Sender<News>,
+    /// The size of the newest checkpoint folded, for whoever waits for a size
+    /// ([`Live::wait_for_size`]).
+    size: tokio::sync::watch::Sender<u64>,
+    /// The largest log size this process has seen the store hold (announced, read or written
+    /// by it), and whether its follower's last read of the store failed: `/healthz`'s lag.
+    store_size: AtomicU64,
+    store_failing: AtomicBool,
     /// Ids ↔ the log's names, kept current with what other processes append and forget.
     names: Arc<Names>,
     /// The SHA-256 of the policy the state is folded under: once the log's last `policy`
@@ -68,6 +75,7 @@ impl Live {
         let snapshot = state.trust().rank_job().snapshot();
         state.publish_rank(snapshot.clone());
         let (news, _) = tokio::sync::broadcast::channel(NEWS_BACKLOG);
+        let size = tokio::sync::watch::Sender::new(checkpoint.size);
         Self {
             state: RwLock::new(state),
             checkpoint: RwLock::new(checkpoint),
@@ -76,6 +84,9 @@ impl Live {
             journal: RwLock::new(Journal::default()),
             table: RwLock::new(Arc::new(Table::default())),
             news,
+            size,
+            store_size: AtomicU64::new(0),
+            store_failing: AtomicBool::new(false),
             names,
             policy,
         }
@@ -282,16 +293,45 @@ impl Live {
 
     /// Takes `checkpoint` as the newest, and announces the log's growth.
     fn set_checkpoint(&self, checkpoint: StoredCheckpoint) {
+        let log_size = checkpoint.size;
         let news = News::Log {
-            log_size: checkpoint.size,
+            log_size,
             root: stepwise_api::hex(&checkpoint.root),
         };
         *self
             .checkpoint
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = checkpoint;
+        self.saw_store_size(log_size);
+        self.size.send_if_modified(|size| {
+            let grew = log_size > *size;
+            *size = (*size).max(log_size);
+            grew
+        });
         // Nobody listening is not an error.
         let _ = self.news.send(news);
+    }
+
+    /// Notes that the store holds `size` entries at least.
+    fn saw_store_size(&self, size: u64) {
+        self.store_size.fetch_max(size, Ordering::Relaxed);
+    }
+
+    /// The largest log size seen in the store, and whether the last read of it failed.
+    pub fn store_seen(&self) -> (u64, bool) {
+        (
+            self.store_size.load(Ordering::Relaxed),
+            self.store_failing.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Waits until the state has folded a log of `size` entries at least, or `within` has
+    /// passed; the size folded then.
+    pub async fn wait_for_size(&self, size: u64, within: Duration) -> u64 {
+        let mut folded = self.size.subscribe();
+        // The sender lives as long as `self`: the wait ends by the size or the time.
+        let _ = tokio::time::timeout(within, folded.wait_for(|&n| n >= size)).await;
+        *folded.borrow()
     }
 
     /// Runs `f` on the state and the journal together (read locks, in the fold's order).
@@ -329,9 +369,17 @@ impl Live {
     }
 }
 
-/// Re-reads the store every `interval` so entries written by other processes reach the live
-/// state; stops when `stop` is set.
-/// A handle that fails is replaced by a new one from `pool` (a lost connection).
+/// How long the follower waits for an announcement at a time, so that it sees `stop` soon.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
+
+/// Keeps the live state current with what other processes append: on a store that announces
+/// appends (PostgreSQL's `LISTEN`/`NOTIFY`) it folds each as soon as it is announced, and reads
+/// the store every `interval` all the same, in case an announcement was lost; on one that does
+/// not, it reads the store every `interval`, or at once when unparked ([`Engine::wake_follower`]).
+/// A handle that fails is replaced by a new one from `pool` (a lost connection). Stops when
+/// `stop` is set.
+///
+/// [`Engine::wake_follower`]: crate::Engine::wake_follower
 pub fn spawn_follower(
     store: Box<dyn Store>,
     pool: Arc<Pool>,
@@ -343,18 +391,46 @@ pub fn spawn_follower(
         .name("stepwise-follower".into())
         .spawn(move || {
             let mut store = Some(store);
+            let mut polled = Instant::now();
             while !stop.load(Ordering::Relaxed) {
-                // Parked rather than asleep, so that stopping (which unparks) need not wait out
-                // the interval.
-                std::thread::park_timeout(interval);
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let result = match &store {
-                    Some(s) => live.catch_up(&**s).map(drop),
-                    None => pool.open().map(|s| store = Some(s)),
+                let Some(s) = store.as_mut() else {
+                    std::thread::park_timeout(interval);
+                    match pool.open() {
+                        Ok(s) => store = Some(s),
+                        Err(e) => {
+                            live.store_failing.store(true, Ordering::Relaxed);
+                            tracing::warn!("following the log failed (will retry): {e}");
+                        }
+                    }
+                    continue;
                 };
-                if let Err(e) = result {
+                let due = match s.wait_for_append(interval.min(WAIT_SLICE)) {
+                    Ok(Growth::Announced(size)) => {
+                        size.inspect(|&n| live.saw_store_size(n));
+                        size.is_none_or(|n| n > live.read(|s| s.trust().log_size()))
+                    }
+                    Ok(Growth::Quiet) => polled.elapsed() >= interval,
+                    Ok(Growth::Unannounced) => {
+                        // Parked rather than asleep, so that stopping (which unparks) need not
+                        // wait out the interval.
+                        std::thread::park_timeout(interval);
+                        true
+                    }
+                    Err(e) => {
+                        tracing::warn!("waiting for the log to grow failed (will retry): {e}");
+                        live.store_failing.store(true, Ordering::Relaxed);
+                        store = None;
+                        continue;
+                    }
+                };
+                if !due || stop.load(Ordering::Relaxed) {
+                    continue;
+                }
+                polled = Instant::now();
+                let caught_up = live.catch_up(&**s);
+                live.store_failing
+                    .store(caught_up.is_err(), Ordering::Relaxed);
+                if let Err(e) = caught_up {
                     tracing::warn!("following the log failed (will retry): {e}");
                     store = None;
                 }

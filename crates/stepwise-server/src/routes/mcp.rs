@@ -129,6 +129,10 @@ impl Backend for Endpoint {
         self.app.engine.ask(question).await
     }
 
+    async fn caught_up(&self, min_log_size: Option<u64>) -> Result<(), Error> {
+        self.app.engine.caught_up(min_log_size).await
+    }
+
     fn ladder(&self) -> Result<Ladder, Error> {
         Ok(self.app.engine.policy().ladder.clone())
     }

@@ -7,11 +7,25 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use stepwise_api::Health;
 
-/// The server is up.
+/// The server is up, and how far behind the store it is, as its follower last saw the store
+/// (no read of the store: this stays the cheapest answer).
 #[utoipa::path(get, path = "/healthz", tag = "operations",
-    responses((status = 200, description = "The server answers", body = Health)))]
-pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok" })
+    responses((status = 200, description = "The server answers", body = Health),
+        (status = 503, description = "The follower's last read of the store failed", body = Health)))]
+pub async fn healthz(State(app): Shared) -> Response {
+    let (log_size, store_log_size, failing) = app.engine.lag();
+    let health = Health {
+        status: if failing { "store_unreachable" } else { "ok" },
+        log_size,
+        store_log_size,
+        behind: store_log_size - log_size,
+    };
+    let status = if failing {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        axum::http::StatusCode::OK
+    };
+    (status, Json(health)).into_response()
 }
 
 /// Prometheus metrics (text exposition format).
