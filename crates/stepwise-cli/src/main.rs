@@ -48,6 +48,11 @@ struct Cli {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Wait (up to 2 s) until the log holds at least this many entries before answering: a
+    /// write's index + 1, recorded through a server, read back here (exit 2, `log_behind`,
+    /// when it does not).
+    #[arg(long, global = true, value_name = "N")]
+    min_log_size: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -136,6 +141,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = Out::new(cli.json);
     let data = DataDir::new(&cli.data);
+    if let Some(min) = cli.min_log_size
+        && let Err(e) = record::caught_up(&data, min)
+    {
+        out.error(&e);
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Init { origin, seeds } => init(&data, origin.as_deref(), &seeds, &mut out),
         Command::Record(args) => record::run(&data, args, &mut out),

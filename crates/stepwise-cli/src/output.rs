@@ -84,8 +84,9 @@ impl Out {
 /// log`); on the command line the same message names the flag (`--log-size 99 is larger than
 /// the log`), or the argument (`CAPABILITY: …`).
 fn flagged(e: &anyhow::Error) -> String {
-    const FLAGS: [(&str, &str); 9] = [
+    const FLAGS: [(&str, &str); 10] = [
         ("log_size", "--log-size"),
+        ("min_log_size", "--min-log-size"),
         ("rank_log_size", "--rank-log-size"),
         ("at", "--at"),
         ("limit", "--limit"),

@@ -1746,3 +1746,59 @@ fn gate_and_decisions_refuse_bad_input_by_name() {
     // The policy entry, and the one event.
     assert_eq!(s.json(&["log", "checkpoint"])["size"], 2);
 }
+
+/// `--min-log-size N`: a command answers once the store holds N entries — at once when it does,
+/// after another process's write when that comes within the wait — and otherwise fails with
+/// `log_behind`, naming the flag and the size the log has.
+#[test]
+fn a_command_waits_for_min_log_size_and_names_it_when_the_log_is_shorter() {
+    let s = Sandbox::new();
+    s.expect(&["init", "--origin", "minlog.test/log"], 0);
+    s.promise_settled(
+        "p1",
+        "agent:bot",
+        "user:ann",
+        "5",
+        "2026-03-01T00:00:00Z",
+        "2026-03-02T00:00:00Z",
+        "kept",
+        "2026-03-01T12:00:00Z",
+    );
+    let size: u64 = s.json(&["log", "checkpoint"])["size"]
+        .as_u64()
+        .expect("size");
+    let at_once = (size.to_string(), (size + 1).to_string());
+    s.expect(&["--min-log-size", &at_once.0, "trust", "agent:bot"], 0);
+    // A write that lands while the command waits for it.
+    let data = s.data();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_stepwise"))
+            .arg("--data")
+            .arg(&data)
+            .args([
+                "record",
+                "rating",
+                "--rater",
+                "user:ann",
+                "--subject",
+                "agent:bot",
+            ])
+            .args(["--value", "1"])
+            .output()
+            .expect("record runs");
+        assert!(out.status.success(), "{}", stderr(&out));
+    });
+    let trust = s.json(&["--min-log-size", &at_once.1, "trust", "agent:bot"]);
+    writer.join().expect("writer");
+    assert_eq!(trust["counts"]["ratings_positive"], 1, "{trust}");
+    let error = s.run(&["--min-log-size", "1000", "--json", "trust", "agent:bot"]);
+    assert_eq!(error.status.code(), Some(2));
+    let body: Value = serde_json::from_str(&stderr(&error)).expect("JSON error");
+    assert_eq!(body["code"], "log_behind", "{body}");
+    let text = stderr(&s.run(&["--min-log-size", "1000", "trust", "agent:bot"]));
+    assert!(
+        text.contains("--min-log-size") && text.contains("1000"),
+        "{text}"
+    );
+}

@@ -2,6 +2,7 @@
 //! HTTP on a free port, real signals and stores, in one test binary.
 
 mod cli;
+mod cluster;
 mod generate;
 mod server;
 mod witness;
