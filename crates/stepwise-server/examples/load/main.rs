@@ -68,6 +68,8 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
   --otc PATH              the Bitcoin OTC ratings (default: ../shared/data/soc-sign-bitcoinotc.csv.gz)
   --epinions PATH         import this SNAP signed network (Epinions) instead of Bitcoin OTC
   --work DIR              where to create the data directory (default: a temporary directory)
+  --data DIR              serve this data directory as it is, no import (a generated log:
+                          `stepwise generate ... | stepwise import - --history`); keys are added
   --store URL             run the server on this PostgreSQL database (must be empty; no import)
   --phases LIST           any of decide,ingest,group,mixed,batch,mcp (default: decide,ingest,group)
   --connections N         connections for decide and healthz; in the mixed phase, half ask for
@@ -100,6 +102,7 @@ struct Options {
     otc: PathBuf,
     epinions: Option<PathBuf>,
     work: Option<PathBuf>,
+    data: Option<PathBuf>,
     store: Option<String>,
     decide: bool,
     mcp: bool,
@@ -155,6 +158,7 @@ impl Options {
             bin: PathBuf::from("target/release/stepwise"),
             otc: PathBuf::from("../shared/data/soc-sign-bitcoinotc.csv.gz"),
             epinions: None,
+            data: None,
             work: None,
             store: None,
             decide: true,
@@ -205,6 +209,7 @@ impl Options {
                 "--otc" => o.otc = value.into(),
                 "--epinions" => o.epinions = Some(value.into()),
                 "--work" => o.work = Some(value.into()),
+                "--data" => o.data = Some(value.into()),
                 "--store" => o.store = Some(value),
                 "--phases" => {
                     (o.decide, o.ingest, o.group, o.mixed, o.batch_phase, o.mcp) =
@@ -326,7 +331,7 @@ fn run(o: &Options) -> Result<(), String> {
         ));
     }
     let temp = WorkDir::create(o.work.as_deref())?;
-    let data = temp.path().join("data");
+    let data = (o.data.clone()).unwrap_or_else(|| temp.path().join("data"));
     let cli = Cli {
         bin: o.bin.clone(),
         data: data.clone(),
@@ -334,7 +339,9 @@ fn run(o: &Options) -> Result<(), String> {
     };
 
     let prepared = Instant::now();
-    if let (None, Some(epinions)) = (&o.store, &o.epinions) {
+    if o.data.is_some() {
+        eprintln!("load: serving {} as it is", data.display());
+    } else if let (None, Some(epinions)) = (&o.store, &o.epinions) {
         if !epinions.is_file() {
             return Err(format!("no file at {}: --epinions", epinions.display()));
         }
@@ -422,7 +429,11 @@ fn run(o: &Options) -> Result<(), String> {
             "rounds": o.rounds, "seconds": o.seconds, "requests": o.requests,
             "batch": o.batch, "batches": o.batches, "batch_connections": o.batch_connections,
             "group": o.group_connections, "appends": o.appends, "writers": o.writers,
-            "data_set": if o.epinions.is_some() { "epinions" } else { "bitcoin-otc" },
+            "data_set": match (&o.data, &o.epinions) {
+                (Some(dir), _) => dir.display().to_string(),
+                (None, Some(_)) => "epinions".to_owned(),
+                (None, None) => "bitcoin-otc".to_owned(),
+            },
             "rank_refresh_seconds": o.rank_refresh,
             "witnesses": o.witnesses,
             "append_seconds": o.append_seconds,
