@@ -242,6 +242,7 @@ impl Engine {
             threads.push(board::spawn_tabler(
                 Arc::clone(&live),
                 board::TABLE_INTERVAL,
+                Arc::clone(&metrics),
                 Arc::clone(&stop),
             )?);
         }

@@ -68,6 +68,8 @@ struct Inner {
     clock_behind: u64,
     rank_refreshes: u64,
     rank_latency: Histogram,
+    table_refreshes: u64,
+    table_latency: Histogram,
 }
 
 /// The figures `render` reads from the engine's state rather than counts itself.
@@ -146,6 +148,13 @@ impl Metrics {
         m.rank_latency.observe(took.as_secs_f64());
     }
 
+    /// One refresh of the principals table (the dashboard's), which took `took`.
+    pub fn table_refresh(&self, took: Duration) {
+        let mut m = self.lock();
+        m.table_refreshes += 1;
+        m.table_latency.observe(took.as_secs_f64());
+    }
+
     /// One request refused for its key's rate.
     pub fn rate_limited(&self) {
         self.lock().rate_limited += 1;
@@ -219,6 +228,17 @@ impl Metrics {
         );
         m.rank_latency
             .write(&mut out, "stepwise_rank_refresh_duration_seconds", "");
+        let _ = write!(
+            out,
+            "# HELP stepwise_table_refreshes_total Refreshes of the principals table (in the background).\n\
+             # TYPE stepwise_table_refreshes_total counter\n\
+             stepwise_table_refreshes_total {}\n\
+             # HELP stepwise_table_refresh_duration_seconds Time to compute the principals table.\n\
+             # TYPE stepwise_table_refresh_duration_seconds histogram\n",
+            m.table_refreshes
+        );
+        m.table_latency
+            .write(&mut out, "stepwise_table_refresh_duration_seconds", "");
         let _ = write!(
             out,
             "# HELP stepwise_log_size Entries in the log as folded into the live state.\n\

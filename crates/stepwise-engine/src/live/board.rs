@@ -383,6 +383,7 @@ impl Cursor {
 pub fn spawn_tabler(
     live: Arc<Live>,
     interval: Duration,
+    metrics: Arc<crate::Metrics>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
@@ -399,6 +400,7 @@ pub fn spawn_tabler(
                 let started = Instant::now();
                 let table = Table::compute(&live, crate::now());
                 live.publish_table(table);
+                metrics.table_refresh(started.elapsed());
                 last = Instant::now();
                 wait = interval.max(started.elapsed() * 4);
             }
