@@ -81,6 +81,8 @@ pub struct Gauges {
     pub rank_log_size: u64,
     /// Principals in the live state.
     pub principals: usize,
+    /// Truster–subject pairs in the live state.
+    pub pairs: usize,
     /// The size of the latest checkpoint the witnesses' quorum cosigned (0: none).
     pub witnessed_log_size: u64,
 }
@@ -166,6 +168,7 @@ impl Metrics {
             log_size,
             rank_log_size,
             principals,
+            pairs,
             witnessed_log_size,
         } = gauges;
         let m = self.lock();
@@ -250,6 +253,9 @@ impl Metrics {
              # HELP stepwise_principals Principals in the live trust state.\n\
              # TYPE stepwise_principals gauge\n\
              stepwise_principals {principals}\n\
+             # HELP stepwise_pairs Truster–subject pairs with evidence in the live trust state.\n\
+             # TYPE stepwise_pairs gauge\n\
+             stepwise_pairs {pairs}\n\
              # HELP stepwise_witnessed_log_size Size of the latest checkpoint the witnesses' quorum cosigned (0: none yet, or no witnesses).\n\
              # TYPE stepwise_witnessed_log_size gauge\n\
              stepwise_witnessed_log_size {witnessed_log_size}\n"
@@ -273,8 +279,10 @@ mod tests {
             log_size: 30,
             rank_log_size: 25,
             principals: 4,
+            pairs: 5,
             witnessed_log_size: 20,
         });
+        assert!(text.contains("stepwise_pairs 5\n"));
         assert!(text.contains(
             "stepwise_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
         ));

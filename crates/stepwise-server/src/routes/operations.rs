@@ -32,9 +32,10 @@ pub async fn healthz(State(app): Shared) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "operations",
     responses((status = 200, description = "Metrics", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(app): Shared) -> Response {
-    let (size, rank_size, principals) = app.engine.live().read(|s| {
+    let (size, rank_size, principals, pairs) = app.engine.live().read(|s| {
         let trust = s.trust();
-        (trust.log_size(), trust.rank_log_size(), trust.principals())
+        let counts = (trust.principals(), trust.pairs());
+        (trust.log_size(), trust.rank_log_size(), counts.0, counts.1)
     });
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -44,6 +45,7 @@ pub async fn metrics(State(app): Shared) -> Response {
                 log_size: size,
                 rank_log_size: rank_size,
                 principals,
+                pairs,
                 witnessed_log_size: app.engine.witnessed_size().unwrap_or(0),
             }),
     )

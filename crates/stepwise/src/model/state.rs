@@ -380,6 +380,11 @@ impl TrustState {
         self.people.len()
     }
 
+    /// Number of truster–subject pairs with evidence between them.
+    pub fn pairs(&self) -> usize {
+        self.pairs.len()
+    }
+
     /// The id of principal number `index`.
     pub fn principal(&self, index: u32) -> Option<&Id> {
         self.principals.ids.get(index as usize)
