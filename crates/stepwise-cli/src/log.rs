@@ -31,6 +31,9 @@ pub enum LogCommand {
         /// The log's verifier key (text, or a file holding it); default: the data directory's log.pub.
         #[arg(long)]
         key: Option<String>,
+        /// The PostgreSQL store (default: the data directory's SQLite file).
+        #[arg(long, env = "STEPWISE_STORE")]
+        store: Option<String>,
     },
     /// Follow a log through its tiles API (of this or any server): check each new
     /// checkpoint's signature (and its witnesses' quorum), that it extends the last one and
@@ -77,8 +80,8 @@ pub enum ProofCommand {
 }
 
 pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
-    if let LogCommand::Verify { key } = cmd {
-        return verify(data, key, out);
+    if let LogCommand::Verify { key, store } = cmd {
+        return verify(data, key, store.as_deref(), out);
     }
     if let LogCommand::Monitor(args) = cmd {
         return crate::monitor::run(args, out);
@@ -190,17 +193,20 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
     Ok(true)
 }
 
-fn verify(data: &DataDir, key: Option<String>, out: &mut Out) -> Result<bool> {
+fn verify(data: &DataDir, key: Option<String>, store: Option<&str>, out: &mut Out) -> Result<bool> {
     let verifier = match key {
         None => data.verifier()?,
         Some(text) => crate::witness::log_key(&text, "--key")?,
     };
-    let store = data.open_store()?;
+    let store: Box<dyn stepwise_store::Store> = match store {
+        Some(url) => crate::serve::open_store(data, Some(url))?,
+        None => Box::new(data.open_store()?),
+    };
     // The operators as the log names them; nothing is opened or created.
-    let names = stepwise_store::names::Names::open(&store)?;
+    let names = stepwise_store::names::Names::open(&*store)?;
     let policy = data.policy()?.renamed(&|id| names.name(id));
     let bar = crate::output::spinner();
-    let report = stepwise_store::verify(&store, &verifier, &policy.ledger, &mut |n| {
+    let report = stepwise_store::verify(&*store, &verifier, &policy.ledger, &mut |n| {
         bar.set_message(format!("{n} entries verified"));
         bar.tick();
     })?;

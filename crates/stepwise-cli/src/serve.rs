@@ -165,7 +165,8 @@ pub enum KeyCommand {
     },
 }
 
-fn open_store(data: &DataDir, store: Option<&str>) -> Result<Box<dyn Store>> {
+/// The store `--store` names (PostgreSQL), or the data directory's SQLite file.
+pub fn open_store(data: &DataDir, store: Option<&str>) -> Result<Box<dyn Store>> {
     Ok(match store {
         Some(url) => Box::new(
             PostgresStore::connect(url).with_context(|| format!("--store {}", redact(url)))?,
