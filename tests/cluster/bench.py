@@ -37,7 +37,7 @@ ADMIN = os.environ.get("STEPWISE_TEST_POSTGRES", "postgres://postgres@127.0.0.1:
 
 
 def psql(sql):
-    subprocess.run(["psql", "-q", "-w", ADMIN, "-c", sql], check=True)
+    subprocess.run(["psql", "-q", "-w", ADMIN, "-c", sql], check=True, stdout=subprocess.DEVNULL)
 
 
 def stepwise(data, *args):

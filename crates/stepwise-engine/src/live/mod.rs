@@ -375,11 +375,12 @@ const WAIT_SLICE: Duration = Duration::from_millis(100);
 /// Keeps the live state current with what other processes append: on a store that announces
 /// appends (PostgreSQL's `LISTEN`/`NOTIFY`) it folds each as soon as it is announced, and reads
 /// the store every `interval` all the same, in case an announcement was lost; on one that does
-/// not, it reads the store every `interval`, or at once when unparked ([`Engine::wake_follower`]).
+/// not, it reads the store every `interval`, or at once when unparked ([`Engine::caught_up`]
+/// does, for a question that waits).
 /// A handle that fails is replaced by a new one from `pool` (a lost connection). Stops when
 /// `stop` is set.
 ///
-/// [`Engine::wake_follower`]: crate::Engine::wake_follower
+/// [`Engine::caught_up`]: crate::Engine::caught_up
 pub fn spawn_follower(
     store: Box<dyn Store>,
     pool: Arc<Pool>,
