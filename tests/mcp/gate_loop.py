@@ -8,6 +8,7 @@ first failed check.
 
 import asyncio
 import datetime
+import hashlib
 import json
 import os
 import subprocess
@@ -424,6 +425,14 @@ async def pins(data, calls):
         code, answer = run(data, "gate", "accept-tool", "deploy")
         check(code == 0 and "`force` added" in answer["changed"],
               "gate accept-tool accepts the change and says what it was", answer)
+        # Recorded in the log: the policy pins the accepted definition, and its policy entry
+        # (the text kept beside the log) holds the pin.
+        entry = cli(data, "log", "get", str(answer["policy_entry"]))
+        policy = open(os.path.join(data, "stepwise.toml")).read()
+        check(entry["event"]["kind"] == "policy" and f'pin = "{answer["sha256"]}"' in policy
+              and entry["event"]["sha256"] == hashlib.sha256(policy.encode()).hexdigest(),
+              "the acceptance is recorded in the log: a policy entry whose policy pins the definition",
+              (entry, policy[-400:]))
         res = await s.call_tool("deploy", {"service": "web", "amount": 5})
         t = text(res)
         # (The ladder says not yet; the call is held for Ann, and nobody answers in time.)

@@ -145,19 +145,27 @@ fn open_engine(data: &DataDir, follow_ms: u64) -> Result<Engine> {
     Engine::open(data, &options).context("opening the engine")
 }
 
+/// Accepts the changed definition of tool `name`: the pins file takes it (a running gate sees
+/// it at its next call), and the policy pins it (`pin` in its `[gate.tools]` entry), which the
+/// log records in a policy entry — the acceptance is in the log, where every replay finds it.
 fn accept_tool(data: &DataDir, name: &str, out: &mut Out) -> Result<bool> {
     let mut pins = Pins::load(data.path())?;
     let changed = pins.accept(name, &crate::record::now().to_string())?;
     pins.save(data.path())?;
     let sha256 = pins.tools[name].pinned.sha256.clone();
+    let entry = crate::policy::pin_tool(data, name, &sha256)?;
     out.emit(
-        &json!({ "tool": name, "sha256": sha256, "changed": changed }),
+        &json!({ "tool": name, "sha256": sha256, "changed": changed, "policy_entry": entry }),
         |w| {
             writeln!(
                 w,
                 "accepted the new definition of {name:?} ({sha256}): {changed}; calls to it are \
                  allowed again"
-            )
+            )?;
+            match entry {
+                Some(i) => writeln!(w, "the policy pins it, recorded in the log at entry {i}"),
+                None => writeln!(w, "the policy names no tool {name:?}: nothing recorded"),
+            }
         },
     )?;
     Ok(true)
@@ -607,7 +615,8 @@ impl Inner {
         for tool in tools {
             let definition = Definition::of(tool, &at)?;
             let name = tool.name.to_string();
-            let (new, seen) = pins.see(definition.clone());
+            let accepted = self.tools.get(&name).and_then(|t| t.pin.as_deref());
+            let (new, seen) = pins.see(definition.clone(), accepted);
             dirty |= new;
             match seen {
                 Seen::Same => changed.remove(&name),

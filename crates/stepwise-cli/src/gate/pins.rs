@@ -7,7 +7,9 @@
 //! `tool_changed` (what changed, in words) until `stepwise gate accept-tool NAME` makes the new
 //! definition the pin. The pins live in `gate-tools.json` in the data directory, written whole
 //! to a temporary file and renamed over the old one, so a crash leaves the old pins or the new.
-//! Every acceptance is kept in the tool's `accepted` history.
+//! Every acceptance is kept in the tool's `accepted` history, and recorded in the log: the
+//! policy pins the accepted definition (`pin` in the tool's `[gate.tools]` entry), and a
+//! definition the policy pins is taken as accepted wherever the gate runs.
 
 use anyhow::{Context as _, Result, bail};
 use rmcp::model::Tool;
@@ -111,12 +113,28 @@ impl Pins {
     }
 
     /// Checks `seen` against the pin of its tool: pins it when new, keeps it as offered when
-    /// changed. Whether the pins changed (to be saved), and what was seen.
-    pub fn see(&mut self, seen: Definition) -> (bool, Seen) {
+    /// changed — unless it is the definition the policy `accepted` (its `pin`, recorded in the
+    /// log), which it takes as the pin. Whether the pins changed (to be saved), and what was
+    /// seen.
+    pub fn see(&mut self, seen: Definition, accepted: Option<&str>) -> (bool, Seen) {
         let name = seen.definition["name"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
+        if accepted == Some(seen.sha256.as_str())
+            && let Some(pin) = self.tools.get_mut(&name)
+            && pin.pinned.sha256 != seen.sha256
+        {
+            pin.accepted.push(json!({
+                "sha256": seen.sha256,
+                "accepted_at": seen.seen_at,
+                "replaced": pin.pinned.sha256,
+                "by": "policy",
+            }));
+            pin.pinned = seen;
+            pin.offered = None;
+            return (true, Seen::Same);
+        }
         let Some(pin) = self.tools.get_mut(&name) else {
             self.tools.insert(
                 name,
@@ -247,15 +265,15 @@ mod tests {
         let schema = json!({"type": "object", "properties": {"service": {"type": "string"}}});
         let first = Definition::of(&tool("Deploys.", schema.clone()), "t0").expect("def");
         let mut pins = Pins::load(dir.path()).expect("none yet");
-        assert_eq!(pins.see(first.clone()), (true, Seen::Same));
-        assert_eq!(pins.see(first.clone()), (false, Seen::Same));
+        assert_eq!(pins.see(first.clone(), None), (true, Seen::Same));
+        assert_eq!(pins.see(first.clone(), None), (false, Seen::Same));
         pins.save(dir.path()).expect("save");
         let mut pins = Pins::load(dir.path()).expect("load");
 
         let changed = json!({"type": "object", "properties": {
             "service": {"type": "string"}, "force": {"type": "boolean"}}, "required": ["force"]});
         let second = Definition::of(&tool("Deploys anything.", changed), "t1").expect("def");
-        let (dirty, seen) = pins.see(second.clone());
+        let (dirty, seen) = pins.see(second.clone(), None);
         assert!(dirty);
         let Seen::Changed(words) = seen else {
             panic!("changed")
@@ -265,7 +283,7 @@ mod tests {
         assert!(words.contains("required inputs were null"), "{words}");
         // Seen again: nothing new to save, still refused.
         assert!(matches!(
-            pins.see(second.clone()),
+            pins.see(second.clone(), None),
             (false, Seen::Changed(_))
         ));
 
@@ -273,14 +291,32 @@ mod tests {
         assert!(e.contains("has not seen a tool \"nope\""), "{e}");
         let words = pins.accept("deploy", "t2").expect("accepted");
         assert!(words.contains("`force` added"), "{words}");
-        assert_eq!(pins.see(second), (false, Seen::Same));
+        assert_eq!(pins.see(second, None), (false, Seen::Same));
         assert_eq!(pins.tools["deploy"].accepted.len(), 1);
         let e = pins
             .accept("deploy", "t3")
             .expect_err("nothing")
             .to_string();
         assert!(e.contains("nothing to accept"), "{e}");
-        // An upstream that goes back to the first definition is changed again.
-        assert!(matches!(pins.see(first), (true, Seen::Changed(_))));
+        // An upstream that goes back to the first definition is changed again ...
+        assert!(matches!(
+            pins.see(first.clone(), None),
+            (true, Seen::Changed(_))
+        ));
+        // ... unless the policy pins that definition: accepted in the log, taken as the pin.
+        let (dirty, seen) = pins.see(first.clone(), Some(&first.sha256));
+        assert_eq!((dirty, seen), (true, Seen::Same));
+        assert_eq!(pins.tools["deploy"].pinned.sha256, first.sha256);
+        assert_eq!(
+            pins.tools["deploy"].accepted.last().expect("kept")["by"],
+            "policy"
+        );
+        // A pin the policy names for another definition accepts nothing else.
+        let other =
+            Definition::of(&tool("Deletes.", json!({"type": "object"})), "t4").expect("def");
+        assert!(matches!(
+            pins.see(other, Some(&first.sha256)),
+            (true, Seen::Changed(_))
+        ));
     }
 }

@@ -80,6 +80,9 @@ pub struct GateTool {
     pub approvers: Vec<Id>,
     /// How long a call held for approval waits, in microseconds.
     pub approval_timeout_micros: i64,
+    /// The definition of the upstream tool the operator accepted (`stepwise gate accept-tool`
+    /// writes it, and the log's policy entry records it): the SHA-256 of its canonical JSON.
+    pub pin: Option<String>,
 }
 
 /// The placeholders a `check` command's arguments may hold: the promise's id, the tool, the
@@ -131,6 +134,7 @@ struct RawGateTool {
     #[serde(default)]
     approvers: Vec<String>,
     approval_timeout: Option<String>,
+    pin: Option<String>,
 }
 
 /// A duration of the policy: `default` when absent; `positive` when it must be longer than 0.
@@ -184,6 +188,16 @@ fn check_command(key: &str, command: Vec<String>) -> Result<Vec<String>, PolicyE
         }
     }
     Ok(command)
+}
+
+/// A tool's accepted definition: the SHA-256 of its canonical JSON, 64 lowercase hex digits.
+fn pin(key: &str, text: String) -> Result<String, PolicyError> {
+    if text.len() != 64 || !text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return Err(PolicyError(format!(
+            "{key}: expected the SHA-256 of a tool's definition, 64 lowercase hex digits, not {text:?}"
+        )));
+    }
+    Ok(text)
 }
 
 fn id(key: &str, text: &str) -> Result<Id, PolicyError> {
@@ -276,6 +290,7 @@ impl RawGate {
                         &key("approval_timeout"),
                         raw.approval_timeout.as_deref(),
                     )?,
+                    pin: raw.pin.map(|p| pin(&key("pin"), p)).transpose()?,
                 };
                 Ok((name, tool))
             })
@@ -318,6 +333,14 @@ mod tests {
         assert_eq!(t.check.as_ref().map(Vec::len), Some(3));
         assert_eq!(t.budget.and_then(|b| b.calls), Some(3));
         assert_eq!(t.approvers[0].as_str(), "user:ann");
+        assert_eq!(t.pin, None);
+        let pinned = Policy::from_toml(&format!(
+            "[gate.tools.t]\ncapability = \"propose\"\nstake = 1\npromisee = \"user:ann\"\n\
+             due = \"1h\"\npin = \"{}\"\n",
+            "ab".repeat(32)
+        ))
+        .expect("parses");
+        assert_eq!(pinned.gate.tools["t"].pin.as_deref(), Some("ab".repeat(32).as_str()));
         assert_eq!(
             p.gate.principal.as_ref().map(|i| i.as_str()),
             Some("agent:bot")
@@ -340,6 +363,7 @@ mod tests {
             (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\napprovers = [\"a b\"]\n"), "gate.tools.\"t\".approvers"),
             (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\napproval_timeout = \"0s\"\n"), "longer than 0"),
             (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\napproval_timeout = \"2d\"\n"), "at most 24h"),
+            (tool("capability = \"propose\"\nstake = 1\ndue = \"1h\"\npin = \"ABC\"\n"), "gate.tools.\"t\".pin: expected the SHA-256"),
         ] {
             let e = Policy::from_toml(&text).expect_err(&text).to_string();
             assert!(e.contains(needle), "{text}: {e}");
