@@ -203,7 +203,7 @@ impl Engine {
             ledger.checkpoint().clone(),
             ledger.store(),
             Arc::clone(&names),
-            policy_sha256.clone(),
+            (policy_sha256.clone(), policy.clone()),
             now(),
             options.tabler,
         )?);

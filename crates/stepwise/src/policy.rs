@@ -206,6 +206,15 @@ pub struct Policy {
     pub witness: WitnessSettings,
 }
 
+impl Policy {
+    /// Whether a log folds alike under `self` and `other`: the same ledger rules, model and
+    /// ladder. What else a policy holds — the gate's tools and their pins, how the rank is
+    /// refreshed, how the log is opened and witnessed — changes no answer.
+    pub fn folds_as(&self, other: &Policy) -> bool {
+        self.ledger == other.ledger && self.model == other.model && self.ladder == other.ladder
+    }
+}
+
 /// When the server refreshes the network rank (`[network]`): once the log has grown, at most
 /// every `interval_micros`, or at once when `events` entries have been appended since. When
 /// appends stop, the served rank catches up with the log within the interval plus one

@@ -8,7 +8,7 @@ pub mod board;
 use crate::Pool;
 use crate::metrics::Metrics;
 use board::{Journal, NEWS_BACKLOG, News, Table};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use stepwise::evidence::Event;
 use stepwise::evidence::Time;
 use stepwise::ladder::LadderState;
 use stepwise::model::state::RankSnapshot;
+use stepwise::policy::Policy;
 use stepwise::policy::RankRefresh;
 use stepwise_api::PrincipalStep;
 use stepwise_store::names::Names;
@@ -56,9 +57,15 @@ pub struct Live {
     /// Ids ↔ the log's names, kept current with what other processes append and forget.
     names: Arc<Names>,
     /// The SHA-256 of the policy the state is folded under: once the log's last `policy`
-    /// entry records another (another process applied one), the live state is not what the
-    /// log says and questions are answered by replays under the log's policy.
+    /// entry records another that folds differently (another process applied one), the live
+    /// state is not what the log says and questions are answered by replays under the log's
+    /// policy.
     policy: String,
+    /// The policy itself (in ids), and what is known of other policies the log records: by
+    /// SHA-256, whether the log folds alike under them ([`Policy::folds_as`]), so that a
+    /// change of what changes no answer — a gate tool's pin — keeps the live state answering.
+    policy_value: Policy,
+    folds_alike: RwLock<HashMap<String, bool>>,
 }
 
 impl Live {
@@ -70,7 +77,7 @@ impl Live {
         mut state: LadderState,
         checkpoint: StoredCheckpoint,
         names: Arc<Names>,
-        policy: String,
+        policy: (String, Policy),
     ) -> Self {
         let snapshot = state.trust().rank_job().snapshot();
         state.publish_rank(snapshot.clone());
@@ -88,7 +95,9 @@ impl Live {
             store_size: AtomicU64::new(0),
             store_failing: AtomicBool::new(false),
             names,
-            policy,
+            policy: policy.0,
+            policy_value: policy.1,
+            folds_alike: RwLock::new(HashMap::new()),
         }
     }
 
@@ -101,7 +110,7 @@ impl Live {
         checkpoint: StoredCheckpoint,
         store: &dyn Store,
         names: Arc<Names>,
-        policy: String,
+        policy: (String, Policy),
         now: Time,
         table: bool,
     ) -> Result<Self, StoreError> {
@@ -160,7 +169,7 @@ impl Live {
                     .is_some_and(|k| k != trust.rank_log_size())
                 || trust
                     .policy_entry()
-                    .is_some_and(|(_, sha256)| sha256 != self.policy)
+                    .is_some_and(|(_, sha256)| !self.folds_alike(sha256))
             {
                 return Err(f);
             }
@@ -172,6 +181,44 @@ impl Live {
                 Some(_) => Err(f),
             }
         })
+    }
+
+    /// Whether the log folds alike under the policy `sha256` as under this state's own.
+    fn folds_alike(&self, sha256: &str) -> bool {
+        sha256 == self.policy
+            || (self.folds_alike.read())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(sha256)
+                .copied()
+                .unwrap_or(false)
+    }
+
+    /// Learns, from the texts `store` keeps, whether the policies `events` record fold alike
+    /// (once per policy), before they are folded: the state never holds a policy entry this
+    /// process has not judged.
+    fn learn_policies<'e>(
+        &self,
+        store: &dyn Store,
+        events: impl Iterator<Item = &'e Event>,
+    ) -> Result<(), StoreError> {
+        for event in events {
+            let stepwise::evidence::Body::Policy { sha256 } = &event.body else {
+                continue;
+            };
+            let known = (self.folds_alike.read())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .contains_key(sha256);
+            if *sha256 == self.policy || known {
+                continue;
+            }
+            let alike = store.policy_text(sha256)?.is_some_and(|text| {
+                Policy::from_toml(&text).is_ok_and(|p| p.folds_as(&self.policy_value))
+            });
+            (self.folds_alike.write())
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(sha256.clone(), alike);
+        }
+        Ok(())
     }
 
     /// Runs `f` on the current state (a read lock: many readers at once).
@@ -212,6 +259,7 @@ impl Live {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let from = self.read(|s| s.trust().log_size());
             if recorded.peek().is_some_and(|&(first, _)| first == from) {
+                self.learn_policies(store, appended.events.iter())?;
                 self.fold(recorded);
                 self.set_checkpoint(appended.checkpoint.clone());
                 return Ok(appended.checkpoint.size);
@@ -250,6 +298,7 @@ impl Live {
             for (index, event) in &events {
                 self.names.observe(store, *index, event)?;
             }
+            self.learn_policies(store, events.iter().map(|(_, e)| e))?;
             self.fold(events.iter().map(|(index, event)| (*index, event)));
             start = end;
         }
@@ -471,4 +520,60 @@ pub fn spawn_ranker(
                 live.publish_rank(snapshot);
             }
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::question::Decide;
+    use crate::{Engine, Options, Prefix};
+    use std::sync::Arc;
+    use stepwise::evidence::Id;
+    use stepwise_store::data_dir::DataDir;
+
+    /// Another process puts a policy in force: one that differs only in what changes no answer
+    /// (a gate tool and its pin) leaves the live state answering; one that changes the model
+    /// makes it stand aside, for replays under the log's policy.
+    #[test]
+    fn only_a_policy_that_folds_differently_stops_the_live_state_answering() {
+        let dir = tempfile::tempdir().expect("dir");
+        let data = DataDir::new(dir.path());
+        let options = Options {
+            group_commit: false,
+            ranker: false,
+            tabler: false,
+            follow_interval: std::time::Duration::from_secs(3600),
+            ..Options::default()
+        };
+        let engine = Engine::open(&data, &options).expect("engine");
+        let bot = Id::parse("subject", "agent:bot").expect("id");
+        let question = Decide::new(bot, "propose", 1.0, None, Prefix::ALL).expect("question");
+        assert!(engine.decide_here(&question).is_some());
+        let text = std::fs::read_to_string(data.policy_path()).expect("policy");
+        let apply = |text: &str| {
+            let clock = Arc::new(stepwise::ledger::SystemClock);
+            let mut ledger = data.open_ledger(clock).expect("ledger");
+            ledger
+                .record_policy(text)
+                .expect("recorded")
+                .expect("a new entry");
+            let store = engine.pool().open().expect("store");
+            engine.live().catch_up(&*store).expect("caught up");
+        };
+        let pinned = format!(
+            "{text}\n[gate.tools.\"echo\"]\ncapability = \"propose\"\nstake = 1\n\
+             promisee = \"user:ann\"\ndue = \"1h\"\npin = \"{}\"\n",
+            "ab".repeat(32)
+        );
+        apply(&pinned);
+        assert!(
+            engine.decide_here(&question).is_some(),
+            "a pinned tool changes no answer: the live state still answers"
+        );
+        assert!(text.contains("base_rate = 0.5\n"));
+        apply(&pinned.replace("base_rate = 0.5\n", "base_rate = 0.4\n"));
+        assert!(
+            engine.decide_here(&question).is_none(),
+            "another base rate folds differently: the live state stands aside"
+        );
+    }
 }
