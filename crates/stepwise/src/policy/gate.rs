@@ -340,7 +340,10 @@ mod tests {
             "ab".repeat(32)
         ))
         .expect("parses");
-        assert_eq!(pinned.gate.tools["t"].pin.as_deref(), Some("ab".repeat(32).as_str()));
+        assert_eq!(
+            pinned.gate.tools["t"].pin.as_deref(),
+            Some("ab".repeat(32).as_str())
+        );
         assert_eq!(
             p.gate.principal.as_ref().map(|i| i.as_str()),
             Some("agent:bot")
