@@ -51,6 +51,19 @@ def key(data, url, role, principal=None):
     return json.loads(stepwise(data, *args))["key"]
 
 
+def database(prefix):
+    """A fresh database on the test server: its name and URL."""
+    name = f"{prefix}_{os.getpid()}"
+    psql(f"CREATE DATABASE {name}")
+    return name, ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def prepare(data, url):
+    """A data directory for the servers of `url`, and the keys of Ann (a recorder) and a reader."""
+    stepwise(data, "init")
+    return key(data, url, "recorder", "user:ann"), key(data, url, "reader")
+
+
 def start(data, url):
     p = subprocess.Popen(
         [BIN, "--data", data, "serve", "--addr", "127.0.0.1:0", "--store", url,
@@ -87,16 +100,12 @@ def summary(xs):
 
 
 def main():
-    name = f"stepwise_cluster_bench_{os.getpid()}"
-    psql(f"CREATE DATABASE {name}")
-    url = ADMIN.rsplit("/", 1)[0] + "/" + name
+    name, url = database("stepwise_cluster_bench")
     servers = []
     try:
         with tempfile.TemporaryDirectory() as dir:
             data = os.path.join(dir, "data")
-            stepwise(data, "init")
-            ann = key(data, url, "recorder", "user:ann")
-            reader = key(data, url, "reader")
+            ann, reader = prepare(data, url)
             servers = [start(data, url) for _ in range(3)]
             (_, a), (_, b), (_, c) = servers
             result = run(a, [b, c], ann, reader)

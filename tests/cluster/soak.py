@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench import ADMIN, Conn, key, psql, quantile, stepwise  # noqa: E402
+from bench import Conn, database, prepare, psql, quantile  # noqa: E402
 
 ARGS = [a for a in sys.argv[1:]]
 PG_RESTART = None
@@ -80,18 +80,14 @@ def attempt(node, key, method, path, body=None):
 
 
 def main():
-    name = f"stepwise_soak_{os.getpid()}"
-    psql(f"CREATE DATABASE {name}")
-    url = ADMIN.rsplit("/", 1)[0] + "/" + name
+    name, url = database("stepwise_soak")
     nodes = []
     stop = threading.Event()
     acked, unknown, reads, faults = {}, [0], [], []
     try:
         with tempfile.TemporaryDirectory() as dir:
             data = os.path.join(dir, "data")
-            stepwise(data, "init")
-            ann = key(data, url, "recorder", "user:ann")
-            reader = key(data, url, "reader")
+            ann, reader = prepare(data, url)
             nodes = [Node(n, data, url) for n in range(3)]
             lock = threading.Lock()
 

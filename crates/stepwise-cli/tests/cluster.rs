@@ -3,7 +3,7 @@
 //! `NOTIFY`, not by polling, which is set to a minute here), a server killed leaves the others
 //! answering, and the one restarted catches up and answers as they do.
 
-use super::server::{Database, Server, ago, key, promise, stepwise_ok};
+use super::server::{Server, SharedLog, ago, promise, stepwise_ok};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -25,19 +25,15 @@ struct Cluster {
     url: String,
     ann: String,
     reader: String,
-    _dir: tempfile::TempDir,
-    _db: Database,
+    _log: SharedLog,
 }
 
 impl Cluster {
     fn start() -> Self {
-        let db = Database::new();
-        let url = db.url();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let data = dir.path().join("data");
-        stepwise_ok(&data, &["init"]);
-        let ann = key(&data, "recorder", Some("user:ann"), Some(&url));
-        let reader = key(&data, "reader", None, Some(&url));
+        let log = SharedLog::new();
+        let (data, url) = (log.data.clone(), log.url.clone());
+        let ann = log.key("recorder", Some("user:ann"));
+        let reader = log.key("reader", None);
         let servers = (0..3).map(|_| start(&data, &url)).collect();
         Self {
             servers,
@@ -45,8 +41,7 @@ impl Cluster {
             url,
             ann,
             reader,
-            _dir: dir,
-            _db: db,
+            _log: log,
         }
     }
 

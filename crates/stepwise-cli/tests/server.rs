@@ -632,13 +632,13 @@ fn sigterm_ends_the_live_stream_and_the_server_stops() {
 }
 
 /// A fresh PostgreSQL database on the test server, dropped afterwards.
-pub(super) struct Database {
+struct Database {
     admin: String,
     name: String,
 }
 
 impl Database {
-    pub(super) fn new() -> Self {
+    fn new() -> Self {
         let admin = std::env::var("STEPWISE_TEST_POSTGRES")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         let name = format!(
@@ -655,7 +655,7 @@ impl Database {
         Self { admin, name }
     }
 
-    pub(super) fn url(&self) -> String {
+    fn url(&self) -> String {
         match self.admin.rsplit_once('/') {
             Some((base, _)) => format!("{base}/{}", self.name),
             None => panic!("bad URL {}", self.admin),
@@ -691,20 +691,46 @@ struct TwoServers {
     ann: String,
     bob: String,
     reader: String,
+    _log: SharedLog,
+}
+
+/// A fresh PostgreSQL database, and a data directory (one log key and policy) for every server
+/// that shares it.
+pub(super) struct SharedLog {
+    pub(super) data: PathBuf,
+    pub(super) url: String,
     _dir: tempfile::TempDir,
     _db: Database,
 }
 
-impl TwoServers {
-    fn start() -> Self {
+impl SharedLog {
+    pub(super) fn new() -> Self {
         let db = Database::new();
         let url = db.url();
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
         stepwise_ok(&data, &["init"]);
-        let ann = key(&data, "recorder", Some("user:ann"), Some(&url));
-        let bob = key(&data, "recorder", Some("user:bob"), Some(&url));
-        let reader = key(&data, "reader", None, Some(&url));
+        Self {
+            data,
+            url,
+            _dir: dir,
+            _db: db,
+        }
+    }
+
+    /// A new API key of `role` (for `principal`), kept in the database.
+    pub(super) fn key(&self, role: &str, principal: Option<&str>) -> String {
+        key(&self.data, role, principal, Some(&self.url))
+    }
+}
+
+impl TwoServers {
+    fn start() -> Self {
+        let log = SharedLog::new();
+        let (data, url) = (log.data.clone(), log.url.clone());
+        let ann = log.key("recorder", Some("user:ann"));
+        let bob = log.key("recorder", Some("user:bob"));
+        let reader = log.key("reader", None);
         let args = [
             "--store",
             &url,
@@ -725,8 +751,7 @@ impl TwoServers {
             ann,
             bob,
             reader,
-            _dir: dir,
-            _db: db,
+            _log: log,
         }
     }
 
