@@ -220,28 +220,20 @@ impl Metrics {
         );
         m.commit_latency
             .write(&mut out, "stepwise_commit_duration_seconds", "");
-        let _ = write!(
-            out,
-            "# HELP stepwise_rank_refreshes_total Refreshes of the network rank (in the background).\n\
-             # TYPE stepwise_rank_refreshes_total counter\n\
-             stepwise_rank_refreshes_total {}\n\
-             # HELP stepwise_rank_refresh_duration_seconds Time to compute the network rank.\n\
-             # TYPE stepwise_rank_refresh_duration_seconds histogram\n",
-            m.rank_refreshes
+        refreshes(
+            &mut out,
+            "rank",
+            "the network rank",
+            m.rank_refreshes,
+            &m.rank_latency,
         );
-        m.rank_latency
-            .write(&mut out, "stepwise_rank_refresh_duration_seconds", "");
-        let _ = write!(
-            out,
-            "# HELP stepwise_table_refreshes_total Refreshes of the principals table (in the background).\n\
-             # TYPE stepwise_table_refreshes_total counter\n\
-             stepwise_table_refreshes_total {}\n\
-             # HELP stepwise_table_refresh_duration_seconds Time to compute the principals table.\n\
-             # TYPE stepwise_table_refresh_duration_seconds histogram\n",
-            m.table_refreshes
+        refreshes(
+            &mut out,
+            "table",
+            "the principals table",
+            m.table_refreshes,
+            &m.table_latency,
         );
-        m.table_latency
-            .write(&mut out, "stepwise_table_refresh_duration_seconds", "");
         let _ = write!(
             out,
             "# HELP stepwise_log_size Entries in the log as folded into the live state.\n\
@@ -264,6 +256,20 @@ impl Metrics {
     }
 }
 
+/// A background job's refreshes: how many (`stepwise_{job}_refreshes_total`) and how long each
+/// took (`stepwise_{job}_refresh_duration_seconds`).
+fn refreshes(out: &mut String, job: &str, what: &str, count: u64, took: &Histogram) {
+    let _ = write!(
+        out,
+        "# HELP stepwise_{job}_refreshes_total Refreshes of {what} (in the background).\n\
+         # TYPE stepwise_{job}_refreshes_total counter\n\
+         stepwise_{job}_refreshes_total {count}\n\
+         # HELP stepwise_{job}_refresh_duration_seconds Time to compute {what}.\n\
+         # TYPE stepwise_{job}_refresh_duration_seconds histogram\n",
+    );
+    took.write(out, &format!("stepwise_{job}_refresh_duration_seconds"), "");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +281,8 @@ mod tests {
         m.request("GET", "/healthz", 200, Duration::from_millis(3));
         m.commit(3, 30, Duration::from_millis(2));
         m.rank_refresh(Duration::from_millis(40));
+        m.table_refresh(Duration::from_millis(300));
+        m.table_refresh(Duration::from_millis(700));
         let text = m.render(Gauges {
             log_size: 30,
             rank_log_size: 25,
@@ -299,5 +307,8 @@ mod tests {
         assert!(text.contains("stepwise_witnessed_log_size 20"));
         assert!(text.contains("stepwise_rank_refreshes_total 1"));
         assert!(text.contains("stepwise_rank_refresh_duration_seconds_bucket{le=\"0.05\"} 1"));
+        assert!(text.contains("# HELP stepwise_table_refreshes_total Refreshes of the principals"));
+        assert!(text.contains("stepwise_table_refreshes_total 2\n"));
+        assert!(text.contains("stepwise_table_refresh_duration_seconds_count 2\n"));
     }
 }
