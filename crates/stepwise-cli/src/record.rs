@@ -257,17 +257,16 @@ pub fn append(data: &DataDir, event: Event) -> Result<Recorded> {
     })
 }
 
-/// How long a command that names a `min_log_size` waits for the store to hold it.
-pub const CATCH_UP_WAIT: std::time::Duration = stepwise_engine::CATCH_UP_WAIT;
-
 /// Waits until the data directory's store holds `min` entries at least (a write acknowledged
-/// elsewhere, read back here); `log_behind` when it does not within [`CATCH_UP_WAIT`]. Every
+/// elsewhere, read back here); `log_behind` when it does not within the engine's
+/// [`CATCH_UP_WAIT`](stepwise_engine::CATCH_UP_WAIT), as a server waits by default. Every
 /// answer of the command line folds the store afresh, so it then includes them.
 pub fn caught_up(data: &DataDir, min: u64) -> Result<()> {
     let mut store = data.open_store()?;
-    let size = stepwise_store::wait_for_size(&mut store, min, CATCH_UP_WAIT)?;
+    let wait = stepwise_engine::CATCH_UP_WAIT;
+    let size = stepwise_store::wait_for_size(&mut store, min, wait)?;
     if size < min {
-        return Err(stepwise_engine::Error::log_behind(size, min, CATCH_UP_WAIT).into());
+        return Err(stepwise_engine::Error::log_behind(size, min, wait).into());
     }
     Ok(())
 }
