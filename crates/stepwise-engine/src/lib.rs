@@ -192,21 +192,41 @@ impl Engine {
                 )
             })
         };
-        let mut ledger = open_ledger()?;
+        let policy_sha256 = stepwise_store::ledger::policy_sha256(&policy_text);
+        let empty = || LadderState::new(fold_policy.model.clone(), fold_policy.ladder.clone());
+        let live_policy = || (policy_sha256.clone(), policy.clone());
+        // The live state folds the log on a thread of its own while the ledger replays it into
+        // its registry: start-up costs the longer of the two rather than their sum. Not when a
+        // crash cut an erasure short: that is finished before anything is folded.
+        let erasing = !stepwise_store::forget::pending(&*pool.open()?, now())?.is_empty();
+        let (mut ledger, early) = std::thread::scope(|scope| -> Result<_, OpenError> {
+            let folding = (!erasing).then(|| {
+                scope.spawn(|| -> Result<Option<Live>, StoreError> {
+                    let store = pool.open()?;
+                    let Some(checkpoint) = store.latest_checkpoint()? else {
+                        return Ok(None);
+                    };
+                    let live = Live::new(empty(), checkpoint, Arc::clone(&names), live_policy());
+                    live.catch_up(&*store)?;
+                    Ok(Some(live))
+                })
+            });
+            let ledger = open_ledger();
+            let early = match folding.map(|thread| thread.join()) {
+                None => None,
+                Some(Ok(folded)) => folded?,
+                Some(Err(panic)) => std::panic::resume_unwind(panic),
+            };
+            Ok((ledger?, early))
+        })?;
         forget::finish_at_open(&mut ledger, &names, &mut *pool.open()?)?;
         // The policy in force is in the log before anything is decided under it.
         ledger.record_policy(&policy_text)?;
-        let policy_sha256 = stepwise_store::ledger::policy_sha256(&policy_text);
-        let empty = LadderState::new(fold_policy.model.clone(), fold_policy.ladder.clone());
-        let live = Arc::new(Live::start(
-            empty,
-            ledger.checkpoint().clone(),
-            ledger.store(),
-            Arc::clone(&names),
-            (policy_sha256.clone(), policy.clone()),
-            now(),
-            options.tabler,
-        )?);
+        let live = early.unwrap_or_else(|| {
+            let checkpoint = ledger.checkpoint().clone();
+            Live::new(empty(), checkpoint, Arc::clone(&names), live_policy())
+        });
+        let live = Arc::new(live.started(ledger.store(), now(), options.tabler)?);
         let metrics = Arc::new(Metrics::default());
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();

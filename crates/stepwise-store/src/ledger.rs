@@ -45,6 +45,9 @@ pub enum LedgerError {
     OutOfRange(String),
 }
 
+/// Entries replayed into the registry between merges (see [`Ledger::catch_up`]).
+const REPLAY_CHUNK: u64 = 1 << 16;
+
 /// The result of appending a batch.
 #[derive(Debug)]
 pub struct Appended {
@@ -193,8 +196,20 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         self.names.as_ref()
     }
 
-    /// Replays entries `from..to` into the registry and the latest `recorded_at`.
+    /// Replays entries `from..to` into the registry and the latest `recorded_at`, merging what
+    /// each chunk of [`REPLAY_CHUNK`] entries staged before the next: the registry keeps a
+    /// settled promise compact only once it is merged.
     fn catch_up(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
+        let mut start = from;
+        while start < to {
+            let end = to.min(start.saturating_add(REPLAY_CHUNK));
+            self.replay(start, end)?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    fn replay(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
         let mut staged = Staged::default();
         let registry = &self.registry;
         let recorded_at = &mut self.recorded_at;

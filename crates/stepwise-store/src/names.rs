@@ -36,8 +36,9 @@ struct Maps {
     /// A client's promise id → the salt of its commitment (the log's id is the commitment's
     /// name, format 3).
     promise: HashMap<Id, seal::Secret>,
-    /// The log's promise id → the client's.
-    promise_id: HashMap<Id, Id>,
+    /// The log's promise id (by [`name_key`]: 16 bytes rather than a string of 33) → the
+    /// client's.
+    promise_id: HashMap<u128, Id>,
     /// Pseudonyms looked up in the store and not found there: forgotten (a pseudonym is never
     /// given again, so the answer stays true).
     forgotten: HashSet<Id>,
@@ -179,7 +180,7 @@ impl Names {
         let maps = self.read();
         maps.id
             .get(name)
-            .or_else(|| maps.promise_id.get(name))
+            .or_else(|| name_key(name).and_then(|key| maps.promise_id.get(&key)))
             .cloned()
     }
 
@@ -362,7 +363,9 @@ impl Names {
             let mut maps = self.write();
             for (id, name, salt) in promised {
                 maps.promise.insert(id.clone(), salt);
-                maps.promise_id.insert(name, id);
+                if let Some(key) = name_key(name.as_str()) {
+                    maps.promise_id.insert(key, id);
+                }
             }
         }
         Ok(sealed)
@@ -438,7 +441,7 @@ impl Names {
             }
         }
         if let Some(id) = promise_named(&event.body)
-            && !self.read().promise_id.contains_key(id)
+            && !name_key(id.as_str()).is_some_and(|key| self.read().promise_id.contains_key(&key))
         {
             for stored in store.openings(index, index + 1)? {
                 if stored.opening.field == Hidden::PromiseId {
@@ -512,7 +515,8 @@ impl Names {
             let candidate = text.get(at..end).filter(|t| seal::is_pseudonym(t));
             match candidate {
                 Some(name) if boundary_before && boundary_after => {
-                    let id = maps.id.get(name).or_else(|| maps.promise_id.get(name));
+                    let id = (maps.id.get(name))
+                        .or_else(|| name_key(name).and_then(|key| maps.promise_id.get(&key)));
                     if let Some(id) = id {
                         out.push_str(&text[copied..at]);
                         if json {
@@ -569,9 +573,19 @@ fn add_promise(maps: &mut Maps, opening: &seal::Opening) -> Result<(), StoreErro
     let id = Id::parse("id", text)
         .map_err(|e| StoreError::Corrupt(format!("a promise id's opening: {e}")))?;
     let log_id = seal::promise_name(opening);
-    maps.promise_id.insert(log_id, id.clone());
+    if let Some(key) = name_key(log_id.as_str()) {
+        maps.promise_id.insert(key, id.clone());
+    }
     maps.promise.insert(id, opening.salt);
     Ok(())
+}
+
+/// A pseudonym or sealed promise id as the 128-bit number its 32 hex digits spell (`None` for
+/// any other name): how the maps keep the log's names of promises, which outnumber principals.
+fn name_key(name: &str) -> Option<u128> {
+    seal::is_pseudonym(name)
+        .then(|| u128::from_str_radix(&name[1..], 16).ok())
+        .flatten()
 }
 
 fn randomness(e: getrandom::Error) -> StoreError {
@@ -609,6 +623,31 @@ mod tests {
         assert!(matches!(names.open_json(unknown), Cow::Borrowed(_)));
         assert!(names.is_forgotten(unknown));
         assert!(!names.is_forgotten(p));
+    }
+
+    #[test]
+    fn a_sealed_promise_id_opens_to_the_clients_by_its_key() {
+        let names = Names::default();
+        let json = r#"{"kind":"promise","at":"2026-01-01T00:00:00Z","id":"order-7","promisor":"a","promisee":"b","scope":"work","stake":5,"due":"2026-01-02T00:00:00Z"}"#;
+        let sealed = names
+            .seal(&[Event::from_json(json).expect("event")])
+            .expect("sealed");
+        let Body::Promise { id: name, .. } = &sealed.events[0].body else {
+            panic!("a promise")
+        };
+        assert!(seal::is_pseudonym(name.as_str()), "{name}");
+        assert_eq!(
+            names
+                .id_of(name.as_str())
+                .map(|id| id.to_string())
+                .as_deref(),
+            Some("order-7")
+        );
+        let text = format!("promise {name} was kept");
+        assert_eq!(names.open_text(&text), "promise order-7 was kept");
+        assert_eq!(name_key("~0000000000000000000000000000002a"), Some(42));
+        assert_eq!(name_key("~0000000000000000000000000000002A"), None);
+        assert_eq!(name_key("order-7"), None);
     }
 }
 

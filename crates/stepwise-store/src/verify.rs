@@ -125,7 +125,7 @@ pub fn verify<S: LogStore + PrivateStore + ?Sized>(
     // Entries: recompute hashes from bytes, re-validate every event in order.
     let mut frontier = Frontier::new();
     let mut completed = Vec::with_capacity(64);
-    let registry = Registry::new(config.operators.clone());
+    let mut registry = Registry::new(config.operators.clone());
     let mut staged = Staged::default();
     let mut expected = 0u64;
     // The latest `recorded_at` so far, and the entry that carried it.
@@ -265,6 +265,9 @@ pub fn verify<S: LogStore + PrivateStore + ?Sized>(
         }
         report.entries += 1;
         if report.entries % 65_536 == 0 {
+            // What is staged is merged now and then, as a ledger replaying does: a settled
+            // promise is kept compact only once merged.
+            registry.merge(std::mem::take(&mut staged));
             progress(report.entries);
         }
         Ok(())

@@ -72,10 +72,8 @@ impl Journal {
         // An event dated before one logged ahead of it (within the log's window) is charted
         // from the later instant: a principal's marks never go back in time.
         let at = self.marks[i].last().map_or(at, |m| m.at.max(at));
-        self.marks[i].push(Mark {
-            at,
-            mark: state.trust().standing_mark(s),
-        });
+        let mark = state.trust().standing_mark(s);
+        stepwise::push_tight(&mut self.marks[i], Mark { at, mark });
         let timeline = state.timeline_of(s);
         let new = &timeline[timeline.len().saturating_sub(new_steps)..];
         for step in new {

@@ -72,7 +72,7 @@ impl Live {
     /// A live state that starts from `state`, folded from the log up to `checkpoint`; its
     /// network rank is computed now, so that no request has to. Its journal holds only what
     /// is folded from now on, and its principals table is empty until one is published: see
-    /// [`Live::start`] for a server's.
+    /// [`Live::started`] for a server's.
     pub fn new(
         mut state: LadderState,
         checkpoint: StoredCheckpoint,
@@ -101,20 +101,12 @@ impl Live {
         }
     }
 
-    /// An engine's live state: `empty` (a state with nothing folded, of the policy's model and
-    /// ladder) with the whole of `store` folded in through the journal, so that it holds every
-    /// event; its network rank and (with `table`) its principals table as of `now` computed
-    /// before any request.
-    pub fn start(
-        empty: LadderState,
-        checkpoint: StoredCheckpoint,
-        store: &dyn Store,
-        names: Arc<Names>,
-        policy: (String, Policy),
-        now: Time,
-        table: bool,
-    ) -> Result<Self, StoreError> {
-        let live = Self::new(empty, checkpoint, names, policy);
+    /// An engine's live state: this one (started from a state with nothing folded, of the
+    /// policy's model and ladder, and folded through the journal since) with the rest of
+    /// `store` folded in, so that it holds every event; its network rank and (with `table`)
+    /// its principals table as of `now` computed before any request.
+    pub fn started(self, store: &dyn Store, now: Time, table: bool) -> Result<Self, StoreError> {
+        let live = self;
         live.catch_up(store)?;
         live.publish_rank(live.read(|s| s.trust().rank_job().snapshot()));
         if table {

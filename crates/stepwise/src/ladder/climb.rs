@@ -344,7 +344,7 @@ impl LadderState {
                             if let Some(q) = judge
                                 && !position.counterparties.contains(&q)
                             {
-                                position.counterparties.push(q);
+                                crate::push_tight(&mut position.counterparties, q);
                             }
                         } else {
                             position.kept_not_counted += 1;
@@ -580,7 +580,7 @@ fn demote(
         .breaches
         .retain(|(t, _)| at.as_micros().saturating_sub(t.as_micros()) < longest_clean);
     if severity > 0.0 {
-        position.breaches.push((at, severity));
+        crate::push_tight(&mut position.breaches, (at, severity));
     }
     // The kept promises and the tenure that earned the level now above still count, but for
     // the severity's share of them: a full-limit betrayal re-earns them all.

@@ -8,7 +8,7 @@
 
 use crate::evidence::{Body, Event, FieldError, Id, Kind, Time};
 use ed25519_dalek::{Signature, VerifyingKey};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What the log says about one promise.
 #[derive(Debug, Clone)]
@@ -17,7 +17,6 @@ struct PromiseFacts {
     promisee: Id,
     at: Time,
     index: u64,
-    settled: Option<u64>,
 }
 
 type VouchKey = (Id, Id, Option<Id>);
@@ -33,14 +32,82 @@ fn seal_signature(seal: &crate::evidence::Seal) -> Result<(Vec<u8>, [u8; 64]), F
     Ok((bytes.to_vec(), sig))
 }
 
+/// What the registry keeps of an id (or a vouch's three) once nothing but its presence is
+/// asked of it: the first 128 bits of SHA-256 over a domain string and the id, 16 bytes rather
+/// than an `Id` and its allocation. Two keys share a digest with chance 2⁻¹²⁸ a pair.
+type Digest = [u8; 16];
+
+fn digest_of(domain: &[u8], parts: &[Option<&Id>]) -> Digest {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new().chain_update(domain);
+    for part in parts {
+        // Each part with its length (`u32::MAX` for none): no two lists hash the same bytes.
+        let bytes = part.map_or(&[][..], |id| id.as_str().as_bytes());
+        let len = part.map_or(u32::MAX, |_| {
+            u32::try_from(bytes.len()).unwrap_or(u32::MAX - 1)
+        });
+        hash.update(len.to_le_bytes());
+        hash.update(bytes);
+    }
+    let mut out = [0; 16];
+    out.copy_from_slice(&hash.finalize()[..16]);
+    out
+}
+
+/// A promise id's digest: only refusals are decided by it (an id used already, a promise settled
+/// or approved already), never an acceptance.
+fn digest(id: &Id) -> Digest {
+    digest_of(b"stepwise promise id\0", &[Some(id)])
+}
+
+/// An active vouch's digest.
+fn vouch_digest((voucher, subject, scope): &VouchKey) -> Digest {
+    digest_of(
+        b"stepwise vouch\0",
+        &[Some(voucher), Some(subject), scope.as_ref()],
+    )
+}
+
+/// What is kept of a promise with an outcome: its log index and its outcome's.
+#[derive(Debug, Clone, Copy)]
+struct Settled {
+    index: u64,
+    settled: u64,
+}
+
+/// A promise as an event names it: open (its facts, and the outcome this batch staged for it,
+/// if any), or settled by an earlier batch.
+enum Known<'a> {
+    Open(&'a PromiseFacts, Option<u64>),
+    Settled(Settled),
+}
+
+impl Known<'_> {
+    fn index(&self) -> u64 {
+        match self {
+            Known::Open(facts, _) => facts.index,
+            Known::Settled(settled) => settled.index,
+        }
+    }
+}
+
 /// Keys, promises, approvals and vouches known from the log.
+///
+/// A promise's facts are kept while it is open; once it has an outcome only its digest and
+/// two log indexes are (32 rather than some 300 bytes), since all that is asked of it then is
+/// whether its id was used. The ids approvals were given for and the active vouches are kept
+/// by digest too.
 #[derive(Debug, Default, Clone)]
 pub struct Registry {
     keys: HashMap<Id, VerifyingKey>,
+    /// Promises with no outcome yet.
     promises: HashMap<Id, PromiseFacts>,
-    /// The promise ids approvals were given for, with the approval's log index.
-    approvals: HashMap<Id, u64>,
-    vouches: HashMap<VouchKey, bool>,
+    /// Promises with an outcome, by digest.
+    settled: HashMap<Digest, Settled>,
+    /// The promise ids approvals were given for (by digest), with the approval's log index.
+    approvals: HashMap<Digest, u64>,
+    /// The active vouches, by digest.
+    vouches: HashSet<Digest>,
     operators: Vec<Id>,
 }
 
@@ -81,22 +148,16 @@ impl Registry {
             .copied()
     }
 
-    fn promise<'a>(
-        &'a self,
-        staged: &'a Staged,
-        id: &Id,
-    ) -> Option<(&'a PromiseFacts, Option<u64>)> {
-        let facts = staged.promises.get(id).or_else(|| self.promises.get(id))?;
-        Some((facts, staged.settled.get(id).copied().or(facts.settled)))
+    fn promise<'a>(&'a self, staged: &'a Staged, id: &Id) -> Option<Known<'a>> {
+        match staged.promises.get(id).or_else(|| self.promises.get(id)) {
+            Some(facts) => Some(Known::Open(facts, staged.settled.get(id).copied())),
+            None => self.settled.get(&digest(id)).copied().map(Known::Settled),
+        }
     }
 
     fn vouch_active(&self, staged: &Staged, key: &VouchKey) -> bool {
-        staged
-            .vouches
-            .get(key)
-            .or_else(|| self.vouches.get(key))
-            .copied()
-            .unwrap_or(false)
+        (staged.vouches.get(key).copied())
+            .unwrap_or_else(|| self.vouches.contains(&vouch_digest(key)))
     }
 
     /// Checks `event`, to be stored at `index`, against the log and the batch so far; fills in
@@ -139,12 +200,22 @@ impl Registry {
         // Who recorded it: default to the party allowed to record this kind.
         let allowed = match &event.body {
             Body::Outcome { promise, .. } => {
-                let (facts, settled) = self.promise(staged, promise).ok_or_else(|| {
+                let known = self.promise(staged, promise).ok_or_else(|| {
                     FieldError::new(
                         "promise",
                         format!("no promise with id {promise:?} is in the log"),
                     )
                 })?;
+                let already = |at| {
+                    FieldError::new(
+                        "promise",
+                        format!("promise {promise:?} already has an outcome, at log index {at}"),
+                    )
+                };
+                let (facts, settled) = match known {
+                    Known::Open(facts, settled) => (facts, settled),
+                    Known::Settled(settled) => return Err(already(settled.settled)),
+                };
                 if event.author.as_ref() == Some(&facts.promisor) {
                     return Err(FieldError::new(
                         "author",
@@ -155,10 +226,7 @@ impl Registry {
                     ));
                 }
                 if let Some(at) = settled {
-                    return Err(FieldError::new(
-                        "promise",
-                        format!("promise {promise:?} already has an outcome, at log index {at}"),
-                    ));
+                    return Err(already(at));
                 }
                 if event.at < facts.at {
                     return Err(FieldError::new(
@@ -253,12 +321,12 @@ impl Registry {
                 promisee,
                 ..
             } => {
-                if let Some((facts, _)) = self.promise(staged, id) {
+                if let Some(known) = self.promise(staged, id) {
                     return Err(FieldError::new(
                         "id",
                         format!(
                             "promise id {id:?} is already used, at log index {}",
-                            facts.index
+                            known.index()
                         ),
                     ));
                 }
@@ -269,7 +337,6 @@ impl Registry {
                         promisee: promisee.clone(),
                         at: event.at,
                         index,
-                        settled: None,
                     },
                 );
             }
@@ -277,18 +344,18 @@ impl Registry {
                 staged.settled.insert(promise.clone(), index);
             }
             Body::Approval { promise, .. } => {
-                if let Some((facts, _)) = self.promise(staged, promise) {
+                if let Some(known) = self.promise(staged, promise) {
                     return Err(FieldError::new(
                         "promise",
                         format!(
                             "promise {promise:?} is already in the log, at log index {}: an \
                              approval must come before the promise it allows",
-                            facts.index
+                            known.index()
                         ),
                     ));
                 }
                 let approved = staged.approvals.get(promise);
-                if let Some(at) = approved.or_else(|| self.approvals.get(promise)) {
+                if let Some(at) = approved.or_else(|| self.approvals.get(&digest(promise))) {
                     return Err(FieldError::new(
                         "promise",
                         format!(
@@ -357,18 +424,182 @@ impl Registry {
     pub fn merge(&mut self, staged: Staged) {
         self.keys.extend(staged.keys);
         self.promises.extend(staged.promises);
-        self.approvals.extend(staged.approvals);
-        for (id, index) in staged.settled {
-            if let Some(facts) = self.promises.get_mut(&id) {
-                facts.settled = Some(index);
+        (self.approvals).extend(
+            staged
+                .approvals
+                .into_iter()
+                .map(|(id, at)| (digest(&id), at)),
+        );
+        for (id, settled) in staged.settled {
+            if let Some(facts) = self.promises.remove(&id) {
+                let index = facts.index;
+                self.settled.insert(digest(&id), Settled { index, settled });
             }
         }
         for (key, active) in staged.vouches {
             if active {
-                self.vouches.insert(key, true);
+                self.vouches.insert(vouch_digest(&key));
             } else {
-                self.vouches.remove(&key);
+                self.vouches.remove(&vouch_digest(&key));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str) -> Event {
+        Event::from_json(json).unwrap_or_else(|e| panic!("{json}: {e}"))
+    }
+
+    fn promise(id: &str) -> Event {
+        event(&format!(
+            r#"{{"kind":"promise","at":"2026-01-01T00:00:00Z","id":"{id}","promisor":"a","promisee":"b","scope":"work","stake":5,"due":"2026-01-02T00:00:00Z"}}"#
+        ))
+    }
+
+    fn outcome(id: &str) -> Event {
+        event(&format!(
+            r#"{{"kind":"outcome","at":"2026-01-01T01:00:00Z","promise":"{id}","result":"kept"}}"#
+        ))
+    }
+
+    fn approval(id: &str) -> Event {
+        event(&format!(
+            r#"{{"kind":"approval","at":"2026-01-01T00:00:00Z","approver":"c","subject":"a","promise":"{id}","capability":"act","stake":5,"decision":1}}"#
+        ))
+    }
+
+    /// Admits each event at the next index, each batch merged once it is done; the error
+    /// messages, in order, of the events refused.
+    fn admit(registry: &mut Registry, next: &mut u64, batches: Vec<Vec<Event>>) -> Vec<String> {
+        let mut refused = Vec::new();
+        for batch in batches {
+            let mut staged = Staged::default();
+            for mut event in batch {
+                match registry.admit(&mut staged, &mut event, *next, Signatures::Check) {
+                    Ok(()) => *next += 1,
+                    Err(e) => refused.push(e.to_string()),
+                }
+            }
+            registry.merge(staged);
+        }
+        refused
+    }
+
+    #[test]
+    fn a_settled_promise_keeps_only_its_digest_and_still_refuses_what_it_refused() {
+        let (mut registry, mut next) = (Registry::new(Vec::new()), 0);
+        let refused = admit(
+            &mut registry,
+            &mut next,
+            vec![vec![approval("p1"), promise("p1")], vec![outcome("p1")]],
+        );
+        assert!(refused.is_empty(), "{refused:?}");
+        assert!(registry.promises.is_empty(), "the facts of p1 are dropped");
+        assert_eq!(registry.settled.len(), 1);
+        // In a later batch, and again within one batch: each refusal names the entry behind it.
+        let refused = admit(
+            &mut registry,
+            &mut next,
+            vec![
+                vec![promise("p1")],
+                vec![outcome("p1")],
+                vec![approval("p1")],
+                vec![approval("p2"), approval("p2")],
+            ],
+        );
+        assert_eq!(refused.len(), 4, "{refused:?}");
+        assert!(
+            refused[0].contains("already used, at log index 1"),
+            "{}",
+            refused[0]
+        );
+        assert!(
+            refused[1].contains("already has an outcome, at log index 2"),
+            "{}",
+            refused[1]
+        );
+        assert!(
+            refused[2].contains("already in the log, at log index 1"),
+            "{}",
+            refused[2]
+        );
+        assert!(
+            refused[3].contains("already approved, at log index 3"),
+            "{}",
+            refused[3]
+        );
+        // And across batches for an approval kept by digest.
+        let refused = admit(&mut registry, &mut next, vec![vec![approval("p2")]]);
+        assert!(
+            refused[0].contains("already approved, at log index 3"),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn an_active_vouch_kept_by_digest_is_withdrawn_once_and_only_in_its_scope() {
+        let vouch = |scope: &str| {
+            event(&format!(
+                r#"{{"kind":"vouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b","weight":0.5{scope}}}"#
+            ))
+        };
+        let unvouch = |scope: &str| {
+            event(&format!(
+                r#"{{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"{scope}}}"#
+            ))
+        };
+        let (mut registry, mut next) = (Registry::new(Vec::new()), 0);
+        let scoped = r#","scope":"work""#;
+        assert!(admit(&mut registry, &mut next, vec![vec![vouch(scoped)]]).is_empty());
+        assert_eq!(registry.vouches.len(), 1);
+        let refused = admit(
+            &mut registry,
+            &mut next,
+            vec![
+                vec![unvouch("")],
+                vec![unvouch(scoped)],
+                vec![unvouch(scoped)],
+            ],
+        );
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(
+            refused.iter().all(|e| e.contains("no active vouch")),
+            "{refused:?}"
+        );
+        assert!(registry.vouches.is_empty());
+    }
+
+    #[test]
+    fn a_promise_settled_within_its_own_batch_is_kept_as_settled() {
+        let (mut registry, mut next) = (Registry::new(Vec::new()), 0);
+        let refused = admit(
+            &mut registry,
+            &mut next,
+            vec![vec![promise("p1"), outcome("p1"), outcome("p1")]],
+        );
+        assert_eq!(refused.len(), 1);
+        assert!(
+            refused[0].contains("already has an outcome, at log index 1"),
+            "{refused:?}"
+        );
+        assert!(registry.promises.is_empty());
+        let refused = admit(&mut registry, &mut next, vec![vec![outcome("p1")]]);
+        assert!(
+            refused[0].contains("already has an outcome, at log index 1"),
+            "{refused:?}"
+        );
+        // An open promise keeps its facts: its outcome by the promisor is refused as such.
+        let mut by_promisor = outcome("p2");
+        by_promisor.author = Some(Id::parse("author", "a").expect("id"));
+        let refused = admit(
+            &mut registry,
+            &mut next,
+            vec![vec![promise("p2"), by_promisor]],
+        );
+        assert!(refused[0].contains("never the promisor"), "{refused:?}");
     }
 }

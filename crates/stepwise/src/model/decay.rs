@@ -67,7 +67,7 @@ pub(super) fn scoped(list: &mut Vec<(u32, Decaying)>, scope: u32) -> &mut Decayi
     let i = match list.iter().position(|(s, _)| *s == scope) {
         Some(i) => i,
         None => {
-            list.push((scope, Decaying::default()));
+            crate::push_tight(list, (scope, Decaying::default()));
             list.len() - 1
         }
     };

@@ -153,6 +153,18 @@ impl TrustState {
         indexes.split_off(skip)
     }
 
+    /// The log indexes a pair cites, most recent first.
+    pub(super) fn cites(&self, pair: &Pair) -> impl Iterator<Item = u64> + '_ {
+        let mut at = pair.last_cite;
+        std::iter::from_fn(move || {
+            (at != super::state::NO_CITE).then(|| {
+                let i = at as usize;
+                at = self.cite_prev[i];
+                self.cites[i]
+            })
+        })
+    }
+
     /// The network rank answers use: the published one ([`TrustState::publish_rank`]),
     /// whatever its log size, or — when none was published — the rank of this very state,
     /// computed on first use after the log changed.

@@ -99,7 +99,7 @@ pub(super) struct PairMore {
 }
 
 /// No citation yet (a pair's `last_cite`, a citation's `prev`).
-const NO_CITE: u32 = u32::MAX;
+pub(super) const NO_CITE: u32 = u32::MAX;
 
 /// Where a pair's new evidence comes from.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -464,16 +464,19 @@ impl TrustState {
                 let scope = self.scopes.intern(scope);
                 let weight = self.params.stake_weight(*stake) * self.credibility(promisee, at);
                 let approval = self.take_approval(id, promisor);
-                self.people[promisor as usize].open.push(OpenPromise {
-                    id: id.clone(),
-                    promisee,
-                    scope,
-                    penalty: self.params.betrayal_weight * weight,
-                    stake: *stake,
-                    made: at,
-                    due: due.as_micros(),
-                    index,
-                });
+                crate::push_tight(
+                    &mut self.people[promisor as usize].open,
+                    OpenPromise {
+                        id: id.clone(),
+                        promisee,
+                        scope,
+                        penalty: self.params.betrayal_weight * weight,
+                        stake: *stake,
+                        made: at,
+                        due: due.as_micros(),
+                        index,
+                    },
+                );
                 self.promises.insert(
                     id.clone(),
                     PromiseFacts {
@@ -604,12 +607,15 @@ impl TrustState {
                 let scope = scope.as_ref().map(|s| self.scopes.intern(s));
                 let vouches = &mut self.people[subject as usize].vouched_by;
                 vouches.retain(|v| !(v.voucher == voucher && v.scope == scope));
-                vouches.push(Vouch {
-                    voucher,
-                    scope,
-                    weight: *weight,
-                    index,
-                });
+                crate::push_tight(
+                    vouches,
+                    Vouch {
+                        voucher,
+                        scope,
+                        weight: *weight,
+                        index,
+                    },
+                );
                 if *weight > 0.0
                     && let Some(reach) = &mut self.reach
                 {
@@ -708,20 +714,8 @@ impl TrustState {
             let pair = &pairs[i as usize];
             hasher.hash_one((pair.truster, pair.subject))
         });
-        self.people[subject as usize].from.push(id);
+        crate::push_tight(&mut self.people[subject as usize].from, id);
         id
-    }
-
-    /// The log indexes a pair cites, most recent first.
-    pub(super) fn cites(&self, pair: &Pair) -> impl Iterator<Item = u64> + '_ {
-        let mut at = pair.last_cite;
-        std::iter::from_fn(move || {
-            (at != NO_CITE).then(|| {
-                let i = at as usize;
-                at = self.cite_prev[i];
-                self.cites[i]
-            })
-        })
     }
 
     /// Adds weighted evidence of pair `id` (from its truster) about its subject, citing the
