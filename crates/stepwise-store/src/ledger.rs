@@ -45,7 +45,8 @@ pub enum LedgerError {
     OutOfRange(String),
 }
 
-/// Entries replayed into the registry between merges (see [`Ledger::catch_up`]).
+/// Entries replayed into the registry between merges when a ledger opens (see
+/// [`Ledger::catch_up`]).
 const REPLAY_CHUNK: u64 = 1 << 16;
 
 /// The result of appending a batch.
@@ -181,7 +182,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             policy: None,
             names,
         };
-        ledger.catch_up(0, size)?;
+        ledger.catch_up(0, size, REPLAY_CHUNK)?;
         Ok(ledger)
     }
 
@@ -197,12 +198,13 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
     }
 
     /// Replays entries `from..to` into the registry and the latest `recorded_at`, merging what
-    /// each chunk of [`REPLAY_CHUNK`] entries staged before the next: the registry keeps a
-    /// settled promise compact only once it is merged.
-    fn catch_up(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
+    /// each `chunk` of entries staged before the next: the registry keeps a settled promise
+    /// compact only once it is merged. A failure leaves the chunks before it merged, so only a
+    /// ledger being opened (which is dropped on failure) replays in chunks.
+    fn catch_up(&mut self, from: u64, to: u64, chunk: u64) -> Result<(), LedgerError> {
         let mut start = from;
         while start < to {
-            let end = to.min(start.saturating_add(REPLAY_CHUNK));
+            let end = to.min(start.saturating_add(chunk));
             self.replay(start, end)?;
             start = end;
         }
@@ -250,7 +252,8 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         }
         if to > from {
             let frontier = Frontier::load(&StoredTree(&self.store), to)?;
-            self.catch_up(from, to)?;
+            // One chunk: on failure the registry is left as it was.
+            self.catch_up(from, to, u64::MAX)?;
             self.frontier = frontier;
         }
         self.checkpoint = checkpoint;
