@@ -280,6 +280,20 @@ fn reopening_replays_the_log_and_keeps_enforcing_its_rules() {
         event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#),
     )
     .expect("the vouch is known after replay");
+    drop(l);
+    // Replayed again: the settled promise (kept by digest) and the withdrawn vouch still refuse.
+    let mut l = Ledger::open(
+        SqliteStore::open(&path).expect("store"),
+        signer(),
+        LedgerConfig::default(),
+        clock(),
+    )
+    .expect("reopened");
+    assert_refused(&mut l, promise("p1", "x", "y"), "id");
+    assert_refused(&mut l, outcome("p1", None), "promise");
+    let unvouch =
+        event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#);
+    assert_refused(&mut l, unvouch, "subject");
 }
 
 #[test]
