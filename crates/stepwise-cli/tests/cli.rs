@@ -287,8 +287,9 @@ fn words(line: &str) -> Vec<&str> {
         .collect()
 }
 
-/// `stepwise record` command lines refused, in a log holding `PROMISE` and its kept outcome:
-/// the case, the command line and what the refusal names.
+/// `stepwise record` command lines refused, in a log holding `PROMISE` and its kept outcome, and
+/// the same promisor's open promise `p-open`: the case, the command line and what the refusal
+/// names.
 const REFUSED_RECORDS: &[(&str, &str, &str)] = &[
     (
         "a_negative_stake",
@@ -320,7 +321,7 @@ const REFUSED_RECORDS: &[(&str, &str, &str)] = &[
     ),
     (
         "an_outcome_by_the_promisor",
-        "record outcome --promise p-1 --result kept --author agent:bot",
+        "record outcome --promise p-open --result kept --author agent:bot",
         "`author`",
     ),
     (
@@ -348,6 +349,9 @@ const REFUSED_RECORDS: &[(&str, &str, &str)] = &[
 #[test]
 fn record_refuses_bad_input_with_exit_2_naming_the_field_without_touching_the_log() {
     let s = sandbox_with_a_kept_promise();
+    let mut open = PROMISE.to_vec();
+    open[3] = "p-open";
+    s.expect(&open, 0);
     let before = s.checkpoint();
     for (case, line, field) in REFUSED_RECORDS {
         let args = words(line);
