@@ -251,49 +251,31 @@ fn a_batch_records_the_good_events_and_names_the_bad_ones() {
 fn reopening_replays_the_log_and_keeps_enforcing_its_rules() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ledger.sqlite");
-    let signer = || LogSigner::from_seed("test.example/log", [9; 32]).expect("signer");
+    let open = || {
+        let signer = LogSigner::from_seed("test.example/log", [9; 32]).expect("signer");
+        let store = SqliteStore::open(&path).expect("store");
+        Ledger::open(store, signer, LedgerConfig::default(), clock()).expect("ledger")
+    };
+    let unvouch =
+        || event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#);
     let root = {
-        let mut l = Ledger::open(
-            SqliteStore::open(&path).expect("store"),
-            signer(),
-            LedgerConfig::default(),
-            clock(),
-        )
-        .expect("ledger");
+        let mut l = open();
         record(&mut l, promise("p1", "a", "b")).expect("recorded");
         record(&mut l, event(r#"{"kind":"vouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b","weight":1}"#))
             .expect("recorded");
         l.checkpoint().root
     };
-    let mut l = Ledger::open(
-        SqliteStore::open(&path).expect("store"),
-        signer(),
-        LedgerConfig::default(),
-        clock(),
-    )
-    .expect("reopened");
+    let mut l = open();
     assert_eq!((l.size(), l.checkpoint().root), (2, root));
     assert_refused(&mut l, promise("p1", "x", "y"), "id");
     record(&mut l, outcome("p1", None)).expect("the promise is known after replay");
-    record(
-        &mut l,
-        event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#),
-    )
-    .expect("the vouch is known after replay");
+    record(&mut l, unvouch()).expect("the vouch is known after replay");
     drop(l);
     // Replayed again: the settled promise (kept by digest) and the withdrawn vouch still refuse.
-    let mut l = Ledger::open(
-        SqliteStore::open(&path).expect("store"),
-        signer(),
-        LedgerConfig::default(),
-        clock(),
-    )
-    .expect("reopened");
+    let mut l = open();
     assert_refused(&mut l, promise("p1", "x", "y"), "id");
     assert_refused(&mut l, outcome("p1", None), "promise");
-    let unvouch =
-        event(r#"{"kind":"unvouch","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"b"}"#);
-    assert_refused(&mut l, unvouch, "subject");
+    assert_refused(&mut l, unvouch(), "subject");
 }
 
 #[test]

@@ -511,27 +511,16 @@ mod tests {
                 vec![approval("p2"), approval("p2")],
             ],
         );
-        assert_eq!(refused.len(), 4, "{refused:?}");
-        assert!(
-            refused[0].contains("already used, at log index 1"),
-            "{}",
-            refused[0]
-        );
-        assert!(
-            refused[1].contains("already has an outcome, at log index 2"),
-            "{}",
-            refused[1]
-        );
-        assert!(
-            refused[2].contains("already in the log, at log index 1"),
-            "{}",
-            refused[2]
-        );
-        assert!(
-            refused[3].contains("already approved, at log index 3"),
-            "{}",
-            refused[3]
-        );
+        let expected = [
+            "already used, at log index 1",
+            "already has an outcome, at log index 2",
+            "already in the log, at log index 1",
+            "already approved, at log index 3",
+        ];
+        assert_eq!(refused.len(), expected.len(), "{refused:?}");
+        for (refusal, says) in refused.iter().zip(expected) {
+            assert!(refusal.contains(says), "{refusal} should say {says:?}");
+        }
         // And across batches for an approval kept by digest.
         let refused = admit(&mut registry, &mut next, vec![vec![approval("p2")]]);
         assert!(
