@@ -285,7 +285,17 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         // process created one of its principals or forgot one meanwhile, it is sealed again.
         let (clear, mut sealed) = match &self.names {
             Some(names) => {
-                let sealed = names.seal(&events)?;
+                let mut sealed = names.seal(&events)?;
+                // A principal new to this process may have been created by another since it
+                // last looked: it is named by that one's secret, or a rule that depends on who
+                // recorded an event (an outcome's author) would judge a stranger. (One created
+                // later still is caught by the store, as taken, if any entry is recorded.)
+                if !sealed.principals.is_empty() {
+                    names.learn_principals(&self.store)?;
+                    if names.knows_any(&sealed.principals) {
+                        sealed = names.seal(&events)?;
+                    }
+                }
                 (events, sealed)
             }
             None => (Vec::new(), Sealed::as_is(events)),
@@ -346,10 +356,20 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                 Err(e) => return Err(e),
             };
             self.store.hold_append_lock()?;
-            if let Err(e) = self.refresh() {
-                self.store.release_append_lock()?;
-                return Err(e);
-            }
+            let seen = self.frontier.size();
+            let caught_up = self.refresh().and_then(|()| match &self.names {
+                // A promise id another process named meanwhile names the same promise here: the
+                // batch is sealed again under that name, so a reuse is refused as a reuse.
+                Some(names) => Ok(names.learn_promises(&self.store, seen, self.frontier.size())?),
+                None => Ok(false),
+            });
+            let reseal = match caught_up {
+                Ok(learned) => reseal || learned,
+                Err(e) => {
+                    self.store.release_append_lock()?;
+                    return Err(e);
+                }
+            };
             if reseal && let Some(names) = &self.names {
                 sealed = names.seal(&clear)?;
                 // Events that came sealed cannot be sealed again: one that names a principal

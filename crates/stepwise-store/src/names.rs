@@ -155,6 +155,14 @@ impl Names {
         Ok(())
     }
 
+    /// Whether any of `records` (principals a batch would create) is known already.
+    pub fn knows_any(&self, records: &[PrincipalRecord]) -> bool {
+        let maps = self.read();
+        records.iter().any(|record| {
+            Id::parse("id", &record.id).is_ok_and(|id| maps.pseudonym.contains_key(&id))
+        })
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, Maps> {
         self.maps.read().unwrap_or_else(PoisonError::into_inner)
     }
@@ -450,6 +458,34 @@ impl Names {
             }
         }
         Ok(())
+    }
+
+    /// Learns the promise ids opened by entries `from..to` of `store`, which another process
+    /// appended: what a client's id names is what the log first named it, whichever process
+    /// sealed it (a batch this process sealed meanwhile is sealed again). Returns whether
+    /// there were any.
+    pub fn learn_promises(
+        &self,
+        store: &(impl PrivateStore + ?Sized),
+        from: u64,
+        to: u64,
+    ) -> Result<bool, StoreError> {
+        if from >= to {
+            return Ok(false);
+        }
+        let openings = store.openings(from, to)?;
+        let mut promises = openings
+            .iter()
+            .filter(|stored| stored.opening.field == Hidden::PromiseId)
+            .peekable();
+        if promises.peek().is_none() {
+            return Ok(false);
+        }
+        let mut maps = self.write();
+        for stored in promises {
+            add_promise(&mut maps, &stored.opening)?;
+        }
+        Ok(true)
     }
 
     /// Forgets `pseudonym`'s id and the promise ids its erasure left unopenable (after its

@@ -371,6 +371,7 @@ on_both_stores!(
     every_process_stops_knowing_a_forgotten_id,
     a_process_behind_the_erasure_keeps_no_new_text_under_the_old_pseudonym,
     two_processes_naming_a_newcomer_at_once_give_it_one_pseudonym,
+    two_processes_promising_one_id_at_once_record_it_once,
     a_schema_4_store_keeps_its_secrets_and_pending_erasures,
 );
 
@@ -587,6 +588,44 @@ fn two_processes_naming_a_newcomer_at_once_give_it_one_pseudonym<D: Tables>(db: 
     assert_eq!(second_names.name(&id(newcomer)), name, "one pseudonym");
     assert_eq!(db.count("principals WHERE id = ?", newcomer)?, 1);
     assert_eq!(db.count(OPENINGS_NAMING, name.as_str())?, 2);
+    Ok(())
+}
+
+/// Two processes that seal one client promise id at once, each not knowing of the other's
+/// promise: the log names it once, and the second is refused as a reuse (naming the first's
+/// entry), as within one process. An outcome the second records afterwards settles the first's
+/// promise, its author (a principal only the first had named) known by the first's pseudonym.
+fn two_processes_promising_one_id_at_once_record_it_once<D: Db>(db: &D) -> TestResult {
+    let (mut first, first_names) = sealing_ledger(db.connect()?, story_clock())?;
+    let (mut second, second_names) = sealing_ledger(db.connect()?, story_clock())?;
+    let promise =
+        |n, promisor, promisee| story_event(n, &promised("order-1", promisor, promisee), "");
+    let made = first.append(vec![promise(1, OKAPI, QUOKKA)])?;
+    let index = made.results[0].clone()?;
+    let again = second.append(vec![promise(2, QUOKKA, OKAPI)])?;
+    let refusal = again.results[0]
+        .clone()
+        .expect_err("a reuse of the id is refused");
+    assert_eq!(refusal.field, "id", "{refusal}");
+    assert!(
+        refusal.to_string().contains(&format!("log index {index}")),
+        "{refusal}"
+    );
+    let promise_name = |events: &[Event]| match &events[0].body {
+        Body::Promise { id, .. } | Body::Outcome { promise: id, .. } => id.clone(),
+        other => panic!("not a promise or an outcome: {other:?}"),
+    };
+    let name = promise_name(&made.events);
+    assert_eq!(second_names.id_of(name.as_str()), Some(id("order-1")));
+    let outcome = story_event(3, &settled("order-1", "kept", QUOKKA), "");
+    let kept = second.append(vec![outcome])?;
+    assert!(kept.results[0].is_ok(), "{:?}", kept.results);
+    assert_eq!(
+        promise_name(&kept.events),
+        name,
+        "the outcome settles the first's promise"
+    );
+    assert_eq!(first_names.id_of(name.as_str()), Some(id("order-1")));
     Ok(())
 }
 
