@@ -12,8 +12,9 @@ Usage: python3 tests/scale/bench.py path/to/stepwise N [--work DIR] [--seed S] [
   peak RSS after start-up, per event and per pair (`stepwise_pairs`);
 * the rank and principals-table refresh times (`/metrics`, after 2,000 appended ratings);
 * an inclusion proof over HTTP (200 random entries; a `/healthz` round trip in the same run);
-* with `--load`, the load example's mixed phase on the same data directory: decide and trust
-  p50/p99 with one connection each, alone and while one client appends.
+* with `--load`, the load example's mixed phase on the same data directory, alone and while
+  one client appends: decide p50/p99 on one connection; then decide and trust p50/p99 with one
+  connection each.
 
 Prints one JSON object. The data directory is removed unless `--keep`.
 """
@@ -184,17 +185,24 @@ def serve(reader, recorder, log_size):
 
 
 def load():
-    cmd = [LOAD, "--bin", BIN, "--data", DATA, "--phases", "mixed", "--connections", "2", "--writers", "1",
+    """The mixed phase twice: one connection deciding (the issue's decide targets: quiet, and
+    while one client appends), then one asking for trust beside one deciding."""
+    return {"decide_only": mixed(["--connections", "1", "--trust-connections", "0"], ("decide",)),
+            "decide_and_trust": mixed(["--connections", "2"], ("decide", "trust"))}
+
+
+def mixed(connections, kinds):
+    cmd = [LOAD, "--bin", BIN, "--data", DATA, "--phases", "mixed", *connections, "--writers", "1",
            "--rounds", "3", "--seconds", "5", "--json"]
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode != 0:
         return {"error": p.stderr[-2000:]}
-    mixed = json.loads(p.stdout)["mixed"]
-    brief = {k: {when: {"p50_us": round(mixed[k][when]["p50_us"]), "p99_us": round(mixed[k][when]["p99_us"])}
-                 for when in ("alone", "mixed")} for k in ("decide", "trust")}
-    brief["p99_ratio_decide"] = mixed["p99_ratio_decide"]
-    brief["p99_ratio_trust"] = mixed["p99_ratio_trust"]
-    brief["append_ratio"] = mixed["append_ratio"]
+    result = json.loads(p.stdout)["mixed"]
+    brief = {k: {when: {"p50_us": round(result[k][when]["p50_us"]), "p99_us": round(result[k][when]["p99_us"])}
+                 for when in ("alone", "mixed")} for k in kinds}
+    for k in kinds:
+        brief[f"p99_ratio_{k}"] = result[f"p99_ratio_{k}"]
+    brief["append_ratio"] = result["append_ratio"]
     return brief
 
 

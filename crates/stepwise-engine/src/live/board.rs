@@ -10,7 +10,7 @@
 //!
 //! All are views of the log; none is stored, and each is rebuilt by folding the log again.
 
-use super::Live;
+use super::{Live, Rest};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -375,9 +375,9 @@ impl Cursor {
     }
 }
 
-/// Recomputes the table after the log grows: at most every `interval`, and never more often
-/// than four times the last computation took (so that at any scale it takes at most a fifth
-/// of a core). Stops when `stop` is set.
+/// Recomputes the table after the log grows: at most every `interval`, and never before its
+/// [`Rest`] is over (so that at any scale it takes at most a fifth of a core). Stops when
+/// `stop` is set.
 pub fn spawn_tabler(
     live: Arc<Live>,
     interval: Duration,
@@ -387,20 +387,18 @@ pub fn spawn_tabler(
     std::thread::Builder::new()
         .name("stepwise-tabler".into())
         .spawn(move || {
-            let mut wait = interval;
-            let mut last = Instant::now();
+            let mut rest = Rest::new(interval);
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(10).min(interval));
                 let behind = live.read(|s| s.trust().log_size()) != live.table().log_size;
-                if !behind || last.elapsed() < wait {
+                if !behind || !rest.over() {
                     continue;
                 }
                 let started = Instant::now();
                 let table = Table::compute(&live, crate::now());
                 live.publish_table(table);
                 metrics.table_refresh(started.elapsed());
-                last = Instant::now();
-                wait = interval.max(started.elapsed() * 4);
+                rest.took(started);
             }
         })
 }

@@ -482,9 +482,11 @@ pub fn spawn_follower(
 
 /// Keeps the live state's network rank fresh, as `refresh` says: once the log has grown, at
 /// most every `refresh.interval_micros`, or at once when `refresh.events` entries have been
-/// folded since the last rank. The rank is computed from a copy of the pairs' local trust taken
-/// under a read lock, warm-started from the rank published before, and published under a write
-/// lock that holds only a pointer swap. Stops when `stop` is set.
+/// folded since the last rank — but never sooner than its [`Rest`] allows, so that a rank that
+/// takes seconds (10^7 events and more) leaves the cores to the questions. The rank is computed
+/// from a copy of the pairs' local trust taken under a read lock, warm-started from the rank
+/// published before, and published under a write lock that holds only a pointer swap. Stops
+/// when `stop` is set.
 pub fn spawn_ranker(
     live: Arc<Live>,
     refresh: RankRefresh,
@@ -497,12 +499,16 @@ pub fn spawn_ranker(
         .name("stepwise-ranker".into())
         .spawn(move || {
             let mut last = Instant::now();
+            let mut rest = Rest::new(Duration::ZERO);
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(tick);
                 let (log_size, rank_log_size) =
                     live.read(|s| (s.trust().log_size(), s.trust().rank_log_size()));
                 let behind = log_size.saturating_sub(rank_log_size);
-                if behind == 0 || (behind < refresh.events && last.elapsed() < interval) {
+                if behind == 0
+                    || (behind < refresh.events && last.elapsed() < interval)
+                    || !rest.over()
+                {
                     continue;
                 }
                 last = Instant::now();
@@ -510,8 +516,45 @@ pub fn spawn_ranker(
                 let snapshot = job.snapshot();
                 metrics.rank_refresh(last.elapsed());
                 live.publish_rank(snapshot);
+                rest.took(last);
             }
         })
+}
+
+/// The rest a view refreshed in the background takes between two computations: at least its
+/// floor, and at least [`Rest::FACTOR`] times what the last computation took, so that at any
+/// scale it keeps at most a fifth of one core.
+pub(crate) struct Rest {
+    floor: Duration,
+    ended: Instant,
+    at_least: Duration,
+}
+
+impl Rest {
+    /// The last computation's time, times this, is the least rest after it.
+    pub(crate) const FACTOR: u32 = 4;
+
+    /// A rest of at least `floor`, the first counted from now.
+    pub(crate) fn new(floor: Duration) -> Self {
+        Self {
+            floor,
+            ended: Instant::now(),
+            at_least: floor,
+        }
+    }
+
+    /// Whether the rest is over: the next computation may start.
+    pub(crate) fn over(&self) -> bool {
+        self.ended.elapsed() >= self.at_least
+    }
+
+    /// A computation that began at `started` has just ended.
+    pub(crate) fn took(&mut self, started: Instant) {
+        self.ended = Instant::now();
+        self.at_least = self
+            .floor
+            .max(self.ended.duration_since(started) * Self::FACTOR);
+    }
 }
 
 #[cfg(test)]
@@ -521,6 +564,29 @@ mod tests {
     use std::sync::Arc;
     use stepwise::evidence::Id;
     use stepwise_store::data_dir::DataDir;
+
+    /// A refresher rests at least its floor, and at least four times what its last computation
+    /// took: one that took 100 ms may not run again for 400 ms, whatever its floor.
+    #[test]
+    fn a_refresher_rests_four_times_its_last_computation() {
+        use super::Rest;
+        use std::time::{Duration, Instant};
+        assert!(Rest::new(Duration::ZERO).over(), "no floor: at once");
+        assert!(
+            !Rest::new(Duration::from_secs(3600)).over(),
+            "an hour's floor"
+        );
+        let mut rest = Rest::new(Duration::ZERO);
+        let started = Instant::now()
+            .checked_sub(Duration::from_millis(100))
+            .expect("an instant 100 ms ago");
+        rest.took(started);
+        assert!(!rest.over(), "a 100 ms computation rests 400 ms");
+        let mut rest = Rest::new(Duration::ZERO);
+        rest.took(Instant::now());
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(rest.over(), "a computation of no time rests no time");
+    }
 
     /// Another process puts a policy in force: one that differs only in what changes no answer
     /// (a gate tool and its pin) leaves the live state answering; one that changes the model

@@ -75,6 +75,8 @@ usage: cargo run --release -p stepwise-server --example load -- [options]
   --connections N         connections for decide and healthz; in the mixed phase, half ask for
                           trust and half decide (default 8)
   --writers N             connections appending single ratings in the mixed phase (default 2)
+  --trust-connections N   in the mixed phase, connections asking for trust (default: half of
+                          --connections); the rest decide; 0: every connection decides
   --witnesses N           start N `stepwise witness serve` processes and have the server submit
                           every checkpoint to them, quorum all (default 0: no witnesses)
   --rank-refresh S        the policy's [network] refresh_interval, in seconds (default: as
@@ -112,6 +114,7 @@ struct Options {
     batch_phase: bool,
     connections: usize,
     writers: usize,
+    trust_connections: Option<usize>,
     rank_refresh: Option<f64>,
     witnesses: usize,
     client_threads: usize,
@@ -169,6 +172,7 @@ impl Options {
             batch_phase: false,
             connections: 8,
             writers: 2,
+            trust_connections: None,
             rank_refresh: None,
             witnesses: 0,
             client_threads: 1,
@@ -232,6 +236,7 @@ impl Options {
                 }
                 "--connections" => o.connections = number(&flag, &value)?,
                 "--writers" => o.writers = number(&flag, &value)?,
+                "--trust-connections" => o.trust_connections = Some(number(&flag, &value)?),
                 "--rank-refresh" => o.rank_refresh = Some(number(&flag, &value)?),
                 "--witnesses" => o.witnesses = number::<usize>(&flag, &value)?,
                 "--client-threads" => o.client_threads = number(&flag, &value)?,
@@ -280,6 +285,9 @@ impl Options {
         ];
         if let Some((flag, _)) = positive.iter().find(|(_, n)| *n == 0) {
             return Err(format!("{flag} must be at least 1"));
+        }
+        if o.trust_connections.is_some_and(|n| n >= o.connections) {
+            return Err("--trust-connections must be fewer than --connections".into());
         }
         if o.requests == 0 || o.batches == 0 || o.appends == 0 {
             return Err("--requests, --batches and --appends must be at least 1".into());

@@ -67,16 +67,18 @@ pub(crate) async fn mixed(
     let trust = Load::new("trust", trusts, Check::Status);
     let decide = Load::new("decide", decides, Check::Decision);
     let append = Load::new("append", appends, Check::NoneRefused);
-    let readers = (o.connections / 2).max(1);
-    let bound = o.round();
-    let reads = || async {
-        tokio::try_join!(
-            drive(addr, &trust, readers, bound),
-            drive(addr, &decide, readers, bound)
-        )
+    let (trusters, deciders) = match o.trust_connections {
+        Some(n) => (n, o.connections - n),
+        None => ((o.connections / 2).max(1), (o.connections / 2).max(1)),
     };
+    let bound = o.round();
+    // Trust figures asked on `trusters` connections, decisions on the others.
+    let ask_trust = |bound| drive_some(addr, &trust, trusters, bound);
+    let reads =
+        || async { tokio::try_join!(ask_trust(bound), drive(addr, &decide, deciders, bound)) };
     if let Some(warm) = o.warm_up() {
-        drive(addr, &trust, readers, warm).await?.checked()?;
+        ask_trust(warm).await?.map(Round::checked).transpose()?;
+        drive(addr, &decide, deciders, warm).await?.checked()?;
         drive(addr, &append, o.writers, warm).await?.checked()?;
     }
     let (mut t_alone, mut d_alone, mut a_alone) = (Vec::new(), Vec::new(), Vec::new());
@@ -88,49 +90,50 @@ pub(crate) async fn mixed(
             match step {
                 0 => {
                     let (t, d) = reads().await?;
-                    t_alone.push(t.checked()?);
+                    t_alone.extend(t.map(Round::checked).transpose()?);
                     d_alone.push(d.checked()?);
                 }
                 1 => a_alone.push(drive(addr, &append, o.writers, bound).await?.checked()?),
                 _ => {
                     let (t, d, a) = tokio::try_join!(
-                        drive(addr, &trust, readers, bound),
-                        drive(addr, &decide, readers, bound),
+                        ask_trust(bound),
+                        drive(addr, &decide, deciders, bound),
                         drive(addr, &append, o.writers, bound)
                     )?;
-                    t_mixed.push(t.checked()?);
+                    t_mixed.extend(t.map(Round::checked).transpose()?);
                     d_mixed.push(d.checked()?);
                     a_mixed.push(a.checked()?);
                 }
             }
         }
         eprintln!(
-            "load: mixed round {}: trust p99 {:.0} µs alone, {:.0} µs with appends; appends {:.0}/s alone, {:.0}/s with reads",
+            "load: mixed round {}: decide p99 {:.0} µs alone, {:.0} µs with appends; appends {:.0}/s alone, {:.0}/s with reads",
             round + 1,
-            t_alone[round].percentile_us(0.99),
-            t_mixed[round].percentile_us(0.99),
+            d_alone[round].percentile_us(0.99),
+            d_mixed[round].percentile_us(0.99),
             a_alone[round].per_second(),
             a_mixed[round].per_second(),
         );
     }
     let after = metrics(addr).await?;
-    let trust = Pair::of(t_alone, t_mixed);
+    let trust = (trusters > 0).then(|| Pair::of(t_alone, t_mixed));
     let decide = Pair::of(d_alone, d_mixed);
     let append = Pair::of(a_alone, a_mixed);
     let p99_ratio = |p: &Pair| p.mixed.p99_us / p.alone.p99_us;
     let append_ratio = append.mixed.per_second / append.alone.per_second;
     let mut text = format!(
-        "mixed: {readers} connections asking for trust and {readers} deciding, {} appending single \
-         ratings; {} rounds of at most {} s each, alone and together, medians\n\n\
+        "mixed: {trusters} connections asking for trust and {deciders} deciding, {} appending \
+         single ratings; {} rounds of at most {} s each, alone and together, medians\n\n\
          | request | alone: req/s | p50 | p99 | with the other load: req/s | p50 | p99 |\n\
          |---|---|---|---|---|---|---|\n",
         o.writers, o.rounds, o.seconds,
     );
-    for (name, p) in [
-        ("GET trust", &trust),
-        ("POST /v1/decide", &decide),
-        ("POST /v1/events", &append),
-    ] {
+    let rows = [
+        ("GET trust", trust.as_ref()),
+        ("POST /v1/decide", Some(&decide)),
+        ("POST /v1/events", Some(&append)),
+    ];
+    for (name, p) in rows.into_iter().filter_map(|(name, p)| Some((name, p?))) {
         text.push_str(&format!(
             "| {name} | {:.0} | {:.0} µs | {:.0} µs | {:.0} | {:.0} µs | {:.0} µs |\n",
             p.alone.per_second,
@@ -141,24 +144,40 @@ pub(crate) async fn mixed(
             p.mixed.p99_us,
         ));
     }
+    let trust_ratio = trust.as_ref().map(p99_ratio);
     text.push_str(&format!(
-        "\np99 with appends / alone: trust {:.2}, decide {:.2} (target ≤ 2)\n\
+        "\np99 with appends / alone: decide {:.2}{} (target ≤ 2)\n\
          appends with reads / alone: {append_ratio:.2} (target ≥ 0.5)\n\
          rank refreshes meanwhile: {}; at the end the rank was {} entries behind the log\n\n",
-        p99_ratio(&trust),
         p99_ratio(&decide),
+        trust_ratio.map_or_else(String::new, |r| format!(", trust {r:.2}")),
         after.rank_refreshes - before.rank_refreshes,
         after.log_size.saturating_sub(after.rank_log_size),
     ));
     let value = json!({
-        "trust": trust.json(),
+        "trust": trust.as_ref().map(Pair::json),
         "decide": decide.json(),
         "append": append.json(),
-        "p99_ratio_trust": p99_ratio(&trust),
+        "trust_connections": trusters,
+        "decide_connections": deciders,
+        "p99_ratio_trust": trust_ratio,
         "p99_ratio_decide": p99_ratio(&decide),
         "append_ratio": append_ratio,
         "rank_refreshes": after.rank_refreshes - before.rank_refreshes,
         "rank_lag_at_end": after.log_size.saturating_sub(after.rank_log_size),
     });
     Ok((text, value))
+}
+
+/// [`drive`] on `connections` connections, or no round at all on none.
+async fn drive_some(
+    addr: SocketAddr,
+    load: &Load,
+    connections: usize,
+    bound: Bound,
+) -> Result<Option<Round>, String> {
+    match connections {
+        0 => Ok(None),
+        n => drive(addr, load, n, bound).await.map(Some),
+    }
 }
