@@ -45,7 +45,8 @@ max_ahead = "5m"
 [network]
 # The rank is refreshed at most this often (s, m, h, d or w; fractions allowed: "0.5s")...
 refresh_interval = "1s"
-# ...unless this many entries have been appended since the last refresh: then at once.
+# ...unless this many entries have been appended since the last refresh: then at once. Either
+# way it rests four times its last computation's time in between (at most a fifth of a core).
 refresh_events = 10000
 # Seeds: the principals the operator trusts from the start (EigenTrust's pre-trusted peers,
 # written by `stepwise init --seed ID`). The rank starts from them and flows along trust, so a
