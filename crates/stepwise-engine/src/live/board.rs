@@ -376,7 +376,7 @@ impl Cursor {
 }
 
 /// Recomputes the table after the log grows: at most every `interval`, and never before its
-/// [`Rest`] is over (so that at any scale it takes at most a fifth of a core). Stops when
+/// `Rest` is over (so that at any scale it takes at most a fifth of a core). Stops when
 /// `stop` is set.
 pub fn spawn_tabler(
     live: Arc<Live>,

@@ -482,7 +482,7 @@ pub fn spawn_follower(
 
 /// Keeps the live state's network rank fresh, as `refresh` says: once the log has grown, at
 /// most every `refresh.interval_micros`, or at once when `refresh.events` entries have been
-/// folded since the last rank — but never sooner than its [`Rest`] allows, so that a rank that
+/// folded since the last rank — but never sooner than its `Rest` allows, so that a rank that
 /// takes seconds (10^7 events and more) leaves the cores to the questions. The rank is computed
 /// from a copy of the pairs' local trust taken under a read lock, warm-started from the rank
 /// published before, and published under a write lock that holds only a pointer swap. Stops
