@@ -61,6 +61,10 @@ pub struct Names {
     erasures_seen: AtomicU64,
     /// The last principal (`PrivateStore::principals_since`) read from the store.
     principals_seen: AtomicU64,
+    /// The log size before the names were read from the store ([`Names::open`]): the
+    /// principals and promise ids its entries name were all read then, so that folding those
+    /// entries has nothing to teach the names but their erasures ([`Names::observe`]).
+    opened_at: u64,
 }
 
 /// A batch sealed for the log ([`Names::seal`]): the events, and the secrets of the principals
@@ -100,8 +104,11 @@ impl Names {
     /// opening, and the ids its format-1/2 entries name in the clear (read from those entries,
     /// which all come before the first format-3 one).
     pub fn open(store: &(impl PrivateStore + LogStore + ?Sized)) -> Result<Self, StoreError> {
-        let names = Self::load(store)?;
+        // Read first: an entry and the rows it adds beside the log are committed at once, so
+        // every entry below this size has its principals and promise ids in what is loaded.
         let size = store.size()?;
+        let mut names = Self::load(store)?;
+        names.opened_at = size;
         let mut first_sealed = None;
         let mut index = 0;
         while index < size && first_sealed.is_none() {
@@ -423,6 +430,18 @@ impl Names {
             self.note_clear(event);
             return Ok(());
         };
+        if index < self.opened_at {
+            // Known since the names were opened (a start-up's fold passes every entry here);
+            // an erasure made before then left nothing to drop but the name it forgot.
+            if let Body::Erasure { principal, .. } = &event.body {
+                let mut maps = self.write();
+                if let Some(id) = maps.id.remove(principal) {
+                    maps.pseudonym.remove(&id);
+                }
+                maps.forgotten.insert(principal.clone());
+            }
+            return Ok(());
+        }
         if let Body::Erasure { principal, .. } = &event.body {
             return self.forget(store, principal.as_str());
         }

@@ -510,6 +510,32 @@ fn every_process_stops_knowing_a_forgotten_id<D: Tables>(db: &D) -> TestResult {
         follower.id_of(names.name(&id(OKAPI)).as_str()),
         Some(id(OKAPI))
     );
+
+    // A process started after the erasure folds the whole log, as a server starting does:
+    // what its names read at open needs no second look, and the erasure entry still tells
+    // it that the pseudonym is forgotten (an event arriving sealed under it is refused).
+    let restarted_store = db.connect()?;
+    let restarted = Names::open(&restarted_store)?;
+    let mut naming_zebra = None;
+    restarted_store.scan(0, restarted_store.size()?, &mut |entry| {
+        let event = stepwise_store::decode_entry(&entry)?;
+        restarted.observe(&restarted_store, entry.index, &event)?;
+        if entry.index < erasure
+            && naming_zebra.is_none()
+            && String::from_utf8_lossy(&entry.bytes).contains(p)
+        {
+            naming_zebra = Some(event);
+        }
+        Ok(())
+    })?;
+    assert!(restarted.is_forgotten(p));
+    assert_eq!(restarted.id_of(p), None);
+    let earlier = naming_zebra.ok_or("an entry naming zebra before the erasure")?;
+    assert_eq!(restarted.forgotten_in(&earlier), Some(p.to_owned()));
+    assert_eq!(
+        restarted.id_of(names.name(&id(OKAPI)).as_str()),
+        Some(id(OKAPI))
+    );
     Ok(())
 }
 
