@@ -12,7 +12,7 @@ mod kind;
 pub mod seal;
 mod time;
 
-use fields::Fields;
+use fields::{Fields, Object};
 
 pub use id::Id;
 pub use kind::Kind;
@@ -364,22 +364,35 @@ impl Event {
                 format!("is {} bytes long; the limit is {limit}", text.len()),
             ));
         }
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| FieldError::new("(event)", format!("is not valid JSON: {e}")))?;
-        Self::parse(&value, source)
+        let invalid =
+            |e: serde_json::Error| FieldError::new("(event)", format!("is not valid JSON: {e}"));
+        match source {
+            // A client's event is parsed whole, so that its errors name the first bad field
+            // in the order of the field names.
+            Source::Client => {
+                let value: Value = serde_json::from_str(text).map_err(invalid)?;
+                Self::from_value_as(&value, source)
+            }
+            // A stored entry is read in place (its fields located, not parsed into a tree).
+            Source::Entry => Self::parse(&Object::locate(text).map_err(invalid)?, source),
+        }
     }
 
     /// Checks one event given as a JSON value, as a client sends it (no stamp).
     pub fn from_value(value: &Value) -> Result<Self, FieldError> {
-        Self::parse(value, Source::Client)
+        Self::from_value_as(value, Source::Client)
     }
 
-    fn parse(value: &Value, source: Source) -> Result<Self, FieldError> {
+    fn from_value_as(value: &Value, source: Source) -> Result<Self, FieldError> {
         let Value::Object(map) = value else {
             return Err(FieldError::new("(event)", "must be a JSON object"));
         };
+        Self::parse(&Object::Parsed(map), source)
+    }
+
+    fn parse(map: &Object<'_>, source: Source) -> Result<Self, FieldError> {
         let fields = Fields(map);
-        let kind = Kind::parse(fields.str("kind")?)?;
+        let kind = Kind::parse(&fields.str("kind")?)?;
         let version = match (map.get("v"), source) {
             (None, Source::Client) => FORMAT_V2,
             (None, Source::Entry) => return Err(FieldError::new("v", "is missing")),
@@ -418,27 +431,27 @@ impl Event {
             ));
         }
         for key in map.keys() {
-            let hidden = matches!(key.as_str(), "note" | "sig");
-            let committed = matches!(key.as_str(), "note_commit" | "sig_commit");
+            let hidden = matches!(key, "note" | "sig");
+            let committed = matches!(key, "note_commit" | "sig_commit");
             if hidden && sealed {
                 return Err(FieldError::new(
-                    key.as_str(),
+                    key,
                     format!("is not a field of format 3 (the leaf holds `{key}_commit`)"),
                 ));
             }
             if committed && !sealed {
                 return Err(FieldError::new(
-                    key.as_str(),
+                    key,
                     "is a field of format 3 only (a sealed entry's commitment)",
                 ));
             }
             if committed {
                 continue;
             }
-            let stamp = matches!(key.as_str(), "recorded_at" | "history");
+            let stamp = matches!(key, "recorded_at" | "history");
             if stamp && source == Source::Client {
                 return Err(FieldError::new(
-                    key.as_str(),
+                    key,
                     "is stamped by the ledger, never sent: the log records when it heard each \
                      event (an operator loads dated history with `stepwise import --history` or \
                      POST /v1/events?history=true)",
@@ -446,17 +459,14 @@ impl Event {
             }
             if stamp && version == FORMAT_V1 {
                 return Err(FieldError::new(
-                    key.as_str(),
+                    key,
                     "is not a field of format 1 (entries written before the log stamped time)",
                 ));
             }
-            let common = matches!(
-                key.as_str(),
-                "v" | "kind" | "at" | "author" | "note" | "sig"
-            );
-            if !stamp && !common && !kind.fields().contains(&key.as_str()) {
+            let common = matches!(key, "v" | "kind" | "at" | "author" | "note" | "sig");
+            if !stamp && !common && !kind.fields().contains(&key) {
                 return Err(FieldError::new(
-                    key.as_str(),
+                    key,
                     format!(
                         "is not a field of a {kind} event (its fields: {})",
                         kind.fields().join(", ")
@@ -484,7 +494,7 @@ impl Event {
                 }
             }
             Kind::Outcome => {
-                let result = match fields.str("result")? {
+                let result = match &*fields.str("result")? {
                     "kept" => OutcomeResult::Kept,
                     "broken" => OutcomeResult::Broken,
                     "partial" => {
@@ -564,7 +574,7 @@ impl Event {
                 }
                 Body::Erasure {
                     principal,
-                    reason: ErasureReason::parse("reason", fields.str("reason")?)?,
+                    reason: ErasureReason::parse("reason", &fields.str("reason")?)?,
                 }
             }
             Kind::Approval => {
@@ -605,28 +615,30 @@ impl Event {
                     ));
                 }
                 Body::Policy {
-                    sha256: sha256.to_owned(),
+                    sha256: sha256.into_owned(),
                 }
             }
         };
-        let note = match map.get("note") {
+        let note = match map.get("note").map(|v| v.as_str()) {
             None => None,
-            Some(Value::String(s)) if s.len() <= MAX_NOTE_LEN => Some(s.clone()),
-            Some(Value::String(s)) => {
+            Some(Some(s)) if s.len() <= MAX_NOTE_LEN => Some(s.into_owned()),
+            Some(Some(s)) => {
                 return Err(FieldError::new(
                     "note",
                     format!("is {} bytes long; the limit is {MAX_NOTE_LEN}", s.len()),
                 ));
             }
-            Some(_) => return Err(FieldError::new("note", "must be a string")),
+            Some(None) => return Err(FieldError::new("note", "must be a string")),
         };
         let stamp = match (source, version) {
             (Source::Entry, FORMAT_V2 | FORMAT_V3) => Some(Stamp {
                 recorded_at: fields.time("recorded_at")?,
-                history: match map.get("history") {
+                history: match map.get("history").map(|v| v.as_bool()) {
                     None => false,
-                    Some(Value::Bool(b)) => *b,
-                    Some(_) => return Err(FieldError::new("history", "must be true or absent")),
+                    Some(Some(b)) => b,
+                    Some(None) => {
+                        return Err(FieldError::new("history", "must be true or absent"));
+                    }
                 },
             }),
             _ => None,
