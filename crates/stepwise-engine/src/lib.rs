@@ -145,6 +145,9 @@ pub struct Engine {
 }
 
 /// Opens the ledger over a new store handle (again after a lost connection).
+/// How many entries the ledger's replay hands the live state's fold at a time, at start-up.
+const REPLAYED_CHUNK: usize = if cfg!(test) { 64 } else { 8_192 };
+
 type LedgerOpener = Box<dyn Fn() -> Result<Ledger<Box<dyn Store>>, LedgerError> + Send>;
 
 impl Engine {
@@ -178,6 +181,7 @@ impl Engine {
             let fold_policy = names.name_policy(&mut *store, &policy)?;
             (names, fold_policy)
         };
+        let replaying_signer = signer.clone();
         let open_ledger: LedgerOpener = {
             let pool = Arc::clone(&pool);
             let config = fold_policy.ledger.clone();
@@ -195,30 +199,62 @@ impl Engine {
         let policy_sha256 = stepwise_store::ledger::policy_sha256(&policy_text);
         let empty = || LadderState::new(fold_policy.model.clone(), fold_policy.ladder.clone());
         let live_policy = || (policy_sha256.clone(), policy.clone());
-        // The live state folds the log on a thread of its own while the ledger replays it into
-        // its registry: start-up costs the longer of the two rather than their sum. Not when a
-        // crash cut an erasure short: that is finished before anything is folded.
+        // The live state folds the log on a thread of its own as the ledger replays it into
+        // its registry, from the entries the replay decodes (the log is read once): start-up
+        // costs the longer of the two rather than their sum. Not when a crash cut an erasure
+        // short: that is finished before anything is folded.
         let erasing = !stepwise_store::forget::pending(&*pool.open()?, now())?.is_empty();
+        let first = if erasing {
+            None
+        } else {
+            pool.open()?.latest_checkpoint()?
+        };
         let (mut ledger, early) = std::thread::scope(|scope| -> Result<_, OpenError> {
-            let folding = (!erasing).then(|| {
-                scope.spawn(|| -> Result<Option<Live>, StoreError> {
+            let (chunks, replayed) = std::sync::mpsc::sync_channel::<Vec<(u64, Event)>>(2);
+            let folding = first.map(|checkpoint| {
+                scope.spawn(|| -> Result<Live, StoreError> {
                     let store = pool.open()?;
-                    let Some(checkpoint) = store.latest_checkpoint()? else {
-                        return Ok(None);
-                    };
                     let live = Live::new(empty(), checkpoint, Arc::clone(&names), live_policy());
-                    live.catch_up(&*store)?;
-                    Ok(Some(live))
+                    for events in replayed {
+                        live.fold_replayed(&*store, &events)?;
+                    }
+                    Ok(live)
                 })
             });
-            let ledger = open_ledger();
+            let ledger = match &folding {
+                None => open_ledger(),
+                Some(_) => {
+                    let mut events = Vec::with_capacity(REPLAYED_CHUNK);
+                    let ledger = Ledger::open_sealing_replaying(
+                        pool.open()?,
+                        replaying_signer,
+                        fold_policy.ledger.clone(),
+                        Arc::new(SystemClock),
+                        Arc::clone(&names),
+                        &mut |index, event| {
+                            events.push((index, event.clone()));
+                            if events.len() == REPLAYED_CHUNK {
+                                // A folder that stopped has its error to give at the join.
+                                let _ = chunks.send(std::mem::take(&mut events));
+                            }
+                        },
+                    );
+                    let _ = chunks.send(events);
+                    ledger
+                }
+            };
+            drop(chunks);
             let early = match folding.map(|thread| thread.join()) {
                 None => None,
-                Some(Ok(folded)) => folded?,
+                Some(Ok(folded)) => Some(folded?),
                 Some(Err(panic)) => std::panic::resume_unwind(panic),
             };
             Ok((ledger?, early))
         })?;
+        // What the live state folded is what the ledger replayed: the log up to its checkpoint.
+        if let Some(live) = &early {
+            live.folded_through(ledger.checkpoint().clone());
+        }
         forget::finish_at_open(&mut ledger, &names, &mut *pool.open()?)?;
         // The policy in force is in the log before anything is decided under it.
         ledger.record_policy(&policy_text)?;

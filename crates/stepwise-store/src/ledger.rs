@@ -49,6 +49,9 @@ pub enum LedgerError {
 /// [`Ledger::catch_up`]).
 const REPLAY_CHUNK: u64 = 1 << 16;
 
+/// What a replay hands each entry it decodes to, if anything ([`Ledger::open_sealing_replaying`]).
+type Replayed<'r, 'f> = Option<&'r mut (dyn FnMut(u64, &Event) + 'f)>;
+
 /// The result of appending a batch.
 #[derive(Debug)]
 pub struct Appended {
@@ -107,7 +110,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         config: LedgerConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, LedgerError> {
-        Self::open_with(store, signer, config, clock, None)
+        Self::open_with(store, signer, config, clock, None, None)
     }
 
     /// [`Ledger::open`] for a ledger that seals every event in the clear it is given (format
@@ -120,7 +123,21 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         clock: Arc<dyn Clock>,
         names: Arc<Names>,
     ) -> Result<Self, LedgerError> {
-        Self::open_with(store, signer, config, clock, Some(names))
+        Self::open_with(store, signer, config, clock, Some(names), None)
+    }
+
+    /// [`Ledger::open_sealing`], handing `replayed` every entry of the log as the replay
+    /// decodes it (in log order, before the registry reads it): a caller that folds the log
+    /// into a view of its own (a server's live state) need not read and decode it again.
+    pub fn open_sealing_replaying(
+        store: S,
+        signer: LogSigner,
+        config: LedgerConfig,
+        clock: Arc<dyn Clock>,
+        names: Arc<Names>,
+        replayed: &mut dyn FnMut(u64, &Event),
+    ) -> Result<Self, LedgerError> {
+        Self::open_with(store, signer, config, clock, Some(names), Some(replayed))
     }
 
     fn open_with(
@@ -129,11 +146,12 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         config: LedgerConfig,
         clock: Arc<dyn Clock>,
         names: Option<Arc<Names>>,
+        replayed: Replayed<'_, '_>,
     ) -> Result<Self, LedgerError> {
         // The size-0 checkpoint is written at most once; a second pass always finds one.
         for _attempt in 0..3 {
             if let Some(checkpoint) = store.latest_checkpoint()? {
-                return Self::open_at(store, signer, config, clock, checkpoint, names);
+                return Self::open_at(store, signer, config, clock, checkpoint, names, replayed);
             }
             let first = sign(&signer, &Frontier::default())?;
             match store.append(0, &[], &first) {
@@ -159,6 +177,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         clock: Arc<dyn Clock>,
         checkpoint: StoredCheckpoint,
         names: Option<Arc<Names>>,
+        replayed: Replayed<'_, '_>,
     ) -> Result<Self, LedgerError> {
         let size = checkpoint.size;
         let stored = store.size()?;
@@ -182,7 +201,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             policy: None,
             names,
         };
-        ledger.catch_up(0, size, REPLAY_CHUNK)?;
+        ledger.catch_up(0, size, REPLAY_CHUNK, replayed)?;
         Ok(ledger)
     }
 
@@ -201,17 +220,28 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
     /// each `chunk` of entries staged before the next: the registry keeps a settled promise
     /// compact only once it is merged. A failure leaves the chunks before it merged, so only a
     /// ledger being opened (which is dropped on failure) replays in chunks.
-    fn catch_up(&mut self, from: u64, to: u64, chunk: u64) -> Result<(), LedgerError> {
+    fn catch_up(
+        &mut self,
+        from: u64,
+        to: u64,
+        chunk: u64,
+        mut replayed: Replayed<'_, '_>,
+    ) -> Result<(), LedgerError> {
         let mut start = from;
         while start < to {
             let end = to.min(start.saturating_add(chunk));
-            self.replay(start, end)?;
+            self.replay(start, end, replayed.as_deref_mut())?;
             start = end;
         }
         Ok(())
     }
 
-    fn replay(&mut self, from: u64, to: u64) -> Result<(), LedgerError> {
+    fn replay(
+        &mut self,
+        from: u64,
+        to: u64,
+        mut replayed: Replayed<'_, '_>,
+    ) -> Result<(), LedgerError> {
         let mut staged = Staged::default();
         let registry = &self.registry;
         let recorded_at = &mut self.recorded_at;
@@ -219,6 +249,9 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         let policy = &mut self.policy;
         self.store.scan(from, to, &mut |entry| {
             let mut event = decode_entry(&entry)?;
+            if let Some(replayed) = replayed.as_deref_mut() {
+                replayed(entry.index, &event);
+            }
             *sealed |= event.seal.is_some();
             if let Body::Policy { sha256 } = &event.body {
                 *policy = Some((entry.index, sha256.clone()));
@@ -253,7 +286,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         if to > from {
             let frontier = Frontier::load(&StoredTree(&self.store), to)?;
             // One chunk: on failure the registry is left as it was.
-            self.catch_up(from, to, u64::MAX)?;
+            self.catch_up(from, to, u64::MAX, None)?;
             self.frontier = frontier;
         }
         self.checkpoint = checkpoint;

@@ -325,6 +325,33 @@ impl Live {
         Ok(to)
     }
 
+    /// Folds `events`, decoded by the ledger's replay at start-up (in log order, right after
+    /// what the state holds), as [`Live::catch_up`] folds what it reads; the checkpoint is set
+    /// once the replay is over ([`Live::folded_through`]).
+    pub(crate) fn fold_replayed(
+        &self,
+        store: &dyn Store,
+        events: &[(u64, Event)],
+    ) -> Result<(), StoreError> {
+        let _folding = self
+            .folding
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (index, event) in events {
+            self.names.observe(store, *index, event)?;
+        }
+        self.learn_policies(store, events.iter().map(|(_, e)| e))?;
+        self.fold(events.iter().map(|(index, event)| (*index, event)));
+        Ok(())
+    }
+
+    /// Notes that the state holds the log up to `checkpoint`: what the ledger replayed at
+    /// start-up, every entry of it handed to [`Live::fold_replayed`].
+    pub(crate) fn folded_through(&self, checkpoint: StoredCheckpoint) {
+        debug_assert_eq!(self.read(|s| s.trust().log_size()), checkpoint.size);
+        self.set_checkpoint(checkpoint);
+    }
+
     /// Folds `events` (in log order, right after what the state holds) into the state and the
     /// journal, announcing the steps they cause to whoever listens.
     fn fold<'e>(&self, events: impl Iterator<Item = (u64, &'e Event)>) {
@@ -615,24 +642,10 @@ mod tests {
         assert!(rest.over(), "a computation of no time rests no time");
     }
 
-    /// A catch-up of many chunks (a server starting on a long log) folds them on a thread of
-    /// its own while the next are read: the state it ends with is the one a replay of the
-    /// stored log gives, and it answers at the log's size.
-    #[test]
-    fn a_long_catch_up_folds_what_a_replay_folds() {
+    /// Events of a few principals: promises, their outcomes (by the promisee, as the ledger
+    /// requires), ratings with notes, vouches; `k` from `from` on.
+    fn story(from: usize, n: usize) -> Vec<stepwise::evidence::Event> {
         use stepwise::evidence::Event;
-        let dir = tempfile::tempdir().expect("dir");
-        let data = DataDir::new(dir.path());
-        let options = Options {
-            group_commit: false,
-            ranker: false,
-            tabler: false,
-            follow_interval: std::time::Duration::from_secs(3600),
-            ..Options::default()
-        };
-        drop(Engine::open(&data, &options).expect("a new data directory"));
-        let clock = Arc::new(stepwise::ledger::SystemClock);
-        let mut ledger = data.open_ledger(clock).expect("ledger");
         let event = |k: usize| {
             let (a, b) = (k % 17, (k * 7 + 3) % 17);
             let (a, b) = (
@@ -661,39 +674,70 @@ mod tests {
             };
             Event::from_json(&json).unwrap_or_else(|e| panic!("{json}: {e}"))
         };
-        // The outcome of each promise comes from its promisee, as the ledger requires.
-        for chunk in (0..400).collect::<Vec<_>>().chunks(100) {
-            let events: Vec<Event> = chunk
-                .iter()
-                .map(|&k| {
-                    let mut e = event(k);
-                    if k % 4 == 1 {
-                        let Body::Promise { promisee, .. } = event(k - 1).body else {
-                            unreachable!("k - 1 is a promise")
-                        };
-                        e.author = Some(promisee);
-                    }
-                    e
-                })
-                .collect();
-            let appended =
-                (ledger.append_as(events, stepwise::ledger::Origin::History)).expect("appended");
-            assert!(
-                appended.results.iter().all(Result::is_ok),
-                "{:?}",
-                appended.results
-            );
-        }
-        let size = ledger.size();
-        assert!(size > 4 * super::CATCH_UP_CHUNK, "several chunks: {size}");
+        (from..from + n)
+            .map(|k| {
+                let mut e = event(k);
+                if k % 4 == 1 {
+                    let Body::Promise { promisee, .. } = event(k - 1).body else {
+                        unreachable!("k - 1 is a promise")
+                    };
+                    e.author = Some(promisee);
+                }
+                e
+            })
+            .collect()
+    }
+
+    /// A server starting on a long log folds the entries its ledger's replay decodes, many
+    /// chunks of them, on a thread of its own; a catch-up of many chunks later folds each on a
+    /// thread of its own while the next is read. Both end in the state a replay of the stored
+    /// log gives, at the log's size.
+    #[test]
+    fn a_long_fold_ends_where_a_replay_ends() {
+        let dir = tempfile::tempdir().expect("dir");
+        let data = DataDir::new(dir.path());
+        let options = Options {
+            group_commit: false,
+            ranker: false,
+            tabler: false,
+            follow_interval: std::time::Duration::from_secs(3600),
+            ..Options::default()
+        };
+        drop(Engine::open(&data, &options).expect("a new data directory"));
+        let clock = Arc::new(stepwise::ledger::SystemClock);
+        let mut ledger = data.open_ledger(clock).expect("ledger");
+        let append = |ledger: &mut stepwise_store::Ledger<_>, from: usize| {
+            for k in (from..from + 400).step_by(100) {
+                let events = story(k, 100);
+                let appended = (ledger.append_as(events, stepwise::ledger::Origin::History))
+                    .expect("appended");
+                assert!(
+                    appended.results.iter().all(Result::is_ok),
+                    "{:?}",
+                    appended.results
+                );
+            }
+        };
+        append(&mut ledger, 0);
         let engine = Engine::open(&data, &options).expect("engine");
         let store = engine.pool().open().expect("store");
         let params = engine.live().read(|s| s.trust().params().clone());
-        let replayed =
-            stepwise_store::replay::trust_state(&*store, params, Prefix::ALL, &mut |_| {})
-                .expect("replay");
+        let replay = || {
+            stepwise_store::replay::trust_state(&*store, params.clone(), Prefix::ALL, &mut |_| {})
+                .expect("replay")
+        };
+        let size = ledger.size();
+        assert!(size > 4 * super::CATCH_UP_CHUNK, "several chunks: {size}");
         assert_eq!(engine.live().read(|s| s.trust().log_size()), size);
-        assert!(engine.live().read(|s| *s.trust() == replayed));
+        assert_eq!(engine.live().checkpoint().size, size);
+        assert!(engine.live().read(|s| *s.trust() == replay()), "started");
+
+        append(&mut ledger, 400);
+        assert_eq!(
+            engine.live().catch_up(&*store).expect("caught up"),
+            ledger.size()
+        );
+        assert!(engine.live().read(|s| *s.trust() == replay()), "caught up");
     }
 
     /// Another process puts a policy in force: one that differs only in what changes no answer
