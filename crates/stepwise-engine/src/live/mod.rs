@@ -642,6 +642,17 @@ mod tests {
         assert!(rest.over(), "a computation of no time rests no time");
     }
 
+    /// An engine with no background thread but the follower, which waits an hour.
+    fn quiet() -> Options {
+        Options {
+            group_commit: false,
+            ranker: false,
+            tabler: false,
+            follow_interval: std::time::Duration::from_secs(3600),
+            ..Options::default()
+        }
+    }
+
     /// Events of a few principals: promises, their outcomes (by the promisee, as the ledger
     /// requires), ratings with notes, vouches; `k` from `from` on.
     fn story(from: usize, n: usize) -> Vec<stepwise::evidence::Event> {
@@ -696,13 +707,7 @@ mod tests {
     fn a_long_fold_ends_where_a_replay_ends() {
         let dir = tempfile::tempdir().expect("dir");
         let data = DataDir::new(dir.path());
-        let options = Options {
-            group_commit: false,
-            ranker: false,
-            tabler: false,
-            follow_interval: std::time::Duration::from_secs(3600),
-            ..Options::default()
-        };
+        let options = quiet();
         drop(Engine::open(&data, &options).expect("a new data directory"));
         let clock = Arc::new(stepwise::ledger::SystemClock);
         let mut ledger = data.open_ledger(clock).expect("ledger");
@@ -747,13 +752,7 @@ mod tests {
     fn only_a_policy_that_folds_differently_stops_the_live_state_answering() {
         let dir = tempfile::tempdir().expect("dir");
         let data = DataDir::new(dir.path());
-        let options = Options {
-            group_commit: false,
-            ranker: false,
-            tabler: false,
-            follow_interval: std::time::Duration::from_secs(3600),
-            ..Options::default()
-        };
+        let options = quiet();
         let engine = Engine::open(&data, &options).expect("engine");
         let bot = Id::parse("subject", "agent:bot").expect("id");
         let question = Decide::new(bot, "propose", 1.0, None, Prefix::ALL).expect("question");
