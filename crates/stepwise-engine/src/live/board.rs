@@ -166,9 +166,38 @@ pub const TABLE_INTERVAL: Duration = Duration::from_millis(250);
 /// decisions queued behind them, wait milliseconds.
 const CHUNK: usize = 4096;
 
+/// A table without its rank column ([`Table::unranked`]).
+pub(super) struct Unranked {
+    log_size: u64,
+    at: Time,
+    rows: Vec<Row>,
+    levels: usize,
+    overdue: (usize, Vec<OpenPromiseRow>),
+}
+
+impl Unranked {
+    /// The table, each row ranked by the rank `live` has published (one rank for every row).
+    pub(super) fn ranked(mut self, live: &Live) -> Table {
+        live.read(|s| {
+            let ranking = s.trust().ranking();
+            for (i, row) in self.rows.iter_mut().enumerate() {
+                row.rank = ranking.scores.get(i).copied().unwrap_or(0.0);
+            }
+        });
+        Table::new(self.log_size, self.at, self.rows, self.levels, self.overdue)
+    }
+}
+
 impl Table {
     /// The table of the live state at instant `now` (read a chunk at a time).
     pub fn compute(live: &Live, now: Time) -> Self {
+        Self::unranked(live, now).ranked(live)
+    }
+
+    /// Every row of the table at instant `now` but the network rank, which
+    /// [`Unranked::ranked`] fills in from the rank published then: what needs no rank can be
+    /// computed while the rank is.
+    pub(super) fn unranked(live: &Live, now: Time) -> Unranked {
         let (log_size, count, at, levels) = live.read(|s| {
             (
                 s.trust().log_size(),
@@ -183,7 +212,6 @@ impl Table {
             let from = rows.len();
             live.read(|s| {
                 let trust = s.trust();
-                let ranking = trust.ranking();
                 for i in from..count.min(from + CHUNK) {
                     let n = i as u32;
                     let Some(id) = trust.principal(n) else { break };
@@ -200,13 +228,19 @@ impl Table {
                         level,
                         expected: standing.expected(),
                         uncertainty: standing.uncertainty,
-                        rank: ranking.scores.get(i).copied().unwrap_or(0.0),
+                        rank: 0.0,
                     });
                 }
             });
         }
         let overdue = live.read(|s| s.trust().past_due(at, 10));
-        Self::new(log_size, at, rows, levels, overdue)
+        Unranked {
+            log_size,
+            at,
+            rows,
+            levels,
+            overdue,
+        }
     }
 
     /// The table of `rows` (by principal number) on a ladder of `levels` levels.

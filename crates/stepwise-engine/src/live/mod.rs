@@ -108,10 +108,33 @@ impl Live {
     pub fn started(self, store: &dyn Store, now: Time, table: bool) -> Result<Self, StoreError> {
         let live = self;
         live.catch_up(store)?;
-        live.publish_rank(live.read(|s| s.trust().rank_job().snapshot()));
-        if table {
-            live.publish_table(Table::compute(&live, now));
+        let job = live.read(|s| s.trust().rank_job());
+        if !table {
+            live.publish_rank(job.snapshot());
+            return Ok(live);
         }
+        // The table's rows but the rank are computed while the rank is, on the other core.
+        let (snapshot, unranked) = std::thread::scope(|scope| {
+            let ranking = std::thread::Builder::new()
+                .name("stepwise-rank".into())
+                .spawn_scoped(scope, || job.snapshot());
+            match ranking {
+                Ok(ranking) => {
+                    let unranked = Table::unranked(&live, now);
+                    let snapshot = ranking
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                    (snapshot, unranked)
+                }
+                // No thread to be had: one after the other, as a job of the same state.
+                Err(_) => (
+                    live.read(|s| s.trust().rank_job()).snapshot(),
+                    Table::unranked(&live, now),
+                ),
+            }
+        });
+        live.publish_rank(snapshot);
+        live.publish_table(unranked.ranked(&live));
         Ok(live)
     }
 
@@ -724,7 +747,14 @@ mod tests {
             }
         };
         append(&mut ledger, 0);
-        let engine = Engine::open(&data, &options).expect("engine");
+        let engine = Engine::open(
+            &data,
+            &Options {
+                tabler: true,
+                ..quiet()
+            },
+        )
+        .expect("engine");
         let store = engine.pool().open().expect("store");
         let params = engine.live().read(|s| s.trust().params().clone());
         let replay = || {
@@ -736,6 +766,19 @@ mod tests {
         assert_eq!(engine.live().read(|s| s.trust().log_size()), size);
         assert_eq!(engine.live().checkpoint().size, size);
         assert!(engine.live().read(|s| *s.trust() == replay()), "started");
+        // The principals table, computed while the rank was, ranks each row by that rank.
+        let table = engine.live().table();
+        let scores = engine.live().read(|s| s.trust().ranking().scores.clone());
+        assert_eq!(table.log_size, size);
+        assert_eq!(table.rows.len(), scores.len());
+        assert!(
+            table
+                .rows
+                .iter()
+                .zip(&scores)
+                .all(|(row, &score)| row.rank == score)
+        );
+        assert!(scores.iter().any(|&score| score > 0.0));
 
         append(&mut ledger, 400);
         assert_eq!(
