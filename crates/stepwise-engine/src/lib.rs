@@ -144,10 +144,10 @@ pub struct Engine {
     stop: Arc<AtomicBool>,
 }
 
-/// Opens the ledger over a new store handle (again after a lost connection).
 /// How many entries the ledger's replay hands the live state's fold at a time, at start-up.
 const REPLAYED_CHUNK: usize = if cfg!(test) { 64 } else { 8_192 };
 
+/// Opens the ledger over a new store handle (again after a lost connection).
 type LedgerOpener = Box<dyn Fn() -> Result<Ledger<Box<dyn Store>>, LedgerError> + Send>;
 
 impl Engine {

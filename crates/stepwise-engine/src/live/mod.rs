@@ -309,10 +309,7 @@ impl Live {
                     events.push((entry.index, decode_entry(&entry)?));
                     Ok(())
                 })?;
-                for (index, event) in &events {
-                    self.names.observe(store, *index, event)?;
-                }
-                self.learn_policies(store, events.iter().map(|(_, e)| e))?;
+                self.learn(store, &events)?;
                 send(events);
                 start = end;
             }
@@ -360,12 +357,17 @@ impl Live {
             .folding
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.learn(store, events)?;
+        self.fold(events.iter().map(|(index, event)| (*index, event)));
+        Ok(())
+    }
+
+    /// What the names and the policies known learn from `events`, before they are folded.
+    fn learn(&self, store: &dyn Store, events: &[(u64, Event)]) -> Result<(), StoreError> {
         for (index, event) in events {
             self.names.observe(store, *index, event)?;
         }
-        self.learn_policies(store, events.iter().map(|(_, e)| e))?;
-        self.fold(events.iter().map(|(index, event)| (*index, event)));
-        Ok(())
+        self.learn_policies(store, events.iter().map(|(_, e)| e))
     }
 
     /// Notes that the state holds the log up to `checkpoint`: what the ledger replayed at
