@@ -221,28 +221,25 @@ impl Engine {
                     Ok(live)
                 })
             });
-            let ledger = match &folding {
-                None => open_ledger(),
-                Some(_) => {
-                    let mut events = Vec::with_capacity(REPLAYED_CHUNK);
-                    let ledger = Ledger::open_sealing_replaying(
-                        pool.open()?,
-                        replaying_signer,
-                        fold_policy.ledger.clone(),
-                        Arc::new(SystemClock),
-                        Arc::clone(&names),
-                        &mut |index, event| {
-                            events.push((index, event.clone()));
-                            if events.len() == REPLAYED_CHUNK {
-                                // A folder that stopped has its error to give at the join.
-                                let _ = chunks.send(std::mem::take(&mut events));
-                            }
-                        },
-                    );
-                    let _ = chunks.send(events);
-                    ledger
-                }
-            };
+            let mut events = Vec::new();
+            let ledger = Ledger::open_sealing_replaying(
+                pool.open()?,
+                replaying_signer,
+                fold_policy.ledger.clone(),
+                Arc::new(SystemClock),
+                Arc::clone(&names),
+                &mut |index, event| {
+                    if folding.is_none() {
+                        return;
+                    }
+                    events.push((index, event.clone()));
+                    if events.len() == REPLAYED_CHUNK {
+                        // A folder that stopped has its error to give at the join.
+                        let _ = chunks.send(std::mem::take(&mut events));
+                    }
+                },
+            );
+            let _ = chunks.send(events);
             drop(chunks);
             let early = match folding.map(|thread| thread.join()) {
                 None => None,

@@ -50,6 +50,14 @@ impl Maps {
         self.id.insert(pseudonym.clone(), id.clone());
         self.pseudonym.insert(id, pseudonym);
     }
+
+    /// The principal named `pseudonym` is forgotten: no id behind it any more.
+    fn forget_principal(&mut self, pseudonym: Id) {
+        if let Some(id) = self.id.remove(&pseudonym) {
+            self.pseudonym.remove(&id);
+        }
+        self.forgotten.insert(pseudonym);
+    }
 }
 
 /// The two-way map between ids and the log's names (see the module docs).
@@ -434,11 +442,7 @@ impl Names {
             // Known since the names were opened (a start-up's fold passes every entry here);
             // an erasure made before then left nothing to drop but the name it forgot.
             if let Body::Erasure { principal, .. } = &event.body {
-                let mut maps = self.write();
-                if let Some(id) = maps.id.remove(principal) {
-                    maps.pseudonym.remove(&id);
-                }
-                maps.forgotten.insert(principal.clone());
+                self.write().forget_principal(principal.clone());
             }
             return Ok(());
         }
@@ -525,11 +529,12 @@ impl Names {
         let promises = store.promise_openings()?;
         let mut maps = self.write();
         for pseudonym in pseudonyms {
-            if let Some(id) = maps.id.remove(*pseudonym) {
-                maps.pseudonym.remove(&id);
-            }
-            if let Ok(p) = Id::parse("pseudonym", pseudonym) {
-                maps.forgotten.insert(p);
+            match Id::parse("pseudonym", pseudonym) {
+                Ok(p) => maps.forget_principal(p),
+                // Not an id at all: nothing maps it to one.
+                Err(_) => {
+                    maps.id.remove(*pseudonym);
+                }
             }
         }
         maps.promise.clear();
