@@ -337,13 +337,17 @@ impl Engine {
     }
 
     /// `series`: one pass over the principal's own standing marks and timeline, no replay.
-    pub fn series(&self, series: &Series) -> SeriesView {
+    pub fn series(&self, series: &Series) -> Result<SeriesView, Error> {
         let now = now();
         self.live.read_journal(|state, journal| {
             let trust = state.trust();
             let to = trust.instant_for(now);
             let s = trust.principal_index(&self.names.name(&series.subject));
-            let marks = s.map_or(&[][..], |s| journal.marks(s));
+            let marks = s
+                .map_or(Ok(Vec::new()), |s| journal.marks(s))
+                .map_err(|e| {
+                    Error::internal(format!("reading the standing marks of the dashboard: {e}"))
+                })?;
             // What time alone did since the last event, as the explanation shows it.
             let mut steps: Vec<Step> = s.map_or(&[][..], |s| state.timeline_of(s)).to_vec();
             let level_now = state.position_at(s, to, &mut steps).level;
@@ -372,14 +376,14 @@ impl Engine {
             if let Some(last) = out.last_mut() {
                 last.level = level_now;
             }
-            SeriesView {
+            Ok(SeriesView {
                 principal: series.subject.to_string(),
                 from: from.to_string(),
                 to: to.to_string(),
                 points: out,
                 steps: steps.iter().map(StepView::from).collect(),
                 log_size: trust.log_size(),
-            }
+            })
         })
     }
 

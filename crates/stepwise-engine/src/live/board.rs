@@ -2,7 +2,8 @@
 //! request walks the whole state or replays the log:
 //!
 //! * the **journal**: for every principal, a standing mark after each event about it (its
-//!   standing through time, for the chart), and the latest promotions and demotions of anyone;
+//!   standing through time, for the chart; paged out of memory, [`super::marks`]), and the
+//!   latest promotions and demotions of anyone;
 //! * the **news**: each growth of the log and each promotion or demotion as it is folded, for
 //!   the live stream (`GET /v1/stream`);
 //! * the **table**: every principal's level, standing and rank, sorted four ways, recomputed
@@ -10,6 +11,7 @@
 //!
 //! All are views of the log; none is stored, and each is rebuilt by folding the log again.
 
+use super::marks::{Mark, Marks};
 use super::{Live, Rest};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,25 +19,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use stepwise::evidence::{Id, Time};
 use stepwise::ladder::{Applied, LadderState, Step};
-use stepwise::model::{OpenPromiseRow, StandingMark};
+use stepwise::model::OpenPromiseRow;
 use stepwise_api::{PrincipalSort, PrincipalStep};
 
 /// How many of the latest steps the journal keeps for the overview.
 pub const RECENT_STEPS: usize = 32;
 
-/// A principal's standing just after one event about it.
-#[derive(Debug, Clone, Copy)]
-pub struct Mark {
-    /// The event's instant.
-    pub at: Time,
-    /// The evidence about the principal then.
-    pub mark: StandingMark,
-}
-
 /// Standing marks and the latest steps, appended as events are folded.
 #[derive(Debug, Default)]
 pub struct Journal {
-    marks: Vec<Vec<Mark>>,
+    marks: Marks,
     recent: VecDeque<(u32, Step)>,
 }
 
@@ -65,15 +58,7 @@ impl Journal {
         s: u32,
         new_steps: usize,
     ) -> (u32, &'s [Step]) {
-        let i = s as usize;
-        if self.marks.len() <= i {
-            self.marks.resize_with(i + 1, Vec::new);
-        }
-        // An event dated before one logged ahead of it (within the log's window) is charted
-        // from the later instant: a principal's marks never go back in time.
-        let at = self.marks[i].last().map_or(at, |m| m.at.max(at));
-        let mark = state.trust().standing_mark(s);
-        stepwise::push_tight(&mut self.marks[i], Mark { at, mark });
+        self.marks.push(s, at, state.trust().standing_mark(s));
         let timeline = state.timeline_of(s);
         let new = &timeline[timeline.len().saturating_sub(new_steps)..];
         for step in new {
@@ -85,9 +70,9 @@ impl Journal {
         (s, new)
     }
 
-    /// The standing marks of principal `s`, in log order.
-    pub fn marks(&self, s: u32) -> &[Mark] {
-        self.marks.get(s as usize).map_or(&[], Vec::as_slice)
+    /// The standing marks of principal `s`, in log order (read from where they are paged).
+    pub fn marks(&self, s: u32) -> std::io::Result<Vec<Mark>> {
+        self.marks.of(s)
     }
 
     /// The latest steps of anyone, newest first.

@@ -4,6 +4,7 @@
 //! rank fresh, so that no request ever computes it.
 
 pub mod board;
+pub mod marks;
 
 use crate::Pool;
 use crate::metrics::Metrics;

@@ -89,7 +89,7 @@ pub async fn series(
 ) -> Result<Json<SeriesView>, ApiError> {
     let subject = Id::parse("id", &path(id)?)?;
     let series = Series::new(subject, query(q)?.points)?;
-    Ok(Json(app.engine.series(&series)))
+    Ok(Json(app.engine.series(&series)?))
 }
 
 /// The active vouches a principal received and gave, and whether each voucher's word counts.

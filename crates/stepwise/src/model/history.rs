@@ -15,6 +15,37 @@ pub struct StandingMark {
     total: Decaying,
 }
 
+impl StandingMark {
+    /// The size of [`StandingMark::to_bytes`].
+    pub const BYTES: usize = 24;
+
+    /// The mark as bytes (its two sums and their instant, little-endian), to be kept outside
+    /// memory and read back exactly by [`StandingMark::from_bytes`].
+    pub fn to_bytes(&self) -> [u8; Self::BYTES] {
+        let mut out = [0; Self::BYTES];
+        out[..8].copy_from_slice(&self.total.positive.to_le_bytes());
+        out[8..16].copy_from_slice(&self.total.negative.to_le_bytes());
+        out[16..].copy_from_slice(&self.total.at.to_le_bytes());
+        out
+    }
+
+    /// The mark [`StandingMark::to_bytes`] gave these bytes for.
+    pub fn from_bytes(bytes: &[u8; Self::BYTES]) -> Self {
+        let word = |i: usize| {
+            let mut w = [0; 8];
+            w.copy_from_slice(&bytes[i..i + 8]);
+            w
+        };
+        StandingMark {
+            total: Decaying {
+                positive: f64::from_le_bytes(word(0)),
+                negative: f64::from_le_bytes(word(8)),
+                at: i64::from_le_bytes(word(16)),
+            },
+        }
+    }
+}
+
 /// One active vouch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VouchRow {
