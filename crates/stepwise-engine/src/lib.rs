@@ -144,6 +144,9 @@ pub struct Engine {
     stop: Arc<AtomicBool>,
 }
 
+/// How often a long start-up says how far its fold has come.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
 /// How many entries the ledger's replay hands the live state's fold at a time, at start-up.
 const REPLAYED_CHUNK: usize = if cfg!(test) { 64 } else { 8_192 };
 
@@ -214,9 +217,21 @@ impl Engine {
             let folding = first.map(|checkpoint| {
                 scope.spawn(|| -> Result<Live, StoreError> {
                     let store = pool.open()?;
+                    let size = checkpoint.size;
                     let live = Live::new(empty(), checkpoint, Arc::clone(&names), live_policy());
+                    let started = std::time::Instant::now();
+                    let mut said = started;
                     for events in replayed {
                         live.fold_replayed(&*store, &events)?;
+                        if said.elapsed() >= PROGRESS_EVERY {
+                            said = std::time::Instant::now();
+                            let folded = events.last().map_or(0, |(index, _)| index + 1);
+                            tracing::info!(
+                                "start-up: {folded} of {size} entries folded ({:.0}%) in {:.0} s",
+                                100.0 * folded as f64 / size.max(1) as f64,
+                                started.elapsed().as_secs_f64()
+                            );
+                        }
                     }
                     Ok(live)
                 })

@@ -110,6 +110,12 @@ impl Live {
         let live = self;
         live.catch_up(store)?;
         let job = live.read(|s| s.trust().rank_job());
+        let ranking_since = Instant::now();
+        tracing::info!(
+            "start-up: {} entries folded; ranking {} principals",
+            live.read(|s| s.trust().log_size()),
+            live.read(|s| s.trust().principals())
+        );
         if !table {
             live.publish_rank(job.snapshot());
             return Ok(live);
@@ -136,6 +142,10 @@ impl Live {
         });
         live.publish_rank(snapshot);
         live.publish_table(unranked.ranked(&live));
+        tracing::info!(
+            "start-up: the rank and the principals table computed in {:.1} s",
+            ranking_since.elapsed().as_secs_f64()
+        );
         Ok(live)
     }
 

@@ -12,6 +12,8 @@
 //! ([`Names::observe`]). No lookup here does cryptography: a decision costs one read lock and
 //! one hash lookup per id.
 
+mod table;
+
 use crate::private::{Erasure, PrincipalRecord, PrivateStore};
 use crate::{LogStore, StoreError};
 use std::borrow::Cow;
@@ -19,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use stepwise::evidence::seal::{self, Hidden, Salts};
 use stepwise::evidence::{Body, Event, Id};
+use table::{Keys, TwoWay};
 
 /// Maps keyed by ids and names: foldhash (randomly seeded per map, as std's SipHash, and
 /// several times faster on short keys).
@@ -27,36 +30,74 @@ type HashSet<K> = std::collections::HashSet<K, foldhash::quality::RandomState>;
 
 #[derive(Default)]
 struct Maps {
-    /// id → pseudonym.
-    pseudonym: HashMap<Id, Id>,
-    /// pseudonym → id.
-    id: HashMap<Id, Id>,
+    /// Every principal's id and pseudonym, found by either.
+    principals: TwoWay<Principal>,
     /// Ids that format-1/2 entries of this log name in the clear: they keep that name.
     legacy: HashSet<Id>,
-    /// A client's promise id → the salt of its commitment (the log's id is the commitment's
-    /// name, format 3).
-    promise: HashMap<Id, seal::Secret>,
-    /// The log's promise id (by [`name_key`]: 16 bytes rather than a string of 33) → the
-    /// client's.
-    promise_id: HashMap<u128, Id>,
+    /// Every promise id a client gave and the salt of its commitment (the log's id is the
+    /// commitment's name, format 3), found by the client's id or the log's.
+    promises: TwoWay<Promise>,
     /// Pseudonyms looked up in the store and not found there: forgotten (a pseudonym is never
     /// given again, so the answer stays true).
     forgotten: HashSet<Id>,
 }
 
+/// A principal's id and its pseudonym.
+struct Principal {
+    id: Id,
+    pseudonym: Id,
+}
+
+impl Keys for Principal {
+    type First = str;
+    type Second = str;
+    fn first(&self) -> &str {
+        self.id.as_str()
+    }
+    fn second(&self) -> &str {
+        self.pseudonym.as_str()
+    }
+}
+
+/// A client's promise id, the salt of its commitment, and the log's name of it (by
+/// [`name_key`]: 16 bytes rather than a string of 33).
+struct Promise {
+    id: Id,
+    salt: seal::Secret,
+    name: u128,
+}
+
+impl Keys for Promise {
+    type First = str;
+    type Second = u128;
+    fn first(&self) -> &str {
+        self.id.as_str()
+    }
+    fn second(&self) -> &u128 {
+        &self.name
+    }
+}
+
 impl Maps {
     /// Principal `id` is named `pseudonym`, both ways.
-    fn add_principal(&mut self, id: Id, pseudonym: Id) {
-        self.id.insert(pseudonym.clone(), id.clone());
-        self.pseudonym.insert(id, pseudonym);
+    fn add_principal(&mut self, id: Id, pseudonym: Id) -> Result<(), StoreError> {
+        (self.principals.insert(Principal { id, pseudonym })).map_err(|_| full("principals"))
     }
 
     /// The principal named `pseudonym` is forgotten: no id behind it any more.
     fn forget_principal(&mut self, pseudonym: Id) {
-        if let Some(id) = self.id.remove(&pseudonym) {
-            self.pseudonym.remove(&id);
-        }
+        self.principals.remove_by_second(pseudonym.as_str());
         self.forgotten.insert(pseudonym);
+    }
+
+    /// The id of the principal or promise the log names `name`, if known here.
+    fn id_of(&self, name: &str) -> Option<&Id> {
+        match self.principals.by_second(name) {
+            Some(principal) => Some(&principal.id),
+            None => name_key(name)
+                .and_then(|key| self.promises.by_second(&key))
+                .map(|promise| &promise.id),
+        }
     }
 }
 
@@ -100,8 +141,8 @@ impl std::fmt::Debug for Names {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let maps = self.read();
         f.debug_struct("Names")
-            .field("principals", &maps.pseudonym.len())
-            .field("promises", &maps.promise.len())
+            .field("principals", &maps.principals.len())
+            .field("promises", &maps.promises.len())
             .field("legacy", &maps.legacy.len())
             .finish()
     }
@@ -162,7 +203,7 @@ impl Names {
         let mut maps = self.write();
         for (_, record) in &records {
             let (id, pseudonym) = record_names(record)?;
-            maps.add_principal(id, pseudonym);
+            maps.add_principal(id, pseudonym)?;
         }
         if let Some((last, _)) = records.last() {
             self.principals_seen.fetch_max(*last, Ordering::Relaxed);
@@ -173,9 +214,9 @@ impl Names {
     /// Whether any of `records` (principals a batch would create) is known already.
     pub fn knows_any(&self, records: &[PrincipalRecord]) -> bool {
         let maps = self.read();
-        records.iter().any(|record| {
-            Id::parse("id", &record.id).is_ok_and(|id| maps.pseudonym.contains_key(&id))
-        })
+        records
+            .iter()
+            .any(|record| maps.principals.by_first(&record.id).is_some())
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Maps> {
@@ -190,26 +231,20 @@ impl Names {
     /// in the clear or not at all (a principal with no evidence) — or when `id` is already a
     /// pseudonym.
     pub fn name(&self, id: &Id) -> Id {
-        self.read()
-            .pseudonym
-            .get(id)
-            .cloned()
-            .unwrap_or_else(|| id.clone())
+        let maps = self.read();
+        let principal = maps.principals.by_first(id.as_str());
+        principal.map_or_else(|| id.clone(), |p| p.pseudonym.clone())
     }
 
     /// The id behind `name` (a pseudonym or a sealed promise id), if this process knows it:
     /// `None` for a name in the clear, and for a forgotten principal.
     pub fn id_of(&self, name: &str) -> Option<Id> {
-        let maps = self.read();
-        maps.id
-            .get(name)
-            .or_else(|| name_key(name).and_then(|key| maps.promise_id.get(&key)))
-            .cloned()
+        self.read().id_of(name).cloned()
     }
 
     /// Whether `name` is a pseudonym this log no longer maps to an id: a forgotten principal.
     pub fn is_forgotten(&self, name: &str) -> bool {
-        seal::is_pseudonym(name) && !self.read().id.contains_key(name)
+        seal::is_pseudonym(name) && self.read().principals.by_second(name).is_none()
     }
 
     /// A principal that `event` names and this log has forgotten (an erasure's own principal
@@ -232,7 +267,7 @@ impl Names {
 
     /// How many principals have a pseudonym here.
     pub fn len(&self) -> usize {
-        self.read().pseudonym.len()
+        self.read().principals.len()
     }
 
     /// Whether no principal has a pseudonym here.
@@ -284,7 +319,7 @@ impl Names {
             let maps = self.read();
             let mut seen = HashSet::default();
             for id in ids {
-                let known = maps.pseudonym.contains_key(id)
+                let known = maps.principals.by_first(id.as_str()).is_some()
                     || maps.legacy.contains(id)
                     || seal::is_pseudonym(id.as_str());
                 if !known && seen.insert(id) {
@@ -306,7 +341,7 @@ impl Names {
             let mut maps = self.write();
             for record in &stored {
                 let (id, pseudonym) = record_names(record)?;
-                maps.add_principal(id, pseudonym);
+                maps.add_principal(id, pseudonym)?;
             }
         }
         Ok(())
@@ -337,7 +372,8 @@ impl Names {
             }
             named.clear();
             for id in seal::principals(event) {
-                let name = match maps.pseudonym.get(id).or_else(|| new.get(id)) {
+                let known = maps.principals.by_first(id.as_str()).map(|p| &p.pseudonym);
+                let name = match known.or_else(|| new.get(id)) {
                     Some(pseudonym) => pseudonym.clone(),
                     // Named in the clear by the log's first entries, or a pseudonym already.
                     None if maps.legacy.contains(id) || seal::is_pseudonym(id.as_str()) => {
@@ -361,7 +397,10 @@ impl Names {
                 (named.iter().find(|(known, _)| known == id))
                     .map_or_else(|| id.clone(), |(_, name)| name.clone())
             };
-            let promise = |id: &Id| maps.promise.get(id).or_else(|| promises.get(id)).copied();
+            let promise = |id: &Id| {
+                (maps.promises.by_first(id.as_str()).map(|p| p.salt))
+                    .or_else(|| promises.get(id).copied())
+            };
             let event_sealed =
                 seal::seal(event, &principal, &promise, &mut salts).map_err(randomness)?;
             // A promise, or an approval of the promise to come: either names the promise id
@@ -385,9 +424,12 @@ impl Names {
         if !promised.is_empty() {
             let mut maps = self.write();
             for (id, name, salt) in promised {
-                maps.promise.insert(id.clone(), salt);
-                if let Some(key) = name_key(name.as_str()) {
-                    maps.promise_id.insert(key, id);
+                // Always a sealed promise id (`~` and 32 hex digits): the seal made it.
+                if let Some(name) = name_key(name.as_str()) {
+                    let promise = Promise { id, salt, name };
+                    maps.promises
+                        .insert(promise)
+                        .map_err(|_| full("promises"))?;
                 }
             }
         }
@@ -400,7 +442,7 @@ impl Names {
         let mut maps = self.write();
         for record in &sealed.principals {
             let (id, pseudonym) = record_ids(record)?;
-            maps.add_principal(id, pseudonym);
+            maps.add_principal(id, pseudonym)?;
         }
         Ok(())
     }
@@ -455,7 +497,7 @@ impl Names {
                 .into_iter()
                 .filter(|p| {
                     seal::is_pseudonym(p.as_str())
-                        && !maps.id.contains_key(*p)
+                        && maps.principals.by_second(p.as_str()).is_none()
                         && !maps.forgotten.contains(*p)
                 })
                 .cloned()
@@ -466,13 +508,14 @@ impl Names {
             self.learn_principals(store)?;
             let mut maps = self.write();
             for pseudonym in unknown {
-                if !maps.id.contains_key(&pseudonym) {
+                if maps.principals.by_second(pseudonym.as_str()).is_none() {
                     maps.forgotten.insert(pseudonym);
                 }
             }
         }
         if let Some(id) = promise_named(&event.body)
-            && !name_key(id.as_str()).is_some_and(|key| self.read().promise_id.contains_key(&key))
+            && name_key(id.as_str())
+                .is_none_or(|key| self.read().promises.by_second(&key).is_none())
         {
             for stored in store.openings(index, index + 1)? {
                 if stored.opening.field == Hidden::PromiseId {
@@ -533,12 +576,11 @@ impl Names {
                 Ok(p) => maps.forget_principal(p),
                 // Not an id at all: nothing maps it to one.
                 Err(_) => {
-                    maps.id.remove(*pseudonym);
+                    maps.principals.remove_by_second(pseudonym);
                 }
             }
         }
-        maps.promise.clear();
-        maps.promise_id.clear();
+        maps.promises.clear();
         for stored in &promises {
             add_promise(&mut maps, &stored.opening)?;
         }
@@ -575,9 +617,7 @@ impl Names {
             let candidate = text.get(at..end).filter(|t| seal::is_pseudonym(t));
             match candidate {
                 Some(name) if boundary_before && boundary_after => {
-                    let id = (maps.id.get(name))
-                        .or_else(|| name_key(name).and_then(|key| maps.promise_id.get(&key)));
-                    if let Some(id) = id {
+                    if let Some(id) = maps.id_of(name) {
                         out.push_str(&text[copied..at]);
                         if json {
                             let quoted = crate::private::json_string(id.as_str());
@@ -632,12 +672,19 @@ fn add_promise(maps: &mut Maps, opening: &seal::Opening) -> Result<(), StoreErro
         .map_err(|_| StoreError::Corrupt("a promise id's opening is not UTF-8".into()))?;
     let id = Id::parse("id", text)
         .map_err(|e| StoreError::Corrupt(format!("a promise id's opening: {e}")))?;
-    let log_id = seal::promise_name(opening);
-    if let Some(key) = name_key(log_id.as_str()) {
-        maps.promise_id.insert(key, id.clone());
-    }
-    maps.promise.insert(id, opening.salt);
-    Ok(())
+    let name = name_key(seal::promise_name(opening).as_str())
+        .ok_or_else(|| StoreError::Corrupt("a promise's sealed name".into()))?;
+    let promise = Promise {
+        id,
+        salt: opening.salt,
+        name,
+    };
+    maps.promises.insert(promise).map_err(|_| full("promises"))
+}
+
+/// More names of one kind than this process can count (2^32).
+fn full(what: &str) -> StoreError {
+    StoreError::Database(format!("the names hold 2^32 {what}: no room for more").into())
 }
 
 /// A pseudonym or sealed promise id as the 128-bit number its 32 hex digits spell (`None` for
@@ -662,7 +709,7 @@ mod tests {
             Id::parse("i", id).expect("valid"),
             Id::parse("p", pseudonym).expect("valid"),
         );
-        names.write().add_principal(id, p);
+        names.write().add_principal(id, p).expect("room");
         names
     }
 
