@@ -33,6 +33,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use stepwise_store::data_dir::DataDir;
 
+/// The allocator of every `stepwise` process: jemalloc, for the server's live state above all
+/// (millions of small lists and ids, held for the process's life). Where it does not build
+/// (MSVC), the system's.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// stepwise: a graduated-trust engine. Trust is earned step by step from recorded evidence.
 #[derive(Parser)]
 #[command(name = "stepwise", version, about, max_term_width = 100)]
