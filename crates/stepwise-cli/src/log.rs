@@ -7,6 +7,7 @@ use crate::output::{Out, hex};
 use anyhow::Result;
 use base64::Engine as _;
 use clap::Subcommand;
+use stepwise_store::LogStore as _;
 use stepwise_store::data_dir::DataDir;
 
 #[derive(Subcommand)]
@@ -45,23 +46,19 @@ pub enum LogCommand {
 /// Entry `index` (its canonical bytes `bytes`) opened: principals by their ids, the hidden
 /// fields from their openings; and which hidden fields are erased.
 fn opened(
-    ledger: &stepwise_store::Ledger<stepwise_store::SqliteStore>,
+    store: &stepwise_store::SqliteStore,
+    names: &stepwise_store::names::Names,
     index: u64,
     bytes: &[u8],
 ) -> Result<(serde_json::Value, Vec<String>)> {
     use stepwise_store::PrivateStore as _;
-    let openings: Vec<_> = ledger
-        .store()
+    let openings: Vec<_> = store
         .openings(index, index + 1)?
         .into_iter()
         .map(|o| o.opening)
         .collect();
     let opened = stepwise_store::names::open_entry(bytes, &openings);
-    let text = opened.event.to_string();
-    let text = match ledger.names() {
-        Some(names) => names.open_json(&text).into_owned(),
-        None => text,
-    };
+    let text = names.open_json(&opened.event.to_string()).into_owned();
     let erased = opened.erased.iter().map(|f| (*f).to_owned()).collect();
     Ok((serde_json::from_str(&text)?, erased))
 }
@@ -86,14 +83,22 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
     if let LogCommand::Monitor(args) = cmd {
         return crate::monitor::run(args, out);
     }
-    // Reads only: nothing is appended, so the clock is never read.
-    let ledger = data.open_ledger(std::sync::Arc::new(stepwise::ledger::SystemClock))?;
+    // Reads only, from the store and its newest signed checkpoint: a ledger is not opened
+    // (it would replay the whole log into its registry: minutes at 10^8 entries).
+    let store = data.open_store()?;
+    let cp = match store.latest_checkpoint()? {
+        Some(cp) => cp,
+        // A log no ledger has opened yet: opened once, it signs its first checkpoint.
+        None => data
+            .open_ledger(std::sync::Arc::new(stepwise::ledger::SystemClock))?
+            .checkpoint()
+            .clone(),
+    };
     match cmd {
         LogCommand::Checkpoint => {
-            let cp = ledger.checkpoint();
             out.emit(
                 &serde_json::json!({
-                    "origin": ledger.verifier().name(),
+                    "origin": data.verifier()?.name(),
                     "size": cp.size,
                     "root": hex(&cp.root),
                     "note": cp.note,
@@ -102,7 +107,7 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
             )?;
         }
         LogCommand::Get { index, open } => {
-            let entry = ledger.entry(index)?;
+            let entry = stepwise_store::proofs::entry(&store, index, cp.size)?;
             let text = String::from_utf8_lossy(&entry.bytes);
             let event: serde_json::Value =
                 serde_json::from_slice(&entry.bytes).unwrap_or(serde_json::Value::Null);
@@ -113,7 +118,8 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
                 "event": event,
             });
             let opened = if open {
-                Some(opened(&ledger, index, &entry.bytes)?)
+                let (store, names, _) = data.open_named()?;
+                Some(opened(&store, &names, index, &entry.bytes)?)
             } else {
                 None
             };
@@ -139,8 +145,8 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
             })?;
         }
         LogCommand::Proof(ProofCommand::Inclusion { index, size }) => {
-            let size = size.unwrap_or(ledger.size());
-            let p = ledger.inclusion_proof(index, size)?;
+            let p =
+                stepwise_store::proofs::inclusion(&store, index, size.unwrap_or(cp.size), cp.size)?;
             let proof: Vec<String> = p.hashes.iter().map(|h| hex(h)).collect();
             out.emit(
                 &serde_json::json!({
@@ -162,7 +168,7 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
             )?;
         }
         LogCommand::Proof(ProofCommand::Consistency { old, new }) => {
-            let p = ledger.consistency_proof(old, new)?;
+            let p = stepwise_store::proofs::consistency(&store, old, new, cp.size)?;
             let proof: Vec<String> = p.hashes.iter().map(|h| hex(h)).collect();
             out.emit(
                 &serde_json::json!({

@@ -11,6 +11,7 @@
 
 use crate::decode_entry;
 use crate::names::{Names, Sealed};
+use crate::proofs;
 use crate::{
     Batch, Entry, LogStore, PolicyStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening,
     StoredTree,
@@ -22,10 +23,7 @@ use stepwise::ledger::merkle::{self, Frontier, Hash};
 use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
 use stepwise::ledger::registry::{Registry, Signatures, Staged};
 use stepwise::ledger::tiles::MAX_ENTRY_BYTES;
-use stepwise::ledger::{
-    Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin, check_consistency_request,
-    check_inclusion_request, check_tree_size,
-};
+use stepwise::ledger::{Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin};
 
 /// Largest batch accepted by [`Ledger::append`].
 pub const MAX_BATCH: usize = 10_000;
@@ -582,36 +580,20 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
 
     /// The entry at `index`.
     pub fn entry(&self, index: u64) -> Result<Entry, LedgerError> {
-        self.store.entry(index)?.ok_or_else(|| {
-            LedgerError::OutOfRange(format!(
-                "no entry {index}: the log holds {} entries (0 to {})",
-                self.size(),
-                self.size().saturating_sub(1)
-            ))
-        })
+        proofs::entry(&self.store, index, self.size())
     }
 
     /// The root hash of the tree of the first `size` entries.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
-        check_tree_size("size", size, self.size()).map_err(out_of_range)?;
         if size == self.size() {
             return Ok(self.frontier.root());
         }
-        Ok(merkle::root(&StoredTree(&self.store), size)?)
+        proofs::root(&self.store, size, self.size())
     }
 
     /// Proof that entry `index` is in the tree of `size` entries.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, LedgerError> {
-        check_inclusion_request(index, size, self.size()).map_err(out_of_range)?;
-        let tree = StoredTree(&self.store);
-        let hashes = merkle::inclusion_proof(&tree, index, size).map_err(proof_error)?;
-        Ok(InclusionProof {
-            index,
-            size,
-            leaf_hash: self.entry(index)?.leaf_hash,
-            root: self.root_at(size)?,
-            hashes,
-        })
+        proofs::inclusion(&self.store, index, size, self.size())
     }
 
     /// Proof that the tree of `old_size` entries is a prefix of the tree of `new_size`.
@@ -620,16 +602,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         old_size: u64,
         new_size: u64,
     ) -> Result<ConsistencyProof, LedgerError> {
-        check_consistency_request(old_size, new_size, self.size()).map_err(out_of_range)?;
-        let tree = StoredTree(&self.store);
-        let hashes = merkle::consistency_proof(&tree, old_size, new_size).map_err(proof_error)?;
-        Ok(ConsistencyProof {
-            old_size,
-            new_size,
-            old_root: self.root_at(old_size)?,
-            new_root: self.root_at(new_size)?,
-            hashes,
-        })
+        proofs::consistency(&self.store, old_size, new_size, self.size())
     }
 }
 
@@ -697,17 +670,6 @@ fn check_seal(event: &Event, log_sealed: bool, sealed_here: bool) -> Result<(), 
 }
 
 /// A request the log cannot answer, in the words of the core's check.
-fn out_of_range(e: FieldError) -> LedgerError {
-    LedgerError::OutOfRange(format!("{}: {}", e.field, e.problem))
-}
-
-fn proof_error(e: merkle::ProofError<StoreError>) -> LedgerError {
-    match e {
-        merkle::ProofError::Source(e) => LedgerError::Store(e),
-        other => LedgerError::OutOfRange(other.to_string()),
-    }
-}
-
 /// Signs the checkpoint for the tree `frontier` describes.
 fn sign(signer: &LogSigner, frontier: &Frontier) -> Result<StoredCheckpoint, NoteError> {
     let checkpoint = Checkpoint {
