@@ -38,10 +38,10 @@ const NONE: u64 = 0;
 /// Every principal's marks, in a file and the newest in memory (see the module docs).
 #[derive(Debug, Default)]
 pub struct Marks {
-    /// Where records `0..written` are; `None` before the first write, and for good once a
-    /// file could not be made or written (then every record stays in `tail`).
+    /// Where records `0..written` are; `None` before the first write.
     file: Option<File>,
-    /// Whether a file is out of the question (made or written in vain).
+    /// Whether the file could not be made or written: every record from `written` on stays
+    /// in `tail`.
     in_memory: bool,
     written: u64,
     /// Records `written..`, with their links.
@@ -69,11 +69,11 @@ impl Marks {
     }
 
     /// Writes the records in memory to the file, making it first if need be; on failure keeps
-    /// them, and every later one, in memory.
+    /// them, and every later one, in memory (the file keeps those written before).
     fn write_tail(&mut self) {
-        let file = match self.file.take() {
+        let file = match &self.file {
             Some(file) => Ok(file),
-            None => tempfile::tempfile(),
+            None => tempfile::tempfile().map(|file| &*self.file.insert(file)),
         };
         let mut bytes = Vec::with_capacity(self.tail.len() * RECORD);
         for (prev, m) in &self.tail {
@@ -81,20 +81,17 @@ impl Marks {
             bytes.extend_from_slice(&m.at.as_micros().to_le_bytes());
             bytes.extend_from_slice(&m.mark.to_bytes());
         }
-        let written = file.and_then(|file| {
-            file.write_all_at(&bytes, self.written * RECORD as u64)
-                .map(|()| file)
-        });
-        match written {
-            Ok(file) => {
-                self.file = Some(file);
+        let offset = self.written * RECORD as u64;
+        match file.and_then(|file| file.write_all_at(&bytes, offset)) {
+            Ok(()) => {
                 self.written += self.tail.len() as u64;
                 self.tail.clear();
             }
             Err(e) => {
                 tracing::warn!(
                     error = %e,
-                    "the dashboard's standing marks stay in memory: no temporary file could be written (TMPDIR)"
+                    "the dashboard's standing marks stay in memory from now on: the temporary \
+                     file (TMPDIR) could not be made or written"
                 );
                 self.in_memory = true;
             }
@@ -189,5 +186,35 @@ mod tests {
             }
             prop_assert!(marks.of(99).expect("read").is_empty());
         }
+    }
+
+    /// A file that stops taking writes keeps what it took, and the rest stays in memory: every
+    /// mark still reads back.
+    #[test]
+    fn a_file_that_fails_keeps_what_it_took() {
+        let named = tempfile::NamedTempFile::new().expect("a temporary file");
+        let mut state = LadderState::new(ModelParams::default(), Ladder::default());
+        let mut marks = Marks {
+            file: Some(named.reopen().expect("reopened")),
+            ..Marks::default()
+        };
+        let at = |k: i64| Time::from_micros(1_000_000 * k).expect("an instant");
+        let mut pushed = Vec::new();
+        for k in 0..4 {
+            let mark = standing(&mut state, 0, k as u64);
+            marks.push(0, at(k), mark);
+            pushed.push(Mark { at: at(k), mark });
+        }
+        assert_eq!(marks.written, 3);
+        // The same file, read-only: the next write fails.
+        marks.file = Some(File::open(named.path()).expect("opened read-only"));
+        for k in 4..11 {
+            let mark = standing(&mut state, 0, k as u64);
+            marks.push(0, at(k), mark);
+            pushed.push(Mark { at: at(k), mark });
+        }
+        assert!(marks.in_memory);
+        assert_eq!((marks.written, marks.tail.len()), (3, 8));
+        assert_eq!(marks.of(0).expect("read"), pushed);
     }
 }
