@@ -2,7 +2,7 @@
 //! request walks the whole state or replays the log:
 //!
 //! * the **journal**: for every principal, a standing mark after each event about it (its
-//!   standing through time, for the chart; paged out of memory, [`super::marks`]), and the
+//!   standing through time, for the chart; paged out of memory by `live::marks`), and the
 //!   latest promotions and demotions of anyone;
 //! * the **news**: each growth of the log and each promotion or demotion as it is folded, for
 //!   the live stream (`GET /v1/stream`);
