@@ -107,7 +107,7 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
             )?;
         }
         LogCommand::Get { index, open } => {
-            let entry = stepwise_store::proofs::entry(&store, index, cp.size)?;
+            let entry = stepwise_store::ledger::entry_in(&store, index, cp.size)?;
             let text = String::from_utf8_lossy(&entry.bytes);
             let event: serde_json::Value =
                 serde_json::from_slice(&entry.bytes).unwrap_or(serde_json::Value::Null);
@@ -145,8 +145,12 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
             })?;
         }
         LogCommand::Proof(ProofCommand::Inclusion { index, size }) => {
-            let p =
-                stepwise_store::proofs::inclusion(&store, index, size.unwrap_or(cp.size), cp.size)?;
+            let p = stepwise_store::ledger::inclusion_proof_in(
+                &store,
+                index,
+                size.unwrap_or(cp.size),
+                cp.size,
+            )?;
             let proof: Vec<String> = p.hashes.iter().map(|h| hex(h)).collect();
             out.emit(
                 &serde_json::json!({
@@ -168,7 +172,7 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
             )?;
         }
         LogCommand::Proof(ProofCommand::Consistency { old, new }) => {
-            let p = stepwise_store::proofs::consistency(&store, old, new, cp.size)?;
+            let p = stepwise_store::ledger::consistency_proof_in(&store, old, new, cp.size)?;
             let proof: Vec<String> = p.hashes.iter().map(|h| hex(h)).collect();
             out.emit(
                 &serde_json::json!({

@@ -11,7 +11,6 @@
 
 use crate::decode_entry;
 use crate::names::{Names, Sealed};
-use crate::proofs;
 use crate::{
     Batch, Entry, LogStore, PolicyStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening,
     StoredTree,
@@ -23,7 +22,10 @@ use stepwise::ledger::merkle::{self, Frontier, Hash};
 use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
 use stepwise::ledger::registry::{Registry, Signatures, Staged};
 use stepwise::ledger::tiles::MAX_ENTRY_BYTES;
-use stepwise::ledger::{Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin};
+use stepwise::ledger::{
+    Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin, check_consistency_request,
+    check_inclusion_request, check_tree_size,
+};
 
 /// Largest batch accepted by [`Ledger::append`].
 pub const MAX_BATCH: usize = 10_000;
@@ -580,7 +582,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
 
     /// The entry at `index`.
     pub fn entry(&self, index: u64) -> Result<Entry, LedgerError> {
-        proofs::entry(&self.store, index, self.size())
+        entry_in(&self.store, index, self.size())
     }
 
     /// The root hash of the tree of the first `size` entries.
@@ -588,12 +590,12 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         if size == self.size() {
             return Ok(self.frontier.root());
         }
-        proofs::root(&self.store, size, self.size())
+        root_in(&self.store, size, self.size())
     }
 
     /// Proof that entry `index` is in the tree of `size` entries.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<InclusionProof, LedgerError> {
-        proofs::inclusion(&self.store, index, size, self.size())
+        inclusion_proof_in(&self.store, index, size, self.size())
     }
 
     /// Proof that the tree of `old_size` entries is a prefix of the tree of `new_size`.
@@ -602,7 +604,86 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         old_size: u64,
         new_size: u64,
     ) -> Result<ConsistencyProof, LedgerError> {
-        proofs::consistency(&self.store, old_size, new_size, self.size())
+        consistency_proof_in(&self.store, old_size, new_size, self.size())
+    }
+}
+
+/// Entry `index` of a log of `log_size` entries, read from `store` alone, as are the roots and
+/// proofs below: a few rows whatever the log's size, no ledger opened (which replays the log).
+pub fn entry_in(
+    store: &(impl LogStore + ?Sized),
+    index: u64,
+    log_size: u64,
+) -> Result<Entry, LedgerError> {
+    let stored = if index < log_size {
+        store.entry(index)?
+    } else {
+        None
+    };
+    stored.ok_or_else(|| {
+        LedgerError::OutOfRange(format!(
+            "no entry {index}: the log holds {log_size} entries (0 to {})",
+            log_size.saturating_sub(1)
+        ))
+    })
+}
+
+/// The root hash of the tree of the first `size` entries of a log of `log_size`.
+pub fn root_in(
+    store: &(impl LogStore + ?Sized),
+    size: u64,
+    log_size: u64,
+) -> Result<Hash, LedgerError> {
+    check_tree_size("size", size, log_size).map_err(out_of_range)?;
+    Ok(merkle::root(&StoredTree(store), size)?)
+}
+
+/// Proof that entry `index` is in the tree of `size` entries, of a log of `log_size`.
+pub fn inclusion_proof_in(
+    store: &(impl LogStore + ?Sized),
+    index: u64,
+    size: u64,
+    log_size: u64,
+) -> Result<InclusionProof, LedgerError> {
+    check_inclusion_request(index, size, log_size).map_err(out_of_range)?;
+    let hashes = merkle::inclusion_proof(&StoredTree(store), index, size).map_err(proof_error)?;
+    Ok(InclusionProof {
+        index,
+        size,
+        leaf_hash: entry_in(store, index, log_size)?.leaf_hash,
+        root: root_in(store, size, log_size)?,
+        hashes,
+    })
+}
+
+/// Proof that the tree of `old_size` entries is a prefix of the tree of `new_size`, of a log
+/// of `log_size`.
+pub fn consistency_proof_in(
+    store: &(impl LogStore + ?Sized),
+    old_size: u64,
+    new_size: u64,
+    log_size: u64,
+) -> Result<ConsistencyProof, LedgerError> {
+    check_consistency_request(old_size, new_size, log_size).map_err(out_of_range)?;
+    let tree = StoredTree(store);
+    let hashes = merkle::consistency_proof(&tree, old_size, new_size).map_err(proof_error)?;
+    Ok(ConsistencyProof {
+        old_size,
+        new_size,
+        old_root: root_in(store, old_size, log_size)?,
+        new_root: root_in(store, new_size, log_size)?,
+        hashes,
+    })
+}
+
+fn out_of_range(e: FieldError) -> LedgerError {
+    LedgerError::OutOfRange(format!("{}: {}", e.field, e.problem))
+}
+
+fn proof_error(e: merkle::ProofError<StoreError>) -> LedgerError {
+    match e {
+        merkle::ProofError::Source(e) => LedgerError::Store(e),
+        other => LedgerError::OutOfRange(other.to_string()),
     }
 }
 

@@ -24,7 +24,6 @@ pub mod ledger;
 pub mod names;
 pub mod postgres;
 pub mod private;
-pub mod proofs;
 pub mod receipt;
 pub mod replay;
 pub mod sqlite;
