@@ -10,18 +10,17 @@
 //! it never reads the clock except through the [`Clock`] its caller passed in.
 
 use crate::decode_entry;
+use prepare::sign;
+
+mod pipeline;
+mod prepare;
 use crate::names::{Names, Sealed};
-use crate::{
-    Batch, Entry, LogStore, PolicyStore, PrivateStore, StoreError, StoredCheckpoint, StoredOpening,
-    StoredTree,
-};
+use crate::{Entry, LogStore, PolicyStore, PrivateStore, StoreError, StoredCheckpoint, StoredTree};
 use std::sync::Arc;
-use stepwise::evidence::seal::{self, Commitment, Hidden, Opening};
-use stepwise::evidence::{Body, Event, FieldError, Refusal, Stamp, Time};
+use stepwise::evidence::{Body, Event, FieldError, Time};
 use stepwise::ledger::merkle::{self, Frontier, Hash};
-use stepwise::ledger::note::{Checkpoint, LogSigner, LogVerifier, NoteError};
+use stepwise::ledger::note::{LogSigner, LogVerifier, NoteError};
 use stepwise::ledger::registry::{Registry, Signatures, Staged};
-use stepwise::ledger::tiles::MAX_ENTRY_BYTES;
 use stepwise::ledger::{
     Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin, check_consistency_request,
     check_inclusion_request, check_tree_size,
@@ -81,6 +80,12 @@ impl Appended {
 /// The ledger over a store.
 pub struct Ledger<S: LogStore + PrivateStore> {
     store: S,
+    state: State,
+}
+
+/// All a ledger knows apart from its store: borrowed apart from the store while a pipelined
+/// append writes one batch and prepares the next ([`Ledger::append_stream`]).
+struct State {
     signer: LogSigner,
     frontier: Frontier,
     registry: Registry,
@@ -190,16 +195,18 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         let frontier = Frontier::load(&StoredTree(&store), size)?;
         let mut ledger = Self {
             store,
-            signer,
-            frontier,
-            registry: Registry::new(config.operators.clone()),
-            checkpoint,
-            config,
-            clock,
-            recorded_at: None,
-            sealed: false,
-            policy: None,
-            names,
+            state: State {
+                signer,
+                frontier,
+                registry: Registry::new(config.operators.clone()),
+                checkpoint,
+                config,
+                clock,
+                recorded_at: None,
+                sealed: false,
+                policy: None,
+                names,
+            },
         };
         ledger.catch_up(0, size, REPLAY_CHUNK, replayed)?;
         Ok(ledger)
@@ -213,7 +220,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
 
     /// The names this ledger seals with, if it writes format 3.
     pub fn names(&self) -> Option<&Arc<Names>> {
-        self.names.as_ref()
+        self.state.names.as_ref()
     }
 
     /// Replays entries `from..to` into the registry and the latest `recorded_at`, merging what
@@ -243,10 +250,10 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         mut replayed: Replayed<'_, '_>,
     ) -> Result<(), LedgerError> {
         let mut staged = Staged::default();
-        let registry = &self.registry;
-        let recorded_at = &mut self.recorded_at;
-        let sealed = &mut self.sealed;
-        let policy = &mut self.policy;
+        let registry = &self.state.registry;
+        let recorded_at = &mut self.state.recorded_at;
+        let sealed = &mut self.state.sealed;
+        let policy = &mut self.state.policy;
         self.store.scan(from, to, &mut |entry| {
             let mut event = decode_entry(&entry)?;
             if let Some(replayed) = replayed.as_deref_mut() {
@@ -265,7 +272,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                     StoreError::Corrupt(format!("entry {} breaks a ledger rule: {e}", entry.index))
                 })
         })?;
-        self.registry.merge(staged);
+        self.state.registry.merge(staged);
         Ok(())
     }
 
@@ -276,7 +283,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             .store
             .latest_checkpoint()?
             .ok_or_else(|| StoreError::Corrupt("the log's checkpoints have disappeared".into()))?;
-        let (from, to) = (self.frontier.size(), checkpoint.size);
+        let (from, to) = (self.state.frontier.size(), checkpoint.size);
         if to < from {
             return Err(StoreError::Corrupt(format!(
                 "the latest checkpoint covers {to} entries but this ledger has seen {from}"
@@ -287,9 +294,9 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
             let frontier = Frontier::load(&StoredTree(&self.store), to)?;
             // One chunk: on failure the registry is left as it was.
             self.catch_up(from, to, u64::MAX, None)?;
-            self.frontier = frontier;
+            self.state.frontier = frontier;
         }
-        self.checkpoint = checkpoint;
+        self.state.checkpoint = checkpoint;
         Ok(())
     }
 
@@ -316,7 +323,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         }
         // A ledger writing format 3 keeps the batch as given until it is recorded: when another
         // process created one of its principals or forgot one meanwhile, it is sealed again.
-        let (clear, mut sealed) = match &self.names {
+        let (clear, mut sealed) = match &self.state.names {
             Some(names) => {
                 let mut sealed = names.seal(&events)?;
                 // A principal new to this process may have been created by another since it
@@ -351,7 +358,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                 // secrets name them.
                 Err(LedgerError::Store(StoreError::Taken(ids))) => {
                     released?;
-                    if let Some(names) = &self.names {
+                    if let Some(names) = &self.state.names {
                         names.learn_principals(&self.store)?;
                     }
                     last = Some(StoreError::Taken(ids));
@@ -361,7 +368,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                 // sealed again (a forgotten principal it named is a newcomer now).
                 Err(LedgerError::Store(StoreError::Erased(erased))) => {
                     released?;
-                    if let Some(names) = &self.names {
+                    if let Some(names) = &self.state.names {
                         names.forget_erased(&self.store, &erased)?;
                     }
                     last = Some(StoreError::Erased(erased));
@@ -373,27 +380,24 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                     // Recorded: the names learn what the batch named first, what the seals
                     // carried in is kept beside the log now, and each event is exactly what its
                     // entry decodes to.
-                    if let Some(names) = &self.names
+                    if let Some(names) = &self.state.names
                         && appended.recorded_at.is_some()
                     {
-                        names.adopt(&sealed)?;
+                        names.adopt(&sealed.principals)?;
                     }
-                    let mut events = sealed.events;
-                    for seal in events.iter_mut().filter_map(|e| e.seal.as_deref_mut()) {
-                        seal.openings = Vec::new();
-                        seal.signed = None;
-                    }
-                    appended.events = events;
+                    appended.events = recorded_events(sealed.events);
                     return Ok(appended);
                 }
                 Err(e) => return Err(e),
             };
             self.store.hold_append_lock()?;
-            let seen = self.frontier.size();
-            let caught_up = self.refresh().and_then(|()| match &self.names {
+            let seen = self.state.frontier.size();
+            let caught_up = self.refresh().and_then(|()| match &self.state.names {
                 // A promise id another process named meanwhile names the same promise here: the
                 // batch is sealed again under that name, so a reuse is refused as a reuse.
-                Some(names) => Ok(names.learn_promises(&self.store, seen, self.frontier.size())?),
+                Some(names) => {
+                    Ok(names.learn_promises(&self.store, seen, self.state.frontier.size())?)
+                }
                 None => Ok(false),
             });
             let reseal = match caught_up {
@@ -403,7 +407,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
                     return Err(e);
                 }
             };
-            if reseal && let Some(names) = &self.names {
+            if reseal && let Some(names) = &self.state.names {
                 sealed = names.seal(&clear)?;
                 // Events that came sealed cannot be sealed again: one that names a principal
                 // forgotten meanwhile is refused whole, as before it was sealed.
@@ -418,161 +422,37 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         })))
     }
 
-    /// Filling in a default author and the stamp are the only changes to `events`; a retry
-    /// overwrites them, so a conflict costs no copy of the batch. The stamp is read here, after
-    /// any conflict has brought this ledger up to the store's last entry, and the store commits
-    /// only if no other writer appended meanwhile: `recorded_at` never decreases along the log,
-    /// however many processes append and however their clocks disagree.
-    ///
-    /// `clear` is the batch as given when this ledger sealed it: the openings of an event it
-    /// sealed itself are not checked again.
-    fn try_append(
-        &mut self,
-        sealed: &mut Sealed,
-        clear: &[Event],
-        origin: Origin,
-    ) -> Result<Appended, LedgerError> {
-        let Sealed {
-            events, principals, ..
-        } = sealed;
-        let base = self.frontier.size();
-        let now = self.clock.now();
-        let recorded_at = self.recorded_at.map_or(now, |last| last.max(now));
-        let clock_behind = self
-            .recorded_at
-            .filter(|last| *last > now)
-            .map(|last| last.as_micros() - now.as_micros());
-        let stamp = Stamp {
-            recorded_at,
-            history: origin == Origin::History,
-        };
-        let mut frontier = self.frontier.clone();
-        let mut staged = Staged::default();
-        let mut results = Vec::with_capacity(events.len());
-        let mut entries = Vec::with_capacity(events.len());
-        let mut completed = Vec::with_capacity(64);
-        let mut openings = Vec::new();
-        let mut log_sealed = self.sealed;
-        let mut policy = None;
-        for (i, event) in events.iter_mut().enumerate() {
-            let index = frontier.size();
-            event.stamp = Some(stamp);
-            let sealed_here = clear.get(i).is_some_and(|c| c.seal.is_none());
-            let mut bytes = Vec::new();
-            let admitted = self
-                .config
-                .window
-                .check(event.at, recorded_at, stamp.history)
-                .and_then(|()| check_seal(event, log_sealed, sealed_here))
-                .and_then(|()| {
-                    let mut last = |complete: &Event| {
-                        bytes = complete.canonical_bytes();
-                        check_entry_len(bytes.len())
-                    };
-                    self.registry.admit_checked(
-                        &mut staged,
-                        event,
-                        index,
-                        Signatures::Check,
-                        &mut last,
-                    )
-                });
-            match admitted {
-                Ok(()) => {
-                    if let Body::Policy { sha256 } = &event.body {
-                        policy = Some((index, sha256.clone()));
-                    }
-                    if let Some(seal) = &event.seal {
-                        log_sealed = true;
-                        if !seal.openings.is_empty() {
-                            let names = seal::principals(event)
-                                .iter()
-                                .map(|id| id.as_str())
-                                .collect::<Vec<_>>()
-                                .join(" ");
-                            openings.extend(seal.openings.iter().map(|o| StoredOpening {
-                                entry: index,
-                                opening: o.clone(),
-                                names: names.clone(),
-                            }));
-                        }
-                    }
-                    let leaf_hash = merkle::leaf_hash(&bytes);
-                    frontier.push(leaf_hash, &mut completed);
-                    entries.push(Entry {
-                        index,
-                        bytes,
-                        leaf_hash,
-                        subtree_hashes: completed.clone(),
-                    });
-                    results.push(Ok(index));
-                }
-                Err(e) => results.push(Err(e)),
-            }
-        }
-        if entries.is_empty() {
-            return Ok(Appended {
-                results,
-                checkpoint: self.checkpoint.clone(),
-                events: Vec::new(),
-                recorded_at: None,
-                clock_behind: None,
-            });
-        }
-        let checkpoint = sign(&self.signer, &frontier)?;
-        self.store.append_with(&Batch {
-            base,
-            entries: &entries,
-            principals: principals.as_slice(),
-            openings: &openings,
-            checkpoint: &checkpoint,
-            erasures_seen: self.names.as_ref().map(|n| n.erasures_seen()),
-        })?;
-        self.frontier = frontier;
-        self.sealed = log_sealed;
-        if policy.is_some() {
-            self.policy = policy;
-        }
-        self.registry.merge(staged);
-        self.checkpoint = checkpoint.clone();
-        self.recorded_at = Some(recorded_at);
-        Ok(Appended {
-            results,
-            checkpoint,
-            events: Vec::new(),
-            recorded_at: Some(recorded_at),
-            clock_behind,
-        })
-    }
-
     /// The last `policy` entry of the log: its index and the SHA-256 of the policy it records.
     pub fn last_policy(&self) -> Option<(u64, &str)> {
-        self.policy.as_ref().map(|(i, sha)| (*i, sha.as_str()))
+        self.state
+            .policy
+            .as_ref()
+            .map(|(i, sha)| (*i, sha.as_str()))
     }
 
     /// The latest `recorded_at` in the log, if it holds any stamped entry.
     pub fn recorded_at(&self) -> Option<Time> {
-        self.recorded_at
+        self.state.recorded_at
     }
 
     /// Number of entries.
     pub fn size(&self) -> u64 {
-        self.frontier.size()
+        self.state.frontier.size()
     }
 
     /// The latest signed checkpoint.
     pub fn checkpoint(&self) -> &StoredCheckpoint {
-        &self.checkpoint
+        &self.state.checkpoint
     }
 
     /// The key that verifies this ledger's checkpoints.
     pub fn verifier(&self) -> LogVerifier {
-        self.signer.verifier()
+        self.state.signer.verifier()
     }
 
     /// The settings this ledger validates with.
     pub fn config(&self) -> &LedgerConfig {
-        &self.config
+        &self.state.config
     }
 
     /// The store underneath (read-only).
@@ -588,7 +468,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
     /// The root hash of the tree of the first `size` entries.
     pub fn root_at(&self, size: u64) -> Result<Hash, LedgerError> {
         if size == self.size() {
-            return Ok(self.frontier.root());
+            return Ok(self.state.frontier.root());
         }
         root_in(&self.store, size, self.size())
     }
@@ -676,6 +556,15 @@ pub fn consistency_proof_in(
     })
 }
 
+/// A batch's events as their entries decode: what a seal carried in is kept beside the log.
+fn recorded_events(mut events: Vec<Event>) -> Vec<Event> {
+    for seal in events.iter_mut().filter_map(|e| e.seal.as_deref_mut()) {
+        seal.openings = Vec::new();
+        seal.signed = None;
+    }
+    events
+}
+
 fn out_of_range(e: FieldError) -> LedgerError {
     LedgerError::OutOfRange(format!("{}: {}", e.field, e.problem))
 }
@@ -685,85 +574,6 @@ fn proof_error(e: merkle::ProofError<StoreError>) -> LedgerError {
         merkle::ProofError::Source(e) => LedgerError::Store(e),
         other => LedgerError::OutOfRange(other.to_string()),
     }
-}
-
-/// Refuses an entry longer than a tlog-tiles entry bundle can carry.
-fn check_entry_len(len: usize) -> Result<(), FieldError> {
-    if len <= MAX_ENTRY_BYTES {
-        return Ok(());
-    }
-    Err(FieldError::new(
-        "(event)",
-        format!(
-            "would be an entry of {len} bytes; the log's entries are at most {MAX_ENTRY_BYTES} \
-             (the length prefix of a tlog-tiles entry bundle)"
-        ),
-    )
-    .with_code(Refusal::EntryTooLarge))
-}
-
-/// Checks a sealed event's openings against its commitments (unless this ledger sealed it
-/// itself: `sealed_here`), and that a log which writes format 3 (`log_sealed`) takes no event
-/// in the clear.
-fn check_seal(event: &Event, log_sealed: bool, sealed_here: bool) -> Result<(), FieldError> {
-    let Some(seal) = &event.seal else {
-        return if log_sealed {
-            Err(FieldError::new(
-                "(event)",
-                "this log writes format 3: an event must be sealed (its principals named by \
-                 pseudonyms, its note and signature committed) before it is appended",
-            ))
-        } else {
-            Ok(())
-        };
-    };
-    if sealed_here {
-        return Ok(());
-    }
-    let opens = |field: Hidden, commitment: Option<&Commitment>| {
-        let opening = seal.opening(field).map(Opening::commitment);
-        if opening.as_ref() == commitment {
-            Ok(())
-        } else {
-            Err(FieldError::new(
-                field.name(),
-                "its opening does not match the sealed event's commitment",
-            ))
-        }
-    };
-    opens(Hidden::Note, seal.note.as_ref())?;
-    opens(Hidden::Sig, seal.sig.as_ref())?;
-    let promise = match &event.body {
-        Body::Promise { id, .. } => Some(("id", id)),
-        Body::Approval { promise, .. } => Some(("promise", promise)),
-        _ => None,
-    };
-    if let Some((field, id)) = promise {
-        let opening = seal.opening(Hidden::PromiseId);
-        if opening.map(seal::promise_name).as_ref() != Some(id) {
-            return Err(FieldError::new(
-                field,
-                "a sealed promise id must be the name of its commitment",
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A request the log cannot answer, in the words of the core's check.
-/// Signs the checkpoint for the tree `frontier` describes.
-fn sign(signer: &LogSigner, frontier: &Frontier) -> Result<StoredCheckpoint, NoteError> {
-    let checkpoint = Checkpoint {
-        origin: signer.name().to_owned(),
-        size: frontier.size(),
-        root: frontier.root(),
-        extensions: Vec::new(),
-    };
-    Ok(StoredCheckpoint {
-        size: checkpoint.size,
-        root: checkpoint.root,
-        note: signer.sign_checkpoint(&checkpoint)?,
-    })
 }
 
 impl<S: LogStore + PrivateStore + PolicyStore> Ledger<S> {
@@ -777,7 +587,7 @@ impl<S: LogStore + PrivateStore + PolicyStore> Ledger<S> {
         }
         self.store.put_policy(&sha256, text)?;
         let event = Event {
-            at: self.clock.now(),
+            at: self.state.clock.now(),
             author: None,
             body: Body::Policy { sha256 },
             note: None,

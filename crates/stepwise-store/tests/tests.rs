@@ -9,6 +9,7 @@ mod common;
 mod ladder_laws;
 mod ledger_rules;
 mod model_laws;
+mod pipeline;
 mod privacy;
 mod store_suite;
 mod tamper;

@@ -353,10 +353,25 @@ impl Names {
     /// nothing is stored here, and the names learn the new principals only when that
     /// transaction has committed ([`Names::adopt`]); its promises are named at once.
     pub fn seal(&self, clear: &[Event]) -> Result<Sealed, StoreError> {
+        self.seal_after(clear, &[])
+    }
+
+    /// [`Names::seal`] for a batch that follows one sealed and not yet committed, whose new
+    /// principals are `pending`: the names it gave them are the names used here.
+    pub fn seal_after(
+        &self,
+        clear: &[Event],
+        pending: &[PrincipalRecord],
+    ) -> Result<Sealed, StoreError> {
         let mut salts = Salts::new();
-        let maps = self.read();
-        // This batch's new principals and promises (a promise's outcome may follow it here).
+        // This batch's new principals and promises (a promise's outcome may follow it here),
+        // and those of the batch before it, not committed yet.
         let mut new: HashMap<Id, Id> = HashMap::default();
+        for record in pending {
+            let (id, pseudonym) = record_ids(record)?;
+            new.insert(id, pseudonym);
+        }
+        let maps = self.read();
         let mut promises: HashMap<Id, seal::Secret> = HashMap::default();
         let mut promised = Vec::new();
         let mut sealed = Sealed {
@@ -436,11 +451,11 @@ impl Names {
         Ok(sealed)
     }
 
-    /// Learns the principals `sealed` ([`Names::seal`]) named for the first time, once its
-    /// transaction has committed.
-    pub fn adopt(&self, sealed: &Sealed) -> Result<(), StoreError> {
+    /// Learns the principals a sealed batch ([`Sealed::principals`]) named for the first time,
+    /// once its transaction has committed.
+    pub fn adopt(&self, principals: &[PrincipalRecord]) -> Result<(), StoreError> {
         let mut maps = self.write();
-        for record in &sealed.principals {
+        for record in principals {
             let (id, pseudonym) = record_ids(record)?;
             maps.add_principal(id, pseudonym)?;
         }

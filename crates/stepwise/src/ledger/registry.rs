@@ -112,6 +112,10 @@ pub struct Registry {
 }
 
 /// Changes made by the accepted events of a batch that is not yet durable.
+///
+/// A batch may be staged over the one before it while that one is still being written (a
+/// pipelined append, [`Staged::over`]): the changes below count as if they were merged, and
+/// [`Registry::merge`] merges them first.
 #[derive(Debug, Default)]
 pub struct Staged {
     keys: HashMap<Id, VerifyingKey>,
@@ -119,6 +123,27 @@ pub struct Staged {
     approvals: HashMap<Id, u64>,
     settled: HashMap<Id, u64>,
     vouches: HashMap<VouchKey, bool>,
+    below: Option<Box<Staged>>,
+}
+
+impl Staged {
+    /// Changes of a batch that follows `below`, a batch staged and not merged yet.
+    pub fn over(below: Staged) -> Self {
+        Self {
+            below: Some(Box::new(below)),
+            ..Self::default()
+        }
+    }
+
+    /// Takes out the batch this one was staged over, to merge it once it is durable.
+    pub fn take_below(&mut self) -> Option<Staged> {
+        self.below.take().map(|below| *below)
+    }
+
+    /// This batch's changes, then those of each batch below it, newest first.
+    fn layers(&self) -> impl Iterator<Item = &Staged> {
+        std::iter::successors(Some(self), |staged| staged.below.as_deref())
+    }
 }
 
 /// Whether signatures are checked: always for new events, not when replaying a log whose
@@ -141,22 +166,23 @@ impl Registry {
     }
 
     fn key(&self, staged: &Staged, principal: &Id) -> Option<VerifyingKey> {
-        staged
-            .keys
-            .get(principal)
+        (staged.layers().find_map(|s| s.keys.get(principal)))
             .or_else(|| self.keys.get(principal))
             .copied()
     }
 
     fn promise<'a>(&'a self, staged: &'a Staged, id: &Id) -> Option<Known<'a>> {
-        match staged.promises.get(id).or_else(|| self.promises.get(id)) {
-            Some(facts) => Some(Known::Open(facts, staged.settled.get(id).copied())),
+        match (staged.layers().find_map(|s| s.promises.get(id))).or_else(|| self.promises.get(id)) {
+            Some(facts) => Some(Known::Open(
+                facts,
+                staged.layers().find_map(|s| s.settled.get(id)).copied(),
+            )),
             None => self.settled.get(&digest(id)).copied().map(Known::Settled),
         }
     }
 
     fn vouch_active(&self, staged: &Staged, key: &VouchKey) -> bool {
-        (staged.vouches.get(key).copied())
+        (staged.layers().find_map(|s| s.vouches.get(key)).copied())
             .unwrap_or_else(|| self.vouches.contains(&vouch_digest(key)))
     }
 
@@ -354,7 +380,7 @@ impl Registry {
                         ),
                     ));
                 }
-                let approved = staged.approvals.get(promise);
+                let approved = staged.layers().find_map(|s| s.approvals.get(promise));
                 if let Some(at) = approved.or_else(|| self.approvals.get(&digest(promise))) {
                     return Err(FieldError::new(
                         "promise",
@@ -420,8 +446,12 @@ impl Registry {
         Ok(())
     }
 
-    /// Merges a durable batch's staged changes.
-    pub fn merge(&mut self, staged: Staged) {
+    /// Merges a durable batch's staged changes (and first those of any batch it was staged
+    /// over).
+    pub fn merge(&mut self, mut staged: Staged) {
+        if let Some(below) = staged.take_below() {
+            self.merge(below);
+        }
         self.keys.extend(staged.keys);
         self.promises.extend(staged.promises);
         (self.approvals).extend(
@@ -487,6 +517,65 @@ mod tests {
             registry.merge(staged);
         }
         refused
+    }
+
+    /// One event of a small vocabulary: approvals, promises, outcomes, vouches and unvouches
+    /// over three ids, so that a random sequence reuses, settles and withdraws often.
+    fn vocabulary(pick: u8) -> Event {
+        let id = ["p1", "p2", "p3"][usize::from(pick % 3)];
+        let vouch = |kind: &str, weight: &str| {
+            event(&format!(
+                r#"{{"kind":"{kind}","at":"2026-01-01T00:00:00Z","voucher":"a","subject":"{id}"{weight}}}"#
+            ))
+        };
+        match pick / 3 % 5 {
+            0 => approval(id),
+            1 => promise(id),
+            2 => outcome(id),
+            3 => vouch("vouch", r#","weight":0.5"#),
+            _ => vouch("unvouch", ""),
+        }
+    }
+
+    proptest::proptest! {
+        /// A batch staged over the one before it while that one is not merged (a pipelined
+        /// append) accepts and refuses exactly what it would once that one is merged, and
+        /// leaves the registry the same.
+        #[test]
+        fn a_batch_staged_over_an_unmerged_one_is_judged_as_after_it(
+            batches in proptest::collection::vec(proptest::collection::vec(0u8..15, 0..6), 1..8),
+        ) {
+            let batches: Vec<Vec<Event>> = (batches.iter())
+                .map(|b| b.iter().map(|&pick| vocabulary(pick)).collect())
+                .collect();
+            let (mut merged, mut next) = (Registry::new(Vec::new()), 0);
+            let expected = admit(&mut merged, &mut next, batches.clone());
+            let (mut pipelined, mut next) = (Registry::new(Vec::new()), 0);
+            let (mut refused, mut below) = (Vec::new(), None::<Staged>);
+            for batch in batches {
+                let mut staged = below.take().map_or_else(Staged::default, Staged::over);
+                for mut event in batch {
+                    match pipelined.admit(&mut staged, &mut event, next, Signatures::Check) {
+                        Ok(()) => next += 1,
+                        Err(e) => refused.push(e.to_string()),
+                    }
+                }
+                // The batch before this one becomes durable only now: merged under it.
+                if let Some(durable) = staged.take_below() {
+                    pipelined.merge(durable);
+                }
+                below = Some(staged);
+            }
+            pipelined.merge(below.unwrap_or_default());
+            proptest::prop_assert_eq!(&refused, &expected);
+            // The same state: every event of the vocabulary is judged alike afterwards.
+            let probe: Vec<Event> = (0..15).map(vocabulary).collect();
+            let after = |registry: &mut Registry| {
+                let mut at = next;
+                admit(registry, &mut at, probe.iter().map(|e| vec![e.clone()]).collect())
+            };
+            proptest::prop_assert_eq!(after(&mut pipelined), after(&mut merged));
+        }
     }
 
     #[test]
