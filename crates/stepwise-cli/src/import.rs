@@ -8,6 +8,8 @@ use crate::output::{Out, hex};
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal as _, Read};
 use std::path::PathBuf;
@@ -87,84 +89,79 @@ pub fn run(data: &DataDir, args: ImportArgs, out: &mut Out) -> Result<bool> {
     } else {
         Origin::Live
     };
-    let mut rejected: Vec<Rejected> = Vec::new();
-    let mut out_of_window = 0u64;
-    let mut pending: Vec<(u64, Event)> = Vec::with_capacity(args.batch);
-    let mut recorded = 0u64;
+    // Lines are read and parsed into the next batch while the one before it is written.
+    let rejected: RefCell<Vec<Rejected>> = RefCell::new(Vec::new());
+    let batch_lines: RefCell<VecDeque<Vec<u64>>> = RefCell::new(VecDeque::new());
+    let mut read_error = None;
     let mut line_no = 0u64;
     let mut buf = Vec::with_capacity(1024);
-    let mut flush = |pending: &mut Vec<(u64, Event)>,
-                     rejected: &mut Vec<Rejected>,
-                     recorded: &mut u64|
-     -> Result<()> {
-        if pending.is_empty() {
-            return Ok(());
+    let mut next = || {
+        let mut lines = Vec::with_capacity(args.batch);
+        let mut events = Vec::with_capacity(args.batch);
+        while events.len() < args.batch {
+            line_no += 1;
+            let line = read_line(&mut input, &mut buf);
+            match line.with_context(|| format!("reading line {line_no}")) {
+                Ok(Line::End) => break,
+                Ok(Line::TooLong) => rejected.borrow_mut().push(Rejected {
+                    line: line_no,
+                    error: format!("the line is longer than {MAX_EVENT_BYTES} bytes"),
+                }),
+                Ok(Line::Text) => match parse(&buf, &args, snap_at) {
+                    Ok(Some(event)) => {
+                        lines.push(line_no);
+                        events.push(event);
+                    }
+                    Ok(None) => {}
+                    Err(e) => rejected.borrow_mut().push(Rejected {
+                        line: line_no,
+                        error: e.to_string(),
+                    }),
+                },
+                Err(e) => {
+                    read_error = Some(e);
+                    return None;
+                }
+            }
         }
-        let (lines, events): (Vec<u64>, Vec<Event>) = pending.drain(..).unzip();
-        let appended = ledger.append_as(events, origin).with_context(|| {
-            format!("storage failed; the {recorded} events recorded before this batch are durable")
-        })?;
+        if events.is_empty() {
+            return None;
+        }
+        batch_lines.borrow_mut().push_back(lines);
+        Some(events)
+    };
+    let mut recorded = 0u64;
+    let mut out_of_window = 0u64;
+    let mut done = |appended: stepwise_store::Appended| {
         crate::warn_clock(&appended);
+        let lines = batch_lines.borrow_mut().pop_front().unwrap_or_default();
         for (line, result) in lines.into_iter().zip(appended.results) {
             match result {
-                Ok(_) => *recorded += 1,
+                Ok(_) => recorded += 1,
                 Err(e) => {
                     if e.code == Refusal::AtOutOfWindow {
                         out_of_window += 1;
                     }
-                    rejected.push(Rejected {
+                    rejected.borrow_mut().push(Rejected {
                         line,
                         error: e.to_string(),
                     })
                 }
             }
         }
-        Ok(())
+        progress.set_message(format!("{recorded} recorded"));
     };
-    loop {
-        line_no += 1;
-        match read_line(&mut input, &mut buf).with_context(|| format!("reading line {line_no}"))? {
-            Line::End => break,
-            Line::TooLong => rejected.push(Rejected {
-                line: line_no,
-                error: format!("the line is longer than {MAX_EVENT_BYTES} bytes"),
-            }),
-            Line::Text => {
-                let parsed = std::str::from_utf8(&buf)
-                    .map_err(|_| FieldError::new("(line)", "is not valid UTF-8"))
-                    .and_then(|text| {
-                        let text = text.trim();
-                        if text.is_empty() || text.starts_with('#') {
-                            return Ok(None);
-                        }
-                        match args.format {
-                            Format::Jsonl => Event::from_json(text).map(Some),
-                            Format::BitcoinOtc => rating_from_csv(text, &args.id_prefix).map(Some),
-                            Format::SnapSigned => snap_at
-                                .map_or_else(
-                                    || Err(FieldError::new("--at", "is missing")),
-                                    |at| rating_from_snap(text, &args.id_prefix, at),
-                                )
-                                .map(Some),
-                        }
-                    });
-                match parsed {
-                    Ok(Some(event)) => pending.push((line_no, event)),
-                    Ok(None) => {}
-                    Err(e) => rejected.push(Rejected {
-                        line: line_no,
-                        error: e.to_string(),
-                    }),
-                }
-            }
-        }
-        if pending.len() >= args.batch {
-            flush(&mut pending, &mut rejected, &mut recorded)?;
-            progress.set_message(format!("{recorded} recorded"));
-        }
+    let appended = ledger.append_stream(origin, &mut next, &mut done);
+    appended.with_context(|| {
+        format!("storage failed; the {recorded} events recorded before this batch are durable")
+    })?;
+    if let Some(e) = read_error {
+        return Err(e.context(format!(
+            "the {recorded} events recorded before this line are durable"
+        )));
     }
-    flush(&mut pending, &mut rejected, &mut recorded)?;
     progress.finish_and_clear();
+    let mut rejected = rejected.into_inner();
 
     rejected.sort_by_key(|r| r.line);
     let cp = ledger.checkpoint().clone();
@@ -291,6 +288,29 @@ fn rating_from_csv(text: &str, prefix: &str) -> Result<Event, FieldError> {
             )
         })?;
     Ok(rating_event(rater, subject, f64::from(value) / 10.0, at))
+}
+
+/// One line of the input as an event: `None` for a blank line or a `#` comment.
+fn parse(
+    line: &[u8],
+    args: &ImportArgs,
+    snap_at: Option<Time>,
+) -> Result<Option<Event>, FieldError> {
+    let text = std::str::from_utf8(line)
+        .map_err(|_| FieldError::new("(line)", "is not valid UTF-8"))?
+        .trim();
+    if text.is_empty() || text.starts_with('#') {
+        return Ok(None);
+    }
+    match args.format {
+        Format::Jsonl => Event::from_json(text),
+        Format::BitcoinOtc => rating_from_csv(text, &args.id_prefix),
+        Format::SnapSigned => match snap_at {
+            Some(at) => rating_from_snap(text, &args.id_prefix, at),
+            None => Err(FieldError::new("--at", "is missing")),
+        },
+    }
+    .map(Some)
 }
 
 enum Line {

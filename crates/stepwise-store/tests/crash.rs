@@ -1,4 +1,5 @@
-//! Crash test: a child process appends in a loop and is killed with SIGKILL at random moments.
+//! Crash test: a child process appends in a loop and is killed with SIGKILL at random moments,
+//! one batch at a time in even rounds and pipelined (`Ledger::append_stream`) in odd ones.
 //! After every kill the store must open, verify, and hold every event whose append was
 //! acknowledged, exactly as sent.
 //!
@@ -12,7 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use stepwise::evidence::{Body, Event, Id, Stamp, Time};
 use stepwise::ledger::note::LogSigner;
-use stepwise::ledger::{Clock, LedgerConfig, ManualClock};
+use stepwise::ledger::{Clock, LedgerConfig, ManualClock, Origin};
 use stepwise_store::{Ledger, verify};
 use stepwise_store::{LogStore as _, SqliteStore};
 
@@ -48,30 +49,49 @@ fn rating(n: u64) -> Event {
     }
 }
 
-fn child(dir: &Path) -> ! {
+fn child(dir: &Path, pipelined: bool) -> ! {
     let store = SqliteStore::open(&dir.join("ledger.sqlite")).expect("store opens");
     let mut ledger =
         Ledger::open(store, signer(), LedgerConfig::default(), clock()).expect("ledger opens");
-    let stdout = std::io::stdout();
+    // Acknowledge only after the append said so: the batch is durable now.
+    let ack = |last: u64| {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{last}").expect("ack");
+        out.flush().expect("ack");
+    };
+    let sizes = [1u64, 7, 100, 1];
     let mut round = 0u64;
+    let mut next = ledger.size();
+    if pipelined {
+        let mut batches = || {
+            let batch = sizes[(round % 4) as usize];
+            round += 1;
+            next += batch;
+            Some((next - batch..next).map(rating).collect())
+        };
+        ledger
+            .append_stream(Origin::Live, &mut batches, &mut |appended| {
+                let last = appended.results.last().cloned();
+                ack(last.expect("a batch").expect("recorded"));
+            })
+            .expect("append");
+        unreachable!("the batches never end");
+    }
     loop {
-        let batch = [1u64, 7, 100, 1][(round % 4) as usize];
+        let batch = sizes[(round % 4) as usize];
         round += 1;
-        let first = ledger.size();
-        let events: Vec<Event> = (first..first + batch).map(rating).collect();
+        let events: Vec<Event> = (next..next + batch).map(rating).collect();
         let appended = ledger.append(events).expect("append");
         assert_eq!(appended.recorded() as u64, batch);
-        // Acknowledge only after `append` returned: the batch is durable now.
-        let mut out = stdout.lock();
-        writeln!(out, "{}", first + batch - 1).expect("ack");
-        out.flush().expect("ack");
+        next += batch;
+        ack(next - 1);
     }
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("child") {
-        child(Path::new(&args[2]));
+        child(Path::new(&args[2]), args.get(3).is_some());
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut seed = std::time::SystemTime::now()
@@ -92,6 +112,7 @@ fn main() {
         let mut child = Command::new(&args[0])
             .arg("child")
             .arg(dir.path())
+            .args((round % 2 == 1).then_some("pipelined"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
