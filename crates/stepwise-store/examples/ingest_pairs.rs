@@ -24,6 +24,11 @@ use stepwise::ledger::{LedgerConfig, Origin, SystemClock};
 use stepwise_store::names::Names;
 use stepwise_store::{Ledger, SqliteStore};
 
+/// The allocator of the `stepwise` binary, whose appends this measures.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const WARM_UP: usize = 5;
 
 /// The four ways measured, in the order printed.

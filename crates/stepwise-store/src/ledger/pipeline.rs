@@ -127,17 +127,44 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                     })
                 });
                 // The batch in flight is written before the next is sent or anything returns.
-                if let Some(flight) = in_flight.take() {
-                    let (write, result) = written.recv().map_err(|_| gone())?;
-                    if result.is_err() {
-                        // Appended again one at a time, each batch meets the same cause and
-                        // deals with it (another writer's entries or principals) or returns it.
-                        return hand_back(flight, prepared);
+                let durable = match in_flight.take() {
+                    Some(flight) => {
+                        let (write, result) = written.recv().map_err(|_| gone())?;
+                        if result.is_err() {
+                            // Appended again one at a time, each batch meets the same cause and
+                            // deals with it (another writer's entries or principals) or returns
+                            // it.
+                            return hand_back(flight, prepared);
+                        }
+                        // What the next batch was staged over is this one's, merged below.
+                        let below = staged.take_below().unwrap_or_default();
+                        Some((flight, write, below))
                     }
-                    // What the next batch was staged over is this one's, merged now.
+                    None => None,
+                };
+                // The next batch goes to the store at once, and is written while the one before
+                // it is taken in.
+                let (mut refused, mut failed, mut ended) = (None, None, false);
+                match prepared {
+                    None => ended = true,
+                    Some(Err(e)) => failed = Some(e),
+                    Some(Ok(mut ready)) => match ready.prepared.write.take() {
+                        Some(write) => {
+                            let principals = write.principals.clone();
+                            to_writer.send(write).map_err(|_| gone())?;
+                            in_flight = Some(InFlight {
+                                ready,
+                                staged,
+                                principals,
+                            });
+                        }
+                        // Nothing to write: every event was refused.
+                        None => refused = Some((ready, staged)),
+                    },
+                }
+                if let Some((flight, write, below)) = durable {
                     let mut ready = flight.ready;
                     ready.prepared.write = Some(write);
-                    let below = staged.take_below().unwrap_or_default();
                     let mut appended = state.settle(ready.prepared, below);
                     appended.events = recorded_events(ready.events);
                     if let Some(names) = &state.names {
@@ -145,26 +172,16 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                     }
                     done(appended);
                 }
-                let Some(prepared) = prepared else {
+                if let Some((ready, staged)) = refused {
+                    let mut appended = state.settle(ready.prepared, staged);
+                    appended.events = recorded_events(ready.events);
+                    done(appended);
+                }
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                if ended {
                     return Ok(Ended::Done);
-                };
-                let mut ready = prepared?;
-                match ready.prepared.write.take() {
-                    Some(write) => {
-                        let principals = write.principals.clone();
-                        to_writer.send(write).map_err(|_| gone())?;
-                        in_flight = Some(InFlight {
-                            ready,
-                            staged,
-                            principals,
-                        });
-                    }
-                    // Nothing to write: every event was refused.
-                    None => {
-                        let mut appended = state.settle(ready.prepared, staged);
-                        appended.events = recorded_events(ready.events);
-                        done(appended);
-                    }
                 }
             }
         })
