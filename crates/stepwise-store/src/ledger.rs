@@ -10,12 +10,9 @@
 //! it never reads the clock except through the [`Clock`] its caller passed in.
 
 use crate::decode_entry;
-use prepare::sign;
-
-mod pipeline;
-mod prepare;
 use crate::names::{Names, Sealed};
 use crate::{Entry, LogStore, PolicyStore, PrivateStore, StoreError, StoredCheckpoint, StoredTree};
+use prepare::sign;
 use std::sync::Arc;
 use stepwise::evidence::{Body, Event, FieldError, Time};
 use stepwise::ledger::merkle::{self, Frontier, Hash};
@@ -25,6 +22,9 @@ use stepwise::ledger::{
     Clock, ConsistencyProof, InclusionProof, LedgerConfig, Origin, check_consistency_request,
     check_inclusion_request, check_tree_size,
 };
+
+mod pipeline;
+mod prepare;
 
 /// Largest batch accepted by [`Ledger::append`].
 pub const MAX_BATCH: usize = 10_000;

@@ -167,10 +167,10 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                     ready.prepared.write = Some(write);
                     let mut appended = state.settle(ready.prepared, below);
                     appended.events = recorded_events(ready.events);
+                    done(appended);
                     if let Some(names) = &state.names {
                         names.adopt(&flight.principals)?;
                     }
-                    done(appended);
                 }
                 if let Some((ready, staged)) = refused {
                     let mut appended = state.settle(ready.prepared, staged);
