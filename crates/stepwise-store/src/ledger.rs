@@ -315,12 +315,7 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         events: Vec<Event>,
         origin: Origin,
     ) -> Result<Appended, LedgerError> {
-        if events.len() > MAX_BATCH {
-            return Err(LedgerError::OutOfRange(format!(
-                "a batch holds at most {MAX_BATCH} events, not {}",
-                events.len()
-            )));
-        }
+        check_batch_len(events.len())?;
         // A ledger writing format 3 keeps the batch as given until it is recorded: when another
         // process created one of its principals or forgot one meanwhile, it is sealed again.
         let (clear, mut sealed) = match &self.state.names {
@@ -554,6 +549,16 @@ pub fn consistency_proof_in(
         new_root: root_in(store, new_size, log_size)?,
         hashes,
     })
+}
+
+/// Refuses a batch of more than [`MAX_BATCH`] events.
+fn check_batch_len(len: usize) -> Result<(), LedgerError> {
+    if len > MAX_BATCH {
+        return Err(LedgerError::OutOfRange(format!(
+            "a batch holds at most {MAX_BATCH} events, not {len}"
+        )));
+    }
+    Ok(())
 }
 
 /// A batch's events as their entries decode: what a seal carried in is kept beside the log.

@@ -218,3 +218,36 @@ fn a_pipelined_write_that_loses_a_race_is_appended_again() -> TestResult {
     }
     Ok(())
 }
+
+/// A batch larger than the ledger takes is refused as `append` refuses it: the batches before
+/// it are durable and told, nothing from it or after it is recorded.
+#[test]
+fn a_pipelined_batch_too_large_is_refused_after_the_ones_before_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let now = T0 + DAY_MICROS;
+    let (mut ledger, _) = ledger(dir.path(), true, now)?;
+    let small = || {
+        vec![
+            rating("ann", "bob", 0.5, 0.5),
+            rating("bob", "ann", 0.5, 0.5),
+        ]
+    };
+    let large = vec![rating("cat", "dan", 0.5, 0.5); stepwise_store::MAX_BATCH + 1];
+    let mut batches = vec![small(), large, small()].into_iter();
+    let mut told = Vec::new();
+    let result = ledger.append_stream(Origin::Live, &mut || batches.next(), &mut |a| {
+        told.push(a.recorded())
+    });
+    let error = result.expect_err("the large batch is refused");
+    assert!(
+        error.to_string().contains("at most 10000 events"),
+        "{error}"
+    );
+    assert_eq!(told, [2], "the batch before it is told");
+    assert_eq!(
+        ledger.store().size()?,
+        2,
+        "its first batch and nothing after"
+    );
+    Ok(())
+}

@@ -6,7 +6,7 @@
 //! deals with other writers and with storage errors as for any append.
 
 use super::prepare::{Prepared, Write};
-use super::{Appended, Ledger, LedgerError, recorded_events};
+use super::{Appended, Ledger, LedgerError, check_batch_len, recorded_events};
 use crate::names::Sealed;
 use crate::{LogStore, PrincipalRecord, PrivateStore, StoreError};
 use std::sync::mpsc;
@@ -103,6 +103,7 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                     Staged::over(std::mem::take(&mut f.staged))
                 });
                 let prepared = given.map(|given| {
+                    check_batch_len(given.len())?;
                     let (pending, tip) = match &in_flight {
                         Some(f) => (&f.principals[..], f.ready.prepared.tip()),
                         None => (&[][..], state.tip()),
