@@ -6,7 +6,7 @@
 //! deals with other writers and with storage errors as for any append.
 
 use super::prepare::{Prepared, Write};
-use super::{Appended, Ledger, LedgerError, check_batch_len, recorded_events};
+use super::{Appended, Ledger, LedgerError, State, check_batch_len, recorded_events};
 use crate::names::Sealed;
 use crate::{LogStore, PrincipalRecord, PrivateStore, StoreError};
 use std::sync::mpsc;
@@ -139,7 +139,16 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                         }
                         // What the next batch was staged over is this one's, merged below.
                         let below = staged.take_below().unwrap_or_default();
-                        Some((flight, write, below))
+                        let mut ready = flight.ready;
+                        ready.prepared.write = Some(write);
+                        // Its new principals are named so before the next batch is sent (or
+                        // it is told and nothing after it is sent).
+                        let names = state.names.as_ref();
+                        if let Err(e) = names.map_or(Ok(()), |n| n.adopt(&flight.principals)) {
+                            done(appended(state, ready, below));
+                            return Err(e.into());
+                        }
+                        Some((ready, below))
                     }
                     None => None,
                 };
@@ -163,20 +172,11 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                         None => refused = Some((ready, staged)),
                     },
                 }
-                if let Some((flight, write, below)) = durable {
-                    let mut ready = flight.ready;
-                    ready.prepared.write = Some(write);
-                    let mut appended = state.settle(ready.prepared, below);
-                    appended.events = recorded_events(ready.events);
-                    done(appended);
-                    if let Some(names) = &state.names {
-                        names.adopt(&flight.principals)?;
-                    }
+                if let Some((ready, below)) = durable {
+                    done(appended(state, ready, below));
                 }
                 if let Some((ready, staged)) = refused {
-                    let mut appended = state.settle(ready.prepared, staged);
-                    appended.events = recorded_events(ready.events);
-                    done(appended);
+                    done(appended(state, ready, staged));
                 }
                 if let Some(e) = failed {
                     return Err(e);
@@ -187,6 +187,14 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
             }
         })
     }
+}
+
+/// What the append of `ready` answers, once it is written (or holds nothing to write): the
+/// ledger takes it in, with what it `staged`.
+fn appended(state: &mut State, ready: Ready, staged: Staged) -> Appended {
+    let mut appended = state.settle(ready.prepared, staged);
+    appended.events = recorded_events(ready.events);
+    appended
 }
 
 /// The write of `flight` failed: it and the batch prepared after it (if any) are to be
