@@ -1,13 +1,17 @@
 //! The one writer: a thread that owns the ledger and group-commits whatever appends are
-//! waiting, answering each request once its events are durable and folded.
+//! waiting, pipelined (the next group is sealed and prepared while one is written), answering
+//! each request once its events are durable and folded.
 
 use crate::Error;
 use crate::Live;
 use crate::metrics::Metrics;
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 use stepwise::evidence::{Event, FieldError};
 use stepwise::ledger::Origin;
-use stepwise_store::{Ledger, LedgerError, MAX_BATCH};
+use stepwise_store::{Appended, Ledger, LedgerError, MAX_BATCH, Next};
 use stepwise_store::{Store, StoreError, StoredCheckpoint};
 use tokio::sync::{mpsc, oneshot};
 
@@ -41,16 +45,17 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread over `ledger`. It ends when every handle is dropped or
     /// [`Writer::close`] is called, after answering every job it took.
-    pub fn spawn<S: Store + 'static>(
+    pub fn spawn<S: Store + Send + 'static>(
         ledger: Ledger<S>,
         reopen: impl Fn() -> Result<Ledger<S>, LedgerError> + Send + 'static,
+        open_store: impl Fn() -> Result<Box<dyn Store>, StoreError> + Send + 'static,
         live: Arc<Live>,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel(1024);
         let handle = std::thread::Builder::new()
             .name("stepwise-writer".into())
-            .spawn(move || write_loop(ledger, reopen, rx, &live, &metrics))?;
+            .spawn(move || write_loop(ledger, reopen, open_store, rx, &live, &metrics))?;
         Ok((Self { jobs }, handle))
     }
 
@@ -122,79 +127,150 @@ pub(crate) fn append_failed(e: LedgerError) -> Error {
     }
 }
 
-/// Takes jobs as they come; each commit carries every job waiting at that moment (up to the
-/// ledger's batch limit, and of one origin: history is never mixed with live evidence), so
-/// concurrent callers share one transaction and one fsync.
-fn write_loop<S: Store>(
-    mut ledger: Ledger<S>,
-    reopen: impl Fn() -> Result<Ledger<S>, LedgerError>,
-    mut rx: mpsc::Receiver<Message>,
-    live: &Live,
-    metrics: &Metrics,
-) {
-    let mut carry: Option<Job> = None;
-    loop {
-        let first = match carry.take() {
+/// One batch handed to the ledger: whom to answer, with how many of its results each.
+struct Handed {
+    lengths: Vec<usize>,
+    replies: Vec<oneshot::Sender<Result<Written, Error>>>,
+    started: Instant,
+}
+
+/// The writer's side of the queue: the jobs taken and not answered yet, in order.
+struct Queue {
+    rx: mpsc::Receiver<Message>,
+    /// A job taken that did not fit the last batch (too many events, or the other origin).
+    carry: Option<Job>,
+    /// Told to stop: hand out nothing more.
+    stopping: bool,
+    handed: VecDeque<Handed>,
+}
+
+impl Queue {
+    /// The next batch: every job waiting at this moment (up to the ledger's batch limit, and
+    /// of one origin: history is never mixed with live evidence), so concurrent callers share
+    /// one transaction and one fsync. With a batch being written (`busy`), it does not wait
+    /// for a job.
+    fn next(&mut self, busy: bool) -> Next {
+        let first = match self.carry.take() {
+            // Taken before the word to stop, if that came: recorded all the same.
             Some(job) => job,
-            None => match rx.blocking_recv() {
+            None if self.stopping => return Next::End,
+            None if busy => match self.rx.try_recv() {
+                Ok(Message::Append(job)) => job,
+                Err(mpsc::error::TryRecvError::Empty) => return Next::Wait,
+                Ok(Message::Stop) | Err(mpsc::error::TryRecvError::Disconnected) => {
+                    self.stopping = true;
+                    return Next::End;
+                }
+            },
+            None => match self.rx.blocking_recv() {
                 Some(Message::Append(job)) => job,
-                Some(Message::Stop) | None => return,
+                Some(Message::Stop) | None => {
+                    self.stopping = true;
+                    return Next::End;
+                }
             },
         };
-        let mut total = first.events.len();
         let origin = first.origin;
+        let mut total = first.events.len();
         let mut jobs = vec![first];
-        let mut stopping = false;
-        while let Ok(message) = rx.try_recv() {
+        while !self.stopping {
+            let Ok(message) = self.rx.try_recv() else {
+                break;
+            };
             let Message::Append(job) = message else {
-                stopping = true;
+                self.stopping = true;
                 break;
             };
             if total + job.events.len() > MAX_BATCH || job.origin != origin {
-                carry = Some(job);
+                self.carry = Some(job);
                 break;
             }
             total += job.events.len();
             jobs.push(job);
         }
-        let mut lengths = Vec::with_capacity(jobs.len());
-        let mut replies = Vec::with_capacity(jobs.len());
+        let mut handed = Handed {
+            lengths: Vec::with_capacity(jobs.len()),
+            replies: Vec::with_capacity(jobs.len()),
+            started: Instant::now(),
+        };
         let mut events = Vec::with_capacity(total);
         for job in jobs {
-            lengths.push(job.events.len());
-            replies.push(job.reply);
+            handed.lengths.push(job.events.len());
+            handed.replies.push(job.reply);
             events.extend(job.events);
         }
-        let started = std::time::Instant::now();
-        let outcome = ledger.append_as(events, origin);
-        metrics.commit(replies.len(), total, started.elapsed());
-        match outcome {
-            Ok(appended) => {
-                if let Some(behind) = appended.clock_behind {
-                    metrics.clock_behind();
-                    tracing::warn!(
-                        "the clock reads {:.3} s earlier than the log's latest recorded time; \
-                         stamped the commit with that time (the log's time never goes back)",
-                        behind as f64 / 1e6
-                    );
-                }
-                if let Err(e) = live.fold_committed(&appended, ledger.store()) {
-                    tracing::error!("folding the new entries failed: {e}");
-                }
-                let mut results = appended.results.into_iter();
-                for (len, reply) in lengths.into_iter().zip(replies) {
-                    let _ = reply.send(Ok(Written {
-                        results: results.by_ref().take(len).collect(),
-                        checkpoint: appended.checkpoint.clone(),
-                    }));
-                }
+        self.handed.push_back(handed);
+        Next::Batch(events, origin)
+    }
+
+    /// Stopping: refuses every append sent after the word to stop, and any sent from now on.
+    fn refuse_the_rest(&mut self) {
+        self.rx.close();
+        while let Ok(message) = self.rx.try_recv() {
+            if let Message::Append(job) = message {
+                let _ = job.reply.send(Err(shutting_down()));
             }
+        }
+    }
+}
+
+/// Appends the jobs as they come, pipelined (the next batch is sealed and prepared while one
+/// is written, [`Ledger::append_queue`]); answers each once its batch is durable and folded
+/// into the live state. Folding reads through a store handle of its own (`open_store`): the
+/// ledger's is busy writing.
+fn write_loop<S: Store + Send>(
+    mut ledger: Ledger<S>,
+    reopen: impl Fn() -> Result<Ledger<S>, LedgerError>,
+    open_store: impl Fn() -> Result<Box<dyn Store>, StoreError>,
+    rx: mpsc::Receiver<Message>,
+    live: &Live,
+    metrics: &Metrics,
+) {
+    let queue = RefCell::new(Queue {
+        rx,
+        carry: None,
+        stopping: false,
+        handed: VecDeque::new(),
+    });
+    let mut fold_store: Option<Box<dyn Store>> = None;
+    loop {
+        let mut done = |appended: Appended| {
+            let Some(handed) = queue.borrow_mut().handed.pop_front() else {
+                tracing::error!("the ledger told of a batch the writer did not hand it");
+                return;
+            };
+            let total = handed.lengths.iter().sum();
+            metrics.commit(handed.replies.len(), total, handed.started.elapsed());
+            if let Some(behind) = appended.clock_behind {
+                metrics.clock_behind();
+                tracing::warn!(
+                    "the clock reads {:.3} s earlier than the log's latest recorded time; \
+                     stamped the commit with that time (the log's time never goes back)",
+                    behind as f64 / 1e6
+                );
+            }
+            fold(live, &appended, &mut fold_store, &open_store);
+            let mut results = appended.results.into_iter();
+            for (len, reply) in handed.lengths.into_iter().zip(handed.replies) {
+                let _ = reply.send(Ok(Written {
+                    results: results.by_ref().take(len).collect(),
+                    checkpoint: appended.checkpoint.clone(),
+                }));
+            }
+        };
+        let outcome = ledger.append_queue(&mut |busy| queue.borrow_mut().next(busy), &mut done);
+        let mut queue = queue.borrow_mut();
+        match outcome {
+            Ok(()) => return queue.refuse_the_rest(),
             Err(e) => {
+                // The batches told of are durable; nothing after them was recorded.
                 tracing::error!("append failed: {e}");
                 let lost = matches!(e, LedgerError::Store(StoreError::Database(_)));
                 let answer = append_failed(e);
-                for reply in replies {
-                    let _ = reply.send(Err(answer.clone()));
+                for handed in queue.handed.drain(..) {
+                    for reply in handed.replies {
+                        let _ = reply.send(Err(answer.clone()));
+                    }
                 }
                 if lost {
                     match reopen() {
@@ -202,10 +278,167 @@ fn write_loop<S: Store>(
                         Err(e) => tracing::error!("reopening the store failed (will retry): {e}"),
                     }
                 }
+                if queue.stopping && queue.carry.is_none() {
+                    return queue.refuse_the_rest();
+                }
             }
         }
-        if stopping {
-            return;
+    }
+}
+
+/// Folds a committed batch into the live state through `store`, opened now if it is not open.
+/// A handle that fails is dropped and the fold tried once more on a fresh one (the database
+/// may have dropped the connection), so that an answered write is folded; if that fails too,
+/// the follower folds it.
+fn fold(
+    live: &Live,
+    appended: &Appended,
+    store: &mut Option<Box<dyn Store>>,
+    open_store: &impl Fn() -> Result<Box<dyn Store>, StoreError>,
+) {
+    let mut error = None;
+    for _ in 0..2 {
+        let opened = match store.take() {
+            Some(store) => Ok(store),
+            None => open_store(),
+        };
+        match opened.and_then(|s| live.fold_committed(appended, &*s).map(|_| s)) {
+            Ok(s) => {
+                *store = Some(s);
+                return;
+            }
+            Err(e) => error = Some(e),
         }
+    }
+    if let Some(e) = error {
+        tracing::error!("folding the new entries failed: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Code, Engine, Options};
+    use stepwise::evidence::Time;
+    use stepwise_store::data_dir::DataDir;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        let options = Options {
+            ranker: false,
+            tabler: false,
+            ..Options::default()
+        };
+        Engine::open(&DataDir::new(dir), &options).expect("engine")
+    }
+
+    /// A rating between two of a dozen principals, dated `at` (the writer's thread `t`, its
+    /// `n`th event).
+    fn rating(t: usize, n: usize, at: Time) -> Event {
+        let json = format!(
+            r#"{{"kind":"rating","at":"{at}","rater":"user:{}","subject":"user:{}","value":0.5}}"#,
+            (t + n) % 12,
+            (t + n + 1 + n % 5) % 12,
+        );
+        Event::from_json(&json).expect("rating")
+    }
+
+    /// Six threads append batches of one to 40 events, live and history, some pausing between
+    /// appends so that the writer's queue runs dry now and then: every request is answered
+    /// with one result per event, each an index of its own, folded before it is answered; the
+    /// indexes together are the whole log, and the log verifies.
+    #[test]
+    fn concurrent_appends_through_the_pipelined_writer_are_each_answered_once_folded() {
+        let dir = tempfile::tempdir().expect("dir");
+        let engine = engine(dir.path());
+        let start = engine.live().checkpoint().size;
+        let indexes = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..6)
+                .map(|t| {
+                    let engine = &engine;
+                    scope.spawn(move || {
+                        let mut mine = Vec::new();
+                        for n in 0..25 {
+                            let len = 1 + (t * 7 + n * 13) % 40;
+                            let (origin, at) = if (t + n) % 4 == 0 {
+                                let day_ago = crate::now().as_micros() - 86_400_000_000;
+                                (Origin::History, Time::from_micros(day_ago).expect("time"))
+                            } else {
+                                (Origin::Live, crate::now())
+                            };
+                            let events = (0..len).map(|k| rating(t, n + k, at)).collect();
+                            let written = engine.append_here(events, origin).expect("append");
+                            assert_eq!(written.results.len(), len, "one result an event");
+                            let folded = engine.live().read(|s| s.trust().log_size());
+                            for result in written.results {
+                                let index = result.expect("recorded");
+                                assert!(index < folded, "{index} answered before folded");
+                                mine.push(index);
+                            }
+                            if t % 2 == 0 {
+                                std::thread::sleep(std::time::Duration::from_millis(3));
+                            }
+                        }
+                        mine
+                    })
+                })
+                .collect();
+            let mut all: Vec<u64> = threads
+                .into_iter()
+                .flat_map(|t| t.join().expect("appender"))
+                .collect();
+            all.sort_unstable();
+            all
+        });
+        let end = engine.live().checkpoint().size;
+        assert_eq!(indexes, (start..end).collect::<Vec<_>>(), "each index once");
+        let store = engine.pool().open().expect("store");
+        let report = stepwise_store::verify(
+            &*store,
+            &stepwise::ledger::note::LogVerifier::parse(engine.verifier_key()).expect("key"),
+            &engine.fold_policy().ledger,
+            &mut |_| {},
+        )
+        .expect("verify");
+        assert!(report.is_ok(), "{:?}", report.problems);
+    }
+
+    /// Appends sent while the engine stops are each answered: recorded, or refused as the
+    /// engine shutting down; none is left without an answer.
+    #[test]
+    fn stopping_answers_every_append_sent() {
+        let dir = tempfile::tempdir().expect("dir");
+        let engine = engine(dir.path());
+        let answers = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..4)
+                .map(|t| {
+                    let engine = &engine;
+                    scope.spawn(move || {
+                        (0..50)
+                            .map(|n| {
+                                let events = vec![rating(t, n, crate::now())];
+                                engine.append_here(events, Origin::Live).map(|_| ())
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            engine.stop();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().expect("appender"))
+                .collect::<Vec<_>>()
+        });
+        assert_eq!(answers.len(), 200);
+        for answer in &answers {
+            if let Err(e) = answer {
+                assert_eq!(e.code, Code::Unavailable, "{e}");
+            }
+        }
+        assert!(answers.iter().any(Result::is_ok), "some were recorded");
+        assert!(
+            answers.iter().any(Result::is_err),
+            "some came after the stop"
+        );
     }
 }
