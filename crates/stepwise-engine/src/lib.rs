@@ -279,14 +279,8 @@ impl Engine {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let appender = if options.group_commit {
-            let fold_pool = Arc::clone(&pool);
-            let (writer, thread) = Writer::spawn(
-                ledger,
-                open_ledger,
-                move || fold_pool.open(),
-                Arc::clone(&live),
-                Arc::clone(&metrics),
-            )?;
+            let (writer, thread) =
+                Writer::spawn(ledger, open_ledger, Arc::clone(&live), Arc::clone(&metrics))?;
             threads.push(thread);
             Appender::Group(writer)
         } else {

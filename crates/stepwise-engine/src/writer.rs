@@ -1,17 +1,13 @@
 //! The one writer: a thread that owns the ledger and group-commits whatever appends are
-//! waiting, pipelined (the next group is sealed and prepared while one is written), answering
-//! each request once its events are durable and folded.
+//! waiting, answering each request once its events are durable and folded.
 
 use crate::Error;
 use crate::Live;
 use crate::metrics::Metrics;
-use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
 use stepwise::evidence::{Event, FieldError};
 use stepwise::ledger::Origin;
-use stepwise_store::{Appended, Ledger, LedgerError, MAX_BATCH, Next};
+use stepwise_store::{Ledger, LedgerError, MAX_BATCH};
 use stepwise_store::{Store, StoreError, StoredCheckpoint};
 use tokio::sync::{mpsc, oneshot};
 
@@ -45,17 +41,16 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread over `ledger`. It ends when every handle is dropped or
     /// [`Writer::close`] is called, after answering every job it took.
-    pub fn spawn<S: Store + Send + 'static>(
+    pub fn spawn<S: Store + 'static>(
         ledger: Ledger<S>,
         reopen: impl Fn() -> Result<Ledger<S>, LedgerError> + Send + 'static,
-        open_store: impl Fn() -> Result<Box<dyn Store>, StoreError> + Send + 'static,
         live: Arc<Live>,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel(1024);
         let handle = std::thread::Builder::new()
             .name("stepwise-writer".into())
-            .spawn(move || write_loop(ledger, reopen, open_store, rx, &live, &metrics))?;
+            .spawn(move || write_loop(ledger, reopen, rx, &live, &metrics))?;
         Ok((Self { jobs }, handle))
     }
 
@@ -127,46 +122,29 @@ pub(crate) fn append_failed(e: LedgerError) -> Error {
     }
 }
 
-/// One batch handed to the ledger: whom to answer, with how many of its results each.
-struct Handed {
-    lengths: Vec<usize>,
-    replies: Vec<oneshot::Sender<Result<Written, Error>>>,
-    started: Instant,
-}
-
-/// The writer's side of the queue: the jobs taken and not answered yet, in order.
+/// The writer's side of the queue.
 struct Queue {
     rx: mpsc::Receiver<Message>,
-    /// A job taken that did not fit the last batch (too many events, or the other origin).
+    /// A job taken that did not fit the last group (too many events, or the other origin).
     carry: Option<Job>,
-    /// Told to stop: hand out nothing more.
+    /// Told to stop: take nothing more.
     stopping: bool,
-    handed: VecDeque<Handed>,
 }
 
 impl Queue {
-    /// The next batch: every job waiting at this moment (up to the ledger's batch limit, and
-    /// of one origin: history is never mixed with live evidence), so concurrent callers share
-    /// one transaction and one fsync. With a batch being written (`busy`), it does not wait
-    /// for a job.
-    fn next(&mut self, busy: bool) -> Next {
+    /// The next group, waiting for its first job: every job waiting at this moment (up to the
+    /// ledger's batch limit, and of one origin: history is never mixed with live evidence), so
+    /// concurrent callers share one transaction and one fsync. `None` once told to stop (a job
+    /// taken before the word to stop is still handed out).
+    fn next(&mut self) -> Option<(Vec<Job>, Origin)> {
         let first = match self.carry.take() {
-            // Taken before the word to stop, if that came: recorded all the same.
             Some(job) => job,
-            None if self.stopping => return Next::End,
-            None if busy => match self.rx.try_recv() {
-                Ok(Message::Append(job)) => job,
-                Err(mpsc::error::TryRecvError::Empty) => return Next::Wait,
-                Ok(Message::Stop) | Err(mpsc::error::TryRecvError::Disconnected) => {
-                    self.stopping = true;
-                    return Next::End;
-                }
-            },
+            None if self.stopping => return None,
             None => match self.rx.blocking_recv() {
                 Some(Message::Append(job)) => job,
                 Some(Message::Stop) | None => {
                     self.stopping = true;
-                    return Next::End;
+                    return None;
                 }
             },
         };
@@ -188,19 +166,7 @@ impl Queue {
             total += job.events.len();
             jobs.push(job);
         }
-        let mut handed = Handed {
-            lengths: Vec::with_capacity(jobs.len()),
-            replies: Vec::with_capacity(jobs.len()),
-            started: Instant::now(),
-        };
-        let mut events = Vec::with_capacity(total);
-        for job in jobs {
-            handed.lengths.push(job.events.len());
-            handed.replies.push(job.reply);
-            events.extend(job.events);
-        }
-        self.handed.push_back(handed);
-        Next::Batch(events, origin)
+        Some((jobs, origin))
     }
 
     /// Stopping: refuses every append sent after the word to stop, and any sent from now on.
@@ -214,63 +180,60 @@ impl Queue {
     }
 }
 
-/// Appends the jobs as they come, pipelined (the next batch is sealed and prepared while one
-/// is written, [`Ledger::append_queue`]); answers each once its batch is durable and folded
-/// into the live state. Folding reads through a store handle of its own (`open_store`): the
-/// ledger's is busy writing.
-fn write_loop<S: Store + Send>(
+/// Commits one group after another ([`Queue::next`]), answering each job once its group is
+/// durable and folded into the live state; once told to stop, refuses what comes after.
+fn write_loop<S: Store>(
     mut ledger: Ledger<S>,
     reopen: impl Fn() -> Result<Ledger<S>, LedgerError>,
-    open_store: impl Fn() -> Result<Box<dyn Store>, StoreError>,
     rx: mpsc::Receiver<Message>,
     live: &Live,
     metrics: &Metrics,
 ) {
-    let queue = RefCell::new(Queue {
+    let mut queue = Queue {
         rx,
         carry: None,
         stopping: false,
-        handed: VecDeque::new(),
-    });
-    let mut fold_store: Option<Box<dyn Store>> = None;
-    loop {
-        let mut done = |appended: Appended| {
-            let Some(handed) = queue.borrow_mut().handed.pop_front() else {
-                tracing::error!("the ledger told of a batch the writer did not hand it");
-                return;
-            };
-            let total = handed.lengths.iter().sum();
-            metrics.commit(handed.replies.len(), total, handed.started.elapsed());
-            if let Some(behind) = appended.clock_behind {
-                metrics.clock_behind();
-                tracing::warn!(
-                    "the clock reads {:.3} s earlier than the log's latest recorded time; \
-                     stamped the commit with that time (the log's time never goes back)",
-                    behind as f64 / 1e6
-                );
-            }
-            fold(live, &appended, &mut fold_store, &open_store);
-            let mut results = appended.results.into_iter();
-            for (len, reply) in handed.lengths.into_iter().zip(handed.replies) {
-                let _ = reply.send(Ok(Written {
-                    results: results.by_ref().take(len).collect(),
-                    checkpoint: appended.checkpoint.clone(),
-                }));
-            }
-        };
-        let outcome = ledger.append_queue(&mut |busy| queue.borrow_mut().next(busy), &mut done);
-        let mut queue = queue.borrow_mut();
+    };
+    while let Some((jobs, origin)) = queue.next() {
+        let total = jobs.iter().map(|job| job.events.len()).sum();
+        let mut lengths = Vec::with_capacity(jobs.len());
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut events = Vec::with_capacity(total);
+        for job in jobs {
+            lengths.push(job.events.len());
+            replies.push(job.reply);
+            events.extend(job.events);
+        }
+        let started = std::time::Instant::now();
+        let outcome = ledger.append_as(events, origin);
+        metrics.commit(replies.len(), total, started.elapsed());
         match outcome {
-            Ok(()) => return queue.refuse_the_rest(),
+            Ok(appended) => {
+                if let Some(behind) = appended.clock_behind {
+                    metrics.clock_behind();
+                    tracing::warn!(
+                        "the clock reads {:.3} s earlier than the log's latest recorded time; \
+                         stamped the commit with that time (the log's time never goes back)",
+                        behind as f64 / 1e6
+                    );
+                }
+                if let Err(e) = live.fold_committed(&appended, ledger.store()) {
+                    tracing::error!("folding the new entries failed: {e}");
+                }
+                let mut results = appended.results.into_iter();
+                for (len, reply) in lengths.into_iter().zip(replies) {
+                    let _ = reply.send(Ok(Written {
+                        results: results.by_ref().take(len).collect(),
+                        checkpoint: appended.checkpoint.clone(),
+                    }));
+                }
+            }
             Err(e) => {
-                // The batches told of are durable; nothing after them was recorded.
                 tracing::error!("append failed: {e}");
                 let lost = matches!(e, LedgerError::Store(StoreError::Database(_)));
                 let answer = append_failed(e);
-                for handed in queue.handed.drain(..) {
-                    for reply in handed.replies {
-                        let _ = reply.send(Err(answer.clone()));
-                    }
+                for reply in replies {
+                    let _ = reply.send(Err(answer.clone()));
                 }
                 if lost {
                     match reopen() {
@@ -278,41 +241,10 @@ fn write_loop<S: Store + Send>(
                         Err(e) => tracing::error!("reopening the store failed (will retry): {e}"),
                     }
                 }
-                if queue.stopping && queue.carry.is_none() {
-                    return queue.refuse_the_rest();
-                }
             }
         }
     }
-}
-
-/// Folds a committed batch into the live state through `store`, opened now if it is not open.
-/// A handle that fails is dropped and the fold tried once more on a fresh one (the database
-/// may have dropped the connection), so that an answered write is folded; if that fails too,
-/// the follower folds it.
-fn fold(
-    live: &Live,
-    appended: &Appended,
-    store: &mut Option<Box<dyn Store>>,
-    open_store: &impl Fn() -> Result<Box<dyn Store>, StoreError>,
-) {
-    let mut error = None;
-    for _ in 0..2 {
-        let opened = match store.take() {
-            Some(store) => Ok(store),
-            None => open_store(),
-        };
-        match opened.and_then(|s| live.fold_committed(appended, &*s).map(|_| s)) {
-            Ok(s) => {
-                *store = Some(s);
-                return;
-            }
-            Err(e) => error = Some(e),
-        }
-    }
-    if let Some(e) = error {
-        tracing::error!("folding the new entries failed: {e}");
-    }
+    queue.refuse_the_rest();
 }
 
 #[cfg(test)]
@@ -343,11 +275,11 @@ mod tests {
     }
 
     /// Six threads append batches of one to 40 events, live and history, some pausing between
-    /// appends so that the writer's queue runs dry now and then: every request is answered
+    /// appends: every request is answered
     /// with one result per event, each an index of its own, folded before it is answered; the
     /// indexes together are the whole log, and the log verifies.
     #[test]
-    fn concurrent_appends_through_the_pipelined_writer_are_each_answered_once_folded() {
+    fn concurrent_appends_through_the_writer_are_each_answered_once_folded() {
         let dir = tempfile::tempdir().expect("dir");
         let engine = engine(dir.path());
         let start = engine.live().checkpoint().size;

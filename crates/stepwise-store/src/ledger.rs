@@ -26,8 +26,6 @@ use stepwise::ledger::{
 mod pipeline;
 mod prepare;
 
-pub use pipeline::Next;
-
 /// Largest batch accepted by [`Ledger::append`].
 pub const MAX_BATCH: usize = 10_000;
 

@@ -35,7 +35,7 @@ use keys::KeyRecord;
 use stepwise::evidence::Time;
 use stepwise::ledger::merkle::{self, HASH_LEN, Hash, SubtreeSource};
 
-pub use ledger::{Appended, Ledger, LedgerError, MAX_BATCH, Next};
+pub use ledger::{Appended, Ledger, LedgerError, MAX_BATCH};
 pub use postgres::PostgresStore;
 pub use private::{Erase, Erasure, PendingErasure, PrincipalRecord, PrivateStore, StoredOpening};
 pub use sqlite::SqliteStore;

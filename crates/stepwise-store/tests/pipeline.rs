@@ -1,11 +1,10 @@
-//! The pipelined append (`Ledger::append_stream`, `Ledger::append_queue`): writing one batch while the next is prepared
+//! The pipelined append (`Ledger::append_stream`): writing one batch while the next is prepared
 //! records exactly what appending the batches one at a time records, in format 2 byte for byte,
 //! in format 3 the same answers and the same names; and a write that loses a race with another
 //! process is appended again, as any append that loses one.
 
 use crate::common::{PEOPLE, T0, history, id, rating, step, time};
 use proptest::prelude::*;
-use std::cell::RefCell;
 use std::error::Error;
 use std::path::Path;
 use std::sync::Arc;
@@ -15,7 +14,7 @@ use stepwise::ledger::note::LogSigner;
 use stepwise::ledger::{LedgerConfig, ManualClock, Origin};
 use stepwise::model::params::DAY_MICROS;
 use stepwise_store::names::Names;
-use stepwise_store::{Appended, Ledger, LogStore as _, Next, SqliteStore, verify};
+use stepwise_store::{Appended, Ledger, LogStore as _, SqliteStore, verify};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
@@ -58,73 +57,24 @@ fn batches(events: &[Event], cuts: &[usize], again: &[usize]) -> Vec<Vec<Event>>
     out
 }
 
-/// How the batches are handed to a pipelined append: which go in as live evidence (the rest as
-/// history), and after which the queue has nothing for a while ([`Next::Wait`]).
-#[derive(Debug, Default)]
-struct Plan {
-    live: Vec<usize>,
-    waits: Vec<usize>,
-}
-
-impl Plan {
-    fn origin(&self, k: usize) -> Origin {
-        if self.live.contains(&k) {
-            Origin::Live
-        } else {
-            Origin::History
-        }
-    }
-}
-
-/// What each batch's append answered, queued as `plan` says (pipelined) or one at a time.
+/// What each batch's append answered, streamed or one at a time.
 fn append_all(
     ledger: &mut Ledger<SqliteStore>,
     batches: &[Vec<Event>],
-    plan: &Plan,
     streamed: bool,
 ) -> Result<Vec<Appended>, Box<dyn Error>> {
-    if !streamed {
-        let mut answers = Vec::new();
-        for (k, batch) in batches.iter().enumerate() {
-            answers.push(ledger.append_as(batch.clone(), plan.origin(k))?);
+    let mut answers = Vec::new();
+    if streamed {
+        let mut given = batches.iter().cloned();
+        ledger.append_stream(Origin::History, &mut || given.next(), &mut |a| {
+            answers.push(a)
+        })?;
+    } else {
+        for batch in batches {
+            answers.push(ledger.append_as(batch.clone(), Origin::History)?);
         }
-        return Ok(answers);
     }
-    let answers = RefCell::new(Vec::new());
-    let mut given = batches.iter().enumerate().peekable();
-    let (mut waiting, mut waited) = (false, false);
-    // A queue that says "wait" with nothing being written ends the append: go on with another.
-    while given.peek().is_some() {
-        let mut next = |busy: bool| {
-            if waiting {
-                (waiting, waited) = (false, true);
-                return Next::Wait;
-            }
-            // Told to wait, the append finishes the batch being written before it asks again.
-            assert!(
-                !(waited && busy),
-                "asked again after a wait with a batch being written"
-            );
-            waited = false;
-            // Every batch handed out has been told but the one being written, if any (after a
-            // wait, none).
-            let handed = batches.len() - given.len();
-            assert_eq!(
-                answers.borrow().len() + usize::from(busy),
-                handed,
-                "told in turn"
-            );
-            match given.next() {
-                Some((k, batch)) => {
-                    waiting = plan.waits.contains(&k);
-                    Next::Batch(batch.clone(), plan.origin(k))
-                }
-                None => Next::End,
-            }
-        };
-        ledger.append_queue(&mut next, &mut |a| answers.borrow_mut().push(a))?;
-    }
-    Ok(answers.into_inner())
+    Ok(answers)
 }
 
 /// Each event's index, or the field and code of its refusal (whose words name a sealed promise
@@ -138,11 +88,7 @@ fn judged(results: &[Result<u64, FieldError>]) -> Vec<Result<u64, (String, Refus
 }
 
 /// Appends `batches` to a fresh log of each format both ways, and checks the two agree.
-fn streamed_as_one_at_a_time(
-    batches: &[Vec<Event>],
-    plan: &Plan,
-    now: i64,
-) -> Result<(), TestCaseError> {
+fn streamed_as_one_at_a_time(batches: &[Vec<Event>], now: i64) -> Result<(), TestCaseError> {
     let fail = |e: Box<dyn Error>| TestCaseError::fail(e.to_string());
     for sealing in [false, true] {
         let dirs = [
@@ -151,8 +97,8 @@ fn streamed_as_one_at_a_time(
         ];
         let (mut one, one_names) = ledger(dirs[0].path(), sealing, now).map_err(fail)?;
         let (mut streamed, streamed_names) = ledger(dirs[1].path(), sealing, now).map_err(fail)?;
-        let expected = append_all(&mut one, batches, plan, false).map_err(fail)?;
-        let answers = append_all(&mut streamed, batches, plan, true).map_err(fail)?;
+        let expected = append_all(&mut one, batches, false).map_err(fail)?;
+        let answers = append_all(&mut streamed, batches, true).map_err(fail)?;
         prop_assert_eq!(answers.len(), expected.len(), "one answer a batch");
         for (got, want) in answers.iter().zip(&expected) {
             prop_assert_eq!(judged(&got.results), judged(&want.results));
@@ -202,20 +148,16 @@ fn streamed_as_one_at_a_time(
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    /// A pipelined append records what one batch at a time records, refusals and all, whatever
-    /// the batches' origins and however often the queue runs dry.
+    /// A pipelined append records what one batch at a time records, refusals and all.
     #[test]
     fn a_pipelined_append_records_what_one_batch_at_a_time_records(
         steps in prop::collection::vec(step(), 1..60),
         cuts in prop::collection::vec(1usize..9, 1..5),
         again in prop::collection::vec(0usize..12, 0..4),
-        live in prop::collection::vec(0usize..16, 0..4),
-        waits in prop::collection::vec(0usize..16, 0..6),
     ) {
         let (events, last_day) = history(&steps);
         let now = T0 + ((last_day + 1.0) * DAY_MICROS as f64) as i64;
-        let plan = Plan { live, waits };
-        streamed_as_one_at_a_time(&batches(&events, &cuts, &again), &plan, now)?;
+        streamed_as_one_at_a_time(&batches(&events, &cuts, &again), now)?;
     }
 }
 

@@ -14,23 +14,9 @@ use stepwise::evidence::Event;
 use stepwise::ledger::Origin;
 use stepwise::ledger::registry::Staged;
 
-/// What the caller of [`Ledger::append_queue`] hands it next.
-#[derive(Debug)]
-pub enum Next {
-    /// A batch to append, dated as `Origin` says.
-    Batch(Vec<Event>, Origin),
-    /// Nothing yet: the batch being written is finished and told, and the caller asked again,
-    /// told that nothing is being written (so it may wait for work). With nothing being
-    /// written, the same as [`Next::End`].
-    Wait,
-    /// No more batches: the batch being written is finished and told, and the append returns.
-    End,
-}
-
 /// A batch prepared, with what it was prepared from.
 struct Ready {
     prepared: Prepared,
-    origin: Origin,
     /// The batch as given to a ledger that seals (empty for one in the clear).
     given: Vec<Event>,
     /// The events as recorded (sealed, stamped), for [`Appended::events`].
@@ -40,13 +26,12 @@ struct Ready {
 impl Ready {
     /// The batch to append again: as given to a ledger that seals, as recorded to one in the
     /// clear (which changed nothing in it that a retry does not overwrite).
-    fn again(self) -> (Vec<Event>, Origin) {
-        let events = if self.given.is_empty() {
+    fn again(self) -> Vec<Event> {
+        if self.given.is_empty() {
             self.events
         } else {
             self.given
-        };
-        (events, self.origin)
+        }
     }
 }
 
@@ -64,7 +49,7 @@ enum Ended {
     /// `next` had no more batches.
     Done,
     /// A write failed: these batches, as given, are to be appended one at a time.
-    HandedBack(Vec<(Vec<Event>, Origin)>),
+    HandedBack(Vec<Vec<Event>>),
 }
 
 impl<S: LogStore + PrivateStore + Send> Ledger<S> {
@@ -79,26 +64,11 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
         next: &mut dyn FnMut() -> Option<Vec<Event>>,
         done: &mut dyn FnMut(Appended),
     ) -> Result<(), LedgerError> {
-        let mut next = |_busy| next().map_or(Next::End, |batch| Next::Batch(batch, origin));
-        self.append_queue(&mut next, done)
-    }
-
-    /// [`Ledger::append_stream`] for a queue of work that may be empty for a while, of batches
-    /// of either origin: `next(busy)` hands out the next batch, or [`Next::Wait`] when it has
-    /// none yet, or [`Next::End`]; `busy` says whether a batch is being written meanwhile
-    /// (when it is not, a caller with nothing to hand out may block until it has). A batch is
-    /// told to `done` once it is durable, which is after the batch `next` hands out after it
-    /// has been prepared, or `next` said to wait.
-    pub fn append_queue(
-        &mut self,
-        next: &mut dyn FnMut(bool) -> Next,
-        done: &mut dyn FnMut(Appended),
-    ) -> Result<(), LedgerError> {
         loop {
-            match self.pipeline(next, done)? {
+            match self.pipeline(origin, next, done)? {
                 Ended::Done => return Ok(()),
                 Ended::HandedBack(batches) => {
-                    for (batch, origin) in batches {
+                    for batch in batches {
                         done(self.append_as(batch, origin)?);
                     }
                 }
@@ -109,7 +79,8 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
     /// Appends batches from `next` with a writer thread until `next` ends or a write fails.
     fn pipeline(
         &mut self,
-        next: &mut dyn FnMut(bool) -> Next,
+        origin: Origin,
+        next: &mut dyn FnMut() -> Option<Vec<Event>>,
         done: &mut dyn FnMut(Appended),
     ) -> Result<Ended, LedgerError> {
         let Ledger { store, state } = self;
@@ -126,16 +97,12 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
             });
             let mut in_flight: Option<InFlight> = None;
             loop {
-                let (given, last) = match next(in_flight.is_some()) {
-                    Next::Batch(events, origin) => (Some((events, origin)), false),
-                    Next::Wait => (None, in_flight.is_none()),
-                    Next::End => (None, true),
-                };
+                let given = next();
                 // Staged over the batch in flight, whose changes count as made.
                 let mut staged = (in_flight.as_mut()).map_or_else(Staged::default, |f| {
                     Staged::over(std::mem::take(&mut f.staged))
                 });
-                let prepared = given.map(|(given, origin)| {
+                let prepared = given.map(|given| {
                     check_batch_len(given.len())?;
                     let (pending, tip) = match &in_flight {
                         Some(f) => (&f.principals[..], f.ready.prepared.tip()),
@@ -156,7 +123,6 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                     )?;
                     Ok::<_, LedgerError>(Ready {
                         prepared,
-                        origin,
                         given,
                         events: sealed.events,
                     })
@@ -188,9 +154,9 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                 };
                 // The next batch goes to the store at once, and is written while the one before
                 // it is taken in.
-                let (mut refused, mut failed) = (None, None);
+                let (mut refused, mut failed, mut ended) = (None, None, false);
                 match prepared {
-                    None => {}
+                    None => ended = true,
                     Some(Err(e)) => failed = Some(e),
                     Some(Ok(mut ready)) => match ready.prepared.write.take() {
                         Some(write) => {
@@ -215,7 +181,7 @@ impl<S: LogStore + PrivateStore + Send> Ledger<S> {
                 if let Some(e) = failed {
                     return Err(e);
                 }
-                if last {
+                if ended {
                     return Ok(Ended::Done);
                 }
             }
