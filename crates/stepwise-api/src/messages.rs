@@ -1,10 +1,11 @@
 //! Requests and replies of the HTTP API (besides the views in [`crate::views`]), and the error
 //! body every failure answers with.
 
-use crate::views::{DecisionView, LevelView, RankRow, VerdictView};
+use crate::views::{DecisionView, LevelView, RankRow, VerdictView, hex};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stepwise::evidence::Id;
+use stepwise::ledger::{ConsistencyProof, InclusionProof};
 use stepwise_store::keys::{KeyRecord, Role};
 use utoipa::{IntoParams, ToSchema};
 
@@ -138,6 +139,18 @@ pub struct InclusionView {
     pub proof: Vec<String>,
 }
 
+impl From<&InclusionProof> for InclusionView {
+    fn from(p: &InclusionProof) -> Self {
+        Self {
+            index: p.index,
+            size: p.size,
+            leaf_hash: hex(&p.leaf_hash),
+            root: hex(&p.root),
+            proof: p.hashes.iter().map(|h| hex(h)).collect(),
+        }
+    }
+}
+
 /// Query of a consistency proof.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -161,6 +174,18 @@ pub struct ConsistencyView {
     pub new_root: String,
     /// The proof, hex.
     pub proof: Vec<String>,
+}
+
+impl From<&ConsistencyProof> for ConsistencyView {
+    fn from(p: &ConsistencyProof) -> Self {
+        Self {
+            old_size: p.old_size,
+            new_size: p.new_size,
+            old_root: hex(&p.old_root),
+            new_root: hex(&p.new_root),
+            proof: p.hashes.iter().map(|h| hex(h)).collect(),
+        }
+    }
 }
 
 /// Query of a trust figure.

@@ -7,6 +7,7 @@ use crate::output::{Out, hex};
 use anyhow::Result;
 use base64::Engine as _;
 use clap::Subcommand;
+use stepwise_api::{ConsistencyView, InclusionView};
 use stepwise_store::LogStore as _;
 use stepwise_store::data_dir::DataDir;
 
@@ -151,52 +152,36 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
                 size.unwrap_or(cp.size),
                 cp.size,
             )?;
-            let proof: Vec<String> = p.hashes.iter().map(|h| hex(h)).collect();
-            out.emit(
-                &serde_json::json!({
-                    "index": p.index,
-                    "size": p.size,
-                    "leaf_hash": hex(&p.leaf_hash),
-                    "root": hex(&p.root),
-                    "proof": proof,
-                }),
-                |w| {
-                    writeln!(w, "entry {} in a tree of {} entries", p.index, p.size)?;
-                    writeln!(w, "leaf hash: {}", hex(&p.leaf_hash))?;
-                    writeln!(w, "root:      {}", hex(&p.root))?;
-                    for (i, h) in proof.iter().enumerate() {
-                        writeln!(w, "proof[{i}]:  {h}")?;
-                    }
-                    Ok(())
-                },
-            )?;
+            let view = InclusionView::from(&p);
+            out.emit(&serde_json::to_value(&view)?, |w| {
+                writeln!(w, "entry {} in a tree of {} entries", view.index, view.size)?;
+                writeln!(w, "leaf hash: {}", view.leaf_hash)?;
+                writeln!(w, "root:      {}", view.root)?;
+                for (i, h) in view.proof.iter().enumerate() {
+                    writeln!(w, "proof[{i}]:  {h}")?;
+                }
+                Ok(())
+            })?;
         }
         LogCommand::Proof(ProofCommand::Consistency { old, new }) => {
             let p = stepwise_store::ledger::consistency_proof_in(&store, old, new, cp.size)?;
-            let proof: Vec<String> = p.hashes.iter().map(|h| hex(h)).collect();
-            out.emit(
-                &serde_json::json!({
-                    "old_size": p.old_size,
-                    "new_size": p.new_size,
-                    "old_root": hex(&p.old_root),
-                    "new_root": hex(&p.new_root),
-                    "root": hex(&p.new_root),
-                    "proof": proof,
-                }),
-                |w| {
-                    writeln!(
-                        w,
-                        "tree of {} entries is a prefix of the tree of {}",
-                        p.old_size, p.new_size
-                    )?;
-                    writeln!(w, "old root:  {}", hex(&p.old_root))?;
-                    writeln!(w, "new root:  {}", hex(&p.new_root))?;
-                    for (i, h) in proof.iter().enumerate() {
-                        writeln!(w, "proof[{i}]:  {h}")?;
-                    }
-                    Ok(())
-                },
-            )?;
+            let view = ConsistencyView::from(&p);
+            let mut json = serde_json::to_value(&view)?;
+            // `root`, the newer root, as well: what a caller checking a checkpoint looks for.
+            json["root"] = view.new_root.clone().into();
+            out.emit(&json, |w| {
+                writeln!(
+                    w,
+                    "tree of {} entries is a prefix of the tree of {}",
+                    view.old_size, view.new_size
+                )?;
+                writeln!(w, "old root:  {}", view.old_root)?;
+                writeln!(w, "new root:  {}", view.new_root)?;
+                for (i, h) in view.proof.iter().enumerate() {
+                    writeln!(w, "proof[{i}]:  {h}")?;
+                }
+                Ok(())
+            })?;
         }
         LogCommand::Verify { .. } | LogCommand::Monitor(_) => unreachable!("handled above"),
     }

@@ -263,9 +263,13 @@ pub(crate) async fn group_commit(
     let end = metrics(addr).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let settled = metrics(addr).await?;
+    let shown = |size: Option<u64>| size.map_or_else(|| "unknown".to_owned(), |s| s.to_string());
     let mut text = format!(
         "witnessed log size at the end of the rounds: {} of {}; one second later: {} of {}\n\n",
-        end.witnessed_log_size, end.log_size, settled.witnessed_log_size, settled.log_size
+        shown(end.witnessed_log_size),
+        end.log_size,
+        shown(settled.witnessed_log_size),
+        settled.log_size
     );
     text += &format!(
         "single-event appends (group commit): {} rounds of at most {} appends or {} s, medians\n\n\
@@ -315,7 +319,7 @@ pub(crate) struct Commits {
     pub(crate) log_size: u64,
     pub(crate) rank_log_size: u64,
     pub(crate) rank_refreshes: u64,
-    pub(crate) witnessed_log_size: u64,
+    pub(crate) witnessed_log_size: Option<u64>,
 }
 
 impl Commits {
@@ -377,6 +381,7 @@ pub(crate) async fn metrics(addr: SocketAddr) -> Result<Commits, String> {
         log_size: counter("stepwise_log_size")?,
         rank_log_size: counter("stepwise_rank_log_size")?,
         rank_refreshes: counter("stepwise_rank_refreshes_total")?,
-        witnessed_log_size: counter("stepwise_witnessed_log_size")?,
+        // A server older than witnessing (a "before" binary) has none: reported as unknown.
+        witnessed_log_size: counter("stepwise_witnessed_log_size").ok(),
     })
 }

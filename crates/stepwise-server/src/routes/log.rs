@@ -9,11 +9,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use stepwise::ledger::{check_consistency_request, check_inclusion_request, merkle};
-use stepwise_api::{
-    ConsistencyQuery, ConsistencyView, ErrorBody, InclusionQuery, InclusionView, hex,
-};
-use stepwise_store::{Store, StoredTree};
+use stepwise::ledger::{check_consistency_request, check_inclusion_request};
+use stepwise_api::{ConsistencyQuery, ConsistencyView, ErrorBody, InclusionQuery, InclusionView};
+use stepwise_store::ledger::{consistency_proof_in, inclusion_proof_in};
+use stepwise_store::{LedgerError, Store};
 
 /// The newest signed checkpoint, as a C2SP signed note (text); with the witnesses'
 /// cosignatures once their quorum has cosigned it.
@@ -35,10 +34,13 @@ pub async fn checkpoint(State(app): Shared, _caller: Caller) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], note).into_response()
 }
 
-fn proof_error(e: merkle::ProofError<stepwise_store::StoreError>) -> ApiError {
+/// A proof the store could not give: storage failed, or (the request checked against the
+/// live checkpoint before) the store holds less than that checkpoint says.
+fn proof_error(e: LedgerError) -> ApiError {
     match e {
-        merkle::ProofError::Source(e) => e.into(),
-        other => ApiError::bad_request(other.to_string()),
+        LedgerError::Store(e) => e.into(),
+        LedgerError::OutOfRange(what) => ApiError::bad_request(what),
+        LedgerError::Note(e) => ApiError::internal(e.to_string()),
     }
 }
 
@@ -64,19 +66,8 @@ pub async fn inclusion(
     app.engine
         .pool()
         .with::<_, ApiError>(move |s: &mut dyn Store| {
-            let tree = StoredTree(&*s);
-            let proof = merkle::inclusion_proof(&tree, index, size).map_err(proof_error)?;
-            let root = merkle::root(&tree, size)?;
-            let leaf = s
-                .entry(index)?
-                .ok_or_else(|| ApiError::not_found(format!("no entry {index}")))?;
-            Ok(Json(InclusionView {
-                index,
-                size,
-                leaf_hash: hex(&leaf.leaf_hash),
-                root: hex(&root),
-                proof: proof.iter().map(|h| hex(h)).collect(),
-            }))
+            let proof = inclusion_proof_in(&*s, index, size, log).map_err(proof_error)?;
+            Ok(Json(InclusionView::from(&proof)))
         })
         .await
 }
@@ -103,15 +94,8 @@ pub async fn consistency(
     app.engine
         .pool()
         .with::<_, ApiError>(move |s: &mut dyn Store| {
-            let tree = StoredTree(&*s);
-            let proof = merkle::consistency_proof(&tree, old, new).map_err(proof_error)?;
-            Ok(Json(ConsistencyView {
-                old_size: old,
-                new_size: new,
-                old_root: hex(&merkle::root(&tree, old)?),
-                new_root: hex(&merkle::root(&tree, new)?),
-                proof: proof.iter().map(|h| hex(h)).collect(),
-            }))
+            let proof = consistency_proof_in(&*s, old, new, log).map_err(proof_error)?;
+            Ok(Json(ConsistencyView::from(&proof)))
         })
         .await
 }
