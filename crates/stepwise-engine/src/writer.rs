@@ -134,8 +134,7 @@ struct Queue {
 impl Queue {
     /// The next group, waiting for its first job: every job waiting at this moment (up to the
     /// ledger's batch limit, and of one origin: history is never mixed with live evidence), so
-    /// concurrent callers share one transaction and one fsync. `None` once told to stop (a job
-    /// taken before the word to stop is still handed out).
+    /// concurrent callers share one transaction and one fsync. `None` once told to stop.
     fn next(&mut self) -> Option<(Vec<Job>, Origin)> {
         let first = match self.carry.take() {
             Some(job) => job,

@@ -33,6 +33,14 @@ pub mod ledger;
 pub mod model;
 pub mod policy;
 
+/// The hash map of the large tables (the registry's, the model's, the names'), keyed by ids,
+/// pseudonyms and digests: foldhash, randomly seeded per map as std's SipHash is, and several
+/// times faster on keys of 10 to 40 bytes (a pseudonym is 33): every event looks up and
+/// inserts a few of them.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomState>;
+/// The hash set beside [`HashMap`].
+pub type HashSet<K> = std::collections::HashSet<K, foldhash::quality::RandomState>;
+
 /// Appends `item` to `list`, growing a short list one slot at a time: most of the state's
 /// per-principal and per-pair lists hold one to three items, and a `Vec`'s first growth makes
 /// room for four (a quarter to three quarters of it unused, per list, for millions of lists).

@@ -21,12 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use stepwise::evidence::seal::{self, Hidden, Salts};
 use stepwise::evidence::{Body, Event, Id};
+use stepwise::{HashMap, HashSet};
 use table::{Keys, TwoWay};
-
-/// Maps keyed by ids and names: foldhash (randomly seeded per map, as std's SipHash, and
-/// several times faster on short keys).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomState>;
-type HashSet<K> = std::collections::HashSet<K, foldhash::quality::RandomState>;
 
 #[derive(Default)]
 struct Maps {

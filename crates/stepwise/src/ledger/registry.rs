@@ -7,8 +7,8 @@
 //! storage.
 
 use crate::evidence::{Body, Event, FieldError, Id, Kind, Time};
+use crate::{HashMap, HashSet};
 use ed25519_dalek::{Signature, VerifyingKey};
-use std::collections::{HashMap, HashSet};
 
 /// What the log says about one promise.
 #[derive(Debug, Clone)]

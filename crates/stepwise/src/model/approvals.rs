@@ -13,8 +13,8 @@
 use super::decay::Decaying;
 use super::opinion::{Evidence, Opinion};
 use super::state::{PromiseFacts, Source, TrustState};
+use crate::HashMap;
 use crate::evidence::{Id, OutcomeResult, Time};
-use std::collections::HashMap;
 
 /// An approval waiting for the promise it allows.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -15,9 +15,9 @@ use super::opinion::{Evidence, Opinion};
 use super::params::ModelParams;
 use super::rank::Ranking;
 use super::reach::Reach;
+use crate::HashMap;
 use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use hashbrown::HashTable;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
 
@@ -340,7 +340,7 @@ impl TrustState {
             hasher: foldhash::quality::RandomState::default(),
             cites: Vec::new(),
             cite_prev: Vec::new(),
-            promises: HashMap::new(),
+            promises: HashMap::default(),
             approvals: Approvals::default(),
             verdicts_given: 0,
             negative_given: 0,
