@@ -114,15 +114,23 @@ pub fn erase(
     // The outcomes and approvals of its sealed promises, found from the first of them on (one
     // recorded after this scan and before the transaction below keeps its openings): an
     // approval comes before its promise and holds an opening of the same promise id.
-    let promise_openings = store.promise_openings()?;
-    let its_ids: HashSet<&[u8]> = (promise_openings.iter())
-        .filter(|o| o.names.split(' ').any(|n| n == record.pseudonym))
-        .map(|o| o.opening.value.as_slice())
-        .collect();
-    let first_promise = (promise_openings.iter())
-        .filter(|o| its_ids.contains(o.opening.value.as_slice()))
-        .map(|o| o.entry)
-        .min();
+    // Two passes over the promise ids, one at a time (no list of them all in memory).
+    let mut its_ids: HashSet<Vec<u8>> = HashSet::new();
+    store.each_promise_opening(&mut |o| {
+        if o.names.split(' ').any(|n| n == record.pseudonym) {
+            its_ids.insert(o.opening.value);
+        }
+        Ok(())
+    })?;
+    let mut first_promise = None::<u64>;
+    if !its_ids.is_empty() {
+        store.each_promise_opening(&mut |o| {
+            if its_ids.contains(&o.opening.value) {
+                first_promise = Some(first_promise.map_or(o.entry, |f| f.min(o.entry)));
+            }
+            Ok(())
+        })?;
+    }
     if let Some(from) = first_promise {
         let name = Id::parse("pseudonym", &record.pseudonym)
             .map_err(|e| StoreError::Corrupt(format!("a stored pseudonym: {e}")))?;

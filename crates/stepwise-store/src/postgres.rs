@@ -611,24 +611,29 @@ impl PrivateStore for PostgresStore {
         Ok(stored)
     }
 
-    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError> {
-        self.conn()
-            .client
-            .query(
-                "SELECT seq, id, pseudonym, secret FROM principals WHERE seq > $1 ORDER BY seq",
-                &[&sql_index(after)?],
-            )?
-            .iter()
-            .map(|row| {
-                let seq: i64 = row.try_get(0)?;
-                let seq = stored_seq("principal", seq)?;
+    fn each_principal_since(
+        &self,
+        after: u64,
+        visit: &mut dyn FnMut(u64, PrincipalRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut after = sql_index(after)?;
+        loop {
+            // A page at a time; the connection is free while `visit` runs.
+            let rows = self.conn().client.query(
+                "SELECT seq, id, pseudonym, secret FROM principals WHERE seq > $1 \
+                 ORDER BY seq LIMIT $2",
+                &[&after, &SCAN_PAGE],
+            )?;
+            for row in &rows {
+                after = row.try_get(0)?;
                 let secret: &[u8] = row.try_get(3)?;
-                Ok((
-                    seq,
-                    principal_from_row(row.try_get(1)?, row.try_get(2)?, secret)?,
-                ))
-            })
-            .collect()
+                let record = principal_from_row(row.try_get(1)?, row.try_get(2)?, secret)?;
+                visit(stored_seq("principal", after)?, record)?;
+            }
+            if (rows.len() as i64) < SCAN_PAGE {
+                return Ok(());
+            }
+        }
     }
 
     fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError> {
@@ -654,24 +659,33 @@ impl PrivateStore for PostgresStore {
             .collect()
     }
 
-    fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError> {
-        self.conn()
-            .client
-            .query(
-                "SELECT entry, field, salt, value, names FROM openings WHERE field = 'id'",
-                &[],
-            )?
-            .iter()
-            .map(|row| {
-                opening_from_row(
-                    row.try_get(0)?,
+    fn each_promise_opening(
+        &self,
+        visit: &mut dyn FnMut(StoredOpening) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut from = 0_i64;
+        loop {
+            // A page at a time, in entry order (an entry holds one promise id at most).
+            let rows = self.conn().client.query(
+                "SELECT entry, salt, value, names FROM openings WHERE field = 'id' \
+                 AND entry >= $1 ORDER BY entry LIMIT $2",
+                &[&from, &SCAN_PAGE],
+            )?;
+            for row in &rows {
+                let entry: i64 = row.try_get(0)?;
+                from = entry.saturating_add(1);
+                visit(opening_from_row(
+                    entry,
                     "id",
+                    row.try_get(1)?,
                     row.try_get(2)?,
                     row.try_get(3)?,
-                    row.try_get(4)?,
-                )
-            })
-            .collect()
+                )?)?;
+            }
+            if (rows.len() as i64) < SCAN_PAGE {
+                return Ok(());
+            }
+        }
     }
 
     fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError> {

@@ -92,7 +92,22 @@ pub trait PrivateStore: Send {
     /// in the order created. Numbers grow with every principal and are never reused, and a
     /// principal is committed only after every principal with a smaller number: a process
     /// learns what others created by asking for those after the last it has seen.
-    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError>;
+    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError> {
+        let mut records = Vec::new();
+        self.each_principal_since(after, &mut |seq, record| {
+            records.push((seq, record));
+            Ok(())
+        })?;
+        Ok(records)
+    }
+
+    /// [`PrivateStore::principals_since`], handed to `visit` one at a time as they are read
+    /// (a log of 10^8 events names some 10^7: no list of them all in memory at once).
+    fn each_principal_since(
+        &self,
+        after: u64,
+        visit: &mut dyn FnMut(u64, PrincipalRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 
     /// Every principal's record.
     fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
@@ -106,8 +121,12 @@ pub trait PrivateStore: Send {
     /// The openings kept for entries `from..to`, by entry.
     fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError>;
 
-    /// Every promise id's opening (what maps the ids clients use to the log's).
-    fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError>;
+    /// Every promise id's opening (what maps the ids clients use to the log's), handed to
+    /// `visit` one at a time as they are read (a log of 10^8 events holds some 2·10^7).
+    fn each_promise_opening(
+        &self,
+        visit: &mut dyn FnMut(StoredOpening) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
 
     /// Forgets a principal, in one transaction: its record, every opening of an entry that
     /// names it and of the outcomes of its promises, the principal its API keys name (the keys
@@ -139,14 +158,21 @@ impl<T: PrivateStore + ?Sized> PrivateStore for Box<T> {
     ) -> Result<Vec<PrincipalRecord>, StoreError> {
         (**self).create_principals(records)
     }
-    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError> {
-        (**self).principals_since(after)
+    fn each_principal_since(
+        &self,
+        after: u64,
+        visit: &mut dyn FnMut(u64, PrincipalRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        (**self).each_principal_since(after, visit)
     }
     fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError> {
         (**self).openings(from, to)
     }
-    fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError> {
-        (**self).promise_openings()
+    fn each_promise_opening(
+        &self,
+        visit: &mut dyn FnMut(StoredOpening) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        (**self).each_promise_opening(visit)
     }
     fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError> {
         (**self).erase(erase)

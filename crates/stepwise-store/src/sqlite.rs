@@ -553,24 +553,21 @@ impl PrivateStore for SqliteStore {
         Ok(stored)
     }
 
-    fn principals_since(&self, after: u64) -> Result<Vec<(u64, PrincipalRecord)>, StoreError> {
+    fn each_principal_since(
+        &self,
+        after: u64,
+        visit: &mut dyn FnMut(u64, PrincipalRecord) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT seq, id, pseudonym, secret FROM principals WHERE seq > ?1 ORDER BY seq",
         )?;
-        let rows = stmt.query_map([sql_index(after)?], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get::<_, Vec<u8>>(3)?,
-            ))
-        })?;
-        rows.map(|row| {
-            let (seq, id, p, s) = row?;
-            let seq = stored_seq("principal", seq)?;
-            Ok((seq, principal_from_row(id, p, &s)?))
-        })
-        .collect()
+        let mut rows = stmt.query([sql_index(after)?])?;
+        while let Some(row) = rows.next()? {
+            let seq = stored_seq("principal", row.get::<_, i64>(0)?)?;
+            let secret: Vec<u8> = row.get(3)?;
+            visit(seq, principal_from_row(row.get(1)?, row.get(2)?, &secret)?)?;
+        }
+        Ok(())
     }
 
     fn openings(&self, from: u64, to: u64) -> Result<Vec<StoredOpening>, StoreError> {
@@ -589,18 +586,25 @@ impl PrivateStore for SqliteStore {
         .collect()
     }
 
-    fn promise_openings(&self) -> Result<Vec<StoredOpening>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT entry, field, salt, value, names FROM openings WHERE field = 'id'",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-        rows.map(|r| {
-            let (entry, field, salt, value, names): (i64, String, Vec<u8>, Vec<u8>, String) = r?;
-            opening_from_row(entry, &field, &salt, value, names)
-        })
-        .collect()
+    fn each_promise_opening(
+        &self,
+        visit: &mut dyn FnMut(StoredOpening) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT entry, salt, value, names FROM openings WHERE field = 'id'")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let salt: Vec<u8> = row.get(1)?;
+            visit(opening_from_row(
+                row.get(0)?,
+                "id",
+                &salt,
+                row.get(2)?,
+                row.get(3)?,
+            )?)?;
+        }
+        Ok(())
     }
 
     fn erase(&mut self, erase: &Erase<'_>) -> Result<(), StoreError> {

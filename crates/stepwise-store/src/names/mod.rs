@@ -183,28 +183,39 @@ impl Names {
             .erasures_seen
             .store(store.last_erasure()?, Ordering::Relaxed);
         names.learn_principals(store)?;
-        {
-            let mut maps = names.write();
-            for stored in store.promise_openings()? {
-                add_promise(&mut maps, &stored.opening)?;
-            }
-        }
+        names.write().promises = promises_in(store)?;
         Ok(names)
     }
 
     /// Learns the principals created since the last one these names have seen (by other
     /// processes, or all of them at load).
     pub fn learn_principals(&self, store: &(impl PrivateStore + ?Sized)) -> Result<(), StoreError> {
-        let records = store.principals_since(self.principals_seen.load(Ordering::Relaxed))?;
-        let mut maps = self.write();
-        for (_, record) in &records {
-            let (id, pseudonym) = record_names(record)?;
-            maps.add_principal(id, pseudonym)?;
-        }
-        if let Some((last, _)) = records.last() {
-            self.principals_seen.fetch_max(*last, Ordering::Relaxed);
-        }
-        Ok(())
+        // Read a page at a time and added under the lock a page at a time: at load that is
+        // every principal, with no list of them all in memory, and a follower learning a few
+        // holds the lock only to add them.
+        const PAGE: usize = 4096;
+        let mut page = Vec::with_capacity(PAGE);
+        let add = |page: &mut Vec<(u64, PrincipalRecord)>| {
+            let mut maps = self.write();
+            for (_, record) in page.iter() {
+                let (id, pseudonym) = record_names(record)?;
+                maps.add_principal(id, pseudonym)?;
+            }
+            if let Some((last, _)) = page.last() {
+                self.principals_seen.fetch_max(*last, Ordering::Relaxed);
+            }
+            page.clear();
+            Ok::<_, StoreError>(())
+        };
+        let after = self.principals_seen.load(Ordering::Relaxed);
+        store.each_principal_since(after, &mut |seq, record| {
+            page.push((seq, record));
+            if page.len() == PAGE {
+                add(&mut page)?;
+            }
+            Ok(())
+        })?;
+        add(&mut page)
     }
 
     /// Whether any of `records` (principals a batch would create) is known already.
@@ -530,7 +541,7 @@ impl Names {
         {
             for stored in store.openings(index, index + 1)? {
                 if stored.opening.field == Hidden::PromiseId {
-                    add_promise(&mut self.write(), &stored.opening)?;
+                    add_promise(&mut self.write().promises, &stored.opening)?;
                 }
             }
         }
@@ -560,7 +571,7 @@ impl Names {
         }
         let mut maps = self.write();
         for stored in promises {
-            add_promise(&mut maps, &stored.opening)?;
+            add_promise(&mut maps.promises, &stored.opening)?;
         }
         Ok(true)
     }
@@ -580,7 +591,8 @@ impl Names {
         store: &(impl PrivateStore + ?Sized),
         pseudonyms: &[&str],
     ) -> Result<(), StoreError> {
-        let promises = store.promise_openings()?;
+        // The promise ids left openable, read before the lock is taken.
+        let promises = promises_in(store)?;
         let mut maps = self.write();
         for pseudonym in pseudonyms {
             match Id::parse("pseudonym", pseudonym) {
@@ -591,10 +603,7 @@ impl Names {
                 }
             }
         }
-        maps.promises.clear();
-        for stored in &promises {
-            add_promise(&mut maps, &stored.opening)?;
-        }
+        maps.promises = promises;
         Ok(())
     }
 
@@ -678,7 +687,7 @@ fn promise_named(body: &Body) -> Option<&Id> {
     }
 }
 
-fn add_promise(maps: &mut Maps, opening: &seal::Opening) -> Result<(), StoreError> {
+fn add_promise(promises: &mut TwoWay<Promise>, opening: &seal::Opening) -> Result<(), StoreError> {
     let text = std::str::from_utf8(&opening.value)
         .map_err(|_| StoreError::Corrupt("a promise id's opening is not UTF-8".into()))?;
     let id = Id::parse("id", text)
@@ -690,7 +699,14 @@ fn add_promise(maps: &mut Maps, opening: &seal::Opening) -> Result<(), StoreErro
         salt: opening.salt,
         name,
     };
-    maps.promises.insert(promise).map_err(|_| full("promises"))
+    promises.insert(promise).map_err(|_| full("promises"))
+}
+
+/// Every promise id's opening in `store`, read one at a time into a table.
+fn promises_in(store: &(impl PrivateStore + ?Sized)) -> Result<TwoWay<Promise>, StoreError> {
+    let mut promises = TwoWay::default();
+    store.each_promise_opening(&mut |stored| add_promise(&mut promises, &stored.opening))?;
+    Ok(promises)
 }
 
 /// More names of one kind than this process can count (2^32).

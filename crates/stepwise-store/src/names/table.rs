@@ -127,14 +127,6 @@ impl<R: Keys> TwoWay<R> {
         Some(row)
     }
 
-    /// Every row out, and the tables with them.
-    pub(super) fn clear(&mut self) {
-        self.rows.clear();
-        self.by_first.clear();
-        self.by_second.clear();
-        self.live = 0;
-    }
-
     /// How many rows there are.
     pub(super) fn len(&self) -> usize {
         self.live
@@ -164,21 +156,19 @@ mod tests {
     enum Op {
         Insert(u8, u8),
         Remove(u8),
-        Clear,
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             8 => (0_u8..40, 0_u8..40).prop_map(|(a, b)| Op::Insert(a, b)),
             2 => (0_u8..40).prop_map(Op::Remove),
-            1 => Just(Op::Clear),
         ]
     }
 
     proptest! {
         /// The table finds by either key exactly the rows a list of pairs would hold, where a
-        /// new pair replaces every pair that shares a key with it, across growth, removals
-        /// and clearing.
+        /// new pair replaces every pair that shares a key with it, across growth and
+        /// removals.
         #[test]
         fn finds_what_a_list_of_pairs_holds(ops in proptest::collection::vec(op(), 0..300)) {
             let mut table = TwoWay::<Row>::default();
@@ -195,10 +185,6 @@ mod tests {
                         let key = u128::from(b) << 70;
                         let expected = pairs.iter().position(|r| r.1 == key).map(|i| pairs.remove(i));
                         prop_assert_eq!(table.remove_by_second(&key), expected);
-                    }
-                    Op::Clear => {
-                        pairs.clear();
-                        table.clear();
                     }
                 }
                 prop_assert_eq!(table.len(), pairs.len());
