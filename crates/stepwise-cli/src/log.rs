@@ -157,10 +157,7 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
                 writeln!(w, "entry {} in a tree of {} entries", view.index, view.size)?;
                 writeln!(w, "leaf hash: {}", view.leaf_hash)?;
                 writeln!(w, "root:      {}", view.root)?;
-                for (i, h) in view.proof.iter().enumerate() {
-                    writeln!(w, "proof[{i}]:  {h}")?;
-                }
-                Ok(())
+                write_proof(w, &view.proof)
             })?;
         }
         LogCommand::Proof(ProofCommand::Consistency { old, new }) => {
@@ -177,15 +174,20 @@ pub fn run(data: &DataDir, cmd: LogCommand, out: &mut Out) -> Result<bool> {
                 )?;
                 writeln!(w, "old root:  {}", view.old_root)?;
                 writeln!(w, "new root:  {}", view.new_root)?;
-                for (i, h) in view.proof.iter().enumerate() {
-                    writeln!(w, "proof[{i}]:  {h}")?;
-                }
-                Ok(())
+                write_proof(w, &view.proof)
             })?;
         }
         LogCommand::Verify { .. } | LogCommand::Monitor(_) => unreachable!("handled above"),
     }
     Ok(true)
+}
+
+/// A proof's hashes, one line each, in order.
+fn write_proof(w: &mut dyn std::io::Write, proof: &[String]) -> std::io::Result<()> {
+    for (i, h) in proof.iter().enumerate() {
+        writeln!(w, "proof[{i}]:  {h}")?;
+    }
+    Ok(())
 }
 
 fn verify(data: &DataDir, key: Option<String>, store: Option<&str>, out: &mut Out) -> Result<bool> {

@@ -52,6 +52,19 @@ pub fn now() -> Time {
     SystemClock.now()
 }
 
+/// An engine over a fresh data directory `dir` for unit tests: no ranker, no principals table;
+/// appends through the writer thread (`group_commit`) or on the caller's.
+#[cfg(test)]
+pub(crate) fn test_engine(dir: &std::path::Path, group_commit: bool) -> Engine {
+    let options = Options {
+        group_commit,
+        ranker: false,
+        tabler: false,
+        ..Options::default()
+    };
+    Engine::open(&DataDir::new(dir), &options).expect("engine")
+}
+
 /// Where the log is kept and what the engine runs beside its state.
 #[derive(Debug, Clone)]
 pub struct Options {

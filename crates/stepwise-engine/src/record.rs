@@ -231,18 +231,11 @@ fn one(written: crate::Written) -> Result<Recorded, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Code, Options};
+    use crate::Code;
     use stepwise::model::params::DAY_MICROS;
-    use stepwise_store::data_dir::DataDir;
 
     fn engine(dir: &std::path::Path) -> Engine {
-        let options = Options {
-            group_commit: false,
-            ranker: false,
-            tabler: false,
-            ..Options::default()
-        };
-        Engine::open(&DataDir::new(dir), &options).expect("engine")
+        crate::test_engine(dir, false)
     }
 
     fn event(json: String) -> Event {

@@ -249,17 +249,11 @@ fn write_loop<S: Store>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Code, Engine, Options};
+    use crate::{Code, Engine};
     use stepwise::evidence::Time;
-    use stepwise_store::data_dir::DataDir;
 
     fn engine(dir: &std::path::Path) -> Engine {
-        let options = Options {
-            ranker: false,
-            tabler: false,
-            ..Options::default()
-        };
-        Engine::open(&DataDir::new(dir), &options).expect("engine")
+        crate::test_engine(dir, true)
     }
 
     /// A rating between two of a dozen principals, dated `at` (the writer's thread `t`, its

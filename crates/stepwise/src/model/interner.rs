@@ -1,7 +1,7 @@
 //! Principal and scope ids mapped to dense indexes: the first look-up of every decision.
 
+use crate::HashMap;
 use crate::evidence::Id;
-use std::collections::HashMap;
 
 /// An id as the interner's key, its bytes inline when it is short (most are): the table then
 /// holds the bytes a look-up compares, so finding a principal touches the table's slot and not
@@ -63,11 +63,11 @@ impl std::borrow::Borrow<[u8]> for Key {
 }
 
 /// Maps identifiers to dense indexes. Every decision starts with this look-up, so it uses
-/// foldhash (randomly seeded per map, like std's SipHash, but several times faster on short
-/// keys) rather than the default hasher, and keeps short ids inline in the table ([`Key`]).
+/// foldhash ([`crate::HashMap`]) rather than the default hasher, and keeps short ids inline in
+/// the table ([`Key`]).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Interner {
-    index: HashMap<Key, u32, foldhash::quality::RandomState>,
+    index: HashMap<Key, u32>,
     pub(super) ids: Vec<Id>,
 }
 

@@ -11,7 +11,7 @@
 //! attacker has one reached recorder, and the ring behind it stays unreached. Reach only grows:
 //! a principal reached once stays reached, and what it does later is judged by its own evidence.
 
-use std::collections::HashSet;
+use crate::HashSet;
 
 /// Distinct reached principals whose positive evidence lets a reached principal extend reach.
 pub const MIN_RECORDERS: u32 = 2;
@@ -27,7 +27,7 @@ pub(super) struct Reach {
     recorders: Vec<u32>,
     /// Each principal's edges: the principals it gave positive evidence about, first time first.
     out: Vec<Vec<u32>>,
-    edges: HashSet<(u32, u32), foldhash::quality::RandomState>,
+    edges: HashSet<(u32, u32)>,
 }
 
 enum Job {
