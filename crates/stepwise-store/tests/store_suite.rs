@@ -16,7 +16,9 @@ use stepwise::evidence::{Body, Event, Id, Time};
 use stepwise::ledger::merkle::{Hash, verify_consistency, verify_inclusion};
 use stepwise::ledger::note::LogSigner;
 use stepwise::ledger::{Clock, LedgerConfig, ManualClock};
+use stepwise_store::PrivateStore as _;
 use stepwise_store::keys::{KeyRecord, Role, generate_key, key_hash};
+use stepwise_store::names::Names;
 use stepwise_store::{
     DecisionQuery, Entry, PostgresStore, SqliteStore, Store, StoreError, StoredCheckpoint,
 };
@@ -186,6 +188,7 @@ suite!(
     decisions_are_kept_in_order_and_read_by_principal_time_and_page,
     erasing_a_principal_revokes_its_keys_and_renames_it_in_the_decision_log,
     witnessed_checkpoints_are_kept_and_the_largest_is_the_latest,
+    the_names_load_every_principal_and_promise_id_across_pages,
 );
 
 /// A made-up entry: stores never check hashes, so any 32 bytes do.
@@ -576,6 +579,63 @@ fn verified<S: Store>(store: &S) -> TestResult {
         &mut |_| {},
     )?;
     assert!(report.is_ok(), "{:?}", report.problems);
+    Ok(())
+}
+
+/// More principals and promise ids than a page of the store's reads (PostgreSQL reads 1,024
+/// rows a page, the names add 4,096 principals a page): the store hands each over once, in
+/// order, and names loaded from it know every one as the names that sealed them did.
+fn the_names_load_every_principal_and_promise_id_across_pages<D: Db>(db: &D) -> TestResult {
+    const N: i64 = 2_600;
+    let store = db.connect()?;
+    let sealing = Arc::new(Names::open(&store)?);
+    let config = LedgerConfig::default();
+    let mut ledger = Ledger::open_sealing(store, signer()?, config, clock(), Arc::clone(&sealing))?;
+    let mut log_names = Vec::new();
+    for from in (0..N).step_by(1_000) {
+        let events = (from..(from + 1_000).min(N))
+            .map(|k| {
+                let at = Time::from_micros(1_764_000_000_000_000 + k).ok_or("time")?;
+                let due = Time::from_micros(1_764_086_400_000_000).ok_or("time")?;
+                Ok(Event::from_json(&format!(
+                    r#"{{"kind":"promise","at":"{at}","id":"pr-{k}","promisor":"p:{k}","promisee":"q:{k}","scope":"work","stake":1,"due":"{due}"}}"#
+                ))?)
+            })
+            .collect::<Result<Vec<_>, Box<dyn Error>>>()?;
+        let appended = ledger.append(events)?;
+        assert!(appended.results.iter().all(Result::is_ok), "all recorded");
+        for event in &appended.events {
+            let Body::Promise { id, .. } = &event.body else {
+                return Err("a promise was recorded as something else".into());
+            };
+            log_names.push(id.clone());
+        }
+    }
+    let store = db.connect()?;
+    let seqs: Vec<u64> = (store.principals_since(0)?.iter())
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert_eq!(seqs.len(), 2 * N as usize, "every principal once");
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "in the order created");
+    let mut entries = Vec::new();
+    store.each_promise_opening(&mut |stored| {
+        entries.push(stored.entry);
+        Ok(())
+    })?;
+    assert_eq!(entries.len(), N as usize, "every promise id once");
+    assert!(entries.windows(2).all(|w| w[0] < w[1]), "in log order");
+    let loaded = Names::load(&store)?;
+    for k in 0..N {
+        for who in [format!("p:{k}"), format!("q:{k}")] {
+            let id = Id::parse("id", &who)?;
+            assert_eq!(loaded.name(&id), sealing.name(&id), "{who} named alike");
+        }
+        let promise = loaded.id_of(log_names[k as usize].as_str());
+        assert_eq!(
+            promise.as_ref().map(Id::as_str),
+            Some(format!("pr-{k}").as_str())
+        );
+    }
     Ok(())
 }
 
