@@ -448,6 +448,62 @@ async fn nobody_records_in_someone_elses_name() {
     assert_eq!(r.status, 403, "{}", r.body);
 }
 
+/// A batch is read event by event, each from its own slice of the body: a bad item is refused
+/// in its place and the rest recorded; escapes in keys and strings read as JSON says; a body
+/// that is neither an object nor an array is refused whole.
+#[tokio::test]
+async fn a_batch_is_read_item_by_item_and_a_bad_item_is_refused_in_its_place() {
+    let api = Api::open(Limits::default());
+    let keys = &api.keys;
+    let escaped = promise("e1", "user:ann", "user:bob")
+        .to_string()
+        .replacen(r#""e1""#, r#""e\u0031""#, 1)
+        .replacen(r#""kind""#, r#""\u006bind""#, 1);
+    let batch = format!(
+        "[{}, 5, {escaped}, {{\"kind\":\"rating\"}}, {}]",
+        promise("b1", "user:ann", "user:bob"),
+        promise("b1", "user:ann", "user:bob")
+    );
+    let r = api
+        .call("POST", "/v1/events", Some(&keys.ann), Some(&batch))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let results = r.json()["results"].clone();
+    let field = |i: usize| results[i]["error"]["field"].as_str().map(str::to_owned);
+    assert!(results[0]["index"].is_u64(), "{results}");
+    assert_eq!(field(1).as_deref(), Some("(event)"), "{results}");
+    assert!(
+        results[1]["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("must be a JSON object")),
+        "{results}"
+    );
+    assert!(results[2]["index"].is_u64(), "escapes read: {results}");
+    assert_eq!(field(3).as_deref(), Some("rater"), "{results}");
+    assert_eq!(
+        field(4).as_deref(),
+        Some("id"),
+        "a duplicate promise: {results}"
+    );
+    // The escaped event was recorded as its client meant it: promise id `e1`.
+    let index = results[2]["index"].as_u64().expect("an index");
+    let entry = api
+        .call(
+            "GET",
+            &format!("/v1/events/{index}"),
+            Some(&keys.reader),
+            None,
+        )
+        .await;
+    assert!(entry.body.contains(r#""e1""#), "{}", entry.body);
+    for body in ["7", "\"text\"", "[1,", ""] {
+        let r = api
+            .call("POST", "/v1/events", Some(&keys.ann), Some(body))
+            .await;
+        assert_eq!(r.status, 400, "{body:?}: {}", r.body);
+    }
+}
+
 #[tokio::test]
 async fn limits_answer_413_and_429_with_retry_after() {
     let api = Api::open(Limits {

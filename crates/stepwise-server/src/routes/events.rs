@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use stepwise::evidence::{Event, FORMAT_V3};
 use stepwise::ledger::Origin;
 use stepwise_api::{
@@ -68,23 +69,25 @@ pub async fn append(
         Origin::Live
     };
     let raw = body(raw)?;
-    let value: Value = json(&raw)?;
-    let (items, single) = match value {
-        Value::Array(items) => (items, false),
-        object @ Value::Object(_) => (vec![object], true),
-        _ => {
-            return Err(ApiError::bad_request(
-                "request body: expected an event object or an array of events",
-            ));
-        }
-    };
+    // Each event is read from its own slice of the body (`Event::from_json`), not from a tree
+    // of the whole batch.
+    let (items, single): (Vec<&RawValue>, bool) =
+        match raw.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b'[') => (json(&raw)?, false),
+            Some(b'{') => (vec![json(&raw)?], true),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "request body: expected an event object or an array of events",
+                ));
+            }
+        };
     batch_size(items.len(), app.limits.max_batch, "events")?;
     let recorder = caller.recorder();
     // Parse every event; refusals keep their place in the results.
     let mut parsed: Vec<Option<Error>> = Vec::with_capacity(items.len());
     let mut events = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        match Event::from_value(item) {
+        match Event::from_json(item.get()) {
             Ok(mut event) => {
                 // History is the operator's: an admin key loads a data set in the names it
                 // gives (it could create keys for them anyway), and the entries say so.

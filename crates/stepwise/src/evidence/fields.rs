@@ -1,21 +1,22 @@
 //! Reading typed fields out of an event's JSON object, naming the field in every error.
 //!
-//! A client's event is read from a parsed JSON value. A stored entry is read straight from its
-//! text: its fields are located once, each value left as the slice of text it is, and only the
-//! values the event keeps are turned into strings and numbers — no tree of the whole object is
-//! built, which is most of what decoding an entry would cost (a server starting folds every
-//! entry of its log).
+//! An event is read straight from its text: its fields are located once, each value left as
+//! the slice of text it is, and only the values the event keeps are turned into strings and
+//! numbers — no tree of the whole object is built, which is most of what reading an event would
+//! cost (a server starting folds every entry of its log; a batch of a thousand events sent over
+//! HTTP is a thousand objects). A door that already holds a parsed JSON value (MCP, the gate)
+//! reads it as it is.
 
 use super::{FieldError, Id, Time};
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
-/// An event's JSON object: a client's, parsed, or a stored entry's, located in its text.
+/// An event's JSON object: parsed, or located in its text.
 pub(super) enum Object<'a> {
     Parsed(&'a Map<String, Value>),
-    Located(Vec<(&'a str, &'a RawValue)>),
+    Located(Vec<(Cow<'a, str>, &'a RawValue)>),
 }
 
 /// One field's value.
@@ -25,11 +26,23 @@ pub(super) enum Field<'a> {
     Located(&'a RawValue),
 }
 
+/// Which keys a located object may have.
+#[derive(Clone, Copy)]
+pub(super) enum Keys {
+    /// A stored entry's: every key a plain string (no escapes, as in every canonical entry).
+    Plain,
+    /// A client's: any JSON string, its escapes read.
+    Any,
+}
+
 impl<'a> Object<'a> {
-    /// Locates the fields of the JSON object `text`. Every key is a plain string (no escapes,
-    /// as in every canonical entry) and appears once.
-    pub(super) fn locate(text: &'a str) -> Result<Self, serde_json::Error> {
-        let Located(fields) = serde_json::from_str(text)?;
+    /// Locates the fields of the JSON object `text`, in the order written (the order a parsed
+    /// object keeps too, so that an event's errors name the first bad field as written), each
+    /// key appearing once.
+    pub(super) fn locate(text: &'a str, keys: Keys) -> Result<Self, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let fields = Locate(keys).deserialize(&mut de)?;
+        de.end()?;
         Ok(Object::Located(fields))
     }
 
@@ -38,7 +51,7 @@ impl<'a> Object<'a> {
             Object::Parsed(map) => map.get(key).map(Field::Parsed),
             Object::Located(fields) => fields
                 .iter()
-                .find(|(k, _)| *k == key)
+                .find(|(k, _)| k == key)
                 .map(|(_, v)| Field::Located(v)),
         }
     }
@@ -50,34 +63,71 @@ impl<'a> Object<'a> {
     pub(super) fn keys(&self) -> Box<dyn Iterator<Item = &str> + '_> {
         match self {
             Object::Parsed(map) => Box::new(map.keys().map(String::as_str)),
-            Object::Located(fields) => Box::new(fields.iter().map(|(k, _)| *k)),
+            Object::Located(fields) => Box::new(fields.iter().map(|(k, _)| k.as_ref())),
         }
     }
 }
 
-/// A JSON object's fields in the order written, each value the slice of text it is.
-struct Located<'a>(Vec<(&'a str, &'a RawValue)>);
+/// Locates a JSON object's fields in the order written, each value the slice of text it is.
+struct Locate(Keys);
 
-impl<'de: 'a, 'a> Deserialize<'de> for Located<'a> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Fields;
-        impl<'de> Visitor<'de> for Fields {
-            type Value = Located<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
+impl<'de> DeserializeSeed<'de> for Locate {
+    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Locate {
+    type Value = Vec<(Cow<'de, str>, &'de RawValue)>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+        let mut fields: Self::Value = Vec::with_capacity(16);
+        while let Some(key) = map.next_key_seed(Key(self.0))? {
+            if fields.iter().any(|(k, _)| *k == key) {
+                return Err(serde::de::Error::custom(format!("duplicate field `{key}`")));
             }
-            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
-                let mut fields: Vec<(&'de str, &'de RawValue)> = Vec::with_capacity(16);
-                while let Some(key) = map.next_key::<&'de str>()? {
-                    if fields.iter().any(|(k, _)| *k == key) {
-                        return Err(serde::de::Error::custom(format!("duplicate field `{key}`")));
-                    }
-                    fields.push((key, map.next_value()?));
-                }
-                Ok(Located(fields))
-            }
+            fields.push((key, map.next_value()?));
         }
-        deserializer.deserialize_map(Fields)
+        Ok(fields)
+    }
+}
+
+/// One key: borrowed from the text when it has no escapes, read when it has (a client's only).
+struct Key(Keys);
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Keys::Plain => f.write_str("a field name without escapes"),
+            Keys::Any => f.write_str("a field name"),
+        }
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        match self.0 {
+            Keys::Any => Ok(Cow::Owned(v.to_owned())),
+            Keys::Plain => Err(E::invalid_type(serde::de::Unexpected::Str(v), &self)),
+        }
     }
 }
 
@@ -321,6 +371,60 @@ mod tests {
         }
     }
 
+    /// A client's event read through a JSON tree, as clients' events were read before.
+    fn client_parsed(text: &str) -> Result<Event, super::super::FieldError> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| super::super::FieldError::new("(event)", e.to_string()))?;
+        Event::from_value(&value)
+    }
+
+    #[test]
+    fn a_clients_event_read_in_place_is_the_event_parsed_whatever_its_keys() {
+        for json in CLIENT {
+            let tree = client_parsed(json).unwrap_or_else(|e| panic!("{json}: {e}"));
+            assert_eq!(Event::from_json(json).as_ref(), Ok(&tree), "{json}");
+            // The same fields written in the reverse order, one key escaped.
+            let fields: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(json).expect("an object");
+            let reversed = fields
+                .iter()
+                .rev()
+                .map(|(k, v)| {
+                    let key = if k == "kind" {
+                        r#""\u006bind""#.to_owned()
+                    } else {
+                        format!("{k:?}")
+                    };
+                    format!("{key}:{v}")
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+            let reversed = format!("{{{reversed}}}");
+            assert_eq!(
+                Event::from_json(&reversed).as_ref(),
+                Ok(&tree),
+                "{reversed}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_clients_errors_name_the_first_bad_field_as_written() {
+        // Two fields no event has: `zeta` comes first as written, `alpha` by name.
+        let text = r#"{"zeta":1,"value":1,"subject":"user:b","rater":"user:a","kind":"rating","at":"2026-11-25T12:00:00Z","alpha":2}"#;
+        let tree = client_parsed(text).expect_err("two bad fields");
+        let read = Event::from_json(text).expect_err("two bad fields");
+        assert_eq!((read.field.as_str(), &read), ("zeta", &tree));
+    }
+
+    #[test]
+    fn a_clients_key_given_twice_is_refused() {
+        let text = r#"{"kind":"rating","at":"2026-11-25T12:00:00Z","rater":"user:a","subject":"user:b","value":1,"value":-1}"#;
+        let e = Event::from_json(text).expect_err("a key twice");
+        assert_eq!(e.field, "(event)");
+        assert!(e.to_string().contains("duplicate field `value`"), "{e}");
+    }
+
     proptest! {
         /// An entry changed at one byte decodes in place only to what the JSON tree gives.
         #[test]
@@ -335,6 +439,29 @@ mod tests {
             bytes[i] = byte;
             if let Ok(located) = Event::from_entry(&bytes) {
                 prop_assert_eq!(Some(located), parsed(&bytes));
+            }
+        }
+
+        /// A client's event changed at one byte is read in place as the JSON tree reads it:
+        /// the same event, or refused both ways.
+        #[test]
+        fn a_clients_event_reads_alike_in_place_and_through_a_tree(
+            k in any::<usize>(),
+            at in any::<usize>(),
+            byte in any::<u8>(),
+        ) {
+            let mut bytes = CLIENT[k % CLIENT.len()].as_bytes().to_vec();
+            let i = at % bytes.len();
+            bytes[i] = byte;
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let (read, tree) = (Event::from_json(text), client_parsed(text));
+                match (&read, &tree) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Err(_), Err(_)) => {}
+                    // The tree kept the last of a key given twice; read in place, it is refused.
+                    (Err(e), Ok(_)) => prop_assert!(e.to_string().contains("duplicate field"), "{}: {}", text, e),
+                    (Ok(_), Err(e)) => prop_assert!(false, "{}: read in place, but {}", text, e),
+                }
             }
         }
     }

@@ -12,7 +12,7 @@ mod kind;
 pub mod seal;
 mod time;
 
-use fields::{Fields, Object};
+use fields::{Fields, Keys, Object};
 
 pub use id::Id;
 pub use kind::Kind;
@@ -366,16 +366,17 @@ impl Event {
         }
         let invalid =
             |e: serde_json::Error| FieldError::new("(event)", format!("is not valid JSON: {e}"));
-        match source {
-            // A client's event is parsed whole, so that its errors name the first bad field
-            // in the order of the field names.
-            Source::Client => {
-                let value: Value = serde_json::from_str(text).map_err(invalid)?;
-                Self::from_value_as(&value, source)
-            }
-            // A stored entry is read in place (its fields located, not parsed into a tree).
-            Source::Entry => Self::parse(&Object::locate(text).map_err(invalid)?, source),
+        if !text.trim_start().starts_with('{')
+            && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+        {
+            return Err(FieldError::new("(event)", "must be a JSON object"));
         }
+        // Read in place: the fields located, not parsed into a tree.
+        let keys = match source {
+            Source::Client => Keys::Any,
+            Source::Entry => Keys::Plain,
+        };
+        Self::parse(&Object::locate(text, keys).map_err(invalid)?, source)
     }
 
     /// Checks one event given as a JSON value, as a client sends it (no stamp).
