@@ -379,14 +379,16 @@ impl Names {
             new.insert(id, pseudonym);
         }
         let maps = self.read();
-        let mut promises: HashMap<Id, seal::Secret> = HashMap::default();
-        let mut promised = Vec::new();
+        // This batch's promise ids (borrowed from the batch), their salts and the log's names.
+        let mut promises: HashMap<&Id, seal::Secret> = HashMap::default();
+        let mut promised: Vec<(&Id, u128, seal::Secret)> = Vec::new();
         let mut sealed = Sealed {
             events: Vec::with_capacity(clear.len()),
             principals: Vec::new(),
         };
-        // The log's name of each principal the event names, looked up once.
-        let mut named: Vec<(Id, Id)> = Vec::with_capacity(3);
+        // The log's name of each principal the event names, looked up once: borrowed from the
+        // names when known there.
+        let mut named: Vec<(&Id, Cow<'_, Id>)> = Vec::with_capacity(3);
         for event in clear {
             if event.seal.is_some() {
                 sealed.events.push(event.clone());
@@ -394,30 +396,32 @@ impl Names {
             }
             named.clear();
             for id in seal::principals(event) {
-                let known = maps.principals.by_first(id.as_str()).map(|p| &p.pseudonym);
-                let name = match known.or_else(|| new.get(id)) {
-                    Some(pseudonym) => pseudonym.clone(),
-                    // Named in the clear by the log's first entries, or a pseudonym already.
-                    None if maps.legacy.contains(id) || seal::is_pseudonym(id.as_str()) => {
-                        id.clone()
-                    }
-                    None => {
-                        let secret = salts.fresh().map_err(randomness)?;
-                        let pseudonym = seal::pseudonym(&secret, id);
-                        sealed.principals.push(PrincipalRecord {
-                            id: id.as_str().to_owned(),
-                            pseudonym: pseudonym.as_str().to_owned(),
-                            secret,
-                        });
-                        new.insert(id.clone(), pseudonym.clone());
-                        pseudonym
-                    }
+                let name = match maps.principals.by_first(id.as_str()) {
+                    Some(known) => Cow::Borrowed(&known.pseudonym),
+                    None => match new.get(id) {
+                        Some(pseudonym) => Cow::Owned(pseudonym.clone()),
+                        // Named in the clear by the log's first entries, or a pseudonym already.
+                        None if maps.legacy.contains(id) || seal::is_pseudonym(id.as_str()) => {
+                            Cow::Owned(id.clone())
+                        }
+                        None => {
+                            let secret = salts.fresh().map_err(randomness)?;
+                            let pseudonym = seal::pseudonym(&secret, id);
+                            sealed.principals.push(PrincipalRecord {
+                                id: id.as_str().to_owned(),
+                                pseudonym: pseudonym.as_str().to_owned(),
+                                secret,
+                            });
+                            new.insert(id.clone(), pseudonym.clone());
+                            Cow::Owned(pseudonym)
+                        }
+                    },
                 };
-                named.push((id.clone(), name));
+                named.push((id, name));
             }
             let principal = |id: &Id| {
-                (named.iter().find(|(known, _)| known == id))
-                    .map_or_else(|| id.clone(), |(_, name)| name.clone())
+                (named.iter().find(|(known, _)| *known == id))
+                    .map_or_else(|| id.clone(), |(_, name)| name.as_ref().clone())
             };
             let promise = |id: &Id| {
                 (maps.promises.by_first(id.as_str()).map(|p| p.salt))
@@ -432,9 +436,11 @@ impl Names {
                 promise_named(&event.body).zip(promise_named(&event_sealed.body))
                 && let Some(opening) =
                     (event_sealed.seal.as_ref()).and_then(|s| s.opening(Hidden::PromiseId))
-                && promises.insert(id.clone(), opening.salt).is_none()
+                // Always a sealed promise id (`~` and 32 hex digits): the seal made it.
+                && let Some(name) = name_key(name.as_str())
+                && promises.insert(id, opening.salt).is_none()
             {
-                promised.push((id.clone(), name.clone(), opening.salt));
+                promised.push((id, name, opening.salt));
             }
             sealed.events.push(event_sealed);
         }
@@ -446,13 +452,14 @@ impl Names {
         if !promised.is_empty() {
             let mut maps = self.write();
             for (id, name, salt) in promised {
-                // Always a sealed promise id (`~` and 32 hex digits): the seal made it.
-                if let Some(name) = name_key(name.as_str()) {
-                    let promise = Promise { id, salt, name };
-                    maps.promises
-                        .insert(promise)
-                        .map_err(|_| full("promises"))?;
-                }
+                let promise = Promise {
+                    id: id.clone(),
+                    salt,
+                    name,
+                };
+                maps.promises
+                    .insert(promise)
+                    .map_err(|_| full("promises"))?;
             }
         }
         Ok(sealed)

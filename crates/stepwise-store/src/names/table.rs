@@ -50,7 +50,10 @@ impl<R: Keys> TwoWay<R> {
     }
 
     fn find_first(&self, key: &R::First) -> Option<u32> {
-        let hash = self.hasher.hash_one(key);
+        self.find_first_hashed(self.hasher.hash_one(key), key)
+    }
+
+    fn find_first_hashed(&self, hash: u64, key: &R::First) -> Option<u32> {
         let found = self
             .by_first
             .find(hash, |&n| self.row(n).is_some_and(|row| row.first() == key));
@@ -58,7 +61,10 @@ impl<R: Keys> TwoWay<R> {
     }
 
     fn find_second(&self, key: &R::Second) -> Option<u32> {
-        let hash = self.hasher.hash_one(key);
+        self.find_second_hashed(self.hasher.hash_one(key), key)
+    }
+
+    fn find_second_hashed(&self, hash: u64, key: &R::Second) -> Option<u32> {
         let found = self.by_second.find(hash, |&n| {
             self.row(n).is_some_and(|row| row.second() == key)
         });
@@ -77,15 +83,16 @@ impl<R: Keys> TwoWay<R> {
 
     /// Adds `row`, in place of any row with either of its keys.
     pub(super) fn insert(&mut self, row: R) -> Result<(), Full> {
-        if let Some(n) = self.find_first(row.first()) {
-            self.take(n);
-        }
-        if let Some(n) = self.find_second(row.second()) {
-            self.take(n);
-        }
         let n = u32::try_from(self.rows.len()).map_err(|_| Full)?;
+        // Each key hashed once, for the look-up and the insert.
         let first = self.hasher.hash_one(row.first());
         let second = self.hasher.hash_one(row.second());
+        if let Some(m) = self.find_first_hashed(first, row.first()) {
+            self.take(m);
+        }
+        if let Some(m) = self.find_second_hashed(second, row.second()) {
+            self.take(m);
+        }
         self.rows.push(Some(row));
         let Self {
             rows,
