@@ -1,5 +1,7 @@
 //! The one writer: a thread that owns the ledger and group-commits whatever appends are
-//! waiting, answering each request once its events are durable and folded.
+//! waiting, answering each request once its events are durable and folded. Each request's
+//! events are sealed (format 3) on the requesting thread before they are queued, so that
+//! requests arriving together are sealed side by side and the one writing thread does not.
 
 use crate::Error;
 use crate::Live;
@@ -7,6 +9,7 @@ use crate::metrics::Metrics;
 use std::sync::Arc;
 use stepwise::evidence::{Event, FieldError};
 use stepwise::ledger::Origin;
+use stepwise_store::names::{Names, Sealed};
 use stepwise_store::{Ledger, LedgerError, MAX_BATCH};
 use stepwise_store::{Store, StoreError, StoredCheckpoint};
 use tokio::sync::{mpsc, oneshot};
@@ -21,6 +24,8 @@ pub struct Written {
 
 struct Job {
     events: Vec<Event>,
+    /// `events` sealed by the ledger's names, when the ledger writes format 3.
+    sealed: Option<Sealed>,
     origin: Origin,
     reply: oneshot::Sender<Result<Written, Error>>,
 }
@@ -36,6 +41,8 @@ enum Message {
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Message>,
+    /// The ledger's names, which seal each request's events before it is queued.
+    names: Option<Arc<Names>>,
 }
 
 impl Writer {
@@ -48,10 +55,11 @@ impl Writer {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel(1024);
+        let names = ledger.names().cloned();
         let handle = std::thread::Builder::new()
             .name("stepwise-writer".into())
             .spawn(move || write_loop(ledger, reopen, rx, &live, &metrics))?;
-        Ok((Self { jobs }, handle))
+        Ok((Self { jobs, names }, handle))
     }
 
     /// Appends `events`, dated as `origin` says; answers once they are durable
@@ -59,9 +67,11 @@ impl Writer {
     /// into the live state.
     pub async fn append(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
         let (reply, answer) = oneshot::channel();
+        let sealed = self.seal(&events)?;
         self.jobs
             .send(Message::Append(Job {
                 events,
+                sealed,
                 origin,
                 reply,
             }))
@@ -73,14 +83,25 @@ impl Writer {
     /// [`Writer::append`] for a caller outside the async runtime: blocks until answered.
     pub fn append_blocking(&self, events: Vec<Event>, origin: Origin) -> Result<Written, Error> {
         let (reply, answer) = oneshot::channel();
+        let sealed = self.seal(&events)?;
         self.jobs
             .blocking_send(Message::Append(Job {
                 events,
+                sealed,
                 origin,
                 reply,
             }))
             .map_err(|_| shutting_down())?;
         answer.blocking_recv().map_err(|_| stopped())?
+    }
+
+    /// `events` sealed for a ledger writing format 3; `None` for one writing format 2.
+    fn seal(&self, events: &[Event]) -> Result<Option<Sealed>, Error> {
+        let Some(names) = &self.names else {
+            return Ok(None);
+        };
+        let sealed = names.seal(events).map_err(|e| append_failed(e.into()))?;
+        Ok(Some(sealed))
     }
 
     /// Asks the writer to stop once it has answered every append sent before; appends sent
@@ -198,13 +219,15 @@ fn write_loop<S: Store>(
         let mut lengths = Vec::with_capacity(jobs.len());
         let mut replies = Vec::with_capacity(jobs.len());
         let mut events = Vec::with_capacity(total);
+        let mut sealed = Group::new();
         for job in jobs {
             lengths.push(job.events.len());
             replies.push(job.reply);
+            sealed.add(job.sealed);
             events.extend(job.events);
         }
         let started = std::time::Instant::now();
-        let outcome = ledger.append_as(events, origin);
+        let outcome = ledger.append_sealed(events, sealed.into_batch(), origin);
         metrics.commit(replies.len(), total, started.elapsed());
         match outcome {
             Ok(appended) => {
@@ -244,6 +267,44 @@ fn write_loop<S: Store>(
         }
     }
     queue.refuse_the_rest();
+}
+
+/// The sealed events of a group's requests, one batch. Each request was sealed alone, so two
+/// may have given the same new principal two secrets: the group is then sealed again whole, by
+/// the ledger, as one batch (the store would refuse the second secret as taken, and the batch
+/// be sealed again after a failed transaction).
+struct Group {
+    batch: Sealed,
+    /// The principals new to the log that the batch names.
+    new: stepwise::HashSet<String>,
+    /// Whether the batch is every request's events sealed, with no principal created twice.
+    whole: bool,
+}
+
+impl Group {
+    fn new() -> Self {
+        Self {
+            batch: Sealed::default(),
+            new: stepwise::HashSet::default(),
+            whole: true,
+        }
+    }
+
+    fn add(&mut self, sealed: Option<Sealed>) {
+        let Some(sealed) = sealed else {
+            self.whole = false;
+            return;
+        };
+        for record in &sealed.principals {
+            self.whole &= self.new.insert(record.id.clone());
+        }
+        self.batch.events.extend(sealed.events);
+        self.batch.principals.extend(sealed.principals);
+    }
+
+    fn into_batch(self) -> Option<Sealed> {
+        self.whole.then_some(self.batch)
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +385,55 @@ mod tests {
         )
         .expect("verify");
         assert!(report.is_ok(), "{:?}", report.problems);
+        // The dozen principals were each created once, however many requests named them first
+        // side by side: the log names a dozen pseudonyms.
+        let mut named = stepwise::HashSet::default();
+        store
+            .scan(start, end, &mut |entry| {
+                let event = Event::from_entry(&entry.bytes).expect("an entry");
+                if let stepwise::evidence::Body::Rating { rater, subject, .. } = event.body {
+                    named.extend([rater, subject]);
+                }
+                Ok(())
+            })
+            .expect("scan");
+        assert_eq!(named.len(), 12, "{named:?}");
+    }
+
+    /// Six requests sent side by side promise under one id: each is sealed on its own thread,
+    /// yet the id is named once, so one promise is recorded and the others are refused as a
+    /// reuse of it.
+    #[test]
+    fn a_promise_id_sent_side_by_side_is_recorded_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let engine = engine(dir.path());
+        let barrier = std::sync::Barrier::new(6);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..6)
+                .map(|t| {
+                    let (engine, barrier) = (&engine, &barrier);
+                    scope.spawn(move || {
+                        let (at, due) = (crate::now(), Time::from_micros(crate::now().as_micros() + 3_600_000_000).expect("due"));
+                        let json = format!(
+                            r#"{{"kind":"promise","at":"{at}","id":"same","promisor":"user:{t}","promisee":"user:x","scope":"s","stake":1,"due":"{due}"}}"#
+                        );
+                        let event = Event::from_json(&json).expect("promise");
+                        barrier.wait();
+                        let written = engine.append_here(vec![event], Origin::Live).expect("answered");
+                        written.results.into_iter().next().expect("a result")
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("appender"))
+                .collect()
+        });
+        let recorded = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(recorded, 1, "{results:?}");
+        for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+            assert!(refused.to_string().contains("already used"), "{refused}");
+        }
     }
 
     /// Appends sent while the engine stops are each answered: recorded, or refused as the

@@ -315,16 +315,34 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         events: Vec<Event>,
         origin: Origin,
     ) -> Result<Appended, LedgerError> {
+        self.append_sealed(events, None, origin)
+    }
+
+    /// [`Ledger::append_as`] for a batch already sealed by this ledger's names
+    /// ([`Names::seal`], on another thread, so that the one appending thread need not): `sealed`
+    /// is `clear` sealed. It is sealed again here where it no longer holds: when a principal it
+    /// names for the first time was created meanwhile (by this process or another), or one was
+    /// forgotten. A ledger writing format 2 records `clear` as it is.
+    pub fn append_sealed(
+        &mut self,
+        events: Vec<Event>,
+        sealed: Option<Sealed>,
+        origin: Origin,
+    ) -> Result<Appended, LedgerError> {
         check_batch_len(events.len())?;
         // A ledger writing format 3 keeps the batch as given until it is recorded: when another
         // process created one of its principals or forgot one meanwhile, it is sealed again.
         let (clear, mut sealed) = match &self.state.names {
             Some(names) => {
-                let mut sealed = names.seal(&events)?;
+                let mut sealed = match sealed {
+                    Some(sealed) if sealed.events.len() == events.len() => sealed,
+                    _ => names.seal(&events)?,
+                };
                 // A principal new to this process may have been created by another since it
-                // last looked: it is named by that one's secret, or a rule that depends on who
-                // recorded an event (an outcome's author) would judge a stranger. (One created
-                // later still is caught by the store, as taken, if any entry is recorded.)
+                // last looked (or by this one since the batch was sealed): it is named by that
+                // one's secret, or a rule that depends on who recorded an event (an outcome's
+                // author) would judge a stranger. (One created later still is caught by the
+                // store, as taken, if any entry is recorded.)
                 if !sealed.principals.is_empty() {
                     names.learn_principals(&self.store)?;
                     if names.knows_any(&sealed.principals) {

@@ -86,6 +86,26 @@ impl Maps {
         self.forgotten.insert(pseudonym);
     }
 
+    /// Adds the promise ids a batch named first (see [`Names::seal_after`]); false when another
+    /// batch named one of them first, under another salt (that one is left as it is).
+    fn name_promises(&mut self, promised: &Promised<'_>) -> Result<bool, StoreError> {
+        let mut first = true;
+        for &(id, name, salt) in promised {
+            match self.promises.by_first(id.as_str()) {
+                Some(known) => first &= known.salt == salt,
+                None => {
+                    let promise = Promise {
+                        id: id.clone(),
+                        salt,
+                        name,
+                    };
+                    (self.promises.insert(promise)).map_err(|_| full("promises"))?;
+                }
+            }
+        }
+        Ok(first)
+    }
+
     /// The id of the principal or promise the log names `name`, if known here.
     fn id_of(&self, name: &str) -> Option<&Id> {
         match self.principals.by_second(name) {
@@ -365,103 +385,27 @@ impl Names {
 
     /// [`Names::seal`] for a batch that follows one sealed and not yet committed, whose new
     /// principals are `pending`: the names it gave them are the names used here.
+    ///
+    /// Batches may be sealed on several threads at once (each request's own, before the writer
+    /// takes it). A promise id is named first come, first served: the batch's new promise ids
+    /// are added to the names under the write lock, and if another batch named one of them
+    /// since this one looked, this one is sealed again, the lock held, under that name (so
+    /// that a second promise with the same id is refused as a reuse, as it is in one batch).
     pub fn seal_after(
         &self,
         clear: &[Event],
         pending: &[PrincipalRecord],
     ) -> Result<Sealed, StoreError> {
-        let mut salts = Salts::new();
-        // This batch's new principals and promises (a promise's outcome may follow it here),
-        // and those of the batch before it, not committed yet.
-        let mut new: HashMap<Id, Id> = HashMap::default();
-        for record in pending {
-            let (id, pseudonym) = record_ids(record)?;
-            new.insert(id, pseudonym);
+        let (sealed, promised) = seal_with(&self.read(), clear, pending)?;
+        if promised.is_empty() {
+            return Ok(sealed);
         }
-        let maps = self.read();
-        // This batch's promise ids (borrowed from the batch), their salts and the log's names.
-        let mut promises: HashMap<&Id, seal::Secret> = HashMap::default();
-        let mut promised: Vec<(&Id, u128, seal::Secret)> = Vec::new();
-        let mut sealed = Sealed {
-            events: Vec::with_capacity(clear.len()),
-            principals: Vec::new(),
-        };
-        // The log's name of each principal the event names, looked up once: borrowed from the
-        // names when known there.
-        let mut named: Vec<(&Id, Cow<'_, Id>)> = Vec::with_capacity(3);
-        for event in clear {
-            if event.seal.is_some() {
-                sealed.events.push(event.clone());
-                continue;
-            }
-            named.clear();
-            for id in seal::principals(event) {
-                let name = match maps.principals.by_first(id.as_str()) {
-                    Some(known) => Cow::Borrowed(&known.pseudonym),
-                    None => match new.get(id) {
-                        Some(pseudonym) => Cow::Owned(pseudonym.clone()),
-                        // Named in the clear by the log's first entries, or a pseudonym already.
-                        None if maps.legacy.contains(id) || seal::is_pseudonym(id.as_str()) => {
-                            Cow::Owned(id.clone())
-                        }
-                        None => {
-                            let secret = salts.fresh().map_err(randomness)?;
-                            let pseudonym = seal::pseudonym(&secret, id);
-                            sealed.principals.push(PrincipalRecord {
-                                id: id.as_str().to_owned(),
-                                pseudonym: pseudonym.as_str().to_owned(),
-                                secret,
-                            });
-                            new.insert(id.clone(), pseudonym.clone());
-                            Cow::Owned(pseudonym)
-                        }
-                    },
-                };
-                named.push((id, name));
-            }
-            let principal = |id: &Id| {
-                (named.iter().find(|(known, _)| *known == id))
-                    .map_or_else(|| id.clone(), |(_, name)| name.as_ref().clone())
-            };
-            let promise = |id: &Id| {
-                (maps.promises.by_first(id.as_str()).map(|p| p.salt))
-                    .or_else(|| promises.get(id).copied())
-            };
-            let event_sealed =
-                seal::seal(event, &principal, &promise, &mut salts).map_err(randomness)?;
-            // A promise, or an approval of the promise to come: either names the promise id
-            // for the first time, and whatever follows it (the promise an approval allows, an
-            // outcome) finds the same salt.
-            if let Some((id, name)) =
-                promise_named(&event.body).zip(promise_named(&event_sealed.body))
-                && let Some(opening) =
-                    (event_sealed.seal.as_ref()).and_then(|s| s.opening(Hidden::PromiseId))
-                // Always a sealed promise id (`~` and 32 hex digits): the seal made it.
-                && let Some(name) = name_key(name.as_str())
-                && promises.insert(id, opening.salt).is_none()
-            {
-                promised.push((id, name, opening.salt));
-            }
-            sealed.events.push(event_sealed);
+        let mut maps = self.write();
+        if maps.name_promises(&promised)? {
+            return Ok(sealed);
         }
-        drop(maps);
-        // The batch's promises are named at once, before they are recorded: a follower folding
-        // them finds their names here, and a mapping whose promise is never recorded is
-        // harmless (the same id promised again gets the same name; an outcome of it is
-        // refused, as of any unknown promise).
-        if !promised.is_empty() {
-            let mut maps = self.write();
-            for (id, name, salt) in promised {
-                let promise = Promise {
-                    id: id.clone(),
-                    salt,
-                    name,
-                };
-                maps.promises
-                    .insert(promise)
-                    .map_err(|_| full("promises"))?;
-            }
-        }
+        let (sealed, promised) = seal_with(&maps, clear, pending)?;
+        maps.name_promises(&promised)?;
         Ok(sealed)
     }
 
@@ -668,6 +612,92 @@ impl Names {
 }
 
 /// A principal record's id and pseudonym, as ids.
+/// A batch's promise ids named for the first time, each with the log's name of it and its salt.
+type Promised<'a> = Vec<(&'a Id, u128, seal::Secret)>;
+
+/// Seals `clear` under the names in `maps` (see [`Names::seal_after`]); the promise ids it names
+/// for the first time are given back, to be added to the names.
+fn seal_with<'a>(
+    maps: &Maps,
+    clear: &'a [Event],
+    pending: &[PrincipalRecord],
+) -> Result<(Sealed, Promised<'a>), StoreError> {
+    let mut salts = Salts::new();
+    // This batch's new principals and promises (a promise's outcome may follow it here),
+    // and those of the batch before it, not committed yet.
+    let mut new: HashMap<Id, Id> = HashMap::default();
+    for record in pending {
+        let (id, pseudonym) = record_ids(record)?;
+        new.insert(id, pseudonym);
+    }
+    // This batch's promise ids (borrowed from the batch), their salts and the log's names.
+    let mut promises: HashMap<&Id, seal::Secret> = HashMap::default();
+    let mut promised: Promised<'a> = Vec::new();
+    let mut sealed = Sealed {
+        events: Vec::with_capacity(clear.len()),
+        principals: Vec::new(),
+    };
+    // The log's name of each principal the event names, looked up once: borrowed from the
+    // names when known there.
+    let mut named: Vec<(&Id, Cow<'_, Id>)> = Vec::with_capacity(3);
+    for event in clear {
+        if event.seal.is_some() {
+            sealed.events.push(event.clone());
+            continue;
+        }
+        named.clear();
+        for id in seal::principals(event) {
+            let name = match maps.principals.by_first(id.as_str()) {
+                Some(known) => Cow::Borrowed(&known.pseudonym),
+                None => match new.get(id) {
+                    Some(pseudonym) => Cow::Owned(pseudonym.clone()),
+                    // Named in the clear by the log's first entries, or a pseudonym already.
+                    None if maps.legacy.contains(id) || seal::is_pseudonym(id.as_str()) => {
+                        Cow::Owned(id.clone())
+                    }
+                    None => {
+                        let secret = salts.fresh().map_err(randomness)?;
+                        let pseudonym = seal::pseudonym(&secret, id);
+                        sealed.principals.push(PrincipalRecord {
+                            id: id.as_str().to_owned(),
+                            pseudonym: pseudonym.as_str().to_owned(),
+                            secret,
+                        });
+                        new.insert(id.clone(), pseudonym.clone());
+                        Cow::Owned(pseudonym)
+                    }
+                },
+            };
+            named.push((id, name));
+        }
+        let principal = |id: &Id| {
+            (named.iter().find(|(known, _)| *known == id))
+                .map_or_else(|| id.clone(), |(_, name)| name.as_ref().clone())
+        };
+        let promise = |id: &Id| {
+            (maps.promises.by_first(id.as_str()).map(|p| p.salt))
+                .or_else(|| promises.get(id).copied())
+        };
+        let event_sealed =
+            seal::seal(event, &principal, &promise, &mut salts).map_err(randomness)?;
+        // A promise, or an approval of the promise to come: either names the promise id
+        // for the first time, and whatever follows it (the promise an approval allows, an
+        // outcome) finds the same salt.
+        if let Some((id, name)) =
+            promise_named(&event.body).zip(promise_named(&event_sealed.body))
+            && let Some(opening) =
+                (event_sealed.seal.as_ref()).and_then(|s| s.opening(Hidden::PromiseId))
+            // Always a sealed promise id (`~` and 32 hex digits): the seal made it.
+            && let Some(name) = name_key(name.as_str())
+            && promises.insert(id, opening.salt).is_none()
+        {
+            promised.push((id, name, opening.salt));
+        }
+        sealed.events.push(event_sealed);
+    }
+    Ok((sealed, promised))
+}
+
 fn record_ids(record: &PrincipalRecord) -> Result<(Id, Id), StoreError> {
     let bad = |e| StoreError::Corrupt(format!("principal record {record:?}: {e}"));
     let id = Id::parse("id", &record.id).map_err(bad)?;
@@ -745,6 +775,39 @@ mod tests {
         );
         names.write().add_principal(id, p).expect("room");
         names
+    }
+
+    /// Two batches sealed side by side both promise under id `same`: the one that names it
+    /// first keeps its name, and the other, told so, is sealed again under that name.
+    #[test]
+    fn a_promise_id_is_named_first_come_first_served() {
+        let promise = |promisor: &str| {
+            let json = format!(
+                r#"{{"kind":"promise","at":"2026-12-07T12:00:00Z","id":"same","promisor":"{promisor}","promisee":"user:x","scope":"s","stake":1,"due":"2026-12-08T12:00:00Z"}}"#
+            );
+            vec![Event::from_json(&json).expect("promise")]
+        };
+        let name = |sealed: &Sealed| match &sealed.events[0].body {
+            Body::Promise { id, .. } => id.clone(),
+            other => panic!("{other:?}"),
+        };
+        let names = Names::default();
+        let (first, second) = (promise("user:a"), promise("user:b"));
+        // The second batch looks before the first names the id, and names it after.
+        let (late, late_promised) = seal_with(&names.read(), &second, &[]).expect("sealed");
+        let early = names.seal(&first).expect("sealed");
+        assert_ne!(name(&late), name(&early), "two salts: two names");
+        let mut maps = names.write();
+        assert!(
+            !maps.name_promises(&late_promised).expect("room"),
+            "told it came second"
+        );
+        let (again, promised) = seal_with(&maps, &second, &[]).expect("sealed");
+        assert!(maps.name_promises(&promised).expect("room"));
+        drop(maps);
+        assert_eq!(name(&again), name(&early));
+        let same = Id::parse("id", "same").expect("id");
+        assert_eq!(names.id_of(name(&early).as_str()), Some(same));
     }
 
     #[test]
