@@ -269,14 +269,12 @@ fn write_loop<S: Store>(
     queue.refuse_the_rest();
 }
 
-/// The sealed events of a group's requests, one batch. Each request was sealed alone, so two
-/// may have given the same new principal two secrets: the group is then sealed again whole, by
-/// the ledger, as one batch (the store would refuse the second secret as taken, and the batch
-/// be sealed again after a failed transaction).
+/// The sealed events of a group's requests, one batch ([`Sealed::extend`]). Each request was
+/// sealed alone, so two may have given the same new principal two secrets: the group is then
+/// sealed again whole, by the ledger, as one batch (the store would refuse the second secret
+/// as taken, and the batch be sealed again after a failed transaction).
 struct Group {
-    batch: Sealed,
-    /// The principals new to the log that the batch names.
-    new: stepwise::HashSet<String>,
+    batch: Option<Sealed>,
     /// Whether the batch is every request's events sealed, with no principal created twice.
     whole: bool,
 }
@@ -284,26 +282,21 @@ struct Group {
 impl Group {
     fn new() -> Self {
         Self {
-            batch: Sealed::default(),
-            new: stepwise::HashSet::default(),
+            batch: None,
             whole: true,
         }
     }
 
     fn add(&mut self, sealed: Option<Sealed>) {
-        let Some(sealed) = sealed else {
-            self.whole = false;
-            return;
-        };
-        for record in &sealed.principals {
-            self.whole &= self.new.insert(record.id.clone());
+        match (sealed, &mut self.batch) {
+            (None, _) => self.whole = false,
+            (Some(sealed), None) => self.batch = Some(sealed),
+            (Some(sealed), Some(batch)) => self.whole &= batch.extend(sealed),
         }
-        self.batch.events.extend(sealed.events);
-        self.batch.principals.extend(sealed.principals);
     }
 
     fn into_batch(self) -> Option<Sealed> {
-        self.whole.then_some(self.batch)
+        self.batch.filter(|_| self.whole)
     }
 }
 

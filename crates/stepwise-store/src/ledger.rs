@@ -334,8 +334,15 @@ impl<S: LogStore + PrivateStore> Ledger<S> {
         // process created one of its principals or forgot one meanwhile, it is sealed again.
         let (clear, mut sealed) = match &self.state.names {
             Some(names) => {
+                // Sealed before the names dropped an erasure, it may name the principal
+                // forgotten: sealed again.
                 let mut sealed = match sealed {
-                    Some(sealed) if sealed.events.len() == events.len() => sealed,
+                    Some(sealed)
+                        if sealed.events.len() == events.len()
+                            && sealed.erasures_seen == names.erasures_seen() =>
+                    {
+                        sealed
+                    }
                     _ => names.seal(&events)?,
                 };
                 // A principal new to this process may have been created by another since it

@@ -747,6 +747,43 @@ fn forgetting_what_is_not_there_is_refused_and_changes_nothing() -> TestResult {
     Ok(())
 }
 
+/// A batch sealed on another thread before its principal was forgotten, and handed to the
+/// ledger after the erasure was appended, is sealed again: its event names the principal as
+/// the newcomer it is now, not by the pseudonym forgotten.
+#[test]
+fn a_batch_sealed_before_a_forget_is_sealed_again_after_it() -> TestResult {
+    let (mut ledger, names) = sealing_ledger(SqliteStore::in_memory()?, story_clock())?;
+    tell_story(&mut ledger)?;
+    let forgotten = names.name(&id(ZEBRA));
+    let clear = vec![event(format!(
+        r#"{{"at":"{}",{}}}"#,
+        at(0.2),
+        rated(OKAPI, ZEBRA, 0.5)
+    ))];
+    let stale = names.seal(&clear)?;
+    let subject = |e: &Event| match &e.body {
+        Body::Rating { subject, .. } => subject.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(subject(&stale.events[0]), forgotten);
+    forget_fully(&mut ledger, &names, ZEBRA, at(0.25))?;
+    let appended = ledger.append_sealed(clear, Some(stale), stepwise::ledger::Origin::Live)?;
+    let index = appended.results[0].clone()?;
+    let entry = ledger.store().entry(index)?.ok_or("the entry")?;
+    let recorded = Event::from_entry(&entry.bytes)?;
+    assert_ne!(
+        subject(&recorded),
+        forgotten,
+        "named by the forgotten pseudonym"
+    );
+    assert_eq!(
+        subject(&recorded),
+        names.name(&id(ZEBRA)),
+        "named as the newcomer"
+    );
+    Ok(())
+}
+
 /// Named in the clear by the format-2 part of a log.
 const LEGACY: &str = "user:legacy-4410";
 /// Named first in format 3: by a pseudonym.

@@ -141,6 +141,10 @@ pub struct Sealed {
     pub events: Vec<Event>,
     /// The principals the events name that the log has never named.
     pub principals: Vec<PrincipalRecord>,
+    /// The last erasure the names had dropped when the batch was sealed
+    /// ([`Names::erasures_seen`]): a batch sealed before the names dropped a later one may
+    /// name its principal, and is sealed again ([`crate::Ledger::append_sealed`]).
+    pub erasures_seen: u64,
 }
 
 impl Sealed {
@@ -148,8 +152,21 @@ impl Sealed {
     pub fn as_is(events: Vec<Event>) -> Self {
         Self {
             events,
-            principals: Vec::new(),
+            ..Self::default()
         }
+    }
+
+    /// Adds `next`, sealed on its own, after this batch; false when both create one principal
+    /// (each with a secret of its own: the two are then to be sealed again as one batch).
+    pub fn extend(&mut self, next: Sealed) -> bool {
+        let clash = !next.principals.is_empty() && !self.principals.is_empty() && {
+            let earlier: HashSet<&str> = self.principals.iter().map(|r| r.id.as_str()).collect();
+            (next.principals.iter()).any(|new| earlier.contains(new.id.as_str()))
+        };
+        self.erasures_seen = self.erasures_seen.min(next.erasures_seen);
+        self.events.extend(next.events);
+        self.principals.extend(next.principals);
+        !clash
     }
 }
 
@@ -396,17 +413,28 @@ impl Names {
         clear: &[Event],
         pending: &[PrincipalRecord],
     ) -> Result<Sealed, StoreError> {
+        // Read before the names are: an erasure dropped meanwhile makes the batch look stale.
+        let erasures_seen = self.erasures_seen();
         let (sealed, promised) = seal_with(&self.read(), clear, pending)?;
         if promised.is_empty() {
-            return Ok(sealed);
+            return Ok(Sealed {
+                erasures_seen,
+                ..sealed
+            });
         }
         let mut maps = self.write();
         if maps.name_promises(&promised)? {
-            return Ok(sealed);
+            return Ok(Sealed {
+                erasures_seen,
+                ..sealed
+            });
         }
         let (sealed, promised) = seal_with(&maps, clear, pending)?;
         maps.name_promises(&promised)?;
-        Ok(sealed)
+        Ok(Sealed {
+            erasures_seen,
+            ..sealed
+        })
     }
 
     /// Learns the principals a sealed batch ([`Sealed::principals`]) named for the first time,
@@ -635,7 +663,7 @@ fn seal_with<'a>(
     let mut promised: Promised<'a> = Vec::new();
     let mut sealed = Sealed {
         events: Vec::with_capacity(clear.len()),
-        principals: Vec::new(),
+        ..Sealed::default()
     };
     // The log's name of each principal the event names, looked up once: borrowed from the
     // names when known there.
