@@ -414,27 +414,18 @@ impl Names {
         pending: &[PrincipalRecord],
     ) -> Result<Sealed, StoreError> {
         // Read before the names are: an erasure dropped meanwhile makes the batch look stale.
-        let erasures_seen = self.erasures_seen();
-        let (sealed, promised) = seal_with(&self.read(), clear, pending)?;
+        let seen = self.erasures_seen();
+        let (sealed, promised) = seal_with(&self.read(), clear, pending, seen)?;
         if promised.is_empty() {
-            return Ok(Sealed {
-                erasures_seen,
-                ..sealed
-            });
+            return Ok(sealed);
         }
         let mut maps = self.write();
         if maps.name_promises(&promised)? {
-            return Ok(Sealed {
-                erasures_seen,
-                ..sealed
-            });
+            return Ok(sealed);
         }
-        let (sealed, promised) = seal_with(&maps, clear, pending)?;
+        let (sealed, promised) = seal_with(&maps, clear, pending, seen)?;
         maps.name_promises(&promised)?;
-        Ok(Sealed {
-            erasures_seen,
-            ..sealed
-        })
+        Ok(sealed)
     }
 
     /// Learns the principals a sealed batch ([`Sealed::principals`]) named for the first time,
@@ -643,12 +634,14 @@ impl Names {
 /// A batch's promise ids named for the first time, each with the log's name of it and its salt.
 type Promised<'a> = Vec<(&'a Id, u128, seal::Secret)>;
 
-/// Seals `clear` under the names in `maps` (see [`Names::seal_after`]); the promise ids it names
-/// for the first time are given back, to be added to the names.
+/// Seals `clear` under the names in `maps`, which had dropped erasures up to `erasures_seen`
+/// (see [`Names::seal_after`]); the promise ids it names for the first time are given back, to
+/// be added to the names.
 fn seal_with<'a>(
     maps: &Maps,
     clear: &'a [Event],
     pending: &[PrincipalRecord],
+    erasures_seen: u64,
 ) -> Result<(Sealed, Promised<'a>), StoreError> {
     let mut salts = Salts::new();
     // This batch's new principals and promises (a promise's outcome may follow it here),
@@ -663,7 +656,8 @@ fn seal_with<'a>(
     let mut promised: Promised<'a> = Vec::new();
     let mut sealed = Sealed {
         events: Vec::with_capacity(clear.len()),
-        ..Sealed::default()
+        principals: Vec::new(),
+        erasures_seen,
     };
     // The log's name of each principal the event names, looked up once: borrowed from the
     // names when known there.
@@ -822,7 +816,7 @@ mod tests {
         let names = Names::default();
         let (first, second) = (promise("user:a"), promise("user:b"));
         // The second batch looks before the first names the id, and names it after.
-        let (late, late_promised) = seal_with(&names.read(), &second, &[]).expect("sealed");
+        let (late, late_promised) = seal_with(&names.read(), &second, &[], 0).expect("sealed");
         let early = names.seal(&first).expect("sealed");
         assert_ne!(name(&late), name(&early), "two salts: two names");
         let mut maps = names.write();
@@ -830,7 +824,7 @@ mod tests {
             !maps.name_promises(&late_promised).expect("room"),
             "told it came second"
         );
-        let (again, promised) = seal_with(&maps, &second, &[]).expect("sealed");
+        let (again, promised) = seal_with(&maps, &second, &[], 0).expect("sealed");
         assert!(maps.name_promises(&promised).expect("room"));
         drop(maps);
         assert_eq!(name(&again), name(&early));
