@@ -292,8 +292,13 @@ impl Engine {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let appender = if options.group_commit {
-            let (writer, thread) =
-                Writer::spawn(ledger, open_ledger, Arc::clone(&live), Arc::clone(&metrics))?;
+            let (writer, thread) = Writer::spawn(
+                ledger,
+                open_ledger,
+                pool.open()?,
+                Arc::clone(&live),
+                Arc::clone(&metrics),
+            )?;
             threads.push(thread);
             Appender::Group(writer)
         } else {

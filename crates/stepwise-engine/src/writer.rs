@@ -7,6 +7,7 @@ use crate::Error;
 use crate::Live;
 use crate::metrics::Metrics;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use stepwise::evidence::{Event, FieldError};
 use stepwise::ledger::Origin;
 use stepwise_store::names::{Names, Sealed};
@@ -48,17 +49,42 @@ pub struct Writer {
 impl Writer {
     /// Starts the writer thread over `ledger`. It ends when every handle is dropped or
     /// [`Writer::close`] is called, after answering every job it took.
+    ///
+    /// When requests are waiting, a second thread folds each committed group into the live
+    /// state (reading `store` where it must) and answers its requests while the writer
+    /// prepares and writes the next; with none waiting the writer folds and answers itself
+    /// (one thread hand-off less for a lone client). Either way a request is answered only
+    /// once its events are durable and folded, and groups are folded in the order committed.
     pub fn spawn<S: Store + 'static>(
         ledger: Ledger<S>,
         reopen: impl Fn() -> Result<Ledger<S>, LedgerError> + Send + 'static,
+        store: Box<dyn Store>,
         live: Arc<Live>,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel(1024);
         let names = ledger.names().cloned();
+        // One group may wait to be folded while the next is written; a third waits for that.
+        let (to_fold, folds) = std::sync::mpsc::sync_channel::<Committed>(1);
+        let folder = Folder {
+            to_fold,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            live,
+        };
+        let (in_flight, live) = (Arc::clone(&folder.in_flight), Arc::clone(&folder.live));
+        let folder_thread = std::thread::Builder::new()
+            .name("stepwise-folder".into())
+            .spawn(move || fold_loop(&folds, &*store, &live, &in_flight))?;
         let handle = std::thread::Builder::new()
             .name("stepwise-writer".into())
-            .spawn(move || write_loop(ledger, reopen, rx, &live, &metrics))?;
+            .spawn(move || {
+                write_loop(ledger, reopen, rx, &folder, &metrics);
+                // Every group committed is folded and answered before the writer ends.
+                drop(folder);
+                if let Err(panic) = folder_thread.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            })?;
         Ok((Self { jobs, names }, handle))
     }
 
@@ -190,6 +216,11 @@ impl Queue {
     }
 
     /// Stopping: refuses every append sent after the word to stop, and any sent from now on.
+    /// Whether a request is waiting to be taken.
+    fn waiting(&self) -> bool {
+        self.carry.is_some() || !self.rx.is_empty()
+    }
+
     fn refuse_the_rest(&mut self) {
         self.rx.close();
         while let Ok(message) = self.rx.try_recv() {
@@ -200,13 +231,72 @@ impl Queue {
     }
 }
 
-/// Commits one group after another ([`Queue::next`]), answering each job once its group is
-/// durable and folded into the live state; once told to stop, refuses what comes after.
+/// A committed group on its way to be folded: what the ledger appended, and each request's
+/// share of it with the channel its answer goes back on.
+struct Committed {
+    appended: stepwise_store::Appended,
+    lengths: Vec<usize>,
+    replies: Vec<oneshot::Sender<Result<Written, Error>>>,
+}
+
+impl Committed {
+    /// Folds the group into the live state and answers its requests.
+    fn fold_and_answer(self, store: &dyn Store, live: &Live) {
+        if let Err(e) = live.fold_committed(&self.appended, store) {
+            tracing::error!("folding the new entries failed: {e}");
+        }
+        let mut results = self.appended.results.into_iter();
+        for (len, reply) in self.lengths.into_iter().zip(self.replies) {
+            let _ = reply.send(Ok(Written {
+                results: results.by_ref().take(len).collect(),
+                checkpoint: self.appended.checkpoint.clone(),
+            }));
+        }
+    }
+}
+
+/// The writer's way to the folding thread.
+struct Folder {
+    to_fold: std::sync::mpsc::SyncSender<Committed>,
+    /// Groups sent to the folding thread and not yet answered.
+    in_flight: Arc<AtomicUsize>,
+    live: Arc<Live>,
+}
+
+impl Folder {
+    /// Folds and answers `group` here when nothing else is waiting, on the folding thread
+    /// otherwise (after the groups sent before it).
+    fn fold(&self, group: Committed, store: &dyn Store, others_waiting: bool) {
+        if !others_waiting && self.in_flight.load(Ordering::Acquire) == 0 {
+            return group.fold_and_answer(store, &self.live);
+        }
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        // The folding thread ends only after the writer: it takes every group sent.
+        let _ = self.to_fold.send(group);
+    }
+}
+
+/// Folds each group sent, in the order committed, and answers its requests.
+fn fold_loop(
+    folds: &std::sync::mpsc::Receiver<Committed>,
+    store: &dyn Store,
+    live: &Live,
+    in_flight: &AtomicUsize,
+) {
+    for group in folds {
+        group.fold_and_answer(store, live);
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Commits one group after another ([`Queue::next`]), each job answered once its group is
+/// durable and folded into the live state ([`Folder::fold`]); once told to stop, refuses what
+/// comes after.
 fn write_loop<S: Store>(
     mut ledger: Ledger<S>,
     reopen: impl Fn() -> Result<Ledger<S>, LedgerError>,
     rx: mpsc::Receiver<Message>,
-    live: &Live,
+    folder: &Folder,
     metrics: &Metrics,
 ) {
     let mut queue = Queue {
@@ -239,16 +329,12 @@ fn write_loop<S: Store>(
                         behind as f64 / 1e6
                     );
                 }
-                if let Err(e) = live.fold_committed(&appended, ledger.store()) {
-                    tracing::error!("folding the new entries failed: {e}");
-                }
-                let mut results = appended.results.into_iter();
-                for (len, reply) in lengths.into_iter().zip(replies) {
-                    let _ = reply.send(Ok(Written {
-                        results: results.by_ref().take(len).collect(),
-                        checkpoint: appended.checkpoint.clone(),
-                    }));
-                }
+                let group = Committed {
+                    appended,
+                    lengths,
+                    replies,
+                };
+                folder.fold(group, ledger.store(), queue.waiting());
             }
             Err(e) => {
                 tracing::error!("append failed: {e}");
