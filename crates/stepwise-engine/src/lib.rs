@@ -292,10 +292,11 @@ impl Engine {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let appender = if options.group_commit {
+            let folder_pool = Arc::clone(&pool);
             let (writer, thread) = Writer::spawn(
                 ledger,
                 open_ledger,
-                pool.open()?,
+                move || folder_pool.open(),
                 Arc::clone(&live),
                 Arc::clone(&metrics),
             )?;

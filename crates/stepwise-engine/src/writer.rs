@@ -51,19 +51,21 @@ impl Writer {
     /// [`Writer::close`] is called, after answering every job it took.
     ///
     /// When requests are waiting, a second thread folds each committed group into the live
-    /// state (reading `store` where it must) and answers its requests while the writer
+    /// state (reading a store handle from `open_store` where it must; a new one after a
+    /// database error) and answers its requests while the writer
     /// prepares and writes the next; with none waiting the writer folds and answers itself
     /// (one thread hand-off less for a lone client). Either way a request is answered only
     /// once its events are durable and folded, and groups are folded in the order committed.
     pub fn spawn<S: Store + 'static>(
         ledger: Ledger<S>,
         reopen: impl Fn() -> Result<Ledger<S>, LedgerError> + Send + 'static,
-        store: Box<dyn Store>,
+        open_store: impl Fn() -> Result<Box<dyn Store>, StoreError> + Send + 'static,
         live: Arc<Live>,
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, rx) = mpsc::channel(1024);
         let names = ledger.names().cloned();
+        let store = open_store().map_err(std::io::Error::other)?;
         // One group may wait to be folded while the next is written; a third waits for that.
         let (to_fold, folds) = std::sync::mpsc::sync_channel::<Committed>(1);
         let folder = Folder {
@@ -74,7 +76,7 @@ impl Writer {
         let (in_flight, live) = (Arc::clone(&folder.in_flight), Arc::clone(&folder.live));
         let folder_thread = std::thread::Builder::new()
             .name("stepwise-folder".into())
-            .spawn(move || fold_loop(&folds, &*store, &live, &in_flight))?;
+            .spawn(move || fold_loop(&folds, store, &open_store, &live, &in_flight))?;
         let handle = std::thread::Builder::new()
             .name("stepwise-writer".into())
             .spawn(move || {
@@ -240,9 +242,11 @@ struct Committed {
 }
 
 impl Committed {
-    /// Folds the group into the live state and answers its requests.
-    fn fold_and_answer(self, store: &dyn Store, live: &Live) {
-        if let Err(e) = live.fold_committed(&self.appended, store) {
+    /// Folds the group into the live state and answers its requests; a failed fold is logged
+    /// and given back (the follower catches the state up from the store).
+    fn fold_and_answer(self, store: &dyn Store, live: &Live) -> Result<(), StoreError> {
+        let folded = live.fold_committed(&self.appended, store).map(drop);
+        if let Err(e) = &folded {
             tracing::error!("folding the new entries failed: {e}");
         }
         let mut results = self.appended.results.into_iter();
@@ -252,6 +256,7 @@ impl Committed {
                 checkpoint: self.appended.checkpoint.clone(),
             }));
         }
+        folded
     }
 }
 
@@ -268,7 +273,9 @@ impl Folder {
     /// otherwise (after the groups sent before it).
     fn fold(&self, group: Committed, store: &dyn Store, others_waiting: bool) {
         if !others_waiting && self.in_flight.load(Ordering::Acquire) == 0 {
-            return group.fold_and_answer(store, &self.live);
+            // The writer's store is opened again by the writer after a database error.
+            let _ = group.fold_and_answer(store, &self.live);
+            return;
         }
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         // The folding thread ends only after the writer: it takes every group sent.
@@ -279,13 +286,23 @@ impl Folder {
 /// Folds each group sent, in the order committed, and answers its requests.
 fn fold_loop(
     folds: &std::sync::mpsc::Receiver<Committed>,
-    store: &dyn Store,
+    mut store: Box<dyn Store>,
+    open_store: &dyn Fn() -> Result<Box<dyn Store>, StoreError>,
     live: &Live,
     in_flight: &AtomicUsize,
 ) {
     for group in folds {
-        group.fold_and_answer(store, live);
+        let folded = group.fold_and_answer(&*store, live);
         in_flight.fetch_sub(1, Ordering::AcqRel);
+        if let Err(StoreError::Database(_)) = folded {
+            match open_store() {
+                Ok(fresh) => store = fresh,
+                Err(e) => tracing::error!(
+                    "reopening the folding thread's store failed (tried again at the next \
+                     failure): {e}"
+                ),
+            }
+        }
     }
 }
 
