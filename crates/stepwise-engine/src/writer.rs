@@ -496,27 +496,40 @@ mod tests {
         assert_eq!(named.len(), 12, "{named:?}");
     }
 
-    /// Six requests sent side by side promise under one id: each is sealed on its own thread,
-    /// yet the id is named once, so one promise is recorded and the others are refused as a
-    /// reuse of it.
+    /// A promise of `promisor`'s under id `id`, due in an hour.
+    fn promise(id: &str, promisor: usize) -> Event {
+        let at = crate::now();
+        let due = Time::from_micros(at.as_micros() + 3_600_000_000).expect("due");
+        let json = format!(
+            r#"{{"kind":"promise","at":"{at}","id":"{id}","promisor":"user:{promisor}","promisee":"user:x","scope":"s","stake":1,"due":"{due}"}}"#
+        );
+        Event::from_json(&json).expect("promise")
+    }
+
+    /// Six requests sent side by side each end with a promise under one id, after 1,500 of
+    /// their own, so that their seals overlap on their threads: the id is named once, one
+    /// promise under it is recorded and the others are refused as a reuse of it.
     #[test]
     fn a_promise_id_sent_side_by_side_is_recorded_once() {
         let dir = tempfile::tempdir().expect("dir");
         let engine = engine(dir.path());
+        // The principals exist first: a batch that creates one is sealed again by the writer,
+        // which would hide a seal that lost the race for the id.
+        let known = (0..6).map(|t| promise(&format!("first-{t}"), t)).collect();
+        engine.append_here(known, Origin::Live).expect("recorded");
         let barrier = std::sync::Barrier::new(6);
         let results: Vec<_> = std::thread::scope(|scope| {
             let threads: Vec<_> = (0..6)
                 .map(|t| {
                     let (engine, barrier) = (&engine, &barrier);
                     scope.spawn(move || {
-                        let (at, due) = (crate::now(), Time::from_micros(crate::now().as_micros() + 3_600_000_000).expect("due"));
-                        let json = format!(
-                            r#"{{"kind":"promise","at":"{at}","id":"same","promisor":"user:{t}","promisee":"user:x","scope":"s","stake":1,"due":"{due}"}}"#
-                        );
-                        let event = Event::from_json(&json).expect("promise");
+                        let mut events: Vec<Event> = (0..1500)
+                            .map(|k| promise(&format!("p-{t}-{k}"), t))
+                            .collect();
+                        events.push(promise("same", t));
                         barrier.wait();
-                        let written = engine.append_here(vec![event], Origin::Live).expect("answered");
-                        written.results.into_iter().next().expect("a result")
+                        let written = engine.append_here(events, Origin::Live).expect("answered");
+                        written.results.into_iter().last().expect("a result")
                     })
                 })
                 .collect();
