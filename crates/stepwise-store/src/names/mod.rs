@@ -91,16 +91,14 @@ impl Maps {
     fn name_promises(&mut self, promised: &Promised<'_>) -> Result<bool, StoreError> {
         let mut first = true;
         for &(id, name, salt) in promised {
-            match self.promises.by_first(id.as_str()) {
-                Some(known) => first &= known.salt == salt,
-                None => {
-                    let promise = Promise {
-                        id: id.clone(),
-                        salt,
-                        name,
-                    };
-                    (self.promises.insert(promise)).map_err(|_| full("promises"))?;
-                }
+            let promise = Promise {
+                id: id.clone(),
+                salt,
+                name,
+            };
+            let known = (self.promises.insert_new(promise)).map_err(|_| full("promises"))?;
+            if let Some(known) = known {
+                first &= known.salt == salt;
             }
         }
         Ok(first)

@@ -83,13 +83,28 @@ impl<R: Keys> TwoWay<R> {
 
     /// Adds `row`, in place of any row with either of its keys.
     pub(super) fn insert(&mut self, row: R) -> Result<(), Full> {
-        let n = u32::try_from(self.rows.len()).map_err(|_| Full)?;
         // Each key hashed once, for the look-up and the insert.
         let first = self.hasher.hash_one(row.first());
-        let second = self.hasher.hash_one(row.second());
         if let Some(m) = self.find_first_hashed(first, row.first()) {
             self.take(m);
         }
+        self.place(row, first)
+    }
+
+    /// Adds `row` unless a row has its first key: that row is returned, and `row` dropped
+    /// (one look-up by the first key either way). A row with its second key is replaced.
+    pub(super) fn insert_new(&mut self, row: R) -> Result<Option<&R>, Full> {
+        let first = self.hasher.hash_one(row.first());
+        if let Some(m) = self.find_first_hashed(first, row.first()) {
+            return Ok(self.row(m));
+        }
+        self.place(row, first).map(|()| None)
+    }
+
+    /// Adds `row`, whose first key (hashed `first`) no row has.
+    fn place(&mut self, row: R, first: u64) -> Result<(), Full> {
+        let n = u32::try_from(self.rows.len()).map_err(|_| Full)?;
+        let second = self.hasher.hash_one(row.second());
         if let Some(m) = self.find_second_hashed(second, row.second()) {
             self.take(m);
         }
@@ -162,20 +177,22 @@ mod tests {
     #[derive(Debug, Clone)]
     enum Op {
         Insert(u8, u8),
+        InsertNew(u8, u8),
         Remove(u8),
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
-            8 => (0_u8..40, 0_u8..40).prop_map(|(a, b)| Op::Insert(a, b)),
+            5 => (0_u8..40, 0_u8..40).prop_map(|(a, b)| Op::Insert(a, b)),
+            3 => (0_u8..40, 0_u8..40).prop_map(|(a, b)| Op::InsertNew(a, b)),
             2 => (0_u8..40).prop_map(Op::Remove),
         ]
     }
 
     proptest! {
         /// The table finds by either key exactly the rows a list of pairs would hold, where a
-        /// new pair replaces every pair that shares a key with it, across growth and
-        /// removals.
+        /// new pair replaces every pair that shares a key with it (or, inserted as new, is
+        /// dropped for the pair with its first key), across growth and removals.
         #[test]
         fn finds_what_a_list_of_pairs_holds(ops in proptest::collection::vec(op(), 0..300)) {
             let mut table = TwoWay::<Row>::default();
@@ -187,6 +204,15 @@ mod tests {
                         pairs.retain(|r| r.0 != row.0 && r.1 != row.1);
                         pairs.push(row.clone());
                         table.insert(row).expect("room");
+                    }
+                    Op::InsertNew(a, b) => {
+                        let row = Row(format!("id:{a}"), u128::from(b) << 70);
+                        let known = pairs.iter().find(|r| r.0 == row.0).cloned();
+                        if known.is_none() {
+                            pairs.retain(|r| r.1 != row.1);
+                            pairs.push(row.clone());
+                        }
+                        prop_assert_eq!(table.insert_new(row).expect("room").cloned(), known);
                     }
                     Op::Remove(b) => {
                         let key = u128::from(b) << 70;

@@ -43,6 +43,13 @@ impl Id {
         Ok(Self(s.into()))
     }
 
+    /// Wraps text the caller built to be a valid id (checked in debug builds only): the log's
+    /// names that format 3 derives, 33 printable characters each.
+    pub(crate) fn derived(s: &str) -> Self {
+        debug_assert!(Self::parse("id", s).is_ok(), "{s:?} is not a valid id");
+        Self(s.into())
+    }
+
     /// The identifier as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -78,26 +78,30 @@ pub const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 /// Writes a JSON string with JCS escaping: `"` `\` and control characters only.
 pub fn write_string(out: &mut String, s: &str) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\u{8}' => "\\b",
-            '\t' => "\\t",
-            '\n' => "\\n",
-            '\u{c}' => "\\f",
-            '\r' => "\\r",
-            c if (c as u32) < 0x20 => "",
-            _ => continue,
-        };
+    // Only ASCII characters are ever escaped, and in UTF-8 a byte below 0x80 is always an
+    // ASCII character of its own: scanning bytes finds exactly the characters to escape, and
+    // the runs between them are copied whole.
+    while let Some(offset) = bytes[start..]
+        .iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    {
+        let i = start + offset;
         out.push_str(&s[start..i]);
-        if escape.is_empty() {
-            let _ = write!(out, "\\u{:04x}", c as u32);
-        } else {
-            out.push_str(escape);
+        match bytes[i] {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            b'\t' => out.push_str("\\t"),
+            b'\n' => out.push_str("\\n"),
+            0x0c => out.push_str("\\f"),
+            b'\r' => out.push_str("\\r"),
+            c => {
+                let _ = write!(out, "\\u{:04x}", c);
+            }
         }
-        start = i + c.len_utf8();
+        start = i + 1;
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -245,6 +249,33 @@ mod tests {
             got,
             "{\"A\":\"\\\"\\\\\\n/é\",\"a\":{\"z\":null,\"€\":true,\"😀\":false,\"ﬁ\":1},\"b\":[1,2.5,\"x\\u001fy\"]}"
         );
+    }
+
+    /// Strings of any characters, ASCII controls, quotes and backslashes among them.
+    fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let special = proptest::sample::select(
+            (0_u8..0x20)
+                .chain(*b"\"\\\x7f/")
+                .map(char::from)
+                .collect::<Vec<_>>(),
+        );
+        proptest::collection::vec(prop_oneof![any::<char>(), special], 0..40)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    proptest::proptest! {
+        /// A string is written as JCS writes it (serde_json escapes the same characters, the
+        /// same way: `"`, `\`, the five short escapes, `\u00xx` for other controls), and reads
+        /// back as itself, whatever it holds: controls, quotes, multi-byte characters.
+        #[test]
+        fn a_string_is_escaped_as_jcs_says(s in any_text()) {
+            let mut out = String::new();
+            write_string(&mut out, &s);
+            proptest::prop_assert_eq!(&out, &serde_json::to_string(&s).expect("a string"));
+            let back: String = serde_json::from_str(&out).expect("valid JSON");
+            proptest::prop_assert_eq!(back, s);
+        }
     }
 
     #[test]

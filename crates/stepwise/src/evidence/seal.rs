@@ -122,13 +122,15 @@ fn hmac(key: &[u8; 32], domain: &str, value: &[u8]) -> [u8; 32] {
 
 fn short_name(digest: &[u8; 32]) -> Id {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(1 + PSEUDONYM_HEX);
-    s.push(PSEUDONYM_PREFIX);
-    for b in &digest[..PSEUDONYM_HEX / 2] {
-        s.push(HEX[usize::from(b >> 4)] as char);
-        s.push(HEX[usize::from(b & 0xf)] as char);
+    let mut text = [PSEUDONYM_PREFIX as u8; 1 + PSEUDONYM_HEX];
+    for (pair, b) in text[1..]
+        .chunks_exact_mut(2)
+        .zip(&digest[..PSEUDONYM_HEX / 2])
+    {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0xf)];
     }
-    Id::parse("pseudonym", &s).expect("a pseudonym is a valid id")
+    Id::derived(std::str::from_utf8(&text).expect("hex digits are ASCII"))
 }
 
 /// The pseudonym of principal `id` under its `secret`.
@@ -251,7 +253,12 @@ pub fn seal(
     promise_salt: &dyn Fn(&Id) -> Option<Secret>,
     salts: &mut Salts,
 ) -> Result<Event, getrandom::Error> {
-    let mut openings = Vec::new();
+    let promise_id = matches!(clear.body, Body::Promise { .. } | Body::Approval { .. });
+    let mut openings = Vec::with_capacity(
+        usize::from(clear.note.is_some())
+            + usize::from(clear.sig.is_some())
+            + usize::from(promise_id),
+    );
     let mut commit = |field: Hidden,
                       value: Vec<u8>,
                       salt: Option<Secret>|
@@ -390,15 +397,18 @@ pub fn seal(
         },
     };
     // The author the ledger would fill in, filled in now: a signature covers it.
-    let mut clear = std::borrow::Cow::Borrowed(clear);
-    if clear.author.is_none()
-        && let Some(author) = clear.natural_author().cloned()
-    {
-        clear.to_mut().author = Some(author);
-    }
+    let author = clear.author.as_ref().or_else(|| clear.natural_author());
+    let signed = clear.sig.map(|_| match (&clear.author, author) {
+        (None, Some(author)) => Event {
+            author: Some(author.clone()),
+            ..clear.clone()
+        }
+        .signing_bytes(),
+        _ => clear.signing_bytes(),
+    });
     Ok(Event {
         at: clear.at,
-        author: clear.author.as_ref().map(p),
+        author: author.map(p),
         body,
         note: None,
         sig: None,
@@ -407,7 +417,7 @@ pub fn seal(
             note,
             sig,
             openings,
-            signed: clear.sig.map(|_| clear.signing_bytes().into_boxed_slice()),
+            signed: signed.map(Vec::into_boxed_slice),
         })),
     })
 }
@@ -426,6 +436,39 @@ mod tests {
         assert_eq!(p, pseudonym(&s1, &alice));
         assert_ne!(p, pseudonym(&s2, &alice));
         assert_ne!(p, pseudonym(&s1, &bob));
+    }
+
+    /// A signature covers the author the ledger would fill in: a signed event sent without
+    /// its author is sealed with the bytes signed over that author, as one sent with it is;
+    /// an unsigned one carries no signed bytes. Either way the sealed event names its author.
+    #[test]
+    fn the_signed_bytes_carry_the_author_the_ledger_fills_in() {
+        let json = r#"{"kind":"rating","at":"2026-12-07T12:00:00Z","rater":"user:a","subject":"user:b","value":1}"#;
+        let without = Event::from_json(json).expect("rating");
+        let with = Event {
+            author: without.natural_author().cloned(),
+            ..without.clone()
+        };
+        let expected = with.signing_bytes();
+        let sealed = |e: &Event| {
+            seal(e, &|id: &Id| id.clone(), &|_: &Id| None, &mut Salts::new()).expect("sealed")
+        };
+        for clear in [&without, &with] {
+            let signed = Event {
+                sig: Some([9; 64]),
+                ..clear.clone()
+            };
+            let s = sealed(&signed);
+            let bytes = s.seal.as_ref().and_then(|s| s.signed.as_deref());
+            assert_eq!(bytes, Some(&expected[..]));
+            assert_eq!(s.author, with.author);
+            let unsigned = sealed(clear);
+            assert_eq!(
+                unsigned.seal.as_ref().and_then(|s| s.signed.as_deref()),
+                None
+            );
+            assert_eq!(unsigned.author, with.author);
+        }
     }
 
     #[test]
