@@ -45,7 +45,7 @@ pub type HashSet<K> = std::collections::HashSet<K, foldhash::quality::RandomStat
 /// per-principal and per-pair lists hold one to three items, and a `Vec`'s first growth makes
 /// room for four (a quarter to three quarters of it unused, per list, for millions of lists).
 /// From four items on it grows as a `Vec` does.
-pub fn push_tight<T>(list: &mut Vec<T>, item: T) {
+pub(crate) fn push_tight<T>(list: &mut thin_vec::ThinVec<T>, item: T) {
     if list.len() == list.capacity() && list.len() < 4 {
         list.reserve_exact(1);
     }

@@ -38,20 +38,21 @@ struct Maps {
     forgotten: HashSet<Id>,
 }
 
-/// A principal's id and its pseudonym.
+/// A principal's id and its pseudonym (by [`name_key`]: 16 bytes rather than a string of 33,
+/// which the engine keeps too).
 struct Principal {
     id: Id,
-    pseudonym: Id,
+    pseudonym: u128,
 }
 
 impl Keys for Principal {
     type First = str;
-    type Second = str;
+    type Second = u128;
     fn first(&self) -> &str {
         self.id.as_str()
     }
-    fn second(&self) -> &str {
-        self.pseudonym.as_str()
+    fn second(&self) -> &u128 {
+        &self.pseudonym
     }
 }
 
@@ -77,12 +78,22 @@ impl Keys for Promise {
 impl Maps {
     /// Principal `id` is named `pseudonym`, both ways.
     fn add_principal(&mut self, id: Id, pseudonym: Id) -> Result<(), StoreError> {
+        let pseudonym = name_key(pseudonym.as_str()).ok_or_else(|| {
+            StoreError::Corrupt(format!("principal {id}: {pseudonym} is not a pseudonym"))
+        })?;
         (self.principals.insert(Principal { id, pseudonym })).map_err(|_| full("principals"))
+    }
+
+    /// The principal the log names `name`, if it has an id here.
+    fn principal_named(&self, name: &str) -> Option<&Principal> {
+        name_key(name).and_then(|key| self.principals.by_second(&key))
     }
 
     /// The principal named `pseudonym` is forgotten: no id behind it any more.
     fn forget_principal(&mut self, pseudonym: Id) {
-        self.principals.remove_by_second(pseudonym.as_str());
+        if let Some(key) = name_key(pseudonym.as_str()) {
+            self.principals.remove_by_second(&key);
+        }
         self.forgotten.insert(pseudonym);
     }
 
@@ -106,7 +117,7 @@ impl Maps {
 
     /// The id of the principal or promise the log names `name`, if known here.
     fn id_of(&self, name: &str) -> Option<&Id> {
-        match self.principals.by_second(name) {
+        match self.principal_named(name) {
             Some(principal) => Some(&principal.id),
             None => name_key(name)
                 .and_then(|key| self.promises.by_second(&key))
@@ -275,7 +286,7 @@ impl Names {
     pub fn name(&self, id: &Id) -> Id {
         let maps = self.read();
         let principal = maps.principals.by_first(id.as_str());
-        principal.map_or_else(|| id.clone(), |p| p.pseudonym.clone())
+        principal.map_or_else(|| id.clone(), |p| seal::name_of_key(p.pseudonym))
     }
 
     /// The id behind `name` (a pseudonym or a sealed promise id), if this process knows it:
@@ -286,7 +297,7 @@ impl Names {
 
     /// Whether `name` is a pseudonym this log no longer maps to an id: a forgotten principal.
     pub fn is_forgotten(&self, name: &str) -> bool {
-        seal::is_pseudonym(name) && self.read().principals.by_second(name).is_none()
+        seal::is_pseudonym(name) && self.read().principal_named(name).is_none()
     }
 
     /// A principal that `event` names and this log has forgotten (an erasure's own principal
@@ -487,7 +498,7 @@ impl Names {
                 .into_iter()
                 .filter(|p| {
                     seal::is_pseudonym(p.as_str())
-                        && maps.principals.by_second(p.as_str()).is_none()
+                        && maps.principal_named(p.as_str()).is_none()
                         && !maps.forgotten.contains(*p)
                 })
                 .cloned()
@@ -498,7 +509,7 @@ impl Names {
             self.learn_principals(store)?;
             let mut maps = self.write();
             for pseudonym in unknown {
-                if maps.principals.by_second(pseudonym.as_str()).is_none() {
+                if maps.principal_named(pseudonym.as_str()).is_none() {
                     maps.forgotten.insert(pseudonym);
                 }
             }
@@ -563,12 +574,9 @@ impl Names {
         let promises = promises_in(store)?;
         let mut maps = self.write();
         for pseudonym in pseudonyms {
-            match Id::parse("pseudonym", pseudonym) {
-                Ok(p) => maps.forget_principal(p),
-                // Not an id at all: nothing maps it to one.
-                Err(_) => {
-                    maps.principals.remove_by_second(pseudonym);
-                }
+            // Not an id at all: nothing maps it to one.
+            if let Ok(p) = Id::parse("pseudonym", pseudonym) {
+                maps.forget_principal(p);
             }
         }
         maps.promises = promises;
@@ -657,9 +665,8 @@ fn seal_with<'a>(
         principals: Vec::new(),
         erasures_seen,
     };
-    // The log's name of each principal the event names, looked up once: borrowed from the
-    // names when known there.
-    let mut named: Vec<(&Id, Cow<'_, Id>)> = Vec::with_capacity(3);
+    // The log's name of each principal the event names, looked up once.
+    let mut named: Vec<(&Id, Id)> = Vec::with_capacity(3);
     for event in clear {
         if event.seal.is_some() {
             sealed.events.push(event.clone());
@@ -668,12 +675,12 @@ fn seal_with<'a>(
         named.clear();
         for id in seal::principals(event) {
             let name = match maps.principals.by_first(id.as_str()) {
-                Some(known) => Cow::Borrowed(&known.pseudonym),
+                Some(known) => seal::name_of_key(known.pseudonym),
                 None => match new.get(id) {
-                    Some(pseudonym) => Cow::Owned(pseudonym.clone()),
+                    Some(pseudonym) => pseudonym.clone(),
                     // Named in the clear by the log's first entries, or a pseudonym already.
                     None if maps.legacy.contains(id) || seal::is_pseudonym(id.as_str()) => {
-                        Cow::Owned(id.clone())
+                        id.clone()
                     }
                     None => {
                         let secret = salts.fresh().map_err(randomness)?;
@@ -684,7 +691,7 @@ fn seal_with<'a>(
                             secret,
                         });
                         new.insert(id.clone(), pseudonym.clone());
-                        Cow::Owned(pseudonym)
+                        pseudonym
                     }
                 },
             };
@@ -692,7 +699,7 @@ fn seal_with<'a>(
         }
         let principal = |id: &Id| {
             (named.iter().find(|(known, _)| *known == id))
-                .map_or_else(|| id.clone(), |(_, name)| name.as_ref().clone())
+                .map_or_else(|| id.clone(), |(_, name)| name.clone())
         };
         let promise = |id: &Id| {
             (maps.promises.by_first(id.as_str()).map(|p| p.salt))
@@ -774,9 +781,7 @@ fn full(what: &str) -> StoreError {
 /// A pseudonym or sealed promise id as the 128-bit number its 32 hex digits spell (`None` for
 /// any other name): how the maps keep the log's names of promises, which outnumber principals.
 fn name_key(name: &str) -> Option<u128> {
-    seal::is_pseudonym(name)
-        .then(|| u128::from_str_radix(&name[1..], 16).ok())
-        .flatten()
+    seal::key_of_name(name)
 }
 
 fn randomness(e: getrandom::Error) -> StoreError {

@@ -133,6 +133,22 @@ fn short_name(digest: &[u8; 32]) -> Id {
     Id::derived(std::str::from_utf8(&text).expect("hex digits are ASCII"))
 }
 
+/// The log's name whose 32 hex digits are `key`'s 128 bits (most significant first): the
+/// inverse of reading a pseudonym's or a sealed promise id's digits as a number.
+pub fn name_of_key(key: u128) -> Id {
+    let mut digest = [0; 32];
+    digest[..16].copy_from_slice(&key.to_be_bytes());
+    short_name(&digest)
+}
+
+/// The 128 bits of a log's name (`~` and 32 lowercase hex digits; `None` for any other text):
+/// 16 bytes to keep in a table rather than a string of 33.
+pub fn key_of_name(name: &str) -> Option<u128> {
+    is_pseudonym(name)
+        .then(|| u128::from_str_radix(&name[1..], 16).ok())
+        .flatten()
+}
+
 /// The pseudonym of principal `id` under its `secret`.
 pub fn pseudonym(secret: &Secret, id: &Id) -> Id {
     short_name(&hmac(secret, PSEUDONYM_DOMAIN, id.as_str().as_bytes()))
@@ -436,6 +452,31 @@ mod tests {
         assert_eq!(p, pseudonym(&s1, &alice));
         assert_ne!(p, pseudonym(&s2, &alice));
         assert_ne!(p, pseudonym(&s1, &bob));
+    }
+
+    /// A log's name kept as its 128 bits gives back the same name, leading zeros included; text
+    /// of any other shape has no key.
+    #[test]
+    fn a_name_and_its_key_go_both_ways() {
+        for secret in [[0u8; 32], [1; 32], [0xff; 32], [7; 32]] {
+            let name = pseudonym(&secret, &Id::parse("p", "user:alice").expect("valid"));
+            let key = key_of_name(name.as_str()).expect("a name has a key");
+            assert_eq!(name_of_key(key), name);
+        }
+        for key in [0, 1, u128::MAX, 1 << 127, 0xabc] {
+            let name = name_of_key(key);
+            assert!(is_pseudonym(name.as_str()), "{name}");
+            assert_eq!(key_of_name(name.as_str()), Some(key));
+        }
+        assert_eq!(name_of_key(1).as_str(), "~00000000000000000000000000000001");
+        for other in [
+            "user:alice",
+            "~123",
+            "~0000000000000000000000000000000G",
+            "~0000000000000000000000000000000A",
+        ] {
+            assert_eq!(key_of_name(other), None, "{other}");
+        }
     }
 
     /// A signature covers the author the ledger would fill in: a signed event sent without

@@ -18,6 +18,7 @@ use crate::model::opinion::Opinion;
 use crate::model::params::ModelParams;
 use crate::model::state::{RankSnapshot, TrustState};
 use std::borrow::Cow;
+use thin_vec::ThinVec;
 
 /// Where a principal stands on the ladder, and what counts toward its next step.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +42,7 @@ pub struct Position {
     /// reached when they judged.
     pub kept_not_counted: u32,
     /// The distinct promisees who judged the kept promises in `kept_toward_next`.
-    counterparties: Vec<u32>,
+    counterparties: ThinVec<u32>,
     /// Counterparties still credited after a fall by a small slip, as kept promises are.
     counterparty_credit: u32,
     /// The latest broken or overdue promise, if any.
@@ -50,10 +51,10 @@ pub struct Position {
     /// fulfil (kept promises, standing, vouches) hold from then on, not before.
     pub updated: Time,
     /// Promises already charged as overdue and still without outcome (log indexes).
-    charged: Vec<u64>,
+    charged: ThinVec<u64>,
     /// Recent broken or overdue promises that may still spoil a clean period: (instant,
     /// severity in (0, 1]). A breach of severity σ spoils `σ · clean_for` of every level.
-    breaches: Vec<(Time, f64)>,
+    breaches: ThinVec<(Time, f64)>,
     /// Tenure on the level below still counted after a fall, in microseconds: the share
     /// `(1 − severity)` of what the level above asks for (0 after a promotion).
     tenure_credit: i64,
@@ -70,12 +71,12 @@ impl Position {
             losses_until: Time::MIN,
             kept_toward_next: 0,
             kept_not_counted: 0,
-            counterparties: Vec::new(),
+            counterparties: ThinVec::new(),
             counterparty_credit: 0,
             last_broken: None,
             updated: at,
-            charged: Vec::new(),
-            breaches: Vec::new(),
+            charged: ThinVec::new(),
+            breaches: ThinVec::new(),
             tenure_credit: 0,
         }
     }

@@ -5,6 +5,7 @@
 
 use super::opinion::Evidence;
 use super::params::ModelParams;
+use thin_vec::ThinVec;
 
 /// Positive and negative evidence that decay with their own half-lives.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -63,7 +64,7 @@ pub(super) fn find(list: &[(u32, Decaying)], scope: u32) -> Option<&Decaying> {
     list.iter().find(|(s, _)| *s == scope).map(|(_, d)| d)
 }
 
-pub(super) fn scoped(list: &mut Vec<(u32, Decaying)>, scope: u32) -> &mut Decaying {
+pub(super) fn scoped(list: &mut ThinVec<(u32, Decaying)>, scope: u32) -> &mut Decaying {
     let i = match list.iter().position(|(s, _)| *s == scope) {
         Some(i) => i,
         None => {

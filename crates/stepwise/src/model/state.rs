@@ -20,6 +20,7 @@ use crate::evidence::{Body, Event, Id, OutcomeResult, Time};
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
+use thin_vec::ThinVec;
 
 mod copies;
 
@@ -86,7 +87,7 @@ pub(super) struct Pair {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct PairMore {
     /// Per scope, for scoped queries (few scopes per pair: a short list).
-    pub(super) scoped: Vec<(u32, Decaying)>,
+    pub(super) scoped: ThinVec<(u32, Decaying)>,
     /// Undecayed positive and negative rating evidence so far, for the per-rater cap.
     pub(super) rated_positive: f64,
     pub(super) rated_negative: f64,
@@ -207,12 +208,12 @@ pub(super) struct Principal {
     /// All weighted evidence about it, from every truster.
     pub(super) total: Decaying,
     /// Per scope.
-    pub(super) scoped_total: Vec<(u32, Decaying)>,
+    pub(super) scoped_total: ThinVec<(u32, Decaying)>,
     /// Its pairs (indexes into `TrustState::pairs`), in the order first seen: every walk over a
     /// principal's trusters has one fixed order, the log's.
-    pub(super) from: Vec<u32>,
-    pub(super) open: Vec<OpenPromise>,
-    pub(super) vouched_by: Vec<Vouch>,
+    pub(super) from: ThinVec<u32>,
+    pub(super) open: ThinVec<OpenPromise>,
+    pub(super) vouched_by: ThinVec<Vouch>,
     /// Verdicts (ratings and reports) it gave, and how many were negative.
     pub(super) verdicts_given: u32,
     pub(super) negative_given: u32,
