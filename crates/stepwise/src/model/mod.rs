@@ -2,7 +2,7 @@
 //!
 //! `opinion` is subjective-logic arithmetic, `rank` is network reputation (EigenTrust) over the
 //! graph of local trust, `decay` the evidence that fades, `reach` which principals the seeds
-//! reach, `interner` the ids' dense indexes, `state` the fold of the log into everything a trust
+//! reach, `interner` the ids' dense indexes, `arena` the lists that grow without moving, `state` the fold of the log into everything a trust
 //! query needs, `approvals` what an approver answers for, and `queries` those questions
 //! (`promises`: the promises that await judgement; `history`: what a chart of a principal's
 //! past reads).
@@ -10,6 +10,7 @@
 //! replaying a stored log is `stepwise-store`'s (`stepwise_store::replay`).
 
 mod approvals;
+mod arena;
 mod decay;
 mod history;
 mod interner;

@@ -9,6 +9,7 @@
 //! here reads the clock or does I/O.
 
 use super::approvals::{Approvals, Approved};
+use super::arena::Arena;
 use super::decay::{Decaying, scoped};
 use super::interner::Interner;
 use super::opinion::{Evidence, Opinion};
@@ -295,15 +296,15 @@ pub struct TrustState {
     pub(super) people: Vec<Principal>,
     /// Every truster–subject pair, in the order first seen (one arena rather than a tree per
     /// subject: a pair costs its own size, not a node's).
-    pub(super) pairs: Vec<Pair>,
+    pub(super) pairs: Arena<Pair>,
     /// Finds a pair by (truster, subject): a table of pair numbers, hashed by the pair's own
     /// truster and subject (4 bytes a slot rather than a 12-byte key and value).
     pub(super) pair_index: HashTable<u32>,
     pub(super) hasher: foldhash::quality::RandomState,
     /// Log indexes cited by pairs, each with the position of the same pair's previous citation
     /// (`NO_CITE` for its first): one list for all pairs rather than a vector in each.
-    pub(super) cites: Vec<u64>,
-    pub(super) cite_prev: Vec<u32>,
+    pub(super) cites: Arena<u64>,
+    pub(super) cite_prev: Arena<u32>,
     /// Which principals the seeds reach, when seeds are named (without seeds every principal's
     /// word counts).
     pub(super) reach: Option<Reach>,
@@ -336,11 +337,11 @@ impl TrustState {
             principals: Interner::default(),
             scopes: Interner::default(),
             people: Vec::new(),
-            pairs: Vec::new(),
+            pairs: Arena::default(),
             pair_index: HashTable::new(),
             hasher: foldhash::quality::RandomState::default(),
-            cites: Vec::new(),
-            cite_prev: Vec::new(),
+            cites: Arena::default(),
+            cite_prev: Arena::default(),
             promises: HashMap::default(),
             approvals: Approvals::default(),
             verdicts_given: 0,
