@@ -6,8 +6,8 @@ use std::hash::BuildHasher;
 
 /// Maps identifiers to dense indexes: a table of 4-byte indexes hashed by the ids' text, each
 /// look-up comparing the id it finds. A table of keys with the ids' bytes inline (40 bytes a
-/// slot) spared a look-up one memory access, at about 900 MB for the 12 million principals of
-/// a log of 10^8 events; this one takes 80 MB (docs/SCALE.md, "Where the memory goes").
+/// slot) spared a look-up one memory access, at about 820 MB for the 12 million principals of
+/// a log of 10^8 events; this one takes 84 MB (docs/SCALE.md, "Where the memory goes").
 /// foldhash ([`crate::HashMap`]'s hasher) keeps the hashing of a 33-byte pseudonym quick.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Interner {
