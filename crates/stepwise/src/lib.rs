@@ -42,8 +42,8 @@ pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::quality::Rand
 pub type HashSet<K> = std::collections::HashSet<K, foldhash::quality::RandomState>;
 
 /// Appends `item` to `list`, growing a short list one slot at a time: most of the state's
-/// per-principal and per-pair lists hold one to three items, and a `Vec`'s first growth makes
-/// room for four (a quarter to three quarters of it unused, per list, for millions of lists).
+/// per-principal and per-pair lists hold one to three items, and a list's first growth makes
+/// room for four (a `ThinVec`'s as a `Vec`'s) (a quarter to three quarters of it unused, per list, for millions of lists).
 /// From four items on it grows as a `Vec` does.
 pub(crate) fn push_tight<T>(list: &mut thin_vec::ThinVec<T>, item: T) {
     if list.len() == list.capacity() && list.len() < 4 {

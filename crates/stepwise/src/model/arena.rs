@@ -43,7 +43,13 @@ impl<T> Arena<T> {
         match self.chunks.last_mut() {
             Some(last) if last.len() < CHUNK => last.push(item),
             _ => {
-                let mut chunk = Vec::with_capacity(CHUNK);
+                // The first chunk grows as a `Vec` does (a small state allocates what it
+                // holds); later ones are made whole at once.
+                let mut chunk = if self.chunks.is_empty() {
+                    Vec::new()
+                } else {
+                    Vec::with_capacity(CHUNK)
+                };
                 chunk.push(item);
                 self.chunks.push(chunk);
             }
